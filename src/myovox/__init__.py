@@ -1,0 +1,33 @@
+"""myovox: wearable EMG silent-speech interfaces, from electrode stream to MCU.
+
+``import myovox`` stays light: it imports numpy only. Heavy parts (torch, pandas, plotting,
+streaming) load when used.
+"""
+from __future__ import annotations
+
+from ._logging import logger, set_log_level
+from .exceptions import (DataFormatError, DataLossWarning, DataQualityWarning, MissingDependencyError,
+                         MyovoxError, StreamError, ValidationError)
+from .recording import SILENTWEAR_LABELS, Recording
+from .windows import Windows
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Recording", "Windows", "SILENTWEAR_LABELS", "read_recording", "write_recording", "load_dataset",
+    "logger", "set_log_level", "DataFormatError", "DataLossWarning", "DataQualityWarning",
+    "MissingDependencyError", "MyovoxError", "StreamError", "ValidationError", "__version__",
+]
+
+
+def __getattr__(name: str):
+    # lazy entry points, so that `import myovox` does not import the readers' dependencies
+    if name in ("read_recording", "write_recording"):
+        from . import io
+
+        return getattr(io, name)
+    if name == "load_dataset":
+        from .datasets import load_dataset
+
+        return load_dataset
+    raise AttributeError(f"module 'myovox' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""Models: SpeechNet (PyTorch, imported only when used) and classical baselines, sklearn-style."""
