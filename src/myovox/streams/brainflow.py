@@ -1,0 +1,126 @@
+"""BrainFlow boards as streams (its synthetic and playback boards in tests; OpenBCI Cyton etc. live).
+
+Example for an OpenBCI Cyton on a serial port::
+
+    BrainFlowStream(board="cyton", serial_port="/dev/ttyUSB0")
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from .._checks import check_positive, did_you_mean, require
+from .._logging import logger
+from ..exceptions import StreamError, ValidationError
+from .base import BaseStream, Chunk
+
+#: friendly names -> BrainFlow BoardIds member names
+BOARDS = {"synthetic": "SYNTHETIC_BOARD", "playback": "PLAYBACK_FILE_BOARD", "cyton": "CYTON_BOARD",
+          "cyton_daisy": "CYTON_DAISY_BOARD", "ganglion": "GANGLION_BOARD"}
+
+
+class BrainFlowStream(BaseStream):
+    """Read the EMG (or EXG) channels of a BrainFlow board.
+
+    Parameters
+    ----------
+    board : str | int
+        ``synthetic``, ``playback``, ``cyton``, ``cyton_daisy``, ``ganglion`` or a BrainFlow board id.
+    serial_port : str
+        Serial port for boards that need one (Cyton: ``/dev/ttyUSB0``).
+    file : str
+        Recorded BrainFlow CSV for the playback board.
+    master_board : str | int
+        Board the playback file was recorded with (default: synthetic).
+    stall_timeout : float
+        Seconds without samples before ``StreamError``.
+    """
+
+    def __init__(self, board: str | int = "synthetic", *, serial_port: str = "", file: str = "",
+                 master_board: str | int | None = None, stall_timeout: float = 3.0,
+                 poll_s: float = 0.01) -> None:
+        super().__init__()
+        self.board, self.serial_port, self.file, self.master_board = board, serial_port, file, master_board
+        self.stall_timeout = check_positive("stall_timeout", stall_timeout, "duration in seconds")
+        self.poll_s = poll_s
+        self._shim = None
+
+    def describe(self) -> str:
+        return f"brainflow:{self.board}"
+
+    @staticmethod
+    def board_id(board: str | int) -> int:
+        bs = require("brainflow.board_shim", "BrainFlow boards")
+        if isinstance(board, int) or str(board).lstrip("-").isdigit():
+            return int(board)
+        key = str(board).lower()
+        if key not in BOARDS:
+            raise ValidationError(f"Unknown BrainFlow board {board!r}; known: {', '.join(BOARDS)} or a board id."
+                                  f"{did_you_mean(key, BOARDS)}")
+        return int(getattr(bs.BoardIds, BOARDS[key]).value)
+
+    def _open(self) -> None:
+        bs = require("brainflow.board_shim", "BrainFlow boards")
+        bs.BoardShim.disable_board_logger()
+        bid = self.board_id(self.board)
+        params = bs.BrainFlowInputParams()
+        params.serial_port = self.serial_port
+        desc_id = bid
+        if bid == bs.BoardIds.PLAYBACK_FILE_BOARD.value:
+            if not self.file:
+                raise ValidationError("The playback board needs file= (a BrainFlow CSV recording).")
+            params.file = self.file
+            master = self.board_id(self.master_board if self.master_board is not None else "synthetic")
+            params.master_board = master
+            desc_id = master
+        self._shim = bs.BoardShim(bid, params)
+        try:
+            self._shim.prepare_session()
+            self._shim.start_stream(45000)
+        except Exception as err:  # brainflow raises BrainFlowError
+            self._shim = None
+            raise StreamError(f"{self.describe()}: could not start the board ({err}).") from err
+        try:
+            rows = bs.BoardShim.get_emg_channels(desc_id)
+        except Exception:  # noqa: BLE001 - boards without an EMG group
+            rows = bs.BoardShim.get_exg_channels(desc_id)
+        self._rows = list(rows)
+        self._ts_row = bs.BoardShim.get_timestamp_channel(desc_id)
+        self.sfreq = float(bs.BoardShim.get_sampling_rate(desc_id))
+        self.ch_names = tuple(f"EMG{i + 1}" for i in range(len(self._rows)))
+        self._last = time.monotonic()
+
+    def _read(self, timeout: float | None) -> Chunk | None:
+        timeout = self.stall_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                data = self._shim.get_board_data()
+            except Exception as err:  # the device vanished
+                raise StreamError(f"{self.describe()}: board stopped delivering data ({err}).") from err
+            if data.shape[1]:
+                self._last = time.monotonic()
+                return self._make_chunk(np.asarray(data[self._rows], dtype=np.float64),
+                                        timestamps=np.asarray(data[self._ts_row]))
+            if time.monotonic() >= deadline:
+                raise StreamError(f"{self.describe()} stalled: no data for {timeout:g} s.")
+            time.sleep(self.poll_s)
+
+    def _close(self) -> None:
+        if self._shim is not None:
+            try:
+                self._shim.stop_stream()
+            except Exception as err:  # noqa: BLE001 - already stopped or lost
+                logger.debug("stop_stream: %s", err)
+            try:
+                self._shim.release_session()
+            finally:
+                self._shim = None
+
+    def __del__(self) -> None:  # release the board even if the user forgot stop()
+        try:
+            self._close()
+        except Exception:  # noqa: BLE001
+            pass
