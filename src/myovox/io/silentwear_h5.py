@@ -248,6 +248,11 @@ def write_silentwear_h5(recording: Recording, path: str | Path, *, overwrite: bo
         logger.warning("%s: sampling rate %g Hz, not SilentWear's %g Hz; the 1 s trim margin follows %g Hz",
                        recording.source, recording.sfreq, SFREQ, recording.sfreq)
     kept = recording.pick(list(KEPT_CHANNELS))
+    bad = kept.n_nonfinite()
+    if bad:
+        raise ValidationError(
+            f"{recording.source}: {bad} NaN or infinite sample(s); the filtered columns cannot be "
+            "computed over them, fill or interpolate them first (read .bio files with fill_lost='none').")
     raw = kept.data.astype(np.float32)
     filt = zero_phase_filter(raw, recording.sfreq)
     labels = recording.labels.astype(np.int32)

@@ -155,7 +155,13 @@ def test_nan_warns_with_count(tmp_path):
     data = rec.data.copy()
     data[0, 1200:1203] = np.nan
     data[5, 1300] = np.inf
-    path = write_silentwear_h5(rec.copy(data=data), tmp_path / "n.h5", trim=True)
+    with pytest.raises(ValidationError, match="4 NaN"):
+        write_silentwear_h5(rec.copy(data=data), tmp_path / "n.h5")
+    path = write_silentwear_h5(rec, tmp_path / "n.h5", trim=False)
+    df = pd.read_hdf(path, "emg")
+    df.loc[1200:1202, "Ch_0"] = np.nan
+    df.loc[1300, "Ch_5"] = np.inf
+    df.to_hdf(path, key="emg", mode="w")
     with pytest.warns(DataQualityWarning, match=r"4 NaN"):
         read_silentwear_h5(path)
 
