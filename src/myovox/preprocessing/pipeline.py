@@ -1,0 +1,180 @@
+"""Preprocessing of recordings and datasets: trim to the cue period, select channels, filter.
+
+What was done is written to ``meta["preprocessing"]`` of every output recording, and
+``meta["filtered"]`` is set to True once a recording has been filtered.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+
+from .._checks import check_option, check_positive
+from .._logging import logger
+from ..exceptions import DataQualityWarning, ValidationError
+from ..recording import Recording
+from .channels import select_channels
+from .filters import FilterDesign, design_filter, filter_causal, filter_zero_phase
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..datasets.base import Dataset
+
+__all__ = ["trim_to_cues", "preprocess", "preprocess_dataset", "resolve_filter"]
+
+_FROM_INFO = object()  # sentinel: take the value from dataset.info
+
+
+def trim_to_cues(recording: Recording, margin_s: float = 1.0) -> Recording:
+    """Keep samples ``[first nonzero label - margin, last nonzero label + margin)``, as SilentWear's h5.
+
+    With 500 Hz and ``margin_s=1`` this keeps 500 samples before the first cue and the 500 samples
+    that start at the last cue sample (the last cue sample + 499 more), clipped to the recording.
+    A recording without any nonzero label is returned unchanged (with a warning in the log).
+    """
+    margin_s = check_positive("margin_s", margin_s, "margin in seconds", allow_zero=True)
+    if recording.labels is None:
+        raise ValidationError(f"Cannot trim {recording.source} to its cues: it has no labels.")
+    cue = np.flatnonzero(recording.labels != 0)
+    if cue.size == 0:
+        logger.warning("trim_to_cues: %s has no nonzero label; kept whole.", recording.source)
+        return recording
+    m = int(round(margin_s * recording.sfreq))
+    start = max(int(cue[0]) - m, 0)
+    stop = min(int(cue[-1]) + m, recording.n_times)
+    return recording.crop_samples(start, stop)
+
+
+def resolve_filter(filter: Any, sfreq: float) -> FilterDesign | None:
+    """Turn a filter specification into a :class:`FilterDesign` for ``sfreq`` (or None).
+
+    ``filter`` may be a FilterDesign (its rate must equal ``sfreq``), a dict of
+    :func:`design_filter` keyword arguments (``sfreq`` optional), ``"silentwear"`` (the defaults)
+    or None (no filtering).
+    """
+    if filter is None:
+        return None
+    if isinstance(filter, FilterDesign):
+        if abs(filter.sfreq - sfreq) > 1e-9 * sfreq:
+            raise ValidationError(
+                f"Filter designed for {filter.sfreq:g} Hz cannot filter a {sfreq:g} Hz recording; "
+                "pass a dict of design_filter arguments to design it per recording.")
+        return filter
+    if isinstance(filter, str):
+        check_option("filter", filter.lower(), ["silentwear"])
+        return design_filter(sfreq)
+    if isinstance(filter, Mapping):
+        kw = dict(filter)
+        kw.pop("sos", None)
+        if "sfreq" in kw and abs(float(kw["sfreq"]) - sfreq) > 1e-9 * sfreq:
+            raise ValidationError(
+                f"Filter dict is for {kw['sfreq']} Hz but the recording is sampled at {sfreq:g} Hz.")
+        kw["sfreq"] = sfreq
+        return FilterDesign.from_dict(kw)
+    raise ValidationError(
+        f"Invalid value for 'filter': expected a FilterDesign, a dict of design_filter arguments, "
+        f"'silentwear' or None, got {type(filter).__name__}.")
+
+
+def _interpolate_nonfinite(data: np.ndarray) -> tuple[np.ndarray, int]:
+    bad = ~np.isfinite(data)
+    n_bad = int(bad.sum())
+    if not n_bad:
+        return data, 0
+    out = data.astype(np.float64, copy=True)
+    t = np.arange(data.shape[1])
+    for c in np.flatnonzero(bad.any(axis=1)):  # only channels with gaps
+        good = ~bad[c]
+        if not good.any():
+            out[c] = 0.0
+        else:
+            out[c, bad[c]] = np.interp(t[bad[c]], t[good], out[c, good])
+    return out, n_bad
+
+
+def preprocess(recording: Recording, *, filter: Any = "silentwear",
+               channels: Sequence[str | int] | str | None = None, causal: bool = False,
+               nan_policy: str = "raise") -> Recording:
+    """Select channels and filter one recording.
+
+    Parameters
+    ----------
+    recording : Recording
+    filter : FilterDesign | dict | "silentwear" | None
+        The filter (see :func:`resolve_filter`). Recordings with ``meta["filtered"] == True`` (e.g.
+        SilentWear's ``Ch_i_filt`` columns) are not filtered again.
+    channels : sequence of str or int | "silentwear" | None
+        Channels to keep, in this order; None keeps all.
+    causal : bool
+        False: zero-phase over the whole recording (SilentWear, offline). True: causal, started in
+        steady state (what a live stream sees).
+    nan_policy : "raise" | "interpolate"
+        Non-finite samples raise ``ValidationError`` or are linearly interpolated (with a
+        ``DataQualityWarning``) before filtering.
+
+    Returns
+    -------
+    Recording
+        A new recording; ``meta["preprocessing"]`` says what was done.
+    """
+    check_option("nan_policy", nan_policy, ["raise", "interpolate"])
+    out = select_channels(recording, channels)
+    info: dict[str, Any] = {"channels": list(out.ch_names) if channels is not None else None}
+    design = resolve_filter(filter, recording.sfreq)
+    meta = dict(out.meta)
+    data = out.data
+    if design is None or design.is_identity:
+        info["filter"], info["filter_mode"] = None, "none"
+    elif recording.meta.get("filtered") is True:
+        info["filter"], info["filter_mode"] = None, "already_filtered"
+        logger.debug("preprocess: %s is already filtered; not filtered again.", recording.source)
+    else:
+        n_bad = 0
+        if nan_policy == "interpolate":
+            data, n_bad = _interpolate_nonfinite(data)
+            if n_bad:
+                warnings.warn(f"{recording.source}: {n_bad} NaN/inf samples linearly interpolated before "
+                              "filtering.", DataQualityWarning, stacklevel=2)
+        fn = filter_causal if causal else filter_zero_phase
+        data = fn(data, design, axis=-1, source=recording.source)
+        d = design.to_dict()
+        d.pop("sos")
+        info["filter"], info["filter_mode"] = d, ("causal" if causal else "zero_phase")
+        info["n_interpolated"] = n_bad
+        meta["filtered"] = True
+    meta["preprocessing"] = info
+    return out.copy(data=data, meta=meta)
+
+
+def preprocess_dataset(dataset: "Dataset", *, causal: bool = False, filter: Any = _FROM_INFO,
+                       channels: Any = _FROM_INFO, nan_policy: str = "raise") -> "Dataset":
+    """Preprocess every recording of a dataset with the dataset's own settings.
+
+    Uses ``dataset.info["filter"]`` (a dict of :func:`design_filter` arguments, or None for no
+    filtering; SilentWear's filter when the key is absent) and ``dataset.info["channels"]`` (a channel
+    order, or None/absent for all channels), unless ``filter``/``channels`` are given. Recordings
+    with ``meta["filtered"] == True`` are not filtered again.
+
+    Returns
+    -------
+    Dataset
+        A new dataset; ``info["preprocessing"]`` holds the settings used.
+    """
+    from ..datasets.base import Dataset
+
+    if filter is _FROM_INFO:
+        filter = dataset.info.get("filter", "silentwear")
+    if channels is _FROM_INFO:
+        channels = dataset.info.get("channels")
+    recs = [preprocess(r, filter=filter, channels=channels, causal=causal, nan_policy=nan_policy)
+            for r in dataset.recordings]
+    info = dict(dataset.info)
+    info["preprocessing"] = {
+        "filter": filter.to_dict() if isinstance(filter, FilterDesign) else filter,
+        "channels": None if channels is None else (channels if isinstance(channels, str) else list(channels)),
+        "causal": bool(causal),
+        "n_already_filtered": sum(r.meta["preprocessing"]["filter_mode"] == "already_filtered" for r in recs),
+    }
+    logger.info("Preprocessed %d recordings of %r (%s filtering).", len(recs), dataset.name,
+                "causal" if causal else "zero-phase")
+    return Dataset(recs, dataset.name, dataset.root, dataset.window_s, dataset.window_mode, info)
