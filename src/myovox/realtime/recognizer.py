@@ -1,0 +1,253 @@
+"""The live recogniser: chunks in, :class:`CommandEvent` out.
+
+Per chunk: channels are put in the model's order, lost or non-finite samples are held at the
+last good value and marked, the causal filter (the same design the model was trained with,
+applied with carried state) runs, samples enter a ring buffer, and every ``step_s`` a window of
+``window_s`` is classified. Windows with more than ``max_missing`` lost samples are suppressed.
+Decisions go through :class:`~myovox.realtime.postprocess.PostProcessor`.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .._checks import check_positive
+from .._logging import logger
+from ..exceptions import StreamError, ValidationError
+from ..streams.base import BaseStream, Chunk
+from .buffer import RingBuffer
+from .postprocess import CommandEvent, Decision, PostProcessor
+
+
+class Recognizer:
+    """Sliding-window command recogniser.
+
+    Parameters
+    ----------
+    model : estimator
+        Fitted classifier with ``predict_proba(X)`` on ``(n, n_channels, n_times)`` and ``classes_``.
+    sfreq, window_s, step_s : float
+        Sampling rate, window length and hop in seconds.
+    ch_names : sequence of str | None
+        Channel order the model expects; streams with names are re-ordered to it.
+    filter_design : FilterDesign | dict | None
+        Design the model was trained with (applied causally); ``None`` for no filtering.
+    label_names : mapping | None
+    rest_label, threshold, n_votes, min_votes, refractory_s
+        Post-processing (see :class:`PostProcessor`).
+    max_missing : float
+        Largest fraction of lost samples in a window that still gets a decision.
+    on_event : callable | None
+        Called with each :class:`CommandEvent`.
+    keep_decisions : bool
+        Keep every window's decision and probabilities in ``decisions``/``probas`` (parity tests).
+    clock : callable
+        Wall clock for latencies (``time.perf_counter``).
+    """
+
+    def __init__(self, model: Any, *, sfreq: float, window_s: float, step_s: float = 0.1,
+                 ch_names: Sequence[str] | None = None, n_channels: int | None = None,
+                 filter_design: Any = None, label_names: Mapping[int, str] | None = None,
+                 rest_label: int | None = 0, threshold: float = 0.6, n_votes: int = 3, min_votes: int = 2,
+                 refractory_s: float = 1.0, max_missing: float = 0.1,
+                 on_event: Callable[[CommandEvent], None] | None = None, keep_decisions: bool = False,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.model = model
+        self.sfreq = check_positive("sfreq", sfreq, "sampling rate in Hz")
+        self.window_s = check_positive("window_s", window_s, "duration in seconds")
+        self.step_s = check_positive("step_s", step_s, "duration in seconds")
+        self.n_window = int(round(self.window_s * self.sfreq))
+        self.n_step = max(1, int(round(self.step_s * self.sfreq)))
+        self.ch_names = None if ch_names is None else tuple(ch_names)
+        self.n_channels = len(self.ch_names) if self.ch_names is not None else n_channels
+        if self.n_channels is None:
+            raise ValidationError("Recognizer needs ch_names or n_channels (the model's input channels).")
+        if not 0.0 <= max_missing < 1.0:
+            raise ValidationError(f"Invalid value for 'max_missing': expected a fraction in [0, 1), got {max_missing!r}.")
+        self.max_missing = float(max_missing)
+        self.filter_design = filter_design
+        classes = np.asarray(getattr(model, "classes_"))
+        self.post = PostProcessor(classes, label_names, rest_label=rest_label, threshold=threshold,
+                                  n_votes=n_votes, min_votes=min_votes, refractory_s=refractory_s)
+        self.on_event = on_event
+        self.keep_decisions = keep_decisions
+        self.clock = clock
+        self.reset()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_saved(cls, model_dir: str | Path, **overrides: Any) -> "Recognizer":
+        """Build from a model folder saved by :func:`myovox.models.io.save_model` (its sidecar
+        gives rate, window, channel order, filter design and label map)."""
+        from ..models.io import load_model
+
+        model, side = load_model(model_dir)
+        pre = side.get("preprocessing", {}) or {}
+        kw: dict[str, Any] = dict(
+            sfreq=side.get("sfreq") or pre.get("sfreq"),
+            window_s=side.get("window_s") or pre.get("window_s"),
+            ch_names=side.get("ch_names") or pre.get("channels"),
+            n_channels=side.get("n_channels"),
+            filter_design=side.get("filter") or pre.get("filter"),
+            label_names={int(k): v for k, v in (side.get("label_names") or pre.get("label_names") or {}).items()},
+            rest_label=pre.get("rest_label", side.get("rest_label", 0)),
+        )
+        kw.update(overrides)
+        if kw["sfreq"] is None or kw["window_s"] is None:
+            raise ValidationError(f"{model_dir}: the model sidecar lacks sfreq or window_s; pass them explicitly.")
+        return cls(model, **kw)
+
+    def reset(self) -> None:
+        """Forget all state (buffer, filter state, votes)."""
+        self.buffer = RingBuffer(self.n_channels, self.n_window + self.n_step)
+        self._filter = None
+        if self.filter_design is not None:
+            from ..preprocessing.filters import CausalFilter, FilterDesign
+
+            design = self.filter_design
+            if isinstance(design, dict):
+                design = FilterDesign.from_dict(design)
+            self._filter = CausalFilter(design, self.n_channels)
+        self._last_good = np.zeros(self.n_channels)
+        self._has_good = False
+        self._stream_index: list[int] | None = None
+        self.post.reset()
+        self.decisions: list[Decision] = []
+        self.probas: list[np.ndarray] = []
+        self.events: list[CommandEvent] = []
+        self.stats = {"n_samples": 0, "n_windows": 0, "n_rejected": 0, "n_suppressed": 0, "n_events": 0,
+                      "n_missing_samples": 0}
+
+    # ------------------------------------------------------------------ processing
+    def bind(self, stream: BaseStream) -> None:
+        """Check a started stream against the model (rate, channels) and map its channel order."""
+        if abs(stream.sfreq - self.sfreq) > 1e-6 * self.sfreq:
+            raise StreamError(f"stream {stream.describe()} runs at {stream.sfreq:g} Hz but the model was trained "
+                              f"at {self.sfreq:g} Hz.")
+        names = tuple(stream.ch_names)
+        if self.ch_names is not None and set(self.ch_names) <= set(names):
+            self._stream_index = [names.index(c) for c in self.ch_names]
+        elif len(names) == self.n_channels:
+            self._stream_index = None
+            if self.ch_names is not None and names != self.ch_names:
+                logger.warning("stream channel names %s differ from the model's; using them in stream order",
+                               list(names)[:4])
+        else:
+            raise StreamError(f"stream {stream.describe()} has {len(names)} channels but the model expects "
+                              f"{self.n_channels}" + (f" ({', '.join(self.ch_names)})" if self.ch_names else "") + ".")
+
+    def process(self, chunk: Chunk | np.ndarray, arrival: float | None = None) -> list[CommandEvent]:
+        """Feed a chunk ``(n_channels, n)`` (or a :class:`Chunk`); returns the events it completed."""
+        arrival = self.clock() if arrival is None else arrival
+        if isinstance(chunk, Chunk):
+            data, missing = chunk.data, chunk.missing
+        else:
+            data, missing = np.asarray(chunk, dtype=np.float64), None
+        if self._stream_index is not None:
+            data = data[self._stream_index]
+        if data.ndim != 2 or data.shape[0] != self.n_channels:
+            raise StreamError(f"chunk has shape {data.shape}; the model expects {self.n_channels} channels.")
+        data, missing = self._clean(data, missing)
+        if self._filter is not None:
+            data = self._filter.process(data)
+        pending: list[tuple[np.ndarray, float, float, bool]] = []
+        n = data.shape[1]
+        pos = 0
+        while pos < n:
+            # never add more than the distance to the next window end, so the buffer always holds it
+            total = self.buffer.n_written
+            next_end = self.n_window if total < self.n_window else total + self.n_step - (total - self.n_window) % self.n_step
+            take = min(n - pos, next_end - total)
+            self.buffer.append(data[:, pos:pos + take], None if missing is None else missing[pos:pos + take])
+            pos += take
+            if self.buffer.n_written == next_end:
+                win, miss = self.buffer.latest(self.n_window)
+                frac = float(miss.mean()) if miss.any() else 0.0
+                end = self.buffer.n_written
+                pending.append((win.copy(), (end - self.n_window) / self.sfreq, end / self.sfreq,
+                                frac > self.max_missing))
+        self.stats["n_samples"] += n
+        return self._decide(pending, arrival)
+
+    def _clean(self, data: np.ndarray, missing: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        bad = ~np.isfinite(data)
+        if missing is not None:
+            bad |= np.asarray(missing, dtype=bool)[None, :]
+        if not bad.any():
+            self._last_good = data[:, -1].copy() if data.shape[1] else self._last_good
+            self._has_good = self._has_good or data.shape[1] > 0
+            return data, None
+        data = data.copy()
+        for j in range(data.shape[1]):  # hold the last good value per channel (rare path)
+            col_bad = bad[:, j]
+            if col_bad.any():
+                data[col_bad, j] = self._last_good[col_bad]
+            self._last_good[~col_bad] = data[~col_bad, j]
+        sample_missing = bad.any(axis=0)
+        self.stats["n_missing_samples"] += int(sample_missing.sum())
+        return data, sample_missing
+
+    def _decide(self, pending, arrival: float) -> list[CommandEvent]:
+        if not pending:
+            return []
+        ok = [i for i, p in enumerate(pending) if not p[3]]
+        probas: dict[int, np.ndarray] = {}
+        if ok:
+            X = np.stack([pending[i][0] for i in ok]).astype(np.float32)
+            P = np.asarray(self.model.predict_proba(X))
+            probas = {i: P[k] for k, i in enumerate(ok)}
+        events = []
+        n_classes = len(self.post.classes)
+        for i, (_, t0, t1, suppressed) in enumerate(pending):
+            proba = probas.get(i, np.full(n_classes, np.nan))
+            dec = self.post.decide(np.nan_to_num(proba, nan=0.0), t0, t1, suppressed=suppressed)
+            self.stats["n_windows"] += 1
+            if suppressed:
+                self.stats["n_suppressed"] += 1
+            elif dec.label_id is None:
+                self.stats["n_rejected"] += 1
+            if self.keep_decisions:
+                self.decisions.append(dec)
+                self.probas.append(proba)
+            event = self.post.update(dec, arrival, self.clock())
+            if event is not None:
+                events.append(event)
+                self.events.append(event)
+                self.stats["n_events"] += 1
+                if self.on_event is not None:
+                    self.on_event(event)
+        return events
+
+    def run(self, stream: BaseStream, *, max_duration_s: float | None = None,
+            outputs: Iterable[Any] = ()) -> dict[str, Any]:
+        """Read ``stream`` until it ends (or ``max_duration_s`` of stream time), sending events to
+        ``outputs`` (objects with ``send(event)``). Returns the statistics. Everything received
+        before a stream error is processed; the error is re-raised after the outputs are closed."""
+        outputs = list(outputs)
+        started_here = not stream.running
+        try:
+            if started_here:
+                stream.start()
+            self.bind(stream)
+            while True:
+                chunk = stream.read()
+                if chunk is None:
+                    break
+                for ev in self.process(chunk):
+                    for out in outputs:
+                        out.send(ev)
+                if max_duration_s is not None and chunk.t_end >= max_duration_s:
+                    break
+        finally:
+            if started_here:
+                stream.stop()
+            for out in outputs:
+                close = getattr(out, "close", None)
+                if close is not None:
+                    close()
+        stats = dict(self.stats)
+        stats["stream"] = stream.stats.as_dict()
+        return stats
