@@ -1,0 +1,335 @@
+"""Generic delimited-text recordings (``.csv``, ``.csv.gz``, ``.txt``): one row per sample.
+
+The reader copes with what exported EMG tables look like in practice: a header or none,
+comment lines (``#`` or ``%``), a time column in seconds or milliseconds, an integer or string
+label column, and broken rows. Rows with the wrong number of fields are skipped and reported
+in a :class:`~myovox.DataLossWarning` naming the file and line numbers; cells that are not
+numbers become NaN and are reported in a :class:`~myovox.DataQualityWarning`. Nothing is
+dropped silently.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .._checks import check_positive, did_you_mean
+from .._logging import logger
+from ..exceptions import DataFormatError, DataLossWarning, DataQualityWarning, ValidationError
+from ..recording import SILENTWEAR_LABELS, Recording
+
+_TIME_NAMES = ("time", "times", "time_s", "time_ms", "timestamp", "timestamps", "t", "time (s)",
+               "time (ms)", "time[s]", "time[ms]", "seconds", "ms", "sec")
+_LABEL_NAMES = ("label", "labels", "label_int", "class", "target", "y", "label_str", "marker", "markers")
+_LABEL_NAME_COLUMNS = ("label_name", "label_str", "label_names")
+_DELIMITERS = (",", ";", "\t", "|", " ")
+_MAX_LISTED = 10
+
+
+def _open_text(path: Path):
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="")
+    return open(path, encoding="utf-8", errors="replace", newline="")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _sniff_delimiter(lines: Sequence[str]) -> str:
+    """The delimiter that splits the sample lines into the same (largest) number of fields."""
+    best, best_score = ",", (0, 0)
+    for d in _DELIMITERS:
+        counts = [len(ln.split()) if d == " " else ln.count(d) + 1 for ln in lines]
+        if not counts or max(counts) < 2:
+            continue
+        mode = max(set(counts), key=counts.count)
+        score = (counts.count(mode), mode)
+        if mode > 1 and score > best_score:
+            best, best_score = d, score
+    return best
+
+
+def _split(line: str, delimiter: str) -> list[str]:
+    parts = line.split() if delimiter == " " else line.split(delimiter)
+    return [p.strip().strip('"').strip("'").strip() for p in parts]
+
+
+def _resolve(name: str, which: Any, columns: list[str], path: Path) -> int:
+    if isinstance(which, (int, np.integer)) and not isinstance(which, bool):
+        if not -len(columns) <= which < len(columns):
+            raise ValidationError(f"Invalid value for {name!r}: column {which} does not exist in {path} "
+                                  f"({len(columns)} columns).")
+        return int(which) % len(columns)
+    if which in columns:
+        return columns.index(which)
+    low = [c.lower() for c in columns]
+    if str(which).lower() in low:
+        return low.index(str(which).lower())
+    raise ValidationError(f"Invalid value for {name!r}: no column {which!r} in {path}; columns are "
+                          f"{', '.join(columns)}.{did_you_mean(str(which), columns)}")
+
+
+def _auto(columns: list[str], names: Sequence[str]) -> int | None:
+    low = [c.lower().strip() for c in columns]
+    for n in names:
+        if n in low:
+            return low.index(n)
+    return None
+
+
+def _time_scale(name: str, step: float) -> tuple[float, str]:
+    """Seconds per time-column unit, from the column name or (failing that) the step size."""
+    tokens = set(re.split(r"[^a-z]+", name.lower()))
+    if tokens & {"ms", "msec", "millis", "milliseconds", "millisecond"}:
+        return 1e-3, "milliseconds (column name)"
+    if tokens & {"us", "usec", "micros", "microseconds"}:
+        return 1e-6, "microseconds (column name)"
+    if tokens & {"s", "sec", "secs", "seconds", "second"}:
+        return 1.0, "seconds (column name)"
+    # EMG is sampled at >= 100 Hz: a step above 50 ms would be < 20 Hz, so it must be milliseconds
+    if step > 0.05:
+        return 1e-3, "milliseconds (inferred from a step of %.4g)" % step
+    return 1.0, "seconds (inferred from a step of %.4g)" % step
+
+
+def _tidy_rate(rate: float) -> float:
+    near = round(rate)
+    return float(near) if near > 0 and abs(rate - near) <= 1e-6 * rate else float(rate)
+
+
+def _labels_from_strings(values: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
+    uniq = sorted({str(v) for v in values})
+    by_name = {v: k for k, v in SILENTWEAR_LABELS.items()}
+    if all(u in by_name for u in uniq):
+        mapping = {u: by_name[u] for u in uniq}
+    else:
+        rest = [u for u in uniq if u.lower() in ("rest", "", "none", "nan")]
+        others = [u for u in uniq if u not in rest]
+        mapping = {u: 0 for u in rest}
+        start = 1 if rest else 0
+        mapping.update({u: start + i for i, u in enumerate(others)})
+    labels = np.array([mapping[str(v)] for v in values], dtype=np.int64)
+    names = {i: u for u, i in mapping.items()}
+    if 0 in names and names[0] in ("", "nan", "none"):
+        names[0] = "rest"
+    return labels, names
+
+
+def read_csv(path: str | Path, *, sfreq: float | None = None, time_column: str | int | None = None,
+             label_column: str | int | None = None, channels: Sequence[str | int] | None = None,
+             delimiter: str | None = None) -> Recording:
+    """Read a delimited text file with one sample per row.
+
+    Parameters
+    ----------
+    path : path-like
+        ``.csv``, ``.csv.gz``, ``.txt`` (gzip when the name ends in ``.gz``).
+    sfreq : float | None
+        Sampling rate in Hz; inferred from the time column when None.
+    time_column, label_column : str | int | None
+        Column name or index. When None, columns named like ``time``/``timestamp``/``time_ms``
+        and ``label``/``class``/``Label_int`` are used if present. A time column in
+        milliseconds is recognised by its name (``ms``) or, failing that, a step > 50 ms.
+        String labels are mapped to integers (SilentWear ids when all names are SilentWear
+        words, else ``rest`` -> 0 and the others in sorted order) and named in
+        ``label_names``; a ``label_name`` column next to an integer label column names them.
+    channels : sequence of str | int | None
+        Channels to keep (names or indices of columns), in that order; default every other column.
+    delimiter : str | None
+        Field separator; sniffed from the first lines when None.
+
+    Returns
+    -------
+    Recording
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist.")
+    if sfreq is not None:
+        sfreq = check_positive("sfreq", sfreq, "sampling rate in Hz")
+    try:
+        with _open_text(path) as fh:
+            text = fh.read()
+    except (OSError, EOFError) as err:
+        raise DataFormatError(f"{path}: cannot read ({err}).") from err
+    lines = text.splitlines()
+    # (1-based line number, text) of the non-empty, non-comment lines
+    body = [(i + 1, ln) for i, ln in enumerate(lines) if ln.strip() and ln.lstrip()[0] not in "#%"]
+    if not body:
+        raise DataFormatError(f"{path}: no data rows.")
+    if delimiter is None:
+        delimiter = _sniff_delimiter([ln for _, ln in body[:50]])
+    first = _split(body[0][1], delimiter)
+    # a header row has text where the next row has numbers (or is text only)
+    second = _split(body[1][1], delimiter) if len(body) > 1 else []
+    has_header = all(not _is_number(f) for f in first) or any(
+        not _is_number(a) and _is_number(b) for a, b in zip(first, second))
+    if has_header:
+        columns = [c or f"col_{i}" for i, c in enumerate(first)]
+        rows = body[1:]
+    else:
+        columns = [f"col_{i}" for i in range(len(first))]
+        rows = body
+    n_fields = len(columns)
+    if n_fields < 1:
+        raise DataFormatError(f"{path}: no columns.")
+
+    # rows with the wrong number of fields are skipped and reported by line number
+    good: list[list[str]] = []
+    bad_lines: list[int] = []
+    for lineno, ln in rows:
+        fields = _split(ln, delimiter)
+        if len(fields) == n_fields + 1 and fields[-1] == "":  # trailing delimiter
+            fields = fields[:-1]
+        if len(fields) != n_fields:
+            bad_lines.append(lineno)
+            continue
+        good.append(fields)
+    if bad_lines:
+        listed = ", ".join(map(str, bad_lines[:_MAX_LISTED])) + (" ..." if len(bad_lines) > _MAX_LISTED else "")
+        warnings.warn(DataLossWarning(
+            f"{path}: skipped {len(bad_lines)} malformed row(s) (expected {n_fields} fields) at line(s) {listed}."),
+            stacklevel=2)
+    if not good:
+        raise DataFormatError(f"{path}: no well-formed data rows (expected {n_fields} fields per row).")
+    table = np.array(good, dtype=object)
+
+    tcol = _resolve("time_column", time_column, columns, path) if time_column is not None else (
+        _auto(columns, _TIME_NAMES) if has_header else None)
+    lcol = _resolve("label_column", label_column, columns, path) if label_column is not None else (
+        _auto(columns, _LABEL_NAMES) if has_header else None)
+    ncol = _auto(columns, _LABEL_NAME_COLUMNS) if has_header and lcol is not None else None
+    if ncol == lcol:
+        ncol = None
+    used = {c for c in (tcol, lcol, ncol) if c is not None}
+    if channels is None:
+        ch_idx = [i for i in range(n_fields) if i not in used]
+    else:
+        ch_idx = [_resolve("channels", c, columns, path) for c in channels]
+    if not ch_idx:
+        raise DataFormatError(f"{path}: no channel columns left besides time/label columns.")
+
+    def numeric(col: int) -> np.ndarray:
+        out = np.empty(len(table), dtype=np.float64)
+        bad = 0
+        for k, v in enumerate(table[:, col]):
+            try:
+                out[k] = float(v)
+            except ValueError:
+                out[k] = np.nan
+                bad += 1
+        return out, bad
+
+    data = np.empty((len(ch_idx), len(table)), dtype=np.float64)
+    n_text = 0
+    for r, c in enumerate(ch_idx):
+        try:
+            data[r] = table[:, c].astype(np.float64)
+        except ValueError:
+            data[r], bad = numeric(c)
+            n_text += bad
+    n_nonfinite = int(data.size - np.count_nonzero(np.isfinite(data)))
+    if n_nonfinite:
+        why = f", {n_text} of them non-numeric text" if n_text else ""
+        warnings.warn(DataQualityWarning(
+            f"{path}: {n_nonfinite} NaN or infinite value(s) in the channel columns{why}."), stacklevel=2)
+
+    meta: dict[str, Any] = {"source": str(path)}
+    if tcol is not None:
+        t, bad_t = numeric(tcol)
+        finite = t[np.isfinite(t)]
+        steps = np.diff(finite)
+        if len(steps) and np.median(steps) > 0:
+            scale, how = _time_scale(columns[tcol], float(np.median(steps)))
+            if sfreq is None:
+                sfreq = _tidy_rate(1.0 / (float(np.median(steps)) * scale))
+                logger.info("%s: sampling rate %g Hz from column %r read as %s", path, sfreq, columns[tcol], how)
+            meta["start_time"] = float(finite[0] * scale)
+            jitter = np.abs(steps * scale * sfreq - 1.0)
+            n_gaps = int(np.count_nonzero(steps * scale * sfreq > 1.5))
+            if n_gaps:
+                warnings.warn(DataLossWarning(
+                    f"{path}: the time column jumps by more than 1.5 samples at {n_gaps} place(s); "
+                    "samples may be missing."), stacklevel=2)
+            elif np.any(jitter > 0.5):
+                logger.info("%s: irregular time steps (max deviation %.2f samples)", path, float(jitter.max()))
+    if sfreq is None:
+        raise ValidationError(
+            f"{path}: no time column to infer the sampling rate from; pass sfreq= (or time_column=).")
+
+    labels = label_names = None
+    if lcol is not None:
+        raw = table[:, lcol]
+        try:
+            vals = raw.astype(np.float64)
+        except ValueError:
+            labels, label_names = _labels_from_strings(raw)
+        else:
+            missing = ~np.isfinite(vals)
+            if missing.any():
+                warnings.warn(DataQualityWarning(
+                    f"{path}: {int(missing.sum())} empty or non-finite label(s) in column "
+                    f"{columns[lcol]!r}; set to 0."), stacklevel=2)
+                vals = np.where(missing, 0, vals)
+            if np.any(vals != np.round(vals)):
+                raise DataFormatError(f"{path}: label column {columns[lcol]!r} holds non-integer numbers.")
+            labels = vals.astype(np.int64)
+            if ncol is not None:
+                label_names = dict(SILENTWEAR_LABELS)
+                for k, v in zip(labels, table[:, ncol]):
+                    label_names[int(k)] = str(v)
+
+    names = [columns[i] for i in ch_idx]
+    if len(set(names)) != len(names):
+        names = [f"{n}_{i}" for i, n in zip(ch_idx, names)]
+    return Recording(data, sfreq, names, labels, label_names, meta)
+
+
+def write_csv(recording: Recording, path: str | Path, *, overwrite: bool = False, delimiter: str = ",",
+              time_column: str | None = "time_s") -> Path:
+    """Write ``recording`` as a CSV (gzip-compressed when ``path`` ends in ``.gz``).
+
+    Columns: ``time_s`` (seconds from the first sample; omit with ``time_column=None``), the
+    channels, then ``label`` and ``label_name`` when the recording is labelled. Values are
+    written with full precision, so :func:`read_csv` gives back the same samples.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ValidationError(f"{path} exists; pass overwrite=True to replace it.")
+    if delimiter not in _DELIMITERS:
+        raise ValidationError(f"Invalid value for 'delimiter': expected one of {list(_DELIMITERS)}, got {delimiter!r}.")
+    header = ([time_column] if time_column else []) + list(recording.ch_names)
+    cols: list[list[str]] = []
+    if time_column:
+        cols.append([repr(float(t)) for t in recording.times])
+    for row in recording.data:
+        cols.append([repr(float(v)) if not np.isnan(v) else "nan" for v in row.tolist()])
+    if recording.labels is not None:
+        header += ["label", "label_name"]
+        names = recording.label_names or {}
+        cols.append([str(int(v)) for v in recording.labels])
+        cols.append([str(names.get(int(v), int(v))) for v in recording.labels])
+    buf = io.StringIO()
+    buf.write(delimiter.join(header) + "\n")
+    for row in zip(*cols):
+        buf.write(delimiter.join(row) + "\n")
+    payload = buf.getvalue()
+    if path.name.lower().endswith(".gz"):
+        with gzip.open(path, "wt", encoding="utf-8", newline="") as fh:
+            fh.write(payload)
+    else:
+        path.write_text(payload, encoding="utf-8")
+    return path
+
+
+__all__ = ["read_csv", "write_csv"]
