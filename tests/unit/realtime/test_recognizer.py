@@ -114,3 +114,22 @@ def test_json_lines_output(tmp_path):
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(lines) == 2
     assert set(lines[0]) >= {"label", "confidence", "t_start", "t_end", "latency_ms"}
+
+
+def test_event_metrics_counts_hits_false_activations_and_latency():
+    from myovox.evaluation.streaming import event_metrics
+    from myovox.realtime.postprocess import CommandEvent
+
+    sfreq = 100.0
+    labels = np.zeros(3600, int)          # 36 s
+    labels[500:700] = 1                   # cue 1: 5-7 s
+    labels[1500:1700] = 2                 # cue 2: 15-17 s
+    ev = lambda t, lab: CommandEvent(str(lab), lab, 0.9, t - 1, t, 1.0)
+    events = [ev(5.6, 1), ev(6.0, 1), ev(16.0, 1), ev(30.0, 2)]
+    m = event_metrics(events, labels=labels, sfreq=sfreq, tolerance_s=1.0)
+    assert m["n_cues"] == 2 and m["n_correct"] == 1
+    assert m["n_wrong_or_repeated"] == 2     # the repeat at 6.0 s and the wrong label at 16 s
+    assert m["n_false_activations"] == 1     # 30 s lies in rest
+    assert m["precision"] == pytest.approx(0.25) and m["recall"] == pytest.approx(0.5)
+    assert m["latency_s_median"] == pytest.approx(0.6)
+    assert m["false_activations_per_hour"] == pytest.approx(1 / ((36 - 6) / 3600))
