@@ -156,3 +156,259 @@ class Windows:
     def __repr__(self) -> str:
         return (f"<Windows | {len(self)} x {self.n_channels} ch x {self.n_samples} samples "
                 f"({self.window_s:g} s @ {self.sfreq:g} Hz), classes {self.class_counts()}>")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Cutting windows from recordings
+# ---------------------------------------------------------------------------------------------------
+# Reference (SilentWear) rule for event windows: one window per label run, starting at the run's first
+# sample, N = window_s * sfreq samples. Differences here, on purpose:
+# - N = round(sfreq * window_s) (the reference truncates with int(); equal for its window lengths);
+# - a window is dropped only when start + N > n_times; the reference also drops a window that ends
+#   exactly on the recording's last sample (it tests ``end >= last index``), i.e. one more at most.
+
+from ._logging import logger  # noqa: E402  (kept below the class, next to the functions using it)
+
+_SCALAR = (str, int, float, bool, np.integer, np.floating, np.bool_)
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "b"
+    if isinstance(v, (int, np.integer)):
+        return "n"
+    if isinstance(v, (float, np.floating)):
+        return "n"
+    return "s" if isinstance(v, str) else "o"
+
+
+def _as_recordings(recordings: Any) -> list:
+    from .recording import Recording
+
+    if isinstance(recordings, Recording):
+        return [recordings]
+    recs = list(getattr(recordings, "recordings", recordings))
+    for i, r in enumerate(recs):
+        if not isinstance(r, Recording):
+            raise ValidationError(f"Item {i} is a {type(r).__name__}, not a Recording.")
+    if not recs:
+        raise ValidationError("No recordings were given to cut windows from.")
+    first = recs[0]
+    for r in recs[1:]:
+        if r.sfreq != first.sfreq or tuple(r.ch_names) != tuple(first.ch_names):
+            raise ValidationError(
+                f"Recordings differ: {r.source} has {r.n_channels} ch @ {r.sfreq:g} Hz "
+                f"({', '.join(r.ch_names[:4])}...), {first.source} has {first.n_channels} ch @ "
+                f"{first.sfreq:g} Hz; select the same channels and resample first.")
+    return recs
+
+
+def _n_samples(window_s: Any, sfreq: float) -> int:
+    window_s = check_positive("window_s", window_s, "window length in seconds")
+    n = int(round(window_s * sfreq))
+    if n < 1:
+        raise ValidationError(f"Invalid value for 'window_s': {window_s:g} s is shorter than one sample "
+                              f"at {sfreq:g} Hz.")
+    return n
+
+
+def _meta_columns(recs: list, rec_index: list[int], extra: dict[str, list]) -> dict[str, np.ndarray]:
+    """Scalar meta of each window's recording (None where a recording lacks a key) plus ``extra``."""
+    keys: list[str] = []
+    for r in recs:
+        for k, v in r.meta.items():
+            if isinstance(v, _SCALAR) and k not in keys and k not in extra:
+                keys.append(k)
+    cols: dict[str, np.ndarray] = {}
+    for k in keys:
+        vals = [recs[i].meta.get(k) if isinstance(recs[i].meta.get(k), _SCALAR) else None
+                for i in rec_index]
+        same_kind = len({_kind(v) for v in vals}) == 1 and None not in vals
+        cols[k] = np.asarray(vals) if (vals and same_kind) else np.asarray(vals, dtype=object)
+    for k, v in extra.items():
+        cols[k] = np.asarray(v, dtype=np.int64)
+    return cols
+
+
+def _stack(recs: list, picks: list[tuple[int, int, int, int]], n: int, names: dict) -> "Windows":
+    """Build Windows from (recording index, start, stop, label) picks."""
+    first = recs[0]
+    if picks:
+        X = np.stack([recs[i].data[:, a:a + n] for i, a, _, _ in picks])
+    else:
+        X = np.zeros((0, first.n_channels, n), dtype=first.data.dtype)
+    rec_idx = [p[0] for p in picks]
+    meta = _meta_columns(recs, rec_idx, {"recording": rec_idx, "start": [p[1] for p in picks],
+                                         "stop": [p[2] for p in picks]})
+    return Windows(X, np.asarray([p[3] for p in picks], dtype=np.int64), first.sfreq, first.ch_names,
+                   names or None, np.asarray(rec_idx, dtype=np.int64), meta)
+
+
+def _label_names(recs: list) -> dict:
+    names: dict = {}
+    for r in recs:
+        names.update(r.label_names or {})
+    return names
+
+
+def event_windows(recordings: Any, window_s: float, *, rest_label: int = 0,
+                  include_rest: bool = True) -> Windows:
+    """One window per label run, from the run's first sample (SilentWear's rule).
+
+    Parameters
+    ----------
+    recordings : Recording | list of Recording | Dataset
+        Labelled recordings with the same channels and rate.
+    window_s : float
+        Window length; ``N = round(sfreq * window_s)`` samples. A window may extend past its run
+        (into the next one), as in the reference. Windows that would pass the end of the recording
+        are dropped (counted in the log).
+    rest_label : int
+        Label of rest runs.
+    include_rest : bool
+        Whether rest runs give windows (label ``rest_label``).
+
+    Returns
+    -------
+    Windows
+        ``groups`` = index of the recording in the input; ``meta`` has every scalar meta of the
+        recordings plus ``recording``, ``start`` and ``stop`` (samples, stop excluded).
+    """
+    recs = _as_recordings(recordings)
+    n = _n_samples(window_s, recs[0].sfreq)
+    picks, dropped = [], 0
+    for i, r in enumerate(recs):
+        if r.labels is None:
+            raise ValidationError(f"Cannot cut event windows from {r.source}: it has no labels.")
+        for a, _, lab in r.label_runs():
+            if not include_rest and lab == rest_label:
+                continue
+            if a + n > r.n_times:
+                dropped += 1
+                continue
+            picks.append((i, a, a + n, lab))
+    if dropped:
+        logger.info("event_windows: %d window(s) of %d samples dropped: they would pass the end of "
+                    "their recording.", dropped, n)
+    return _stack(recs, picks, n, _label_names(recs))
+
+
+def _trial_label(r: Any, n: int, rest_label: int) -> int:
+    lab = r.meta.get("label")
+    if isinstance(lab, (int, np.integer)) and not isinstance(lab, bool):
+        return int(lab)
+    if r.labels is None:
+        raise ValidationError(f"Cannot label trial {r.source}: it has neither labels nor an integer meta['label'].")
+    nonrest = np.unique(r.labels[r.labels != rest_label])
+    if nonrest.size == 1:
+        return int(nonrest[0])
+    if nonrest.size == 0:
+        return int(rest_label)
+    vals, counts = np.unique(r.labels[:n], return_counts=True)
+    return int(vals[np.argmax(counts)])
+
+
+def trial_windows(recordings: Any, window_s: float, *, rest_label: int = 0) -> Windows:
+    """One window per recording, from its first sample (for datasets whose recordings are trials).
+
+    The label is ``meta["label"]`` when it is an integer; otherwise the recording's single non-rest
+    label, ``rest_label`` when all samples are rest, or the majority label of the window when a trial
+    holds several classes. Trials shorter than ``N = round(sfreq * window_s)`` samples are dropped
+    with a :class:`~myovox.exceptions.DataLossWarning`.
+    """
+    import warnings
+
+    from .exceptions import DataLossWarning
+
+    recs = _as_recordings(recordings)
+    n = _n_samples(window_s, recs[0].sfreq)
+    picks, short = [], []
+    for i, r in enumerate(recs):
+        if r.n_times < n:
+            short.append(r.source)
+            continue
+        picks.append((i, 0, n, _trial_label(r, n, rest_label)))
+    if short:
+        msg = (f"trial_windows: {len(short)} of {len(recs)} trials are shorter than {n} samples "
+               f"({n / recs[0].sfreq:g} s) and were dropped (first: {short[0]}).")
+        logger.warning(msg)
+        warnings.warn(msg, DataLossWarning, stacklevel=2)
+    return _stack(recs, picks, n, _label_names(recs))
+
+
+def sliding_windows(recording: Any, window_s: float, step_s: float, *, label: str = "last") -> Windows:
+    """Overlapping windows every ``step_s`` seconds (live use, streaming metrics).
+
+    Windows start at samples ``0, step, 2*step, ...`` while they fit. ``label`` picks each window's
+    label: ``"last"`` (label of its last sample: what a live recogniser is judged on), ``"majority"``
+    (most frequent, ties to the smaller label) or ``"center"``. Unlabelled recordings give ``y = -1``.
+    Accepts one Recording or several (same channels and rate).
+    """
+    from ._checks import check_option
+
+    check_option("label", label, ["last", "majority", "center"])
+    recs = _as_recordings(recording)
+    n = _n_samples(window_s, recs[0].sfreq)
+    step = int(round(check_positive("step_s", step_s, "step in seconds") * recs[0].sfreq))
+    if step < 1:
+        raise ValidationError(f"Invalid value for 'step_s': {step_s:g} s is shorter than one sample.")
+    Xs, ys, idx, starts = [], [], [], []
+    for i, r in enumerate(recs):
+        if r.n_times < n:
+            continue
+        st = np.arange(0, r.n_times - n + 1, step)
+        view = np.lib.stride_tricks.sliding_window_view(r.data, n, axis=1)[:, st]  # (ch, w, n)
+        Xs.append(np.ascontiguousarray(view.transpose(1, 0, 2)))
+        if r.labels is None:
+            y = np.full(st.size, -1, dtype=np.int64)
+        elif label == "last":
+            y = r.labels[st + n - 1]
+        elif label == "center":
+            y = r.labels[st + n // 2]
+        else:
+            vals, inv = np.unique(r.labels, return_inverse=True)
+            onehot = np.zeros((r.n_times + 1, vals.size), dtype=np.int64)
+            onehot[np.arange(1, r.n_times + 1), inv] = 1
+            csum = np.cumsum(onehot, axis=0)
+            counts = csum[st + n] - csum[st]
+            y = vals[np.argmax(counts, axis=1)]
+        ys.append(np.asarray(y, dtype=np.int64))
+        idx.extend([i] * st.size)
+        starts.extend(st.tolist())
+    first = recs[0]
+    X = np.concatenate(Xs) if Xs else np.zeros((0, first.n_channels, n), dtype=first.data.dtype)
+    y = np.concatenate(ys) if ys else np.zeros(0, dtype=np.int64)
+    meta = _meta_columns(recs, idx, {"recording": idx, "start": starts,
+                                     "stop": [s + n for s in starts]})
+    return Windows(X, y, first.sfreq, first.ch_names, _label_names(recs) or None,
+                   np.asarray(idx, dtype=np.int64), meta)
+
+
+def make_windows(dataset: Any, window_s: float | None = None) -> Windows:
+    """Cut a Dataset's windows by its ``window_mode`` ("event" or "trial"), default ``dataset.window_s``."""
+    from ._checks import check_option
+
+    mode = check_option("window_mode", getattr(dataset, "window_mode", None), ["event", "trial"])
+    w = dataset.window_s if window_s is None else window_s
+    return event_windows(dataset, w) if mode == "event" else trial_windows(dataset, w)
+
+
+def downsample_rest(windows: Windows, rest_label: int = 0, random_state: Any = None) -> Windows:
+    """Keep a random subset of rest windows as large as the mean number of windows per word.
+
+    SilentWear does this for train/validation pools only; test data keep all rest windows. The
+    target is ``round(mean over non-rest classes of their window counts)``; order is preserved.
+    With no non-rest windows, or fewer rest windows than the target, ``windows`` is returned as is.
+    """
+    rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
+    rest = np.flatnonzero(windows.y == rest_label)
+    words = windows.y[windows.y != rest_label]
+    if words.size == 0 or rest.size == 0:
+        return windows
+    target = int(round(np.unique(words, return_counts=True)[1].mean()))
+    if rest.size <= target:
+        return windows
+    keep_rest = rng.choice(rest, size=target, replace=False)
+    keep = np.sort(np.concatenate([np.flatnonzero(windows.y != rest_label), keep_rest]))
+    logger.debug("downsample_rest: %d -> %d rest windows.", rest.size, target)
+    return windows.subset(keep)
