@@ -1,0 +1,578 @@
+"""Synthetic SilentWear-format EMG: recordings and whole dataset folders with realistic structure.
+
+The generator models what makes real neck-EMG silent-speech data hard, so that the reference's
+findings can be observed on synthetic data:
+
+* **Anatomy per subject.** A handful of muscles under the band, each seen by the electrodes as a
+  spatial bump along the band (centre, width, a weaker side lobe). Muscle 0 is laryngeal (voicing).
+* **Words.** Each word activates 2-3 articulatory muscles with Gaussian-shaped bursts at
+  word-specific times and strengths (plus voicing when vocalized). Bursts scale with the
+  utterance's duration.
+* **Trials vary.** Articulation starts 0.2-0.5 s after the cue, the utterance length, each burst's
+  amplitude and timing jitter from trial to trial; rare swallows happen during rest.
+* **Silent speech** has no voicing, weaker bursts (word-specific factor) and a partly different
+  timing of the articulators.
+* **Sessions (days) differ.** The band is put on again each day: it sits shifted along the neck
+  by a fraction of the electrode pitch, its contacts have other gains and noise, and neighbouring
+  channels mix. Everything is deterministic by seed.
+* **Acquisition.** Band-limited (20-150 Hz) muscle noise modulated by the activations, white
+  noise, 50 Hz mains, baseline wander and DC offsets, stored as float32 in 0.1 uV units like
+  BioGAP-Ultra; optional lost BLE packets (4 samples each).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .._checks import check_int, check_option, check_positive
+from .._logging import logger
+from ..exceptions import ValidationError
+from ..recording import SILENTWEAR_LABELS, Recording
+
+#: Conditions of the SilentWear protocol.
+CONDITIONS = ("vocalized", "silent")
+
+#: Physical order of the 16 electrodes along the band (SilentWear's model order puts adjacent
+#: electrodes on adjacent rows; the two unused channels are put at the end).
+PHYSICAL_ORDER = (0, 1, 2, 5, 3, 4, 7, 6, 8, 15, 9, 14, 10, 13, 11, 12)
+
+_DEFAULT_WORDS = tuple(SILENTWEAR_LABELS[i] for i in range(1, 9))
+# syllables per word (longer words take longer to say)
+_SYLLABLES = {"forward": 2, "backward": 2}
+_GOLDEN = 0.6180339887498949
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Parameters of the synthetic SilentWear protocol and signal model.
+
+    Parameters
+    ----------
+    sfreq : float
+        Sampling rate in Hz (BioGAP-Ultra: 500).
+    n_channels : int
+        Acquired channels (16; SilentWear drops 11 and 12 later).
+    words : sequence of str
+        The commands, labelled 1..len(words) in this order; 0 is rest.
+    n_repetitions : int
+        Repetitions of each word per batch (reference: 20).
+    start_s, rest_s, cue_s, tail_s : float
+        Cue protocol: start screen, rest before each cue, word cue, tail after the last cue.
+    delay_s : (float, float)
+        Range of the articulation delay after cue onset.
+    utterance_s : float
+        Base utterance duration of a one-syllable word (each extra syllable adds 0.2 s).
+    utterance_jitter : float
+        Relative range of the utterance duration from trial to trial (+-).
+    n_muscles : int
+        Muscles under the band (muscle 0 is laryngeal, active only when vocalized).
+    emg_amplitude : float
+        Peak RMS of an active muscle at the skin, in 0.1 uV (vocalized).
+    silent_gain : float
+        Mean amplitude factor of silent articulation relative to vocalized.
+    amplitude_jitter : float
+        Log-normal sigma of each burst's amplitude from trial to trial.
+    timing_jitter_s : float
+        Standard deviation of each burst's timing from trial to trial, in seconds.
+    electrode_shift : float
+        Largest displacement of the band between sessions, in electrode pitches.
+    gain_jitter : float
+        Log-normal sigma of the per-session channel gains (contact quality).
+    channel_mixing : float
+        Largest fraction of each channel that leaks into its neighbours, per session.
+    background_uv : float
+        RMS of tonic background EMG, in uV.
+    noise_uv : float
+        RMS of white amplifier/contact noise, in uV.
+    mains_uv : float
+        Typical amplitude of 50 Hz interference, in uV.
+    wander_uv : float
+        Typical amplitude of baseline wander, in uV.
+    dc_uv : float
+        Largest absolute DC offset per channel, in uV.
+    swallow_rate_hz : float
+        Rate of swallows during rest (brief broad activations), per second.
+    packet_loss : float
+        Probability that a BLE packet (4 samples) is lost; lost samples are removed and listed
+        in ``meta['lost_packets']``.
+    """
+
+    sfreq: float = 500.0
+    n_channels: int = 16
+    words: tuple[str, ...] = _DEFAULT_WORDS
+    n_repetitions: int = 20
+    start_s: float = 5.0
+    rest_s: float = 1.5
+    cue_s: float = 2.0
+    tail_s: float = 3.5
+    delay_s: tuple[float, float] = (0.2, 0.5)
+    utterance_s: float = 0.65
+    utterance_jitter: float = 0.15
+    n_muscles: int = 7
+    emg_amplitude: float = 400.0
+    silent_gain: float = 0.45
+    amplitude_jitter: float = 0.25
+    timing_jitter_s: float = 0.03
+    electrode_shift: float = 1.5
+    gain_jitter: float = 0.35
+    channel_mixing: float = 0.3
+    background_uv: float = 2.0
+    noise_uv: float = 3.0
+    mains_uv: float = 30.0
+    wander_uv: float = 60.0
+    dc_uv: float = 3000.0
+    swallow_rate_hz: float = 0.03
+    packet_loss: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("sfreq", "start_s", "rest_s", "cue_s", "utterance_s", "emg_amplitude",
+                     "silent_gain"):
+            check_positive(name, getattr(self, name))
+        for name in ("tail_s", "utterance_jitter", "amplitude_jitter", "timing_jitter_s",
+                     "electrode_shift", "gain_jitter", "channel_mixing", "background_uv", "noise_uv",
+                     "mains_uv", "wander_uv", "dc_uv", "swallow_rate_hz", "packet_loss"):
+            check_positive(name, getattr(self, name), allow_zero=True)
+        check_int("n_channels", self.n_channels, minimum=1)
+        check_int("n_repetitions", self.n_repetitions, minimum=1)
+        check_int("n_muscles", self.n_muscles, minimum=3)
+        words = tuple(str(w) for w in self.words)
+        if not words or len(set(words)) != len(words):
+            raise ValidationError(f"Invalid value for 'words': expected distinct names, got {self.words!r}.")
+        object.__setattr__(self, "words", words)
+        if self.n_channels > len(PHYSICAL_ORDER):
+            raise ValidationError(
+                f"Invalid value for 'n_channels': at most {len(PHYSICAL_ORDER)}, got {self.n_channels}.")
+        lo, hi = (float(v) for v in self.delay_s)
+        if not 0 <= lo <= hi:
+            raise ValidationError(f"Invalid value for 'delay_s': expected 0 <= low <= high, got {self.delay_s!r}.")
+        object.__setattr__(self, "delay_s", (lo, hi))
+        if self.utterance_jitter >= 1:
+            raise ValidationError(
+                f"Invalid value for 'utterance_jitter': expected a fraction below 1, got {self.utterance_jitter!r}.")
+        if self.packet_loss >= 1:
+            raise ValidationError(
+                f"Invalid value for 'packet_loss': expected a probability below 1, got {self.packet_loss!r}.")
+        if self.sfreq <= 2 * 150:
+            raise ValidationError(f"Invalid value for 'sfreq': expected > 300 Hz for 20-150 Hz EMG, got {self.sfreq!r}.")
+
+    def replace(self, **changes: Any) -> "SynthConfig":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def label_names(self) -> dict[int, str]:
+        """Label value -> name (0 rest, 1.. the words)."""
+        return {0: "rest", **{i + 1: w for i, w in enumerate(self.words)}}
+
+    @property
+    def trial_s(self) -> float:
+        return self.rest_s + self.cue_s
+
+    @property
+    def n_trials(self) -> int:
+        return len(self.words) * self.n_repetitions
+
+    @property
+    def duration_s(self) -> float:
+        """Length of one batch in seconds (before packet loss)."""
+        return self.start_s + self.n_trials * self.trial_s + self.tail_s
+
+    @property
+    def n_times(self) -> int:
+        """Samples of one batch (before packet loss), a whole number of 4-sample packets."""
+        n = int(round(self.duration_s * self.sfreq))
+        return n - n % 4
+
+
+# ---------------------------------------------------------------------------- random streams
+def _rng(seed: int, *key: int) -> np.random.Generator:
+    """An independent stream for ``key`` (so that each part is reproducible on its own)."""
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key)))
+
+
+def _subject_index(subject: int | str) -> int:
+    if isinstance(subject, str):
+        s = subject.strip().upper().lstrip("S")
+        if s.isdigit() and int(s) >= 1:
+            return int(s)
+    elif not isinstance(subject, bool) and isinstance(subject, (int, np.integer)) and subject >= 1:
+        return int(subject)
+    raise ValidationError(f"Invalid value for 'subject': expected a number >= 1 or 'S01'-style name, got {subject!r}.")
+
+
+# ---------------------------------------------------------------------------- the model
+@dataclass(frozen=True)
+class _Anatomy:
+    centre: np.ndarray        # (M,) position of each muscle along the band, in electrode pitches
+    width: np.ndarray         # (M,) spatial spread
+    depth: np.ndarray         # (M,) strength at the skin
+    lobe_offset: np.ndarray   # (M,) position of a weaker side lobe relative to the centre
+    lobe_gain: np.ndarray     # (M,)
+    bursts: dict[str, tuple[np.ndarray, ...]]  # condition -> (word, muscle, time, width, amp) arrays
+
+
+def _anatomy(subject: int, cfg: SynthConfig, seed: int) -> _Anatomy:
+    rng = _rng(seed, 0, subject)
+    m = cfg.n_muscles
+    n_pos = len(PHYSICAL_ORDER)
+    # muscles spread along the band, with jitter; laryngeal muscle near the middle
+    centre = np.linspace(1.0, n_pos - 2.0, m) + rng.uniform(-0.6, 0.6, m)
+    centre[0] = (n_pos - 1) / 2 + rng.uniform(-1.0, 1.0)
+    width = rng.uniform(0.9, 1.6, m)
+    depth = rng.uniform(0.6, 1.0, m)
+    lobe_offset = rng.choice([-1.0, 1.0], m) * rng.uniform(2.5, 4.0, m)
+    lobe_gain = rng.uniform(0.15, 0.4, m)
+
+    n_w = len(cfg.words)
+    # each word: 3 articulatory bursts on distinct muscles (combinations differ between words)
+    art = np.arange(1, m)
+    combos: list[tuple[int, ...]] = []
+    while len(combos) < n_w:
+        c = tuple(sorted(rng.choice(art, 3, replace=False).tolist()))
+        if c not in combos or len(combos) >= _n_choose_3(len(art)):
+            combos.append(c)
+    voc: list[list[float]] = []
+    sil: list[list[float]] = []
+    for w in range(n_w):
+        order = rng.permutation(3)
+        times = np.sort(rng.uniform(0.1, 0.9, 3))[order]  # relative to utterance duration
+        widths = rng.uniform(0.08, 0.2, 3)
+        amps = rng.uniform(0.5, 1.0, 3)
+        amps[rng.integers(3)] = 1.0
+        # silent: same articulators, weaker by a word-specific factor, partly different timing,
+        # one articulator (chosen per word) much reduced
+        sil_amps = amps * rng.uniform(0.7, 1.3, 3)
+        sil_amps[rng.integers(3)] *= 0.3
+        sil_times = np.clip(times + rng.normal(0, 0.08, 3), 0.05, 0.95)
+        for k in range(3):
+            voc.append([w, combos[w][k], times[k], widths[k], amps[k]])
+            sil.append([w, combos[w][k], sil_times[k], widths[k] * 1.2, sil_amps[k]])
+        # voicing (vocalized only): one broad burst over the voiced part
+        voc.append([w, 0, rng.uniform(0.4, 0.6), rng.uniform(0.2, 0.3), rng.uniform(0.5, 0.8)])
+    bursts = {}
+    for cond, rows in (("vocalized", voc), ("silent", sil)):
+        a = np.asarray(rows, dtype=float)
+        bursts[cond] = (a[:, 0].astype(int), a[:, 1].astype(int), a[:, 2], a[:, 3], a[:, 4])
+    return _Anatomy(centre, width, depth, lobe_offset, lobe_gain, bursts)
+
+
+def _n_choose_3(n: int) -> int:
+    return n * (n - 1) * (n - 2) // 6
+
+
+@dataclass(frozen=True)
+class _Placement:
+    projection: np.ndarray    # (M, C) muscle -> channel amplitude
+    local: np.ndarray         # (C,) share of independent (near-electrode) activity
+    noise: np.ndarray         # (C,) white noise RMS, 0.1 uV
+    background: np.ndarray    # (C,) tonic EMG RMS, 0.1 uV
+    mains: np.ndarray         # (C,) 50 Hz amplitude, 0.1 uV
+    mains_phase: np.ndarray   # (C,)
+    dc: np.ndarray            # (C,) DC offset, 0.1 uV
+    shift: float
+
+
+def _placement(subject: int, session: int, anat: _Anatomy, cfg: SynthConfig, seed: int) -> _Placement:
+    """How the band sits on the neck on one day (shared by both conditions of that day)."""
+    rng = _rng(seed, 1, subject, session)
+    c = cfg.n_channels
+    # displacement: a low-discrepancy sequence over sessions keeps days apart from each other
+    u = (_rng(seed, 2, subject).uniform() + session * _GOLDEN) % 1.0
+    shift = cfg.electrode_shift * (2 * u - 1) + rng.normal(0, 0.1)
+    pos = np.array([PHYSICAL_ORDER.index(ch) for ch in range(c)], dtype=float) + shift
+    d = pos[None, :] - anat.centre[:, None]
+    proj = anat.depth[:, None] * (np.exp(-0.5 * (d / anat.width[:, None]) ** 2)
+                                  + anat.lobe_gain[:, None]
+                                  * np.exp(-0.5 * ((d - anat.lobe_offset[:, None]) / anat.width[:, None]) ** 2))
+    # neighbouring electrodes (physically adjacent) leak into each other
+    alpha = rng.uniform(0, cfg.channel_mixing, c)
+    mix = np.eye(c) * (1 - alpha)[:, None]
+    order = [ch for ch in PHYSICAL_ORDER if ch < c]
+    for i, ch in enumerate(order):
+        nb = [order[j] for j in (i - 1, i + 1) if 0 <= j < len(order)]
+        for n in nb:
+            mix[ch, n] += alpha[ch] / len(nb)
+    proj = proj @ mix.T
+    gains = np.exp(rng.normal(0, cfg.gain_jitter, c))
+    proj = proj * gains[None, :]
+    return _Placement(
+        projection=proj,
+        local=rng.uniform(0.15, 0.35, c) * gains,
+        noise=10 * cfg.noise_uv * np.exp(rng.normal(0, 0.3, c)),
+        background=10 * cfg.background_uv * np.exp(rng.normal(0, 0.3, c)) * gains,
+        mains=10 * cfg.mains_uv * np.exp(rng.normal(0, 0.5, c)),
+        mains_phase=rng.uniform(0, 2 * np.pi, c),
+        dc=10 * cfg.dc_uv * rng.uniform(-1, 1, c),
+        shift=float(shift),
+    )
+
+
+def _band_noise(rng: np.random.Generator, n_rows: int, n_times: int, sfreq: float,
+                band: tuple[float, float] = (20.0, 150.0)) -> np.ndarray:
+    """Unit-RMS Gaussian noise limited to ``band`` (smooth spectral edges), float32."""
+    n_fft = n_times
+    f = np.fft.rfftfreq(n_fft, 1 / sfreq)
+    lo, hi = band
+    # 4th-order Butterworth-like magnitude, a broad hump like surface EMG
+    shape = 1 / np.sqrt(1 + (lo / np.maximum(f, 1e-6)) ** 8) / np.sqrt(1 + (f / hi) ** 8)
+    spec = (rng.standard_normal((n_rows, f.size), dtype=np.float32)
+            + 1j * rng.standard_normal((n_rows, f.size), dtype=np.float32)).astype(np.complex64)
+    spec *= shape.astype(np.float32)
+    x = np.fft.irfft(spec, n=n_fft, axis=1).astype(np.float32)
+    x /= np.sqrt(np.mean(x ** 2, axis=1, keepdims=True)) + 1e-12
+    return x
+
+
+def _add_bursts(env: np.ndarray, rows: np.ndarray, centres: np.ndarray, widths: np.ndarray,
+                amps: np.ndarray) -> None:
+    """Add Gaussian bursts ``amps * exp(-((t - centre) / width)^2 / 2)`` (samples) into ``env``."""
+    n_t = env.shape[1]
+    for r, c, w, a in zip(rows, centres, widths, amps):
+        lo, hi = max(int(c - 4 * w), 0), min(int(c + 4 * w) + 1, n_t)
+        if hi <= lo:
+            continue
+        t = np.arange(lo, hi, dtype=np.float32)
+        env[r, lo:hi] += a * np.exp(-0.5 * ((t - c) / w) ** 2)
+
+
+def cue_schedule(config: SynthConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffled word order and cue-onset samples of one batch.
+
+    Returns
+    -------
+    words : array of int, shape (n_trials,)
+        Label of each trial (1..n_words), each word ``n_repetitions`` times.
+    onsets : array of int, shape (n_trials,)
+        Sample of each cue onset: ``start_s + rest_s + k * (rest_s + cue_s)`` seconds.
+    """
+    words = rng.permutation(np.repeat(np.arange(1, len(config.words) + 1), config.n_repetitions))
+    onsets = np.round((config.start_s + config.rest_s + np.arange(len(words)) * config.trial_s)
+                      * config.sfreq).astype(np.int64)
+    return words, onsets
+
+
+def _file_time(subject: int, session: int, batch: int, condition: str, cfg: SynthConfig) -> _dt.datetime:
+    """Deterministic wall-clock end time of a batch (one day per session, batches back to back)."""
+    day = _dt.datetime(2026, 2, 2, 9, 0, 0) + _dt.timedelta(days=7 * (subject - 1) + 2 * (session - 1))
+    k = CONDITIONS.index(condition) * 10 + (batch - 1)
+    return day + _dt.timedelta(seconds=int(k * (cfg.duration_s + 60) + cfg.duration_s))
+
+
+def generate_recording(subject: int | str = 1, session: int = 1, batch: int = 1,
+                       condition: str = "vocalized", *, config: SynthConfig | None = None,
+                       seed: int = 0) -> Recording:
+    """Generate one synthetic SilentWear batch (one continuous cue-protocol recording).
+
+    Parameters
+    ----------
+    subject : int | str
+        Subject number (1-based) or name like ``"S01"``.
+    session : int
+        Session (day), 1-based; sessions differ by how the band sits on the neck.
+    batch : int
+        Batch within the session, 1-based; sets the cue order and the noise.
+    condition : {"vocalized", "silent"}
+    config : SynthConfig | None
+        Protocol and signal parameters (default ``SynthConfig()``, the reference protocol).
+    seed : int
+        Master seed; the same arguments and seed give identical samples.
+
+    Returns
+    -------
+    Recording
+        16 raw channels (float32, 0.1 uV) with per-sample labels (0 rest, 1..8 the words) and meta
+        ``subject`` ("S01"), ``session``, ``batch``, ``condition``, ``device``, ``units``,
+        ``start_time``, ``cue_onsets`` (list of samples, before packet loss), ``lost_packets``.
+    """
+    cfg = config if config is not None else SynthConfig()
+    if not isinstance(cfg, SynthConfig):
+        raise ValidationError(f"Invalid value for 'config': expected a SynthConfig, got {type(cfg).__name__}.")
+    subj = _subject_index(subject)
+    session = check_int("session", session, minimum=1)
+    batch = check_int("batch", batch, minimum=1)
+    check_option("condition", condition, CONDITIONS)
+    seed = check_int("seed", seed, minimum=0)
+    cond_i = CONDITIONS.index(condition)
+
+    anat = _anatomy(subj, cfg, seed)
+    place = _placement(subj, session, anat, cfg, seed)
+    rng = _rng(seed, 3, subj, session, batch, cond_i)
+    fs, n_t, n_ch, n_m = cfg.sfreq, cfg.n_times, cfg.n_channels, cfg.n_muscles
+
+    # ---- protocol and labels
+    words, onsets = cue_schedule(cfg, rng)
+    labels = np.zeros(n_t, dtype=np.int64)
+    cue_len = int(round(cfg.cue_s * fs))
+    for w, o in zip(words, onsets):
+        labels[o:o + cue_len] = w
+
+    # ---- muscle activation envelopes (n_muscles, n_times)
+    b_word, b_muscle, b_time, b_width, b_amp = anat.bursts[condition]
+    n_syl = np.array([_SYLLABLES.get(w, 1) for w in cfg.words])
+    n_tr = len(words)
+    delay = rng.uniform(*cfg.delay_s, n_tr) * fs
+    dur = (cfg.utterance_s + 0.2 * (n_syl[words - 1] - 1)) * fs
+    dur = dur * rng.uniform(1 - cfg.utterance_jitter, 1 + cfg.utterance_jitter, n_tr)
+    if condition == "silent":
+        dur = dur * 1.1  # silent articulation is a little slower
+    # trial-level and burst-level variability, vectorised over all bursts of all trials
+    sel = [np.flatnonzero(b_word == w - 1) for w in words]
+    trial_of = np.concatenate([np.full(len(s), i) for i, s in enumerate(sel)])
+    burst = np.concatenate(sel)
+    # silent articulation is less consistent from trial to trial (no auditory feedback)
+    var = 1.4 if condition == "silent" else 1.0
+    t_amp = np.exp(rng.normal(0, cfg.amplitude_jitter * 0.6 * var, n_tr))
+    centres = (onsets[trial_of] + delay[trial_of] + b_time[burst] * dur[trial_of]
+               + rng.normal(0, cfg.timing_jitter_s * fs * var, burst.size))
+    widths = b_width[burst] * dur[trial_of] * np.exp(rng.normal(0, 0.1 * var, burst.size))
+    amps = b_amp[burst] * t_amp[trial_of] * np.exp(rng.normal(0, cfg.amplitude_jitter * var, burst.size))
+    if condition == "silent":
+        amps = amps * cfg.silent_gain
+    env = np.zeros((n_m, n_t), dtype=np.float32)
+    _add_bursts(env, b_muscle[burst], centres, widths, amps)
+    # swallows during rest periods: brief activation of several muscles at once
+    n_sw = rng.poisson(cfg.swallow_rate_hz * cfg.duration_s)
+    if n_sw:
+        sw_t = rng.uniform(0, n_t, n_sw)
+        rest_ok = labels[sw_t.astype(int)] == 0
+        sw_t = sw_t[rest_ok]
+        for m in range(1, n_m):
+            _add_bursts(env, np.zeros(sw_t.size, int) + m, sw_t, np.full(sw_t.size, 0.12 * fs),
+                        rng.uniform(0.1, 0.4, sw_t.size))
+    env *= cfg.emg_amplitude
+
+    # ---- muscle sources seen through the band, plus near-electrode and background activity
+    src = _band_noise(rng, n_m + n_ch, n_t, fs)
+    data = (place.projection.T.astype(np.float32) @ (env * src[:n_m]))
+    local_env = np.sqrt((place.projection.T.astype(np.float32) ** 2) @ (env ** 2))
+    local_amp = np.sqrt((place.local[:, None] * local_env) ** 2 + place.background[:, None] ** 2)
+    data += local_amp.astype(np.float32) * src[n_m:]
+
+    # ---- acquisition: white noise, mains, baseline wander, DC offsets
+    data += place.noise[:, None].astype(np.float32) * rng.standard_normal((n_ch, n_t), dtype=np.float32)
+    t = np.arange(n_t) / fs
+    mains_am = 1 + 0.2 * np.sin(2 * np.pi * rng.uniform(0.01, 0.05) * t + rng.uniform(0, 2 * np.pi))
+    data += (place.mains[:, None] * mains_am[None, :]
+             * np.sin(2 * np.pi * 50.0 * t[None, :] + place.mains_phase[:, None])).astype(np.float32)
+    n_wander = 3
+    w_f = rng.uniform(0.03, 0.4, (n_ch, n_wander))
+    w_a = 10 * cfg.wander_uv * rng.uniform(0.3, 1.0, (n_ch, n_wander)) / np.sqrt(n_wander)
+    w_p = rng.uniform(0, 2 * np.pi, (n_ch, n_wander))
+    wander = np.zeros((n_ch, n_t), dtype=np.float64)
+    for k in range(n_wander):
+        wander += w_a[:, k, None] * np.sin(2 * np.pi * w_f[:, k, None] * t[None, :] + w_p[:, k, None])
+    data += (wander + place.dc[:, None]).astype(np.float32)
+    data = data.astype(np.float32, copy=False)
+
+    # ---- lost BLE packets (4 samples each)
+    lost: list[dict[str, int]] = []
+    if cfg.packet_loss > 0:
+        n_pk = n_t // 4
+        drop = _rng(seed, 4, subj, session, batch, cond_i).uniform(size=n_pk) < cfg.packet_loss
+        drop[0] = drop[-1] = False
+        if drop.any():
+            keep = np.repeat(~drop, 4)
+            kept_before = np.cumsum(~drop) - (~drop)
+            for p in np.flatnonzero(drop):
+                lost.append({"packet": int(p), "sample": int(p * 4),
+                             "sample_after_gap": int(kept_before[p] * 4), "n_samples": 4})
+            data, labels = data[:, keep], labels[keep]
+            logger.debug("synthetic packet loss: %d of %d packets dropped", len(lost), n_pk)
+
+    end = _file_time(subj, session, batch, condition, cfg)
+    start = end - _dt.timedelta(seconds=cfg.duration_s)
+    meta = {
+        "subject": f"S{subj:02d}", "session": session, "batch": batch, "condition": condition,
+        "device": "synthetic BioGAP-Ultra", "units": "0.1 uV", "dataset": "synthetic-silentwear",
+        "start_time": start.isoformat(), "file_time": end.strftime("%Y-%m-%d_%H-%M-%S"),
+        "cue_onsets": onsets.tolist(), "lost_packets": lost, "seed": seed,
+        "electrode_shift": place.shift,
+    }
+    return Recording(data, fs, [f"Ch_{i}" for i in range(n_ch)], labels, cfg.label_names, meta)
+
+
+def generate_dataset(out_dir: str | Path, *, n_subjects: int = 2, n_sessions: int = 3,
+                     n_batches: int = 5, conditions: Sequence[str] = CONDITIONS,
+                     n_repetitions: int = 20, seed: int = 0, raw: bool = True, processed: bool = True,
+                     overwrite: bool = False, config: SynthConfig | None = None) -> Path:
+    """Write a synthetic dataset in SilentWear's folder layouts.
+
+    Writes ``raw/<Sxx>/<cond>/sess_<s>_batch_<b>_<YYYY-MM-DD_HH-MM-SS>.bio`` (older ``.bio``
+    layout) when ``raw`` and ``data_raw_and_filt/<Sxx>/<cond>/sess_<s>_batch_<b>.h5`` (the
+    public release's processed files) when ``processed``.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        Dataset root; it must be absent or empty unless ``overwrite``.
+    n_subjects, n_sessions, n_batches : int
+        Sizes of the dataset (reference: 4, 3, 5).
+    conditions : sequence of {"vocalized", "silent"}
+    n_repetitions : int
+        Repetitions of each word per batch (reference: 20); overrides ``config.n_repetitions``.
+    seed : int
+    raw, processed : bool
+        Which layouts to write.
+    overwrite : bool
+        Allow writing into a non-empty ``out_dir`` (files of the same names are replaced).
+    config : SynthConfig | None
+        Signal model and protocol; default ``SynthConfig()``.
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+    """
+    out = Path(out_dir)
+    n_subjects = check_int("n_subjects", n_subjects, minimum=1)
+    n_sessions = check_int("n_sessions", n_sessions, minimum=1)
+    n_batches = check_int("n_batches", n_batches, minimum=1)
+    conditions = tuple(conditions)
+    if not conditions:
+        raise ValidationError("Invalid value for 'conditions': expected at least one of 'vocalized', 'silent'.")
+    for c in conditions:
+        check_option("conditions", c, CONDITIONS)
+    if not (raw or processed):
+        raise ValidationError("Nothing to write: both 'raw' and 'processed' are False.")
+    cfg = (config or SynthConfig()).replace(n_repetitions=check_int("n_repetitions", n_repetitions, minimum=1))
+    if out.exists() and not out.is_dir():
+        raise ValidationError(f"Invalid value for 'out_dir': {out} exists and is not a folder.")
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ValidationError(f"{out} is not empty; pass overwrite=True (CLI: --force) to write into it.")
+
+    write_bio = write_h5 = None
+    if raw:
+        from ..io.bio import write_bio
+    if processed:
+        from ..io.silentwear_h5 import write_silentwear_h5 as write_h5
+
+    n_files = 0
+    for subj in range(1, n_subjects + 1):
+        for cond in conditions:
+            for sess in range(1, n_sessions + 1):
+                for b in range(1, n_batches + 1):
+                    rec = generate_recording(subj, sess, b, cond, config=cfg, seed=seed)
+                    name = rec.meta["subject"]
+                    if write_bio is not None:
+                        d = out / "raw" / name / cond
+                        d.mkdir(parents=True, exist_ok=True)
+                        write_bio(rec, d / f"sess_{sess}_batch_{b}_{rec.meta['file_time']}.bio",
+                                  layout="old", overwrite=overwrite)
+                        n_files += 1
+                    if write_h5 is not None:
+                        d = out / "data_raw_and_filt" / name / cond
+                        d.mkdir(parents=True, exist_ok=True)
+                        write_h5(rec, d / f"sess_{sess}_batch_{b}.h5", overwrite=overwrite)
+                        n_files += 1
+    logger.info("wrote %d synthetic files (%d subjects x %d sessions x %d batches x %s) to %s",
+                n_files, n_subjects, n_sessions, n_batches, "/".join(conditions), out)
+    return out
+
+
+__all__ = ["CONDITIONS", "PHYSICAL_ORDER", "SynthConfig", "cue_schedule", "generate_dataset",
+           "generate_recording"]
