@@ -1,0 +1,228 @@
+"""EDF+/BDF+ files through pyedflib (the ``io`` extra).
+
+EDF stores 16-bit integers per sample (BDF 24-bit) scaled by each channel's physical range, so
+a write/read round trip is exact up to half a quantisation step,
+``(physical_max - physical_min) / (2**16 - 1) / 2`` (2**24 for BDF). Labels are written as
+annotations (one per non-rest label run, described by the label's name) or as an extra
+``Label`` channel; the reader understands both. A ``myovox:end`` annotation records the true
+number of samples, since EDF pads the last data record.
+"""
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .._checks import check_option, require
+from .._logging import logger
+from ..exceptions import DataFormatError, DataLossWarning, ValidationError
+from ..recording import SILENTWEAR_LABELS, Recording
+
+END_MARK = "myovox:end"
+LABEL_CHANNEL = "Label"
+_META_RE = re.compile(r"(subject|session|batch|condition)=([^,\s]+)")
+
+
+def _edf_number(x: float, up: bool) -> float:
+    """``x`` rounded outward (``up``: towards +inf) to a number EDF's 8-character field holds."""
+    for decimals in range(6, -1, -1):
+        scale = 10.0 ** decimals
+        v = (math.ceil(x * scale) if up else math.floor(x * scale)) / scale
+        text = f"{v:.{decimals}f}".rstrip("0").rstrip(".") if decimals else f"{v:.0f}"
+        if len(text) <= 8:
+            return float(text)
+    raise ValidationError(f"Value {x:g} is too large for an EDF header (8 characters); rescale the data.")
+
+
+def _physical_range(row: np.ndarray) -> tuple[float, float]:
+    finite = row[np.isfinite(row)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
+    if hi - lo < 1e-6 * max(1.0, abs(hi)):
+        lo, hi = lo - 1.0, hi + 1.0
+    return _edf_number(lo, up=False), _edf_number(hi, up=True)
+
+
+def write_edf(recording: Recording, path: str | Path, *, overwrite: bool = False,
+              labels: str = "annotations") -> Path:
+    """Write ``recording`` as EDF+ (``.edf``) or BDF+ (``.bdf``, 24-bit).
+
+    Parameters
+    ----------
+    recording : Recording
+    path : path-like
+    overwrite : bool
+        Replace an existing file.
+    labels : {"annotations", "channel"}
+        Store per-sample labels as annotations (one per non-zero label run, named by
+        ``label_names``) or as an extra ``Label`` channel.
+    """
+    pyedflib = require("pyedflib", "EDF/BDF files")
+    path = Path(path)
+    check_option("labels", labels, ["annotations", "channel"])
+    if path.exists() and not overwrite:
+        raise ValidationError(f"{path} exists; pass overwrite=True to replace it.")
+    bdf = path.suffix.lower() == ".bdf"
+    dmin, dmax = (-(2 ** 23), 2 ** 23 - 1) if bdf else (-32768, 32767)
+    if abs(recording.sfreq - round(recording.sfreq)) > 1e-9:
+        raise ValidationError(f"EDF needs an integer sampling rate here, got {recording.sfreq:g} Hz for {path}.")
+    data = np.asarray(recording.data, dtype=np.float64)
+    n_bad = int(data.size - np.count_nonzero(np.isfinite(data)))
+    if n_bad:
+        warnings.warn(DataLossWarning(f"{path}: EDF cannot store NaN/inf; {n_bad} sample(s) written as 0."),
+                      stacklevel=2)
+        data = np.where(np.isfinite(data), data, 0.0)
+    units = str(recording.meta.get("units", ""))[:8]
+    rows = list(data)
+    names = list(recording.ch_names)
+    with_label_channel = labels == "channel" and recording.labels is not None
+    if with_label_channel:
+        rows.append(recording.labels.astype(np.float64))
+        names.append(LABEL_CHANNEL)
+    headers = []
+    for name, row in zip(names, rows):
+        lo, hi = _physical_range(row)
+        headers.append({"label": name[:16], "dimension": "" if name == LABEL_CHANNEL and with_label_channel
+                        else units, "sample_frequency": int(round(recording.sfreq)),
+                        "physical_min": lo, "physical_max": hi, "digital_min": dmin, "digital_max": dmax,
+                        "transducer": "", "prefilter": ""})
+    ftype = pyedflib.FILETYPE_BDFPLUS if bdf else pyedflib.FILETYPE_EDFPLUS
+    writer = pyedflib.EdfWriter(str(path), len(rows), file_type=ftype)
+    try:
+        writer.setSignalHeaders(headers)
+        if "subject" in recording.meta:
+            writer.setPatientCode(str(recording.meta["subject"])[:60])
+        extra = ",".join(f"{k}={recording.meta[k]}" for k in ("session", "batch", "condition")
+                         if k in recording.meta and re.fullmatch(r"[\w.-]+", str(recording.meta[k])))
+        if extra:
+            writer.setRecordingAdditional(extra[:60])
+        # quantise ourselves with rounding (pyedflib truncates): error <= half a step
+        digital = []
+        for h, row in zip(headers, rows):
+            scale = (h["digital_max"] - h["digital_min"]) / (h["physical_max"] - h["physical_min"])
+            d = np.round((row - h["physical_min"]) * scale + h["digital_min"])
+            digital.append(np.ascontiguousarray(np.clip(d, dmin, dmax).astype(np.int32)))
+        writer.writeSamples(digital, digital=True)
+        if recording.labels is not None and not with_label_channel:
+            lab_names = recording.label_names or {}
+            for start, stop, lab in recording.label_runs():
+                if lab != 0:
+                    writer.writeAnnotation(start / recording.sfreq, (stop - start) / recording.sfreq,
+                                           str(lab_names.get(lab, lab)))
+        writer.writeAnnotation(recording.n_times / recording.sfreq, -1, END_MARK)
+    finally:
+        writer.close()
+    return path
+
+
+def _label_ids(descriptions: Sequence[str]) -> dict[str, int]:
+    by_name = {v: k for k, v in SILENTWEAR_LABELS.items()}
+    ids: dict[str, int] = {}
+    nxt = max(by_name.values()) + 1
+    for d in sorted(set(descriptions)):
+        if d in by_name:
+            ids[d] = by_name[d]
+        elif d.lstrip("-").isdigit():
+            ids[d] = int(d)
+    for d in sorted(set(descriptions)):
+        if d not in ids:
+            while nxt in ids.values():
+                nxt += 1
+            ids[d] = nxt
+            nxt += 1
+    return ids
+
+
+def read_edf(path: str | Path, *, label_channel: str | None = "auto",
+             channels: Sequence[str] | None = None) -> Recording:
+    """Read an EDF/EDF+/BDF/BDF+ file.
+
+    Parameters
+    ----------
+    path : path-like
+    label_channel : str | None
+        Channel holding per-sample labels: ``"auto"`` uses one named ``Label`` if present,
+        None uses none. Otherwise labels come from annotations with a duration (their
+        description is the label name; SilentWear's names map to their ids).
+    channels : sequence of str | None
+        Channels to keep; default all signals at the highest sampling rate.
+
+    Returns
+    -------
+    Recording
+        Physical values in the file's units (``meta["units"]``).
+    """
+    pyedflib = require("pyedflib", "EDF/BDF files")
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist.")
+    try:
+        reader = pyedflib.EdfReader(str(path))
+    except OSError as err:
+        raise DataFormatError(f"{path}: not a readable EDF/BDF file ({err}).") from err
+    try:
+        labels_all = [s.strip() for s in reader.getSignalLabels()]
+        rates = np.asarray(reader.getSampleFrequencies(), dtype=float)
+        if not len(labels_all):
+            raise DataFormatError(f"{path}: no signals.")
+        if label_channel == "auto":
+            label_channel = next((s for s in labels_all if s.lower() == LABEL_CHANNEL.lower()), None)
+        elif label_channel is not None and label_channel not in labels_all:
+            raise ValidationError(f"Invalid value for 'label_channel': {path} has no channel {label_channel!r}.")
+        if channels is None:
+            sfreq = float(rates.max())
+            picks = [i for i, s in enumerate(labels_all) if rates[i] == sfreq and s != label_channel]
+            skipped = [s for i, s in enumerate(labels_all) if rates[i] != sfreq and s != label_channel]
+            if skipped:
+                logger.info("%s: skipped channels at other rates: %s", path, ", ".join(skipped))
+        else:
+            missing = [c for c in channels if c not in labels_all]
+            if missing:
+                raise ValidationError(f"{path}: no channel(s) {', '.join(missing)}; has {', '.join(labels_all)}.")
+            picks = [labels_all.index(c) for c in channels]
+            sfreq = float(rates[picks[0]])
+            if np.any(rates[picks] != sfreq):
+                raise ValidationError(f"{path}: the chosen channels have different rates {rates[picks].tolist()}.")
+        data = np.vstack([reader.readSignal(i) for i in picks])
+        onsets, durations, descs = reader.readAnnotations()
+        lab_row = reader.readSignal(labels_all.index(label_channel)) if label_channel else None
+        units = reader.getPhysicalDimension(picks[0]).strip()
+        meta: dict[str, Any] = {"source": str(path)}
+        code = (reader.getPatientCode() or "").strip()
+        if code:
+            meta["subject"] = code
+        for key, value in _META_RE.findall(reader.getRecordingAdditional() or ""):
+            meta[key] = int(value) if value.isdigit() else value
+        start = reader.getStartdatetime()
+        meta["start_time"] = start.isoformat()
+    finally:
+        reader.close()
+    if units:
+        meta["units"] = units
+    descs = [str(d) for d in descs]
+    n = data.shape[1]
+    for o, d in zip(onsets, descs):
+        if d == END_MARK:
+            n = min(n, int(round(float(o) * sfreq)))
+    data = data[:, :n]
+    labels = label_names = None
+    if lab_row is not None:
+        labels = np.round(lab_row[:n]).astype(np.int64)
+    else:
+        events = [(float(o), float(du), d) for o, du, d in zip(onsets, durations, descs)
+                  if d != END_MARK and float(du) > 0]
+        if events:
+            ids = _label_ids([d for _, _, d in events])
+            labels = np.zeros(n, dtype=np.int64)
+            for o, du, d in events:
+                a, b = int(round(o * sfreq)), int(round((o + du) * sfreq))
+                labels[max(a, 0):min(b, n)] = ids[d]
+            label_names = dict(SILENTWEAR_LABELS)
+            label_names.update({i: d for d, i in ids.items()})
+    return Recording(data, sfreq, [labels_all[i] for i in picks], labels, label_names, meta)
+
+
+__all__ = ["read_edf", "write_edf"]
