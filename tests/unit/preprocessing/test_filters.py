@@ -155,6 +155,8 @@ def test_causal_chunk_shape_checked():
     assert f.process(np.zeros((3, 0))).shape == (3, 0)
 
 
+@pytest.mark.realdata
+@pytest.mark.filterwarnings("ignore::myovox.exceptions.DataLossWarning")  # the fixture lost 2 packets
 def test_silentwear_fixture_filtered_columns(silentwear_fixtures):
     """Ch_i_filt of SilentWear's h5 = zero-phase filter of the whole untrimmed .bio, then trimmed."""
     pd = pytest.importorskip("pandas")
