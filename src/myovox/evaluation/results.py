@@ -1,0 +1,172 @@
+"""``Result``: what an evaluation protocol returns, and how it is saved (JSON, CSV, report)."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: per-fold columns written to folds.csv, in this order (confusion stays in results.json)
+FOLD_COLUMNS = ("fold", "subject", "condition", "window_s", "n_train", "n_test", "balanced_accuracy",
+                "accuracy", "macro_f1", "itr_bits_per_min", "fit_s")
+
+
+def _jsonable(obj: Any) -> Any:
+    """Turn numpy scalars/arrays, tuples, paths and NaN into JSON-safe values (NaN -> None)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    if isinstance(obj, float):
+        return None if not math.isfinite(obj) else obj
+    if isinstance(obj, Path):
+        return str(obj)
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    return str(obj)
+
+
+@dataclass
+class Result:
+    """Outcome of one protocol run.
+
+    Attributes
+    ----------
+    protocol, model, metric : str
+        ``metric`` is the headline score (``"balanced_accuracy"``).
+    mean, std : float
+        Mean ± std over subjects of the per-subject means (see :func:`~.metrics.summarize`).
+    folds : list of dict
+        One row per fold: ``fold``, ``subject``, ``condition``, ``window_s``, ``n_train``,
+        ``n_test``, ``balanced_accuracy``, ``accuracy``, ``macro_f1``, ``itr_bits_per_min``,
+        ``confusion`` (rows true, columns predicted, in ``labels`` order), ``fit_s``.
+    per_subject : dict
+        Subject (``"S01"`` or ``"S01/silent"`` when conditions are run separately) -> mean score.
+    curves : list of dict
+        Fine-tuning curves: ``subject``, ``condition``, ``batch``, ``minutes`` (new data seen
+        before testing on this batch), ``ft``, ``no_ft``, ``scratch``.
+    sweep : list of dict
+        Window sweep: ``window_s``, ``mean``, ``std``, ``itr_mean`` (bit/min), ``per_subject``.
+    per_condition : dict
+        Condition -> {``mean``, ``std``, ``n_subjects``} when several conditions were run.
+    labels, label_names : list of int, dict
+        Class order of the confusion matrices and their names.
+    params, timing, dataset : dict
+        Arguments of the run, seconds spent, and the dataset summary.
+    notes : list of str
+        Caveats (e.g. that a non-neural model was retrained instead of fine-tuned).
+    """
+
+    protocol: str
+    model: str
+    metric: str = "balanced_accuracy"
+    mean: float = float("nan")
+    std: float = float("nan")
+    folds: list[dict] = field(default_factory=list)
+    per_subject: dict[str, float] = field(default_factory=dict)
+    curves: list[dict] = field(default_factory=list)
+    sweep: list[dict] = field(default_factory=list)
+    per_condition: dict[str, dict] = field(default_factory=dict)
+    labels: list[int] = field(default_factory=list)
+    label_names: dict[int, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    timing: dict[str, float] = field(default_factory=dict)
+    dataset: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ views
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary of every field (NaN becomes None)."""
+        return _jsonable(asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Result":
+        """Inverse of :meth:`to_dict` (None scores come back as NaN)."""
+        d = dict(d)
+        for k in ("mean", "std"):
+            d[k] = float("nan") if d.get(k) is None else float(d[k])
+        d["label_names"] = {int(k): v for k, v in (d.get("label_names") or {}).items()}
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Result":
+        """Read a ``results.json`` (or the folder holding it)."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "results.json"
+        return cls.from_dict(json.loads(path.read_text()))
+
+    def summary(self) -> str:
+        """A few lines: headline score, per subject, sweep and curves in short."""
+        pct = lambda v: "n/a" if v is None or not math.isfinite(v) else f"{100 * v:.1f}"  # noqa: E731
+        lines = [f"{self.protocol} | model {self.model} | {self.metric}: {pct(self.mean)} ± "
+                 f"{pct(self.std)} % over {len(self.per_subject)} subject(s), {len(self.folds)} folds"]
+        for cond, row in self.per_condition.items():
+            lines.append(f"  {cond}: {pct(row['mean'])} ± {pct(row['std'])} % ({row['n_subjects']} subjects)")
+        for subj, v in self.per_subject.items():
+            lines.append(f"  {subj}: {pct(v)} %")
+        for row in self.sweep:
+            lines.append(f"  window {row['window_s']:g} s: {pct(row['mean'])} ± {pct(row['std'])} %, "
+                         f"ITR {row['itr_mean']:.1f} bit/min")
+        if self.curves:
+            by_batch: dict[Any, list[dict]] = {}
+            for c in self.curves:
+                by_batch.setdefault(c["batch_index"], []).append(c)
+            for b, rows in sorted(by_batch.items()):
+                m = lambda k: float(np.nanmean([r[k] if r[k] is not None else np.nan for r in rows])) \
+                    if any(r[k] is not None and math.isfinite(r[k]) for r in rows) else float("nan")  # noqa: E731
+                lines.append(f"  new batch {b} ({np.mean([r['minutes'] for r in rows]):.1f} min before): "
+                             f"ft {pct(m('ft'))}, no-ft {pct(m('no_ft'))}, scratch {pct(m('scratch'))} %")
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ files
+    def save(self, out_dir: str | Path, *, report: bool = True) -> dict[str, Path]:
+        """Write ``results.json``, ``folds.csv`` and (``report=True``) ``report.md`` with PNG plots.
+
+        Returns the paths written, by name.
+        """
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths: dict[str, Path] = {}
+        paths["results.json"] = out / "results.json"
+        paths["results.json"].write_text(json.dumps(self.to_dict(), indent=1))
+        paths["folds.csv"] = out / "folds.csv"
+        with open(paths["folds.csv"], "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(FOLD_COLUMNS)
+            for row in self.folds:
+                writer.writerow([_csv_cell(row.get(k)) for k in FOLD_COLUMNS])
+        if self.curves:
+            paths["curves.csv"] = out / "curves.csv"
+            keys = list(self.curves[0])
+            with open(paths["curves.csv"], "w", newline="") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(keys)
+                for row in self.curves:
+                    writer.writerow([_csv_cell(row.get(k)) for k in keys])
+        if report:
+            from .report import write_report
+
+            paths.update(write_report(self, out))
+        return paths
+
+
+def _csv_cell(v: Any) -> Any:
+    if isinstance(v, (float, np.floating)):
+        return "" if not math.isfinite(v) else f"{float(v):.6g}"
+    if isinstance(v, np.generic):
+        return v.item()
+    return "" if v is None else v
+
+
+__all__ = ["FOLD_COLUMNS", "Result"]
