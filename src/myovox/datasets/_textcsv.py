@@ -55,8 +55,8 @@ def _lines(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
         ends = np.append(ends, buf.size)
     starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
     span = np.concatenate([starts[1:], [buf.size]]) - starts
-    commas = np.concatenate([[0], np.cumsum(buf == _COMMA)])
-    n_fields = commas[ends] - commas[starts] + 1
+    commas = np.flatnonzero(buf == _COMMA)
+    n_fields = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
     length = ends - starts
     has_cr = (length > 0) & (buf[np.maximum(ends - 1, 0)] == _CR)
     return starts, span, length - has_cr, n_fields
@@ -138,12 +138,10 @@ def read_table(path: Path, *, header: bool, numeric: Sequence[int] | None = None
     text = list(text)
     numeric = [i for i in range(width) if i not in text] if numeric is None else list(numeric)
     try:
-        numbers = np.loadtxt(io.BytesIO(body), delimiter=",", usecols=numeric, dtype=np.float64,
-                             ndmin=2, comments=None)
-        # dtype=object is ~20x faster than dtype=str in numpy's reader
-        strs = (np.loadtxt(io.BytesIO(body), delimiter=",", usecols=text, dtype=object, ndmin=2,
-                           comments=None, encoding="utf-8")
-                if text else np.empty((len(numbers), 0), dtype=object))
+        if len(body) > _PANDAS_FROM:
+            numbers, strs = _parse_pandas(body, width, numeric, text)
+        else:
+            numbers, strs = _parse_numpy(body, numeric, text)
     except ValueError:
         numbers, strs, extra = _parse_slow(body, width, numeric, text)
         n_bad += extra
@@ -159,3 +157,47 @@ def read_table(path: Path, *, header: bool, numeric: Sequence[int] | None = None
         logger.warning(msg)
         warnings.warn(msg, DataQualityWarning, stacklevel=3)
     return Table(names, numbers, strs, n_read, n_bad, n_nan)
+
+
+#: bodies larger than this go through pandas' C parser (about 2x faster than numpy's on floats)
+_PANDAS_FROM = 1 << 20
+
+
+def _parse_pandas(body: bytes, width: int, numeric: list[int], text: list[int]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    import pandas as pd
+
+    df = pd.read_csv(io.BytesIO(body), header=None, names=list(range(width)),
+                     usecols=sorted(set(numeric) | set(text)), dtype={i: object for i in text},
+                     engine="c", keep_default_na=False, na_values=["", "nan", "NaN", "NAN"])
+    num = df[numeric]
+    if not all(np.issubdtype(t, np.number) for t in num.dtypes):
+        raise ValueError("non-numeric token")
+    return num.to_numpy(np.float64), df[text].to_numpy(object)
+
+
+def _parse_numpy(body: bytes, numeric: list[int], text: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    numbers = np.loadtxt(io.BytesIO(body), delimiter=",", usecols=numeric, dtype=np.float64,
+                         ndmin=2, comments=None)
+    # dtype=object is ~20x faster than dtype=str in numpy's reader
+    strs = (np.loadtxt(io.BytesIO(body), delimiter=",", usecols=text, dtype=object, ndmin=2,
+                       comments=None, encoding="utf-8")
+            if text else np.empty((len(numbers), 0), dtype=object))
+    return numbers, strs
+
+
+def factorize(column: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Distinct stripped strings of a text column and each row's index into them.
+
+    Works on the runs of equal values first, so long label columns are cheap.
+    """
+    col = np.asarray(column, dtype=object).ravel()
+    if col.size == 0:
+        return [], np.zeros(0, dtype=np.int64)
+    change = np.flatnonzero(col[1:] != col[:-1]) + 1
+    starts = np.concatenate([[0], change])
+    run_vals = [str(v).strip() for v in col[starts]]
+    uniq = sorted(set(run_vals))
+    pos = {u: i for i, u in enumerate(uniq)}
+    run_codes = np.array([pos[v] for v in run_vals], dtype=np.int64)
+    return uniq, np.repeat(run_codes, np.diff(np.concatenate([starts, [col.size]])))

@@ -32,7 +32,7 @@ from .._checks import check_positive, did_you_mean
 from .._logging import logger, progress
 from ..exceptions import DataFormatError, DataQualityWarning, ValidationError
 from ..recording import Recording
-from ._textcsv import read_bytes, read_table
+from ._textcsv import factorize, read_bytes, read_table
 from .base import Dataset
 
 SFREQ = 250.0
@@ -184,13 +184,13 @@ def read_trial(file: str | Path, meta: dict[str, Any] | None = None) -> Recordin
                               f"for study {meta.get('study')!r}.")
     text = [cols.index("Label")] + ([cols.index("Phase")] if "Phase" in cols else [])
     table = read_table(file, header=True, numeric=[cols.index("Timestamp")] + ch_idx, text=text, raw=raw)
-    raw_uniq, inv = np.unique(table.text[:, 0], return_inverse=True)
-    uniq = [str(u).strip().upper() for u in raw_uniq]
+    raw_uniq, inv = factorize(table.text[:, 0])
+    uniq = [u.upper() for u in raw_uniq]
     unknown = [u for u in uniq if u not in _CODE]
     if unknown:
         raise DataFormatError(f"{file}: unknown label(s) {', '.join(map(repr, unknown))}; "
                               f"known: {', '.join(_CODE)}.")
-    labels = np.array([_CODE[u] for u in uniq], dtype=np.int64)[inv.ravel()]
+    labels = np.array([_CODE[u] for u in uniq], dtype=np.int64)[inv]
     file_label = meta.pop("file_label", None)
     if len(set(uniq)) > 1 or (file_label and file_label in _CODE and uniq[0] != file_label):
         msg = (f"{file}: labels {sorted(uniq)} in the Label column, file name says {file_label}; "
