@@ -1,0 +1,147 @@
+"""BioGAP-Ultra packets (234 bytes, 4 samples x 16 channels, uint8 counter) from a TCP socket or file.
+
+Lost packets (counter jumps) are filled with NaN samples that are flagged in ``Chunk.missing``, so
+stream time stays true and downstream windows with too many missing samples can be suppressed.
+BLE needs the optional ``bleak`` extra and a bridge that forwards notifications to TCP; the
+decoder (:class:`myovox.io.biogap.PacketDecoder`) is the same.
+"""
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+
+from .._checks import check_positive
+from .._logging import logger
+from ..exceptions import StreamError, ValidationError
+from ..io import biogap as bg
+from .base import BaseStream, Chunk
+
+
+class BioGAPStream(BaseStream):
+    """Decode BioGAP-Ultra packets from ``tcp://HOST:PORT`` or a file of raw packets.
+
+    Parameters
+    ----------
+    target : str
+        ``tcp://HOST:PORT`` or a path to a file of concatenated packets.
+    read_size : int
+        Bytes requested per read (default 10 packets).
+    stall_timeout : float
+        Seconds without bytes before reconnecting (TCP) or giving up.
+    reconnect : int
+        Reconnect attempts after a stall or a closed connection before ``StreamError``.
+    """
+
+    def __init__(self, target: str, *, read_size: int = 10 * bg.PACKET_SIZE, stall_timeout: float = 2.0,
+                 reconnect: int = 2) -> None:
+        super().__init__()
+        self.target = str(target)
+        self.read_size = int(read_size)
+        self.stall_timeout = check_positive("stall_timeout", stall_timeout, "duration in seconds")
+        self.reconnect = int(reconnect)
+        self._sock: socket.socket | None = None
+        self._fh = None
+
+    def describe(self) -> str:
+        return f"biogap:{self.target}"
+
+    def _connect(self) -> None:
+        url = urlparse(self.target)
+        if url.scheme != "tcp" or not url.hostname or not url.port:
+            raise ValidationError(f"Invalid BioGAP source {self.target!r}: expected tcp://HOST:PORT or a file path.")
+        try:
+            self._sock = socket.create_connection((url.hostname, url.port), timeout=self.stall_timeout)
+        except OSError as err:
+            raise StreamError(f"{self.describe()}: cannot connect ({err}).") from err
+        self._sock.settimeout(self.stall_timeout)
+
+    def _open(self) -> None:
+        self.sfreq = bg.SFREQ
+        self.ch_names = tuple(f"Ch_{i}" for i in range(bg.N_CHANNELS))
+        self.decoder = bg.PacketDecoder()
+        if self.target.startswith("tcp://"):
+            self._connect()
+        else:
+            path = Path(self.target)
+            if not path.is_file():
+                raise StreamError(f"{self.describe()}: no such file.")
+            self._fh = open(path, "rb")
+
+    def _recv(self) -> bytes | None:
+        """Bytes from the source; None at the end of a file or after reconnects failed."""
+        if self._fh is not None:
+            data = self._fh.read(self.read_size)
+            return data or None
+        attempts = 0
+        while True:
+            try:
+                if self._sock is None:
+                    raise OSError("not connected")
+                data = self._sock.recv(self.read_size)
+                if data:
+                    return data
+                reason = "connection closed"
+            except socket.timeout:
+                reason = f"no data for {self.stall_timeout:g} s"
+            except OSError as err:
+                reason = str(err)
+            if attempts >= self.reconnect:
+                raise StreamError(f"{self.describe()}: {reason}; gave up after {attempts} reconnect attempt(s). "
+                                  f"{self.stats.n_samples} samples were received and kept.")
+            attempts += 1
+            logger.warning("%s: %s; reconnecting (%d/%d)", self.describe(), reason, attempts, self.reconnect)
+            self._close_socket()
+            time.sleep(min(0.5, self.stall_timeout))
+            try:
+                self._connect()
+                self.stats.n_reconnects += 1
+            except StreamError as err:
+                logger.warning("%s", err)
+
+    def _read(self, timeout: float | None) -> Chunk | None:
+        while True:
+            data = self._recv()
+            if data is None:
+                if self.decoder.pending:
+                    logger.warning("%s: %d trailing bytes of an incomplete packet dropped at the end.",
+                                   self.describe(), self.decoder.pending)
+                return None
+            out = self.decoder.feed(data)
+            if out.n_packets:
+                break
+        samples = out.samples.T.astype(np.float64)  # (16, n)
+        if not out.gaps:
+            return self._make_chunk(samples)
+        # insert NaN samples for lost packets at their positions
+        first_packet = self.decoder.n_packets - out.n_packets
+        pieces, masks, pos = [], [], 0
+        for gap in out.gaps:
+            at = (gap.index - first_packet) * bg.SAMPLES_PER_PACKET
+            pieces.append(samples[:, pos:at])
+            masks.append(np.zeros(at - pos, bool))
+            n_fill = gap.n_lost * bg.SAMPLES_PER_PACKET
+            pieces.append(np.full((bg.N_CHANNELS, n_fill), np.nan))
+            masks.append(np.ones(n_fill, bool))
+            pos = at
+        pieces.append(samples[:, pos:])
+        masks.append(np.zeros(samples.shape[1] - pos, bool))
+        return self._make_chunk(np.concatenate(pieces, axis=1), missing=np.concatenate(masks))
+
+    def _close_socket(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            finally:
+                self._sock = None
+
+    def _close(self) -> None:
+        self._close_socket()
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        self.stats.extra["packets_lost"] = self.decoder.n_lost
+        self.stats.extra["packets"] = self.decoder.n_packets
