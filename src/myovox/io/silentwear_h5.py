@@ -70,24 +70,16 @@ def parse_silentwear_path(path: str | Path) -> dict[str, Any]:
 
 
 def zero_phase_filter(data: np.ndarray, sfreq: float, highpass: float = FILTER["highpass"],
-                      notch: float = FILTER["notch"]) -> np.ndarray:
+                      notch: float = FILTER["notch"], *, source: str | None = None) -> np.ndarray:
     """SilentWear's offline filter over the whole signal: 4th-order Butterworth high-pass, then
-    a 2nd-order Butterworth band-stop ``notch +- 2.5 Hz``, both forward-backward.
+    a 2nd-order Butterworth band-stop ``notch +- 2.5 Hz``, both forward-backward (float64).
 
-    Uses :mod:`myovox.preprocessing.filters` (the one place where filters are designed) when it
-    is available; the scipy fallback keeps this module usable on its own.
+    The design comes from :mod:`myovox.preprocessing.filters`, the one place filters are designed.
     """
-    data = np.asarray(data, dtype=np.float64)
-    try:
-        from ..preprocessing.filters import design_filter, filter_zero_phase
-    except ImportError:
-        from scipy.signal import butter, filtfilt
+    from ..preprocessing.filters import design_filter, filter_zero_phase
 
-        b, a = butter(4, highpass, btype="highpass", fs=sfreq)
-        out = filtfilt(b, a, data, axis=-1)
-        b, a = butter(2, [notch - 2.5, notch + 2.5], btype="bandstop", fs=sfreq)
-        return filtfilt(b, a, out, axis=-1)
-    return np.asarray(filter_zero_phase(data, design_filter(sfreq, highpass=highpass, notch=notch)),
+    design = design_filter(sfreq, highpass=highpass, notch=notch)
+    return np.asarray(filter_zero_phase(np.asarray(data, dtype=np.float64), design, source=source),
                       dtype=np.float64)
 
 
@@ -254,7 +246,7 @@ def write_silentwear_h5(recording: Recording, path: str | Path, *, overwrite: bo
             f"{recording.source}: {bad} NaN or infinite sample(s); the filtered columns cannot be "
             "computed over them, fill or interpolate them first (read .bio files with fill_lost='none').")
     raw = kept.data.astype(np.float32)
-    filt = zero_phase_filter(raw, recording.sfreq)
+    filt = zero_phase_filter(raw, recording.sfreq, source=recording.source)
     labels = recording.labels.astype(np.int32)
     start, stop = trim_bounds(labels, recording.sfreq) if trim else (0, recording.n_times)
     names = recording.label_names or SILENTWEAR_LABELS
