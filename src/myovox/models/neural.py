@@ -1,0 +1,426 @@
+"""scikit-learn compatible SpeechNet classifier (fit, predict, fine-tune), PyTorch inside.
+
+The training recipe is SilentWear's: Adam (lr 1e-3, weight decay 1e-4), batch 32, cross-entropy,
+ReduceLROnPlateau(factor 0.1, patience 2) on the validation loss, early stopping with patience 10,
+at most 100 epochs. Unlike the reference, early stopping restores a *copy* of the best weights.
+With ``fast=True`` the forward/backward pass is :func:`myovox.models.fast.fast_forward`, which
+computes the same mathematics faster on CPUs.
+"""
+from __future__ import annotations
+
+import contextlib
+import inspect
+import time
+from typing import Any, Iterator
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .._checks import check_int, check_option, check_positive, did_you_mean
+from .._logging import logger, progress
+from ..exceptions import ValidationError
+
+__all__ = ["SpeechNetClassifier"]
+
+_FINE_TUNE_STRATEGIES = ("all", "head", "bn")
+_EVAL_BATCH = 1024  # windows per batch when only evaluating (no gradients)
+
+
+def _torch():
+    from .._checks import require
+
+    return require("torch", "SpeechNetClassifier")
+
+
+class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
+    """SpeechNet trained with SilentWear's recipe, as a scikit-learn classifier.
+
+    Parameters
+    ----------
+    n_epochs : int
+        Maximum number of epochs.
+    batch_size : int
+        Training mini-batch size.
+    lr, weight_decay : float
+        Adam's learning rate and (L2) weight decay.
+    lr_factor, lr_patience : float, int
+        ReduceLROnPlateau on the validation loss.
+    patience : int | None
+        Early-stopping patience in epochs without improvement of the validation loss (``None``: off).
+        The weights of the best epoch are restored at the end.
+    valid_size : float
+        Fraction of the training windows held out (stratified) for validation when ``fit`` gets no
+        ``X_valid``; ``0`` trains without validation (the training loss drives the schedule).
+    net_params : dict | None
+        Architecture arguments of :class:`~myovox.models.speechnet.SpeechNet` (not the signal ones).
+    standardize : bool
+        Scale each channel to zero mean and unit variance with training-set statistics.
+    random_state : int | None
+        Seed of initialisation, splitting, shuffling and dropout (same seed, same weights).
+    n_threads : int | None
+        Torch CPU threads during fit/predict (``None``: leave torch's setting).
+    fast : bool
+        Use the fast CPU path (identical mathematics).
+    verbose : int
+        ``>0`` logs one line per epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Class labels.
+    net_ : SpeechNet
+        The trained network.
+    history_ : list of dict
+        Per epoch: ``epoch``, ``train_loss``, ``train_acc``, ``valid_loss``, ``valid_acc``, ``lr``, ``time_s``.
+    best_epoch_ : int
+        Epoch (1-based) whose weights were kept.
+    n_channels_in_, n_times_in_ : int
+        Input shape seen in ``fit``.
+    """
+
+    def __init__(self, n_epochs: int = 100, batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 1e-4,
+                 lr_factor: float = 0.1, lr_patience: int = 2, patience: int | None = 10,
+                 valid_size: float = 0.2, net_params: dict | None = None, standardize: bool = False,
+                 random_state: int | None = None, n_threads: int | None = None, fast: bool = True,
+                 verbose: int = 0) -> None:
+        self.n_epochs = n_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.lr_factor = lr_factor
+        self.lr_patience = lr_patience
+        self.patience = patience
+        self.valid_size = valid_size
+        self.net_params = net_params
+        self.standardize = standardize
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.fast = fast
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self) -> None:
+        check_int("n_epochs", self.n_epochs, minimum=0)
+        check_int("batch_size", self.batch_size, minimum=1)
+        check_positive("lr", self.lr)
+        check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        check_positive("lr_factor", self.lr_factor)
+        check_int("lr_patience", self.lr_patience, minimum=0)
+        if self.patience is not None:
+            check_int("patience", self.patience, minimum=1)
+        check_positive("valid_size", self.valid_size, allow_zero=True)
+        if self.valid_size >= 1:
+            raise ValidationError(f"Invalid value for 'valid_size': expected a fraction in [0, 1), got {self.valid_size!r}.")
+        if self.n_threads is not None:
+            check_int("n_threads", self.n_threads, minimum=1)
+        if self.net_params is not None:
+            if not isinstance(self.net_params, dict):
+                raise ValidationError(f"Invalid value for 'net_params': expected a dict, got {type(self.net_params).__name__}.")
+            from .speechnet import SpeechNet
+
+            allowed = [p for p in inspect.signature(SpeechNet.__init__).parameters
+                       if p not in ("self", "n_channels", "n_times", "n_classes")]
+            for key in self.net_params:
+                if key not in allowed:
+                    raise ValidationError(f"Unknown SpeechNet parameter {key!r} in 'net_params' (known: "
+                                          f"{', '.join(allowed)}).{did_you_mean(key, allowed)}")
+
+    def _check_X(self, X: Any, *, fitted: bool) -> np.ndarray:
+        X = np.asarray(X)
+        if X.ndim != 3:
+            raise ValidationError(f"Invalid X: expected windows shaped (n_windows, n_channels, n_times), got an array "
+                                  f"with {X.ndim} dimension(s) and shape {X.shape}.")
+        if not np.issubdtype(X.dtype, np.number):
+            raise ValidationError(f"Invalid X: expected numbers, got dtype {X.dtype}.")
+        X = X.astype(np.float32, copy=False)
+        if not np.isfinite(X).all():
+            raise ValidationError("Invalid X: it contains NaN or infinite values.")
+        if fitted and X.shape[1] != self.n_channels_in_:
+            raise ValidationError(f"Invalid X: the model was fitted on {self.n_channels_in_} channels, got {X.shape[1]}.")
+        if fitted and X.shape[2] < self._min_times():
+            raise ValidationError(f"Invalid X: windows of {X.shape[2]} samples are too short for this SpeechNet "
+                                  f"(needs >= {self._min_times()}).")
+        return X
+
+    def _min_times(self) -> int:
+        pools = self.net_.get_config()["pools"]
+        return int(np.prod(pools))
+
+    # ------------------------------------------------------------------ torch plumbing
+    @contextlib.contextmanager
+    def _torch_ctx(self, seed: int | None = None) -> Iterator[Any]:
+        torch = _torch()
+        old = torch.get_num_threads()
+        if self.n_threads is not None:
+            torch.set_num_threads(int(self.n_threads))
+        try:
+            if seed is None:
+                yield torch
+            else:
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed)
+                    yield torch
+        finally:
+            torch.set_num_threads(old)
+
+    def _forward(self, x):
+        if self.fast:
+            from .fast import fast_forward
+
+            return fast_forward(self.net_, x)
+        return self.net_(x)
+
+    def _prepare(self, X: np.ndarray):
+        torch = _torch()
+        if getattr(self, "mean_", None) is not None:
+            X = (X - self.mean_) / self.scale_
+        return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+
+    def _seed(self, rng: np.random.RandomState) -> int:
+        return int(rng.randint(0, 2**31 - 1))
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Any, y: Any, X_valid: Any = None, y_valid: Any = None) -> "SpeechNetClassifier":
+        """Train a new network on windows ``X`` ``(n, n_channels, n_times)`` and labels ``y``.
+
+        ``X_valid, y_valid`` replace the internal stratified split when given.
+        """
+        self._check_params()
+        X = self._check_X(X, fitted=False)
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(X):
+            raise ValidationError(f"Invalid y: expected {len(X)} labels in a 1-D array, got shape {y.shape}.")
+        self.classes_, y_enc = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValidationError(f"Invalid y: SpeechNet needs at least 2 classes, got {len(self.classes_)}.")
+        self.n_channels_in_, self.n_times_in_ = int(X.shape[1]), int(X.shape[2])
+        rng = np.random.RandomState(self.random_state)
+        if X_valid is not None or y_valid is not None:
+            if X_valid is None or y_valid is None:
+                raise ValidationError("Pass both X_valid and y_valid, or neither.")
+            Xv = self._check_X(X_valid, fitted=False)
+            if Xv.shape[1:] != X.shape[1:]:
+                raise ValidationError(f"Invalid X_valid: windows shaped {Xv.shape[1:]}, expected {X.shape[1:]}.")
+            yv = self._encode(y_valid, len(Xv), "y_valid")
+            Xt, yt = X, y_enc
+        else:
+            Xt, yt, Xv, yv = self._split(X, y_enc, self.valid_size, rng)
+        if self.standardize:
+            self.mean_ = Xt.mean(axis=(0, 2), keepdims=True)[0].astype(np.float32)
+            self.scale_ = (Xt.std(axis=(0, 2), keepdims=True)[0] + 1e-12).astype(np.float32)
+        else:
+            self.mean_ = self.scale_ = None
+        from .speechnet import SpeechNet
+
+        seed = self._seed(rng)
+        with self._torch_ctx(seed) as torch:
+            self.net_ = SpeechNet(self.n_channels_in_, self.n_times_in_, len(self.classes_), **(self.net_params or {}))
+            params = list(self.net_.parameters())
+            self.history_ = []
+            self._train(torch, params, Xt, yt, Xv, yv, n_epochs=self.n_epochs, lr=self.lr, mode="all", seed=seed)
+        return self
+
+    def _encode(self, y: Any, n: int, name: str) -> np.ndarray:
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != n:
+            raise ValidationError(f"Invalid {name}: expected {n} labels in a 1-D array, got shape {y.shape}.")
+        unknown = sorted(set(y.tolist()) - set(self.classes_.tolist()))
+        if unknown:
+            raise ValidationError(f"Invalid {name}: labels {unknown[:5]} were not seen in fit "
+                                  f"(classes: {self.classes_.tolist()}).")
+        return np.searchsorted(self.classes_, y)
+
+    def _split(self, X: np.ndarray, y: np.ndarray, valid_size: float, rng: np.random.RandomState):
+        if not valid_size:
+            return X, y, None, None
+        counts = np.bincount(y, minlength=len(self.classes_))
+        n_valid = int(np.ceil(valid_size * len(X)))
+        if len(X) - n_valid < 2 or n_valid < len(self.classes_):
+            raise ValidationError(
+                f"Too few windows ({len(X)}) to hold out valid_size={valid_size} for validation with "
+                f"{len(self.classes_)} classes; pass more data, X_valid/y_valid, or valid_size=0.")
+        if counts.min() < 2:
+            bad = [self.classes_[i] for i in np.flatnonzero(counts < 2)]
+            raise ValidationError(f"Cannot stratify the validation split: class(es) {bad} have fewer than 2 windows; "
+                                  f"pass X_valid/y_valid or valid_size=0.")
+        from sklearn.model_selection import train_test_split
+
+        idx_t, idx_v = train_test_split(np.arange(len(X)), test_size=valid_size, stratify=y,
+                                        random_state=self._seed(rng))
+        return X[idx_t], y[idx_t], X[idx_v], y[idx_v]
+
+    def _evaluate(self, torch, Xt, yt) -> tuple[float, float]:
+        self.net_.eval()
+        total, correct = 0.0, 0
+        with torch.inference_mode():
+            for i in range(0, len(Xt), _EVAL_BATCH):
+                logits = self._forward(Xt[i:i + _EVAL_BATCH])
+                yb = yt[i:i + _EVAL_BATCH]
+                total += float(torch.nn.functional.cross_entropy(logits, yb, reduction="sum"))
+                correct += int((logits.argmax(1) == yb).sum())
+        return total / len(Xt), correct / len(Xt)
+
+    def _set_train_mode(self, mode: str) -> None:
+        if mode == "head":  # frozen body: batch-norm statistics stay, dropout stays active
+            self.net_.eval()
+            self.net_.dropout.train()
+        else:
+            self.net_.train()
+
+    def _train(self, torch, params, Xt, yt, Xv, yv, *, n_epochs: int, lr: float, mode: str, seed: int) -> None:
+        F = torch.nn.functional
+        Xt_t, yt_t = self._prepare(Xt), torch.from_numpy(np.asarray(yt, dtype=np.int64))
+        if Xv is not None:
+            Xv_t, yv_t = self._prepare(Xv), torch.from_numpy(np.asarray(yv, dtype=np.int64))
+        opt = torch.optim.Adam(params, lr=lr, weight_decay=self.weight_decay)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=self.lr_factor,
+                                                           patience=self.lr_patience)
+        gen = torch.Generator().manual_seed(seed)
+        n, bs = len(Xt_t), int(self.batch_size)
+        best_loss, best_state, bad = np.inf, None, 0
+        start = len(self.history_)
+        self.best_epoch_ = start
+        bar = progress(range(n_epochs), desc="SpeechNet", disable=None)
+        for epoch in bar:
+            t0 = time.perf_counter()
+            self._set_train_mode(mode)
+            perm = torch.randperm(n, generator=gen)
+            loss_sum = torch.zeros(())
+            correct = torch.zeros((), dtype=torch.int64)
+            for i in range(0, n, bs):
+                idx = perm[i:i + bs]
+                xb, yb = Xt_t.index_select(0, idx), yt_t.index_select(0, idx)
+                logits = self._forward(xb)
+                loss = F.cross_entropy(logits, yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                with torch.no_grad():
+                    loss_sum += loss.detach() * len(idx)
+                    correct += (logits.argmax(1) == yb).sum()
+            row = {"epoch": start + epoch + 1, "train_loss": float(loss_sum) / n, "train_acc": int(correct) / n}
+            if Xv is not None:
+                row["valid_loss"], row["valid_acc"] = self._evaluate(torch, Xv_t, yv_t)
+                monitor = row["valid_loss"]
+            else:
+                row["valid_loss"] = row["valid_acc"] = float("nan")
+                monitor = row["train_loss"]
+            row["lr"] = opt.param_groups[0]["lr"]
+            sched.step(monitor)
+            row["time_s"] = time.perf_counter() - t0
+            self.history_.append(row)
+            if monitor < best_loss:
+                best_loss, bad = monitor, 0
+                self.best_epoch_ = row["epoch"]
+                # a real copy: the live tensors keep changing (the reference's checkpoint aliased them)
+                best_state = {k: v.detach().clone() for k, v in self.net_.state_dict().items()}
+            else:
+                bad += 1
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{row['valid_loss']:.3f}")
+            if self.verbose:
+                logger.info("epoch %d: train loss %.4f acc %.3f, valid loss %.4f acc %.3f, lr %.2g",
+                            row["epoch"], row["train_loss"], row["train_acc"], row["valid_loss"], row["valid_acc"],
+                            row["lr"])
+            if self.patience is not None and bad >= self.patience:
+                logger.debug("early stopping after epoch %d (best %d)", row["epoch"], self.best_epoch_)
+                break
+        bar.close()
+        if best_state is not None:
+            self.net_.load_state_dict(best_state)
+        self.net_.eval()
+
+    # ------------------------------------------------------------------ predict
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Class logits, shape ``(n_windows, n_classes)``."""
+        check_is_fitted(self, "net_")
+        X = self._check_X(X, fitted=True)
+        with self._torch_ctx() as torch:
+            xt = self._prepare(X)
+            self.net_.eval()
+            out = []
+            with torch.inference_mode():
+                for i in range(0, len(xt), _EVAL_BATCH):
+                    out.append(self._forward(xt[i:i + _EVAL_BATCH]).numpy())
+        if not out:
+            return np.zeros((0, len(self.classes_)))
+        return np.concatenate(out).astype(np.float64)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities (softmax of the logits), columns in ``classes_`` order."""
+        z = self.decision_function(X)
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted labels."""
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+
+    # ------------------------------------------------------------------ adaptation
+    def fine_tune(self, X: Any, y: Any = None, *, n_epochs: int = 50, strategy: str = "all",
+                  valid_size: float = 0.3, lr: float | None = None) -> "SpeechNetClassifier":
+        """Continue training the fitted network on new windows; returns ``self``.
+
+        Parameters
+        ----------
+        X, y : array-like
+            New windows and labels (``y`` is ignored by ``strategy="bn"``).
+        n_epochs : int
+            Maximum epochs (early stopping and the LR schedule apply as in ``fit``).
+        strategy : {"all", "head", "bn"}
+            ``"all"`` trains every layer (SilentWear's incremental fine-tuning); ``"head"`` only the
+            linear classifier (batch-norm statistics frozen); ``"bn"`` only re-estimates the batch-norm
+            running statistics on ``X`` (no labels, no gradient step).
+        valid_size : float
+            Stratified validation fraction of the new windows.
+        lr : float | None
+            Learning rate (``None``: the estimator's ``lr``).
+        """
+        check_is_fitted(self, "net_")
+        check_option("strategy", strategy, _FINE_TUNE_STRATEGIES)
+        X = self._check_X(X, fitted=True)
+        if strategy == "bn":
+            self._adapt_bn(X)
+            return self
+        check_int("n_epochs", n_epochs, minimum=0)
+        check_positive("valid_size", valid_size, allow_zero=True)
+        lr = self.lr if lr is None else check_positive("lr", lr)
+        y_enc = self._encode(y, len(X), "y")
+        rng = np.random.RandomState(None if self.random_state is None else self.random_state + 1 + len(self.history_))
+        Xt, yt, Xv, yv = self._split(X, y_enc, valid_size, rng)
+        seed = self._seed(rng)
+        with self._torch_ctx(seed) as torch:
+            head = set(map(id, self.net_.classifier.parameters()))
+            params = [p for p in self.net_.parameters() if strategy == "all" or id(p) in head]
+            frozen = [p for p in self.net_.parameters() if id(p) not in set(map(id, params))]
+            try:
+                for p in frozen:
+                    p.requires_grad_(False)
+                self._train(torch, params, Xt, yt, Xv, yv, n_epochs=n_epochs, lr=lr, mode=strategy, seed=seed)
+            finally:
+                for p in frozen:
+                    p.requires_grad_(True)
+        return self
+
+    def _adapt_bn(self, X: np.ndarray) -> None:
+        """Replace batch-norm running statistics by those of ``X`` (cumulative average over batches)."""
+        with self._torch_ctx() as torch:
+            xt = self._prepare(X)
+            bns = [m for m in self.net_.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+            saved = [m.momentum for m in bns]
+            try:
+                for m in bns:
+                    m.reset_running_stats()
+                    m.momentum = None  # cumulative moving average
+                self.net_.train()
+                bs = max(int(self.batch_size), 2)
+                with torch.no_grad():
+                    for i in range(0, len(xt), bs):
+                        xb = xt[i:i + bs]
+                        if len(xb) > 1 or i == 0:
+                            self.net_(xb)
+            finally:
+                for m, mom in zip(bns, saved):
+                    m.momentum = mom
+                self.net_.eval()
