@@ -171,7 +171,7 @@ def _parse_pandas(body: bytes, width: int, numeric: list[int], text: list[int]
                      usecols=sorted(set(numeric) | set(text)), dtype={i: object for i in text},
                      engine="c", keep_default_na=False, na_values=["", "nan", "NaN", "NAN"])
     num = df[numeric]
-    if not all(np.issubdtype(t, np.number) for t in num.dtypes):
+    if not all(pd.api.types.is_numeric_dtype(t) for t in num.dtypes):
         raise ValueError("non-numeric token")
     return num.to_numpy(np.float64), df[text].to_numpy(object)
 
