@@ -88,7 +88,10 @@ def _prepare(dataset: Any, window_s: float | None, condition: str | None, subjec
         if condition is not None:
             w = w.select(condition=condition)
         if subjects is not None:
-            w = w.select(subject=list(subjects))
+            if "subject" not in w.meta:
+                raise ValidationError("Cannot select subjects: the windows have no 'subject' metadata.")
+            wanted = {str(v) for v in subjects}
+            w = w.subset(np.isin(w.meta["subject"].astype(str), list(wanted)))
         if len(w) == 0:
             raise ValidationError(f"No windows left after selecting condition={condition!r}, subjects={subjects!r}.")
 
@@ -108,11 +111,13 @@ def _prepare(dataset: Any, window_s: float | None, condition: str | None, subjec
     if condition is not None:
         crit["condition"] = condition
     if subjects is not None:
-        crit["subject"] = list(subjects)
+        wanted = {str(v) for v in subjects}
+        crit["subject"] = lambda v: str(v) in wanted  # CLI strings match integer subject ids
     if crit:
         ds = ds.select(**crit)
     if len(ds) == 0:
-        raise ValidationError(f"No recordings in dataset {dataset.name!r} for {crit}; "
+        raise ValidationError(f"No recordings in dataset {dataset.name!r} for condition={condition!r}, "
+                              f"subjects={None if subjects is None else list(subjects)}; "
                               f"subjects: {dataset.meta_values('subject')}, conditions: {dataset.meta_values('condition')}.")
     if preprocess:
         from ..preprocessing.pipeline import preprocess_dataset
@@ -603,12 +608,17 @@ _ALIASES = {"inter-session": "inter_session", "intersession": "inter_session", "
             "k-fold": "kfold", "cv": "kfold", "loo": "leave_one_out", "leave-one-out": "leave_one_out"}
 
 
+def resolve_protocol(name: str) -> str:
+    """Canonical protocol name for ``name`` or an alias; ``ValidationError`` with did-you-mean otherwise."""
+    key = _ALIASES.get(name, name) if isinstance(name, str) else name
+    return check_option("protocol", key, PROTOCOLS)
+
+
 def run_protocol(name: str, dataset: Any, *, model: Any, window_s: float | Sequence[float] | None = None,
                  condition: str | None = None, random_state: Any = 0, model_params: Mapping | None = None,
                  **options: Any) -> Result:
     """Run the protocol called ``name`` (see :data:`PROTOCOLS`); ``options`` go to that protocol."""
-    key = _ALIASES.get(name, name) if isinstance(name, str) else name
-    check_option("protocol", key, PROTOCOLS)
+    key = resolve_protocol(name)
     fn = PROTOCOLS[key]
     import inspect
 
@@ -628,4 +638,4 @@ def run_protocol(name: str, dataset: Any, *, model: Any, window_s: float | Seque
 
 
 __all__ = ["CLASSICAL_MODELS", "ModelSpec", "PROTOCOLS", "fine_tune", "global_protocol", "inter_session", "kfold",
-           "leave_one_out", "run_protocol", "train_from_scratch", "transfer"]
+           "leave_one_out", "resolve_protocol", "run_protocol", "train_from_scratch", "transfer"]

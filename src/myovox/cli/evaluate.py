@@ -1,0 +1,137 @@
+"""Run an evaluation protocol on a dataset and write results.json, folds.csv and a report.
+
+Protocols: global (leave-one-batch-out), inter_session (leave-one-session-out; several --window
+values give a window sweep), train_from_scratch, fine_tune, kfold, leave_one_out (--by KEY),
+transfer (--train KEY=VALUE --test KEY=VALUE).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..exceptions import ValidationError
+
+PROTOCOL_NAMES = ("global", "inter_session", "train_from_scratch", "fine_tune", "kfold", "leave_one_out",
+                  "transfer")
+#: models without epochs (``--epochs`` does not apply)
+_CLASSICAL = ("rf", "lda", "svm")
+
+
+# ---------------------------------------------------------------------------- shared helpers
+def parse_key_values(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
+    """``["session=1", "phase=Overt"]`` -> ``{"session": 1, "phase": "Overt"}`` (ints where they look so)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            raise ValidationError(f"Invalid value for '{flag}': expected KEY=VALUE (e.g. session=1), got {item!r}.")
+        try:
+            out[key] = int(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def check_model_name(name: str) -> str:
+    """Validate a model name against the registry (did-you-mean on typos)."""
+    from .._checks import check_option
+
+    try:
+        from ..models import registry
+    except ImportError:  # registry not available: let make_model complain later
+        return name
+    names = None
+    for attr in ("MODELS", "REGISTRY", "MODEL_NAMES"):
+        if hasattr(registry, attr):
+            names = list(getattr(registry, attr))
+            break
+    if names is None and hasattr(registry, "available_models"):
+        names = list(registry.available_models())
+    return check_option("model", name, names) if names else name
+
+
+def add_data_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kind", default=None, help="dataset adapter (silentwear, somach, mateus, longterm); auto-detected")
+    p.add_argument("--condition", default=None, help="only this condition (e.g. silent); default: each separately")
+    p.add_argument("--subjects", nargs="+", default=None, metavar="S", help="only these subjects")
+    p.add_argument("--seed", type=int, default=0, help="random seed (splits, rest down-sampling, models)")
+
+
+def load(path: str, kind: str | None):
+    from ..datasets import load_dataset
+
+    if not Path(path).exists():
+        raise ValidationError(f"Dataset path {path} does not exist.")
+    return load_dataset(path, kind=kind)
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+# ---------------------------------------------------------------------------- the subcommand
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", help="dataset folder (or a recording file)")
+    p.add_argument("--protocol", required=True, help=f"one of {', '.join(PROTOCOL_NAMES)}")
+    p.add_argument("--model", required=True, help="speechnet, rf, lda or svm")
+    p.add_argument("--window", type=float, nargs="+", default=None, metavar="S",
+                   help="window length(s) in seconds (several: window sweep, inter_session only)")
+    p.add_argument("--by", default=None, help="leave_one_out: metadata key (session, batch, day, phase, subject...)")
+    p.add_argument("--train", action="append", default=None, metavar="KEY=VALUE", help="transfer: training selection")
+    p.add_argument("--test", action="append", default=None, metavar="KEY=VALUE", help="transfer: test selection")
+    p.add_argument("--folds", type=int, default=5, help="kfold: number of folds (default 5)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs of neural models")
+    p.add_argument("--strategy", default="all", help="fine_tune: all | head | bn (default all)")
+    p.add_argument("--ft-epochs", type=int, default=50, help="fine_tune: fine-tuning epochs (default 50)")
+    p.add_argument("--out", default=None, help="output folder (default myovox-results/PROTOCOL-MODEL)")
+    p.add_argument("--jobs", type=int, default=1, help="parallel processes over folds (default 1)")
+    p.add_argument("--no-report", action="store_true", help="write results.json and folds.csv only")
+    add_data_arguments(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..evaluation.protocols import resolve_protocol
+
+    protocol = resolve_protocol(args.protocol)
+    model = check_model_name(args.model)
+    options: dict[str, Any] = {"n_jobs": args.jobs, "subjects": args.subjects}
+    if protocol == "leave_one_out":
+        if not args.by:
+            raise ValidationError("Protocol 'leave_one_out' needs --by KEY (e.g. --by session).")
+        options["by"] = args.by
+    elif args.by:
+        raise ValidationError(f"--by applies to protocol 'leave_one_out' only, not {protocol!r}.")
+    if protocol == "transfer":
+        train, test = parse_key_values(args.train, "--train"), parse_key_values(args.test, "--test")
+        if not train or not test:
+            raise ValidationError("Protocol 'transfer' needs --train KEY=VALUE and --test KEY=VALUE.")
+        options.update(train=train, test=test)
+    elif args.train or args.test:
+        raise ValidationError(f"--train/--test apply to protocol 'transfer' only, not {protocol!r}.")
+    if protocol == "kfold":
+        options["n_splits"] = args.folds
+    if protocol == "fine_tune":
+        options.update(strategy=args.strategy, ft_epochs=args.ft_epochs)
+    model_params: dict[str, Any] = {}
+    if args.epochs is not None:
+        if model in _CLASSICAL:
+            raise ValidationError(f"--epochs does not apply to model {model!r} (no training epochs).")
+        model_params["n_epochs"] = args.epochs
+    window: Any = None
+    if args.window:
+        window = args.window if len(args.window) > 1 else args.window[0]
+
+    from ..evaluation import run_protocol
+
+    dataset = load(args.dataset, args.kind)
+    result = run_protocol(protocol, dataset, model=model, window_s=window, condition=args.condition,
+                          random_state=args.seed, model_params=model_params or None, **options)
+    out = Path(args.out) if args.out else Path("myovox-results") / f"{protocol}-{model}"
+    paths = result.save(out, report=not args.no_report)
+    print(result.summary())
+    print(f"Wrote {', '.join(sorted(p.name for p in paths.values()))} to {out}")
+    return 0
