@@ -104,3 +104,41 @@ def lda():
 @pytest.fixture
 def centroids():
     return Centroids()
+
+
+def synth_dataset(n_subjects=2, n_sessions=2, n_batches=2, n_reps=2, n_words=3, sfreq=100.0, seed=0,
+                  conditions=("vocalized",)):
+    """A tiny event-mode Dataset: rest 1 s / word 1.5 s runs; word c bursts on channel c-1."""
+    from myovox.datasets.base import Dataset
+    from myovox.recording import Recording
+
+    rng = np.random.default_rng(seed)
+    recs = []
+    for s in range(1, n_subjects + 1):
+        for cond in conditions:
+            for sess in range(1, n_sessions + 1):
+                for b in range(1, n_batches + 1):
+                    words = np.repeat(np.arange(1, n_words + 1), n_reps)
+                    rng.shuffle(words)
+                    chunks, labels = [], []
+                    for w in words:
+                        for lab, dur in ((0, 1.0), (int(w), 1.5)):
+                            n = int(dur * sfreq)
+                            x = 0.1 * rng.normal(size=(4, n))
+                            if lab:
+                                x[lab - 1] += np.sin(2 * np.pi * 30 * np.arange(n) / sfreq)
+                            chunks.append(x)
+                            labels.append(np.full(n, lab))
+                    chunks.append(0.1 * rng.normal(size=(4, int(sfreq))))
+                    labels.append(np.zeros(int(sfreq), dtype=int))
+                    recs.append(Recording(np.concatenate(chunks, axis=1), sfreq, labels=np.concatenate(labels),
+                                          label_names={0: "rest", 1: "up", 2: "down", 3: "left"},
+                                          meta={"subject": f"S{s:02d}", "session": sess, "batch": b,
+                                                "condition": cond}))
+    return Dataset(recs, "tiny", window_s=1.0, window_mode="event",
+                   info={"filter": {"highpass": 20.0, "notch": None}, "channels": None, "rest_label": 0})
+
+
+@pytest.fixture
+def dataset():
+    return synth_dataset()

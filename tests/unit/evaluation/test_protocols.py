@@ -154,3 +154,27 @@ def test_n_jobs_gives_same_result(windows, lda):
     a = global_protocol(windows, model=lda, n_jobs=1)
     b = global_protocol(windows, model=lda, n_jobs=2)
     assert [r["balanced_accuracy"] for r in a.folds] == [r["balanced_accuracy"] for r in b.folds]
+
+
+def test_dataset_input_window_sweep(dataset, lda):
+    res = run_protocol("inter_session", dataset, model=lda, window_s=[0.4, 0.8])
+    assert [r["window_s"] for r in res.sweep] == [0.4, 0.8]
+    assert len(res.folds) == 2 * 2 * 2  # windows x subjects x sessions
+    assert res.mean == pytest.approx(res.sweep[0]["mean"])
+    for row in res.sweep:
+        assert row["itr_mean"] >= 0 and set(row["per_subject"]) == {"S01", "S02"}
+    assert res.dataset["dataset"] == "tiny"
+    # test sets keep all rest windows: 6 words + 7 rests per recording, 2 batches per test session
+    assert all(r["n_test"] == 2 * 13 for r in res.folds)
+
+
+def test_dataset_input_global_and_subject_selection(dataset, lda, tmp_path):
+    res = run_protocol("global", dataset, model=lda, subjects=["S02"])
+    assert set(res.per_subject) == {"S02"} and len(res.folds) == 2
+    assert res.mean > 0.7
+    with pytest.raises(ValidationError, match="No recordings"):
+        run_protocol("global", dataset, model=lda, subjects=["S09"])
+    res2 = run_protocol("inter_session", dataset, model=lda, window_s=[0.4, 0.8])
+    res2.save(tmp_path)
+    assert (tmp_path / "window_sweep.png").is_file()
+    assert "Window length" in (tmp_path / "report.md").read_text()
