@@ -1,0 +1,33 @@
+"""EMG features: one pure function per feature, named sets as data, a scikit-learn transformer.
+
+``compute_features(X, sfreq, feature_set)`` is vectorised over windows, channels and sub-windows.
+``FeatureExtractor`` (loads scikit-learn) wraps it for pipelines.
+"""
+from __future__ import annotations
+
+from . import spectral, time_domain, wavelet
+from .sets import FEATURE_SETS, FEATURES, SUBWINDOWS, compute_features, feature_names, split_subwindows
+from .spectral import (band_power_ratio, mean_frequency, mean_power, median_frequency, peak_frequency,
+                       spectral_moment, total_power, welch_psd)
+from .time_domain import (aac, dasdv, hjorth_activity, hjorth_complexity, hjorth_mobility, iemg,
+                          log_detector, maximum, mav, mean, minimum, quantile, rms, sign_changes, ssc, std,
+                          var, wamp, wl, zc)
+from .wavelet import wavedec, wavelet_band_mean, wavelet_band_std
+
+__all__ = [
+    "FEATURE_SETS", "FEATURES", "SUBWINDOWS", "compute_features", "feature_names", "split_subwindows",
+    "FeatureExtractor", "time_domain", "spectral", "wavelet",
+    "mean", "maximum", "minimum", "std", "var", "rms", "mav", "iemg", "wl", "aac", "dasdv", "zc",
+    "sign_changes", "ssc", "wamp", "log_detector", "quantile", "hjorth_activity", "hjorth_mobility",
+    "hjorth_complexity", "welch_psd", "mean_frequency", "median_frequency", "peak_frequency",
+    "total_power", "mean_power", "spectral_moment", "band_power_ratio", "wavedec", "wavelet_band_mean",
+    "wavelet_band_std",
+]
+
+
+def __getattr__(name: str):
+    if name == "FeatureExtractor":  # imports scikit-learn
+        from .transformer import FeatureExtractor
+
+        return FeatureExtractor
+    raise AttributeError(f"module 'myovox.features' has no attribute {name!r}")
