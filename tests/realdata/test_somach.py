@@ -5,7 +5,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from myovox.datasets import Dataset, detect_dataset, load_dataset, somach

@@ -25,7 +25,7 @@ _NL, _CR, _COMMA = 10, 13, 44
 
 @dataclass
 class Table:
-    """Parsed rows of one file: ``numbers`` (n_rows, n_numeric) float, ``text`` (n_rows, n_text) object (str)."""
+    """Parsed rows of one file: ``numbers`` (n_rows, n_numeric) float, ``text`` (n_rows, n_text) str objects."""
 
     header: list[str]
     numbers: np.ndarray

@@ -116,7 +116,8 @@ def _channel_index(channels: Sequence[int | str]) -> list[int]:
             raise ValidationError(f"Invalid value for 'channels': expected channel numbers 1-{N_CHANNELS} "
                                   f"or names Channel_n, got {ch!r}.")
     if not out or len(set(out)) != len(out):
-        raise ValidationError(f"Invalid value for 'channels': expected distinct channels, got {list(channels)!r}.")
+        raise ValidationError(
+            f"Invalid value for 'channels': expected distinct channels, got {list(channels)!r}.")
     return out
 
 
