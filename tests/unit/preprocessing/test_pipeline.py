@@ -103,3 +103,28 @@ def test_preprocess_dataset_uses_info():
     # absent -> SilentWear's filter
     dflt = preprocess_dataset(Dataset([_rec()], "x"), causal=True)
     assert dflt.recordings[0].meta["preprocessing"]["filter"]["notch"] == 50.0
+
+
+@pytest.mark.realdata
+@pytest.mark.filterwarnings("ignore::myovox.exceptions.DataLossWarning")  # the fixture lost 2 packets
+def test_fixture_bio_to_reference_h5_and_windows(silentwear_fixtures):
+    """read .bio -> filter whole -> SilentWear channels -> trim equals SilentWear's processed h5."""
+    pd = pytest.importorskip("pandas")
+    try:
+        from myovox.io.bio import read_bio
+    except ImportError:
+        pytest.skip("myovox.io.bio.read_bio is not available yet")
+    from myovox.features import compute_features
+    from myovox.windows import event_windows
+
+    raw = read_bio(silentwear_fixtures / "raw/S01/vocalized/sess_1_batch_1_2026-01-27_10-00-00.bio")
+    df = pd.read_hdf(silentwear_fixtures / "data_raw_and_filt/S01/vocalized/sess_1_batch_1.h5", key="emg")
+    p = trim_to_cues(preprocess(raw, channels="silentwear"), margin_s=1.0)
+    assert p.meta["first_sample"] == df.index[0] and p.n_times == len(df)
+    np.testing.assert_array_equal(p.labels, df["Label_int"].to_numpy())
+    for i, ch in enumerate(p.ch_names):
+        ref = df[f"{ch}_filt"].to_numpy()
+        np.testing.assert_allclose(p.data[i], ref, rtol=0, atol=1e-7 * np.abs(ref).max())
+    w = event_windows(p, 1.4)
+    assert w.y.tolist() == [0, 8, 0, 3, 0, 5] and w.meta["subject"][0] == "S01"
+    assert compute_features(w.X, w.sfreq, "silentwear_rf").shape == (6, 2352)
