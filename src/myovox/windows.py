@@ -273,6 +273,12 @@ def event_windows(recordings: Any, window_s: float, *, rest_label: int = 0,
     Windows
         ``groups`` = index of the recording in the input; ``meta`` has every scalar meta of the
         recordings plus ``recording``, ``start`` and ``stop`` (samples, stop excluded).
+
+    Notes
+    -----
+    SilentWear uses ``int(sfreq * window_s)`` samples (equal to the rounding here for its window
+    lengths) and also drops a window that ends exactly on the last sample of the recording; here
+    such a window is kept.
     """
     recs = _as_recordings(recordings)
     n = _n_samples(window_s, recs[0].sfreq)
