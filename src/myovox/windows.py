@@ -348,7 +348,8 @@ def sliding_windows(recording: Any, window_s: float, step_s: float, *, label: st
     Windows start at samples ``0, step, 2*step, ...`` while they fit. ``label`` picks each window's
     label: ``"last"`` (label of its last sample: what a live recogniser is judged on), ``"majority"``
     (most frequent, ties to the smaller label) or ``"center"``. Unlabelled recordings give ``y = -1``.
-    Accepts one Recording or several (same channels and rate).
+    Accepts one Recording or several (same channels and rate). For one recording ``X`` is a
+    read-only view into its data (no copy); copy it before writing into it.
     """
     from ._checks import check_option
 
@@ -364,7 +365,7 @@ def sliding_windows(recording: Any, window_s: float, step_s: float, *, label: st
             continue
         st = np.arange(0, r.n_times - n + 1, step)
         view = np.lib.stride_tricks.sliding_window_view(r.data, n, axis=1)[:, st]  # (ch, w, n)
-        Xs.append(np.ascontiguousarray(view.transpose(1, 0, 2)))
+        Xs.append(view.transpose(1, 0, 2))
         if r.labels is None:
             y = np.full(st.size, -1, dtype=np.int64)
         elif label == "last":
@@ -382,7 +383,10 @@ def sliding_windows(recording: Any, window_s: float, step_s: float, *, label: st
         idx.extend([i] * st.size)
         starts.extend(st.tolist())
     first = recs[0]
-    X = np.concatenate(Xs) if Xs else np.zeros((0, first.n_channels, n), dtype=first.data.dtype)
+    if len(Xs) == 1:
+        X = Xs[0]  # a read-only strided view of the recording: no copy of overlapping samples
+    else:
+        X = np.concatenate(Xs) if Xs else np.zeros((0, first.n_channels, n), dtype=first.data.dtype)
     y = np.concatenate(ys) if ys else np.zeros(0, dtype=np.int64)
     meta = _meta_columns(recs, idx, {"recording": idx, "start": starts,
                                      "stop": [s + n for s in starts]})
