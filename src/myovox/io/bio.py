@@ -674,6 +674,17 @@ def _rows_dtype_code(rows: np.ndarray) -> str:
     return "d"
 
 
+def _fits(rows: np.ndarray, code: str) -> bool:
+    """Whether ``rows`` survive a cast to the dtype of ``code`` unchanged."""
+    dt = np.dtype(DTYPE_CODES[code])
+    if dt.kind in "iub?" and rows.size and not np.all(np.isfinite(rows)):
+        return False
+    with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cast = rows.astype(dt)
+    return bool(np.array_equal(cast.astype(rows.dtype), rows, equal_nan=dt.kind == "f"))
+
+
 def recording_to_biofile(recording: Recording, *, samples_per_packet: int | None = None,
                          counter_start: int = 0, counter_modulo: int = COUNTER_MODULO) -> BioFile:
     """Build a :class:`BioFile` (EMG signal + ``counter``) from a Recording, for writing.
@@ -697,9 +708,9 @@ def recording_to_biofile(recording: Recording, *, samples_per_packet: int | None
     name = str(meta.get("signal") or ("biogap" if meta.get("device") == "BioGAP-Ultra" else "emg"))
     cname = "counter" if name != "counter" else "packet_counter"
     rows = np.ascontiguousarray(recording.data.T)
-    code = meta.get("dtype_code") if meta.get("dtype_code") in DTYPE_CODES else _rows_dtype_code(rows)
-    if code == "f" and rows.dtype != np.float32 and _rows_dtype_code(rows) != "f":
-        code = "d"
+    code = meta.get("dtype_code")
+    if code not in DTYPE_CODES or not _fits(rows, code):  # keep the file's dtype only if lossless
+        code = _rows_dtype_code(rows)
     rows = rows.astype(DTYPE_CODES[code])
     fs = float(recording.sfreq)
     fs_base = fs / spp
@@ -758,6 +769,8 @@ def _encode(bf: BioFile, layout: str, src: str) -> bytes:
     for n in names:
         if n not in bf.signals:
             raise ValidationError(f"{src}: signal {n!r} has a header but no data.")
+        if not n or not n.isascii() or not n.isprintable():
+            raise ValidationError(f"{src}: signal name {n!r} must be printable ASCII.")
     if layout == "old":
         ts = np.asarray(bf.timestamps, dtype="<f8")
         n_base = ts.size
@@ -766,6 +779,15 @@ def _encode(bf: BioFile, layout: str, src: str) -> bytes:
             emg = bf.headers[bf.emg_signal]
             n_emg = bf.signals[emg.name].shape[0]
             fs_base = emg.fs * n_base / n_emg if n_emg and n_base else emg.fs
+        for n in names:  # what the reader checks: every signal spans the same packets
+            ratio = bf.headers[n].fs / fs_base
+            if abs(bf.signals[n].shape[0] - n_base * ratio) > max(1.0, ratio):
+                raise ValidationError(
+                    f"{src}: cannot write the old layout: signal {n!r} has {bf.signals[n].shape[0]} rows at "
+                    f"{bf.headers[n].fs:g} Hz for {n_base} packets at {fs_base:g} Hz (truncated data?).")
+        if bf.triggers is not None and len(bf.triggers) != n_base:
+            raise ValidationError(
+                f"{src}: cannot write the old layout: {len(bf.triggers)} triggers for {n_base} packets.")
         out += struct.pack("<IfI", len(names), fs_base, n_base)
     else:
         out += struct.pack("<I", len(names))
@@ -818,6 +840,8 @@ def write_bio(recording: Recording | BioFile, path: str | Path, *, layout: str |
         What to write. A Recording becomes two signals: its data (named ``meta['signal']``,
         default ``biogap`` for BioGAP-Ultra data, else ``emg``) and a ``counter``; see
         :func:`recording_to_biofile` for what is taken from ``meta`` and what is synthesised.
+        ``.bio`` files have no channel names, so ``ch_names`` are not stored. The data are
+        stored in ``meta['dtype_code']`` when lossless, else float32 when exact, else float64.
     path : str | Path
         Output file.
     layout : {"old", "current"} | None

@@ -326,3 +326,21 @@ def test_write_read_roundtrip_property(scratch, layout, n_ch, n_pk, spp, rate, w
     # and the re-read Recording writes the same bytes again
     again = write_bio(back, scratch / "rt2.bio", layout=layout, overwrite=True)
     assert again.read_bytes() == p.read_bytes()
+
+
+def test_writer_keeps_data_exact_when_meta_dtype_would_lose_it(tmp_path):
+    rec = Recording(np.array([[0.5, 1.25, 2.0, 3.0]]), 500.0, meta={"dtype_code": "i"})
+    back = _quiet_read(write_bio(rec, tmp_path / "i.bio"))
+    np.testing.assert_array_equal(back.data, rec.data)
+    ints = Recording(np.array([[1.0, 2.0, -3.0, 4.0]]), 500.0, meta={"dtype_code": "i"})
+    write_bio(ints, tmp_path / "j.bio")
+    assert read_bio_signals(tmp_path / "j.bio").signals["emg"].dtype == np.int32
+
+
+def test_truncated_biofile_cannot_be_written_as_old(tmp_path):
+    buf = write_bio(_rec(n_packets=20), tmp_path / "f.bio").read_bytes()
+    (tmp_path / "t.bio").write_bytes(buf[:-200])
+    with pytest.warns(DataLossWarning):
+        bf = read_bio_signals(tmp_path / "t.bio")
+    with pytest.raises(ValidationError, match="cannot write the old layout"):
+        write_bio(bf, tmp_path / "w.bio")
