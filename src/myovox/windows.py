@@ -364,7 +364,7 @@ def sliding_windows(recording: Any, window_s: float, step_s: float, *, label: st
         if r.n_times < n:
             continue
         st = np.arange(0, r.n_times - n + 1, step)
-        view = np.lib.stride_tricks.sliding_window_view(r.data, n, axis=1)[:, st]  # (ch, w, n)
+        view = np.lib.stride_tricks.sliding_window_view(r.data, n, axis=1)[:, ::step]  # (ch, w, n)
         Xs.append(view.transpose(1, 0, 2))
         if r.labels is None:
             y = np.full(st.size, -1, dtype=np.int64)
