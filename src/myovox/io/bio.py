@@ -31,7 +31,6 @@ missing, and labels are given only if the triggers that survived cover every kep
 """
 from __future__ import annotations
 
-import dataclasses
 import re
 import struct
 import warnings
