@@ -91,6 +91,7 @@ def test_sliding_windows_labels():
     w = sliding_windows(rec, 4.0, 2.0)
     assert w.meta["start"].tolist() == [0, 2, 4, 6, 8]
     np.testing.assert_array_equal(w.X[1], rec.data[:, 2:6])
+    assert np.shares_memory(w.X, rec.data)  # one recording: a view, no copy
     assert w.y.tolist() == [0, 1, 1, 2, 2]  # label of the last sample
     assert sliding_windows(rec, 4.0, 2.0, label="center").y.tolist() == [0, 0, 1, 2, 2]
     # windows [0:4]=0000, [2:6]=0001, [4:8]=0111,, [6:10]=1122 (tie -> smaller), [8:12]=2222
