@@ -45,6 +45,8 @@ _DEFAULT_WORDS = tuple(SILENTWEAR_LABELS[i] for i in range(1, 9))
 # syllables per word (longer words take longer to say)
 _SYLLABLES = {"forward": 2, "backward": 2}
 _GOLDEN = 0.6180339887498949
+#: EMG samples per BLE packet of BioGAP-Ultra (one counter value and one trigger per packet).
+SAMPLES_PER_PACKET = 4
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,9 @@ class SynthConfig:
         Standard deviation of each burst's timing from trial to trial, in seconds.
     electrode_shift : float
         Largest displacement of the band between sessions, in electrode pitches.
+    band_stretch : float
+        Largest relative change of the electrode spacing over the muscles between sessions
+        (the band worn tighter or looser).
     gain_jitter : float
         Log-normal sigma of the per-session channel gains (contact quality).
     channel_mixing : float
@@ -115,11 +120,12 @@ class SynthConfig:
     utterance_jitter: float = 0.15
     n_muscles: int = 7
     emg_amplitude: float = 400.0
-    silent_gain: float = 0.45
+    silent_gain: float = 0.4
     amplitude_jitter: float = 0.25
     timing_jitter_s: float = 0.03
-    electrode_shift: float = 1.5
-    gain_jitter: float = 0.35
+    electrode_shift: float = 1.0
+    band_stretch: float = 0.1
+    gain_jitter: float = 0.3
     channel_mixing: float = 0.3
     background_uv: float = 2.0
     noise_uv: float = 3.0
@@ -134,7 +140,7 @@ class SynthConfig:
                      "silent_gain"):
             check_positive(name, getattr(self, name))
         for name in ("tail_s", "utterance_jitter", "amplitude_jitter", "timing_jitter_s",
-                     "electrode_shift", "gain_jitter", "channel_mixing", "background_uv", "noise_uv",
+                     "electrode_shift", "band_stretch", "gain_jitter", "channel_mixing", "background_uv", "noise_uv",
                      "mains_uv", "wander_uv", "dc_uv", "swallow_rate_hz", "packet_loss"):
             check_positive(name, getattr(self, name), allow_zero=True)
         check_int("n_channels", self.n_channels, minimum=1)
@@ -186,7 +192,7 @@ class SynthConfig:
     def n_times(self) -> int:
         """Samples of one batch (before packet loss), a whole number of 4-sample packets."""
         n = int(round(self.duration_s * self.sfreq))
-        return n - n % 4
+        return n - n % SAMPLES_PER_PACKET
 
 
 # ---------------------------------------------------------------------------- random streams
@@ -284,7 +290,11 @@ def _placement(subject: int, session: int, anat: _Anatomy, cfg: SynthConfig, see
     # displacement: a low-discrepancy sequence over sessions keeps days apart from each other
     u = (_rng(seed, 2, subject).uniform() + session * _GOLDEN) % 1.0
     shift = cfg.electrode_shift * (2 * u - 1) + rng.normal(0, 0.1)
-    pos = np.array([PHYSICAL_ORDER.index(ch) for ch in range(c)], dtype=float) + shift
+    # the band is also worn tighter or looser: electrode spacing over the muscles changes
+    stretch = 1 + rng.uniform(-cfg.band_stretch, cfg.band_stretch)
+    phys = np.array([PHYSICAL_ORDER.index(ch) for ch in range(c)], dtype=float)
+    mid = (len(PHYSICAL_ORDER) - 1) / 2
+    pos = mid + (phys - mid) * stretch + shift
     d = pos[None, :] - anat.centre[:, None]
     proj = anat.depth[:, None] * (np.exp(-0.5 * (d / anat.width[:, None]) ** 2)
                                   + anat.lobe_gain[:, None]
@@ -303,8 +313,8 @@ def _placement(subject: int, session: int, anat: _Anatomy, cfg: SynthConfig, see
     return _Placement(
         projection=proj,
         local=rng.uniform(0.15, 0.35, c) * gains,
-        noise=10 * cfg.noise_uv * np.exp(rng.normal(0, 0.3, c)),
-        background=10 * cfg.background_uv * np.exp(rng.normal(0, 0.3, c)) * gains,
+        noise=10 * cfg.noise_uv * np.exp(rng.normal(0, 0.2, c)),
+        background=10 * cfg.background_uv * np.exp(rng.normal(0, 0.2, c)) * gains,
         mains=10 * cfg.mains_uv * np.exp(rng.normal(0, 0.5, c)),
         mains_phase=rng.uniform(0, 2 * np.pi, c),
         dc=10 * cfg.dc_uv * rng.uniform(-1, 1, c),
@@ -315,16 +325,19 @@ def _placement(subject: int, session: int, anat: _Anatomy, cfg: SynthConfig, see
 def _band_noise(rng: np.random.Generator, n_rows: int, n_times: int, sfreq: float,
                 band: tuple[float, float] = (20.0, 150.0)) -> np.ndarray:
     """Unit-RMS Gaussian noise limited to ``band`` (smooth spectral edges), float32."""
-    n_fft = n_times
+    import scipy.fft
+
+    n_fft = scipy.fft.next_fast_len(n_times, real=True)  # a length with small prime factors
     f = np.fft.rfftfreq(n_fft, 1 / sfreq)
     lo, hi = band
-    # 4th-order Butterworth-like magnitude, a broad hump like surface EMG
-    shape = 1 / np.sqrt(1 + (lo / np.maximum(f, 1e-6)) ** 8) / np.sqrt(1 + (f / hi) ** 8)
-    spec = (rng.standard_normal((n_rows, f.size), dtype=np.float32)
-            + 1j * rng.standard_normal((n_rows, f.size), dtype=np.float32)).astype(np.complex64)
-    spec *= shape.astype(np.float32)
-    x = np.fft.irfft(spec, n=n_fft, axis=1).astype(np.float32)
-    x /= np.sqrt(np.mean(x ** 2, axis=1, keepdims=True)) + 1e-12
+    # 4th-order Butterworth-like magnitude: a broad hump like surface EMG
+    shape = (1 / np.sqrt(1 + (lo / np.maximum(f, 1e-6)) ** 8) / np.sqrt(1 + (f / hi) ** 8)).astype(np.float32)
+    spec = np.empty((n_rows, f.size), dtype=np.complex64)
+    spec.real = rng.standard_normal((n_rows, f.size), dtype=np.float32)
+    spec.imag = rng.standard_normal((n_rows, f.size), dtype=np.float32)
+    spec *= shape
+    x = scipy.fft.irfft(spec, n=n_fft, axis=1)[:, :n_times].astype(np.float32, copy=False)
+    x /= np.sqrt(np.mean(np.square(x, dtype=np.float64), axis=1, keepdims=True)).astype(np.float32) + 1e-12
     return x
 
 
@@ -348,11 +361,13 @@ def cue_schedule(config: SynthConfig, rng: np.random.Generator) -> tuple[np.ndar
     words : array of int, shape (n_trials,)
         Label of each trial (1..n_words), each word ``n_repetitions`` times.
     onsets : array of int, shape (n_trials,)
-        Sample of each cue onset: ``start_s + rest_s + k * (rest_s + cue_s)`` seconds.
+        Sample of each cue onset: ``start_s + rest_s + k * (rest_s + cue_s)`` seconds, moved to
+        the next packet boundary (BioGAP stores one trigger per 4-sample packet).
     """
     words = rng.permutation(np.repeat(np.arange(1, len(config.words) + 1), config.n_repetitions))
-    onsets = np.round((config.start_s + config.rest_s + np.arange(len(words)) * config.trial_s)
-                      * config.sfreq).astype(np.int64)
+    ideal = (config.start_s + config.rest_s + np.arange(len(words)) * config.trial_s) * config.sfreq
+    spp = SAMPLES_PER_PACKET
+    onsets = (np.ceil(np.round(ideal, 6) / spp) * spp).astype(np.int64)
     return words, onsets
 
 
@@ -387,7 +402,10 @@ def generate_recording(subject: int | str = 1, session: int = 1, batch: int = 1,
     Recording
         16 raw channels (float32, 0.1 uV) with per-sample labels (0 rest, 1..8 the words) and meta
         ``subject`` ("S01"), ``session``, ``batch``, ``condition``, ``device``, ``units``,
-        ``start_time``, ``cue_onsets`` (list of samples, before packet loss), ``lost_packets``.
+        ``signal`` ("biogap"), ``samples_per_packet`` (4), ``counter`` and ``timestamps`` (one
+        per received packet, as a ``.bio`` reader gives them), ``lost_packets`` (same records as
+        :func:`myovox.io.bio.lost_packet_records`), ``start_time``, ``file_time`` (the file
+        name's stamp), ``cue_onsets`` (samples, before packet loss) and ``electrode_shift``.
     """
     cfg = config if config is not None else SynthConfig()
     if not isinstance(cfg, SynthConfig):
@@ -407,7 +425,8 @@ def generate_recording(subject: int | str = 1, session: int = 1, batch: int = 1,
     # ---- protocol and labels
     words, onsets = cue_schedule(cfg, rng)
     labels = np.zeros(n_t, dtype=np.int64)
-    cue_len = int(round(cfg.cue_s * fs))
+    spp = SAMPLES_PER_PACKET
+    cue_len = int(round(cfg.cue_s * fs / spp)) * spp
     for w, o in zip(words, onsets):
         labels[o:o + cue_len] = w
 
@@ -456,42 +475,51 @@ def generate_recording(subject: int | str = 1, session: int = 1, batch: int = 1,
     # ---- acquisition: white noise, mains, baseline wander, DC offsets
     data += place.noise[:, None].astype(np.float32) * rng.standard_normal((n_ch, n_t), dtype=np.float32)
     t = np.arange(n_t) / fs
+    # sinusoids with per-channel amplitude and phase: a*sin(wt + p) = a cos p sin wt + a sin p cos wt
     mains_am = 1 + 0.2 * np.sin(2 * np.pi * rng.uniform(0.01, 0.05) * t + rng.uniform(0, 2 * np.pi))
-    data += (place.mains[:, None] * mains_am[None, :]
-             * np.sin(2 * np.pi * 50.0 * t[None, :] + place.mains_phase[:, None])).astype(np.float32)
+    basis = [np.sin(2 * np.pi * 50.0 * t) * mains_am, np.cos(2 * np.pi * 50.0 * t) * mains_am]
+    coef = [place.mains * np.cos(place.mains_phase), place.mains * np.sin(place.mains_phase)]
+    # baseline wander: a few slow components (breathing, movement) shared by all channels
     n_wander = 3
-    w_f = rng.uniform(0.03, 0.4, (n_ch, n_wander))
+    w_f = rng.uniform(0.03, 0.4, n_wander)
     w_a = 10 * cfg.wander_uv * rng.uniform(0.3, 1.0, (n_ch, n_wander)) / np.sqrt(n_wander)
     w_p = rng.uniform(0, 2 * np.pi, (n_ch, n_wander))
-    wander = np.zeros((n_ch, n_t), dtype=np.float64)
     for k in range(n_wander):
-        wander += w_a[:, k, None] * np.sin(2 * np.pi * w_f[:, k, None] * t[None, :] + w_p[:, k, None])
-    data += (wander + place.dc[:, None]).astype(np.float32)
+        basis += [np.sin(2 * np.pi * w_f[k] * t), np.cos(2 * np.pi * w_f[k] * t)]
+        coef += [w_a[:, k] * np.cos(w_p[:, k]), w_a[:, k] * np.sin(w_p[:, k])]
+    data += (np.stack(coef, axis=1).astype(np.float32) @ np.stack(basis).astype(np.float32))
+    data += place.dc[:, None].astype(np.float32)
     data = data.astype(np.float32, copy=False)
 
-    # ---- lost BLE packets (4 samples each)
-    lost: list[dict[str, int]] = []
-    if cfg.packet_loss > 0:
-        n_pk = n_t // 4
-        drop = _rng(seed, 4, subj, session, batch, cond_i).uniform(size=n_pk) < cfg.packet_loss
-        drop[0] = drop[-1] = False
-        if drop.any():
-            keep = np.repeat(~drop, 4)
-            kept_before = np.cumsum(~drop) - (~drop)
-            for p in np.flatnonzero(drop):
-                lost.append({"packet": int(p), "sample": int(p * 4),
-                             "sample_after_gap": int(kept_before[p] * 4), "n_samples": 4})
-            data, labels = data[:, keep], labels[keep]
-            logger.debug("synthetic packet loss: %d of %d packets dropped", len(lost), n_pk)
-
+    # ---- packets: counter (uint8, random start), host timestamps, lost packets
     end = _file_time(subj, session, batch, condition, cfg)
     start = end - _dt.timedelta(seconds=cfg.duration_s)
+    prng = _rng(seed, 4, subj, session, batch, cond_i)
+    n_pk = n_t // spp
+    counter = (prng.integers(0, 256) + np.arange(n_pk)) % 256
+    timestamps = (start.timestamp() + np.arange(n_pk) * spp / fs
+                  + np.abs(prng.normal(0, 0.002, n_pk)))
+    lost: list[dict[str, Any]] = []
+    if cfg.packet_loss > 0:
+        drop = prng.uniform(size=n_pk) < cfg.packet_loss
+        drop[0] = drop[-1] = False
+        if drop.any():
+            from ..io.bio import lost_packet_records
+            from ..io.biogap import find_lost_packets
+
+            keep = np.repeat(~drop, spp)
+            data, labels = data[:, keep], labels[keep]
+            counter, timestamps = counter[~drop], timestamps[~drop]
+            lost = lost_packet_records(find_lost_packets(counter, 256), spp)
+            logger.debug("synthetic packet loss: %d of %d packets dropped", int(drop.sum()), n_pk)
+
     meta = {
         "subject": f"S{subj:02d}", "session": session, "batch": batch, "condition": condition,
         "device": "synthetic BioGAP-Ultra", "units": "0.1 uV", "dataset": "synthetic-silentwear",
+        "signal": "biogap", "samples_per_packet": spp, "counter": counter.astype(np.int32),
+        "timestamps": timestamps, "lost_packets": lost,
         "start_time": start.isoformat(), "file_time": end.strftime("%Y-%m-%d_%H-%M-%S"),
-        "cue_onsets": onsets.tolist(), "lost_packets": lost, "seed": seed,
-        "electrode_shift": place.shift,
+        "cue_onsets": onsets.tolist(), "seed": seed, "electrode_shift": place.shift,
     }
     return Recording(data, fs, [f"Ch_{i}" for i in range(n_ch)], labels, cfg.label_names, meta)
 
@@ -499,7 +527,8 @@ def generate_recording(subject: int | str = 1, session: int = 1, batch: int = 1,
 def generate_dataset(out_dir: str | Path, *, n_subjects: int = 2, n_sessions: int = 3,
                      n_batches: int = 5, conditions: Sequence[str] = CONDITIONS,
                      n_repetitions: int = 20, seed: int = 0, raw: bool = True, processed: bool = True,
-                     overwrite: bool = False, config: SynthConfig | None = None) -> Path:
+                     overwrite: bool = False, packet_loss: float | None = None,
+                     config: SynthConfig | None = None) -> Path:
     """Write a synthetic dataset in SilentWear's folder layouts.
 
     Writes ``raw/<Sxx>/<cond>/sess_<s>_batch_<b>_<YYYY-MM-DD_HH-MM-SS>.bio`` (older ``.bio``
@@ -520,6 +549,9 @@ def generate_dataset(out_dir: str | Path, *, n_subjects: int = 2, n_sessions: in
         Which layouts to write.
     overwrite : bool
         Allow writing into a non-empty ``out_dir`` (files of the same names are replaced).
+    packet_loss : float | None
+        Probability that a BLE packet is lost (overrides ``config.packet_loss``); the raw files
+        then have counter gaps, the processed ones simply miss those samples (as the reference).
     config : SynthConfig | None
         Signal model and protocol; default ``SynthConfig()``.
 
@@ -539,7 +571,10 @@ def generate_dataset(out_dir: str | Path, *, n_subjects: int = 2, n_sessions: in
         check_option("conditions", c, CONDITIONS)
     if not (raw or processed):
         raise ValidationError("Nothing to write: both 'raw' and 'processed' are False.")
-    cfg = (config or SynthConfig()).replace(n_repetitions=check_int("n_repetitions", n_repetitions, minimum=1))
+    changes: dict[str, Any] = {"n_repetitions": check_int("n_repetitions", n_repetitions, minimum=1)}
+    if packet_loss is not None:
+        changes["packet_loss"] = packet_loss
+    cfg = (config or SynthConfig()).replace(**changes)
     if out.exists() and not out.is_dir():
         raise ValidationError(f"Invalid value for 'out_dir': {out} exists and is not a folder.")
     if out.exists() and any(out.iterdir()) and not overwrite:
@@ -574,5 +609,5 @@ def generate_dataset(out_dir: str | Path, *, n_subjects: int = 2, n_sessions: in
     return out
 
 
-__all__ = ["CONDITIONS", "PHYSICAL_ORDER", "SynthConfig", "cue_schedule", "generate_dataset",
+__all__ = ["CONDITIONS", "PHYSICAL_ORDER", "SAMPLES_PER_PACKET", "SynthConfig", "cue_schedule", "generate_dataset",
            "generate_recording"]
