@@ -241,7 +241,7 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
                 f"Too few windows ({len(X)}) to hold out valid_size={valid_size} for validation with "
                 f"{len(self.classes_)} classes; pass more data, X_valid/y_valid, or valid_size=0.")
         if counts.min() < 2:
-            bad = [self.classes_[i] for i in np.flatnonzero(counts < 2)]
+            bad = self.classes_[counts < 2].tolist()
             raise ValidationError(f"Cannot stratify the validation split: class(es) {bad} have fewer than 2 windows; "
                                   f"pass X_valid/y_valid or valid_size=0.")
         from sklearn.model_selection import train_test_split

@@ -1,0 +1,59 @@
+import copy
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from myovox.models.fast import fast_forward, supports_fast  # noqa: E402
+from myovox.models.speechnet import SpeechNet  # noqa: E402
+
+F = torch.nn.functional
+
+
+def _pair(n_channels=14, n_times=300, seed=0):
+    torch.manual_seed(seed)
+    net = SpeechNet(n_channels, n_times, 5, dropout=0.0)
+    with torch.no_grad():  # include negative batch-norm scales (the pooling-order trick must handle them)
+        for block in net.blocks:
+            block[1].weight.uniform_(-1.0, 1.0)
+            block[1].bias.uniform_(-0.5, 0.5)
+    return net, copy.deepcopy(net)
+
+
+@pytest.mark.parametrize("n_channels,n_times", [(14, 300), (8, 257), (3, 128)])
+def test_fast_path_matches_reference_in_training(n_channels, n_times):
+    ref, fast = _pair(n_channels, n_times)
+    assert supports_fast(fast)
+    x = torch.randn(16, n_channels, n_times) * 2.0 + 0.5
+    y = torch.randint(0, 5, (16,))
+    for _ in range(2):  # two steps: running statistics accumulate identically
+        ref.zero_grad()
+        fast.zero_grad()
+        out_ref, out_fast = ref(x), fast_forward(fast, x)
+        torch.testing.assert_close(out_fast, out_ref, rtol=1e-4, atol=1e-5)
+        F.cross_entropy(out_ref, y).backward()
+        F.cross_entropy(out_fast, y).backward()
+        for (name, p_ref), (_, p_fast) in zip(ref.named_parameters(), fast.named_parameters()):
+            scale = float(p_ref.grad.abs().max()) + 1e-6
+            assert float((p_ref.grad - p_fast.grad).abs().max()) <= 1e-4 * scale + 1e-6, name
+    for (name, b_ref), (_, b_fast) in zip(ref.named_buffers(), fast.named_buffers()):
+        torch.testing.assert_close(b_fast, b_ref, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_fast_path_matches_reference_in_eval():
+    ref, fast = _pair()
+    x = torch.randn(4, 14, 300)
+    ref.train()
+    ref(x)  # non-trivial running statistics
+    fast.load_state_dict(ref.state_dict())
+    ref.eval()
+    fast.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(fast_forward(fast, x), ref(x), rtol=1e-4, atol=1e-5)
+
+
+def test_fast_path_falls_back_for_unknown_structures():
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(6, 2))
+    assert not supports_fast(net)
+    x = torch.randn(2, 2, 3)
+    torch.testing.assert_close(fast_forward(net, x), net(x))
