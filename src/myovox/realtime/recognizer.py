@@ -86,13 +86,16 @@ class Recognizer:
 
         model, side = load_model(model_dir)
         pre = side.get("preprocessing", {}) or {}
+        if pre.get("filter") and not pre.get("causal", False):
+            logger.warning("%s was trained on zero-phase filtered data; live filtering is causal, so its "
+                           "inputs differ from training (train with causal filtering for live use).", model_dir)
         kw: dict[str, Any] = dict(
             sfreq=side.get("sfreq") or pre.get("sfreq"),
             window_s=side.get("window_s") or pre.get("window_s"),
             ch_names=side.get("ch_names") or pre.get("channels"),
             n_channels=side.get("n_channels"),
             filter_design=side.get("filter") or pre.get("filter"),
-            label_names={int(k): v for k, v in (side.get("label_names") or pre.get("label_names") or {}).items()},
+            label_names={int(k): v for k, v in (pre.get("label_map") or pre.get("label_names") or {}).items()},
             rest_label=pre.get("rest_label", side.get("rest_label", 0)),
         )
         kw.update(overrides)
