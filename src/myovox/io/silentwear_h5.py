@@ -265,6 +265,8 @@ def write_silentwear_h5(recording: Recording, path: str | Path, *, overwrite: bo
     cols["session_id"] = np.full(n, _int_meta(recording, "session"), dtype=np.int64)
     cols["batch_id"] = np.full(n, _int_meta(recording, "batch"), dtype=np.int64)
     df = pd.DataFrame(cols, index=index, columns=list(COLUMNS))
+    # plain object strings, as the reference (pandas >= 3 would otherwise store its "str" dtype)
+    df["Label_str"] = df["Label_str"].astype(object)
     if path.exists():
         path.unlink()
     df.to_hdf(path, key=KEY, mode="w")

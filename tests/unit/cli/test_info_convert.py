@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -9,6 +10,14 @@ import pytest
 from myovox import DataLossWarning, Recording
 from myovox.cli.main import main
 from myovox.io import read_recording, write_recording
+
+
+@pytest.fixture(autouse=True)
+def _warnings_already_captured():
+    """main() turns on logging.captureWarnings; doing it first keeps pytest.warns working in-process."""
+    logging.captureWarnings(True)
+    yield
+    logging.captureWarnings(False)
 
 
 def _rec() -> Recording:
