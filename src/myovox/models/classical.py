@@ -16,7 +16,7 @@ __all__ = ["CLASSICAL_MODELS", "make_classical"]
 CLASSICAL_MODELS: dict[str, tuple[str, str]] = {
     "rf": ("silentwear_rf", "SilentWear's random-forest features + RandomForestClassifier(100 trees)"),
     "lda": ("classic", "classic EMG features + StandardScaler + LDA (lsqr, automatic shrinkage)"),
-    "svm": ("classic", "classic EMG features + StandardScaler + SVC (RBF, balanced classes, probabilities)"),
+    "svm": ("classic", "classic EMG features + StandardScaler + SVC (RBF, balanced classes), calibrated probabilities"),
 }
 
 
@@ -39,7 +39,7 @@ def make_classical(name: str, *, sfreq: float, random_state: int | None = None, 
     sfreq : float
         Sampling rate of the windows in Hz (spectral features need it).
     random_state : int | None
-        Seed of the random forest / SVC probability calibration.
+        Seed of the random forest / the SVC.
     n_jobs : int
         Parallel jobs of the random forest.
     **params
@@ -66,9 +66,12 @@ def make_classical(name: str, *, sfreq: float, random_state: int | None = None, 
 
         clf = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
     else:
+        from sklearn.calibration import CalibratedClassifierCV
         from sklearn.svm import SVC
 
-        clf = SVC(kernel="rbf", probability=True, class_weight="balanced", random_state=random_state)
+        # probabilities by calibrating the decision function (SVC(probability=True) is deprecated)
+        svc = SVC(kernel="rbf", class_weight="balanced", random_state=random_state)
+        clf = CalibratedClassifierCV(svc, cv=3, ensemble=False)
     if name != "rf":
         steps.append(("scaler", StandardScaler()))
     steps.append(("clf", clf))
@@ -77,10 +80,11 @@ def make_classical(name: str, *, sfreq: float, random_state: int | None = None, 
         from ..exceptions import ValidationError
         from .._checks import did_you_mean
 
-        valid = clf.get_params(deep=False)
+        target = clf.estimator if name == "svm" else clf
+        valid = target.get_params(deep=False)
         for key in params:
             if key not in valid:
-                raise ValidationError(f"Unknown parameter {key!r} for model {name!r} ({type(clf).__name__})."
+                raise ValidationError(f"Unknown parameter {key!r} for model {name!r} ({type(target).__name__})."
                                       f"{did_you_mean(key, valid)}")
-        clf.set_params(**params)
+        target.set_params(**params)
     return pipe

@@ -50,7 +50,8 @@ def _jsonable(obj: Any) -> Any:
 
 def _classical_name(model: Any) -> str:
     clf = model.steps[-1][1] if hasattr(model, "steps") else model
-    return {"RandomForestClassifier": "rf", "LinearDiscriminantAnalysis": "lda", "SVC": "svm"}.get(
+    return {"RandomForestClassifier": "rf", "LinearDiscriminantAnalysis": "lda", "SVC": "svm",
+            "CalibratedClassifierCV": "svm"}.get(
         type(clf).__name__, "sklearn")
 
 
