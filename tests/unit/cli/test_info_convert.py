@@ -109,3 +109,16 @@ def test_convert_errors(tmp_path, capsys):
     assert "not supported" in capsys.readouterr().err
     assert main(["convert", "--format", "csv", str(src), str(tmp_path / "x.data")]) == 0
     assert read_recording(tmp_path / "x.data", format="csv").n_channels == 16
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name,kind", [("somach-silent-speech", "somach"), ("mateus-subvocal", "mateus"),
+                                       ("longterm-armband", "longterm")])
+def test_info_on_shared_datasets(datasets_dir, capsys, name, kind):
+    path = datasets_dir / name
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    assert main(["-q", "info", "--json", str(path)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["dataset"] == kind and info["n_recordings"] > 0 and info["classes"]
+    assert info["total_duration_s"] > 0 and isinstance(info["channels"], list)
