@@ -1,0 +1,215 @@
+"""Edge deployment: BN folding, int8 quantisation, a NumPy integer reference, C99 code, ONNX,
+emlearn random forests and an MCU budget.
+
+Main entry point: :func:`export_model`. Submodules are imported lazily (torch, onnx and emlearn
+load only when used).
+
+=================  ==============================================================
+``fold``           :func:`fold_model` -> :class:`FoldedNet` (float NumPy ops)
+``quantize``       :func:`quantize_model` -> :class:`QuantizedModel`
+``reference``      the integer arithmetic (bit-exact with the C), :func:`compare_accuracy`
+``c_codegen``      :func:`generate_c`, :func:`compile_harness`, :func:`run_harness`
+``onnx``           :func:`export_onnx_float`, :func:`export_onnx_qdq`
+``emlearn_rf``     :func:`export_random_forest`, :func:`check_random_forest_parity`
+``budget``         :func:`budget_report`, :func:`budget_markdown`
+=================  ==============================================================
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from .._checks import check_option
+from .._logging import logger
+from ..exceptions import ExportError
+
+_LAZY = {
+    "fold_model": "fold", "FoldedNet": "fold",
+    "quantize_model": "quantize",
+    "QuantizedModel": "reference", "compare_accuracy": "reference",
+    "generate_c": "c_codegen", "compile_harness": "c_codegen", "run_harness": "c_codegen",
+    "export_onnx_float": "onnx", "export_onnx_qdq": "onnx", "run_onnx": "onnx",
+    "export_random_forest": "emlearn_rf", "check_random_forest_parity": "emlearn_rf",
+    "budget_report": "budget", "budget_markdown": "budget",
+}
+
+__all__ = ["export_model", "load_for_export", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def load_for_export(model_dir: str | os.PathLike) -> tuple[Any, dict, Any]:
+    """Load a saved model folder; returns ``(model, sidecar, calibration windows or None)``.
+
+    Calibration windows are read from ``calibration.npz`` (key ``X``) or ``calibration.npy`` in
+    the folder when present.
+    """
+    from ..models.io import load_model
+
+    model, side = load_model(model_dir)
+    return model, side, _read_calibration_file(Path(model_dir), missing_ok=True)
+
+
+def _read_calibration_file(path: Path, missing_ok: bool = False) -> Any:
+    import numpy as np
+
+    if path.is_dir():
+        for name in ("calibration.npz", "calibration.npy"):
+            if (path / name).is_file():
+                return _read_calibration_file(path / name)
+        if missing_ok:
+            return None
+        raise ExportError(f"No calibration.npz/.npy in {path}.")
+    if path.suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            if "X" not in z.files:
+                raise ExportError(f"{path} has no array 'X' (found {', '.join(z.files)}).")
+            return np.array(z["X"])
+    raise ExportError(f"Cannot read calibration windows from {path}: expected .npy, .npz or a dataset folder.")
+
+
+def _meta_from_sidecar(side: dict | None) -> dict:
+    side = dict(side or {})
+    prep = side.get("preprocessing") or {}
+    keep = {}
+    for key in ("sfreq", "window_s", "ch_names", "channels", "channel_selection", "filter", "causal",
+                "label_map", "rest_label", "n_samples", "window_mode", "dataset", "model"):
+        if key == "label_map" and key in prep:  # label -> name (top-level one is index -> label)
+            keep[key] = prep[key]
+        elif key in side:
+            keep[key] = side[key]
+        elif key in prep:
+            keep[key] = prep[key]
+    return keep
+
+
+def export_model(model: Any, out_dir: str | os.PathLike, *, format: str = "c", int8: bool | None = None,
+                 calibration: Any = None, force: bool = False, report: bool = False,
+                 sidecar: dict | None = None, method: str = "percentile", check: bool = True) -> dict:
+    """Export a trained SpeechNet to a deployable artefact.
+
+    Parameters
+    ----------
+    model : SpeechNetClassifier | SpeechNet | str | Path
+        A fitted wrapper, a bare network, or a saved model folder (:mod:`myovox.models.io`).
+    out_dir : path
+        Output folder; must not exist (or be empty) unless ``force``.
+    format : {"c", "onnx"}
+        ``"c"``: int8 C99 library (``myovox_model.h/.c``, harness, ``model.json``);
+        ``"onnx"``: ``model.onnx`` (float) and, with ``int8``, ``model_int8_qdq.onnx``.
+    int8 : bool | None
+        Quantise (default: True for C, which is int8 only; False for ONNX).
+    calibration : array (n_windows, n_channels, n_times) | path | None
+        Training windows for the activation ranges (required for int8; a saved model folder may
+        carry ``calibration.npz``). Also used for the parity checks.
+    force : bool
+        Overwrite a non-empty output folder.
+    report : bool
+        Also write ``budget.json`` and ``budget.md`` (int8 only).
+    sidecar : dict | None
+        Preprocessing information to carry (sfreq, window_s, channels, filter, label_map);
+        read from the folder when ``model`` is a path.
+    method : {"percentile", "minmax"}
+        Calibration range estimate.
+    check : bool
+        Run parity checks (folding vs torch, onnxruntime vs torch/reference).
+
+    Returns
+    -------
+    dict
+        ``out_dir``, ``files`` (name -> path), and the check/budget results.
+    """
+    import numpy as np
+
+    check_option("format", format, ["c", "onnx"])
+    if int8 is None:
+        int8 = format == "c"
+    if format == "c" and not int8:
+        raise ExportError("format='c' produces an int8 library only; drop int8=False (--int8 is implied).")
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not force:
+            raise ExportError(f"Output folder {out} already exists; use --force (force=True) to overwrite it.")
+        if out.is_dir():
+            shutil.rmtree(out)
+        else:
+            out.unlink()
+    if isinstance(model, (str, os.PathLike)):
+        model, side, saved_cal = load_for_export(model)
+        sidecar = {**side, **(sidecar or {})}
+        if calibration is None:
+            calibration = saved_cal
+    if isinstance(calibration, (str, os.PathLike)):
+        calibration = _read_calibration_file(Path(calibration))
+    if getattr(model, "net_", None) is None and hasattr(model, "classes_") and not hasattr(model, "blocks"):
+        raise ExportError(f"Cannot export a {type(model).__name__} as a network; use "
+                          "myovox.export.emlearn_rf.export_random_forest for random forests.")
+    if int8 and calibration is None:
+        raise ExportError("int8 export needs calibration windows (calibration=X or --calibration DATASET).")
+    meta = _meta_from_sidecar(sidecar)
+    label_map = meta.get("label_map") or {}
+    result: dict[str, Any] = {"out_dir": str(out), "files": {}}
+    out.mkdir(parents=True, exist_ok=True)
+    X = None if calibration is None else np.asarray(calibration, dtype=np.float32)
+    qmodel = None
+    if int8:
+        from .quantize import quantize_model
+
+        names = None
+        classes = getattr(model, "classes_", None)
+        if label_map and classes is not None:
+            names = {c: label_map.get(str(c), label_map.get(c, str(c))) for c in
+                     [k.item() if hasattr(k, "item") else k for k in classes]}
+        qmodel = quantize_model(model, X, method=method, label_names=names, meta=meta, check=check)
+    if format == "c":
+        from .c_codegen import generate_c
+
+        files = generate_c(qmodel, out, force=True)
+        result["files"].update({k: str(v) for k, v in files.items()})
+    else:
+        from .onnx import export_onnx_float, export_onnx_qdq
+
+        check_X = X[:64] if (check and X is not None) else None
+        shape = qmodel.input_shape if qmodel is not None else (None if X is None else X.shape[1:])
+        info = export_onnx_float(model, out / "model.onnx", input_shape=shape, check_inputs=check_X)
+        result["files"]["onnx"] = info.pop("path")
+        result["onnx_float_check"] = info
+        if qmodel is not None:
+            qinfo = export_onnx_qdq(qmodel, out / "model_int8_qdq.onnx", check_inputs=check_X)
+            result["files"]["onnx_int8_qdq"] = qinfo.pop("path")
+            result["onnx_int8_check"] = qinfo
+        side = {"format": "myovox-onnx", "input": "x (batch, n_channels, n_times) float32, raw windows",
+                "output": "logits (batch, n_classes)", **meta,
+                "classes": [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])],
+                "checks": {k: v for k, v in result.items() if k.endswith("_check")}}
+        if qmodel is not None:
+            from .c_codegen import sidecar as _sc
+
+            side["int8"] = {k: v for k, v in _sc(qmodel).items() if k.startswith(("input_", "output_"))}
+        (out / "model.json").write_text(json.dumps(side, indent=2, default=str), encoding="utf-8")
+        result["files"]["sidecar"] = str(out / "model.json")
+    if report:
+        if qmodel is None:
+            raise ExportError("--report needs an int8 export (add --int8).")
+        from .budget import budget_markdown, budget_report
+
+        net = getattr(model, "net_", model)
+        n_float = sum(p.numel() for p in net.parameters()) if hasattr(net, "parameters") else None
+        rep = budget_report(qmodel, c_dir=out if format == "c" else None, float_params=n_float)
+        (out / "budget.json").write_text(json.dumps(rep, indent=2, default=str), encoding="utf-8")
+        (out / "budget.md").write_text(budget_markdown(rep), encoding="utf-8")
+        result["files"].update(budget_json=str(out / "budget.json"), budget_md=str(out / "budget.md"))
+        result["budget"] = rep
+    result["qmodel"] = qmodel
+    logger.info("Exported %s (%s%s) to %s", type(model).__name__, format, ", int8" if int8 else "", out)
+    return result

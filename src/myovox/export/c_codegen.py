@@ -20,7 +20,7 @@ import numpy as np
 
 from .._logging import logger
 from ..exceptions import ExportError, ValidationError
-from .reference import QuantizedModel
+from .reference import QuantizedModel, input_inv_scales
 
 CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2")
 _KERNELS = {"conv": "mv_conv", "avgpool": "mv_avgpool", "gap": "mv_gap", "dense": "mv_dense"}
@@ -62,6 +62,8 @@ def sidecar(qmodel: QuantizedModel, **extra: Any) -> dict:
         "input_zero_point": int(qmodel.input_zero_point),
         "output_scale": float(qmodel.output_scale),
         "output_zero_point": int(qmodel.output_zero_point),
+        "input_mean": None if qmodel.input_mean is None else [float(v) for v in qmodel.input_mean],
+        "input_std": None if qmodel.input_std is None else [float(v) for v in qmodel.input_std],
         "classes": [c.item() if hasattr(c, "item") else c for c in qmodel.classes],
         "label_map": {str(k): str(v) for k, v in names.items()},
         "arithmetic": "myovox.export.reference: int32 accumulators, requant floor((acc*m + 2^(n-1))/2^n), "
@@ -157,7 +159,10 @@ def generate_c(qmodel: QuantizedModel, out_dir: str | os.PathLike, *, name: str 
     fields = dict(
         name=name, version=__version__, n_channels=qmodel.input_shape[0], n_times=qmodel.input_shape[1],
         n_classes=qmodel.n_classes, sfreq=_f32(sfreq) if sfreq else "0.0",
-        input_scale=_f32(qmodel.input_scale), input_inv_scale=_f32(np.float32(1) / np.float32(qmodel.input_scale)),
+        input_scale=_f32(qmodel.input_scale), input_inv=", ".join(_f32(v) + "f" for v in input_inv_scales(
+            qmodel.input_shape[0], qmodel.input_scale, qmodel.input_std)),
+        input_mean=", ".join(_f32(v) + "f" for v in (np.zeros(qmodel.input_shape[0]) if qmodel.input_mean is None
+                                                      else qmodel.input_mean)),
         input_zero_point=int(qmodel.input_zero_point), output_scale=_f32(qmodel.output_scale),
         output_zero_point=int(qmodel.output_zero_point), arena_bytes=arena,
         constants="\n\n".join(consts), body="\n".join(body), logits_buffer=src,

@@ -358,13 +358,7 @@ def fold_model(model: Any, input_shape: tuple[int, int] | None = None, *,
 
     if check_inputs is not None:
         X = check_windows(check_inputs, input_shape, "check_inputs").astype(np.float32)
-        was_training = net.training
-        net.eval()
-        try:
-            with torch.no_grad():
-                ref = net(torch.from_numpy(X)).numpy()
-        finally:
-            net.train(was_training)
+        ref = torch_logits(net, X)
         got = folded.forward(X)
         err = float(np.max(np.abs(ref - got)))
         scale = max(1.0, float(np.max(np.abs(ref))))
@@ -373,6 +367,23 @@ def fold_model(model: Any, input_shape: tuple[int, int] | None = None, *,
             raise ExportError(f"Folded network differs from the torch model by {err:.3g} (> {atol * scale:.3g}); "
                               "the model's forward does not follow the SpeechNet-like structure.")
     return folded
+
+
+def torch_logits(net: Any, X: np.ndarray) -> np.ndarray:
+    """Logits of a torch network in eval mode for windows (n, C, T); a plain Sequential gets (n, 1, C, T)."""
+    import torch
+
+    net = _unwrap(net)
+    x = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+    if not hasattr(net, "blocks"):
+        x = x[:, None]
+    was = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            return net(x).numpy()
+    finally:
+        net.train(was)
 
 
 def count_parameters(folded: FoldedNet) -> int:

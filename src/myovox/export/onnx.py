@@ -69,20 +69,24 @@ def export_onnx_float(model: Any, path: str | os.PathLike, *, input_shape: tuple
         input_shape = (cfg["n_channels"], cfg["n_times"])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    from .quantize import input_standardization
+
+    mean, std = input_standardization(model)
+    module = net if mean is None else _Standardized(net, mean, std)
     was = net.training
     net.eval()
     try:
         dummy = torch.zeros(1, *input_shape)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(net, (dummy,), str(path), dynamo=False, opset_version=int(opset),
+            torch.onnx.export(module, (dummy,), str(path), dynamo=False, opset_version=int(opset),
                               input_names=["x"], output_names=["logits"],
                               dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}})
         info: dict[str, Any] = {"path": str(path), "opset": int(opset)}
         if check_inputs is not None:
             X = check_windows(check_inputs, tuple(input_shape), "check_inputs").astype(np.float32)
             with torch.no_grad():
-                ref = net(torch.from_numpy(X)).numpy()
+                ref = module(torch.from_numpy(X)).numpy()
             got = run_onnx(path, X)
             err = float(np.max(np.abs(ref - got)))
             info["max_abs_error"] = err
@@ -93,6 +97,23 @@ def export_onnx_float(model: Any, path: str | os.PathLike, *, input_shape: tuple
     finally:
         net.train(was)
     return info
+
+
+def _Standardized(net: Any, mean: np.ndarray, std: np.ndarray) -> Any:
+    """``net`` preceded by the wrapper's per-channel standardisation (so the ONNX takes raw windows)."""
+    import torch
+
+    class Standardized(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+            self.register_buffer("mean", torch.from_numpy(np.asarray(mean, np.float32).reshape(1, -1, 1)))
+            self.register_buffer("std", torch.from_numpy(np.asarray(std, np.float32).reshape(1, -1, 1)))
+
+        def forward(self, x: Any) -> Any:
+            return self.net((x - self.mean) / self.std)
+
+    return Standardized().eval()
 
 
 def build_qdq_graph(qmodel: QuantizedModel, *, opset: int = DEFAULT_OPSET):
@@ -127,7 +148,14 @@ def build_qdq_graph(qmodel: QuantizedModel, *, opset: int = DEFAULT_OPSET):
 
     c, t = qmodel.input_shape
     x_in = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", c, t])
-    nodes.append(helper.make_node("Unsqueeze", ["x", const("axes1", np.array([1], np.int64))], ["x4"]))
+    x0 = "x"
+    if qmodel.input_mean is not None:
+        mu = const("in_mean", np.asarray(qmodel.input_mean, np.float32).reshape(1, c, 1))
+        sd = const("in_std", np.asarray(qmodel.input_std, np.float32).reshape(1, c, 1))
+        nodes.append(helper.make_node("Sub", ["x", mu], ["x_c"]))
+        nodes.append(helper.make_node("Div", ["x_c", sd], ["x_s"]))
+        x0 = "x_s"
+    nodes.append(helper.make_node("Unsqueeze", [x0, const("axes1", np.array([1], np.int64))], ["x4"]))
     cur = qdq("x4", qmodel.input_scale, qmodel.input_zero_point, "input")
     s_in = qmodel.input_scale
     rank4 = True

@@ -112,9 +112,17 @@ def quantize_model(model: Any, calibration: Any, *, method: str = "percentile", 
             X0 = np.asarray(calibration)
             if X0.ndim == 3:
                 shape = X0.shape[1:]
-        folded = F.fold_model(model, shape,
-                              check_inputs=np.asarray(calibration)[:64] if check else None)
+        Xc = None
+        if check:
+            Xc = F.check_windows(calibration, _shape_of(model, shape), "calibration")[:64].astype(np.float32)
+            mu, sd = input_standardization(model)
+            if mu is not None:
+                Xc = ((Xc - mu[:, None]) / sd[:, None]).astype(np.float32)
+        folded = F.fold_model(model, shape, check_inputs=Xc)
     X = F.check_windows(calibration, folded.input_shape, "calibration").astype(np.float32)
+    mean, std = input_standardization(model)
+    if mean is not None:
+        X = ((X - mean[:, None]) / std[:, None]).astype(np.float32)
     if classes is None:
         classes = getattr(model, "classes_", None)
     classes = np.arange(folded.n_classes) if classes is None else np.asarray(classes)
@@ -155,4 +163,20 @@ def quantize_model(model: Any, calibration: Any, *, method: str = "percentile", 
     return QuantizedModel(ops, folded.input_shape, in_scale, in_zp, s_in, zp_in, classes,
                           {int(k) if str(k).lstrip("-").isdigit() else k: str(v)
                            for k, v in (label_names or {}).items()} or None,
-                          dict(meta or {}))
+                          dict(meta or {}), mean, std)
+
+
+def _shape_of(model: Any, shape: Any) -> tuple[int, int]:
+    if shape is not None:
+        return tuple(shape)  # type: ignore[return-value]
+    cfg = F._unwrap(model).get_config()
+    return (int(cfg["n_channels"]), int(cfg["n_times"]))
+
+
+def input_standardization(model: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Per-channel ``(mean, std)`` a fitted wrapper applies before its network, else ``(None, None)``."""
+    mean = getattr(model, "mean_", None)
+    scale = getattr(model, "scale_", None)
+    if mean is None or scale is None:
+        return None, None
+    return (np.asarray(mean, np.float32).reshape(-1), np.asarray(scale, np.float32).reshape(-1))

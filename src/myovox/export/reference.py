@@ -77,11 +77,27 @@ def saturate_int8(v: np.ndarray, lo: int = -128) -> np.ndarray:
     return np.clip(v, lo, 127).astype(np.int8)
 
 
-def quantize_input_array(X: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """Quantise float windows exactly as ``myovox_quantize_input`` does in C (float32 arithmetic)."""
-    inv = np.float32(1.0) / np.float32(scale)
+def input_inv_scales(n_channels: int, scale: float, std: np.ndarray | None = None) -> np.ndarray:
+    """float32 per-channel factors ``1 / (std[c] * scale)`` applied to ``x - mean[c]`` before rounding."""
+    sc = np.full(n_channels, np.float32(scale), dtype=np.float32)
+    if std is not None:
+        sc = (np.asarray(std, dtype=np.float32).reshape(n_channels) * sc).astype(np.float32)
+    return (np.float32(1.0) / sc).astype(np.float32)
+
+
+def quantize_input_array(X: np.ndarray, scale: float, zero_point: int, mean: np.ndarray | None = None,
+                         std: np.ndarray | None = None) -> np.ndarray:
+    """Quantise float windows exactly as ``myovox_quantize_input`` does in C (float32 arithmetic).
+
+    ``r = (x - mean[c]) * inv[c]`` with ``inv`` from :func:`input_inv_scales` (``mean = 0`` and
+    ``std = 1`` when the model has no input standardisation), then as in the module docstring.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    c = X.shape[-2]
+    inv = input_inv_scales(c, scale, std)[:, None]
+    mu = (np.zeros(c, np.float32) if mean is None else np.asarray(mean, np.float32).reshape(c))[:, None]
     with np.errstate(invalid="ignore", over="ignore"):
-        r = np.asarray(X, dtype=np.float32) * inv
+        r = (X - mu) * inv
         r = np.where(np.isnan(r), np.float32(0), r)
         r = np.clip(r, np.float32(-1000), np.float32(1000)).astype(np.float32)
         half = np.float32(0.5)
@@ -219,6 +235,9 @@ class QuantizedModel:
     label_names : dict int -> str | None
     meta : dict
         Sidecar information (sfreq, window_s, channel order, filter design, ...), JSON-able.
+    input_mean, input_std : array (n_channels,) | None
+        Per-channel standardisation the network expects (the wrapper's ``standardize``); it is
+        applied inside the input quantisation, so the C library takes raw windows.
     """
 
     ops: list
@@ -230,6 +249,8 @@ class QuantizedModel:
     classes: np.ndarray
     label_names: dict | None = None
     meta: dict = field(default_factory=dict)
+    input_mean: np.ndarray | None = None
+    input_std: np.ndarray | None = None
 
     @property
     def n_classes(self) -> int:
@@ -238,7 +259,7 @@ class QuantizedModel:
     def quantize_input(self, X: Any) -> np.ndarray:
         """Float windows (n, n_channels, n_times) -> int8, exactly as the C library does."""
         X = check_windows(X, self.input_shape, "X")
-        return quantize_input_array(X, self.input_scale, self.input_zero_point)
+        return quantize_input_array(X, self.input_scale, self.input_zero_point, self.input_mean, self.input_std)
 
     def forward_int8(self, Xq: np.ndarray, *, return_all: bool = False) -> Any:
         """int8 windows (n, n_channels, n_times) -> int8 logits (n, n_classes)."""
@@ -331,16 +352,9 @@ def compare_accuracy(model: Any, qmodel: QuantizedModel, X: Any, y: Sequence[Any
     if hasattr(model, "predict") and hasattr(model, "classes_"):
         pf = np.asarray(model.predict(X))
     else:
-        import torch
+        from .fold import torch_logits
 
-        net = model
-        was = net.training
-        net.eval()
-        try:
-            with torch.no_grad():
-                logits = net(torch.from_numpy(X)).numpy()
-        finally:
-            net.train(was)
+        logits = torch_logits(model, X)
         pf = np.asarray(qmodel.classes)[np.argmax(logits, axis=1)]
     pq = qmodel.predict(X)
     fa = float(balanced_accuracy_score(y, pf))

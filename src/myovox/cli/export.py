@@ -1,0 +1,85 @@
+"""Export a saved model to an int8 C99 library or ONNX, with an optional MCU budget report.
+
+Examples: ``myovox export models/s01 --format c --out build/s01_c --report``;
+``myovox export models/s01 --format onnx --int8 --calibration data/ --out build/s01_onnx``.
+Calibration windows come from --calibration (a dataset folder, windowed with the model's own
+preprocessing, or a .npy/.npz file) or from calibration.npz saved in the model folder.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help="saved model folder (myovox train --out)")
+    p.add_argument("--format", choices=("c", "onnx"), default="c", help="c: int8 C99 library; onnx: ONNX graph")
+    p.add_argument("--int8", action="store_true", help="quantise to int8 (always on for --format c)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--report", action="store_true", help="also write budget.json/budget.md (MCU budget)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
+    p.add_argument("--calibration", default=None, metavar="DATASET",
+                   help="dataset folder or .npy/.npz windows for int8 calibration")
+    p.add_argument("--kind", default=None, help="dataset adapter of --calibration (auto-detected)")
+    p.add_argument("--max-windows", type=int, default=512, help="calibration windows used at most")
+
+
+def calibration_windows(path: str, side: dict, kind: str | None = None, max_windows: int = 512) -> Any:
+    """Windows for calibration from a dataset folder (model's preprocessing) or a .npy/.npz file."""
+    import numpy as np
+
+    from ..exceptions import ValidationError
+    from ..export import _read_calibration_file
+
+    p = Path(path)
+    if not p.exists():
+        raise ValidationError(f"Calibration path {p} does not exist.")
+    if p.is_file() or any((p / n).is_file() for n in ("calibration.npz", "calibration.npy")):
+        X = _read_calibration_file(p)
+    else:
+        from ..datasets import load_dataset
+        from ..preprocessing.pipeline import preprocess_dataset
+        from ..windows import make_windows
+
+        prep = side.get("preprocessing") or {}
+        ds = load_dataset(p, kind=kind)
+        kwargs: dict[str, Any] = {}
+        if "filter" in prep:
+            kwargs["filter"] = prep["filter"]
+        if prep.get("channel_selection") is not None:
+            kwargs["channels"] = prep["channel_selection"]
+        ds = preprocess_dataset(ds, causal=bool(prep.get("causal", False)), **kwargs)
+        X = make_windows(ds, window_s=side.get("window_s", prep.get("window_s"))).X
+    X = np.asarray(X)
+    if len(X) > max_windows:
+        X = X[np.random.default_rng(0).choice(len(X), max_windows, replace=False)]
+    return X
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..exceptions import ExportError
+    from ..export import export_model, load_for_export
+
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.force:
+        raise ExportError(f"Output folder {out} already exists; use --force to overwrite it.")
+    model, side, X = load_for_export(args.model)
+    if args.calibration is not None:
+        X = calibration_windows(args.calibration, side, args.kind, args.max_windows)
+    int8 = True if args.format == "c" else bool(args.int8)
+    res = export_model(model, out, format=args.format, int8=int8, calibration=X, force=args.force,
+                       report=args.report, sidecar=side)
+    print(f"Exported {args.model} ({args.format}{', int8' if int8 else ''}) to {out}:")
+    for name, path in res["files"].items():
+        print(f"  {name}: {path}")
+    for key in ("onnx_float_check", "onnx_int8_check"):
+        if key in res:
+            print(f"  {key}: " + ", ".join(f"{k}={v:.4g}" for k, v in res[key].items()
+                                          if isinstance(v, float)))
+    if "budget" in res:
+        b = res["budget"]
+        print(f"  budget: {b['parameters']:,} parameters, flash {b['flash_bytes']['total']:,} B, "
+              f"RAM {b['ram_bytes']['activation_buffers']:,} B, {b['macs'] / 1e6:.2f} M MACs, "
+              f"GAP9 ~{b['estimates']['gap9']['latency_ms']:.2f} ms (estimate)")
+    return 0
