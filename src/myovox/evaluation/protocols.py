@@ -53,7 +53,11 @@ class ModelSpec:
                 f"Invalid value for 'model': expected a model name, an estimator or a factory, got {model!r}.")
 
     def build(self, windows: Windows, random_state: Any = 0, overrides: Mapping[str, Any] | None = None):
-        """A new estimator for windows shaped like ``windows``; ``overrides`` are set where accepted."""
+        """A new estimator for windows shaped like ``windows``.
+
+        ``overrides`` (protocol settings such as ``valid_size``) are set where the estimator
+        accepts them and ``model_params`` did not set them explicitly.
+        """
         kw = dict(sfreq=windows.sfreq, n_channels=windows.n_channels, n_times=windows.n_samples,
                   random_state=random_state)
         if isinstance(self.model, str):
@@ -70,7 +74,7 @@ class ModelSpec:
             est = self.model(**kw)
         if overrides and hasattr(est, "get_params"):
             accepted = est.get_params()
-            ok = {k: v for k, v in overrides.items() if k in accepted}
+            ok = {k: v for k, v in overrides.items() if k in accepted and k not in self.params}
             if ok:
                 est.set_params(**ok)
         return est
@@ -265,6 +269,14 @@ def _result(protocol: str, spec: ModelSpec, rows: list[dict], labels: list[int],
     return res
 
 
+def _thread_overrides(overrides: Mapping | None, n_jobs: int) -> dict:
+    """With several processes, one torch thread each (measured: threads oversubscribe 2 cores)."""
+    out = dict(overrides or {})
+    if n_jobs != 1:
+        out.setdefault("n_threads", 1)
+    return out
+
+
 def _common(random_state: Any, n_jobs: Any) -> int:
     if random_state is not None:
         check_int("random_state", random_state)
@@ -287,6 +299,7 @@ def _generic(protocol: str, dataset: Any, splitter: Callable[[Windows, Any], lis
     spec = ModelSpec(model, model_params)
     _, windows_for, summary, ds_rest = _prepare(dataset, None, condition, subjects, preprocess, causal)
     rest = ds_rest if rest_label == "auto" else rest_label
+    overrides = _thread_overrides(overrides, n_jobs)
     wins = list(sweep_windows) if sweep_windows else [window_s]
     rows: list[dict] = []
     sweep: list[dict] = []
@@ -508,7 +521,7 @@ def fine_tune(dataset: Any, *, model: Any, window_s: float | None = None, condit
         uw = w.subset(unit[3])
         for s in _splits._sorted_values(uw.meta["session"]):
             tasks.append((spec, uw, unit[0], unit[1], unit[2], s, labels, rest, random_state, strategy, ft_epochs, lr,
-                          valid_size, base_valid_size, accumulate, scratch))
+                          valid_size, base_valid_size, accumulate, scratch, _thread_overrides(None, n_jobs)))
     logger.info("fine_tune: %d subject x session runs with %s", len(tasks), spec.name)
     outs = _parallel(_fine_tune_unit, tasks, n_jobs)
     rows = [r for o in outs for r in o[0]]
@@ -531,8 +544,8 @@ def fine_tune(dataset: Any, *, model: Any, window_s: float | None = None, condit
 
 def _fine_tune_unit(spec: ModelSpec, uw: Windows, unit: str, subject: Any, condition: Any, session: Any,
                     labels: list[int], rest: Any, seed: Any, strategy: str, ft_epochs: int, lr: float,
-                    valid_size: float, base_valid_size: float, accumulate: bool, scratch: bool
-                    ) -> tuple[list[dict], list[dict], bool]:
+                    valid_size: float, base_valid_size: float, accumulate: bool, scratch: bool,
+                    ov: dict) -> tuple[list[dict], list[dict], bool]:
     from ..adaptation.finetune import fine_tune as _ft
 
     rng = np.random.default_rng(seed)
@@ -543,7 +556,7 @@ def _fine_tune_unit(spec: ModelSpec, uw: Windows, unit: str, subject: Any, condi
     fold0 = f"{unit}: session={session}"
     _check_train(old, labels, f"session={session}", unit, uw.label_names)
     t0 = time.perf_counter()
-    base = spec.build(old, seed, {"valid_size": base_valid_size})
+    base = spec.build(old, seed, {**ov, "valid_size": base_valid_size})
     base.fit(old.X, old.y)
     base_fit = time.perf_counter() - t0
     can_ft = hasattr(base, "fine_tune")
@@ -564,7 +577,7 @@ def _fine_tune_unit(spec: ModelSpec, uw: Windows, unit: str, subject: Any, condi
             pool = Windows.concatenate(seen)
             pool = pool.subset(_splits.downsample_rest_indices(pool.y, np.arange(len(pool)), rest, rng))
             if len(np.unique(pool.y)) >= 2:
-                est = spec.build(pool, seed, {"valid_size": valid_size})
+                est = spec.build(pool, seed, {**ov, "valid_size": valid_size})
                 est.fit(pool.X, pool.y)
                 sc = balanced_accuracy(test.y, est.predict(test.X))
         row = {"fold": f"session={session},batch={b}", "subject": "all" if subject is None else str(subject),
@@ -588,7 +601,7 @@ def _fine_tune_unit(spec: ModelSpec, uw: Windows, unit: str, subject: Any, condi
             current = _ft(current, data, strategy=strategy, n_epochs=ft_epochs, lr=lr, valid_size=valid_size)
         else:
             current = _ft(base, adapt, strategy=strategy, old_windows=Windows.concatenate([old, *seen[:-1]]),
-                          random_state=seed, builder=lambda w: spec.build(w, seed, {"valid_size": base_valid_size}))
+                          random_state=seed, builder=lambda w: spec.build(w, seed, {**ov, "valid_size": base_valid_size}))
         rows[-1]["fit_s"] = round(rows[-1]["fit_s"] + time.perf_counter() - t1, 3)
     return rows, curves, not can_ft
 

@@ -178,3 +178,11 @@ def test_dataset_input_global_and_subject_selection(dataset, lda, tmp_path):
     res2.save(tmp_path)
     assert (tmp_path / "window_sweep.png").is_file()
     assert "Window length" in (tmp_path / "report.md").read_text()
+
+
+def test_speechnet_fine_tune_protocol_end_to_end(make_windows_):
+    w = make_windows_(n_subjects=1, n_sessions=2, n_batches=2, n_times=130, session_shift=1.0)
+    res = fine_tune(w, model="speechnet", model_params={"n_epochs": 2}, ft_epochs=1, strategy="all")
+    assert res.model == "speechnet" and len(res.curves) == 4
+    assert not any("retrain" in n for n in res.notes)
+    assert all(0 <= c["ft"] <= 1 and 0 <= c["no_ft"] <= 1 for c in res.curves)
