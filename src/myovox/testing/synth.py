@@ -72,7 +72,7 @@ class SynthConfig:
     utterance_jitter : float
         Relative range of the utterance duration from trial to trial (+-).
     n_muscles : int
-        Muscles under the band (muscle 0 is laryngeal, active only when vocalized).
+        Muscles under the band, at least 4 (muscle 0 is laryngeal, active only when vocalized).
     emg_amplitude : float
         Peak RMS of an active muscle at the skin, in 0.1 uV (vocalized).
     silent_gain : float
@@ -145,7 +145,7 @@ class SynthConfig:
             check_positive(name, getattr(self, name), allow_zero=True)
         check_int("n_channels", self.n_channels, minimum=1)
         check_int("n_repetitions", self.n_repetitions, minimum=1)
-        check_int("n_muscles", self.n_muscles, minimum=3)
+        check_int("n_muscles", self.n_muscles, minimum=4)
         words = tuple(str(w) for w in self.words)
         if not words or len(set(words)) != len(words):
             raise ValidationError(f"Invalid value for 'words': expected distinct names, got {self.words!r}.")
@@ -164,7 +164,8 @@ class SynthConfig:
             raise ValidationError(
                 f"Invalid value for 'packet_loss': expected a probability below 1, got {self.packet_loss!r}.")
         if self.sfreq <= 2 * 150:
-            raise ValidationError(f"Invalid value for 'sfreq': expected > 300 Hz for 20-150 Hz EMG, got {self.sfreq!r}.")
+            raise ValidationError(
+                f"Invalid value for 'sfreq': expected > 300 Hz for 20-150 Hz EMG, got {self.sfreq!r}.")
 
     def replace(self, **changes: Any) -> "SynthConfig":
         """A copy with some fields changed (validated again)."""
