@@ -16,6 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategy", default="all", help="all (reference) | head | bn")
     p.add_argument("--epochs", type=int, default=50, help="fine-tuning epochs (default 50, as the reference)")
     p.add_argument("--sessions", nargs="+", default=None, metavar="S", help="only these sessions")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
     add_data_arguments(p)
 
 
@@ -31,13 +32,13 @@ def run(args: argparse.Namespace) -> int:
     from ..models.io import load_model, save_model
     from ..preprocessing.pipeline import preprocess_dataset
     from ..windows import downsample_rest, make_windows
-    from .train import select
+    from .train import save, select
 
     model, side = load_model(args.model_dir)
     pre: dict[str, Any] = dict(side.get("preprocessing", side) if isinstance(side, dict) else {})
     ds = select(load(args.dataset, args.kind), args.condition, args.subjects, args.sessions)
     channels = pre.get("channels")
-    ds = preprocess_dataset(ds, filter=pre.get("filter", "silentwear"),
+    ds = preprocess_dataset(ds, filter=pre.get("filter", "silentwear"), causal=bool(pre.get("causal", False)),
                             channels=channels if channels else ds.info.get("channels"))
     windows = make_windows(ds, window_s=pre.get("window_s"))
     if pre.get("n_samples") not in (None, windows.n_samples):
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
                          "dataset": str(args.dataset), "subjects": ds.meta_values("subject"),
                          "sessions": ds.meta_values("session")}
     out = Path(args.out)
-    save_model(tuned, out, preprocessing=pre)
+    save(save_model, tuned, out, pre, args.overwrite)
     print_table([("", "balanced accuracy (%)"), ("before fine-tuning", f"{100 * before:.1f}"),
                  ("after (on the fine-tuning data)", f"{100 * after:.1f}")])
     print("The 'after' score is measured on the data used for fine-tuning; use `myovox evaluate --protocol "

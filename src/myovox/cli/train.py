@@ -16,6 +16,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=float, default=None, metavar="S", help="window length in seconds")
     p.add_argument("--sessions", nargs="+", default=None, metavar="S", help="only these sessions")
     p.add_argument("--epochs", type=int, default=None, help="training epochs of neural models")
+    p.add_argument("--causal", action="store_true",
+                   help="filter causally (as a live stream is filtered) instead of zero-phase")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
     add_data_arguments(p)
 
 
@@ -47,6 +50,7 @@ def sidecar(ds: Any, windows: Any, rest_label: int) -> dict[str, Any]:
         "filter": None if design is None else design.to_dict(),
         "causal": bool(pre.get("causal", False)),
         "channels": list(windows.ch_names),
+        "ch_names": list(windows.ch_names),
         "channel_selection": pre.get("channels"),
         "window_s": windows.window_s,
         "n_samples": windows.n_samples,
@@ -55,6 +59,14 @@ def sidecar(ds: Any, windows: Any, rest_label: int) -> dict[str, Any]:
         "rest_label": rest_label,
         "dataset": ds.name,
     }
+
+
+def save(save_model: Any, model: Any, out: Path, pre: dict, overwrite: bool) -> None:
+    """``save_model`` with a one-line user error when the folder is not empty."""
+    try:
+        save_model(model, out, preprocessing=pre, overwrite=overwrite)
+    except FileExistsError as err:
+        raise ValidationError(f"{err} (use --overwrite)") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from ..windows import downsample_rest, make_windows
 
     ds = select(load(args.dataset, args.kind), args.condition, args.subjects, args.sessions)
-    ds = preprocess_dataset(ds)
+    ds = preprocess_dataset(ds, causal=args.causal)
     windows = make_windows(ds, window_s=args.window)
     rest = ds.info.get("rest_label", 0)
     train = downsample_rest(windows, rest_label=rest, random_state=args.seed)
@@ -81,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     pre["trained_on"] = {"subjects": ds.meta_values("subject"), "sessions": ds.meta_values("session"),
                          "condition": args.condition, "n_windows": len(train), "classes": train.class_counts()}
     out = Path(args.out)
-    save_model(model, out, preprocessing=pre)
+    save(save_model, model, out, pre, args.overwrite)
     print(f"Trained {model_name} on {len(train)} windows ({windows.window_s:g} s, {windows.n_channels} channels, "
           f"{len(train.classes)} classes) of {ds.name!r}.")
     print(f"Saved the model and its preprocessing sidecar to {out}")

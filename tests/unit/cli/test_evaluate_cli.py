@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
-
 import numpy as np
 import pytest
 
@@ -30,32 +27,7 @@ def tiny(tmp_path):
     return _write_longterm(tmp_path / "longterm")
 
 
-@pytest.fixture
-def models_available(monkeypatch):
-    """Use the real model registry; a stand-in (LDA on flattened windows) until it exists."""
-    try:
-        import myovox.models.registry  # noqa: F401
-        return "real"
-    except ImportError:
-        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import FunctionTransformer
-
-        def make_model(name, *, sfreq, n_channels, n_times, random_state=None, **params):
-            from myovox.exceptions import ValidationError
-
-            if name not in ("lda", "rf", "svm", "speechnet"):
-                raise ValidationError(f"Unknown model {name!r}.")
-            return make_pipeline(FunctionTransformer(lambda X: X.reshape(len(X), -1)), LinearDiscriminantAnalysis())
-
-        fake = types.ModuleType("myovox.models.registry")
-        fake.make_model = make_model
-        fake.MODELS = {"speechnet": None, "rf": None, "lda": None, "svm": None}
-        monkeypatch.setitem(sys.modules, "myovox.models.registry", fake)
-        return "stand-in"
-
-
-def test_evaluate_inter_session_writes_results(tiny, tmp_path, capsys, models_available):
+def test_evaluate_inter_session_writes_results(tiny, tmp_path, capsys):
     out = tmp_path / "res"
     rc = main(["-q", "evaluate", str(tiny), "--protocol", "inter_session", "--model", "lda", "--out", str(out)])
     assert rc == 0
@@ -68,7 +40,7 @@ def test_evaluate_inter_session_writes_results(tiny, tmp_path, capsys, models_av
     assert "inter_session" in printed and str(out) in printed
 
 
-def test_evaluate_transfer_and_leave_one_out(tiny, tmp_path, models_available):
+def test_evaluate_transfer_and_leave_one_out(tiny, tmp_path):
     out = tmp_path / "t"
     assert main(["-q", "evaluate", str(tiny), "--protocol", "transfer", "--model", "lda", "--train", "day=1",
                  "--test", "day=2", "--out", str(out), "--no-report"]) == 0
@@ -88,14 +60,14 @@ def test_evaluate_transfer_and_leave_one_out(tiny, tmp_path, models_available):
     (["--protocol", "global", "--model", "lda"], "needs a 'batch'"),
     (["--protocol", "kfold", "--model", "lda", "--epochs", "3"], "--epochs does not apply"),
 ])
-def test_evaluate_user_errors_one_line_exit_2(tiny, tmp_path, capsys, argv, message, models_available):
+def test_evaluate_user_errors_one_line_exit_2(tiny, tmp_path, capsys, argv, message):
     rc = main(["-q", "evaluate", str(tiny), *argv, "--out", str(tmp_path / "x")])
     err = capsys.readouterr().err
     assert rc == 2
     assert message in err and len(err.strip().splitlines()) == 1
 
 
-def test_evaluate_unknown_model_did_you_mean(tiny, tmp_path, capsys, models_available):
+def test_evaluate_unknown_model_did_you_mean(tiny, tmp_path, capsys):
     rc = main(["-q", "evaluate", str(tiny), "--protocol", "kfold", "--model", "ldaa", "--out", str(tmp_path / "x")])
     assert rc == 2 and "Did you mean 'lda'" in capsys.readouterr().err
 
@@ -103,3 +75,44 @@ def test_evaluate_unknown_model_did_you_mean(tiny, tmp_path, capsys, models_avai
 def test_evaluate_missing_dataset(tmp_path, capsys):
     rc = main(["-q", "evaluate", str(tmp_path / "nope"), "--protocol", "kfold", "--model", "lda"])
     assert rc == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_train_then_finetune_speechnet(tmp_path, capsys):
+    root = _write_longterm(tmp_path / "lt", n_subjects=1, n_days=2)
+    model_dir = tmp_path / "model"
+    rc = main(["-q", "train", str(root), "--model", "speechnet", "--out", str(model_dir), "--sessions", "1",
+               "--epochs", "1"])
+    assert rc == 0, capsys.readouterr().err
+    side = json.loads((model_dir / "model.json").read_text())
+    pre = side["preprocessing"]
+    assert pre["window_s"] == 1.5 and pre["sfreq"] == 200.0 and len(pre["channels"]) == 8
+    assert pre["filter"]["highpass"] == 20.0 and pre["filter"]["sfreq"] == 200.0
+    assert pre["trained_on"]["sessions"] == [1] and pre["label_map"]["0"] == "M1 (rest)"
+    assert "Saved the model" in capsys.readouterr().out
+    # the folder exists now: a one-line error, then --overwrite works
+    assert main(["-q", "train", str(root), "--model", "lda", "--out", str(model_dir)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    out = tmp_path / "tuned"
+    rc = main(["-q", "finetune", str(model_dir), str(root), "--out", str(out), "--sessions", "2", "--epochs", "1",
+               "--strategy", "head"])
+    assert rc == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "before fine-tuning" in printed and str(out) in printed
+    tuned = json.loads((out / "model.json").read_text())["preprocessing"]
+    assert tuned["fine_tuned"]["strategy"] == "head" and tuned["fine_tuned"]["sessions"] == [2]
+    from myovox.models.io import load_model
+
+    model, _ = load_model(out)
+    assert hasattr(model, "fine_tune")
+
+
+def test_finetune_user_errors(tmp_path, capsys):
+    root = _write_longterm(tmp_path / "lt", n_subjects=1, n_days=1, n_motions=2, n_trials=2)
+    assert main(["-q", "finetune", str(tmp_path / "nomodel"), str(root), "--out", str(tmp_path / "o")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["-q", "finetune", str(tmp_path), str(root), "--out", str(tmp_path / "o"), "--strategy", "hed"]) == 2
+    assert "Did you mean 'head'" in capsys.readouterr().err
+    model_dir = tmp_path / "lda"
+    assert main(["-q", "train", str(root), "--model", "lda", "--out", str(model_dir)]) == 0
+    assert main(["-q", "finetune", str(model_dir), str(root), "--out", str(tmp_path / "o")]) == 2
+    assert "cannot be fine-tuned" in capsys.readouterr().err
