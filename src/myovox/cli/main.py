@@ -9,6 +9,7 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 from typing import Sequence
 
 from .. import __version__
@@ -51,6 +52,10 @@ def build_parser(available_only: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+def _warning_to_log(message, category, filename, lineno, file=None, line=None) -> None:
+    logger.warning("%s: %s", category.__name__, message)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``myovox`` command; returns the exit status."""
     parser = build_parser()
@@ -59,10 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         set_log_level("warning")
     else:
         set_log_level(logging.DEBUG if args.verbose >= 2 else logging.INFO)
-    logging.captureWarnings(True)
     if not getattr(args, "_run", None):
         parser.print_help(sys.stderr)
         return 2
+    # warnings become one-line log records on stderr ("WARNING: DataLossWarning: ...")
+    previous_showwarning = warnings.showwarning
+    warnings.showwarning = _warning_to_log
     try:
         return int(args._run(args) or 0)
     except MyovoxError as err:
@@ -76,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"myovox {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = previous_showwarning  # main() may run in-process (tests, notebooks)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -96,10 +96,11 @@ class Dataset:
             "total_duration_s": round(sum(r.duration for r in self.recordings), 3),
             "classes": dict(sorted(classes.items())),
         }
-        for key in ("subject", "session", "condition", "phase", "batch", "day"):
+        for key, plural in (("subject", "subjects"), ("session", "sessions"), ("condition", "conditions"),
+                            ("phase", "phases"), ("batch", "batches"), ("day", "days")):
             vals = self.meta_values(key)
             if vals:
-                out[key + "s"] = vals
+                out[plural] = vals
         return out
 
     def __repr__(self) -> str:

@@ -7,7 +7,6 @@ Example for an OpenBCI Cyton on a serial port::
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
 

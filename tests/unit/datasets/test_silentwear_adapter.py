@@ -1,7 +1,6 @@
 """SilentWear adapter: detection at every level, raw and processed trees, selection, order."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
