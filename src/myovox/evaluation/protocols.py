@@ -264,6 +264,9 @@ def _result(protocol: str, spec: ModelSpec, rows: list[dict], labels: list[int],
                  per_condition=per_condition, labels=[int(c) for c in labels],
                  label_names={int(c): (label_names or {}).get(int(c), str(c)) for c in labels},
                  params=params, dataset=summary, **extra)
+    vals = [r[res.metric] for r in rows if r.get(res.metric) is not None and np.isfinite(r[res.metric])]
+    if vals:
+        res.fold_mean, res.fold_std = float(np.mean(vals)), float(np.std(vals))
     res.timing["total_s"] = round(time.perf_counter() - t0, 3)
     res.timing["fit_s"] = round(sum(r.get("fit_s", 0.0) for r in rows), 3)
     return res

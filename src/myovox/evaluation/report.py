@@ -115,7 +115,8 @@ def write_report(result: "Result", out_dir: str | Path, *, plots: bool = True) -
         lines += [f"Dataset: `{ds.get('dataset', '?')}` ({ds.get('n_recordings', '?')} recordings, "
                   f"{ds.get('sfreq', '?')} Hz, {ds.get('n_channels', '?')} channels).", ""]
     lines += [f"**{result.metric.replace('_', ' ')}: {_pct(result.mean)} ± {_pct(result.std)} %** "
-              f"(mean ± std over {len(result.per_subject)} subject(s) of per-subject means).", ""]
+              f"(mean ± std over {len(result.per_subject)} subject(s) of per-subject means; over the "
+              f"folds: {_pct(result.fold_mean)} ± {_pct(result.fold_std)} %).", ""]
     if result.per_condition:
         lines += ["| condition | mean (%) | std (%) | subjects |", "|---|---|---|---|"]
         lines += [f"| {c} | {_pct(r['mean'])} | {_pct(r['std'])} | {r['n_subjects']} |"

@@ -44,6 +44,9 @@ class Result:
         ``metric`` is the headline score (``"balanced_accuracy"``).
     mean, std : float
         Mean ± std over subjects of the per-subject means (see :func:`~.metrics.summarize`).
+    fold_mean, fold_std : float
+        Mean ± std (ddof 0) over the folds behind the headline (the spread a single-subject
+        dataset reports).
     folds : list of dict
         One row per fold: ``fold``, ``subject``, ``condition``, ``window_s``, ``n_train``,
         ``n_test``, ``balanced_accuracy``, ``accuracy``, ``macro_f1``, ``itr_bits_per_min``,
@@ -70,6 +73,8 @@ class Result:
     metric: str = "balanced_accuracy"
     mean: float = float("nan")
     std: float = float("nan")
+    fold_mean: float = float("nan")
+    fold_std: float = float("nan")
     folds: list[dict] = field(default_factory=list)
     per_subject: dict[str, float] = field(default_factory=dict)
     curves: list[dict] = field(default_factory=list)
@@ -91,7 +96,7 @@ class Result:
     def from_dict(cls, d: dict[str, Any]) -> "Result":
         """Inverse of :meth:`to_dict` (None scores come back as NaN)."""
         d = dict(d)
-        for k in ("mean", "std"):
+        for k in ("mean", "std", "fold_mean", "fold_std"):
             d[k] = float("nan") if d.get(k) is None else float(d[k])
         d["label_names"] = {int(k): v for k, v in (d.get("label_names") or {}).items()}
         known = set(cls.__dataclass_fields__)
@@ -109,7 +114,8 @@ class Result:
         """A few lines: headline score, per subject, sweep and curves in short."""
         pct = lambda v: "n/a" if v is None or not math.isfinite(v) else f"{100 * v:.1f}"  # noqa: E731
         lines = [f"{self.protocol} | model {self.model} | {self.metric}: {pct(self.mean)} ± "
-                 f"{pct(self.std)} % over {len(self.per_subject)} subject(s), {len(self.folds)} folds"]
+                 f"{pct(self.std)} % over {len(self.per_subject)} subject(s), {len(self.folds)} folds "
+                 f"(fold spread {pct(self.fold_mean)} ± {pct(self.fold_std)} %)"]
         for cond, row in self.per_condition.items():
             lines.append(f"  {cond}: {pct(row['mean'])} ± {pct(row['std'])} % ({row['n_subjects']} subjects)")
         for subj, v in self.per_subject.items():

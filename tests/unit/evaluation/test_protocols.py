@@ -186,3 +186,11 @@ def test_speechnet_fine_tune_protocol_end_to_end(make_windows_):
     assert res.model == "speechnet" and len(res.curves) == 4
     assert not any("retrain" in n for n in res.notes)
     assert all(0 <= c["ft"] <= 1 and 0 <= c["no_ft"] <= 1 for c in res.curves)
+
+
+def test_fold_spread_reported(windows, lda):
+    res = run_protocol("kfold", windows, model=lda, n_splits=3, subjects=["S01"])
+    vals = [r["balanced_accuracy"] for r in res.folds]
+    assert res.std == 0.0  # one subject
+    assert res.fold_mean == pytest.approx(np.mean(vals)) and res.fold_std == pytest.approx(np.std(vals))
+    assert "fold spread" in res.summary()
