@@ -144,6 +144,14 @@ def generate_c(qmodel: QuantizedModel, out_dir: str | os.PathLike, *, name: str 
             body.append(f"    mv_dense({src}, {n}, {dst}, {o}, {p}_W, {p}_B, {p}_M, {p}_S, {op.in_zp}, "
                         f"{op.out_zp}, {lo});")
         src, shape = dst, new_shape
+    acc_len = 1
+    shape_ = (1, *qmodel.input_shape)
+    for op in qmodel.ops:
+        if op.kind == "conv":
+            acc_len = max(acc_len, shape_[2] + 2 * op.padding[1] - op.weight.shape[3] + 1)
+        shape_ = op_output_shape(_FloatView(op), shape_)
+    if "conv" not in used:
+        body.append("    (void)mv_acc;")
     for kind, fn in _KERNELS.items():
         if kind not in used:
             body.append(f"    (void){fn};")
@@ -164,7 +172,7 @@ def generate_c(qmodel: QuantizedModel, out_dir: str | os.PathLike, *, name: str 
         input_mean=", ".join(_f32(v) + "f" for v in (np.zeros(qmodel.input_shape[0]) if qmodel.input_mean is None
                                                       else qmodel.input_mean)),
         input_zero_point=int(qmodel.input_zero_point), output_scale=_f32(qmodel.output_scale),
-        output_zero_point=int(qmodel.output_zero_point), arena_bytes=arena,
+        output_zero_point=int(qmodel.output_zero_point), arena_bytes=arena, acc_len=acc_len,
         constants="\n\n".join(consts), body="\n".join(body), logits_buffer=src,
         labels=", ".join(map(str, labels)), names=", ".join(_c_string(s) for s in label_names))
     paths = {"header": out / "myovox_model.h", "source": out / "myovox_model.c", "sidecar": out / "model.json"}
@@ -173,7 +181,7 @@ def generate_c(qmodel: QuantizedModel, out_dir: str | os.PathLike, *, name: str 
     if harness:
         paths["harness"] = out / "myovox_harness.c"
         paths["harness"].write_text(_template("myovox_harness.c.in").substitute(fields), encoding="utf-8")
-    meta = sidecar(qmodel, c_arena_bytes_per_buffer=arena, c_activation_buffers=2,
+    meta = sidecar(qmodel, c_arena_bytes_per_buffer=arena, c_activation_buffers=2, c_accumulator_bytes=4 * acc_len,
                    flash_bytes=qmodel.flash_bytes())
     paths["sidecar"].write_text(json.dumps(meta, indent=2, default=_json_default), encoding="utf-8")
     logger.info("Wrote C library to %s (flash %d B, RAM 2 x %d B)", out, qmodel.flash_bytes()["total"], arena)
