@@ -61,7 +61,8 @@ def _plots(result: "Result", out: Path) -> dict[str, Path]:
     if result.curves:
         idx = sorted({c["batch_index"] for c in result.curves})
         fig, ax = plt.subplots(figsize=(6, 4))
-        for key, label, style in (("ft", "fine-tuned", "o-"), ("no_ft", "no fine-tuning", "s--"),
+        retrained = any("retrain" in n for n in result.notes)
+        for key, label, style in (("ft", "retrained on old + new" if retrained else "fine-tuned", "o-"), ("no_ft", "no fine-tuning", "s--"),
                                   ("scratch", "from scratch", "^:")):
             xs, ys = [], []
             for b in idx:

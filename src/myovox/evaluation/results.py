@@ -113,8 +113,10 @@ class Result:
     def summary(self) -> str:
         """A few lines: headline score, per subject, sweep and curves in short."""
         pct = lambda v: "n/a" if v is None or not math.isfinite(v) else f"{100 * v:.1f}"  # noqa: E731
+        n = len(self.per_subject)
+        over = f"{n} subject x condition run(s)" if self.per_condition else f"{n} subject(s)"
         lines = [f"{self.protocol} | model {self.model} | {self.metric}: {pct(self.mean)} ± "
-                 f"{pct(self.std)} % over {len(self.per_subject)} subject(s), {len(self.folds)} folds "
+                 f"{pct(self.std)} % over {over}, {len(self.folds)} folds "
                  f"(fold spread {pct(self.fold_mean)} ± {pct(self.fold_std)} %)"]
         for cond, row in self.per_condition.items():
             lines.append(f"  {cond}: {pct(row['mean'])} ± {pct(row['std'])} % ({row['n_subjects']} subjects)")
