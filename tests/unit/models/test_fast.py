@@ -21,11 +21,13 @@ def _pair(n_channels=14, n_times=300, seed=0):
 
 
 def _assert_grads_close(ref, fast):
-    # convolution biases before batch norm have a true gradient of 0 (float noise in both), so the
-    # tolerance is relative to each tensor's own scale or, at least, to the largest gradient
     top = max(float(p.grad.abs().max()) for p in ref.parameters())
     for (name, p_ref), (_, p_fast) in zip(ref.named_parameters(), fast.named_parameters()):
-        scale = max(float(p_ref.grad.abs().max()), 1e-2 * top)
+        if name.startswith("blocks.") and name.endswith(".0.bias"):
+            # a convolution bias right before batch norm has a true gradient of 0: both are float noise
+            assert float(p_ref.grad.abs().max()) < 1e-2 * top and float(p_fast.grad.abs().max()) < 1e-2 * top
+            continue
+        scale = max(float(p_ref.grad.abs().max()), 1e-3 * top)
         assert float((p_ref.grad - p_fast.grad).abs().max()) <= 1e-3 * scale, name
 
 
