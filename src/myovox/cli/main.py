@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.debug("traceback", exc_info=True)
         print(f"myovox {args.command}: error: {err}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as err:
+    except (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError) as err:
         print(f"myovox {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
