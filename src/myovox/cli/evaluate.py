@@ -87,6 +87,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=None, help="training epochs of neural models")
     p.add_argument("--strategy", default="all", help="fine_tune: all | head | bn (default all)")
     p.add_argument("--ft-epochs", type=int, default=50, help="fine_tune: fine-tuning epochs (default 50)")
+    p.add_argument("--test-sessions", nargs="+", default=None, metavar="S",
+                   help="fine_tune: hold out only these sessions (default: each in turn)")
     p.add_argument("--out", default=None, help="output folder (default myovox-results/PROTOCOL-MODEL)")
     p.add_argument("--jobs", type=int, default=1, help="parallel processes over folds (default 1)")
     p.add_argument("--no-report", action="store_true", help="write results.json and folds.csv only")
@@ -115,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
     if protocol == "kfold":
         options["n_splits"] = args.folds
     if protocol == "fine_tune":
-        options.update(strategy=args.strategy, ft_epochs=args.ft_epochs)
+        options.update(strategy=args.strategy, ft_epochs=args.ft_epochs, test_sessions=args.test_sessions)
+    elif args.test_sessions:
+        raise ValidationError(f"--test-sessions applies to protocol 'fine_tune' only, not {protocol!r}.")
     model_params: dict[str, Any] = {}
     if args.epochs is not None:
         if model in _CLASSICAL:

@@ -495,7 +495,8 @@ def fine_tune(dataset: Any, *, model: Any, window_s: float | None = None, condit
               random_state: Any = 0, model_params: Mapping | None = None, subjects: Sequence | None = None,
               n_jobs: int = 1, rest_label: Any = "auto", preprocess: bool = True, causal: bool = False,
               strategy: str = "all", ft_epochs: int = 50, lr: float = 1e-3, valid_size: float = 0.3,
-              base_valid_size: float = 0.2, accumulate: bool = False, scratch: bool = True) -> Result:
+              base_valid_size: float = 0.2, accumulate: bool = False, scratch: bool = True,
+              test_sessions: Sequence | None = None) -> Result:
     """Incremental adaptation to a new session, per subject and held-out session.
 
     The base model is trained on the other sessions (as in ``inter_session``). For each batch b
@@ -506,7 +507,8 @@ def fine_tune(dataset: Any, *, model: Any, window_s: float | None = None, condit
     ``valid_size`` validation split; ``accumulate=True`` fine-tunes on all new batches <= b
     instead of b only). Models without ``fine_tune`` (rf, lda, svm) are retrained on old + new
     data instead; the result says so. The headline score is the mean ``ft`` over batches after
-    at least one adaptation step.
+    at least one adaptation step. ``test_sessions`` restricts which sessions are held out
+    (default: each in turn).
     """
     check_option("strategy", strategy, ("all", "head", "bn"))
     ft_epochs = check_int("ft_epochs", ft_epochs, minimum=1)
@@ -523,6 +525,8 @@ def fine_tune(dataset: Any, *, model: Any, window_s: float | None = None, condit
     for unit in _units(w, True, True):
         uw = w.subset(unit[3])
         for s in _splits._sorted_values(uw.meta["session"]):
+            if test_sessions is not None and s not in test_sessions and str(s) not in map(str, test_sessions):
+                continue
             tasks.append((spec, uw, unit[0], unit[1], unit[2], s, labels, rest, random_state, strategy, ft_epochs, lr,
                           valid_size, base_valid_size, accumulate, scratch, _thread_overrides(None, n_jobs)))
     logger.info("fine_tune: %d subject x session runs with %s", len(tasks), spec.name)
@@ -534,7 +538,11 @@ def fine_tune(dataset: Any, *, model: Any, window_s: float | None = None, condit
     params = {"window_s": window_s, "condition": condition, "random_state": random_state, "strategy": strategy,
               "ft_epochs": ft_epochs, "lr": lr, "valid_size": valid_size, "accumulate": accumulate,
               "model_params": dict(model_params or {}), "rest_label": rest, "n_jobs": n_jobs,
-              "subjects": None if subjects is None else list(subjects)}
+              "subjects": None if subjects is None else list(subjects),
+              "test_sessions": None if test_sessions is None else list(test_sessions)}
+    if not tasks:
+        raise ValidationError(f"fine_tune: none of the test_sessions {list(test_sessions or [])} is in the data "
+                              f"(sessions: {_splits._sorted_values(w.meta['session'])}).")
     res = _result("fine_tune", spec, head, labels, w.label_names, params, summary, t0, curves=curves)
     res.folds = rows
     res.notes.append("Headline: mean fine-tuned balanced accuracy over new-session batches after at least one "
