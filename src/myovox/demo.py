@@ -24,6 +24,8 @@ import numpy as np
 from ._logging import logger
 
 _MARKER = ".myovox-demo"
+#: window start offsets (s) from each cue onset used to train the live model
+LIVE_OFFSETS_S = (-0.2, 0.0, 0.2, 0.4)
 
 
 def _pct(v: float) -> str:
@@ -101,7 +103,8 @@ def run_demo(out_dir: str | Path = "myovox-demo", *, n_batches: int = 3, n_repet
             f"FT {_pct(c['ft'])}  no-FT {_pct(c['no_ft'])}  scratch {_pct(c['scratch'])}")
 
     # 3. live model (causal filter) -------------------------------------------------------
-    say("[3/6] training the live model on sessions 1-2 with the causal filter ...")
+    say("[3/6] training the live model on sessions 1-2 with the causal filter (onsets shifted by "
+        f"{', '.join(f'{o:+g}' for o in LIVE_OFFSETS_S)} s) ...")
     model_dir, train_X = _train_live_model(data, out / "model", window_s, mp, seed)
 
     # 4. export ---------------------------------------------------------------------------
@@ -136,11 +139,12 @@ def _train_live_model(data: Path, model_dir: Path, window_s: float, mp: dict, se
     from .models.io import save_model
     from .models.registry import make_model
     from .preprocessing.pipeline import preprocess_dataset
-    from .windows import downsample_rest, make_windows
+    from .windows import downsample_rest, event_windows
 
     ds = load_dataset(data, source="raw", filtered=False).select(session=[1, 2])
     ds = preprocess_dataset(ds, causal=True)
-    w = make_windows(ds, window_s=window_s)
+    # live windows slide over the stream, so train on onsets shifted by -0.2 .. +0.4 s as well
+    w = event_windows(ds, window_s, offsets_s=LIVE_OFFSETS_S)
     train = downsample_rest(w, rest_label=0, random_state=seed)
     model = make_model("speechnet", sfreq=w.sfreq, n_channels=w.n_channels, n_times=w.n_samples,
                        random_state=seed, **mp)

@@ -252,7 +252,7 @@ def _label_names(recs: list) -> dict:
 
 
 def event_windows(recordings: Any, window_s: float, *, rest_label: int = 0,
-                  include_rest: bool = True) -> Windows:
+                  include_rest: bool = True, offsets_s: Sequence[float] = (0.0,)) -> Windows:
     """One window per label run, from the run's first sample (SilentWear's rule).
 
     Parameters
@@ -267,6 +267,10 @@ def event_windows(recordings: Any, window_s: float, *, rest_label: int = 0,
         Label of rest runs.
     include_rest : bool
         Whether rest runs give windows (label ``rest_label``).
+    offsets_s : sequence of float
+        Start offsets from each run's onset (default ``(0.0,)``, the reference). Several offsets,
+        e.g. ``(-0.2, 0, 0.2, 0.4)``, augment training data for live recognition, whose sliding
+        windows are not aligned with the cue; each window keeps its run's label.
 
     Returns
     -------
@@ -286,13 +290,14 @@ def event_windows(recordings: Any, window_s: float, *, rest_label: int = 0,
     for i, r in enumerate(recs):
         if r.labels is None:
             raise ValidationError(f"Cannot cut event windows from {r.source}: it has no labels.")
-        for a, _, lab in r.label_runs():
+        for a0, _, lab in r.label_runs():
             if not include_rest and lab == rest_label:
                 continue
-            if a + n > r.n_times:
-                dropped += 1
-                continue
-            picks.append((i, a, a + n, lab))
+            for a in (a0 + int(round(off * r.sfreq)) for off in offsets_s):
+                if a < 0 or a + n > r.n_times:
+                    dropped += 1
+                    continue
+                picks.append((i, a, a + n, lab))
     if dropped:
         logger.info("event_windows: %d window(s) of %d samples dropped: they would pass the end of "
                     "their recording.", dropped, n)

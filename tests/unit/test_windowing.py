@@ -126,3 +126,21 @@ def test_downsample_rest_to_mean_word_count():
     # few rest windows: unchanged
     w3 = w.subset(np.flatnonzero((y != 0) | (np.arange(y.size) < 3)))
     assert len(downsample_rest(w3)) == len(w3)
+
+
+def test_event_windows_offsets_augment_and_respect_bounds():
+    import numpy as np
+
+    from myovox import Recording
+    from myovox.windows import event_windows
+
+    labels = np.zeros(1000, int)
+    labels[100:300] = 1
+    labels[600:800] = 2
+    rec = Recording(np.arange(2000.0).reshape(2, 1000), 100.0, labels=labels)
+    w = event_windows(rec, 1.0, offsets_s=(-0.5, 0.0, 0.5))
+    # the first rest run loses its -0.5 s window (it would start before the recording)
+    assert sorted(w.meta["start"].tolist()) == [0, 50, 50, 100, 150, 250, 300, 350, 550, 600, 650, 750, 800, 850]
+    assert sorted(w.y[w.meta["start"] == 50].tolist()) == [0, 1]   # rest from 0 + 0.5 s, word from 100 - 0.5 s
+    assert dict(zip(w.meta["start"].tolist(), w.y.tolist()))[150] == 1
+    np.testing.assert_array_equal(w.X[w.meta["start"] == 650][0, 0], np.arange(650.0, 750.0))
