@@ -5,6 +5,8 @@ better), with the baseline measured in the same run on the same machine.
 """
 from __future__ import annotations
 
+import os
+
 #: benchmark modules in the order ``myovox bench`` runs them
 MODULES = ("features", "training", "inference", "streaming", "protocol")
 
@@ -26,3 +28,15 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def tiny() -> bool:
+    """True when ``MYOVOX_BENCH_TINY`` is set (non-empty, not ``0``): toy sizes for smoke tests only."""
+    return os.environ.get("MYOVOX_BENCH_TINY", "") not in ("", "0")
+
+
+def median_of(values: list[float]) -> float:
+    """Median of repeated measurements (robust to the load of a shared machine)."""
+    import statistics
+
+    return float(statistics.median(values))

@@ -8,7 +8,7 @@ estimate of float32 SIMD throughput, not a hardware specification).
 Rows ``{name, unit, baseline, ours, ratio}``: for ``*_vs_mac_bound`` rows, baseline is the
 MAC-bound time and ratio = baseline / ours (the fraction of the estimated peak achieved); for
 ``int8_c_vs_*`` rows baseline is the other engine's latency and ratio = baseline / ours (speed-up).
-Run ``python benchmarks/bench_inference.py [--quick]`` to print a table.
+Run ``myovox bench --only inference`` (or ``python benchmarks/bench_inference.py [--quick]``).
 """
 from __future__ import annotations
 
@@ -62,10 +62,10 @@ def run(quick: bool = False) -> list[dict]:
     """Measure the three engines and the MAC-bound reference; return table rows."""
     import torch
 
-    from myovox.export.c_codegen import compile_harness, generate_c, time_harness
-    from myovox.export.onnx import export_onnx_float, run_onnx  # noqa: F401  (checks onnx is there)
-    from myovox.export.quantize import quantize_model
-    from myovox.models.speechnet import SpeechNet
+    from ..export.c_codegen import compile_harness, generate_c, time_harness
+    from ..export.onnx import export_onnx_float, run_onnx  # noqa: F401  (checks onnx is there)
+    from ..export.quantize import quantize_model
+    from ..models.speechnet import SpeechNet
 
     reps = 30 if quick else 200
     old_threads = torch.get_num_threads()

@@ -143,8 +143,113 @@ class _TemporalBlock(torch.autograd.Function):
         return dh, dw, db, dgamma, dbeta, None, None, None, None, None, None, None
 
 
+def _pooled_windows(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, sign: torch.Tensor, pad: int,
+                    pool: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Max-pooled ``sign * conv1d(x)`` of a single-row input as one matrix product.
+
+    Each pooled output sees ``L = pool + k - 1`` input samples; a Toeplitz matrix ``(pool * F, L)``
+    gives all ``pool`` convolution outputs of every filter at once. Returns the input windows
+    ``(R, L)`` (``R = N * n_pooled``), the maxima ``(F, R)`` and their positions ``(F, R)``
+    (filter-major, so that every step below runs over contiguous memory).
+    """
+    n, t = x.shape
+    f, k = weight.shape
+    length = pool + k - 1
+    t_out = t + 2 * pad - k + 1
+    tp = t_out // pool
+    xw = F.pad(x, (pad, pad)).unfold(1, length, pool)[:, :tp].reshape(n * tp, length)
+    ws = weight * sign[:, None]
+    toe = weight.new_zeros(pool, f, length)
+    for j in range(pool):
+        toe[j, :, j:j + k] = ws
+    zs = torch.addmm((bias * sign).repeat(pool)[:, None], toe.view(pool * f, length), xw.t()).view(pool, f, n * tp)
+    # running maximum over the pool positions (a reduction over a short inner axis is slow);
+    # strictly greater keeps the first index on ties, as max-pool does
+    # (in place: fresh megabyte-sized temporaries cost more in page faults than the arithmetic)
+    zmax = zs[0].clone()
+    idx = torch.zeros(zmax.shape, dtype=torch.uint8 if pool <= 256 else torch.int64)
+    better = torch.empty(zmax.shape, dtype=torch.bool)
+    for j in range(1, pool):
+        torch.gt(zs[j], zmax, out=better)
+        idx.masked_fill_(better, j)
+        torch.maximum(zmax, zs[j], out=zmax)
+    return xw, zmax, idx
+
+
+class _FirstBlock(torch.autograd.Function):
+    """First temporal block on a single input row (the data): no input gradient is needed.
+
+    Batch-norm statistics of the full convolution output come from the first and second moments
+    of the unfolded input (float64), so the ``N x F x T`` output is never materialised: the
+    forward pass computes only the pooled maxima (one matrix product) and the weight gradient is
+    the arg-max part (a matrix product) plus a closed form for the dense part ``c2 + c3 * z`` of
+    batch norm's gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, gamma, beta, running_mean, running_var, num_batches,
+                pad: int, pool: int, momentum: float, eps: float):
+        n, t = x.shape
+        f, k = weight.shape
+        t_out = t + 2 * pad - k + 1
+        m = n * t_out
+        ud = F.pad(x, (pad, pad)).double().unfold(1, k, 1)[:, :t_out].reshape(m, k)
+        s1 = ud.sum(0)
+        s2 = ud.t() @ ud
+        mu = s1 / m
+        wd, bd = weight.double(), bias.double()
+        mean_d = wd @ mu + bd
+        var_d = (((wd @ (s2 / m - torch.outer(mu, mu))) * wd).sum(1)).clamp_min(0.0)
+        mean, var = mean_d.to(x.dtype), var_d.to(x.dtype)
+        running_mean.mul_(1.0 - momentum).add_(mean, alpha=momentum)
+        running_var.mul_(1.0 - momentum).add_(var * (m / max(m - 1, 1)), alpha=momentum)
+        num_batches.add_(1)
+        invstd = torch.rsqrt(var + eps)
+        a = gamma * invstd
+        sign = torch.where(a >= 0, 1.0, -1.0).to(x.dtype)
+        xw, zmax, idx = _pooled_windows(x, weight, bias, sign, pad, pool)
+        zsel = zmax * sign[:, None]
+        out = torch.relu(a[:, None] * (zsel - mean[:, None]) + beta[:, None])   # (F, R)
+        ctx.save_for_backward(xw, idx, zsel, mean, invstd, gamma, out, s1, s2, weight, bias)
+        ctx.pool, ctx.m, ctx.k = pool, m, k
+        return out.view(f, n, -1).transpose(0, 1).contiguous()  # (N, F, n_pooled)
+
+    @staticmethod
+    def backward(ctx, go):
+        xw, idx, zsel, mean, invstd, gamma, out, s1, s2, weight, bias = ctx.saved_tensors
+        pool, m, k = ctx.pool, ctx.m, ctx.k
+        f, r = out.shape
+        gu = go.transpose(0, 1).reshape(f, r) * (out > 0)
+        dbeta = gu.sum(1)
+        dgamma = (gu * ((zsel - mean[:, None]) * invstd[:, None])).sum(1)
+        c1 = gamma * invstd
+        c3 = -c1 * dgamma * invstd / m
+        c2 = -c1 * dbeta / m - c3 * mean
+        dw = db = None
+        if ctx.needs_input_grad[1]:
+            # arg-max part: c1 * gu at the selected position of each pooling window
+            g = xw.new_zeros(pool, f, r).scatter_(0, idx.long().unsqueeze(0), (gu * c1[:, None]).unsqueeze(0))
+            dtoe = (g.view(pool * f, r) @ xw).view(pool, f, -1)
+            dws = dtoe[0, :, 0:k].clone()
+            for j in range(1, pool):
+                dws += dtoe[j, :, j:j + k]
+            # dense part: sum over all positions of (c2 + c3 * z) * u = c2 * s1 + c3 * (s2 w + b s1)
+            c2d, c3d, wd, bd = c2.double(), c3.double(), weight.double(), bias.double()
+            dense = c2d[:, None] * s1[None] + c3d[:, None] * (wd @ s2 + bd[:, None] * s1[None])
+            dw = dws + dense.to(dws.dtype)
+        if ctx.needs_input_grad[2]:
+            db = c1 * dbeta + c2 * m + c3 * m * mean
+        return None, dw, db, dgamma, dbeta, None, None, None, None, None, None, None
+
+
 def _temporal_eval(h: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d, pool: int) -> torch.Tensor:
     w = conv.weight.squeeze(2)
+    a = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+    if h.shape[1] == 1 and pool > 1:
+        sign1 = torch.where(a >= 0, 1.0, -1.0).to(h.dtype)
+        _, zmax, _ = _pooled_windows(h[:, 0], w[:, 0], conv.bias, sign1, conv.padding[1], pool)
+        out = torch.relu(a[:, None] * (zmax * sign1[:, None] - bn.running_mean[:, None]) + bn.bias[:, None])
+        return out.view(w.shape[0], h.shape[0], -1).transpose(0, 1)
     z = F.conv1d(h, w, conv.bias, padding=conv.padding[1])
     a = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
     sign = torch.where(a >= 0, 1.0, -1.0).to(z.dtype)[None, :, None]
@@ -171,7 +276,11 @@ def fast_forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
             spatial_from = i
             break
         p = _pair(pool.kernel_size)[1]
-        if net.training:
+        if net.training and h.shape[1] == 1 and p > 1 and not h.requires_grad:
+            h = _FirstBlock.apply(h[:, 0], conv.weight.squeeze(2)[:, 0], conv.bias, bn.weight, bn.bias,
+                                  bn.running_mean, bn.running_var, bn.num_batches_tracked, conv.padding[1], p,
+                                  float(bn.momentum), float(bn.eps))
+        elif net.training:
             h = _TemporalBlock.apply(h, conv.weight.squeeze(2), conv.bias, bn.weight, bn.bias, bn.running_mean,
                                      bn.running_var, bn.num_batches_tracked, conv.padding[1], p,
                                      float(bn.momentum), float(bn.eps))
