@@ -59,12 +59,16 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (splits, rest down-sampling, models)")
 
 
-def load(path: str, kind: str | None):
-    from ..datasets import load_dataset
+def load(path: str, kind: str | None, *, raw_signal: bool = False):
+    """Load a dataset; ``raw_signal`` asks SilentWear trees for unfiltered data (for causal filtering)."""
+    from ..datasets import detect_dataset, load_dataset
 
     if not Path(path).exists():
         raise ValidationError(f"Dataset path {path} does not exist.")
-    return load_dataset(path, kind=kind)
+    options = {}
+    if raw_signal and Path(path).is_dir() and (kind or detect_dataset(path)) == "silentwear":
+        options["filtered"] = False
+    return load_dataset(path, kind=kind, **options)
 
 
 def print_table(rows: list[tuple[str, ...]]) -> None:

@@ -81,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     from ..preprocessing.pipeline import preprocess_dataset
     from ..windows import downsample_rest, make_windows
 
-    ds = select(load(args.dataset, args.kind), args.condition, args.subjects, args.sessions)
+    ds = select(load(args.dataset, args.kind, raw_signal=args.causal), args.condition, args.subjects,
+                args.sessions)
     ds = preprocess_dataset(ds, causal=args.causal)
     windows = make_windows(ds, window_s=args.window)
     rest = ds.info.get("rest_label", 0)

@@ -126,6 +126,10 @@ def preprocess(recording: Recording, *, filter: Any = "silentwear",
     if design is None or design.is_identity:
         info["filter"], info["filter_mode"] = None, "none"
     elif recording.meta.get("filtered") is True:
+        if causal:
+            raise ValidationError(
+                f"{recording.source} is already filtered (zero-phase); causal filtering needs the raw signal "
+                "(SilentWear datasets: load with filtered=False).")
         info["filter"], info["filter_mode"] = None, "already_filtered"
         logger.debug("preprocess: %s is already filtered; not filtered again.", recording.source)
     else:

@@ -128,3 +128,17 @@ def test_fixture_bio_to_reference_h5_and_windows(silentwear_fixtures):
     w = event_windows(p, 1.4)
     assert w.y.tolist() == [0, 8, 0, 3, 0, 5] and w.meta["subject"][0] == "S01"
     assert compute_features(w.X, w.sfreq, "silentwear_rf").shape == (6, 2352)
+
+
+def test_causal_filtering_refuses_already_filtered_data():
+    import numpy as np
+    import pytest
+
+    from myovox import Recording, ValidationError
+    from myovox.preprocessing.pipeline import preprocess
+
+    rec = Recording(np.random.default_rng(0).normal(size=(2, 1000)), 500.0,
+                    meta={"filtered": True, "source": "x.h5"})
+    with pytest.raises(ValidationError, match="x.h5 is already filtered.*filtered=False"):
+        preprocess(rec, causal=True)
+    assert preprocess(rec).data is not None   # zero-phase path keeps the data as they are
