@@ -19,18 +19,40 @@ _CLASSICAL = ("rf", "lda", "svm")
 
 
 # ---------------------------------------------------------------------------- shared helpers
-def parse_key_values(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
-    """``["session=1", "phase=Overt"]`` -> ``{"session": 1, "phase": "Overt"}`` (ints where they look so)."""
+def _scalar(value: str) -> Any:
+    """``"3"`` -> 3, ``"0.5"`` -> 0.5, ``"true"`` -> True, anything else stays a string."""
+    low = value.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def parse_key_values(items: Sequence[str] | None, flag: str, *, lists: bool = True) -> dict[str, Any]:
+    """``["session=1", "day=1,2,3"]`` -> ``{"session": 1, "day": [1, 2, 3]}``.
+
+    Numbers become ints/floats; with ``lists``, comma-separated values and repeated keys give lists.
+    """
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         key, value = key.strip(), value.strip()
         if not sep or not key or not value:
             raise ValidationError(f"Invalid value for '{flag}': expected KEY=VALUE (e.g. session=1), got {item!r}.")
-        try:
-            out[key] = int(value)
-        except ValueError:
-            out[key] = value
+        if not lists:
+            out[key] = _scalar(value)
+            continue
+        vals = [_scalar(v.strip()) for v in value.split(",") if v.strip()]
+        if key in out:
+            prev = out[key] if isinstance(out[key], list) else [out[key]]
+            vals = prev + vals
+        out[key] = vals[0] if len(vals) == 1 else vals
     return out
 
 
@@ -96,6 +118,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="output folder (default myovox-results/PROTOCOL-MODEL)")
     p.add_argument("--jobs", type=int, default=1, help="parallel processes over folds (default 1)")
     p.add_argument("--no-report", action="store_true", help="write results.json and folds.csv only")
+    p.add_argument("--param", action="append", default=None, metavar="KEY=VALUE",
+                   help="model parameter, repeatable (e.g. --param standardize=true --param n_threads=1)")
     add_data_arguments(p)
 
 
@@ -124,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         options.update(strategy=args.strategy, ft_epochs=args.ft_epochs, test_sessions=args.test_sessions)
     elif args.test_sessions:
         raise ValidationError(f"--test-sessions applies to protocol 'fine_tune' only, not {protocol!r}.")
-    model_params: dict[str, Any] = {}
+    model_params: dict[str, Any] = parse_key_values(args.param, "--param", lists=False)
     if args.epochs is not None:
         if model in _CLASSICAL:
             raise ValidationError(f"--epochs does not apply to model {model!r} (no training epochs).")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import ValidationError
-from .evaluate import _CLASSICAL, add_data_arguments, check_model_name, load
+from .evaluate import _CLASSICAL, add_data_arguments, check_model_name, load, parse_key_values
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,6 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--causal", action="store_true",
                    help="filter causally (as a live stream is filtered) instead of zero-phase")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
+    p.add_argument("--param", action="append", default=None, metavar="KEY=VALUE",
+                   help="model parameter, repeatable (e.g. --param standardize=true)")
     add_data_arguments(p)
 
 
@@ -71,7 +73,7 @@ def save(save_model: Any, model: Any, out: Path, pre: dict, overwrite: bool) -> 
 
 def run(args: argparse.Namespace) -> int:
     model_name = check_model_name(args.model)
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = parse_key_values(args.param, "--param", lists=False)
     if args.epochs is not None:
         if model_name in _CLASSICAL:
             raise ValidationError(f"--epochs does not apply to model {model_name!r} (no training epochs).")

@@ -116,3 +116,11 @@ def test_finetune_user_errors(tmp_path, capsys):
     assert main(["-q", "train", str(root), "--model", "lda", "--out", str(model_dir)]) == 0
     assert main(["-q", "finetune", str(model_dir), str(root), "--out", str(tmp_path / "o")]) == 2
     assert "cannot be fine-tuned" in capsys.readouterr().err
+
+
+def test_key_value_lists_and_model_params():
+    from myovox.cli.evaluate import parse_key_values
+
+    assert parse_key_values(["day=1,2,3", "position=N", "day=5"], "--train") == {"day": [1, 2, 3, 5], "position": "N"}
+    assert parse_key_values(["standardize=true", "lr=0.01", "n_threads=1"], "--param", lists=False) == \
+        {"standardize": True, "lr": 0.01, "n_threads": 1}
