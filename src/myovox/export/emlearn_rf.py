@@ -50,6 +50,16 @@ def _unwrap_forest(model: Any) -> Any:
                       "or DecisionTree classifier.")
 
 
+def _import_emlearn():
+    """Import emlearn without its side effect: ``emlearn.bayes`` calls ``numpy.seterr(all="raise")``
+    at import, which would turn every later float underflow in the process into an exception."""
+    state = np.geterr()
+    try:
+        return require("emlearn", "random-forest C export")
+    finally:
+        np.seterr(**state)
+
+
 def export_random_forest(model: Any, path: str | os.PathLike, *, name: str = "myovox_rf") -> dict:
     """Write a C header for a fitted random forest with emlearn.
 
@@ -65,7 +75,7 @@ def export_random_forest(model: Any, path: str | os.PathLike, *, name: str = "my
     dict
         ``path``, ``name``, ``n_features``, ``classes`` (the C function returns the index into it).
     """
-    emlearn = require("emlearn", "random-forest C export")
+    emlearn = _import_emlearn()
     rf = _unwrap_forest(model)
     steps = getattr(model, "steps", None)
     if steps and len(steps) > 1:
