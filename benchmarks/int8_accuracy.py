@@ -22,7 +22,7 @@ Experiments
 
 Usage::
 
-    .venv/bin/python benchmarks/int8_accuracy.py                 # everything (~10-20 min on 2 cores)
+    .venv/bin/python benchmarks/int8_accuracy.py                 # everything (~3-5 min on 2 CPU cores)
     .venv/bin/python benchmarks/int8_accuracy.py --only synth --epochs 10 --json out.json
 """
 from __future__ import annotations
@@ -59,8 +59,8 @@ def evaluate(name: str, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, yte: 
     model = _fit(Xtr, ytr, epochs, seed)
     t_fit = time.perf_counter() - t0
     qmodel = quantize_model(model, Xtr.astype(np.float32), meta=meta)
-    row: dict[str, Any] = {"experiment": name, "n_train": int(len(ytr)), "n_test": int(len(yte)),
-                           "n_classes": int(len(np.unique(ytr))), "input_shape": list(Xtr.shape[1:]),
+    row: dict[str, Any] = {"experiment": name, "n_train": len(ytr), "n_test": len(yte),
+                           "n_classes": len(np.unique(ytr)), "input_shape": list(Xtr.shape[1:]),
                            "fit_s": round(t_fit, 1)}
     row.update(compare_accuracy(model, qmodel, Xte, yte))
     qdq = export_onnx_qdq(qmodel, work / f"{name}_qdq.onnx", check_inputs=Xte)
@@ -153,8 +153,8 @@ def _show(r: dict) -> None:
 
 def markdown_table(rows: list[dict]) -> str:
     """The results as a Markdown table (balanced accuracies in %)."""
-    lines = ["| experiment | train / test windows | classes | float BA (%) | int8 BA (%) | drop (points) | "
-             "float/int8 agreement (%) | ONNX QDQ vs int8 ref. (%) | C bit-exact |",
+    lines = [("| experiment | train / test windows | classes | float BA (%) | int8 BA (%) | drop (points) | "
+              "float/int8 agreement (%) | ONNX QDQ vs int8 ref. (%) | C bit-exact |"),
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['experiment']} | {r['n_train']} / {r['n_test']} | {r['n_classes']} | "
