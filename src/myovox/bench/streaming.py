@@ -39,8 +39,9 @@ def _naive_latencies(model, design, data, n_win, n_step, n_windows) -> list[floa
     from scipy.signal import sosfilt
 
     lat = []
+    n_ends = (data.shape[1] - n_win) // n_step + 1
     for k in range(n_windows):
-        end = n_win + k * n_step
+        end = n_win + (k % n_ends) * n_step  # wrap around the data block
         t0 = time.perf_counter()
         win = sosfilt(design.sos, data[:, end - n_win:end], axis=1)
         model.predict_proba(win[None].astype(np.float32))

@@ -40,7 +40,14 @@ def run(args: argparse.Namespace) -> int:
     for g in groups:
         logger.info("benchmark %s ...", g)
         mod = importlib.import_module(f"myovox.bench.{g}")
-        for row in mod.run(quick=args.quick):
+        try:
+            group_rows = mod.run(quick=args.quick)
+        except Exception as exc:  # one failing group must not lose the others' measurements
+            logger.error("benchmark %s failed: %s: %s", g, type(exc).__name__, exc)
+            rows.append({"name": f"{g}_failed", "unit": "", "baseline": float("nan"), "ours": float("nan"),
+                         "ratio": float("nan"), "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        for row in group_rows:
             row = {k: (float(v) if hasattr(v, "__float__") and not isinstance(v, (str, bool)) else v)
                    for k, v in row.items()}
             rows.append(row)
