@@ -149,8 +149,8 @@ def _pooled_windows(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, s
 
     Each pooled output sees ``L = pool + k - 1`` input samples; a Toeplitz matrix ``(pool * F, L)``
     gives all ``pool`` convolution outputs of every filter at once. Returns the input windows
-    ``(R, L)`` (``R = N * n_pooled``), the maxima ``(F, R)`` and their positions ``(F, R)``
-    (filter-major, so that every step below runs over contiguous memory).
+    ``(R, L)`` (``R = N * n_pooled``), the maxima ``(F, R)`` and their positions ``(F, R)`` as
+    floats (filter-major, so that every step below runs over contiguous memory).
     """
     n, t = x.shape
     f, k = weight.shape
@@ -163,15 +163,16 @@ def _pooled_windows(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, s
     for j in range(pool):
         toe[j, :, j:j + k] = ws
     zs = torch.addmm((bias * sign).repeat(pool)[:, None], toe.view(pool * f, length), xw.t()).view(pool, f, n * tp)
-    # running maximum over the pool positions (a reduction over a short inner axis is slow);
-    # strictly greater keeps the first index on ties, as max-pool does
-    # (in place: fresh megabyte-sized temporaries cost more in page faults than the arithmetic)
+    # running maximum over the pool positions (a reduction over a short inner axis is slow), in
+    # place and in float arithmetic (fresh megabyte temporaries and boolean masks cost more than
+    # the arithmetic here). Positions only grow, so "strictly greater -> j" is max(idx, j * gt):
+    # the first index wins ties, as in max-pool.
     zmax = zs[0].clone()
-    idx = torch.zeros(zmax.shape, dtype=torch.uint8 if pool <= 256 else torch.int64)
-    better = torch.empty(zmax.shape, dtype=torch.bool)
+    idx = torch.zeros_like(zmax)
+    gt = torch.empty_like(zmax)
     for j in range(1, pool):
-        torch.gt(zs[j], zmax, out=better)
-        idx.masked_fill_(better, j)
+        torch.gt(zs[j], zmax, out=gt)
+        torch.maximum(idx, gt.mul_(j), out=idx)
         torch.maximum(zmax, zs[j], out=zmax)
     return xw, zmax, idx
 
@@ -193,9 +194,13 @@ class _FirstBlock(torch.autograd.Function):
         f, k = weight.shape
         t_out = t + 2 * pad - k + 1
         m = n * t_out
-        ud = F.pad(x, (pad, pad)).double().unfold(1, k, 1)[:, :t_out].reshape(m, k)
-        s1 = ud.sum(0)
-        s2 = ud.t() @ ud
+        # s1[i] = sum of u_i, s2[i, j] = sum of u_i * u_j, with u_i the input shifted by i samples
+        xd = F.pad(x, (pad, pad)).double()
+        s1 = torch.stack([xd[:, i:i + t_out].sum() for i in range(k)])
+        s2 = xd.new_empty(k, k)
+        for i in range(k):
+            for j in range(i, k):
+                s2[i, j] = s2[j, i] = (xd[:, i:i + t_out] * xd[:, j:j + t_out]).sum()
         mu = s1 / m
         wd, bd = weight.double(), bias.double()
         mean_d = wd @ mu + bd
