@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import os
 import time
 from typing import Any, Iterator
 
@@ -24,7 +25,30 @@ from ..exceptions import ValidationError
 __all__ = ["SpeechNetClassifier"]
 
 _FINE_TUNE_STRATEGIES = ("all", "head", "bn")
-_EVAL_BATCH = 1024  # windows per batch when only evaluating (no gradients)
+_EVAL_BATCH = 256  # windows per batch when only evaluating (no gradients; larger only costs memory)
+_CPU_SAMPLES: list[tuple[float, float]] = []  # (wall, process CPU) seconds at recent thread decisions
+
+
+def _auto_threads(n_max: int) -> int:
+    """Torch threads for the next fit/predict: the cores that other processes leave idle.
+
+    Measured on a shared 2-core machine: with the other core busy, two threads were 1.5-3x
+    slower than one (oversubscription); on an idle machine two were 1.5x faster than one. Idle
+    cores = CPU count minus the 1-minute load average, less this process's own share of that
+    load (its CPU seconds per second over the last minute). Between 1 and ``n_max``.
+    """
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on this platform
+        return n_max
+    now, cpu = time.monotonic(), time.process_time()
+    _CPU_SAMPLES.append((now, cpu))
+    while len(_CPU_SAMPLES) > 2 and now - _CPU_SAMPLES[1][0] > 60.0:
+        _CPU_SAMPLES.pop(0)
+    t0, c0 = _CPU_SAMPLES[0]
+    own = (cpu - c0) / (now - t0) if now - t0 > 1.0 else 0.0
+    others = max(0.0, load - own)
+    return int(min(max(1, round((os.cpu_count() or 1) - others)), n_max))
 
 
 def _torch():
@@ -58,10 +82,11 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         Scale each channel to zero mean and unit variance with training-set statistics.
     random_state : int | None
         Seed of initialisation, splitting, shuffling and dropout (same seed, same weights).
-    n_threads : int | None
-        Torch CPU threads during fit/predict (``None``: leave torch's setting). The default, 1, was
-        measured fastest for this small network on a shared 2-core CPU (two threads were 1.5-3x
-        slower in wall time there); run folds or models in parallel processes to use more cores.
+    n_threads : int | "auto" | None
+        Torch CPU threads during fit/predict. ``"auto"`` (default) uses the cores other processes
+        leave idle, at most torch's setting (measured on a shared 2-core CPU: a second thread was
+        1.5x faster when the machine was idle and 1.5-3x slower when another process kept a core
+        busy); ``None`` leaves torch's setting. Results do not depend on it beyond float rounding.
     fast : bool
         Use the fast CPU path (identical mathematics).
     verbose : int
@@ -79,12 +104,14 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         Epoch (1-based) whose weights were kept.
     n_channels_in_, n_times_in_ : int
         Input shape seen in ``fit``.
+    n_threads_used_ : int
+        Torch threads of the last fit/predict call.
     """
 
     def __init__(self, n_epochs: int = 100, batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 1e-4,
                  lr_factor: float = 0.1, lr_patience: int = 2, patience: int | None = 10,
                  valid_size: float = 0.2, net_params: dict | None = None, standardize: bool = False,
-                 random_state: int | None = None, n_threads: int | None = 1, fast: bool = True,
+                 random_state: int | None = None, n_threads: int | str | None = "auto", fast: bool = True,
                  verbose: int = 0) -> None:
         self.n_epochs = n_epochs
         self.batch_size = batch_size
@@ -114,7 +141,7 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         check_positive("valid_size", self.valid_size, allow_zero=True)
         if self.valid_size >= 1:
             raise ValidationError(f"Invalid value for 'valid_size': expected a fraction in [0, 1), got {self.valid_size!r}.")
-        if self.n_threads is not None:
+        if self.n_threads is not None and self.n_threads != "auto":
             check_int("n_threads", self.n_threads, minimum=1)
         if self.net_params is not None:
             if not isinstance(self.net_params, dict):
@@ -154,8 +181,11 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
     def _torch_ctx(self, seed: int | None = None) -> Iterator[Any]:
         torch = _torch()
         old = torch.get_num_threads()
-        if self.n_threads is not None:
+        if self.n_threads == "auto":
+            torch.set_num_threads(_auto_threads(old))
+        elif self.n_threads is not None:
             torch.set_num_threads(int(self.n_threads))
+        self.n_threads_used_ = torch.get_num_threads()
         try:
             if seed is None:
                 yield torch
