@@ -56,6 +56,10 @@ class LSLStream(BaseStream):
             raise StreamError(f"no LSL stream with {prop}={value!r} found within {self.resolve_timeout:g} s.")
         info = found[0]
         inlet = pylsl.StreamInlet(info, max_buflen=30, processing_flags=pylsl.proc_clocksync)
+        try:  # subscribe now, so that samples pushed from here on are buffered for us
+            inlet.open_stream(timeout=self.resolve_timeout)
+        except Exception as err:  # pylsl raises its own TimeoutError/LostError
+            raise StreamError(f"LSL stream {info.name()!r} was found but could not be opened ({err}).") from err
         return info, inlet
 
     def _open(self) -> None:
@@ -67,6 +71,7 @@ class LSLStream(BaseStream):
         self.ch_names = _channel_names(info)
         self._source_id = info.source_id()
         self._last_data = time.monotonic()
+        self._attempts = 0
 
     def _read(self, timeout: float | None) -> Chunk | None:
         timeout = self.stall_timeout if timeout is None else timeout
@@ -80,14 +85,21 @@ class LSLStream(BaseStream):
                     raise StreamError(f"{self.describe()} delivered {data.shape[0]} channels, "
                                       f"expected {self.n_channels}.")
                 self._last_data = time.monotonic()
+                self._attempts = 0
                 return self._make_chunk(data, timestamps=np.asarray(stamps))
             if time.monotonic() >= deadline:
                 self._recover()
                 deadline = time.monotonic() + timeout
 
     def _recover(self) -> None:
-        """Called when nothing arrived within the timeout: reconnect or give up clearly."""
-        for attempt in range(1, self.reconnect + 1):
+        """Called when nothing arrived within the timeout: reconnect or give up clearly.
+
+        The reconnect budget is spent across consecutive stalls and refilled when data arrive, so a
+        stream that keeps resolving but never delivers still ends with ``StreamError``.
+        """
+        while self._attempts < self.reconnect:
+            self._attempts += 1
+            attempt = self._attempts
             logger.warning("%s stalled (no data for %.1f s); reconnecting (%d/%d)", self.describe(),
                            time.monotonic() - self._last_data, attempt, self.reconnect)
             try:

@@ -104,3 +104,71 @@ def test_brainflow_synthetic_board():
     assert not s.running
     with pytest.raises(ValidationError, match="Did you mean 'cyton'"):
         BrainFlowStream.board_id("cytom")
+
+
+def test_brainflow_playback_board_replays_a_recorded_file(tmp_path):
+    pytest.importorskip("brainflow")
+    import time
+
+    from brainflow.board_shim import BoardIds, BoardShim, BrainFlowInputParams
+    from brainflow.data_filter import DataFilter
+
+    from myovox.streams.brainflow import BrainFlowStream
+
+    BoardShim.disable_board_logger()
+    board = BoardShim(BoardIds.SYNTHETIC_BOARD.value, BrainFlowInputParams())
+    board.prepare_session()
+    board.start_stream()
+    time.sleep(1.0)
+    recorded = board.get_board_data()
+    board.stop_stream()
+    board.release_session()
+    f = tmp_path / "session.csv"
+    DataFilter.write_file(recorded, str(f), "w")
+    rows = BoardShim.get_emg_channels(BoardIds.SYNTHETIC_BOARD.value)
+    with BrainFlowStream("playback", file=str(f), master_board="synthetic") as s:
+        first = s.read(timeout=5.0)
+    assert s.sfreq == 250.0 and first.data.shape[0] == len(rows)
+    # the playback delivers the recorded samples (the first chunk starts with the file's first sample)
+    np.testing.assert_allclose(first.data[:, 0], recorded[rows, 0], rtol=1e-5)
+    with pytest.raises(ValidationError, match="needs file="):
+        BrainFlowStream("playback").start()
+
+
+def test_lsl_stall_reconnects_then_stops_clearly():
+    pytest.importorskip("pylsl")
+    from myovox.streams.lsl import LSLStream, make_outlet
+
+    name = f"myovox-stall-{np.random.default_rng().integers(1e9)}"
+    outlet = make_outlet(name, ["a", "b"], 100.0)
+    s = LSLStream(name, resolve_timeout=3.0, stall_timeout=0.3, reconnect=1)
+    s.start()
+    try:
+        outlet.push_chunk(np.ones((5, 2), np.float32))
+        assert s.read(timeout=3.0).n_samples >= 1
+        del outlet                       # the device goes away; nothing arrives any more
+        with pytest.raises(StreamError, match="stalled.*1 reconnect attempts failed"):
+            while True:
+                s.read(timeout=0.3)
+        assert s.stats.n_samples >= 1    # what arrived before is counted and kept
+    finally:
+        s.stop()
+
+
+def test_lsl_marker_output_publishes_events():
+    pylsl = pytest.importorskip("pylsl")
+    from myovox.realtime.outputs import LSLMarkerOutput
+    from myovox.realtime.postprocess import CommandEvent
+
+    name = f"myovox-markers-{np.random.default_rng().integers(1e9)}"
+    out = LSLMarkerOutput(name)
+    info = pylsl.resolve_byprop("name", name, 1, 5.0)[0]
+    inlet = pylsl.StreamInlet(info)
+    inlet.open_stream(5.0)
+    import time
+
+    time.sleep(0.5)
+    out.send(CommandEvent("up", 1, 0.9, 1.0, 2.4, 0.5))
+    sample, _ = inlet.pull_sample(timeout=5.0)
+    assert sample is not None and '"label": "up"' in sample[0]
+    out.close()

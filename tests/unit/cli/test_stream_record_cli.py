@@ -1,0 +1,54 @@
+"""`myovox stream` (JSON lines only on stdout) and `myovox record`, in-process, on synthetic data."""
+import json
+
+import pytest
+
+from myovox.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from myovox.testing.synth import generate_dataset
+
+    root = tmp_path_factory.mktemp("live")
+    data = generate_dataset(root / "data", n_subjects=1, n_sessions=1, n_batches=1, conditions=("vocalized",),
+                            n_repetitions=4, seed=3)
+    assert main(["-q", "train", str(data), "--model", "lda", "--causal", "--window", "0.8",
+                 "--out", str(root / "model")]) == 0
+    bio = next((data / "raw").rglob("*.bio"))
+    return root / "model", bio
+
+
+def test_stream_cli_prints_only_json_events(trained, capsys):
+    model, bio = trained
+    capsys.readouterr()
+    assert main(["-q", "stream", "--source", f"replay:{bio}", "--model", str(model), "--threshold", "0.5"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out, "the recogniser fired no command on its own training batch"
+    for line in out:
+        ev = json.loads(line)
+        assert ev["type"] == "command" and {"label", "confidence", "t_start", "t_end", "latency_ms"} <= set(ev)
+        assert ev["t_end"] - ev["t_start"] == pytest.approx(0.8)
+
+
+def test_stream_cli_user_errors(trained, capsys):
+    model, _ = trained
+    assert main(["stream", "--source", "replai:x.bio", "--model", str(model)]) == 2
+    assert "Did you mean 'replay'" in capsys.readouterr().err
+    assert main(["stream", "--source", "replay:x.bio", "--model", str(model.parent / "nope")]) == 2
+
+
+def test_record_cli_writes_a_labelled_session(trained, tmp_path, capsys):
+    from myovox.acquisition import read_session
+
+    _, bio = trained
+    proto = tmp_path / "p.json"
+    proto.write_text(json.dumps({"words": ["up", "down"], "repetitions": 2, "start_s": 1.0, "rest_s": 0.5,
+                                 "cue_s": 0.5, "tail_s": 0.5}))
+    assert main(["record", "--source", f"replay:{bio}", "--protocol", str(proto), "--out", str(tmp_path / "rec"),
+                 "--name", "s1", "--subject", "S07", "--session", "4"]) == 0
+    shown = capsys.readouterr().out
+    assert ">>> UP" in shown and ">>> Finished - thank you" in shown
+    rec = read_session(tmp_path / "rec" / "s1.csv")
+    assert rec.n_channels == 16 and rec.meta["session"] == 4 and rec.meta["status"] == "complete"
+    assert rec.class_counts() == {"rest": 5, "up": 2, "down": 2}
