@@ -5,7 +5,6 @@ import copy
 import inspect
 from typing import Any, Callable
 
-import numpy as np
 
 from .._checks import check_int, check_option, check_positive
 from .._logging import logger

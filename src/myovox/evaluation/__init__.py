@@ -12,4 +12,5 @@ from .splits import (Fold, LeakageError, check_no_leakage, leave_one_batch_out, 
 __all__ = ["Fold", "LeakageError", "PROTOCOLS", "Result", "accuracy", "balanced_accuracy", "check_no_leakage",
            "confusion_matrix", "fine_tune", "global_protocol", "inter_session", "itr_wolpaw", "kfold",
            "leave_one_batch_out", "leave_one_group_out", "leave_one_out", "leave_one_session_out", "macro_f1",
-           "progressive_batches", "run_protocol", "stratified_kfold", "summarize", "train_from_scratch", "transfer"]
+           "progressive_batches", "run_protocol", "stratified_kfold", "summarize", "train_from_scratch",
+           "train_test_by_meta", "transfer"]

@@ -13,7 +13,6 @@ unfitted scikit-learn estimator (cloned per fold) or a callable
 """
 from __future__ import annotations
 
-import copy
 import math
 import time
 import warnings

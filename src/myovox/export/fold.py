@@ -266,7 +266,6 @@ def fold_model(model: Any, input_shape: tuple[int, int] | None = None, *,
     -------
     FoldedNet
     """
-    import torch
     from torch import nn
 
     net = _unwrap(model)
