@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._json import to_jsonable
 from ._logging import logger
 
 _MARKER = ".myovox-demo"
@@ -117,20 +118,10 @@ def run_demo(out_dir: str | Path = "myovox-demo", *, n_batches: int = 3, n_repet
 
     # 6. summary ------------------------------------------------------------------------------
     summary["wall_s"] = round(time.perf_counter() - t_all, 1)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=_json_default))
+    (out / "summary.json").write_text(json.dumps(to_jsonable(summary), indent=1))
     (out / "summary.md").write_text(_markdown(summary))
     say(f"[6/6] done in {summary['wall_s']:.0f} s; summary in {out / 'summary.md'}")
     return summary
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return None if not np.isfinite(o) else float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
 
 
 def _train_live_model(data: Path, model_dir: Path, window_s: float, mp: dict, seed: int):
@@ -213,7 +204,7 @@ def _live(model_dir: Path, data: Path, out: Path, say) -> dict:
         f"{_pct(m['recall'])}, false activations {m['false_activations_per_hour']:.0f}/h, median latency from "
         f"cue onset {m['latency_s_median']:.2f} s")
     m["stats"] = {k: v for k, v in stats.items() if k != "stream"}
-    (out / "live_metrics.json").write_text(json.dumps(m, indent=1, default=_json_default))
+    (out / "live_metrics.json").write_text(json.dumps(to_jsonable(m), indent=1))
     return m
 
 

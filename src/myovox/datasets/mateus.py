@@ -22,7 +22,7 @@ import time
 import unicodedata
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from .._logging import logger, progress
 from ..exceptions import DataFormatError, DataQualityWarning, ValidationError
 from ..recording import Recording
 from ._textcsv import factorize, read_bytes, read_table
-from .base import Dataset
+from .base import Dataset, choose_values
 
 SFREQ = 250.0
 LABELS: dict[int, str] = {0: "silence", 1: "sim", 2: "nao", 3: "talvez"}
@@ -171,22 +171,6 @@ def read_file(file: str | Path, meta: dict[str, Any] | None = None,
                      labels=labels, label_names=LABELS, meta=meta)
 
 
-def _as_set(name: str, value: Any, allowed: Iterable[str], normalise=lambda v: v) -> set[str] | None:
-    if value is None:
-        return None
-    values = [value] if isinstance(value, (str, int)) else list(value)
-    allowed = list(allowed)
-    out = set()
-    for v in values:
-        n = normalise(v)
-        if n not in allowed:
-            raise ValidationError(
-                f"Invalid value for {name!r}: expected any of {', '.join(map(repr, allowed))}, "
-                f"got {v!r}.{did_you_mean(str(v), allowed)}")
-        out.add(n)
-    return out
-
-
 def _norm_subject(v: Any) -> str:
     if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
         return f"P{int(v):03d}"
@@ -222,10 +206,10 @@ def load(path: str | Path, *, subjects: Any = None, conditions: Any = None, word
     if not root.is_dir():
         raise ValidationError(f"Invalid value for 'path': {root} is not a folder.")
     found = [(f, m) for f in sorted(root.rglob("*.csv*")) if (m := _describe(f)) is not None]
-    want_subj = _as_set("subjects", subjects, sorted({m["subject"] for _, m in found}), _norm_subject)
-    want_cond = _as_set("conditions", conditions, list(CONDITIONS.values()),
+    want_subj = choose_values("subjects", subjects, sorted({m["subject"] for _, m in found}), _norm_subject)
+    want_cond = choose_values("conditions", conditions, list(CONDITIONS.values()),
                         lambda v: CONDITIONS.get(str(v).upper(), str(v).lower()))
-    want_words = _as_set("words", words, list(WORDS), _norm_word)
+    want_words = choose_values("words", words, list(WORDS), _norm_word)
     chosen = []
     for file, meta in found:
         if ((want_subj and meta["subject"] not in want_subj)

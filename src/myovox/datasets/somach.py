@@ -28,12 +28,12 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .._checks import check_positive, did_you_mean
+from .._checks import check_positive
 from .._logging import logger, progress
 from ..exceptions import DataFormatError, DataQualityWarning, ValidationError
 from ..recording import Recording
 from ._textcsv import factorize, read_bytes, read_table
-from .base import Dataset
+from .base import Dataset, choose_values
 
 SFREQ = 250.0
 #: One label map for the whole dataset, so a label means the same class in every study.
@@ -123,22 +123,6 @@ def _describe(file: Path) -> dict[str, Any] | None:
     return {"dataset": "somach", "subject": "S01", "study": study, "phase": phase,
             "session": session, "trial": int(m.group(2)), "recorded_at": m.group(3),
             "file_label": m.group(1).upper()}
-
-
-def _as_set(name: str, value: Any, allowed: Iterable[str], normalise=lambda v: v) -> set[str] | None:
-    if value is None:
-        return None
-    values = [value] if isinstance(value, (str, int)) else list(value)
-    allowed = list(allowed)
-    out = set()
-    for v in values:
-        n = normalise(v)
-        if n not in allowed:
-            raise ValidationError(
-                f"Invalid value for {name!r}: expected any of {', '.join(map(repr, allowed))}, "
-                f"got {v!r}.{did_you_mean(str(v), allowed)}")
-        out.add(n)
-    return out
 
 
 def _norm_phase(value: Any) -> Any:
@@ -250,13 +234,13 @@ def load(path: str | Path, *, studies: str | Iterable[str] | None = None,
     if not root.is_dir():
         raise ValidationError(f"Invalid value for 'path': {root} is not a folder.")
     at_root = _study_of_dir(root) is None
-    want_studies = _as_set("studies", studies, ("A", "B", "covert", "pilot"), _norm_study)
+    want_studies = choose_values("studies", studies, ("A", "B", "covert", "pilot"), _norm_study)
     if want_studies is None and at_root:
         want_studies = {"A", "B", "covert"}
-    want_phases = _as_set("phases", phases, PHASES, _norm_phase)
-    want_sessions = _as_set("sessions", sessions, ("studyA", "studyB", "A", "B", "C", "pilot"),
+    want_phases = choose_values("phases", phases, PHASES, _norm_phase)
+    want_sessions = choose_values("sessions", sessions, ("studyA", "studyB", "A", "B", "C", "pilot"),
                             lambda v: str(v).removeprefix("session_"))
-    want_classes = _as_set("classes", classes, list(LABELS.values()), lambda v: str(v).upper())
+    want_classes = choose_values("classes", classes, list(LABELS.values()), lambda v: str(v).upper())
 
     chosen: list[tuple[Path, dict[str, Any]]] = []
     for file in sorted(root.rglob("*.csv")):

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .._json import to_jsonable
 #: per-fold columns written to folds.csv, in this order (confusion stays in results.json)
 FOLD_COLUMNS = ("fold", "subject", "condition", "window_s", "n_train", "n_test", "balanced_accuracy",
                 "accuracy", "macro_f1", "itr_bits_per_min", "fit_s")
@@ -17,21 +18,7 @@ FOLD_COLUMNS = ("fold", "subject", "condition", "window_s", "n_train", "n_test",
 
 def _jsonable(obj: Any) -> Any:
     """Turn numpy scalars/arrays, tuples, paths and NaN into JSON-safe values (NaN -> None)."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
-    if isinstance(obj, float):
-        return None if not math.isfinite(obj) else obj
-    if isinstance(obj, Path):
-        return str(obj)
-    if obj is None or isinstance(obj, (str, int, bool)):
-        return obj
-    return str(obj)
+    return to_jsonable(obj)
 
 
 @dataclass

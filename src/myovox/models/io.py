@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .._json import to_jsonable
 from ..exceptions import DataFormatError, ValidationError
 from .._logging import logger
 
@@ -34,18 +35,7 @@ _PROMOTED = ("sfreq", "window_s", "ch_names")
 
 
 def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    raise ValidationError(f"Cannot store {type(obj).__name__} in model.json; pass JSON-like values "
-                          f"(numbers, strings, lists, dicts, arrays).")
+    return to_jsonable(obj, strict=True, what="model.json")
 
 
 def _classical_name(model: Any) -> str:
