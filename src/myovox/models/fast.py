@@ -16,8 +16,17 @@ this module does about it:
   full convolution output; only pooled values are normalised. The backward pass is written by
   hand (:class:`_TemporalBlock`): batch-norm's gradient is ``c1 * G + c2 + c3 * z`` per filter,
   where ``G`` is the pooled gradient scattered back to the arg-max positions.
-* ``conv1d``'s weight gradient for a single input row (block 1) is slow in oneDNN; it is a small
-  batched matrix product over unfolded input instead.
+* The first block (one input row, the data itself; :class:`_FirstBlock`) never materialises its
+  ``N x F x T`` output: batch-norm statistics of the full convolution output follow exactly from
+  the first and second moments of the shifted input (float64, ``k x k`` numbers), the pooled
+  maxima come from one matrix product of the input windows of each pooling window with a
+  Toeplitz form of the kernels, and the weight gradient is the arg-max part (one matrix product)
+  plus a closed form for the dense part of batch norm's gradient.
+* Elementwise steps run in place over contiguous memory and in float arithmetic: on this class of
+  machine fresh megabyte-sized temporaries (page faults) and boolean masks cost more than the
+  arithmetic.
+* ``conv1d``'s weight gradient for a single input row is slow in oneDNN; where the generic block
+  meets one, it is a small batched matrix product over unfolded input instead.
 
 The only difference from the reference is on measure-zero ties: with ``gamma`` exactly 0 the
 reference's max-pool picks the first of equal values while this picks the arg-max of ``z``;
