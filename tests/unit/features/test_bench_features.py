@@ -1,19 +1,15 @@
-"""benchmarks/bench_features.py runs (quick) and returns well-formed rows with equal values."""
+"""The features benchmark runs (quick) and returns well-formed rows whose fast and loop values are equal.
+
+Speed itself is reported by `myovox bench`, never asserted here (machines are noisy)."""
 from __future__ import annotations
-
-import importlib.util
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_features.py"
 
 
 def test_bench_features_quick():
-    spec = importlib.util.spec_from_file_location("bench_features", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    rows = mod.run(quick=True)
+    from myovox.bench.features import run
+
+    rows = run(quick=True)
     assert [r["name"] for r in rows] == ["rf_features_windows_per_s", "classic_features_windows_per_s"]
     for r in rows:
         assert r["unit"] == "windows/s" and r["equal"] is True
-        assert r["baseline"] > 0 and r["ours"] > r["baseline"]  # vectorised must beat the loops
-        assert abs(r["ratio"] - r["ours"] / r["baseline"]) < 0.1 * r["ratio"]
+        assert r["baseline"] > 0 and r["ours"] > 0
+        assert abs(r["ratio"] - r["ours"] / r["baseline"]) < 0.01 * r["ratio"]  # rounded values
