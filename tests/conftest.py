@@ -43,3 +43,17 @@ def mateus_dir(datasets_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def longterm_dir(datasets_dir: Path) -> Path:
     return _need(datasets_dir / "longterm-armband", "longterm-armband dataset")
+
+
+@pytest.fixture(autouse=True)
+def _numpy_error_state_is_left_alone():
+    """A test (or a library it imports, e.g. emlearn) must not change numpy's global error handling:
+    that would break unrelated later tests with FloatingPointError."""
+    import numpy as np
+
+    before = np.geterr()
+    yield
+    after = np.geterr()
+    if after != before:
+        np.seterr(**before)
+        pytest.fail(f"numpy.seterr changed during this test: {before} -> {after}")
