@@ -176,7 +176,8 @@ _KINDS = ("replay", "lsl", "brainflow", "biogap")
 
 def open_stream(spec: str, **options: Any) -> BaseStream:
     """Build (not start) a stream from ``kind:target``, e.g. ``replay:rec.bio``, ``lsl:myovox``,
-    ``brainflow:synthetic``, ``biogap:tcp://127.0.0.1:5000`` or ``biogap:file.bin``."""
+    ``brainflow:synthetic``, ``biogap:tcp://127.0.0.1:5000``, ``biogap:file.bin`` or
+    ``biogap:ble://ADDRESS?char=UUID`` (BLE, extra ``myovox[ble]``)."""
     kind, sep, target = str(spec).partition(":")
     if not sep or kind not in _KINDS:
         raise ValidationError(
@@ -194,6 +195,14 @@ def open_stream(spec: str, **options: Any) -> BaseStream:
         from .brainflow import BrainFlowStream
 
         return BrainFlowStream(board=target, **options)
+    if target.startswith("ble://"):
+        from urllib.parse import parse_qs, urlparse
+
+        from .biogap import BioGAPBLEStream
+
+        url = urlparse(target)
+        char = parse_qs(url.query).get("char", [""])[0]
+        return BioGAPBLEStream(url.netloc or url.path.lstrip("/"), char, **options)
     from .biogap import BioGAPStream
 
     return BioGAPStream(target, **options)

@@ -145,3 +145,99 @@ class BioGAPStream(BaseStream):
             self._fh = None
         self.stats.extra["packets_lost"] = self.decoder.n_lost
         self.stats.extra["packets"] = self.decoder.n_packets
+
+
+class BioGAPBLEStream(BioGAPStream):
+    """BioGAP-Ultra packets from BLE notifications, through ``bleak`` (extra ``myovox[ble]``).
+
+    An asyncio loop runs in a background thread; each notification's bytes go to a queue that
+    :meth:`read` drains into the same decoder as the TCP/file source (lost packets filled and
+    flagged the same way).
+
+    Parameters
+    ----------
+    address : str
+        Device address (or bleak's identifier on macOS).
+    char_uuid : str
+        UUID of the characteristic that notifies the 234-byte packets.
+    stall_timeout : float
+        Seconds without a notification before ``StreamError``.
+    client_factory : callable | None
+        ``client_factory(address)`` returning a bleak-compatible client (tests pass a fake one);
+        default ``bleak.BleakClient``.
+    """
+
+    def __init__(self, address: str, char_uuid: str, *, stall_timeout: float = 2.0, connect_timeout: float = 10.0,
+                 client_factory=None) -> None:
+        super().__init__(f"ble://{address}", stall_timeout=stall_timeout, reconnect=0)
+        if not char_uuid:
+            raise ValidationError("BioGAPBLEStream needs char_uuid, the characteristic that notifies packets.")
+        self.address, self.char_uuid = address, char_uuid
+        self.connect_timeout = check_positive("connect_timeout", connect_timeout, "duration in seconds")
+        self.client_factory = client_factory
+
+    def _open(self) -> None:
+        import asyncio
+        import queue
+        import threading
+
+        self.sfreq = bg.SFREQ
+        self.ch_names = tuple(f"Ch_{i}" for i in range(bg.N_CHANNELS))
+        self.decoder = bg.PacketDecoder()
+        factory = self.client_factory
+        if factory is None:
+            from .._checks import require
+
+            factory = require("bleak", "BLE streaming").BleakClient
+        self._queue: queue.Queue = queue.Queue()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="myovox-ble", daemon=True)
+        self._thread.start()
+        self._client = factory(self.address)
+
+        async def connect():
+            await self._client.connect()
+            await self._client.start_notify(self.char_uuid, lambda _sender, data: self._queue.put(bytes(data)))
+
+        try:
+            asyncio.run_coroutine_threadsafe(connect(), self._loop).result(self.connect_timeout)
+        except Exception as err:  # bleak raises BleakError, TimeoutError, ...
+            self._stop_loop()
+            raise StreamError(f"{self.describe()}: cannot connect or subscribe to {self.char_uuid} ({err}).") from err
+
+    def _recv(self) -> bytes | None:
+        import queue
+
+        try:
+            data = self._queue.get(timeout=self.stall_timeout)
+        except queue.Empty:
+            raise StreamError(f"{self.describe()}: no notification for {self.stall_timeout:g} s (device out of "
+                              f"range or switched off). {self.stats.n_samples} samples were received and kept.")
+        while not self._queue.empty() and len(data) < self.read_size:  # batch what is already there
+            data += self._queue.get_nowait()
+        return data
+
+    def _stop_loop(self) -> None:
+        if getattr(self, "_loop", None) is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(2.0)
+            self._loop.close()
+            self._loop = None
+
+    def _close(self) -> None:
+        import asyncio
+
+        if getattr(self, "_loop", None) is not None and getattr(self, "_client", None) is not None:
+            async def disconnect():
+                try:
+                    await self._client.stop_notify(self.char_uuid)
+                finally:
+                    await self._client.disconnect()
+
+            try:
+                asyncio.run_coroutine_threadsafe(disconnect(), self._loop).result(self.connect_timeout)
+            except Exception as err:  # noqa: BLE001 - the device may already be gone
+                logger.debug("BLE disconnect: %s", err)
+        self._stop_loop()
+        self.stats.extra["packets_lost"] = self.decoder.n_lost
+        self.stats.extra["packets"] = self.decoder.n_packets

@@ -69,3 +69,55 @@ def test_file_source_and_bad_target(tmp_path):
         BioGAPStream(str(tmp_path / "nope.bin")).start()
     with pytest.raises(StreamError, match="cannot connect"):
         BioGAPStream("tcp://127.0.0.1:1", stall_timeout=0.2).start()
+
+
+class FakeBleakClient:
+    """Stands in for bleak.BleakClient: notifies the given packets in odd-sized pieces, then goes silent."""
+
+    def __init__(self, address, payload):
+        self.address, self.payload, self.calls = address, payload, []
+
+    async def connect(self):
+        self.calls.append("connect")
+
+    async def start_notify(self, char, callback):
+        import asyncio
+
+        self.calls.append(("start_notify", char))
+
+        async def push():
+            for i in range(0, len(self.payload), 100):
+                callback(char, bytearray(self.payload[i:i + 100]))
+                await asyncio.sleep(0)
+
+        asyncio.get_running_loop().create_task(push())
+
+    async def stop_notify(self, char):
+        self.calls.append("stop_notify")
+
+    async def disconnect(self):
+        self.calls.append("disconnect")
+
+
+def test_ble_stream_with_a_fake_client():
+    from myovox.streams import open_stream
+    from myovox.streams.biogap import BioGAPBLEStream
+
+    values, payload = _packets(n_packets=30, drop=(7,))
+    clients = []
+
+    def factory(address):
+        clients.append(FakeBleakClient(address, payload))
+        return clients[-1]
+
+    s = open_stream("biogap:ble://AA:BB:CC:DD:EE:FF?char=1234", client_factory=factory, stall_timeout=0.5)
+    assert isinstance(s, BioGAPBLEStream) and s.char_uuid == "1234"
+    chunks = []
+    with pytest.raises(StreamError, match="no notification"), s:
+        for c in s:
+            chunks.append(c)
+    data = np.concatenate([c.data for c in chunks], axis=1)
+    assert data.shape == (16, 120) and s.stats.n_lost == 4
+    np.testing.assert_allclose(data[:, :28], values.T[:, :28])
+    assert clients[0].address == "AA:BB:CC:DD:EE:FF"
+    assert clients[0].calls[0] == "connect" and clients[0].calls[-1] == "disconnect"
