@@ -8,6 +8,7 @@ from typing import Callable
 import numpy as np
 
 from .._checks import check_positive
+from ..exceptions import StreamError
 from ..recording import Recording
 from .base import BaseStream, Chunk
 
@@ -63,7 +64,8 @@ class ReplayStream(BaseStream):
 
     def _read(self, timeout: float | None) -> Chunk | None:
         rec = self.recording
-        assert rec is not None
+        if rec is None:  # read() checks that the stream was started
+            raise StreamError(f"stream {self.describe()} is not open.")
         if self._pos >= rec.n_times:
             if not self.loop or rec.n_times == 0:
                 return None
