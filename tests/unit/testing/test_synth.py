@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -191,13 +190,11 @@ def test_cli_synth_writes_the_layouts(tmp_path):
     assert main(args + ["--force", "--no-processed"]) == 0
 
 
-def test_full_batch_is_fast():
-    generate_recording(1, 1, 1, "vocalized", config=SMALL)  # warm up imports
-    t0 = time.perf_counter()
+def test_full_reference_batch_has_160_trials():
+    # the reference's 9.4-minute batch (8 words x 20 repetitions); its speed is a benchmark matter, not a test
     rec = generate_recording(1, 1, 1, "vocalized")
-    elapsed = time.perf_counter() - t0
-    assert rec.n_times > 280_000
-    assert elapsed < 4.0  # ~0.3 s on an idle core; generous for loaded CI machines
+    assert rec.n_times > 280_000 and rec.data.dtype == np.float32
+    assert sum(1 for _, _, lab in rec.label_runs() if lab != 0) == 160
 
 
 def test_cli_module_import_is_light():
