@@ -34,6 +34,7 @@ gradients through ReLU at 0 are 0 in both.
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import torch
@@ -85,6 +86,60 @@ def _channel_var_mean(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return (v + (m - mean) ** 2).mean(0), mean
 
 
+# conv1d's backward passes, each written two ways; oneDNN's speed depends strongly on the shapes
+# (on one 2-core AVX-512 machine the weight gradient of block 2 took 3.6 ms as aten's backward and
+# 2.4 ms as a forward convolution, block 3's the other way round), so the faster one for each
+# shape and thread count is chosen by timing both the first time that shape occurs.
+_CHOICES: dict[tuple, int] = {}
+
+
+def _timed_choice(key: tuple, options: list) -> torch.Tensor:
+    choice = _CHOICES.get(key)
+    if choice is not None:
+        return options[choice]()
+    best, result = None, None
+    for i, fn in enumerate(options):
+        for _ in range(2):
+            t0 = time.perf_counter()
+            out = fn()
+            dt = time.perf_counter() - t0
+            if best is None or dt < best[0]:
+                best, result = (dt, i), out
+    _CHOICES[key] = best[1]
+    return result
+
+
+def _conv_grad_input(dz: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, pad: int) -> torch.Tensor:
+    """Gradient of ``conv1d(h, weight, padding=pad)`` w.r.t. ``h`` (stride 1)."""
+    k, t = weight.shape[2], h.shape[2]
+
+    def aten() -> torch.Tensor:
+        return torch.ops.aten.convolution_backward(
+            dz, h, weight, None, [1], [pad], [1], False, [0], 1, [True, False, False])[0]
+
+    def as_conv() -> torch.Tensor:  # full correlation with the flipped, transposed kernels
+        w_t = weight.flip(2).transpose(0, 1).contiguous()
+        return F.conv1d(dz, w_t, padding=k - 1)[:, :, pad:pad + t]
+
+    key = ("in", tuple(dz.shape), tuple(weight.shape), pad, torch.get_num_threads())
+    return _timed_choice(key, [aten, as_conv])
+
+
+def _conv_grad_weight(dz: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, pad: int) -> torch.Tensor:
+    """Gradient of ``conv1d(h, weight, padding=pad)`` w.r.t. ``weight`` (stride 1)."""
+
+    def aten() -> torch.Tensor:
+        return torch.ops.aten.convolution_backward(
+            dz, h, weight, None, [1], [pad], [1], False, [0], 1, [False, True, False])[1]
+
+    def as_conv() -> torch.Tensor:  # batch as the reduction axis: dW[f, c, j] = sum_n,t dz[n,f,t] h[n,c,t+j]
+        hp = F.pad(h, (pad, pad)).transpose(0, 1)
+        return F.conv1d(hp, dz.transpose(0, 1)).transpose(0, 1)[:, :, :weight.shape[2]].contiguous()
+
+    key = ("w", tuple(dz.shape), tuple(weight.shape), pad, torch.get_num_threads())
+    return _timed_choice(key, [aten, as_conv])
+
+
 class _TemporalBlock(torch.autograd.Function):
     """conv1d -> BatchNorm (batch statistics) -> ReLU -> max-pool, with a hand-written backward."""
 
@@ -128,10 +183,13 @@ class _TemporalBlock(torch.autograd.Function):
         if ctx.pool > 1:
             g = gu * c1[None, :, None]
             n, f, tp = g.shape
-            zv = z[:, :, : tp * ctx.pool].unflatten(2, (tp, ctx.pool))
-            hit = zv == zsel.unsqueeze(3)
+            # arg-max positions as a float 0/1 mask over contiguous memory (a broadcast comparison
+            # against the pooled maxima, or a boolean mask, costs twice as much here)
+            head = z[:, :, : tp * ctx.pool]
+            hit = zsel.repeat_interleave(ctx.pool, dim=2)
+            torch.eq(head, hit, out=hit)
             if int(hit.sum()) == g.numel():  # exactly one arg-max per window: no ties, no NaN
-                dz[:, :, : tp * ctx.pool].unflatten(2, (tp, ctx.pool)).addcmul_(hit.to(g.dtype), g.unsqueeze(3))
+                dz[:, :, : tp * ctx.pool].addcmul_(g.repeat_interleave(ctx.pool, dim=2), hit)
             else:  # ties: max-pool's own first-index rule, as the reference
                 _, idx = F.max_pool1d(z * sign if ctx.flip else z, ctx.pool, return_indices=True)
                 dz.scatter_add_(2, idx, g)
@@ -146,9 +204,11 @@ class _TemporalBlock(torch.autograd.Function):
             k = weight.shape[2]
             u = F.pad(h[:, 0], (ctx.pad, ctx.pad)).unfold(1, k, 1)[:, : dz.shape[2]].contiguous()  # (N, T, k)
             dw = torch.bmm(dz, u).sum(0).unsqueeze(1)
-        elif need_h or need_w:
-            dh, dw, _ = torch.ops.aten.convolution_backward(
-                dz, h, weight, None, [1], [ctx.pad], [1], False, [0], 1, [need_h, need_w, False])
+        else:
+            if need_h:
+                dh = _conv_grad_input(dz, h, weight, ctx.pad)
+            if need_w:
+                dw = _conv_grad_weight(dz, h, weight, ctx.pad)
         return dh, dw, db, dgamma, dbeta, None, None, None, None, None, None, None
 
 
@@ -241,12 +301,11 @@ class _FirstBlock(torch.autograd.Function):
         c2 = -c1 * dbeta / m - c3 * mean
         dw = db = None
         if ctx.needs_input_grad[1]:
-            # arg-max part: c1 * gu at the selected position of each pooling window
-            g = xw.new_zeros(pool, f, r).scatter_(0, idx.long().unsqueeze(0), (gu * c1[:, None]).unsqueeze(0))
-            dtoe = (g.view(pool * f, r) @ xw).view(pool, f, -1)
-            dws = dtoe[0, :, 0:k].clone()
-            for j in range(1, pool):
-                dws += dtoe[j, :, j:j + k]
+            # arg-max part: c1 * gu times the k input samples under the selected position of each
+            # pooling window, gathered ((F, R, k), no dense scatter) and reduced by one batched product
+            index = idx.long().unsqueeze(2) + torch.arange(k)
+            under = torch.gather(xw.unsqueeze(0).expand(f, r, xw.shape[1]), 2, index)
+            dws = torch.bmm((gu * c1[:, None]).unsqueeze(1), under)[:, 0]
             # dense part: sum over all positions of (c2 + c3 * z) * u = c2 * s1 + c3 * (s2 w + b s1)
             c2d, c3d, wd, bd = c2.double(), c3.double(), weight.double(), bias.double()
             dense = c2d[:, None] * s1[None] + c3d[:, None] * (wd @ s2 + bd[:, None] * s1[None])
