@@ -34,6 +34,7 @@ gradients through ReLU at 0 are 0 in both.
 """
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -86,14 +87,15 @@ def _channel_var_mean(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return (v + (m - mean) ** 2).mean(0), mean
 
 
-# conv1d's backward passes, each written two ways; oneDNN's speed depends strongly on the shapes
-# (on one 2-core AVX-512 machine the weight gradient of block 2 took 3.6 ms as aten's backward and
-# 2.4 ms as a forward convolution, block 3's the other way round), so the faster one for each
-# shape and thread count is chosen by timing both the first time that shape occurs.
+# conv1d's backward pass, written three ways; oneDNN's speed depends strongly on the shapes and
+# memory layout (on one 2-core AVX-512 machine block 2's took 5.4 ms as aten's backward, 4.0 ms as
+# forward convolutions and 3.5 ms as 2-D kernels on time-major copies; block 3's ~0.5 ms in all),
+# so the fastest for each shape and thread count is chosen by timing all of them (twice each) the
+# first time that shape occurs.
 _CHOICES: dict[tuple, int] = {}
 
 
-def _timed_choice(key: tuple, options: list) -> torch.Tensor:
+def _timed_choice(key: tuple, options: list) -> Any:
     choice = _CHOICES.get(key)
     if choice is not None:
         return options[choice]()
@@ -109,35 +111,34 @@ def _timed_choice(key: tuple, options: list) -> torch.Tensor:
     return result
 
 
-def _conv_grad_input(dz: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, pad: int) -> torch.Tensor:
-    """Gradient of ``conv1d(h, weight, padding=pad)`` w.r.t. ``h`` (stride 1)."""
+def _conv_grads(dz: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, pad: int, need_h: bool,
+                need_w: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Gradients of ``conv1d(h, weight, padding=pad)`` (stride 1) w.r.t. ``h`` and ``weight``."""
     k, t = weight.shape[2], h.shape[2]
+    mask = [need_h, need_w, False]
 
-    def aten() -> torch.Tensor:
-        return torch.ops.aten.convolution_backward(
-            dz, h, weight, None, [1], [pad], [1], False, [0], 1, [True, False, False])[0]
+    def aten() -> tuple:
+        return torch.ops.aten.convolution_backward(dz, h, weight, None, [1], [pad], [1], False, [0], 1, mask)[:2]
 
-    def as_conv() -> torch.Tensor:  # full correlation with the flipped, transposed kernels
-        w_t = weight.flip(2).transpose(0, 1).contiguous()
-        return F.conv1d(dz, w_t, padding=k - 1)[:, :, pad:pad + t]
+    def channels_last() -> tuple:  # the 2-D kernels on (N, C, 1, T) stored time-major
+        cl = torch.channels_last
+        dh, dw, _ = torch.ops.aten.convolution_backward(
+            dz.unsqueeze(2).contiguous(memory_format=cl), h.unsqueeze(2).contiguous(memory_format=cl),
+            weight.unsqueeze(2), None, [1, 1], [0, pad], [1, 1], False, [0, 0], 1, mask)
+        return (dh[:, :, 0] if need_h else None), (dw[:, :, 0].contiguous() if need_w else None)
 
-    key = ("in", tuple(dz.shape), tuple(weight.shape), pad, torch.get_num_threads())
-    return _timed_choice(key, [aten, as_conv])
+    def as_forward() -> tuple:
+        dh = dw = None
+        if need_h:  # full correlation with the flipped, transposed kernels
+            w_t = weight.flip(2).transpose(0, 1).contiguous()
+            dh = F.conv1d(dz, w_t, padding=k - 1)[:, :, pad:pad + t]
+        if need_w:  # batch as the reduction axis: dW[f, c, j] = sum_n,t dz[n,f,t] h[n,c,t+j]
+            hp = F.pad(h, (pad, pad)).transpose(0, 1)
+            dw = F.conv1d(hp, dz.transpose(0, 1)).transpose(0, 1)[:, :, :k].contiguous()
+        return dh, dw
 
-
-def _conv_grad_weight(dz: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, pad: int) -> torch.Tensor:
-    """Gradient of ``conv1d(h, weight, padding=pad)`` w.r.t. ``weight`` (stride 1)."""
-
-    def aten() -> torch.Tensor:
-        return torch.ops.aten.convolution_backward(
-            dz, h, weight, None, [1], [pad], [1], False, [0], 1, [False, True, False])[1]
-
-    def as_conv() -> torch.Tensor:  # batch as the reduction axis: dW[f, c, j] = sum_n,t dz[n,f,t] h[n,c,t+j]
-        hp = F.pad(h, (pad, pad)).transpose(0, 1)
-        return F.conv1d(hp, dz.transpose(0, 1)).transpose(0, 1)[:, :, :weight.shape[2]].contiguous()
-
-    key = ("w", tuple(dz.shape), tuple(weight.shape), pad, torch.get_num_threads())
-    return _timed_choice(key, [aten, as_conv])
+    key = (tuple(dz.shape), tuple(weight.shape), pad, need_h, need_w, torch.get_num_threads())
+    return _timed_choice(key, [aten, channels_last, as_forward])
 
 
 class _TemporalBlock(torch.autograd.Function):
@@ -205,11 +206,33 @@ class _TemporalBlock(torch.autograd.Function):
             u = F.pad(h[:, 0], (ctx.pad, ctx.pad)).unfold(1, k, 1)[:, : dz.shape[2]].contiguous()  # (N, T, k)
             dw = torch.bmm(dz, u).sum(0).unsqueeze(1)
         else:
-            if need_h:
-                dh = _conv_grad_input(dz, h, weight, ctx.pad)
-            if need_w:
-                dw = _conv_grad_weight(dz, h, weight, ctx.pad)
+            dh, dw = _conv_grads(dz, h, weight, ctx.pad, need_h, need_w)
         return dh, dw, db, dgamma, dbeta, None, None, None, None, None, None, None
+
+
+_WORKSPACE_MAX = 8 * 1024 * 1024  # values (32 MiB of float32)
+_LOCAL = threading.local()
+
+
+def _workspace(slot: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """A scratch tensor reused across calls in this thread (up to ``_WORKSPACE_MAX`` values).
+
+    The C allocator maps every fresh block of this size afresh and the first writes page-fault:
+    on the machine measured, a 10 MB product took 1.8 ms into a fresh tensor and 0.8 ms into a
+    kept one. Callers must not let the result escape the call that asked for it.
+    """
+    numel = 1
+    for d in shape:
+        numel *= d
+    if numel > _WORKSPACE_MAX:
+        return torch.empty(shape, dtype=dtype)
+    bufs = getattr(_LOCAL, "bufs", None)
+    if bufs is None:
+        bufs = _LOCAL.bufs = {}
+    buf = bufs.get(slot)
+    if buf is None or buf.numel() < numel or buf.dtype != dtype:
+        buf = bufs[slot] = torch.empty(numel, dtype=dtype)
+    return buf[:numel].view(shape)
 
 
 def _pooled_windows(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, sign: torch.Tensor, pad: int,
@@ -231,7 +254,12 @@ def _pooled_windows(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, s
     toe = weight.new_zeros(pool, f, length)
     for j in range(pool):
         toe[j, :, j:j + k] = ws
-    zs = torch.addmm((bias * sign).repeat(pool)[:, None], toe.view(pool * f, length), xw.t()).view(pool, f, n * tp)
+    # the bias is added to the maxima only (addmm would first copy it into the whole product); the
+    # product goes to a kept buffer up to _WORKSPACE_MAX values (a fresh one of this size is mapped
+    # and page-faulted on every call by the C allocator: 1.8 instead of 0.8 ms per batch of 32)
+    zs = _workspace("products", (pool * f, n * tp), x.dtype)
+    torch.mm(toe.view(pool * f, length), xw.t(), out=zs)
+    zs = zs.view(pool, f, n * tp)
     # running maximum over the pool positions (a reduction over a short inner axis is slow), in
     # place and in float arithmetic (fresh megabyte temporaries and boolean masks cost more than
     # the arithmetic here). Positions only grow, so "strictly greater -> j" is max(idx, j * gt):
@@ -243,7 +271,47 @@ def _pooled_windows(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, s
         torch.gt(zs[j], zmax, out=gt)
         torch.maximum(idx, gt.mul_(j), out=idx)
         torch.maximum(zmax, zs[j], out=zmax)
+    zmax.add_((bias * sign)[:, None])
     return xw, zmax, idx
+
+
+def _shifted_moments(x: torch.Tensor, k: int, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sums ``s1[i]`` of ``u_i`` and ``s2[i, j]`` of ``u_i * u_j`` (float64), ``u_i`` = zero-padded rows shifted by ``i``.
+
+    ``u_i`` covers columns ``i .. i + t_out - 1`` of each padded row. Lag-``l`` products of the
+    whole flattened array are one dot product each (pairs across two rows always meet a padding
+    zero, since ``l <= k - 1 <= 2 * pad``); the few columns at both ends outside a shift's range
+    are subtracted from small Gram matrices.
+    """
+    n, t = x.shape
+    xd = F.pad(x, (pad, pad)).double()
+    width = xd.shape[1]
+    t_out = width - k + 1
+    if k - 1 > 2 * pad:  # rows could meet without a padding zero between them: direct sums
+        s1d = torch.stack([xd[:, i:i + t_out].sum() for i in range(k)])
+        s2d = xd.new_empty(k, k)
+        for i in range(k):
+            for j in range(i, k):
+                s2d[i, j] = s2d[j, i] = (xd[:, i:i + t_out] * xd[:, j:j + t_out]).sum()
+        return s1d, s2d
+    flat = xd.view(-1)
+    lag = [float(torch.dot(flat[:flat.numel() - l], flat[l:])) for l in range(k)]
+    col = xd.sum(0)
+    total = float(col.sum())
+    lead = xd[:, :k]
+    tail = xd[:, t_out:]
+    g_lead = (lead.t() @ lead).tolist()
+    g_tail = (tail.t() @ tail).tolist() if tail.shape[1] else []
+    col_l = col.tolist()
+    s1 = [total - sum(col_l[:i]) - sum(col_l[i + t_out:]) for i in range(k)]
+    s2 = [[0.0] * k for _ in range(k)]
+    for i in range(k):
+        for j in range(i, k):
+            l = j - i
+            v = lag[l] - sum(g_lead[a][a + l] for a in range(i))
+            v -= sum(g_tail[a - t_out][a + l - t_out] for a in range(i + t_out, width - l))
+            s2[i][j] = s2[j][i] = v
+    return torch.tensor(s1, dtype=torch.float64), torch.tensor(s2, dtype=torch.float64)
 
 
 class _FirstBlock(torch.autograd.Function):
@@ -264,12 +332,7 @@ class _FirstBlock(torch.autograd.Function):
         t_out = t + 2 * pad - k + 1
         m = n * t_out
         # s1[i] = sum of u_i, s2[i, j] = sum of u_i * u_j, with u_i the input shifted by i samples
-        xd = F.pad(x, (pad, pad)).double()
-        s1 = torch.stack([xd[:, i:i + t_out].sum() for i in range(k)])
-        s2 = xd.new_empty(k, k)
-        for i in range(k):
-            for j in range(i, k):
-                s2[i, j] = s2[j, i] = (xd[:, i:i + t_out] * xd[:, j:j + t_out]).sum()
+        s1, s2 = _shifted_moments(x, k, pad)
         mu = s1 / m
         wd, bd = weight.double(), bias.double()
         mean_d = wd @ mu + bd
@@ -303,8 +366,9 @@ class _FirstBlock(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             # arg-max part: c1 * gu times the k input samples under the selected position of each
             # pooling window, gathered ((F, R, k), no dense scatter) and reduced by one batched product
-            index = idx.long().unsqueeze(2) + torch.arange(k)
-            under = torch.gather(xw.unsqueeze(0).expand(f, r, xw.shape[1]), 2, index)
+            index = torch.add(idx.long().unsqueeze(2), torch.arange(k), out=_workspace("index", (f, r, k), torch.int64))
+            under = torch.gather(xw.unsqueeze(0).expand(f, r, xw.shape[1]), 2, index,
+                                 out=_workspace("under", (f, r, k), xw.dtype))
             dws = torch.bmm((gu * c1[:, None]).unsqueeze(1), under)[:, 0]
             # dense part: sum over all positions of (c2 + c3 * z) * u = c2 * s1 + c3 * (s2 w + b s1)
             c2d, c3d, wd, bd = c2.double(), c3.double(), weight.double(), bias.double()

@@ -91,3 +91,34 @@ def test_first_block_moment_statistics_hold_with_dc_offset():
     F.cross_entropy(out_fast, y).backward()
     _assert_grads_close(ref, fast)
     torch.testing.assert_close(fast.blocks[0][1].running_var, ref.blocks[0][1].running_var, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("option", [0, 1, 2])
+def test_every_conv_gradient_form_matches_reference(monkeypatch, option):
+    # the temporal blocks' convolution gradients have several forms, one chosen by timing: check each
+    from myovox.models import fast
+
+    monkeypatch.setattr(fast, "_timed_choice", lambda key, options: options[option]())
+    ref, fst = _pair(6, 200)
+    x = torch.randn(8, 6, 200)
+    y = torch.randint(0, 5, (8,))
+    out_ref, out_fast = ref(x), fast_forward(fst, x)
+    torch.testing.assert_close(out_fast, out_ref, rtol=1e-4, atol=1e-5)
+    F.cross_entropy(out_ref, y).backward()
+    F.cross_entropy(out_fast, y).backward()
+    _assert_grads_close(ref, fst)
+
+
+@pytest.mark.parametrize("k,pad", [(4, 2), (5, 2), (3, 1), (1, 0), (16, 8), (7, 3), (6, 1)])
+def test_shifted_moments_equal_direct_sums(k, pad):
+    from myovox.models.fast import _shifted_moments
+
+    x = torch.randn(5, 40) * 3.0 + 10.0
+    xd = F.pad(x, (pad, pad)).double()
+    t_out = xd.shape[1] - k + 1
+    s1, s2 = _shifted_moments(x, k, pad)
+    for i in range(k):
+        assert float(s1[i]) == pytest.approx(float(xd[:, i:i + t_out].sum()), rel=1e-12)
+        for j in range(k):
+            direct = float((xd[:, i:i + t_out] * xd[:, j:j + t_out]).sum())
+            assert float(s2[i, j]) == pytest.approx(direct, rel=1e-12)
