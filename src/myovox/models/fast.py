@@ -229,9 +229,10 @@ def _workspace(slot: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.T
     bufs = getattr(_LOCAL, "bufs", None)
     if bufs is None:
         bufs = _LOCAL.bufs = {}
-    buf = bufs.get(slot)
+    key = (slot, torch.is_inference_mode_enabled())  # inference tensors cannot be written outside
+    buf = bufs.get(key)
     if buf is None or buf.numel() < numel or buf.dtype != dtype:
-        buf = bufs[slot] = torch.empty(numel, dtype=dtype)
+        buf = bufs[key] = torch.empty(numel, dtype=dtype)
     return buf[:numel].view(shape)
 
 

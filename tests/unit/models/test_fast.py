@@ -122,3 +122,15 @@ def test_shifted_moments_equal_direct_sums(k, pad):
         for j in range(k):
             direct = float((xd[:, i:i + t_out] * xd[:, j:j + t_out]).sum())
             assert float(s2[i, j]) == pytest.approx(direct, rel=1e-12)
+
+
+def test_eval_under_inference_mode_then_training():
+    # scratch buffers made under inference mode must not be written in training afterwards
+    ref, fst = _pair(4, 128)
+    x = torch.randn(6, 4, 128)
+    fst.eval()
+    with torch.inference_mode():
+        fast_forward(fst, x)
+    fst.train()
+    F.cross_entropy(fast_forward(fst, x), torch.zeros(6, dtype=torch.long)).backward()
+    assert all(p.grad is not None for p in fst.parameters())
