@@ -395,6 +395,9 @@ def _temporal_eval(h: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d, pool: i
     return torch.relu(a[None, :, None] * (zsel - bn.running_mean[None, :, None]) + bn.bias[None, :, None])
 
 
+_EVAL_CHUNK = 64  # windows per evaluation pass
+
+
 def fast_forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Logits of ``net`` for ``x`` ``(batch, n_channels, n_times)``, numerically equal to ``net(x)``.
 
@@ -406,6 +409,10 @@ def fast_forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if x.dim() == 4:
         x = x[:, 0]
     b, c, t = x.shape
+    if not net.training and b > _EVAL_CHUNK:
+        # windows are independent in evaluation; larger batches outgrow the caches (per window,
+        # 256 at once took 2.2x and 128 1.7x the time of 64 at once on the machine measured)
+        return torch.cat([fast_forward(net, x[i:i + _EVAL_CHUNK]) for i in range(0, b, _EVAL_CHUNK)])
     h = x.reshape(b * c, 1, t)
     spatial_from = len(net.blocks)
     for i, block in enumerate(net.blocks):

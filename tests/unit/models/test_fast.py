@@ -59,6 +59,8 @@ def test_fast_path_matches_reference_in_eval():
     fast.eval()
     with torch.no_grad():
         torch.testing.assert_close(fast_forward(fast, x), ref(x), rtol=1e-4, atol=1e-5)
+        xl = torch.randn(150, 14, 300)  # more windows than one evaluation chunk
+        torch.testing.assert_close(fast_forward(fast, xl), ref(xl), rtol=1e-4, atol=1e-5)
 
 
 def test_fast_path_falls_back_for_unknown_structures():
