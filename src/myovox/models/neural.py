@@ -51,6 +51,17 @@ def _auto_threads(n_max: int) -> int:
     return int(min(max(1, round((os.cpu_count() or 1) - others)), n_max))
 
 
+def _adam(torch, params, lr: float, weight_decay: float, *, fused: bool):
+    """Adam; ``fused`` uses torch's single-kernel CPU implementation of the same update (~5% of a
+    batch-32 SpeechNet step saved on one thread), falling back to the default where unavailable."""
+    if fused:
+        try:
+            return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
+        except (RuntimeError, TypeError, ValueError):
+            pass
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+
 def _torch():
     from .._checks import require
 
@@ -305,7 +316,7 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         Xt_t, yt_t = self._prepare(Xt), torch.from_numpy(np.asarray(yt, dtype=np.int64))
         if Xv is not None:
             Xv_t, yv_t = self._prepare(Xv), torch.from_numpy(np.asarray(yv, dtype=np.int64))
-        opt = torch.optim.Adam(params, lr=lr, weight_decay=self.weight_decay)
+        opt = _adam(torch, params, lr, self.weight_decay, fused=self.fast)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=self.lr_factor,
                                                            patience=self.lr_patience)
         gen = torch.Generator().manual_seed(seed)

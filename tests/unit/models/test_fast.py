@@ -136,3 +136,21 @@ def test_eval_under_inference_mode_then_training():
     fst.train()
     F.cross_entropy(fast_forward(fst, x), torch.zeros(6, dtype=torch.long)).backward()
     assert all(p.grad is not None for p in fst.parameters())
+
+
+def test_fused_adam_makes_the_same_updates_as_default_adam():
+    from myovox.models.neural import _adam
+
+    torch.manual_seed(0)
+    a = [torch.nn.Parameter(torch.randn(5, 3)), torch.nn.Parameter(torch.randn(7))]
+    b = [torch.nn.Parameter(p.detach().clone()) for p in a]
+    opt_a = _adam(torch, a, 1e-2, 1e-4, fused=True)
+    opt_b = _adam(torch, b, 1e-2, 1e-4, fused=False)
+    for _ in range(20):
+        grads = [torch.randn_like(p) for p in a]
+        for p, q, g in zip(a, b, grads):
+            p.grad, q.grad = g.clone(), g.clone()
+        opt_a.step()
+        opt_b.step()
+    for p, q in zip(a, b):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
