@@ -27,6 +27,15 @@ this module does about it:
   arithmetic.
 * ``conv1d``'s weight gradient for a single input row is slow in oneDNN; where the generic block
   meets one, it is a small batched matrix product over unfolded input instead.
+* The gradients of the other temporal convolutions have three forms (aten's backward, 2-D
+  kernels on time-major copies, forward convolutions with flipped kernels / the batch as the
+  reduction axis); oneDNN's speed differs by up to 1.5x between them depending on the shapes,
+  so the fastest is timed once per shape and thread count (:func:`_conv_grads`).
+* The first block's moments are lag dot products of the flattened padded input with small
+  end corrections (:func:`_shifted_moments`), its weight gradient gathers the ``k`` samples
+  under each arg-max instead of scattering into a dense product, and its 10 MB product goes to
+  a kept per-thread buffer (:func:`_workspace`).
+* Evaluation runs in chunks of 64 windows (larger batches outgrow the caches).
 
 The only difference from the reference is on measure-zero ties: with ``gamma`` exactly 0 the
 reference's max-pool picks the first of equal values while this picks the arg-max of ``z``;
