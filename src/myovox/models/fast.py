@@ -192,7 +192,7 @@ class _TemporalBlock(torch.autograd.Function):
         dz.add_(c2[None, :, None])
         if ctx.pool > 1:
             g = gu * c1[None, :, None]
-            n, f, tp = g.shape
+            tp = g.shape[2]
             # arg-max positions as a float 0/1 mask over contiguous memory (a broadcast comparison
             # against the pooled maxima, or a boolean mask, costs twice as much here)
             head = z[:, :, : tp * ctx.pool]
@@ -293,7 +293,6 @@ def _shifted_moments(x: torch.Tensor, k: int, pad: int) -> tuple[torch.Tensor, t
     zero, since ``l <= k - 1 <= 2 * pad``); the few columns at both ends outside a shift's range
     are subtracted from small Gram matrices.
     """
-    n, t = x.shape
     xd = F.pad(x, (pad, pad)).double()
     width = xd.shape[1]
     t_out = width - k + 1
@@ -364,7 +363,7 @@ class _FirstBlock(torch.autograd.Function):
     @staticmethod
     def backward(ctx, go):
         xw, idx, zsel, mean, invstd, gamma, out, s1, s2, weight, bias = ctx.saved_tensors
-        pool, m, k = ctx.pool, ctx.m, ctx.k
+        m, k = ctx.m, ctx.k
         f, r = out.shape
         gu = go.transpose(0, 1).reshape(f, r) * (out > 0)
         dbeta = gu.sum(1)

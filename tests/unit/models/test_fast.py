@@ -128,7 +128,7 @@ def test_shifted_moments_equal_direct_sums(k, pad):
 
 def test_eval_under_inference_mode_then_training():
     # scratch buffers made under inference mode must not be written in training afterwards
-    ref, fst = _pair(4, 128)
+    _, fst = _pair(4, 128)
     x = torch.randn(6, 4, 128)
     fst.eval()
     with torch.inference_mode():
