@@ -134,7 +134,8 @@ def _conv_grads(dz: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, pad: in
         dh, dw, _ = torch.ops.aten.convolution_backward(
             dz.unsqueeze(2).contiguous(memory_format=cl), h.unsqueeze(2).contiguous(memory_format=cl),
             weight.unsqueeze(2), None, [1, 1], [0, pad], [1, 1], False, [0, 0], 1, mask)
-        return (dh[:, :, 0] if need_h else None), (dw[:, :, 0].contiguous() if need_w else None)
+        # contiguous: the caller's elementwise steps and copies are several times slower on a transposed layout
+        return (dh[:, :, 0].contiguous() if need_h else None), (dw[:, :, 0].contiguous() if need_w else None)
 
     def as_forward() -> tuple:
         dh = dw = None
