@@ -32,6 +32,9 @@ def describe(path: str, kind: str | None = None) -> dict[str, Any]:
         n_lost += sum(int(g.get("n_lost", 1)) if isinstance(g, dict) else 1 for g in lost)
         n_nonfinite += r.n_nonfinite()
     out["lost_packets"] = {"packets": n_lost, "gaps": n_gaps}
+    unchecked = sum(int(r.meta.get("n_packets_unchecked") or 0) for r in ds)
+    if unchecked:
+        out["lost_packets"]["unchecked_packets"] = unchecked  # no (or a truncated) counter
     out["nonfinite_samples"] = n_nonfinite
     units = sorted({str(r.meta["units"]) for r in ds if r.meta.get("units")})
     if units:

@@ -584,6 +584,9 @@ def biofile_to_recording(bf: BioFile, *, signal: str | None = None, fill_lost: s
                 notes.append(f"counter covers {counter.size} of {n_packets} packets")
     meta["lost_packets"] = lost_packet_records(gaps, spp_int or 1)
     meta["n_lost_packets"] = int(sum(g.n_lost for g in gaps))
+    # packets whose loss could not be checked (no counter, or a truncated one)
+    meta["n_packets_unchecked"] = int(n_packets - (counter.size if counter is not None and not any(
+        "outside" in n for n in notes) else 0))
 
     n_bad = int(data.size - np.count_nonzero(np.isfinite(data)))
 
