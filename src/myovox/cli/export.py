@@ -38,12 +38,13 @@ def calibration_windows(path: str, side: dict, kind: str | None = None, max_wind
     if p.is_file() or any((p / n).is_file() for n in ("calibration.npz", "calibration.npy")):
         X = _read_calibration_file(p)
     else:
-        from ..datasets import load_dataset
         from ..preprocessing.pipeline import preprocess_dataset
         from ..windows import make_windows
+        from .evaluate import load
 
         prep = side.get("preprocessing") or {}
-        ds = load_dataset(p, kind=kind)
+        # a causally filtered model needs the raw signal (SilentWear trees: not the zero-phase columns)
+        ds = load(str(p), kind, raw_signal=bool(prep.get("causal", False)))
         kwargs: dict[str, Any] = {}
         if "filter" in prep:
             kwargs["filter"] = prep["filter"]

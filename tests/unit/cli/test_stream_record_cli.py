@@ -52,3 +52,19 @@ def test_record_cli_writes_a_labelled_session(trained, tmp_path, capsys):
     rec = read_session(tmp_path / "rec" / "s1.csv")
     assert rec.n_channels == 16 and rec.meta["session"] == 4 and rec.meta["status"] == "complete"
     assert rec.class_counts() == {"rest": 5, "up": 2, "down": 2}
+
+
+def test_export_causal_model_calibrated_on_a_dataset_folder(tmp_path, capsys):
+    """The calibration windows of a causally trained model come from the raw signal, filtered causally."""
+    pytest.importorskip("torch")
+    from myovox.testing.synth import generate_dataset
+
+    data = generate_dataset(tmp_path / "data", n_subjects=1, n_sessions=1, n_batches=1, conditions=("silent",),
+                            n_repetitions=6, seed=5)
+    assert main(["-q", "train", str(data), "--model", "speechnet", "--causal", "--epochs", "1", "--window", "0.4",
+                 "--out", str(tmp_path / "model")]) == 0
+    assert main(["-q", "export", str(tmp_path / "model"), "--format", "c", "--int8", "--out", str(tmp_path / "c"),
+                 "--calibration", str(data)]) == 0
+    assert (tmp_path / "c" / "myovox_model.c").exists()
+    side = json.loads((tmp_path / "c" / "model.json").read_text())
+    assert side["causal"] is True or side.get("preprocessing", {}).get("causal") is True
