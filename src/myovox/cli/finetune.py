@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
 
     model, side = load_model(args.model_dir)
     pre: dict[str, Any] = dict(side.get("preprocessing", side) if isinstance(side, dict) else {})
-    ds = select(load(args.dataset, args.kind), args.condition, args.subjects, args.sessions)
+    ds = select(load(args.dataset, args.kind, raw_signal=bool(pre.get("causal", False))), args.condition,
+                args.subjects, args.sessions)
     channels = pre.get("channels")
     ds = preprocess_dataset(ds, filter=pre.get("filter", "silentwear"), causal=bool(pre.get("causal", False)),
                             channels=channels if channels else ds.info.get("channels"))
