@@ -7,8 +7,8 @@ Rules (each configurable):
    name the same non-rest class.
 3. **Rest suppression**: the rest class (and uncertain windows) never fire.
 4. **Debounce**: after an event nothing fires for ``refractory_s`` seconds of stream time, and the
-   same command fires again only after at least one window that is not that command (re-arm), so
-   one utterance gives one event.
+   same command fires again only after a confident window of rest or of another command
+   (re-arm), so one utterance gives one event even when its end is uncertain.
 """
 from __future__ import annotations
 
@@ -123,8 +123,8 @@ class PostProcessor:
         """Feed one decision; returns an event when a command fires."""
         lab = decision.label_id
         self._votes.append(lab)
-        if lab != self._last_event_label:
-            self._armed = True
+        if lab is not None and lab != self._last_event_label:
+            self._armed = True  # rest or another command re-arms; an uncertain window does not
         if lab is None or lab == self.rest_label:
             return None
         if decision.t_end - self._last_event_t < self.refractory_s:
