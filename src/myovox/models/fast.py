@@ -29,8 +29,8 @@ this module does about it:
   meets one, it is a small batched matrix product over unfolded input instead.
 * The gradients of the other temporal convolutions have three forms (aten's backward, 2-D
   kernels on time-major copies, forward convolutions with flipped kernels / the batch as the
-  reduction axis); oneDNN's speed differs by up to 1.5x between them depending on the shapes,
-  so the fastest is timed once per shape and thread count (:func:`_conv_grads`).
+  reduction axis); oneDNN's speed differs by up to 1.5x between them depending on the shapes.
+  One fixed form is used, so that training is reproducible (:func:`_conv_grads`).
 * The first block's moments are lag dot products of the flattened padded input with small
   end corrections (:func:`_shifted_moments`), its weight gradient gathers the ``k`` samples
   under each arg-max instead of scattering into a dense product, and its 10 MB product goes to
@@ -44,7 +44,6 @@ gradients through ReLU at 0 are 0 in both.
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import torch
@@ -99,25 +98,16 @@ def _channel_var_mean(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 # conv1d's backward pass, written three ways; oneDNN's speed depends strongly on the shapes and
 # memory layout (on one 2-core AVX-512 machine block 2's took 5.4 ms as aten's backward, 4.0 ms as
 # forward convolutions and 3.5 ms as 2-D kernels on time-major copies; block 3's ~0.5 ms in all),
-# so the fastest for each shape and thread count is chosen by timing all of them (twice each) the
-# first time that shape occurs.
-_CHOICES: dict[tuple, int] = {}
+# so one of them is used for every shape (:data:`CONV_GRAD_FORM`).
+#: The form used (index into ``[aten, channels_last, as_forward]``). It is fixed, not timed per run:
+#: the forms round differently, and a timed choice made two-thread trainings with the same seed
+#: differ from run to run. ``channels_last`` was the fastest for block 2 and as fast as the others
+#: for block 3 where measured (see above).
+CONV_GRAD_FORM: int = 1
 
 
-def _timed_choice(key: tuple, options: list) -> Any:
-    choice = _CHOICES.get(key)
-    if choice is not None:
-        return options[choice]()
-    best, result = None, None
-    for i, fn in enumerate(options):
-        for _ in range(2):
-            t0 = time.perf_counter()
-            out = fn()
-            dt = time.perf_counter() - t0
-            if best is None or dt < best[0]:
-                best, result = (dt, i), out
-    _CHOICES[key] = best[1]
-    return result
+def _choose_form(key: tuple, options: list) -> Any:
+    return options[CONV_GRAD_FORM]()
 
 
 def _conv_grads(dz: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, pad: int, need_h: bool,
@@ -148,7 +138,7 @@ def _conv_grads(dz: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, pad: in
         return dh, dw
 
     key = (tuple(dz.shape), tuple(weight.shape), pad, need_h, need_w, torch.get_num_threads())
-    return _timed_choice(key, [aten, channels_last, as_forward])
+    return _choose_form(key, [aten, channels_last, as_forward])
 
 
 class _TemporalBlock(torch.autograd.Function):
