@@ -97,7 +97,10 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         Torch CPU threads during fit/predict. ``"auto"`` (default) uses the cores other processes
         leave idle, at most torch's setting (measured on a shared 2-core CPU: a second thread was
         1.5x faster when the machine was idle and 1.5-3x slower when another process kept a core
-        busy); ``None`` leaves torch's setting. Results do not depend on it beyond float rounding.
+        busy); ``None`` leaves torch's setting. Results do not depend on it beyond float rounding,
+        but training amplifies rounding: a seed gives bitwise the same weights for a given thread
+        count, and ``"auto"`` may pick another count on a busier machine, so pin an integer
+        (e.g. 1) for exactly reproducible runs.
     fast : bool
         Use the fast CPU path (identical mathematics).
     verbose : int
