@@ -1,5 +1,7 @@
-"""Feature extraction speed (vectorised vs per-window loop); the logic is :mod:`myovox.bench.features`."""
-from myovox.bench.features import main
+"""Run the ``features`` benchmark group: the same as ``myovox bench --only features [--quick] [--json]``."""
+import sys
+
+from myovox.cli.main import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(["bench", "--only", "features", *sys.argv[1:]]))

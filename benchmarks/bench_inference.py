@@ -1,5 +1,7 @@
-"""Single-window inference latency (torch, onnxruntime, int8 C); the logic is :mod:`myovox.bench.inference`."""
-from myovox.bench.inference import main
+"""Run the ``inference`` benchmark group: the same as ``myovox bench --only inference [--quick] [--json]``."""
+import sys
+
+from myovox.cli.main import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(["bench", "--only", "inference", *sys.argv[1:]]))

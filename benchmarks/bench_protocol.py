@@ -1,5 +1,7 @@
-"""Protocol wall time and peak memory on a synthetic dataset; the logic is :mod:`myovox.bench.protocol`."""
-from myovox.bench.protocol import main
+"""Run the ``protocol`` benchmark group: the same as ``myovox bench --only protocol [--quick] [--json]``."""
+import sys
+
+from myovox.cli.main import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(["bench", "--only", "protocol", *sys.argv[1:]]))

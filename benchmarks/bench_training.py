@@ -1,5 +1,7 @@
-"""SpeechNet training throughput vs a straightforward loop; the logic is :mod:`myovox.bench.training`."""
-from myovox.bench.training import main
+"""Run the ``training`` benchmark group: the same as ``myovox bench --only training [--quick] [--json]``."""
+import sys
+
+from myovox.cli.main import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(["bench", "--only", "training", *sys.argv[1:]]))

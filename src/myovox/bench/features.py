@@ -1,12 +1,11 @@
 """Feature extraction speed: vectorised ``compute_features`` vs the per-window Python-loop reference.
 
-Run ``myovox bench --only features`` (or ``python benchmarks/bench_features.py [--quick]``), or
+Run ``myovox bench --only features`` (or ``python benchmarks/bench_features.py [--quick] [--json]``), or
 call ``run(quick)`` for rows ``{name, unit, baseline, ours, ratio, n_windows, equal}`` measured in
 the same run; the values of both implementations are checked to be equal (float tolerance).
 """
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Callable
 
@@ -54,17 +53,3 @@ def run(quick: bool = False) -> list[dict]:
         rows.append({"name": name, "unit": "windows/s", "baseline": round(base, 1), "ours": round(ours, 1),
                      "ratio": round(ours / base, 1), "n_windows": n_fast, "equal": equal})
     return rows
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer windows and repeats")
-    rows = run(quick=ap.parse_args().quick)
-    print(f"{'name':34s} {'unit':10s} {'baseline':>10s} {'ours':>10s} {'ratio':>7s} equal")
-    for r in rows:
-        print(f"{r['name']:34s} {r['unit']:10s} {r['baseline']:10.1f} {r['ours']:10.1f} {r['ratio']:7.1f} "
-              f"{r['equal']}")
-
-
-if __name__ == "__main__":
-    main()

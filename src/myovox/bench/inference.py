@@ -8,11 +8,10 @@ estimate of float32 SIMD throughput, not a hardware specification).
 Rows ``{name, unit, baseline, ours, ratio}``: for ``*_vs_mac_bound`` rows, baseline is the
 MAC-bound time and ratio = baseline / ours (the fraction of the estimated peak achieved); for
 ``int8_c_vs_*`` rows baseline is the other engine's latency and ratio = baseline / ours (speed-up).
-Run ``myovox bench --only inference`` (or ``python benchmarks/bench_inference.py [--quick]``).
+Run ``myovox bench --only inference`` (or ``python benchmarks/bench_inference.py [--quick] [--json]``).
 """
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import time
@@ -109,18 +108,3 @@ def run(quick: bool = False) -> list[dict]:
     for r in rows:
         r.update(macs=macs, peak_macs_per_s_estimate=round(peak), cpu_count=os.cpu_count())
     return rows
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
-    rows = run(quick=ap.parse_args().quick)
-    print(f"{'name':34s} {'unit':5s} {'baseline':>10s} {'ours':>10s} {'ratio':>7s}")
-    for r in rows:
-        print(f"{r['name']:34s} {r['unit']:5s} {r['baseline']:10.4f} {r['ours']:10.4f} {r['ratio']:7.3f}")
-    print(f"MACs {rows[0]['macs']:,}; estimated peak {rows[0]['peak_macs_per_s_estimate'] / 1e9:.1f} GMAC/s "
-          "(float32 NumPy matmul, one thread, this run)")
-
-
-if __name__ == "__main__":
-    main()

@@ -13,7 +13,6 @@ is sampled while it runs (``baseline`` column: that of the baseline run).
 """
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import threading
@@ -92,17 +91,3 @@ def run(quick: bool = False, n_batches: int | None = None, n_repetitions: int | 
     rows.append(dict(name=f"protocol_peak_rss_mb_{tag}", unit="MiB", baseline=mem_base.peak, ours=mem_ours.peak,
                      ratio=mem_base.peak / mem_ours.peak if mem_ours.peak else float("nan")))
     return rows
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="2 batches per session, 5 repetitions, few epochs")
-    ap.add_argument("--epochs", type=int, default=None, help="epoch cap (reference: 100)")
-    ap.add_argument("--ft-epochs", type=int, default=None, help="fine-tuning epoch cap (reference: 50)")
-    args = ap.parse_args()
-    for r in run(quick=args.quick, n_epochs=args.epochs, ft_epochs=args.ft_epochs):
-        print(f"{r['name']:60s} {r['unit']:4s} baseline {r['baseline']:9.1f} ours {r['ours']:9.1f}  x{r['ratio']:.2f}")
-
-
-if __name__ == "__main__":
-    main()

@@ -14,7 +14,6 @@ and ``..._fast_off`` (our trainer with ``fast=False``).
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -146,16 +145,3 @@ def _run(quick: bool, repeat: int | None, pinned: bool) -> list[dict]:
         dict(name="speechnet_train_windows_per_s_fast_off", unit="windows/s", baseline=rate(b), ours=rate(p),
              ratio=b / p, note="ours with fast=False (auto threads)", **info),
     ]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    for row in run(quick=args.quick):
-        print(f"{row['name']:52s} baseline {row['baseline']:8.1f}  ours {row['ours']:8.1f} {row['unit']}"
-              f"  x{row['ratio']:.2f}")
-
-
-if __name__ == "__main__":
-    main()

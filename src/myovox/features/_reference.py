@@ -1,7 +1,7 @@
 """Straightforward per-window, per-channel, per-sub-window loop implementations (private).
 
 They exist to check the vectorised :func:`myovox.features.compute_features` (tests) and as the
-baseline of ``benchmarks/bench_features.py``. They call scipy's ``welch``, numpy's ``quantile`` and
+baseline of ``myovox bench --only features``. They call scipy's ``welch``, numpy's ``quantile`` and
 ``pywt.wavedec`` on one 1-D segment at a time, written independently of the vectorised code.
 """
 from __future__ import annotations
