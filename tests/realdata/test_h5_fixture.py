@@ -11,7 +11,6 @@ from myovox.cli.main import main
 from myovox.io.silentwear_h5 import COLUMNS, KEPT_CHANNELS
 
 pd = pytest.importorskip("pandas")
-pytest.importorskip("myovox.io.bio", reason="myovox.io.bio not available")
 pytestmark = pytest.mark.realdata
 
 H5 = "data_raw_and_filt/S01/vocalized/sess_1_batch_1.h5"

@@ -52,7 +52,6 @@ def test_info_on_fixtures(silentwear_fixtures, capsys):
     assert info["dataset"] == "silentwear" and info["n_recordings"] == 1
     assert info["classes"] == {"forward": 1, "left": 1, "rest": 4, "stop": 1}
     assert info["channels"][3] == "Ch_5" and info["filtered"] is True
-    pytest.importorskip("myovox.io.bio", reason="myovox.io.bio not available")
     bio = silentwear_fixtures / "raw/S01/vocalized/sess_1_batch_1_2026-01-27_10-00-00.bio"
     assert main(["info", "--json", str(bio)]) == 0
     out, err = capsys.readouterr()

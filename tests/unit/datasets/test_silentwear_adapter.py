@@ -40,7 +40,7 @@ def processed_tree(tmp_path):
 
 @pytest.fixture()
 def raw_tree(tmp_path):
-    bio = pytest.importorskip("myovox.io.bio", reason="myovox.io.bio not available")
+    from myovox.io import bio
     root = tmp_path / "raw"
     for subj, cond, s, b in PLAN[:3]:
         (root / subj / cond).mkdir(parents=True, exist_ok=True)
@@ -124,7 +124,6 @@ def test_raw_tree_filters_whole_recording(raw_tree, tmp_path):
 
 @pytest.mark.realdata
 def test_fixture_raw_and_processed_agree(silentwear_fixtures):
-    pytest.importorskip("myovox.io.bio", reason="myovox.io.bio not available")
     proc = load(silentwear_fixtures)
     with pytest.warns(DataLossWarning):
         raw = load(silentwear_fixtures, source="raw")

@@ -14,7 +14,7 @@ pytest.importorskip("torch")
 
 @pytest.fixture(scope="module")
 def model_dir(trained_net, task, tmp_path_factory):
-    io = pytest.importorskip("myovox.models.io")
+    from myovox.models import io
     from myovox.models.neural import SpeechNetClassifier
 
     clf = SpeechNetClassifier(n_epochs=1, net_params={})

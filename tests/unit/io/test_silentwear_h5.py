@@ -59,7 +59,7 @@ def test_read_fixture_matches_expected(silentwear_fixtures):
 
 
 def test_write_from_bio_reproduces_reference(silentwear_fixtures, tmp_path):
-    bio = pytest.importorskip("myovox.io.bio", reason="myovox.io.bio (read_bio) not available yet")
+    from myovox.io import bio
     with pytest.warns(DataLossWarning, match="2 packet"):  # the fixture lost two packets
         raw = bio.read_bio(silentwear_fixtures / BIO)
     out = write_silentwear_h5(raw, tmp_path / "sess_1_batch_1.h5")

@@ -67,10 +67,6 @@ def test_corrupt_or_incomplete_folders(fitted, tmp_path):
 
 
 def test_classical_round_trip(windows, tmp_path):
-    try:
-        from myovox.features import FeatureExtractor  # noqa: F401
-    except ImportError:
-        pytest.skip("myovox.features.FeatureExtractor not available yet")
     from myovox.models.classical import make_classical
 
     X, y = windows

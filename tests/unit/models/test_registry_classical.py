@@ -5,18 +5,6 @@ from myovox.exceptions import ValidationError
 from myovox.models.registry import MODELS, make_model
 
 
-def _features_available() -> bool:
-    try:
-        from myovox.features import FeatureExtractor  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_features = pytest.mark.skipif(not _features_available(),
-                                    reason="myovox.features.FeatureExtractor not available yet")
-
-
 def test_registry_names_and_errors():
     assert set(MODELS) == {"speechnet", "rf", "lda", "svm"}
     with pytest.raises(ValidationError, match="Did you mean 'speechnet'"):
@@ -34,7 +22,6 @@ def test_speechnet_params_are_routed():
         make_model("speechnet", sfreq=500.0, n_channels=14, n_times=20)
 
 
-@needs_features
 def test_classical_unknown_param():
     with pytest.raises(ValidationError, match="Unknown parameter 'n_estimator'.*'n_estimators'"):
         make_model("rf", sfreq=500.0, n_estimator=10)
@@ -43,7 +30,6 @@ def test_classical_unknown_param():
     assert make_model("svm", sfreq=500.0, C=10.0).steps[-1][1].estimator.C == 10.0
 
 
-@needs_features
 @pytest.mark.parametrize("name", ["rf", "lda", "svm"])
 def test_classical_pipelines_fit_and_predict(name, windows):
     X, y = windows

@@ -160,10 +160,7 @@ def test_causal_chunk_shape_checked():
 def test_silentwear_fixture_filtered_columns(silentwear_fixtures):
     """Ch_i_filt of SilentWear's h5 = zero-phase filter of the whole untrimmed .bio, then trimmed."""
     pd = pytest.importorskip("pandas")
-    try:
-        from myovox.io.bio import read_bio
-    except ImportError:
-        pytest.skip("myovox.io.bio.read_bio is not available yet")
+    from myovox.io.bio import read_bio
     raw = read_bio(silentwear_fixtures / "raw/S01/vocalized/sess_1_batch_1_2026-01-27_10-00-00.bio")
     expected = json.loads((silentwear_fixtures / "expected.json").read_text())["processed_h5"]
     df = pd.read_hdf(silentwear_fixtures / expected["path"], key=expected["key"])

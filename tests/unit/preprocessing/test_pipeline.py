@@ -110,10 +110,7 @@ def test_preprocess_dataset_uses_info():
 def test_fixture_bio_to_reference_h5_and_windows(silentwear_fixtures):
     """read .bio -> filter whole -> SilentWear channels -> trim equals SilentWear's processed h5."""
     pd = pytest.importorskip("pandas")
-    try:
-        from myovox.io.bio import read_bio
-    except ImportError:
-        pytest.skip("myovox.io.bio.read_bio is not available yet")
+    from myovox.io.bio import read_bio
     from myovox.features import compute_features
     from myovox.windows import event_windows
 
