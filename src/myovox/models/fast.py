@@ -50,6 +50,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import _ckernels as _ck
+
 __all__ = ["fast_forward", "supports_fast"]
 
 
@@ -104,6 +106,9 @@ def _channel_var_mean(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 #: differ from run to run. ``channels_last`` was the fastest for block 2 and as fast as the others
 #: for block 3 where measured (see above).
 CONV_GRAD_FORM: int = 1
+
+#: Temporal kernels at least this long take their weight gradient from the C kernel (``_kernels.c``).
+_C_DW_MIN_KERNEL = 16
 
 
 def _choose_form(key: tuple, options: list) -> Any:
@@ -379,6 +384,187 @@ class _FirstBlock(torch.autograd.Function):
         return None, dw, db, dgamma, dbeta, None, None, None, None, None, None, None
 
 
+def _update_running(running_mean, running_var, num_batches, mean, var, m: int, momentum: float) -> None:
+    running_mean.mul_(1.0 - momentum).add_(mean, alpha=momentum)
+    running_var.mul_(1.0 - momentum).add_(var * (m / max(m - 1, 1)), alpha=momentum)
+    num_batches.add_(1)
+
+
+def _sign_of(gamma: torch.Tensor) -> torch.Tensor:
+    # sign of batch norm's slope gamma / sqrt(var + eps): the square root is positive
+    return torch.where(gamma >= 0, 1.0, -1.0).to(gamma.dtype).contiguous()
+
+
+def _ptr(t: torch.Tensor) -> int:
+    return t.data_ptr()
+
+
+def _c_ready(*tensors: torch.Tensor) -> bool:
+    """True when the C kernels are available and every tensor is contiguous float32 on the CPU."""
+    return (_ck.kernels() is not None
+            and all(t.dtype == torch.float32 and t.device.type == "cpu" and t.is_contiguous() for t in tensors))
+
+
+def _c_bn_relu(zsel: torch.Tensor, mean: torch.Tensor, a: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+    """``relu(a * (zsel - mean) + beta)`` per filter of ``zsel`` ``(N, F, tp)``, in one C pass."""
+    n, f, tp = zsel.shape
+    out = torch.empty_like(zsel)
+    _ck.kernels().myovox_bn_relu(_ptr(zsel), n, f, tp, _ptr(mean.contiguous()), _ptr(a.contiguous()),
+                                 _ptr(beta.detach().contiguous()), _ptr(out))
+    return out
+
+
+def _c_bn_relu_bwd(go, out, zsel, mean, invstd, gamma):
+    """``(g, dbeta, dgamma, c1)`` of batch norm + ReLU's backward on pooled values, in one C pass.
+
+    ``gu = go * (out > 0)``; ``dbeta``, ``dgamma`` are its sums (per filter) and ``g = c1 * gu``
+    with ``c1 = gamma * invstd``, the arg-max part of the gradient before max-pool's scatter.
+    """
+    n, f, tp = out.shape
+    go = go.contiguous()
+    c1 = (gamma * invstd).contiguous()
+    g = torch.empty_like(out)
+    dbeta = torch.empty(f, dtype=torch.float64)
+    dgamma = torch.empty(f, dtype=torch.float64)
+    if _ck.kernels().myovox_bn_relu_bwd(_ptr(go), _ptr(out), _ptr(zsel), n, f, tp, _ptr(mean.contiguous()),
+                                        _ptr(invstd.contiguous()), _ptr(c1), _ptr(g), _ptr(dbeta),
+                                        _ptr(dgamma)) != 0:
+        raise MemoryError("myovox's C kernel could not allocate its buffers.")
+    return g, dbeta.to(out.dtype), dgamma.to(out.dtype), c1
+
+
+class _FirstBlockC(torch.autograd.Function):
+    """:class:`_FirstBlock` with the convolution, max-pool and arg-max gather in C (``_kernels.c``).
+
+    Same mathematics; the pooled maxima come from a direct convolution per row instead of a
+    Toeplitz product, the arg-max part of the weight gradient is a gather-and-sum per row, and
+    the ``(N, F, n_pooled)`` output is written in place with no transposed copy.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, gamma, beta, running_mean, running_var, num_batches,
+                pad: int, pool: int, momentum: float, eps: float):
+        lib = _ck.kernels()
+        n, t = x.shape
+        f, k = weight.shape
+        tp = (t + 2 * pad - k + 1) // pool
+        sign = _sign_of(gamma.detach())
+        w, b = weight.detach().contiguous(), bias.detach().contiguous()
+        zsel = x.new_empty(n, f, tp)
+        idx = torch.empty(n, f, tp, dtype=torch.int32)
+        # s1[i] = sum of u_i, s2[i, j] = sum of u_i * u_j, with u_i the input shifted by i samples
+        s1 = torch.empty(k, dtype=torch.float64)
+        s2 = torch.empty(k, k, dtype=torch.float64)
+        if lib.myovox_first_fwd(_ptr(x), n, t, _ptr(w), _ptr(b), _ptr(sign), f, k, pad, pool, tp,
+                                _ptr(zsel), _ptr(idx), _ptr(s1), _ptr(s2)) != 0:
+            raise MemoryError("myovox's C kernel could not allocate its buffers (or the kernel is over 64 long).")
+        m = n * (t + 2 * pad - k + 1)
+        mu = s1 / m
+        wd, bd = weight.double(), bias.double()
+        mean = (wd @ mu + bd).to(x.dtype)
+        var = (((wd @ (s2 / m - torch.outer(mu, mu))) * wd).sum(1)).clamp_min(0.0).to(x.dtype)
+        _update_running(running_mean, running_var, num_batches, mean, var, m, momentum)
+        invstd = torch.rsqrt(var + eps)
+        out = _c_bn_relu(zsel, mean, gamma * invstd, beta)
+        ctx.save_for_backward(x, idx, zsel, mean, invstd, gamma, out, s1, s2, weight, bias)
+        ctx.pool, ctx.m, ctx.k, ctx.pad = pool, m, k, pad
+        return out
+
+    @staticmethod
+    def backward(ctx, go):
+        x, idx, zsel, mean, invstd, gamma, out, s1, s2, weight, bias = ctx.saved_tensors
+        lib = _ck.kernels()
+        m, k, pad, pool = ctx.m, ctx.k, ctx.pad, ctx.pool
+        n, t = x.shape
+        f, tp = out.shape[1], out.shape[2]
+        g, dbeta, dgamma, c1 = _c_bn_relu_bwd(go, out, zsel, mean, invstd, gamma)
+        c3 = -c1 * dgamma * invstd / m
+        c2 = -c1 * dbeta / m - c3 * mean
+        dw = db = None
+        if ctx.needs_input_grad[1]:
+            dws = torch.empty(f, k, dtype=torch.float64)
+            if lib.myovox_first_dw(_ptr(x), n, t, _ptr(g), _ptr(idx), f, k, pad, pool, tp, _ptr(dws)) != 0:
+                raise MemoryError("myovox's C kernel could not allocate its buffers.")
+            # dense part of batch norm's gradient, as in _FirstBlock
+            c2d, c3d, wd, bd = c2.double(), c3.double(), weight.double(), bias.double()
+            dense = c2d[:, None] * s1[None] + c3d[:, None] * (wd @ s2 + bd[:, None] * s1[None])
+            dw = (dws + dense).to(weight.dtype)
+        if ctx.needs_input_grad[2]:
+            db = c1 * dbeta + c2 * m + c3 * m * mean
+        return None, dw, db, dgamma, dbeta, None, None, None, None, None, None, None
+
+
+class _TemporalBlockC(torch.autograd.Function):
+    """:class:`_TemporalBlock` with the statistics and batch norm's gradient over ``z`` in C.
+
+    Forward: per-row statistics in one C pass, the pooled values by ``max_pool1d``. Backward: one
+    C pass writes ``dz = c3 * z + c2`` and adds the pooled gradient at each window's arg-max,
+    found as the first position equal to the pooled value (max-pool's own tie rule).
+    """
+
+    @staticmethod
+    def forward(ctx, h, weight, bias, gamma, beta, running_mean, running_var, num_batches,
+                pad: int, pool: int, momentum: float, eps: float):
+        lib = _ck.kernels()
+        z = F.conv1d(h, weight, bias, padding=pad).contiguous()          # (N, F, T)
+        n, f, tz = z.shape
+        row_mean = z.new_empty(n, f)
+        row_var = z.new_empty(n, f)
+        lib.myovox_row_stats(_ptr(z), n * f, tz, _ptr(row_mean), _ptr(row_var))
+        # exact pooled-variance combination of equally long rows, as _channel_var_mean
+        mean = row_mean.mean(0)
+        var = (row_var + (row_mean - mean) ** 2).mean(0)
+        m = n * tz
+        _update_running(running_mean, running_var, num_batches, mean, var, m, momentum)
+        invstd = torch.rsqrt(var + eps)
+        sign = _sign_of(gamma.detach())
+        flip = bool((sign < 0).any())
+        zsel = F.max_pool1d(z * sign[None, :, None] if flip else z, pool)
+        if flip:
+            zsel.mul_(sign[None, :, None])
+        zsel = zsel.contiguous()
+        out = _c_bn_relu(zsel, mean, gamma * invstd, beta)
+        ctx.save_for_backward(h, weight, z, zsel, mean, invstd, gamma, out)
+        ctx.pad, ctx.pool, ctx.m = pad, pool, m
+        return out
+
+    @staticmethod
+    def backward(ctx, go):
+        h, weight, z, zsel, mean, invstd, gamma, out = ctx.saved_tensors
+        lib = _ck.kernels()
+        n, f, tz = z.shape
+        tp = zsel.shape[2]
+        g, dbeta, dgamma, c1 = _c_bn_relu_bwd(go, out, zsel, mean, invstd, gamma)
+        c3 = (-c1 * dgamma * invstd / ctx.m).contiguous()
+        c2 = (-c1 * dbeta / ctx.m - c3 * mean).contiguous()
+        k, pad = weight.shape[2], ctx.pad
+        need_h, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        # long kernels (block 2: most of the network's arithmetic): the input gradient as a forward
+        # convolution of dz padded in place with the flipped kernels, the weight gradient in C.
+        # oneDNN's own backward took 2.3 ms against 0.8 + 0.8 ms this way for block 2 on the
+        # machine measured, but was faster for block 3's short rows and kernels.
+        margin = k - 1 - pad
+        in_c = k >= _C_DW_MIN_KERNEL and margin >= 0 and h.is_contiguous()
+        dz = z.new_empty(n, f, tz + 2 * margin) if in_c else torch.empty_like(z)
+        lib.myovox_pool_bwd(_ptr(z), n, f, tz, _ptr(zsel), _ptr(g), _ptr(c2), _ptr(c3), ctx.pool, tp, _ptr(dz),
+                            margin if in_c else 0)
+        dh = dw = db = None
+        if ctx.needs_input_grad[2]:  # the sum of dz over (N, T), in closed form as in _FirstBlock
+            db = c1 * dbeta + c2 * ctx.m + c3 * ctx.m * mean
+        if in_c:
+            if need_h:
+                dh = F.conv1d(dz, weight.flip(2).transpose(0, 1).contiguous())
+            if need_w:
+                dwd = torch.empty(weight.shape, dtype=torch.float64)
+                if lib.myovox_conv_dw(_ptr(h), _ptr(dz), tz + 2 * margin, margin, n, h.shape[1], h.shape[2], f, tz,
+                                      k, pad, _ptr(dwd)) != 0:
+                    raise MemoryError("myovox's C kernel could not allocate its buffers.")
+                dw = dwd.to(weight.dtype)
+        elif need_h or need_w:
+            dh, dw = _conv_grads(dz, h, weight, pad, need_h, need_w)
+        return dh, dw, db, dgamma, dbeta, None, None, None, None, None, None, None
+
+
 def _temporal_eval(h: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d, pool: int) -> torch.Tensor:
     w = conv.weight.squeeze(2)
     a = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
@@ -397,11 +583,12 @@ def _temporal_eval(h: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d, pool: i
 _EVAL_CHUNK = 64  # windows per evaluation pass
 
 
-def fast_forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def fast_forward(net: nn.Module, x: torch.Tensor, use_c: bool = True) -> torch.Tensor:
     """Logits of ``net`` for ``x`` ``(batch, n_channels, n_times)``, numerically equal to ``net(x)``.
 
     Uses ``net``'s parameters and buffers (in training mode, batch-norm running statistics are
     updated exactly as ``net(x)`` would). Falls back to ``net(x)`` for structures it does not know.
+    ``use_c=False`` keeps to the PyTorch formulation even where the C kernels are available.
     """
     if not supports_fast(net):
         return net(x)
@@ -411,7 +598,7 @@ def fast_forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if not net.training and b > _EVAL_CHUNK:
         # windows are independent in evaluation; larger batches outgrow the caches (per window,
         # 256 at once took 2.2x and 128 1.7x the time of 64 at once on the machine measured)
-        return torch.cat([fast_forward(net, x[i:i + _EVAL_CHUNK]) for i in range(0, b, _EVAL_CHUNK)])
+        return torch.cat([fast_forward(net, x[i:i + _EVAL_CHUNK], use_c) for i in range(0, b, _EVAL_CHUNK)])
     h = x.reshape(b * c, 1, t)
     spatial_from = len(net.blocks)
     for i, block in enumerate(net.blocks):
@@ -421,11 +608,13 @@ def fast_forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
             break
         p = _pair(pool.kernel_size)[1]
         if net.training and h.shape[1] == 1 and p > 1 and not h.requires_grad:
-            h = _FirstBlock.apply(h[:, 0], conv.weight.squeeze(2)[:, 0], conv.bias, bn.weight, bn.bias,
+            first = _FirstBlockC if use_c and conv.kernel_size[1] <= 64 and _c_ready(h) else _FirstBlock
+            h = first.apply(h[:, 0], conv.weight.squeeze(2)[:, 0], conv.bias, bn.weight, bn.bias,
                                   bn.running_mean, bn.running_var, bn.num_batches_tracked, conv.padding[1], p,
                                   float(bn.momentum), float(bn.eps))
         elif net.training:
-            h = _TemporalBlock.apply(h, conv.weight.squeeze(2), conv.bias, bn.weight, bn.bias, bn.running_mean,
+            block_fn = _TemporalBlockC if use_c and p > 1 and _c_ready(h) else _TemporalBlock
+            h = block_fn.apply(h, conv.weight.squeeze(2), conv.bias, bn.weight, bn.bias, bn.running_mean,
                                      bn.running_var, bn.num_batches_tracked, conv.padding[1], p,
                                      float(bn.momentum), float(bn.eps))
         else:

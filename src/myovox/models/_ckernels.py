@@ -1,0 +1,119 @@
+"""Build, cache and load the C kernels of ``_kernels.c`` (fused steps of SpeechNet's temporal blocks).
+
+The kernels are compiled on first use with the system C compiler (``$CC``, else ``cc``) into a
+per-user cache (``$MYOVOX_CACHE_DIR``, else ``$XDG_CACHE_HOME/myovox`` or ``~/.cache/myovox``),
+keyed by the source, the flags and the CPU, and loaded with :mod:`ctypes`. Where no compiler is
+available, or ``MYOVOX_C_KERNELS=0``, :func:`kernels` returns ``None`` and
+:mod:`myovox.models.fast` uses its PyTorch formulation of the same steps (logged once).
+
+The kernels parallelise over rows with OpenMP. They are linked against ``libgomp.so.1``, the
+name of the OpenMP runtime that PyTorch's Linux builds load, so both share one thread pool (and
+``torch.set_num_threads``); without OpenMP support they are built single-threaded.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from .._logging import logger
+
+__all__ = ["kernels"]
+
+_SOURCE = Path(__file__).with_name("_kernels.c")
+_FLAGS = ["-O3", "-std=c99", "-fPIC", "-shared", "-march=native", "-fno-math-errno", "-ffp-contract=fast"]
+_LOCK = threading.Lock()
+_STATE: dict[str, Any] = {}
+_P, _I64 = ctypes.c_void_p, ctypes.c_int64
+_SIGNATURES = {
+    "myovox_first_fwd": (ctypes.c_int, [_P, _I64, _I64, _P, _P, _P, _I64, _I64, _I64, _I64, _I64, _P, _P, _P, _P]),
+    "myovox_first_dw": (ctypes.c_int, [_P, _I64, _I64, _P, _P, _I64, _I64, _I64, _I64, _I64, _P]),
+    "myovox_row_stats": (None, [_P, _I64, _I64, _P, _P]),
+    "myovox_pool_bwd": (None, [_P, _I64, _I64, _I64, _P, _P, _P, _P, _I64, _I64, _P, _I64]),
+    "myovox_bn_relu": (None, [_P, _I64, _I64, _I64, _P, _P, _P, _P]),
+    "myovox_bn_relu_bwd": (ctypes.c_int, [_P, _P, _P, _I64, _I64, _I64, _P, _P, _P, _P, _P, _P]),
+    "myovox_conv_dw": (ctypes.c_int, [_P, _P, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _P]),
+}
+
+
+def _cache_dir() -> Path:
+    if os.environ.get("MYOVOX_CACHE_DIR"):
+        return Path(os.environ["MYOVOX_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "myovox"
+
+
+def _cpu_key() -> str:
+    # -march=native code must not be loaded on another CPU sharing the cache (a cluster's home)
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            lines = [ln for ln in fh if ln.startswith(("model name", "flags"))][:2]
+        return "".join(lines)
+    except OSError:
+        return platform.processor() or platform.machine()
+
+
+def _build(compiler: str, flags: list[str]) -> Path:
+    source = _SOURCE.read_bytes()
+    key = hashlib.sha256(b"\0".join([source, " ".join(flags).encode(), compiler.encode(),
+                                     _cpu_key().encode(), platform.machine().encode()])).hexdigest()[:20]
+    target = _cache_dir() / f"kernels-{key}.so"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+    os.close(fd)
+    try:
+        proc = subprocess.run([compiler, *flags, str(_SOURCE), "-o", tmp], capture_output=True, text=True,
+                              timeout=120)
+        if proc.returncode != 0:
+            raise OSError(f"{compiler} failed on {_SOURCE.name}: {proc.stderr.strip()[:500]}")
+        os.replace(tmp, target)  # atomic: concurrent builders never load a half-written file
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def _load() -> Any:
+    if os.environ.get("MYOVOX_C_KERNELS", "1").strip().lower() in {"0", "false", "no", "off"}:
+        logger.info("C kernels disabled by MYOVOX_C_KERNELS; using the PyTorch formulation.")
+        return None
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if not compiler:
+        logger.warning("No C compiler found: SpeechNet training uses the slower PyTorch formulation "
+                       "(install gcc or clang, or set CC, for the fused kernels).")
+        return None
+    import torch  # noqa: F401  (its OpenMP runtime must be loaded first, so that ours resolves to it)
+
+    errors = []
+    for flags in (_FLAGS + ["-fopenmp"], _FLAGS):
+        try:
+            lib = ctypes.CDLL(str(_build(compiler, flags)))
+        except (OSError, subprocess.SubprocessError) as err:
+            errors.append(str(err))
+            continue
+        for name, (restype, argtypes) in _SIGNATURES.items():
+            fn = getattr(lib, name)
+            fn.restype, fn.argtypes = restype, argtypes
+        if flags is _FLAGS:
+            logger.info("myovox's C kernels were built without OpenMP: they run on one thread.")
+        return lib
+    logger.warning("Could not build myovox's C kernels (%s); using the PyTorch formulation.", "; ".join(errors))
+    return None
+
+
+def kernels() -> Any:
+    """The loaded kernel library, or ``None`` where it cannot be built (see module docstring)."""
+    if "lib" not in _STATE:
+        with _LOCK:
+            if "lib" not in _STATE:
+                _STATE["lib"] = _load()
+    return _STATE["lib"]

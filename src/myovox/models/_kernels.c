@@ -1,0 +1,507 @@
+/* Fused CPU kernels for SpeechNet's temporal blocks (see myovox/models/fast.py and _ckernels.py).
+ *
+ * C99 with GCC/Clang vector extensions, no dependencies. Loops over rows run in parallel with
+ * OpenMP when built with it (fast.py links against the OpenMP runtime torch already loaded, so
+ * both share one thread pool). Sums over rows are taken in row order from per-row values, so
+ * results do not depend on the thread count. Per-row sums are float in vector lanes, sums over
+ * rows double. No -ffast-math: the arithmetic is what is written here.
+ *
+ * Layouts (row-major, contiguous):
+ *   x     (rows, T)            first block's input, one row per (window, electrode)
+ *   z     (rows, F, Tz)        a temporal convolution's output (blocks after the first)
+ *   zsel  (rows, F, tp)        the convolution output at the arg-max of sign[f] * z over each
+ *                              pooling window (the value that batch norm + ReLU then map)
+ *   idx   (rows, F, tp) int32  that arg-max's offset inside its pooling window (first on ties)
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef __AVX512F__
+#define LANES 16 /* floats per vector: one AVX-512 register */
+#else
+#define LANES 8 /* one AVX register, or two SSE ones */
+#endif
+typedef float vf __attribute__((vector_size(4 * LANES)));  /* GCC/Clang vector extensions */
+typedef int32_t vi __attribute__((vector_size(4 * LANES)));
+
+static int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+static inline vf load(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }   /* unaligned */
+static inline vf splat(float a) { return (vf){0} + a; }
+static inline float hsum(vf v) { float s = 0.0f; for (int l = 0; l < LANES; ++l) s += v[l]; return s; }
+
+/* The row zero-padded by `pad` on the left, as `width` samples (zeros past its end too). */
+static void pad_row(const float *row, int64_t T, int64_t pad, int64_t width, float *xp)
+{
+    const int64_t n = T < width - pad ? T : width - pad;
+    memset(xp, 0, sizeof(float) * (size_t)width);
+    if (n > 0)
+        memcpy(xp + pad, row, sizeof(float) * (size_t)n);
+}
+
+/* First block: conv1d (one input row, F filters of length k, zero padding pad) followed by a
+ * max-pool of sign[f] * z over windows of `pool` samples, for rows [0, n_rows). Also the
+ * moments of the shifted padded input that batch norm's statistics follow from (fast.py):
+ * s1[i] = sum_t xp[t + i] and s2[i * k + j] = sum_t xp[t + i] * xp[t + j] over the t_out
+ * output positions, summed over rows in row order (the same for any thread count).
+ * Returns 0, -1 when out of memory, or -2 for kernels longer than 64. */
+int myovox_first_fwd(const float *x, int64_t n_rows, int64_t T, const float *w, const float *bias,
+                     const float *sign, int64_t F, int64_t k, int64_t pad, int64_t pool, int64_t tp,
+                     float *zsel, int32_t *idx, double *s1, double *s2)
+{
+    const int64_t L = pool + k - 1, tq = round_up(tp, LANES);
+    const int64_t t_out = T + 2 * pad - k + 1;
+    const int64_t width = round_up((tq * pool > t_out ? tq * pool : t_out) + k - 1, LANES) + LANES;
+    const int64_t nm = k + k * k;
+    if (k > 64)
+        return -2;
+    double *mom = (double *)malloc(sizeof(double) * (size_t)(n_rows * nm));
+    int failed = 0;
+    if (mom == NULL)
+        return -1;
+#ifdef _OPENMP
+#pragma omp parallel reduction(|| : failed)
+#endif
+    {
+        const int64_t nx = L * tq > width ? L * tq : width;
+        float *X = (float *)malloc(sizeof(float) * (size_t)(nx + width));
+        if (X == NULL)
+            failed = 1;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t r = 0; r < n_rows; ++r) {
+            if (X == NULL)
+                continue;
+            float *xp = X + nx;
+            pad_row(x + r * T, T, pad, width, xp);
+            /* moments of the row shifted by its mean c (float partial sums in vector lanes;
+             * a DC offset far above the signal, as in raw microvolt data, would otherwise cost
+             * float precision), then turned back into moments of xp in double:
+             * sum u_i = sum u'_i + n c, sum u_i u_j = sum u'_i u'_j + c (sum u'_i + sum u'_j) + n c^2 */
+            double *mr = mom + r * nm;
+            float *xc = X;  /* scratch: X is rebuilt below */
+            vf acc = splat(0.0f);
+            int64_t t = 0;
+            for (; t + LANES <= T; t += LANES)
+                acc += load(xp + pad + t);
+            double total = hsum(acc);
+            for (; t < T; ++t)
+                total += xp[pad + t];
+            const float c = (float)(total / (double)T);
+            for (t = 0; t < width; t += LANES) {
+                const vf d = load(xp + t) - c;
+                memcpy(xc + t, &d, sizeof d);
+            }
+            double sh1[64];
+            for (int64_t i = 0; i < k; ++i) {
+                acc = splat(0.0f);
+                for (t = 0; t + LANES <= t_out; t += LANES)
+                    acc += load(xc + t + i);
+                double tail = hsum(acc);
+                for (; t < t_out; ++t)
+                    tail += xc[t + i];
+                sh1[i] = tail;
+                mr[i] = tail + (double)t_out * c;
+            }
+            for (int64_t i = 0; i < k; ++i) {
+                for (int64_t j = i; j < k; ++j) {
+                    vf a0 = splat(0.0f), a1 = a0;
+                    for (t = 0; t + 2 * LANES <= t_out; t += 2 * LANES) {
+                        a0 += load(xc + t + i) * load(xc + t + j);
+                        a1 += load(xc + t + i + LANES) * load(xc + t + j + LANES);
+                    }
+                    double tail = hsum(a0 + a1);
+                    for (; t < t_out; ++t)
+                        tail += (double)xc[t + i] * xc[t + j];
+                    mr[k + i * k + j] = mr[k + j * k + i] =
+                        tail + (double)c * (sh1[i] + sh1[j]) + (double)t_out * (double)c * (double)c;
+                }
+            }
+            /* X[m * tq + p] = xp[p * pool + m]: the L samples under pooled output p, transposed
+             * so that LANES consecutive pooled outputs are one vector */
+            for (int64_t m = 0; m < L; ++m)
+                for (int64_t p = 0; p < tq; ++p)
+                    X[m * tq + p] = xp[p * pool + m];
+            for (int64_t f = 0; f < F; ++f) {
+                const float s = sign[f], b = bias[f];
+                float *zs = zsel + (r * F + f) * tp;
+                int32_t *ix = idx + (r * F + f) * tp;
+                for (int64_t p0 = 0; p0 < tq; p0 += LANES) {
+                    vf best = splat(0.0f);
+                    vi bi = (vi){0};
+                    for (int64_t q = 0; q < pool; ++q) {
+                        vf v = splat(0.0f);
+                        for (int64_t j = 0; j < k; ++j)
+                            v += (s * w[f * k + j]) * load(X + (q + j) * tq + p0);
+                        /* strictly greater: the first index wins ties, as in max-pool */
+                        const vi gt = q == 0 ? ((vi){0} - 1) : (v > best);
+                        best = (vf)(((vi)v & gt) | ((vi)best & ~gt));
+                        bi = (((vi){0} + (int32_t)q) & gt) | (bi & ~gt);
+                    }
+                    const vf out = s * best + b;
+                    float zs_buf[LANES];
+                    int32_t ix_buf[LANES];
+                    memcpy(zs_buf, &out, sizeof out);
+                    memcpy(ix_buf, &bi, sizeof bi);
+                    const int64_t n = tp - p0 < LANES ? tp - p0 : LANES;
+                    memcpy(zs + p0, zs_buf, sizeof(float) * (size_t)n);
+                    memcpy(ix + p0, ix_buf, sizeof(int32_t) * (size_t)n);
+                }
+            }
+        }
+        free(X);
+    }
+    if (!failed) {
+        for (int64_t i = 0; i < nm; ++i) {
+            double acc = 0.0;
+            for (int64_t r = 0; r < n_rows; ++r)
+                acc += mom[r * nm + i];
+            if (i < k)
+                s1[i] = acc;
+            else
+                s2[i - k] = acc;
+        }
+    }
+    free(mom);
+    return failed ? -1 : 0;
+}
+
+/* First block's weight gradient, arg-max part, for rows [0, n_rows): dw[f * k + j] = sum over
+ * rows r and pooled outputs p of g[r, f, p] * xp[p * pool + idx[r, f, p] + j], xp the padded
+ * row, summed over rows in row order. Each row's part is a dense correlation of xp with G, the
+ * pooled gradient placed at the arg-max positions (zero elsewhere). Returns 0, or -1 when out
+ * of memory. */
+int myovox_first_dw(const float *x, int64_t n_rows, int64_t T, const float *g, const int32_t *idx,
+                    int64_t F, int64_t k, int64_t pad, int64_t pool, int64_t tp, double *dw)
+{
+    const int64_t tn = round_up(tp * pool, 4 * LANES), width = tn + k - 1 + LANES;
+    double *part = (double *)malloc(sizeof(double) * (size_t)(n_rows * F * k));
+    int failed = 0;
+    if (part == NULL)
+        return -1;
+#ifdef _OPENMP
+#pragma omp parallel reduction(|| : failed)
+#endif
+    {
+        float *xp = (float *)malloc(sizeof(float) * (size_t)(width + F * tn));
+        if (xp == NULL)
+            failed = 1;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t r = 0; r < n_rows; ++r) {
+            if (xp == NULL)
+                continue;
+            float *G = xp + width;
+            pad_row(x + r * T, T, pad, width, xp);
+            /* all filters' G first: vector loads right after scalar stores to the same lines
+             * would stall on store forwarding */
+            memset(G, 0, sizeof(float) * (size_t)(F * tn));
+            for (int64_t f = 0; f < F; ++f) {
+                const float *gf = g + (r * F + f) * tp;
+                const int32_t *ix = idx + (r * F + f) * tp;
+                float *Gf = G + f * tn;
+                for (int64_t p = 0; p < tp; ++p)
+                    Gf[p * pool + ix[p]] = gf[p];
+            }
+            for (int64_t f = 0; f < F; ++f) {
+                const float *Gf = G + f * tn;
+                for (int64_t j = 0; j < k; ++j) {
+                    /* four independent accumulators hide the latency of the multiply-adds */
+                    vf a0 = splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+                    const float *u = xp + j;
+                    for (int64_t t = 0; t < tn; t += 4 * LANES) {
+                        a0 += load(Gf + t) * load(u + t);
+                        a1 += load(Gf + t + LANES) * load(u + t + LANES);
+                        a2 += load(Gf + t + 2 * LANES) * load(u + t + 2 * LANES);
+                        a3 += load(Gf + t + 3 * LANES) * load(u + t + 3 * LANES);
+                    }
+                    part[(r * F + f) * k + j] = (double)hsum((a0 + a1) + (a2 + a3));
+                }
+            }
+        }
+        free(xp);
+    }
+    if (!failed) {
+        for (int64_t i = 0; i < F * k; ++i) {
+            double acc = 0.0;
+            for (int64_t r = 0; r < n_rows; ++r)
+                acc += part[r * F * k + i];
+            dw[i] = acc;
+        }
+    }
+    free(part);
+    return failed ? -1 : 0;
+}
+
+/* Mean and mean squared deviation of each of the n_rows rows of z (rows of n samples), with
+ * float partial sums in vector lanes added in double (batch-norm statistics are combined from
+ * these per-row values in fast.py). */
+void myovox_row_stats(const float *z, int64_t n_rows, int64_t n, float *row_mean, float *row_var)
+{
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t r = 0; r < n_rows; ++r) {
+        const float *zr = z + r * n;
+        vf part = splat(0.0f);
+        int64_t t = 0;
+        for (; t + LANES <= n; t += LANES)
+            part += load(zr + t);
+        double sum = 0.0;
+        for (; t < n; ++t)
+            sum += zr[t];
+        sum += hsum(part);
+        const float mean = (float)(sum / (double)n);
+        part = splat(0.0f);
+        for (t = 0; t + LANES <= n; t += LANES) {
+            const vf d = load(zr + t) - mean;
+            part += d * d;
+        }
+        double m2 = 0.0;
+        for (; t < n; ++t) {
+            const double d = (double)zr[t] - mean;
+            m2 += d * d;
+        }
+        m2 += hsum(part);
+        row_mean[r] = mean;
+        row_var[r] = (float)(m2 / (double)n);
+    }
+}
+
+/* Later temporal blocks, backward of conv -> batch norm -> ReLU -> max-pool, for rows (r, f) of
+ * z (N, F, Tz): dz = c3[f] * z + c2[f], plus g[r, f, p] at the first position of pooling window
+ * p where z equals the pooled value zsel[r, f, p] (max-pool's arg-max: the first index on ties).
+ * Rows of dz are Tz + 2 margin long with `margin` zeros on both sides (the padding of the
+ * transposed convolution that gives the input gradient). */
+void myovox_pool_bwd(const float *z, int64_t n_rows, int64_t F, int64_t Tz, const float *zsel,
+                     const float *g, const float *c2, const float *c3, int64_t pool, int64_t tp, float *dz,
+                     int64_t margin)
+{
+    const int64_t stride = Tz + 2 * margin;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t r = 0; r < n_rows; ++r) {
+        for (int64_t f = 0; f < F; ++f) {
+            const float *zr = z + (r * F + f) * Tz;
+            float *dr = dz + (r * F + f) * stride + margin;
+            for (int64_t t = 0; t < margin; ++t)
+                dr[t - margin] = dr[Tz + t] = 0.0f;
+            const float a = c3[f], b = c2[f];
+            int64_t t = 0;
+            for (; t + LANES <= Tz; t += LANES) {
+                const vf d = a * load(zr + t) + b;
+                memcpy(dr + t, &d, sizeof d);
+            }
+            for (; t < Tz; ++t)
+                dr[t] = a * zr[t] + b;
+            const float *gf = g + (r * F + f) * tp;
+            const float *zs = zsel + (r * F + f) * tp;
+            for (int64_t p = 0; p < tp; ++p) {
+                /* the first q where z equals the pooled value, by a branch-free scan (the
+                 * position is data: a loop with an early exit mispredicts) */
+                const float *zp = zr + p * pool;
+                const float v = zs[p];
+                int64_t pos = pool;
+                for (int64_t q = pool - 1; q >= 0; --q)
+                    pos = zp[q] == v ? q : pos;
+                if (pos < pool)
+                    dr[p * pool + pos] += gf[p];
+            }
+        }
+    }
+}
+
+/* Weight gradient of a stride-1 conv1d with zero padding `pad`:
+ *   dw[f, c, j] = sum over n and t < Tz of dz[n, f, t] * hp[n, c, t + j],
+ * h (N, C, T), dw (F, C, k), Tz = T + 2 pad - k + 1, hp the padded input; row (n, f) of dz starts
+ * at dz + (n * F + f) * dz_stride + dz_offset. Vectorised over the lag j (LANES lags per vector)
+ * and register-blocked over CB input rows x FB filters, so that each load feeds several
+ * multiply-adds. Windows are summed in fixed chunks of NCHUNK (float), the chunks in order
+ * (double): the result does not depend on the thread count. Returns 0, or -1 when out of memory. */
+#define CB 4 /* dw_block_full is written for 4 x 4 */
+#define FB 4
+#define NCHUNK 8
+
+/* acc[((e * C + i) * nj + jb) * LANES + l] += sum_t d[e][t] * S[i][t][l] for CB = 4 rows i and
+ * FB = 4 filters e, S the aligned lag windows of the rows (S[i][t][l] = hp[i][jb * LANES + t + l]):
+ * 16 named accumulators stay in registers (GCC keeps arrays of vectors indexed in loops on the stack). */
+static void dw_block_full(const vf *S, int64_t Tz, const float *d, int64_t dz_stride, int64_t jb, float *acc,
+                          int64_t C, int64_t nj)
+{
+    vf a00 = splat(0.0f), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+    vf a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+    const vf *s0 = S, *s1 = S + Tz, *s2 = S + 2 * Tz, *s3 = S + 3 * Tz;
+    const float *d0 = d, *d1 = d + dz_stride, *d2 = d + 2 * dz_stride, *d3 = d + 3 * dz_stride;
+    for (int64_t t = 0; t < Tz; ++t) {
+        const vf h0 = s0[t], h1 = s1[t], h2 = s2[t], h3 = s3[t];
+#define DW_ROW(e)                     \
+        {                             \
+            const float dv = d##e[t]; \
+            a##e##0 += dv * h0;       \
+            a##e##1 += dv * h1;       \
+            a##e##2 += dv * h2;       \
+            a##e##3 += dv * h3;       \
+        }
+        DW_ROW(0) DW_ROW(1) DW_ROW(2) DW_ROW(3)
+#undef DW_ROW
+    }
+    const vf *sums[FB][CB] = {{&a00, &a01, &a02, &a03}, {&a10, &a11, &a12, &a13},
+                              {&a20, &a21, &a22, &a23}, {&a30, &a31, &a32, &a33}};
+    for (int e = 0; e < FB; ++e)
+        for (int i = 0; i < CB; ++i) {
+            float *dst = acc + ((e * C + i) * nj + jb) * LANES;
+            const vf sum = load(dst) + *sums[e][i];
+            memcpy(dst, &sum, sizeof sum);
+        }
+}
+
+/* The same for nc <= CB rows and nf <= FB filters (the edges of the blocking). */
+static void dw_block_edge(const vf *S, int64_t Tz, const float *d, int64_t dz_stride, int64_t nc, int64_t nf,
+                          int64_t jb, float *acc, int64_t C, int64_t nj)
+{
+    for (int64_t e = 0; e < nf; ++e)
+        for (int64_t i = 0; i < nc; ++i) {
+            vf a = splat(0.0f);
+            for (int64_t t = 0; t < Tz; ++t)
+                a += d[e * dz_stride + t] * S[i * Tz + t];
+            float *dst = acc + ((e * C + i) * nj + jb) * LANES;
+            const vf sum = load(dst) + a;
+            memcpy(dst, &sum, sizeof sum);
+        }
+}
+
+int myovox_conv_dw(const float *h, const float *dz, int64_t dz_stride, int64_t dz_offset, int64_t N,
+                   int64_t C, int64_t T, int64_t F, int64_t Tz, int64_t k, int64_t pad, double *dw)
+{
+    const int64_t nj = (k + LANES - 1) / LANES, width = Tz + nj * LANES + LANES;
+    const int64_t n_chunks = (N + NCHUNK - 1) / NCHUNK, per = F * C * k;
+    double *part = (double *)malloc(sizeof(double) * (size_t)(n_chunks * per));
+    int failed = 0;
+    if (part == NULL)
+        return -1;
+#ifdef _OPENMP
+#pragma omp parallel reduction(|| : failed)
+#endif
+    {
+        float *hp = (float *)malloc(sizeof(float) * (size_t)width);
+        float *acc = (float *)malloc(sizeof(float) * (size_t)(F * C * nj * LANES));
+        /* lag windows of every input row, S[c][t] = hp[c][jb * LANES + t .. + LANES), aligned */
+        char *raw = (char *)malloc(sizeof(vf) * (size_t)(C * Tz + 1));
+        if (hp == NULL || acc == NULL || raw == NULL)
+            failed = 1;
+        vf *S = raw == NULL ? NULL : (vf *)(raw + (sizeof(vf) - (uintptr_t)raw % sizeof(vf)) % sizeof(vf));
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t ch = 0; ch < n_chunks; ++ch) {
+            if (hp == NULL || acc == NULL || raw == NULL)
+                continue;
+            memset(acc, 0, sizeof(float) * (size_t)(F * C * nj * LANES));
+            const int64_t n1 = (ch + 1) * NCHUNK < N ? (ch + 1) * NCHUNK : N;
+            for (int64_t n = ch * NCHUNK; n < n1; ++n) {
+                for (int64_t jb = 0; jb < nj; ++jb) {
+                    for (int64_t c = 0; c < C; ++c) {
+                        pad_row(h + (n * C + c) * T, T, pad, width, hp);
+                        for (int64_t t = 0; t < Tz; ++t)
+                            S[c * Tz + t] = load(hp + jb * LANES + t);
+                    }
+                    for (int64_t c0 = 0; c0 < C; c0 += CB) {
+                        const int64_t nc = C - c0 < CB ? C - c0 : CB;
+                        for (int64_t f0 = 0; f0 < F; f0 += FB) {
+                            const int64_t nf = F - f0 < FB ? F - f0 : FB;
+                            const float *d = dz + (n * F + f0) * dz_stride + dz_offset;
+                            float *ac = acc + (f0 * C + c0) * nj * LANES;
+                            if (nc == CB && nf == FB)
+                                dw_block_full(S + c0 * Tz, Tz, d, dz_stride, jb, ac, C, nj);
+                            else
+                                dw_block_edge(S + c0 * Tz, Tz, d, dz_stride, nc, nf, jb, ac, C, nj);
+                        }
+                    }
+                }
+            }
+            double *pc = part + ch * per;
+            for (int64_t f = 0; f < F; ++f)
+                for (int64_t c = 0; c < C; ++c)
+                    for (int64_t j = 0; j < k; ++j)
+                        pc[(f * C + c) * k + j] = acc[((f * C + c) * nj + j / LANES) * LANES + j % LANES];
+        }
+        free(hp);
+        free(acc);
+        free(raw);
+    }
+    if (!failed) {
+        for (int64_t i = 0; i < per; ++i) {
+            double s = 0.0;
+            for (int64_t ch = 0; ch < n_chunks; ++ch)
+                s += part[ch * per + i];
+            dw[i] = s;
+        }
+    }
+    free(part);
+    return failed ? -1 : 0;
+}
+
+/* Batch norm with the batch's statistics, then ReLU, on pooled values (N, F, tp):
+ * out = max(0, a[f] * (zsel - mean[f]) + beta[f]), a = gamma / sqrt(var + eps). */
+void myovox_bn_relu(const float *zsel, int64_t N, int64_t F, int64_t tp, const float *mean, const float *a,
+                    const float *beta, float *out)
+{
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t f = 0; f < F; ++f) {
+            const float *zs = zsel + (n * F + f) * tp;
+            float *o = out + (n * F + f) * tp;
+            const float m = mean[f], s = a[f], b = beta[f];
+            for (int64_t p = 0; p < tp; ++p) {
+                const float u = s * (zs[p] - m) + b;
+                o[p] = u > 0.0f ? u : 0.0f;
+            }
+        }
+}
+
+/* Backward of myovox_bn_relu up to the pooled values: with gu = go * (out > 0),
+ * dbeta[f] = sum gu, dgamma[f] = sum gu * (zsel - mean[f]) * invstd[f] (over N and tp, per-row
+ * sums in float, rows added in order in double) and g = gu * c1[f], c1 = gamma * invstd.
+ * Returns 0, or -1 when out of memory. */
+int myovox_bn_relu_bwd(const float *go, const float *out, const float *zsel, int64_t N, int64_t F, int64_t tp,
+                       const float *mean, const float *invstd, const float *c1, float *g, double *dbeta,
+                       double *dgamma)
+{
+    double *part = (double *)malloc(sizeof(double) * (size_t)(2 * N * F));
+    if (part == NULL)
+        return -1;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t f = 0; f < F; ++f) {
+            const int64_t row = (n * F + f) * tp;
+            const float m = mean[f], is = invstd[f], c = c1[f];
+            float sb = 0.0f, sg = 0.0f;
+            for (int64_t p = 0; p < tp; ++p) {
+                const float gu = out[row + p] > 0.0f ? go[row + p] : 0.0f;
+                sb += gu;
+                sg += gu * ((zsel[row + p] - m) * is);
+                g[row + p] = gu * c;
+            }
+            part[2 * (n * F + f)] = sb;
+            part[2 * (n * F + f) + 1] = sg;
+        }
+    for (int64_t f = 0; f < F; ++f) {
+        double sb = 0.0, sg = 0.0;
+        for (int64_t n = 0; n < N; ++n) {
+            sb += part[2 * (n * F + f)];
+            sg += part[2 * (n * F + f) + 1];
+        }
+        dbeta[f] = sb;
+        dgamma[f] = sg;
+    }
+    free(part);
+    return 0;
+}
