@@ -395,8 +395,17 @@ def _sign_of(gamma: torch.Tensor) -> torch.Tensor:
     return torch.where(gamma >= 0, 1.0, -1.0).to(gamma.dtype).contiguous()
 
 
-def _ptr(t: torch.Tensor) -> int:
-    return t.data_ptr()
+def _c(name: str, *args: Any) -> Any:
+    """Call C kernel ``name``; tensors are passed by address and kept alive for the call.
+
+    Every tensor must be contiguous (outputs are written in place): a silent copy would lose
+    the results, and a temporary freed before the call would hand C a dangling pointer.
+    """
+    for a in args:
+        if isinstance(a, torch.Tensor) and not a.is_contiguous():
+            raise ValueError(f"{name}: tensor arguments must be contiguous")
+    ptrs = [a.data_ptr() if isinstance(a, torch.Tensor) else a for a in args]
+    return getattr(_ck.kernels(), name)(*ptrs)  # args (the tensors) stay referenced until it returns
 
 
 def _c_ready(*tensors: torch.Tensor) -> bool:
@@ -409,8 +418,7 @@ def _c_bn_relu(zsel: torch.Tensor, mean: torch.Tensor, a: torch.Tensor, beta: to
     """``relu(a * (zsel - mean) + beta)`` per filter of ``zsel`` ``(N, F, tp)``, in one C pass."""
     n, f, tp = zsel.shape
     out = torch.empty_like(zsel)
-    _ck.kernels().myovox_bn_relu(_ptr(zsel), n, f, tp, _ptr(mean.contiguous()), _ptr(a.contiguous()),
-                                 _ptr(beta.detach().contiguous()), _ptr(out))
+    _c("myovox_bn_relu", zsel, n, f, tp, mean.contiguous(), a.contiguous(), beta.detach().contiguous(), out)
     return out
 
 
@@ -426,9 +434,8 @@ def _c_bn_relu_bwd(go, out, zsel, mean, invstd, gamma):
     g = torch.empty_like(out)
     dbeta = torch.empty(f, dtype=torch.float64)
     dgamma = torch.empty(f, dtype=torch.float64)
-    if _ck.kernels().myovox_bn_relu_bwd(_ptr(go), _ptr(out), _ptr(zsel), n, f, tp, _ptr(mean.contiguous()),
-                                        _ptr(invstd.contiguous()), _ptr(c1), _ptr(g), _ptr(dbeta),
-                                        _ptr(dgamma)) != 0:
+    if _c("myovox_bn_relu_bwd", go, out, zsel, n, f, tp, mean.contiguous(), invstd.contiguous(), c1, g,
+          dbeta, dgamma) != 0:
         raise MemoryError("myovox's C kernel could not allocate its buffers.")
     return g, dbeta.to(out.dtype), dgamma.to(out.dtype), c1
 
@@ -444,7 +451,6 @@ class _FirstBlockC(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, gamma, beta, running_mean, running_var, num_batches,
                 pad: int, pool: int, momentum: float, eps: float):
-        lib = _ck.kernels()
         n, t = x.shape
         f, k = weight.shape
         tp = (t + 2 * pad - k + 1) // pool
@@ -455,8 +461,7 @@ class _FirstBlockC(torch.autograd.Function):
         # s1[i] = sum of u_i, s2[i, j] = sum of u_i * u_j, with u_i the input shifted by i samples
         s1 = torch.empty(k, dtype=torch.float64)
         s2 = torch.empty(k, k, dtype=torch.float64)
-        if lib.myovox_first_fwd(_ptr(x), n, t, _ptr(w), _ptr(b), _ptr(sign), f, k, pad, pool, tp,
-                                _ptr(zsel), _ptr(idx), _ptr(s1), _ptr(s2)) != 0:
+        if _c("myovox_first_fwd", x, n, t, w, b, sign, f, k, pad, pool, tp, zsel, idx, s1, s2) != 0:
             raise MemoryError("myovox's C kernel could not allocate its buffers (or the kernel is over 64 long).")
         m = n * (t + 2 * pad - k + 1)
         mu = s1 / m
@@ -473,7 +478,6 @@ class _FirstBlockC(torch.autograd.Function):
     @staticmethod
     def backward(ctx, go):
         x, idx, zsel, mean, invstd, gamma, out, s1, s2, weight, bias = ctx.saved_tensors
-        lib = _ck.kernels()
         m, k, pad, pool = ctx.m, ctx.k, ctx.pad, ctx.pool
         n, t = x.shape
         f, tp = out.shape[1], out.shape[2]
@@ -483,7 +487,7 @@ class _FirstBlockC(torch.autograd.Function):
         dw = db = None
         if ctx.needs_input_grad[1]:
             dws = torch.empty(f, k, dtype=torch.float64)
-            if lib.myovox_first_dw(_ptr(x), n, t, _ptr(g), _ptr(idx), f, k, pad, pool, tp, _ptr(dws)) != 0:
+            if _c("myovox_first_dw", x, n, t, g, idx, f, k, pad, pool, tp, dws) != 0:
                 raise MemoryError("myovox's C kernel could not allocate its buffers.")
             # dense part of batch norm's gradient, as in _FirstBlock
             c2d, c3d, wd, bd = c2.double(), c3.double(), weight.double(), bias.double()
@@ -505,12 +509,11 @@ class _TemporalBlockC(torch.autograd.Function):
     @staticmethod
     def forward(ctx, h, weight, bias, gamma, beta, running_mean, running_var, num_batches,
                 pad: int, pool: int, momentum: float, eps: float):
-        lib = _ck.kernels()
         z = F.conv1d(h, weight, bias, padding=pad).contiguous()          # (N, F, T)
         n, f, tz = z.shape
         row_mean = z.new_empty(n, f)
         row_var = z.new_empty(n, f)
-        lib.myovox_row_stats(_ptr(z), n * f, tz, _ptr(row_mean), _ptr(row_var))
+        _c("myovox_row_stats", z, n * f, tz, row_mean, row_var)
         # exact pooled-variance combination of equally long rows, as _channel_var_mean
         mean = row_mean.mean(0)
         var = (row_var + (row_mean - mean) ** 2).mean(0)
@@ -531,7 +534,6 @@ class _TemporalBlockC(torch.autograd.Function):
     @staticmethod
     def backward(ctx, go):
         h, weight, z, zsel, mean, invstd, gamma, out = ctx.saved_tensors
-        lib = _ck.kernels()
         n, f, tz = z.shape
         tp = zsel.shape[2]
         g, dbeta, dgamma, c1 = _c_bn_relu_bwd(go, out, zsel, mean, invstd, gamma)
@@ -546,8 +548,7 @@ class _TemporalBlockC(torch.autograd.Function):
         margin = k - 1 - pad
         in_c = k >= _C_DW_MIN_KERNEL and margin >= 0 and h.is_contiguous()
         dz = z.new_empty(n, f, tz + 2 * margin) if in_c else torch.empty_like(z)
-        lib.myovox_pool_bwd(_ptr(z), n, f, tz, _ptr(zsel), _ptr(g), _ptr(c2), _ptr(c3), ctx.pool, tp, _ptr(dz),
-                            margin if in_c else 0)
+        _c("myovox_pool_bwd", z, n, f, tz, zsel, g, c2, c3, ctx.pool, tp, dz, margin if in_c else 0)
         dh = dw = db = None
         if ctx.needs_input_grad[2]:  # the sum of dz over (N, T), in closed form as in _FirstBlock
             db = c1 * dbeta + c2 * ctx.m + c3 * ctx.m * mean
@@ -556,8 +557,8 @@ class _TemporalBlockC(torch.autograd.Function):
                 dh = F.conv1d(dz, weight.flip(2).transpose(0, 1).contiguous())
             if need_w:
                 dwd = torch.empty(weight.shape, dtype=torch.float64)
-                if lib.myovox_conv_dw(_ptr(h), _ptr(dz), tz + 2 * margin, margin, n, h.shape[1], h.shape[2], f, tz,
-                                      k, pad, _ptr(dwd)) != 0:
+                if _c("myovox_conv_dw", h, dz, tz + 2 * margin, margin, n, h.shape[1], h.shape[2], f, tz, k, pad,
+                      dwd) != 0:
                     raise MemoryError("myovox's C kernel could not allocate its buffers.")
                 dw = dwd.to(weight.dtype)
         elif need_h or need_w:
@@ -565,9 +566,30 @@ class _TemporalBlockC(torch.autograd.Function):
         return dh, dw, db, dgamma, dbeta, None, None, None, None, None, None, None
 
 
-def _temporal_eval(h: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d, pool: int) -> torch.Tensor:
+def _first_eval_c(x: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d, pool: int) -> torch.Tensor:
+    """The first block in evaluation mode (running statistics) with the C kernels."""
+    n, t = x.shape
+    w = conv.weight.detach().squeeze(2)[:, 0].contiguous()
+    f, k = w.shape
+    pad = conv.padding[1]
+    tp = (t + 2 * pad - k + 1) // pool
+    zsel = x.new_empty(n, f, tp)
+    idx = torch.empty(n, f, tp, dtype=torch.int32)
+    s1 = torch.empty(k, dtype=torch.float64)
+    s2 = torch.empty(k, k, dtype=torch.float64)
+    if _c("myovox_first_fwd", x, n, t, w, conv.bias.detach().contiguous(), _sign_of(bn.weight.detach()), f, k,
+          pad, pool, tp, zsel, idx, s1, s2) != 0:
+        raise MemoryError("myovox's C kernel could not allocate its buffers.")
+    a = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+    return _c_bn_relu(zsel, bn.running_mean, a, bn.bias)
+
+
+def _temporal_eval(h: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d, pool: int,
+                   use_c: bool = False) -> torch.Tensor:
     w = conv.weight.squeeze(2)
     a = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+    if h.shape[1] == 1 and pool > 1 and use_c and conv.kernel_size[1] <= 64 and _c_ready(h):
+        return _first_eval_c(h[:, 0], conv, bn, pool)
     if h.shape[1] == 1 and pool > 1:
         sign1 = torch.where(a >= 0, 1.0, -1.0).to(h.dtype)
         _, zmax, _ = _pooled_windows(h[:, 0], w[:, 0], conv.bias, sign1, conv.padding[1], pool)
@@ -618,7 +640,7 @@ def fast_forward(net: nn.Module, x: torch.Tensor, use_c: bool = True) -> torch.T
                                      bn.running_var, bn.num_batches_tracked, conv.padding[1], p,
                                      float(bn.momentum), float(bn.eps))
         else:
-            h = _temporal_eval(h, conv, bn, p)
+            h = _temporal_eval(h, conv, bn, p, use_c)
     nf, tf = h.shape[1], h.shape[2]
     h = h.reshape(b, c, nf, tf).transpose(1, 2)
     for block in list(net.blocks)[spatial_from:]:
