@@ -10,6 +10,25 @@ from myovox.models.speechnet import SpeechNet  # noqa: E402
 F = torch.nn.functional
 
 
+def _c_kernels_or_skip():
+    import os
+
+    from myovox.models import _ckernels
+
+    if _ckernels.kernels() is None:
+        if os.environ.get("CI"):
+            pytest.fail("myovox's C kernels could not be built; CI has a C compiler and must test them")
+        pytest.skip("no C compiler: the C kernels are not built here")
+
+
+@pytest.fixture(params=[False, True], ids=["torch", "c"])
+def use_c(request):
+    """Both formulations of the fast path: PyTorch only, and with the C kernels."""
+    if request.param:
+        _c_kernels_or_skip()
+    return request.param
+
+
 def _pair(n_channels=14, n_times=300, seed=0):
     torch.manual_seed(seed)
     net = SpeechNet(n_channels, n_times, 5, dropout=0.0)
@@ -32,7 +51,7 @@ def _assert_grads_close(ref, fast):
 
 
 @pytest.mark.parametrize("n_channels,n_times", [(14, 300), (8, 257), (3, 128)])
-def test_fast_path_matches_reference_in_training(n_channels, n_times):
+def test_fast_path_matches_reference_in_training(n_channels, n_times, use_c):
     ref, fast = _pair(n_channels, n_times)
     assert supports_fast(fast)
     x = torch.randn(16, n_channels, n_times) * 2.0 + 0.5
@@ -40,7 +59,7 @@ def test_fast_path_matches_reference_in_training(n_channels, n_times):
     for _ in range(2):  # two steps: running statistics accumulate identically
         ref.zero_grad()
         fast.zero_grad()
-        out_ref, out_fast = ref(x), fast_forward(fast, x)
+        out_ref, out_fast = ref(x), fast_forward(fast, x, use_c=use_c)
         torch.testing.assert_close(out_fast, out_ref, rtol=1e-4, atol=1e-5)
         F.cross_entropy(out_ref, y).backward()
         F.cross_entropy(out_fast, y).backward()
@@ -49,7 +68,7 @@ def test_fast_path_matches_reference_in_training(n_channels, n_times):
         torch.testing.assert_close(b_fast, b_ref, rtol=1e-5, atol=1e-6, msg=name)
 
 
-def test_fast_path_matches_reference_in_eval():
+def test_fast_path_matches_reference_in_eval(use_c):
     ref, fast = _pair()
     x = torch.randn(4, 14, 300)
     ref.train()
@@ -58,9 +77,9 @@ def test_fast_path_matches_reference_in_eval():
     ref.eval()
     fast.eval()
     with torch.no_grad():
-        torch.testing.assert_close(fast_forward(fast, x), ref(x), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(fast_forward(fast, x, use_c=use_c), ref(x), rtol=1e-4, atol=1e-5)
         xl = torch.randn(150, 14, 300)  # more windows than one evaluation chunk
-        torch.testing.assert_close(fast_forward(fast, xl), ref(xl), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(fast_forward(fast, xl, use_c=use_c), ref(xl), rtol=1e-4, atol=1e-5)
 
 
 def test_fast_path_falls_back_for_unknown_structures():
@@ -70,24 +89,24 @@ def test_fast_path_falls_back_for_unknown_structures():
     torch.testing.assert_close(fast_forward(net, x), net(x))
 
 
-def test_fast_path_handles_ties_like_max_pool():
+def test_fast_path_handles_ties_like_max_pool(use_c):
     # constant stretches give equal values inside pooling windows: the first index must win
     ref, fast = _pair(14, 300)
     x = torch.randn(8, 14, 300)
     x[:, :, 40:200] = 1.0
     y = torch.randint(0, 5, (8,))
     F.cross_entropy(ref(x), y).backward()
-    F.cross_entropy(fast_forward(fast, x), y).backward()
+    F.cross_entropy(fast_forward(fast, x, use_c=use_c), y).backward()
     _assert_grads_close(ref, fast)
 
 
-def test_first_block_moment_statistics_hold_with_dc_offset():
+def test_first_block_moment_statistics_hold_with_dc_offset(use_c):
     # the first block's batch statistics come from input moments (float64): a large DC offset, as in
     # unfiltered microvolt data, must not cost precision against the reference's direct statistics
     ref, fast = _pair(14, 300)
     x = torch.randn(8, 14, 300) * 50.0 + 3000.0
     y = torch.randint(0, 5, (8,))
-    out_ref, out_fast = ref(x), fast_forward(fast, x)
+    out_ref, out_fast = ref(x), fast_forward(fast, x, use_c=use_c)
     torch.testing.assert_close(out_fast, out_ref, rtol=1e-3, atol=1e-4)
     F.cross_entropy(out_ref, y).backward()
     F.cross_entropy(out_fast, y).backward()
@@ -126,15 +145,15 @@ def test_shifted_moments_equal_direct_sums(k, pad):
             assert float(s2[i, j]) == pytest.approx(direct, rel=1e-12)
 
 
-def test_eval_under_inference_mode_then_training():
+def test_eval_under_inference_mode_then_training(use_c):
     # scratch buffers made under inference mode must not be written in training afterwards
     _, fst = _pair(4, 128)
     x = torch.randn(6, 4, 128)
     fst.eval()
     with torch.inference_mode():
-        fast_forward(fst, x)
+        fast_forward(fst, x, use_c=use_c)
     fst.train()
-    F.cross_entropy(fast_forward(fst, x), torch.zeros(6, dtype=torch.long)).backward()
+    F.cross_entropy(fast_forward(fst, x, use_c=use_c), torch.zeros(6, dtype=torch.long)).backward()
     assert all(p.grad is not None for p in fst.parameters())
 
 
@@ -154,3 +173,23 @@ def test_fused_adam_makes_the_same_updates_as_default_adam():
         opt_b.step()
     for p, q in zip(a, b):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kernels,pools,n_times", [((5, 17, 3), (4, 2, 2), 231), ((2, 24, 9), (3, 5, 2), 250),
+                                                   ((7, 32, 16), (8, 4, 1), 400)])
+def test_c_kernels_match_reference_for_other_shapes(kernels, pools, n_times):
+    # odd and even kernels, pools that leave a tail, kernels beyond one vector of lags
+    _c_kernels_or_skip()
+    torch.manual_seed(1)
+    ref = SpeechNet(6, n_times, 4, temporal_kernels=kernels, pools=pools, dropout=0.0)
+    with torch.no_grad():
+        for block in ref.blocks:
+            block[1].weight.uniform_(-1.0, 1.0)
+    fst = copy.deepcopy(ref)
+    x = torch.randn(12, 6, n_times)
+    y = torch.randint(0, 4, (12,))
+    out_ref, out_fast = ref(x), fast_forward(fst, x, use_c=True)
+    torch.testing.assert_close(out_fast, out_ref, rtol=1e-4, atol=1e-5)
+    F.cross_entropy(out_ref, y).backward()
+    F.cross_entropy(out_fast, y).backward()
+    _assert_grads_close(ref, fst)

@@ -1,0 +1,135 @@
+"""The C kernels behind the fast SpeechNet path: build, cache, fallback and thread independence.
+
+Their numerical agreement with the reference network is tested in test_fast.py.
+"""
+import logging
+import os
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from myovox.models import _ckernels  # noqa: E402
+from myovox.models import fast  # noqa: E402
+from myovox.models.speechnet import SpeechNet  # noqa: E402
+
+
+@pytest.fixture
+def fresh_kernels(monkeypatch, tmp_path):
+    """An empty kernel cache and no loaded library; the loaded one is restored afterwards."""
+    saved = dict(_ckernels._STATE)
+    _ckernels._STATE.clear()
+    monkeypatch.setenv("MYOVOX_CACHE_DIR", str(tmp_path / "cache"))
+    yield tmp_path / "cache"
+    _ckernels._STATE.clear()
+    _ckernels._STATE.update(saved)
+
+
+def _lib_or_skip():
+    lib = _ckernels.kernels()
+    if lib is None:
+        if os.environ.get("CI"):
+            pytest.fail("myovox's C kernels could not be built; CI has a C compiler and must test them")
+        pytest.skip("no C compiler: the C kernels are not built here")
+    return lib
+
+
+def test_kernels_are_built_once_into_the_cache(fresh_kernels):
+    _lib_or_skip()
+    built = sorted(fresh_kernels.glob("kernels-*.so"))
+    assert len(built) == 1
+    stamp = built[0].stat().st_mtime_ns
+    _ckernels._STATE.clear()
+    assert _ckernels.kernels() is not None
+    assert sorted(fresh_kernels.glob("kernels-*.so")) == built and built[0].stat().st_mtime_ns == stamp
+    assert not list(fresh_kernels.glob("*.so.tmp*")) and len(list(fresh_kernels.iterdir())) == 1
+
+
+def test_disabled_kernels_fall_back_to_the_torch_formulation(fresh_kernels, monkeypatch):
+    monkeypatch.setenv("MYOVOX_C_KERNELS", "0")
+    assert _ckernels.kernels() is None
+    torch.manual_seed(0)
+    net = SpeechNet(4, 200, 3, dropout=0.0)
+    x = torch.randn(5, 4, 200)
+    torch.testing.assert_close(fast.fast_forward(net, x), fast.fast_forward(net, x, use_c=False))
+
+
+def test_a_failing_compiler_gives_a_warning_and_the_fallback(fresh_kernels, monkeypatch, caplog):
+    monkeypatch.setenv("CC", "false")
+    with caplog.at_level(logging.WARNING, logger="myovox"):
+        assert _ckernels.kernels() is None
+    assert "Could not build myovox's C kernels" in caplog.text and "false failed" in caplog.text
+    assert not list(fresh_kernels.glob("*.so"))  # no half-written library left behind
+
+
+def _run_kernels(n_threads: int) -> dict:
+    """Every kernel once on fixed random inputs with ``n_threads`` threads; outputs by name."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        g = torch.Generator().manual_seed(0)
+        out = {}
+        x = torch.randn(37, 300, generator=g) * 3 + 1
+        w, b, sign = torch.randn(8, 4, generator=g), torch.randn(8, generator=g), torch.tensor([1.0, -1.0] * 4)
+        tp = (300 + 4 - 4 + 1) // 8
+        zsel, idx = torch.empty(37, 8, tp), torch.empty(37, 8, tp, dtype=torch.int32)
+        s1, s2 = torch.empty(4, dtype=torch.float64), torch.empty(4, 4, dtype=torch.float64)
+        assert fast._c("myovox_first_fwd", x, 37, 300, w, b, sign, 8, 4, 2, 8, tp, zsel, idx, s1, s2) == 0
+        out.update(zsel=zsel, idx=idx, s1=s1, s2=s2)
+        gr = torch.randn(37, 8, tp, generator=g)
+        dw1 = torch.empty(8, 4, dtype=torch.float64)
+        assert fast._c("myovox_first_dw", x, 37, 300, gr, idx, 8, 4, 2, 8, tp, dw1) == 0
+        out["first_dw"] = dw1
+        h, dz = torch.randn(37, 8, 60, generator=g), torch.randn(37, 16, 61, generator=g)
+        dw2 = torch.empty(16, 8, 16, dtype=torch.float64)
+        assert fast._c("myovox_conv_dw", h, dz, 61, 0, 37, 8, 60, 16, 61, 16, 8, dw2) == 0
+        out["conv_dw"] = dw2
+        rm, rv = torch.empty(37 * 16), torch.empty(37 * 16)
+        fast._c("myovox_row_stats", dz, 37 * 16, 61, rm, rv)
+        out.update(row_mean=rm, row_var=rv)
+        o = torch.relu(torch.randn(37, 8, tp, generator=g))
+        ones = torch.ones(8)
+        out["bn_relu_bwd"] = fast._c_bn_relu_bwd(gr, o, zsel, ones * 0.1, ones * 2.0, ones)
+        return out
+    finally:
+        torch.set_num_threads(old)
+
+
+def test_kernel_results_do_not_depend_on_the_thread_count():
+    # sums over rows are taken in row order from per-row values: bitwise equal for any split
+    _lib_or_skip()
+    one, two = _run_kernels(1), _run_kernels(2)
+    for name in one:
+        a, b = one[name], two[name]
+        for u, v in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+            assert torch.equal(u, v), name
+
+
+def test_conv_weight_gradient_kernel_matches_aten():
+    _lib_or_skip()
+    torch.manual_seed(2)
+    for (n, c, t, f, k, pad) in [(9, 3, 40, 5, 16, 8), (4, 8, 33, 16, 20, 6), (6, 5, 25, 7, 3, 1)]:
+        h = torch.randn(n, c, t)
+        weight = torch.randn(f, c, k)
+        tz = t + 2 * pad - k + 1
+        dz = torch.randn(n, f, tz)
+        dw = torch.empty(f, c, k, dtype=torch.float64)
+        assert fast._c("myovox_conv_dw", h, dz, tz, 0, n, c, t, f, tz, k, pad, dw) == 0
+        ref = torch.ops.aten.convolution_backward(dz.double(), h.double(), weight.double(), None, [1], [pad], [1],
+                                                  False, [0], 1, [False, True, False])[1]
+        torch.testing.assert_close(dw, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_non_contiguous_tensors_are_refused():
+    _lib_or_skip()
+    z = torch.randn(4, 10).t()
+    with pytest.raises(ValueError, match="contiguous"):
+        fast._c("myovox_row_stats", z, 10, 4, torch.empty(10), torch.empty(10))
+
+
+def test_first_block_kernels_longer_than_64_use_the_torch_formulation():
+    _lib_or_skip()
+    torch.manual_seed(0)
+    ref = SpeechNet(3, 400, 3, temporal_kernels=(65, 8, 4), pools=(2, 2, 2), dropout=0.0)
+    x = torch.randn(4, 3, 400)
+    torch.testing.assert_close(fast.fast_forward(ref, x), ref(x), rtol=1e-4, atol=1e-5)
