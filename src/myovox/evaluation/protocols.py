@@ -190,9 +190,14 @@ def _minutes(w: Windows) -> float:
 
 
 # ============================================================================ fold execution
-def _fit_score(spec: ModelSpec, train: Windows, test: Windows, labels: list[int], seed: Any,
-               overrides: Mapping[str, Any] | None, row: dict) -> dict:
-    """Fit a fresh model on ``train``, score on ``test``; returns the fold row (runs in workers)."""
+def _fit_score(spec: ModelSpec, w: Windows, train_idx: np.ndarray, test_idx: np.ndarray, labels: list[int],
+               seed: Any, overrides: Mapping[str, Any] | None, row: dict) -> dict:
+    """Fit a fresh model on ``w``'s train windows, score on its test windows; returns the fold row.
+
+    Runs in workers: the fold's windows are cut here, so that a worker receives the unit's
+    windows once (joblib memory-maps large arrays) and a serial run holds one fold's copy at a time.
+    """
+    train, test = w.subset(train_idx), w.subset(test_idx)
     t0 = time.perf_counter()
     est = spec.build(train, seed, overrides)
     est.fit(train.X, train.y)
@@ -202,6 +207,15 @@ def _fit_score(spec: ModelSpec, train: Windows, test: Windows, labels: list[int]
     out.update(n_train=len(train), n_test=len(test), **classification_scores(test.y, pred, labels, test.window_s),
                fit_s=round(fit_s, 3))
     return out
+
+
+def _meta_subset(w: Windows, index: Any) -> Windows:
+    """``w.subset(index)`` without copying the signals (a read-only zero view): for checks on labels and metadata."""
+    idx = np.asarray(index)
+    n = int(idx.sum()) if idx.dtype == bool else len(idx)
+    X = np.broadcast_to(np.zeros((), dtype=w.X.dtype), (n,) + w.X.shape[1:])
+    return Windows(X, w.y[idx], w.sfreq, w.ch_names, w.label_names, None if w.groups is None else w.groups[idx],
+                   {k: v[idx] for k, v in w.meta.items()})
 
 
 def _parallel(fn: Callable, tasks: list[tuple], n_jobs: int) -> list:
@@ -217,7 +231,7 @@ def _fold_tasks(w: Windows, unit: tuple, folds: list, spec: ModelSpec, labels: l
     name, subject, condition, _ = unit
     tasks = []
     for f in folds:
-        train, test = w.subset(f.train), w.subset(f.test)
+        train, test = _meta_subset(w, f.train), _meta_subset(w, f.test)
         if len(test) == 0 or len(train) == 0:
             raise ValidationError(f"Fold {f.name!r} of {name}: {len(train)} train and {len(test)} test windows; "
                                   "too few windows for this protocol.")
@@ -230,7 +244,7 @@ def _fold_tasks(w: Windows, unit: tuple, folds: list, spec: ModelSpec, labels: l
         row = {"fold": f.name, "subject": "all" if subj is None else str(subj),
                "condition": None if condition is None else str(condition), "window_s": round(test.window_s, 6)}
         row.update(extra or {})
-        tasks.append((spec, train, test, labels, seed, overrides, row))
+        tasks.append((spec, w, np.asarray(f.train), np.asarray(f.test), labels, seed, overrides, row))
     return tasks
 
 

@@ -13,6 +13,7 @@
  *                              pooling window (the value that batch norm + ReLU then map)
  *   idx   (rows, F, tp) int32  that arg-max's offset inside its pooling window (first on ties)
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,11 +45,12 @@ static void pad_row(const float *row, int64_t T, int64_t pad, int64_t width, flo
  * max-pool of sign[f] * z over windows of `pool` samples, for rows [0, n_rows). Also the
  * moments of the shifted padded input that batch norm's statistics follow from (fast.py):
  * s1[i] = sum_t xp[t + i] and s2[i * k + j] = sum_t xp[t + i] * xp[t + j] over the t_out
- * output positions, summed over rows in row order (the same for any thread count).
+ * output positions, summed over rows in row order (the same for any thread count), and from
+ * them the mean and (biased) variance of each filter's full convolution output (double).
  * Returns 0, -1 when out of memory, or -2 for kernels longer than 64. */
 int myovox_first_fwd(const float *x, int64_t n_rows, int64_t T, const float *w, const float *bias,
                      const float *sign, int64_t F, int64_t k, int64_t pad, int64_t pool, int64_t tp,
-                     float *zsel, int32_t *idx, double *s1, double *s2)
+                     float *zsel, int32_t *idx, double *s1, double *s2, double *mean, double *var)
 {
     const int64_t L = pool + k - 1, tq = round_up(tp, LANES);
     const int64_t t_out = T + 2 * pad - k + 1;
@@ -163,18 +165,32 @@ int myovox_first_fwd(const float *x, int64_t n_rows, int64_t T, const float *w, 
             else
                 s2[i - k] = acc;
         }
+        /* statistics of z_f = w_f . u + b_f over the n_rows * t_out positions:
+         * mean = w . mu + b, var = w' (S2 / m - mu mu') w with mu = s1 / m */
+        const double m = (double)(n_rows * t_out);
+        for (int64_t f = 0; f < F; ++f) {
+            double mf = bias[f], vf_ = 0.0;
+            for (int64_t i = 0; i < k; ++i) {
+                mf += (double)w[f * k + i] * (s1[i] / m);
+                for (int64_t j = 0; j < k; ++j)
+                    vf_ += (double)w[f * k + i] * (s2[i * k + j] / m - (s1[i] / m) * (s1[j] / m)) * (double)w[f * k + j];
+            }
+            mean[f] = mf;
+            var[f] = vf_ > 0.0 ? vf_ : 0.0;
+        }
     }
     free(mom);
     return failed ? -1 : 0;
 }
 
-/* First block's weight gradient, arg-max part, for rows [0, n_rows): dw[f * k + j] = sum over
- * rows r and pooled outputs p of g[r, f, p] * xp[p * pool + idx[r, f, p] + j], xp the padded
- * row, summed over rows in row order. Each row's part is a dense correlation of xp with G, the
+/* First block's weight gradient for rows [0, n_rows): the arg-max part, sum over rows r and pooled
+ * outputs p of g[r, f, p] * xp[p * pool + idx[r, f, p] + j], xp the padded row, summed over rows in
+ * row order, plus the dense part c2[f] * s1[j] + c3[f] * (w_f . s2[:, j] + b_f s1[j]). Each row's part is a dense correlation of xp with G, the
  * pooled gradient placed at the arg-max positions (zero elsewhere). Returns 0, or -1 when out
  * of memory. */
 int myovox_first_dw(const float *x, int64_t n_rows, int64_t T, const float *g, const int32_t *idx,
-                    int64_t F, int64_t k, int64_t pad, int64_t pool, int64_t tp, double *dw)
+                    int64_t F, int64_t k, int64_t pad, int64_t pool, int64_t tp, const double *s1, const double *s2,
+                    const float *w, const float *bias, const float *c2, const float *c3, float *dw)
 {
     const int64_t tn = round_up(tp * pool, 4 * LANES), width = tn + k - 1 + LANES;
     double *part = (double *)malloc(sizeof(double) * (size_t)(n_rows * F * k));
@@ -225,26 +241,36 @@ int myovox_first_dw(const float *x, int64_t n_rows, int64_t T, const float *g, c
         free(xp);
     }
     if (!failed) {
-        for (int64_t i = 0; i < F * k; ++i) {
-            double acc = 0.0;
-            for (int64_t r = 0; r < n_rows; ++r)
-                acc += part[r * F * k + i];
-            dw[i] = acc;
-        }
+        /* plus the dense part of batch norm's gradient, sum over all positions of (c2 + c3 z) u_j
+         * = c2 s1[j] + c3 (sum_i w_i s2[i, j] + b s1[j]) */
+        for (int64_t f = 0; f < F; ++f)
+            for (int64_t j = 0; j < k; ++j) {
+                double acc = 0.0;
+                for (int64_t r = 0; r < n_rows; ++r)
+                    acc += part[r * F * k + f * k + j];
+                double ws2 = (double)bias[f] * s1[j];
+                for (int64_t i = 0; i < k; ++i)
+                    ws2 += (double)w[f * k + i] * s2[i * k + j];
+                dw[f * k + j] = (float)(acc + (double)c2[f] * s1[j] + (double)c3[f] * ws2);
+            }
     }
     free(part);
     return failed ? -1 : 0;
 }
 
-/* Mean and mean squared deviation of each of the n_rows rows of z (rows of n samples), with
- * float partial sums in vector lanes added in double (batch-norm statistics are combined from
- * these per-row values in fast.py). */
-void myovox_row_stats(const float *z, int64_t n_rows, int64_t n, float *row_mean, float *row_var)
+/* Batch-norm statistics of z (N, F, Tz) per filter: each row's mean and mean squared deviation
+ * (float partial sums in vector lanes, added in double), combined exactly over the N rows of a
+ * filter in row order: mean = mean of row means, var = mean of (row var + (row mean - mean)^2).
+ * Returns 0, or -1 when out of memory. */
+int myovox_pool_stats(const float *z, int64_t N, int64_t F, int64_t n, double *mean, double *var)
 {
+    double *rows = (double *)malloc(sizeof(double) * (size_t)(2 * N * F));
+    if (rows == NULL)
+        return -1;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static)
 #endif
-    for (int64_t r = 0; r < n_rows; ++r) {
+    for (int64_t r = 0; r < N * F; ++r) {
         const float *zr = z + r * n;
         vf part = splat(0.0f);
         int64_t t = 0;
@@ -254,21 +280,55 @@ void myovox_row_stats(const float *z, int64_t n_rows, int64_t n, float *row_mean
         for (; t < n; ++t)
             sum += zr[t];
         sum += hsum(part);
-        const float mean = (float)(sum / (double)n);
+        const float mu = (float)(sum / (double)n);
         part = splat(0.0f);
         for (t = 0; t + LANES <= n; t += LANES) {
-            const vf d = load(zr + t) - mean;
+            const vf d = load(zr + t) - mu;
             part += d * d;
         }
         double m2 = 0.0;
         for (; t < n; ++t) {
-            const double d = (double)zr[t] - mean;
+            const double d = (double)zr[t] - mu;
             m2 += d * d;
         }
         m2 += hsum(part);
-        row_mean[r] = mean;
-        row_var[r] = (float)(m2 / (double)n);
+        rows[2 * r] = mu;
+        rows[2 * r + 1] = m2 / (double)n;
     }
+    for (int64_t f = 0; f < F; ++f) {
+        double mf = 0.0, vf_ = 0.0;
+        for (int64_t i = 0; i < N; ++i)
+            mf += rows[2 * (i * F + f)];
+        mf /= (double)N;
+        for (int64_t i = 0; i < N; ++i) {
+            const double d = rows[2 * (i * F + f)] - mf;
+            vf_ += rows[2 * (i * F + f) + 1] + d * d;
+        }
+        mean[f] = mf;
+        var[f] = vf_ / (double)N;
+    }
+    free(rows);
+    return 0;
+}
+
+/* Training-mode batch norm bookkeeping from the batch statistics (double) of m values per filter:
+ * running_mean/var updated as torch does (float; the variance unbiased), num_batches += 1, and
+ * mean (float), invstd = 1 / sqrt(var + eps) and a = gamma * invstd for the normalisation. */
+void myovox_bn_train_stats(const double *mean_d, const double *var_d, int64_t F, int64_t m, const float *gamma,
+                           double eps, double momentum, float *running_mean, float *running_var,
+                           int64_t *num_batches, float *mean, float *invstd, float *a)
+{
+    const float mom = (float)momentum, keep = (float)(1.0 - momentum);
+    const float unbias = (float)((double)m / (double)(m > 1 ? m - 1 : 1));
+    for (int64_t f = 0; f < F; ++f) {
+        const float mu = (float)mean_d[f], var = (float)var_d[f];
+        running_mean[f] = running_mean[f] * keep + mu * mom;
+        running_var[f] = running_var[f] * keep + (var * unbias) * mom;
+        mean[f] = mu;
+        invstd[f] = 1.0f / sqrtf(var + (float)eps);
+        a[f] = gamma[f] * invstd[f];
+    }
+    *num_batches += 1;
 }
 
 /* Later temporal blocks, backward of conv -> batch norm -> ReLU -> max-pool, for rows (r, f) of
@@ -467,11 +527,13 @@ void myovox_bn_relu(const float *zsel, int64_t N, int64_t F, int64_t tp, const f
 
 /* Backward of myovox_bn_relu up to the pooled values: with gu = go * (out > 0),
  * dbeta[f] = sum gu, dgamma[f] = sum gu * (zsel - mean[f]) * invstd[f] (over N and tp, per-row
- * sums in float, rows added in order in double) and g = gu * c1[f], c1 = gamma * invstd.
- * Returns 0, or -1 when out of memory. */
+ * sums in float, rows added in order in double) and g = gu * c1[f], c1 = gamma * invstd. Also
+ * the coefficients of batch norm's gradient with respect to its m inputs per filter,
+ * dL/dz = c1 * scatter(gu) + c2 + c3 * z, and the bias gradient of the convolution before it,
+ * db = sum of dL/dz = c1 dbeta + m (c2 + c3 mean). Returns 0, or -1 when out of memory. */
 int myovox_bn_relu_bwd(const float *go, const float *out, const float *zsel, int64_t N, int64_t F, int64_t tp,
-                       const float *mean, const float *invstd, const float *c1, float *g, double *dbeta,
-                       double *dgamma)
+                       const float *mean, const float *invstd, const float *gamma, int64_t m, float *g,
+                       float *dbeta, float *dgamma, float *c2, float *c3, float *db)
 {
     double *part = (double *)malloc(sizeof(double) * (size_t)(2 * N * F));
     if (part == NULL)
@@ -482,12 +544,12 @@ int myovox_bn_relu_bwd(const float *go, const float *out, const float *zsel, int
     for (int64_t n = 0; n < N; ++n)
         for (int64_t f = 0; f < F; ++f) {
             const int64_t row = (n * F + f) * tp;
-            const float m = mean[f], is = invstd[f], c = c1[f];
+            const float mu = mean[f], is = invstd[f], c = gamma[f] * invstd[f];
             float sb = 0.0f, sg = 0.0f;
             for (int64_t p = 0; p < tp; ++p) {
                 const float gu = out[row + p] > 0.0f ? go[row + p] : 0.0f;
                 sb += gu;
-                sg += gu * ((zsel[row + p] - m) * is);
+                sg += gu * ((zsel[row + p] - mu) * is);
                 g[row + p] = gu * c;
             }
             part[2 * (n * F + f)] = sb;
@@ -499,8 +561,12 @@ int myovox_bn_relu_bwd(const float *go, const float *out, const float *zsel, int
             sb += part[2 * (n * F + f)];
             sg += part[2 * (n * F + f) + 1];
         }
-        dbeta[f] = sb;
-        dgamma[f] = sg;
+        const float c1 = gamma[f] * invstd[f], mf = (float)m;
+        dbeta[f] = (float)sb;
+        dgamma[f] = (float)sg;
+        c3[f] = -c1 * dgamma[f] * invstd[f] / mf;
+        c2[f] = -c1 * dbeta[f] / mf - c3[f] * mean[f];
+        db[f] = c1 * dbeta[f] + c2[f] * mf + c3[f] * mf * mean[f];
     }
     free(part);
     return 0;

@@ -384,12 +384,6 @@ class _FirstBlock(torch.autograd.Function):
         return None, dw, db, dgamma, dbeta, None, None, None, None, None, None, None
 
 
-def _update_running(running_mean, running_var, num_batches, mean, var, m: int, momentum: float) -> None:
-    running_mean.mul_(1.0 - momentum).add_(mean, alpha=momentum)
-    running_var.mul_(1.0 - momentum).add_(var * (m / max(m - 1, 1)), alpha=momentum)
-    num_batches.add_(1)
-
-
 def _sign_of(gamma: torch.Tensor) -> torch.Tensor:
     # sign of batch norm's slope gamma / sqrt(var + eps): the square root is positive
     return torch.where(gamma >= 0, 1.0, -1.0).to(gamma.dtype).contiguous()
@@ -422,30 +416,44 @@ def _c_bn_relu(zsel: torch.Tensor, mean: torch.Tensor, a: torch.Tensor, beta: to
     return out
 
 
-def _c_bn_relu_bwd(go, out, zsel, mean, invstd, gamma):
-    """``(g, dbeta, dgamma, c1)`` of batch norm + ReLU's backward on pooled values, in one C pass.
+def _c_bn_train(mean_d: torch.Tensor, var_d: torch.Tensor, m: int, gamma: torch.Tensor, beta: torch.Tensor,
+                running_mean: torch.Tensor, running_var: torch.Tensor, num_batches: torch.Tensor, momentum: float,
+                eps: float, zsel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Batch norm in training mode from batch statistics, in C: ``(out, mean, invstd)``.
 
-    ``gu = go * (out > 0)``; ``dbeta``, ``dgamma`` are its sums (per filter) and ``g = c1 * gu``
-    with ``c1 = gamma * invstd``, the arg-max part of the gradient before max-pool's scatter.
+    Updates the running statistics exactly as torch's batch norm does (unbiased variance) and
+    maps the pooled values ``zsel`` through batch norm and ReLU.
+    """
+    f = mean_d.shape[0]
+    mean, invstd, a = (torch.empty(f, dtype=zsel.dtype) for _ in range(3))
+    _c("myovox_bn_train_stats", mean_d, var_d, f, m, gamma.detach().contiguous(), eps, momentum, running_mean,
+       running_var, num_batches, mean, invstd, a)
+    return _c_bn_relu(zsel, mean, a, beta), mean, invstd
+
+
+def _c_bn_relu_bwd(go, out, zsel, mean, invstd, gamma, m: int):
+    """Batch norm + ReLU's backward on pooled values, in one C pass: ``(g, dbeta, dgamma, c2, c3, db)``.
+
+    ``g = gamma * invstd * go * (out > 0)`` is the arg-max part of the gradient before max-pool's
+    scatter; ``dL/dz = scatter(g) + c2 + c3 * z`` per filter; ``db`` is the gradient of the bias
+    of the convolution before batch norm (see ``_kernels.c``).
     """
     n, f, tp = out.shape
     go = go.contiguous()
-    c1 = (gamma * invstd).contiguous()
     g = torch.empty_like(out)
-    dbeta = torch.empty(f, dtype=torch.float64)
-    dgamma = torch.empty(f, dtype=torch.float64)
-    if _c("myovox_bn_relu_bwd", go, out, zsel, n, f, tp, mean.contiguous(), invstd.contiguous(), c1, g,
-          dbeta, dgamma) != 0:
+    dbeta, dgamma, c2, c3, db = (torch.empty(f, dtype=out.dtype) for _ in range(5))
+    if _c("myovox_bn_relu_bwd", go, out, zsel, n, f, tp, mean, invstd, gamma.detach().contiguous(), m, g,
+          dbeta, dgamma, c2, c3, db) != 0:
         raise MemoryError("myovox's C kernel could not allocate its buffers.")
-    return g, dbeta.to(out.dtype), dgamma.to(out.dtype), c1
+    return g, dbeta, dgamma, c2, c3, db
 
 
 class _FirstBlockC(torch.autograd.Function):
-    """:class:`_FirstBlock` with the convolution, max-pool and arg-max gather in C (``_kernels.c``).
+    """:class:`_FirstBlock` with every step in C (``_kernels.c``), same mathematics.
 
-    Same mathematics; the pooled maxima come from a direct convolution per row instead of a
-    Toeplitz product, the arg-max part of the weight gradient is a gather-and-sum per row, and
-    the ``(N, F, n_pooled)`` output is written in place with no transposed copy.
+    The pooled maxima come from a direct convolution per row (no Toeplitz product), batch-norm
+    statistics from input moments, the arg-max part of the weight gradient from a gather-and-sum
+    per row; the ``(N, F, n_pooled)`` output is written in place.
     """
 
     @staticmethod
@@ -454,56 +462,43 @@ class _FirstBlockC(torch.autograd.Function):
         n, t = x.shape
         f, k = weight.shape
         tp = (t + 2 * pad - k + 1) // pool
-        sign = _sign_of(gamma.detach())
         w, b = weight.detach().contiguous(), bias.detach().contiguous()
         zsel = x.new_empty(n, f, tp)
         idx = torch.empty(n, f, tp, dtype=torch.int32)
         # s1[i] = sum of u_i, s2[i, j] = sum of u_i * u_j, with u_i the input shifted by i samples
-        s1 = torch.empty(k, dtype=torch.float64)
-        s2 = torch.empty(k, k, dtype=torch.float64)
-        if _c("myovox_first_fwd", x, n, t, w, b, sign, f, k, pad, pool, tp, zsel, idx, s1, s2) != 0:
+        s1, s2 = torch.empty(k, dtype=torch.float64), torch.empty(k, k, dtype=torch.float64)
+        mean_d, var_d = torch.empty(f, dtype=torch.float64), torch.empty(f, dtype=torch.float64)
+        if _c("myovox_first_fwd", x, n, t, w, b, _sign_of(gamma.detach()), f, k, pad, pool, tp, zsel, idx, s1, s2,
+              mean_d, var_d) != 0:
             raise MemoryError("myovox's C kernel could not allocate its buffers (or the kernel is over 64 long).")
         m = n * (t + 2 * pad - k + 1)
-        mu = s1 / m
-        wd, bd = weight.double(), bias.double()
-        mean = (wd @ mu + bd).to(x.dtype)
-        var = (((wd @ (s2 / m - torch.outer(mu, mu))) * wd).sum(1)).clamp_min(0.0).to(x.dtype)
-        _update_running(running_mean, running_var, num_batches, mean, var, m, momentum)
-        invstd = torch.rsqrt(var + eps)
-        out = _c_bn_relu(zsel, mean, gamma * invstd, beta)
-        ctx.save_for_backward(x, idx, zsel, mean, invstd, gamma, out, s1, s2, weight, bias)
+        out, mean, invstd = _c_bn_train(mean_d, var_d, m, gamma, beta, running_mean, running_var, num_batches,
+                                        momentum, eps, zsel)
+        ctx.save_for_backward(x, idx, zsel, mean, invstd, gamma, out, s1, s2, w, b)
         ctx.pool, ctx.m, ctx.k, ctx.pad = pool, m, k, pad
         return out
 
     @staticmethod
     def backward(ctx, go):
-        x, idx, zsel, mean, invstd, gamma, out, s1, s2, weight, bias = ctx.saved_tensors
-        m, k, pad, pool = ctx.m, ctx.k, ctx.pad, ctx.pool
+        x, idx, zsel, mean, invstd, gamma, out, s1, s2, w, b = ctx.saved_tensors
         n, t = x.shape
         f, tp = out.shape[1], out.shape[2]
-        g, dbeta, dgamma, c1 = _c_bn_relu_bwd(go, out, zsel, mean, invstd, gamma)
-        c3 = -c1 * dgamma * invstd / m
-        c2 = -c1 * dbeta / m - c3 * mean
-        dw = db = None
+        g, dbeta, dgamma, c2, c3, db = _c_bn_relu_bwd(go, out, zsel, mean, invstd, gamma, ctx.m)
+        dw = None
         if ctx.needs_input_grad[1]:
-            dws = torch.empty(f, k, dtype=torch.float64)
-            if _c("myovox_first_dw", x, n, t, g, idx, f, k, pad, pool, tp, dws) != 0:
+            dw = torch.empty(f, ctx.k, dtype=x.dtype)
+            if _c("myovox_first_dw", x, n, t, g, idx, f, ctx.k, ctx.pad, ctx.pool, tp, s1, s2, w, b, c2, c3, dw) != 0:
                 raise MemoryError("myovox's C kernel could not allocate its buffers.")
-            # dense part of batch norm's gradient, as in _FirstBlock
-            c2d, c3d, wd, bd = c2.double(), c3.double(), weight.double(), bias.double()
-            dense = c2d[:, None] * s1[None] + c3d[:, None] * (wd @ s2 + bd[:, None] * s1[None])
-            dw = (dws + dense).to(weight.dtype)
-        if ctx.needs_input_grad[2]:
-            db = c1 * dbeta + c2 * m + c3 * m * mean
-        return None, dw, db, dgamma, dbeta, None, None, None, None, None, None, None
+        return None, dw, db if ctx.needs_input_grad[2] else None, dgamma, dbeta, None, None, None, None, None, None, None
 
 
 class _TemporalBlockC(torch.autograd.Function):
-    """:class:`_TemporalBlock` with the statistics and batch norm's gradient over ``z`` in C.
+    """:class:`_TemporalBlock` with batch norm's statistics and gradients and the weight gradient in C.
 
-    Forward: per-row statistics in one C pass, the pooled values by ``max_pool1d``. Backward: one
-    C pass writes ``dz = c3 * z + c2`` and adds the pooled gradient at each window's arg-max,
-    found as the first position equal to the pooled value (max-pool's own tie rule).
+    Forward: oneDNN's convolution and max-pool, then one C pass for the statistics and one for
+    batch norm + ReLU. Backward: one C pass for batch norm + ReLU, one that writes
+    ``dz = c3 * z + c2`` plus the pooled gradient at each window's arg-max (found as the first
+    position equal to the pooled value: max-pool's own tie rule), then the convolution's gradients.
     """
 
     @staticmethod
@@ -511,22 +506,18 @@ class _TemporalBlockC(torch.autograd.Function):
                 pad: int, pool: int, momentum: float, eps: float):
         z = F.conv1d(h, weight, bias, padding=pad).contiguous()          # (N, F, T)
         n, f, tz = z.shape
-        row_mean = z.new_empty(n, f)
-        row_var = z.new_empty(n, f)
-        _c("myovox_row_stats", z, n * f, tz, row_mean, row_var)
-        # exact pooled-variance combination of equally long rows, as _channel_var_mean
-        mean = row_mean.mean(0)
-        var = (row_var + (row_mean - mean) ** 2).mean(0)
-        m = n * tz
-        _update_running(running_mean, running_var, num_batches, mean, var, m, momentum)
-        invstd = torch.rsqrt(var + eps)
         sign = _sign_of(gamma.detach())
         flip = bool((sign < 0).any())
         zsel = F.max_pool1d(z * sign[None, :, None] if flip else z, pool)
         if flip:
             zsel.mul_(sign[None, :, None])
         zsel = zsel.contiguous()
-        out = _c_bn_relu(zsel, mean, gamma * invstd, beta)
+        mean_d, var_d = torch.empty(f, dtype=torch.float64), torch.empty(f, dtype=torch.float64)
+        if _c("myovox_pool_stats", z, n, f, tz, mean_d, var_d) != 0:
+            raise MemoryError("myovox's C kernel could not allocate its buffers.")
+        m = n * tz
+        out, mean, invstd = _c_bn_train(mean_d, var_d, m, gamma, beta, running_mean, running_var, num_batches,
+                                        momentum, eps, zsel)
         ctx.save_for_backward(h, weight, z, zsel, mean, invstd, gamma, out)
         ctx.pad, ctx.pool, ctx.m = pad, pool, m
         return out
@@ -536,9 +527,7 @@ class _TemporalBlockC(torch.autograd.Function):
         h, weight, z, zsel, mean, invstd, gamma, out = ctx.saved_tensors
         n, f, tz = z.shape
         tp = zsel.shape[2]
-        g, dbeta, dgamma, c1 = _c_bn_relu_bwd(go, out, zsel, mean, invstd, gamma)
-        c3 = (-c1 * dgamma * invstd / ctx.m).contiguous()
-        c2 = (-c1 * dbeta / ctx.m - c3 * mean).contiguous()
+        g, dbeta, dgamma, c2, c3, db = _c_bn_relu_bwd(go, out, zsel, mean, invstd, gamma, ctx.m)
         k, pad = weight.shape[2], ctx.pad
         need_h, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         # long kernels (block 2: most of the network's arithmetic): the input gradient as a forward
@@ -549,9 +538,7 @@ class _TemporalBlockC(torch.autograd.Function):
         in_c = k >= _C_DW_MIN_KERNEL and margin >= 0 and h.is_contiguous()
         dz = z.new_empty(n, f, tz + 2 * margin) if in_c else torch.empty_like(z)
         _c("myovox_pool_bwd", z, n, f, tz, zsel, g, c2, c3, ctx.pool, tp, dz, margin if in_c else 0)
-        dh = dw = db = None
-        if ctx.needs_input_grad[2]:  # the sum of dz over (N, T), in closed form as in _FirstBlock
-            db = c1 * dbeta + c2 * ctx.m + c3 * ctx.m * mean
+        dh = dw = None
         if in_c:
             if need_h:
                 dh = F.conv1d(dz, weight.flip(2).transpose(0, 1).contiguous())
@@ -563,7 +550,7 @@ class _TemporalBlockC(torch.autograd.Function):
                 dw = dwd.to(weight.dtype)
         elif need_h or need_w:
             dh, dw = _conv_grads(dz, h, weight, pad, need_h, need_w)
-        return dh, dw, db, dgamma, dbeta, None, None, None, None, None, None, None
+        return dh, dw, db if ctx.needs_input_grad[2] else None, dgamma, dbeta, None, None, None, None, None, None, None
 
 
 def _first_eval_c(x: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d, pool: int) -> torch.Tensor:
@@ -575,10 +562,10 @@ def _first_eval_c(x: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d, pool: in
     tp = (t + 2 * pad - k + 1) // pool
     zsel = x.new_empty(n, f, tp)
     idx = torch.empty(n, f, tp, dtype=torch.int32)
-    s1 = torch.empty(k, dtype=torch.float64)
-    s2 = torch.empty(k, k, dtype=torch.float64)
+    s1, s2 = torch.empty(k, dtype=torch.float64), torch.empty(k, k, dtype=torch.float64)
+    mean_d, var_d = torch.empty(f, dtype=torch.float64), torch.empty(f, dtype=torch.float64)
     if _c("myovox_first_fwd", x, n, t, w, conv.bias.detach().contiguous(), _sign_of(bn.weight.detach()), f, k,
-          pad, pool, tp, zsel, idx, s1, s2) != 0:
+          pad, pool, tp, zsel, idx, s1, s2, mean_d, var_d) != 0:
         raise MemoryError("myovox's C kernel could not allocate its buffers.")
     a = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
     return _c_bn_relu(zsel, bn.running_mean, a, bn.bias)

@@ -74,22 +74,25 @@ def _run_kernels(n_threads: int) -> dict:
         tp = (300 + 4 - 4 + 1) // 8
         zsel, idx = torch.empty(37, 8, tp), torch.empty(37, 8, tp, dtype=torch.int32)
         s1, s2 = torch.empty(4, dtype=torch.float64), torch.empty(4, 4, dtype=torch.float64)
-        assert fast._c("myovox_first_fwd", x, 37, 300, w, b, sign, 8, 4, 2, 8, tp, zsel, idx, s1, s2) == 0
-        out.update(zsel=zsel, idx=idx, s1=s1, s2=s2)
+        mean_d, var_d = torch.empty(8, dtype=torch.float64), torch.empty(8, dtype=torch.float64)
+        assert fast._c("myovox_first_fwd", x, 37, 300, w, b, sign, 8, 4, 2, 8, tp, zsel, idx, s1, s2, mean_d,
+                       var_d) == 0
+        out.update(zsel=zsel, idx=idx, s1=s1, s2=s2, mean_d=mean_d, var_d=var_d)
         gr = torch.randn(37, 8, tp, generator=g)
-        dw1 = torch.empty(8, 4, dtype=torch.float64)
-        assert fast._c("myovox_first_dw", x, 37, 300, gr, idx, 8, 4, 2, 8, tp, dw1) == 0
+        c2, c3 = torch.randn(8, generator=g), torch.randn(8, generator=g)
+        dw1 = torch.empty(8, 4)
+        assert fast._c("myovox_first_dw", x, 37, 300, gr, idx, 8, 4, 2, 8, tp, s1, s2, w, b, c2, c3, dw1) == 0
         out["first_dw"] = dw1
         h, dz = torch.randn(37, 8, 60, generator=g), torch.randn(37, 16, 61, generator=g)
         dw2 = torch.empty(16, 8, 16, dtype=torch.float64)
         assert fast._c("myovox_conv_dw", h, dz, 61, 0, 37, 8, 60, 16, 61, 16, 8, dw2) == 0
         out["conv_dw"] = dw2
-        rm, rv = torch.empty(37 * 16), torch.empty(37 * 16)
-        fast._c("myovox_row_stats", dz, 37 * 16, 61, rm, rv)
-        out.update(row_mean=rm, row_var=rv)
+        pm, pv = torch.empty(16, dtype=torch.float64), torch.empty(16, dtype=torch.float64)
+        assert fast._c("myovox_pool_stats", dz, 37, 16, 61, pm, pv) == 0
+        out.update(pool_mean=pm, pool_var=pv)
         o = torch.relu(torch.randn(37, 8, tp, generator=g))
         ones = torch.ones(8)
-        out["bn_relu_bwd"] = fast._c_bn_relu_bwd(gr, o, zsel, ones * 0.1, ones * 2.0, ones)
+        out["bn_relu_bwd"] = fast._c_bn_relu_bwd(gr, o, zsel, ones * 0.1, ones * 2.0, ones, 37 * 300)
         return out
     finally:
         torch.set_num_threads(old)
@@ -133,3 +136,13 @@ def test_first_block_kernels_longer_than_64_use_the_torch_formulation():
     ref = SpeechNet(3, 400, 3, temporal_kernels=(65, 8, 4), pools=(2, 2, 2), dropout=0.0)
     x = torch.randn(4, 3, 400)
     torch.testing.assert_close(fast.fast_forward(ref, x), ref(x), rtol=1e-4, atol=1e-5)
+
+
+def test_pool_statistics_equal_torch_batch_statistics():
+    _lib_or_skip()
+    z = torch.randn(23, 5, 41, dtype=torch.float32) * 4.0 + 100.0
+    mean_d, var_d = torch.empty(5, dtype=torch.float64), torch.empty(5, dtype=torch.float64)
+    assert fast._c("myovox_pool_stats", z, 23, 5, 41, mean_d, var_d) == 0
+    zd = z.double()
+    torch.testing.assert_close(mean_d, zd.mean(dim=(0, 2)), rtol=1e-7, atol=1e-7)
+    torch.testing.assert_close(var_d, zd.var(dim=(0, 2), unbiased=False), rtol=1e-6, atol=1e-6)
