@@ -4,13 +4,18 @@ The baseline is how the reference trains: the Conv2d SpeechNet in eager mode, a 
 over a ``TensorDataset`` (batch 32, shuffled), Adam with weight decay, cross-entropy, and a
 validation pass through a ``DataLoader`` of batch 32 after every epoch, with torch's default
 thread count. Ours is :meth:`myovox.models.neural.SpeechNetClassifier.fit` with its defaults
-(fast path, ``n_threads="auto"``: the cores other processes leave idle) and the same recipe (batch 32, 80/20 split, early stopping off so both
-run the same epochs). Everything runs in one process, interleaved, ``repeat`` times; rows hold
-the medians. The unit is training windows per second (validation time included in both).
+(fast path, ``n_threads="auto"``: the cores other processes leave idle) and the same recipe
+(batch 32, 80/20 split, early stopping off so both run the same epochs). Everything runs in one
+process; each comparison alternates baseline and ours ``repeat`` times; rows hold the medians
+of the throughputs, and the ratio is the median of the ratios of adjacent (paired) runs, which
+a drift in the machine's speed during the run affects least. The unit is training windows per
+second (validation time included in both).
 
 Rows: ``speechnet_train_windows_per_s`` (the headline, baseline as a user would run it),
-``..._vs_1thread_baseline`` (both pinned to one thread: what the fast path alone buys)
-and ``..._fast_off`` (our trainer with ``fast=False``).
+``..._vs_1thread_baseline`` (both pinned to one thread: what the fast path alone buys),
+``..._fast_off`` (our trainer with ``fast=False``) and ``..._2_folds_at_once`` (two trainings
+at once in two worker processes of one thread each, as a protocol run with ``n_jobs=2`` trains
+its folds, against the baseline's trainings one after the other).
 """
 from __future__ import annotations
 
@@ -71,6 +76,25 @@ def _ours(X: np.ndarray, y: np.ndarray, n_epochs: int, **kw) -> float:
     return time.perf_counter() - t0
 
 
+def _ours_in_worker(X: np.ndarray, y: np.ndarray, n_epochs: int) -> float:
+    """One training on one thread in a worker process, with the allocator pinned as in the parent."""
+    _pin_allocator(256 * 1024 * 1024)
+    return _ours(X, y, n_epochs, n_threads=1)
+
+
+def _folds_at_once(X: np.ndarray, y: np.ndarray, n_epochs: int, n_folds: int) -> float:
+    """Wall seconds of ``n_folds`` trainings run at once in worker processes, one thread each.
+
+    This is what the protocols do with ``n_jobs=n_folds`` (joblib's process pool, data sent to
+    each worker); the pool is warm (started by an earlier call), as in a protocol's later folds.
+    """
+    from joblib import Parallel, delayed
+
+    t0 = time.perf_counter()
+    Parallel(n_jobs=n_folds)(delayed(_ours_in_worker)(X, y, n_epochs) for _ in range(n_folds))
+    return time.perf_counter() - t0
+
+
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
 
 
@@ -117,9 +141,9 @@ def _run(quick: bool, repeat: int | None, pinned: bool) -> list[dict]:
     if tiny():
         n, n_epochs, repeat, n_times = 64, 1, 1, 128
     else:
-        n = 320 if quick else 640
-        n_epochs = 1 if quick else 2
-        repeat = repeat or (3 if quick else 5)
+        n = 320 if quick else 960
+        n_epochs = 1 if quick else 3
+        repeat = repeat or (3 if quick else 7)
     X = rng.standard_normal((n, N_CHANNELS, n_times), dtype=np.float32)
     y = np.arange(n) % N_CLASSES
     yl = y.astype(np.int64)
@@ -127,21 +151,35 @@ def _run(quick: bool, repeat: int | None, pinned: bool) -> list[dict]:
     _ours(X[:64], y[:64], 1)  # warm-up: imports, allocator
     _baseline(X[:64], yl[:64], 1)
     base, base1, ours, ours1, plain = [], [], [], [], []
-    for _ in range(repeat):  # interleaved so that load from other processes hits all alike
+    # each comparison interleaved (so that load from other processes hits both sides alike), one
+    # after the other (switching thread counts between runs disturbs the thread pool)
+    for _ in range(repeat):
         base.append(_baseline(X, yl, n_epochs))
         ours.append(_ours(X, y, n_epochs))
+    for _ in range(repeat):
+        plain.append(_ours(X, y, n_epochs, fast=False))
+    for _ in range(repeat):
         base1.append(_baseline(X, yl, n_epochs, threads=1))
         ours1.append(_ours(X, y, n_epochs, n_threads=1))
-        plain.append(_ours(X, y, n_epochs, fast=False))
+    n_folds = 2
+    _folds_at_once(X[:64], y[:64], 1, n_folds)  # warm-up: start the workers
+    together = [_folds_at_once(X, y, n_epochs, n_folds) for _ in range(repeat)]
     b, b1, o, o1, p = (median_of(v) for v in (base, base1, ours, ours1, plain))
+    t2 = median_of(together)
     rate = lambda s: n_train * n_epochs / s  # noqa: E731
     info = dict(n_windows=n, n_epochs=n_epochs, n_times=n_times, repeat=repeat,
                 default_threads=torch.get_num_threads(), allocator_pinned=pinned)
     return [
         dict(name="speechnet_train_windows_per_s", unit="windows/s", baseline=rate(b), ours=rate(o),
-             ratio=b / o, note="baseline: DataLoader + Conv2d SpeechNet, torch default threads", **info),
+             ratio=median_of([u / v for u, v in zip(base, ours)]),
+             note="baseline: DataLoader + Conv2d SpeechNet, torch default threads", **info),
         dict(name="speechnet_train_windows_per_s_vs_1thread_baseline", unit="windows/s", baseline=rate(b1),
-             ours=rate(o1), ratio=b1 / o1, note="both pinned to 1 thread: what the fast path alone buys", **info),
+             ours=rate(o1), ratio=median_of([u / v for u, v in zip(base1, ours1)]),
+             note="both pinned to 1 thread: what the fast path alone buys", **info),
         dict(name="speechnet_train_windows_per_s_fast_off", unit="windows/s", baseline=rate(b), ours=rate(p),
              ratio=b / p, note="ours with fast=False (auto threads)", **info),
+        dict(name="speechnet_train_windows_per_s_2_folds_at_once", unit="windows/s", baseline=rate(b),
+             ours=n_folds * rate(t2), ratio=n_folds * b / t2,
+             note="ours: 2 trainings at once in 2 worker processes, 1 thread each (protocols with n_jobs=2); "
+                  "baseline: the trainings one after the other", **info),
     ]
