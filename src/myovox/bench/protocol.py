@@ -8,8 +8,10 @@ benchmark must finish in minutes on a 2-core machine.
 
 Baseline: the same protocols, same seeds, with the straightforward trainer (``fast=False``,
 torch's default thread count). Ours: :class:`~myovox.models.neural.SpeechNetClassifier` defaults
-(fast path, one thread). Both run in this process, baseline first; peak resident memory of ours
-is sampled while it runs (``baseline`` column: that of the baseline run).
+(fast path with the C kernels, ``n_threads="auto"``), folds one after the other (``n_jobs=1``:
+with 5 + 3 + 1 folds on 2 cores, two worker processes did not shorten the run, measured). Both
+run in this process, baseline first; peak resident memory of ours is sampled while it runs
+(``baseline`` column: that of the baseline run).
 """
 from __future__ import annotations
 

@@ -37,6 +37,26 @@ this module does about it:
   a kept per-thread buffer (:func:`_workspace`).
 * Evaluation runs in chunks of 32 windows (larger batches outgrow the caches).
 
+**C kernels** (``_kernels.c``, built on first use by :mod:`myovox.models._ckernels`; PyTorch
+formulation above where no C compiler is available, or with ``use_c=False``). After the steps
+above, most of the remaining time was oneDNN's backward of block 2 (2.3 ms per batch of 32
+against 0.4 ms for its forward on the machine measured), the first block's Toeplitz product and
+hundreds of small tensor operations. :class:`_FirstBlockC` and :class:`_TemporalBlockC` do the
+same mathematics with:
+
+* the first block's convolution, max-pool and arg-max as a direct vectorised convolution per
+  row, its input moments (shifted by each row's mean, then exact in float64) and batch-norm
+  statistics in the same pass, and its weight gradient as a correlation per row;
+* batch norm's statistics, running averages, normalisation + ReLU and the coefficients of its
+  gradient in C, one pass each, instead of ~30 tensor operations per block;
+* for long kernels (block 2) the input gradient as a forward convolution of ``dz`` padded in
+  place (``dz`` is written with its margins by the kernel that forms it) with the flipped
+  kernels, and the weight gradient in C, register-blocked over 4 input rows x 4 filters and
+  vectorised over the lag;
+* OpenMP over rows, sharing torch's runtime (one thread pool, ``torch.set_num_threads``); sums
+  over rows are taken in row order from per-row partial sums, so results do not depend on the
+  thread count.
+
 The only difference from the reference is on measure-zero ties: with ``gamma`` exactly 0 the
 reference's max-pool picks the first of equal values while this picks the arg-max of ``z``;
 gradients through ReLU at 0 are 0 in both.
