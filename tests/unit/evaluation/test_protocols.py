@@ -194,3 +194,18 @@ def test_fold_spread_reported(windows, lda):
     assert res.std == 0.0  # one subject
     assert res.fold_mean == pytest.approx(np.mean(vals)) and res.fold_std == pytest.approx(np.std(vals))
     assert "fold spread" in res.summary()
+
+
+def test_fold_checks_use_views_without_copying_signals(windows):
+    # folds are cut where they are fitted; the checks before see labels and metadata only
+    from myovox.evaluation.protocols import _meta_subset
+
+    mask = np.arange(len(windows)) % 3 == 0
+    view, full = _meta_subset(windows, mask), windows.subset(mask)
+    assert view.X.shape == full.X.shape and view.X.strides == (0, 0, 0) and not view.X.flags.writeable
+    np.testing.assert_array_equal(view.y, full.y)
+    assert view.meta.keys() == full.meta.keys()
+    for key in full.meta:
+        np.testing.assert_array_equal(view.meta[key], full.meta[key])
+    idx = np.flatnonzero(mask)[::-1]
+    np.testing.assert_array_equal(_meta_subset(windows, idx).y, windows.subset(idx).y)
