@@ -40,7 +40,7 @@ _SIGNATURES = {
                                        _P, _P]),
     "myovox_pool_stats": (ctypes.c_int, [_P, _I64, _I64, _I64, _P, _P]),
     "myovox_bn_train_stats": (None, [_P, _P, _I64, _I64, _P, _D, _D, _P, _P, _P, _P, _P, _P]),
-    "myovox_pool_bwd": (None, [_P, _I64, _I64, _I64, _P, _P, _P, _P, _I64, _I64, _P, _I64]),
+    "myovox_pool_bwd": (None, [_P, _I64, _I64, _I64, _P, _P, _P, _P, _I64, _I64, _P, _I64, _I64]),
     "myovox_bn_relu": (None, [_P, _I64, _I64, _I64, _P, _P, _P, _P]),
     "myovox_bn_relu_bwd": (ctypes.c_int, [_P, _P, _P, _I64, _I64, _I64, _P, _P, _P, _I64, _P, _P, _P, _P, _P, _P]),
     "myovox_conv_dw": (ctypes.c_int, [_P, _P, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _P]),

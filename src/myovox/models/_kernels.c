@@ -334,13 +334,13 @@ void myovox_bn_train_stats(const double *mean_d, const double *var_d, int64_t F,
 /* Later temporal blocks, backward of conv -> batch norm -> ReLU -> max-pool, for rows (r, f) of
  * z (N, F, Tz): dz = c3[f] * z + c2[f], plus g[r, f, p] at the first position of pooling window
  * p where z equals the pooled value zsel[r, f, p] (max-pool's arg-max: the first index on ties).
- * Rows of dz are Tz + 2 margin long with `margin` zeros on both sides (the padding of the
- * transposed convolution that gives the input gradient). */
+ * Rows of dz are Tz + 2 margin + extra long, with `margin` zeros before and margin + extra after
+ * (the padding of the transposed convolution that gives the input gradient). */
 void myovox_pool_bwd(const float *z, int64_t n_rows, int64_t F, int64_t Tz, const float *zsel,
                      const float *g, const float *c2, const float *c3, int64_t pool, int64_t tp, float *dz,
-                     int64_t margin)
+                     int64_t margin, int64_t extra)
 {
-    const int64_t stride = Tz + 2 * margin;
+    const int64_t stride = Tz + 2 * margin + extra;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static)
 #endif
@@ -349,7 +349,9 @@ void myovox_pool_bwd(const float *z, int64_t n_rows, int64_t F, int64_t Tz, cons
             const float *zr = z + (r * F + f) * Tz;
             float *dr = dz + (r * F + f) * stride + margin;
             for (int64_t t = 0; t < margin; ++t)
-                dr[t - margin] = dr[Tz + t] = 0.0f;
+                dr[t - margin] = 0.0f;
+            for (int64_t t = 0; t < margin + extra; ++t)
+                dr[Tz + t] = 0.0f;
             const float a = c3[f], b = c2[f];
             int64_t t = 0;
             for (; t + LANES <= Tz; t += LANES) {
