@@ -16,6 +16,7 @@ import ctypes
 import hashlib
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -75,8 +76,8 @@ def _build(compiler: str, flags: list[str]) -> Path:
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
     os.close(fd)
     try:
-        proc = subprocess.run([compiler, *flags, str(_SOURCE), "-o", tmp], capture_output=True, text=True,
-                              timeout=120)
+        proc = subprocess.run([*shlex.split(compiler), *flags, str(_SOURCE), "-o", tmp], capture_output=True,
+                              text=True, timeout=120)
         if proc.returncode != 0:
             raise OSError(f"{compiler} failed on {_SOURCE.name}: {proc.stderr.strip()[:500]}")
         os.replace(tmp, target)  # atomic: concurrent builders never load a half-written file
@@ -98,7 +99,8 @@ def _load() -> Any:
     import torch  # noqa: F401  (its OpenMP runtime must be loaded first, so that ours resolves to it)
 
     errors = []
-    for flags in (_FLAGS + ["-fopenmp"], _FLAGS):
+    portable = [f for f in _FLAGS if f != "-march=native"]  # for compilers without -march=native
+    for flags in (_FLAGS + ["-fopenmp"], _FLAGS, portable):
         try:
             lib = ctypes.CDLL(str(_build(compiler, flags)))
         except (OSError, subprocess.SubprocessError) as err:
@@ -107,7 +109,7 @@ def _load() -> Any:
         for name, (restype, argtypes) in _SIGNATURES.items():
             fn = getattr(lib, name)
             fn.restype, fn.argtypes = restype, argtypes
-        if flags is _FLAGS:
+        if "-fopenmp" not in flags:
             logger.info("myovox's C kernels were built without OpenMP: they run on one thread.")
         return lib
     logger.warning("Could not build myovox's C kernels (%s); using the PyTorch formulation.", "; ".join(errors))

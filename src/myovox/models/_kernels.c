@@ -1,10 +1,11 @@
 /* Fused CPU kernels for SpeechNet's temporal blocks (see myovox/models/fast.py and _ckernels.py).
  *
  * C99 with GCC/Clang vector extensions, no dependencies. Loops over rows run in parallel with
- * OpenMP when built with it (fast.py links against the OpenMP runtime torch already loaded, so
+ * OpenMP when built with it (_ckernels.py builds it after torch has loaded its OpenMP runtime, so
  * both share one thread pool). Sums over rows are taken in row order from per-row values, so
  * results do not depend on the thread count. Per-row sums are float in vector lanes, sums over
- * rows double. No -ffast-math: the arithmetic is what is written here.
+ * rows double. No -ffast-math: the arithmetic is what is written here, except that multiply-adds
+ * may be fused (-ffp-contract=fast).
  *
  * Layouts (row-major, contiguous):
  *   x     (rows, T)            first block's input, one row per (window, electrode)
@@ -183,11 +184,11 @@ int myovox_first_fwd(const float *x, int64_t n_rows, int64_t T, const float *w, 
     return failed ? -1 : 0;
 }
 
-/* First block's weight gradient for rows [0, n_rows): the arg-max part, sum over rows r and pooled
- * outputs p of g[r, f, p] * xp[p * pool + idx[r, f, p] + j], xp the padded row, summed over rows in
- * row order, plus the dense part c2[f] * s1[j] + c3[f] * (w_f . s2[:, j] + b_f s1[j]). Each row's part is a dense correlation of xp with G, the
- * pooled gradient placed at the arg-max positions (zero elsewhere). Returns 0, or -1 when out
- * of memory. */
+/* First block's weight gradient for rows [0, n_rows): the arg-max part, sum over rows r and
+ * pooled outputs p of g[r, f, p] * xp[p * pool + idx[r, f, p] + j] (xp the padded row; each
+ * row's part a dense correlation of xp with G, the pooled gradient placed at the arg-max
+ * positions, zero elsewhere; rows summed in order), plus batch norm's dense part
+ * c2[f] * s1[j] + c3[f] * (w_f . s2[:, j] + b_f s1[j]). Returns 0, or -1 when out of memory. */
 int myovox_first_dw(const float *x, int64_t n_rows, int64_t T, const float *g, const int32_t *idx,
                     int64_t F, int64_t k, int64_t pad, int64_t pool, int64_t tp, const double *s1, const double *s2,
                     const float *w, const float *bias, const float *c2, const float *c3, float *dw)
