@@ -44,6 +44,8 @@ _SIGNATURES = {
     "myovox_pool_bwd": (None, [_P, _I64, _I64, _I64, _P, _P, _P, _P, _I64, _I64, _P, _I64, _I64]),
     "myovox_bn_relu": (None, [_P, _I64, _I64, _I64, _P, _P, _P, _P]),
     "myovox_bn_relu_bwd": (ctypes.c_int, [_P, _P, _P, _I64, _I64, _I64, _P, _P, _P, _I64, _P, _P, _P, _P, _P, _P]),
+    "myovox_max_threads": (ctypes.c_int, []),
+    "myovox_set_threads": (None, [ctypes.c_int]),
     "myovox_conv_dw": (ctypes.c_int, [_P, _P, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _P]),
 }
 
@@ -111,9 +113,36 @@ def _load() -> Any:
             fn.restype, fn.argtypes = restype, argtypes
         if "-fopenmp" not in flags:
             logger.info("myovox's C kernels were built without OpenMP: they run on one thread.")
+        else:
+            _STATE["own_runtime"] = not _shares_torch_runtime(lib)
+            if _STATE["own_runtime"]:
+                logger.info("myovox's C kernels use an OpenMP runtime other than torch's; their thread count "
+                            "follows torch.set_num_threads at each call.")
         return lib
     logger.warning("Could not build myovox's C kernels (%s); using the PyTorch formulation.", "; ".join(errors))
     return None
+
+
+def _shares_torch_runtime(lib: Any) -> bool:
+    """True when torch.set_num_threads also sets the kernels' OpenMP thread count (one runtime)."""
+    import torch
+
+    old = torch.get_num_threads()
+    try:
+        for n in (old + 1, old):
+            torch.set_num_threads(n)
+            if lib.myovox_max_threads() != n:
+                return False
+        return True
+    finally:
+        torch.set_num_threads(old)
+
+
+def sync_threads(n: int) -> None:
+    """Give the kernels ``n`` threads where their OpenMP runtime is not torch's (a no-op otherwise)."""
+    if _STATE.get("own_runtime") and _STATE.get("threads") != n:
+        _STATE["lib"].myovox_set_threads(int(n))
+        _STATE["threads"] = n
 
 
 def kernels() -> Any:

@@ -574,3 +574,14 @@ int myovox_bn_relu_bwd(const float *go, const float *out, const float *zsel, int
     free(part);
     return 0;
 }
+
+/* Threads of the OpenMP runtime these kernels use (1 without OpenMP); set them when that runtime
+ * is not torch's own (_ckernels.py checks). */
+#ifdef _OPENMP
+#include <omp.h>
+int myovox_max_threads(void) { return omp_get_max_threads(); }
+void myovox_set_threads(int n) { omp_set_num_threads(n); }
+#else
+int myovox_max_threads(void) { return 1; }
+void myovox_set_threads(int n) { (void)n; }
+#endif

@@ -420,6 +420,7 @@ def _c(name: str, *args: Any) -> Any:
         if isinstance(a, torch.Tensor) and not a.is_contiguous():
             raise ValueError(f"{name}: tensor arguments must be contiguous")
     ptrs = [a.data_ptr() if isinstance(a, torch.Tensor) else a for a in args]
+    _ck.sync_threads(torch.get_num_threads())
     return getattr(_ck.kernels(), name)(*ptrs)  # args (the tensors) stay referenced until it returns
 
 

@@ -146,3 +146,16 @@ def test_pool_statistics_equal_torch_batch_statistics():
     zd = z.double()
     torch.testing.assert_close(mean_d, zd.mean(dim=(0, 2)), rtol=1e-7, atol=1e-7)
     torch.testing.assert_close(var_d, zd.var(dim=(0, 2), unbiased=False), rtol=1e-6, atol=1e-6)
+
+
+def test_kernel_threads_follow_torch():
+    # one OpenMP runtime with torch (or synced at each call where the runtimes differ)
+    lib = _lib_or_skip()
+    old = torch.get_num_threads()
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            _ckernels.sync_threads(torch.get_num_threads())
+            assert lib.myovox_max_threads() in (n, 1)  # 1: built without OpenMP
+    finally:
+        torch.set_num_threads(old)
