@@ -111,6 +111,7 @@ def _load() -> Any:
         for name, (restype, argtypes) in _SIGNATURES.items():
             fn = getattr(lib, name)
             fn.restype, fn.argtypes = restype, argtypes
+        _STATE["openmp"] = "-fopenmp" in flags
         if "-fopenmp" not in flags:
             logger.info("myovox's C kernels were built without OpenMP: they run on one thread.")
         else:
