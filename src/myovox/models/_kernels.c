@@ -29,6 +29,15 @@ typedef int32_t vi __attribute__((vector_size(4 * LANES)));
 
 static int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
+/* Make the compiler hold four vectors in registers: GCC otherwise folds each load into every
+ * multiply-add that uses it (four loads of the same line instead of one, which made the
+ * weight-gradient loop load-bound). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define KEEP_IN_REGISTERS(a, b, c, d) __asm__("" : "+v"(a), "+v"(b), "+v"(c), "+v"(d))
+#else
+#define KEEP_IN_REGISTERS(a, b, c, d) ((void)0)
+#endif
+
 static inline vf load(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }   /* unaligned */
 static inline vf splat(float a) { return (vf){0} + a; }
 static inline float hsum(vf v) { float s = 0.0f; for (int l = 0; l < LANES; ++l) s += v[l]; return s; }
@@ -400,7 +409,8 @@ static void dw_block_full(const vf *S, int64_t Tz, const float *d, int64_t dz_st
     const vf *s0 = S, *s1 = S + Tz, *s2 = S + 2 * Tz, *s3 = S + 3 * Tz;
     const float *d0 = d, *d1 = d + dz_stride, *d2 = d + 2 * dz_stride, *d3 = d + 3 * dz_stride;
     for (int64_t t = 0; t < Tz; ++t) {
-        const vf h0 = s0[t], h1 = s1[t], h2 = s2[t], h3 = s3[t];
+        vf h0 = s0[t], h1 = s1[t], h2 = s2[t], h3 = s3[t];
+        KEEP_IN_REGISTERS(h0, h1, h2, h3);
 #define DW_ROW(e)                     \
         {                             \
             const float dv = d##e[t]; \
