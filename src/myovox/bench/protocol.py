@@ -45,7 +45,7 @@ class _PeakRSS:
         self.peak = max(self.peak, rss_mb())
 
 
-def _protocols(ds, model_params: dict, ft_epochs: int, seed: int = 0, n_jobs: int = 1) -> dict[str, float]:
+def _protocols(ds, model_params: dict, ft_epochs: int, seed: int = 0) -> dict[str, float]:
     """Wall seconds of each protocol (and their scores, to check both runs agree in kind)."""
     from ..evaluation.protocols import run_protocol
 
@@ -54,7 +54,7 @@ def _protocols(ds, model_params: dict, ft_epochs: int, seed: int = 0, n_jobs: in
                      ("fine_tune", {"test_sessions": [3], "ft_epochs": ft_epochs, "scratch": False})):
         t0 = time.perf_counter()
         res = run_protocol(name, ds, model="speechnet", window_s=1.4, model_params=model_params,
-                           random_state=seed, n_jobs=n_jobs, **kw)
+                           random_state=seed, **kw)
         out[name] = time.perf_counter() - t0
         out[f"{name}_score"] = float(res.mean)
     return out

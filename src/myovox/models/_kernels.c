@@ -42,6 +42,17 @@ static inline vf load(const float *p) { vf v; memcpy(&v, p, sizeof v); return v;
 static inline vf splat(float a) { return (vf){0} + a; }
 static inline float hsum(vf v) { float s = 0.0f; for (int l = 0; l < LANES; ++l) s += v[l]; return s; }
 
+/* Sum of column i over the n rows of a row-major table with the given row length, in row order:
+ * how every kernel here combines its per-row (or per-chunk) partial sums, so that results do not
+ * depend on how rows were split over threads. */
+static double sum_rows(const double *part, int64_t n, int64_t row_len, int64_t i)
+{
+    double s = 0.0;
+    for (int64_t r = 0; r < n; ++r)
+        s += part[r * row_len + i];
+    return s;
+}
+
 /* The row zero-padded by `pad` on the left, as `width` samples (zeros past its end too). */
 static void pad_row(const float *row, int64_t T, int64_t pad, int64_t width, float *xp)
 {
@@ -167,9 +178,7 @@ int myovox_first_fwd(const float *x, int64_t n_rows, int64_t T, const float *w, 
     }
     if (!failed) {
         for (int64_t i = 0; i < nm; ++i) {
-            double acc = 0.0;
-            for (int64_t r = 0; r < n_rows; ++r)
-                acc += mom[r * nm + i];
+            const double acc = sum_rows(mom, n_rows, nm, i);
             if (i < k)
                 s1[i] = acc;
             else
@@ -255,9 +264,7 @@ int myovox_first_dw(const float *x, int64_t n_rows, int64_t T, const float *g, c
          * = c2 s1[j] + c3 (sum_i w_i s2[i, j] + b s1[j]) */
         for (int64_t f = 0; f < F; ++f)
             for (int64_t j = 0; j < k; ++j) {
-                double acc = 0.0;
-                for (int64_t r = 0; r < n_rows; ++r)
-                    acc += part[r * F * k + f * k + j];
+                const double acc = sum_rows(part, n_rows, F * k, f * k + j);
                 double ws2 = (double)bias[f] * s1[j];
                 for (int64_t i = 0; i < k; ++i)
                     ws2 += (double)w[f * k + i] * s2[i * k + j];
@@ -306,10 +313,8 @@ int myovox_pool_stats(const float *z, int64_t N, int64_t F, int64_t n, double *m
         rows[2 * r + 1] = m2 / (double)n;
     }
     for (int64_t f = 0; f < F; ++f) {
-        double mf = 0.0, vf_ = 0.0;
-        for (int64_t i = 0; i < N; ++i)
-            mf += rows[2 * (i * F + f)];
-        mf /= (double)N;
+        double vf_ = 0.0;
+        const double mf = sum_rows(rows, N, 2 * F, 2 * f) / (double)N;
         for (int64_t i = 0; i < N; ++i) {
             const double d = rows[2 * (i * F + f)] - mf;
             vf_ += rows[2 * (i * F + f) + 1] + d * d;
@@ -507,12 +512,8 @@ int myovox_conv_dw(const float *h, const float *dz, int64_t dz_stride, int64_t d
         free(raw);
     }
     if (!failed) {
-        for (int64_t i = 0; i < per; ++i) {
-            double s = 0.0;
-            for (int64_t ch = 0; ch < n_chunks; ++ch)
-                s += part[ch * per + i];
-            dw[i] = s;
-        }
+        for (int64_t i = 0; i < per; ++i)
+            dw[i] = sum_rows(part, n_chunks, per, i);
     }
     free(part);
     return failed ? -1 : 0;
@@ -569,11 +570,7 @@ int myovox_bn_relu_bwd(const float *go, const float *out, const float *zsel, int
             part[2 * (n * F + f) + 1] = sg;
         }
     for (int64_t f = 0; f < F; ++f) {
-        double sb = 0.0, sg = 0.0;
-        for (int64_t n = 0; n < N; ++n) {
-            sb += part[2 * (n * F + f)];
-            sg += part[2 * (n * F + f) + 1];
-        }
+        const double sb = sum_rows(part, N, 2 * F, 2 * f), sg = sum_rows(part, N, 2 * F, 2 * f + 1);
         const float c1 = gamma[f] * invstd[f], mf = (float)m;
         dbeta[f] = (float)sb;
         dgamma[f] = (float)sg;

@@ -414,14 +414,21 @@ def _c(name: str, *args: Any) -> Any:
     """Call C kernel ``name``; tensors are passed by address and kept alive for the call.
 
     Every tensor must be contiguous (outputs are written in place): a silent copy would lose
-    the results, and a temporary freed before the call would hand C a dangling pointer.
+    the results, and a temporary freed before the call would hand C a dangling pointer. A
+    non-zero return code raises (``MemoryError`` when the kernel could not allocate).
     """
     for a in args:
         if isinstance(a, torch.Tensor) and not a.is_contiguous():
             raise ValueError(f"{name}: tensor arguments must be contiguous")
     ptrs = [a.data_ptr() if isinstance(a, torch.Tensor) else a for a in args]
     _ck.sync_threads(torch.get_num_threads())
-    return getattr(_ck.kernels(), name)(*ptrs)  # args (the tensors) stay referenced until it returns
+    rc = getattr(_ck.kernels(), name)(*ptrs)  # args (the tensors) stay referenced until it returns
+    if rc:  # kernels that can fail return 0 on success
+        if rc == -1:
+            raise MemoryError(f"myovox's C kernel {name} could not allocate its work buffers.")
+        raise RuntimeError(f"myovox's C kernel {name} failed with code {rc}"
+                           + (" (first temporal kernel longer than 64 samples)." if rc == -2 else "."))
+    return rc
 
 
 def _c_ready(*tensors: torch.Tensor) -> bool:
@@ -464,9 +471,8 @@ def _c_bn_relu_bwd(go, out, zsel, mean, invstd, gamma, m: int):
     go = go.contiguous()
     g = torch.empty_like(out)
     dbeta, dgamma, c2, c3, db = (torch.empty(f, dtype=out.dtype) for _ in range(5))
-    if _c("myovox_bn_relu_bwd", go, out, zsel, n, f, tp, mean, invstd, gamma.detach().contiguous(), m, g,
-          dbeta, dgamma, c2, c3, db) != 0:
-        raise MemoryError("myovox's C kernel could not allocate its buffers.")
+    _c("myovox_bn_relu_bwd", go, out, zsel, n, f, tp, mean, invstd, gamma.detach().contiguous(), m, g,
+       dbeta, dgamma, c2, c3, db)
     return g, dbeta, dgamma, c2, c3, db
 
 
@@ -490,9 +496,8 @@ class _FirstBlockC(torch.autograd.Function):
         # s1[i] = sum of u_i, s2[i, j] = sum of u_i * u_j, with u_i the input shifted by i samples
         s1, s2 = torch.empty(k, dtype=torch.float64), torch.empty(k, k, dtype=torch.float64)
         mean_d, var_d = torch.empty(f, dtype=torch.float64), torch.empty(f, dtype=torch.float64)
-        if _c("myovox_first_fwd", x, n, t, w, b, _sign_of(gamma.detach()), f, k, pad, pool, tp, zsel, idx, s1, s2,
-              mean_d, var_d) != 0:
-            raise MemoryError("myovox's C kernel could not allocate its buffers (or the kernel is over 64 long).")
+        _c("myovox_first_fwd", x, n, t, w, b, _sign_of(gamma.detach()), f, k, pad, pool, tp, zsel, idx, s1, s2,
+           mean_d, var_d)
         m = n * (t + 2 * pad - k + 1)
         out, mean, invstd = _c_bn_train(mean_d, var_d, m, gamma, beta, running_mean, running_var, num_batches,
                                         momentum, eps, zsel)
@@ -509,8 +514,7 @@ class _FirstBlockC(torch.autograd.Function):
         dw = None
         if ctx.needs_input_grad[1]:
             dw = torch.empty(f, ctx.k, dtype=x.dtype)
-            if _c("myovox_first_dw", x, n, t, g, idx, f, ctx.k, ctx.pad, ctx.pool, tp, s1, s2, w, b, c2, c3, dw) != 0:
-                raise MemoryError("myovox's C kernel could not allocate its buffers.")
+            _c("myovox_first_dw", x, n, t, g, idx, f, ctx.k, ctx.pad, ctx.pool, tp, s1, s2, w, b, c2, c3, dw)
         return None, dw, db if ctx.needs_input_grad[2] else None, dgamma, dbeta, None, None, None, None, None, None, None
 
 
@@ -557,8 +561,7 @@ class _TemporalBlockC(torch.autograd.Function):
             zsel.mul_(sign[None, :, None])
         zsel = zsel.contiguous()
         mean_d, var_d = torch.empty(f, dtype=torch.float64), torch.empty(f, dtype=torch.float64)
-        if _c("myovox_pool_stats", z, n, f, tz, mean_d, var_d) != 0:
-            raise MemoryError("myovox's C kernel could not allocate its buffers.")
+        _c("myovox_pool_stats", z, n, f, tz, mean_d, var_d)
         m = n * tz
         out, mean, invstd = _c_bn_train(mean_d, var_d, m, gamma, beta, running_mean, running_var, num_batches,
                                         momentum, eps, zsel)
@@ -597,8 +600,7 @@ class _TemporalBlockC(torch.autograd.Function):
                 dh = _input_grad(dz, weight, t_in, phases)
             if need_w:
                 dwd = torch.empty(weight.shape, dtype=torch.float64)
-                if _c("myovox_conv_dw", h, dz, stride, margin, n, c_in, t_in, f, tz, k, pad, dwd) != 0:
-                    raise MemoryError("myovox's C kernel could not allocate its buffers.")
+                _c("myovox_conv_dw", h, dz, stride, margin, n, c_in, t_in, f, tz, k, pad, dwd)
                 dw = dwd.to(weight.dtype)
         elif need_h or need_w:
             dh, dw = _conv_grads(dz, h, weight, pad, need_h, need_w)
@@ -616,9 +618,8 @@ def _first_eval_c(x: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d, pool: in
     idx = torch.empty(n, f, tp, dtype=torch.int32)
     s1, s2 = torch.empty(k, dtype=torch.float64), torch.empty(k, k, dtype=torch.float64)
     mean_d, var_d = torch.empty(f, dtype=torch.float64), torch.empty(f, dtype=torch.float64)
-    if _c("myovox_first_fwd", x, n, t, w, conv.bias.detach().contiguous(), _sign_of(bn.weight.detach()), f, k,
-          pad, pool, tp, zsel, idx, s1, s2, mean_d, var_d) != 0:
-        raise MemoryError("myovox's C kernel could not allocate its buffers.")
+    _c("myovox_first_fwd", x, n, t, w, conv.bias.detach().contiguous(), _sign_of(bn.weight.detach()), f, k,
+       pad, pool, tp, zsel, idx, s1, s2, mean_d, var_d)
     a = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
     return _c_bn_relu(zsel, bn.running_mean, a, bn.bias)
 

@@ -2,6 +2,7 @@
 
 Their numerical agreement with the reference network is tested in test_fast.py.
 """
+import copy
 import logging
 import os
 
@@ -50,8 +51,11 @@ def test_disabled_kernels_fall_back_to_the_torch_formulation(fresh_kernels, monk
     assert _ckernels.kernels() is None
     torch.manual_seed(0)
     net = SpeechNet(4, 200, 3, dropout=0.0)
+    ref = copy.deepcopy(net)
     x = torch.randn(5, 4, 200)
-    torch.testing.assert_close(fast.fast_forward(net, x), fast.fast_forward(net, x, use_c=False))
+    torch.testing.assert_close(fast.fast_forward(net, x), ref(x), rtol=1e-4, atol=1e-5)
+    for (name, b_fast), (_, b_ref) in zip(net.named_buffers(), ref.named_buffers()):
+        torch.testing.assert_close(b_fast, b_ref, rtol=1e-5, atol=1e-6, msg=name)
 
 
 def test_a_failing_compiler_gives_a_warning_and_the_fallback(fresh_kernels, monkeypatch, caplog):
@@ -159,3 +163,12 @@ def test_kernel_threads_follow_torch():
             assert lib.myovox_max_threads() == (n if _ckernels._STATE["openmp"] else 1)
     finally:
         torch.set_num_threads(old)
+
+
+def test_a_failing_kernel_raises_a_clear_error():
+    _lib_or_skip()
+    x, w = torch.randn(2, 100), torch.randn(3, 65)  # a first-block kernel longer than 64
+    empty = torch.empty(0)
+    with pytest.raises(RuntimeError, match="myovox_first_fwd failed with code -2 .*longer than 64"):
+        fast._c("myovox_first_fwd", x, 2, 100, w, torch.zeros(3), torch.ones(3), 3, 65, 32, 2, 1, empty, empty,
+                empty, empty, empty, empty)
