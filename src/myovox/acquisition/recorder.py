@@ -5,6 +5,9 @@ appends rows to a CSV file that is flushed and fsynced every ``flush_s`` seconds
 (written and fsynced before the first sample) holds the rate, channels, label map, protocol and
 meta. A recorder killed at any moment leaves a file that :func:`read_session` reads up to the
 last flushed chunk (a partial last line is skipped and reported).
+
+:func:`myovox.io.guided.read_session` reads a session back; a folder of sessions is a dataset
+(``myovox.datasets.load_dataset(folder)``, kind ``recorded``).
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ import numpy as np
 from .._checks import check_positive
 from .._logging import logger
 from ..exceptions import StreamError, ValidationError
-from ..recording import Recording
+from ..io.guided import SESSION_FORMAT, read_session
 from ..streams.base import BaseStream
 from .cues import CueProtocol
 
@@ -86,7 +89,7 @@ class GuidedRecorder:
             self.stream.start()
         try:
             sfreq, ch_names = self.stream.sfreq, list(self.stream.ch_names)
-            side = {"format": "myovox-guided-recording", "version": 1, "sfreq": sfreq, "ch_names": ch_names,
+            side = {"format": SESSION_FORMAT, "version": 1, "sfreq": sfreq, "ch_names": ch_names,
                     "label_names": {str(k): v for k, v in self.protocol.label_names.items()},
                     "protocol": self.protocol.to_dict(), "meta": self.meta, "status": status,
                     "source": self.stream.describe()}
@@ -162,32 +165,4 @@ class GuidedRecorder:
         logger.info("recording %s: %s, %d samples", self.csv_path, status, self.n_written)
 
 
-def read_session(path: str | Path) -> Recording:
-    """Read a guided recording (``.csv`` + ``.json`` sidecar), also one whose recorder was killed."""
-    path = Path(path)
-    csv_path = path.with_suffix(".csv")
-    side_path = path.with_suffix(".json")
-    try:
-        side = json.loads(side_path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise ValidationError(f"{csv_path}: its sidecar {side_path.name} is missing.") from err
-    from ..io.csv import read_csv
-
-    rec = read_csv(csv_path, sfreq=side["sfreq"], time_column="time_s", label_column="label")
-    data = rec.data
-    names = list(rec.ch_names)
-    lost = None
-    if "lost" in names:
-        i = names.index("lost")
-        lost = data[i].astype(bool)
-        data = np.delete(data, i, axis=0)
-        names.pop(i)
-    meta = dict(side.get("meta") or {})
-    meta.update(source=str(csv_path), status=side.get("status", "incomplete"),
-                protocol=side.get("protocol"))
-    if lost is not None and lost.any():
-        data = data.copy()
-        data[:, lost] = np.nan
-        meta["n_lost_samples"] = int(lost.sum())
-    return Recording(data, side["sfreq"], names, rec.labels,
-                     {int(k): v for k, v in side["label_names"].items()}, meta)
+__all__ = ["GuidedRecorder", "read_session"]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..exceptions import ValidationError
+from ._types import add_force_argument, positive_float, positive_int
 
 PROTOCOL_NAMES = ("global", "inter_session", "train_from_scratch", "fine_tune", "kfold", "leave_one_out",
                   "transfer")
@@ -59,19 +60,9 @@ def parse_key_values(items: Sequence[str] | None, flag: str, *, lists: bool = Tr
 def check_model_name(name: str) -> str:
     """Validate a model name against the registry (did-you-mean on typos)."""
     from .._checks import check_option
+    from ..models.registry import MODELS
 
-    try:
-        from ..models import registry
-    except ImportError:  # registry not available: let make_model complain later
-        return name
-    names = None
-    for attr in ("MODELS", "REGISTRY", "MODEL_NAMES"):
-        if hasattr(registry, attr):
-            names = list(getattr(registry, attr))
-            break
-    if names is None and hasattr(registry, "available_models"):
-        names = list(registry.available_models())
-    return check_option("model", name, names) if names else name
+    return check_option("model", name, list(MODELS))
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
@@ -82,15 +73,17 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load(path: str, kind: str | None, *, raw_signal: bool = False):
-    """Load a dataset; ``raw_signal`` asks SilentWear trees for unfiltered data (for causal filtering)."""
-    from ..datasets import detect_dataset, load_dataset
+    """Load a dataset; ``raw_signal`` asks for unfiltered data (for causal filtering)."""
+    from ..datasets import load_dataset
 
     if not Path(path).exists():
         raise ValidationError(f"Dataset path {path} does not exist.")
-    options = {}
-    if raw_signal and Path(path).is_dir() and (kind or detect_dataset(path)) == "silentwear":
-        options["filtered"] = False
-    return load_dataset(path, kind=kind, **options)
+    return load_dataset(path, kind=kind, raw_signal=raw_signal)
+
+
+def load_for_model(path: str, kind: str | None, card: Any):
+    """Load a dataset as a model with ``card`` needs it (raw signals for a causally filtered model)."""
+    return load(path, kind, raw_signal=bool(card.causal))
 
 
 def print_table(rows: list[tuple[str, ...]]) -> None:
@@ -104,19 +97,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset", help="dataset folder (or a recording file)")
     p.add_argument("--protocol", required=True, help=f"one of {', '.join(PROTOCOL_NAMES)}")
     p.add_argument("--model", required=True, help="speechnet, rf, lda or svm")
-    p.add_argument("--window", type=float, nargs="+", default=None, metavar="S",
+    p.add_argument("--window", type=positive_float, nargs="+", default=None, metavar="S",
                    help="window length(s) in seconds (several: window sweep, inter_session only)")
     p.add_argument("--by", default=None, help="leave_one_out: metadata key (session, batch, day, phase, subject...)")
     p.add_argument("--train", action="append", default=None, metavar="KEY=VALUE", help="transfer: training selection")
     p.add_argument("--test", action="append", default=None, metavar="KEY=VALUE", help="transfer: test selection")
-    p.add_argument("--folds", type=int, default=5, help="kfold: number of folds (default 5)")
-    p.add_argument("--epochs", type=int, default=None, help="training epochs of neural models")
+    p.add_argument("--folds", type=positive_int, default=5, help="kfold: number of folds")
+    p.add_argument("--epochs", type=positive_int, default=None, help="training epochs of neural models")
     p.add_argument("--strategy", default="all", help="fine_tune: all | head | bn (default all)")
-    p.add_argument("--ft-epochs", type=int, default=50, help="fine_tune: fine-tuning epochs (default 50)")
+    p.add_argument("--ft-epochs", type=positive_int, default=50, help="fine_tune: fine-tuning epochs")
     p.add_argument("--test-sessions", nargs="+", default=None, metavar="S",
                    help="fine_tune: hold out only these sessions (default: each in turn)")
     p.add_argument("--out", default=None, help="output folder (default myovox-results/PROTOCOL-MODEL)")
-    p.add_argument("--jobs", type=int, default=1, help="parallel processes over folds (default 1)")
+    p.add_argument("--jobs", type=positive_int, default=1, help="parallel processes over folds")
+    add_force_argument(p, "an --out folder")
     p.add_argument("--no-report", action="store_true", help="write results.json and folds.csv only")
     p.add_argument("--param", action="append", default=None, metavar="KEY=VALUE",
                    help="model parameter, repeatable (e.g. --param standardize=true --param n_threads=1)")
@@ -157,13 +151,15 @@ def run(args: argparse.Namespace) -> int:
     if args.window:
         window = args.window if len(args.window) > 1 else args.window[0]
 
+    from .._outputs import check_output_folder
     from ..evaluation import run_protocol
 
+    out = Path(args.out) if args.out else Path("myovox-results") / f"{protocol}-{model}"
+    check_output_folder(out, force=args.force, what="results folder")  # before any training
     dataset = load(args.dataset, args.kind)
     result = run_protocol(protocol, dataset, model=model, window_s=window, condition=args.condition,
                           random_state=args.seed, model_params=model_params or None, **options)
-    out = Path(args.out) if args.out else Path("myovox-results") / f"{protocol}-{model}"
-    paths = result.save(out, report=not args.no_report)
+    paths = result.save(out, report=not args.no_report, force=args.force)
     print(result.summary())
     print(f"Wrote {', '.join(sorted(p.name for p in paths.values()))} to {out}")
     return 0

@@ -3,20 +3,22 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from ..exceptions import ValidationError
-from .evaluate import add_data_arguments, load, print_table
+from ._types import add_force_argument, positive_int
+from .evaluate import add_data_arguments, load_for_model, print_table
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model_dir", help="folder written by `myovox train`")
-    p.add_argument("dataset", help="dataset folder with the new labelled data")
+    p.add_argument("dataset", help="dataset folder with the new labelled data (e.g. a `myovox record` folder)")
     p.add_argument("--out", required=True, help="folder for the fine-tuned model")
     p.add_argument("--strategy", default="all", help="all (reference) | head | bn")
-    p.add_argument("--epochs", type=int, default=50, help="fine-tuning epochs (default 50, as the reference)")
+    p.add_argument("--epochs", type=positive_int, default=50, help="fine-tuning epochs (the reference's 50)")
     p.add_argument("--sessions", nargs="+", default=None, metavar="S", help="only these sessions")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
+    add_force_argument(p, "a model folder")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="open a model.pkl of myovox 0.1 (a pickle runs code: only for models you made)")
     add_data_arguments(p)
 
 
@@ -25,41 +27,43 @@ def run(args: argparse.Namespace) -> int:
     from ..adaptation import FINE_TUNE_STRATEGIES
 
     check_option("strategy", args.strategy, FINE_TUNE_STRATEGIES)
-    if not Path(args.model_dir).is_dir():
-        raise ValidationError(f"Model folder {args.model_dir} does not exist.")
+    from .._outputs import check_output_folder
     from ..adaptation import fine_tune
     from ..evaluation.metrics import balanced_accuracy
+    from ..models.card import model_windows
     from ..models.io import load_model, save_model
-    from ..preprocessing.pipeline import preprocess_dataset
-    from ..windows import downsample_rest, make_windows
-    from .train import save, select
+    from ..windows import downsample_rest
+    from .train import check_windows, select
 
-    model, side = load_model(args.model_dir)
-    pre: dict[str, Any] = dict(side.get("preprocessing", side) if isinstance(side, dict) else {})
-    ds = select(load(args.dataset, args.kind, raw_signal=bool(pre.get("causal", False))), args.condition,
-                args.subjects, args.sessions)
-    channels = pre.get("channels")
-    ds = preprocess_dataset(ds, filter=pre.get("filter", "silentwear"), causal=bool(pre.get("causal", False)),
-                            channels=channels if channels else ds.info.get("channels"))
-    windows = make_windows(ds, window_s=pre.get("window_s"))
-    if pre.get("n_samples") not in (None, windows.n_samples):
-        raise ValidationError(f"The model expects {pre['n_samples']}-sample windows, the data give {windows.n_samples}.")
-    rest = pre.get("rest_label", ds.info.get("rest_label", 0))
-    data = downsample_rest(windows, rest_label=rest, random_state=args.seed)
-    before = balanced_accuracy(windows.y, model.predict(windows.X))
+    out = Path(args.out)
+    check_output_folder(out, force=args.force, what="model folder")
+    model, card = load_model(args.model_dir, trust_pickle=args.trust_pickle)
     if not hasattr(model, "fine_tune"):
         raise ValidationError(f"{type(model).__name__} cannot be fine-tuned; retrain it with `myovox train` on old + "
                               "new data, or use a neural model (speechnet).")
+    ds = select(load_for_model(args.dataset, args.kind, card), args.condition, args.subjects, args.sessions)
+    windows = model_windows(ds, card, source=str(args.dataset))
+    check_windows(windows, card.window_s, "fine-tuning")
+    data = downsample_rest(windows, rest_label=card.rest_label, random_state=args.seed)
+    unknown = sorted(set(windows.classes.tolist()) - set(card.classes))
+    if unknown:
+        raise ValidationError(f"{args.dataset} has labels the model does not know ({unknown}); the model predicts "
+                              f"{list(card.classes)}.")
+    before = balanced_accuracy(windows.y, model.predict(windows.X))
     tuned = fine_tune(model, data, strategy=args.strategy, n_epochs=args.epochs)
     after = balanced_accuracy(windows.y, tuned.predict(windows.X))
-    pre["fine_tuned"] = {"strategy": args.strategy, "epochs": args.epochs, "n_windows": len(data),
-                         "dataset": str(args.dataset), "subjects": ds.meta_values("subject"),
-                         "sessions": ds.meta_values("session")}
-    out = Path(args.out)
-    save(save_model, tuned, out, pre, args.overwrite)
+    history = list(card.training.get("fine_tuned") or [])
+    history.append({"strategy": args.strategy, "epochs": args.epochs, "n_windows": len(data),
+                    "dataset": str(args.dataset), "subjects": ds.meta_values("subject"),
+                    "sessions": ds.meta_values("session")})
+    new_card = card.replace(training={**card.training, "fine_tuned": history},
+                            best_epoch=getattr(tuned, "best_epoch_", card.best_epoch))
+    save_model(tuned, out, new_card, force=args.force)
     print_table([("", "balanced accuracy (%)"), ("before fine-tuning", f"{100 * before:.1f}"),
                  ("after (on the fine-tuning data)", f"{100 * after:.1f}")])
     print("The 'after' score is measured on the data used for fine-tuning; use `myovox evaluate --protocol "
           "fine_tune` for a held-out estimate.")
     print(f"Saved the fine-tuned model ({args.strategy}, {args.epochs} epochs, {len(data)} windows) to {out}")
     return 0
+
+

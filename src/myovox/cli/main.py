@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 import warnings
 from typing import Sequence
@@ -33,23 +34,30 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser(available_only: bool = True) -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``myovox`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="myovox", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"myovox {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_) in COMMANDS.items():
-        try:
-            mod = importlib.import_module(f"{__package__}.{module}")
-        except ModuleNotFoundError as err:
-            if err.name == f"{__package__}.{module}" and available_only:
-                continue  # subcommand not built yet
-            raise
-        p = sub.add_parser(name, help=help_, description=(mod.__doc__ or help_).strip())
+        mod = importlib.import_module(f"{__package__}.{module}")
+        p = sub.add_parser(name, help=help_, description=(mod.__doc__ or help_).strip(),
+                           formatter_class=_HelpFormatter)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Help that shows each option's default and keeps the description's line breaks."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        # "(default: None)" and "(default: False)" say nothing
+        if action.default in (None, False) or action.help == argparse.SUPPRESS or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _warning_to_log(message, category, filename, lineno, file=None, line=None) -> None:
@@ -77,7 +85,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.debug("traceback", exc_info=True)
         print(f"myovox {args.command}: error: {err}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError) as err:
+    except BrokenPipeError:
+        # the reader of stdout went away (`myovox info DATA --json | head`): not an error of ours
+        _silence_stdout()
+        return 0
+    except OSError as err:
+        logger.debug("traceback", exc_info=True)
         print(f"myovox {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -85,6 +98,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         warnings.showwarning = previous_showwarning  # main() may run in-process (tests, notebooks)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (tests capture stdout)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

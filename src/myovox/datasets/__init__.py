@@ -15,6 +15,7 @@ from .base import Dataset
 
 #: adapter name -> module; tried in this order by auto-detection
 ADAPTERS: dict[str, str] = {
+    "recorded": "recorded",           # guided recordings of `myovox record` (<name>.csv + .json)
     "silentwear": "silentwear",       # raw .bio tree or processed data_raw_and_filt .h5 tree
     "somach": "somach",               # somach-silent-speech CSV trials
     "mateus": "mateus",               # mateus-subvocal OpenBCI CSV(.gz)
@@ -43,7 +44,7 @@ def detect_dataset(path: str | Path) -> str:
         "pass kind= or point at the dataset root.")
 
 
-def load_dataset(path: str | Path, kind: str | None = None, **options: Any) -> Dataset:
+def load_dataset(path: str | Path, kind: str | None = None, *, raw_signal: bool = False, **options: Any) -> Dataset:
     """Load a dataset folder (or a single recording file) as a :class:`Dataset`.
 
     Parameters
@@ -52,6 +53,9 @@ def load_dataset(path: str | Path, kind: str | None = None, **options: Any) -> D
         Dataset root or a sub-folder the adapter understands (e.g. ``studyB_5phase``).
     kind : str | None
         Adapter name (``silentwear``, ``somach``, ``mateus``, ``longterm``); auto-detected if None.
+    raw_signal : bool
+        Unfiltered signals even where the dataset also stores filtered ones (SilentWear's processed
+        ``.h5``): needed for causal filtering, as a live stream is filtered.
     **options
         Passed to the adapter's ``load`` (e.g. ``subjects=``, ``condition=``).
     """
@@ -66,6 +70,8 @@ def load_dataset(path: str | Path, kind: str | None = None, **options: Any) -> D
     elif kind not in ADAPTERS:
         raise ValidationError(
             f"Unknown dataset kind {kind!r}; known: {', '.join(ADAPTERS)}.{did_you_mean(kind, ADAPTERS)}")
+    if raw_signal and kind == "silentwear":
+        options.setdefault("filtered", False)
     return _module(kind).load(path, **options)
 
 

@@ -119,7 +119,9 @@ def stratified_kfold(windows: Windows, n_splits: int = 5, *, random_state: Any =
     """Shuffled stratified k-fold (seeded by ``random_state``, an int or None).
 
     ``group_by`` (a metadata key, e.g. ``"trial"`` or ``"recording"``) keeps all windows of one
-    group on one side; use it when windows overlap (sliding windows), else folds would leak.
+    group on one side. Without it, windows that share samples (e.g. an event window that runs into
+    the next label run, as with SilentWear's 1.4 s windows and 1 s trim margins) are kept on one side
+    together (:func:`overlap_groups`), so no fold leaks.
     """
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
@@ -133,12 +135,13 @@ def stratified_kfold(windows: Windows, n_splits: int = 5, *, random_state: Any =
         warnings.warn(f"Classes with fewer windows than {n_splits} folds: {small}; some test folds "
                       "will lack them.", UserWarning, stacklevel=2)
     seed = None if random_state is None else int(random_state)
-    if group_by is None:
+    groups = _meta(windows, group_by) if group_by is not None else overlap_groups(windows)
+    if groups is None:
         splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         it = splitter.split(np.zeros(n), windows.y)
     else:
         splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        it = splitter.split(np.zeros(n), windows.y, _meta(windows, group_by))
+        it = splitter.split(np.zeros(n), windows.y, groups)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The least populated class")
         folds = [Fold(f"fold{i + 1}", tr, te, {"fold": i + 1}) for i, (tr, te) in enumerate(it)]
@@ -195,6 +198,35 @@ def train_test_by_meta(windows: Windows, train: Mapping[str, Any], test: Mapping
 
 
 # ---------------------------------------------------------------------------- leakage
+def overlap_groups(windows: Windows) -> np.ndarray | None:
+    """Group index per window such that windows sharing samples of a recording share a group.
+
+    Returns None when no two windows overlap (or the windows carry no ``recording``/``start``
+    metadata), so callers can keep an ungrouped split.
+    """
+    if "recording" not in windows.meta or "start" not in windows.meta or len(windows) == 0:
+        return None
+    rec = np.asarray(windows.meta["recording"])
+    start = np.asarray(windows.meta["start"], dtype=np.int64)
+    stop = np.asarray(windows.meta["stop"], dtype=np.int64) if "stop" in windows.meta else start + windows.n_samples
+    order = np.lexsort((start, rec))
+    # a new group starts where the recording changes or a window starts after every earlier one ended
+    same_rec = rec[order][1:] == rec[order][:-1]
+    new = np.ones(len(order), dtype=bool)
+    cur = -1
+    for k, i in enumerate(order):
+        if k and same_rec[k - 1] and start[i] < cur:
+            new[k] = False
+            cur = max(cur, stop[i])
+        else:
+            cur = stop[i]
+    if new.all():
+        return None
+    groups = np.empty(len(order), dtype=np.int64)
+    groups[order] = np.cumsum(new) - 1
+    return groups
+
+
 def check_no_leakage(train: Windows, test: Windows, *, fold: str | None = None) -> None:
     """Raise :class:`LeakageError` if a test window shares samples or a trial with a train window.
 
@@ -242,5 +274,5 @@ def check_no_leakage(train: Windows, test: Windows, *, fold: str | None = None) 
 
 
 __all__ = ["Fold", "LeakageError", "check_no_leakage", "downsample_rest_indices", "leave_one_batch_out",
-           "leave_one_group_out", "leave_one_session_out", "progressive_batches", "stratified_kfold",
+           "leave_one_group_out", "leave_one_session_out", "overlap_groups", "progressive_batches", "stratified_kfold",
            "train_test_by_meta"]

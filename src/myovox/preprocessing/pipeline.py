@@ -151,12 +151,13 @@ def preprocess(recording: Recording, *, filter: Any = "silentwear",
 
 
 def preprocess_dataset(dataset: "Dataset", *, causal: bool = False, filter: Any = _FROM_INFO,
-                       channels: Any = _FROM_INFO, nan_policy: str = "raise") -> "Dataset":
+                       channels: Any = _FROM_INFO, nan_policy: Any = _FROM_INFO) -> "Dataset":
     """Preprocess every recording of a dataset with the dataset's own settings.
 
     Uses ``dataset.info["filter"]`` (a dict of :func:`design_filter` arguments, or None for no
     filtering; SilentWear's filter when the key is absent) and ``dataset.info["channels"]`` (a channel
-    order, or None/absent for all channels), unless ``filter``/``channels`` are given. Recordings
+    order, or None/absent for all channels) and ``dataset.info["nan_policy"]`` (default ``"raise"``),
+    unless ``filter``/``channels``/``nan_policy`` are given. Recordings
     with ``meta["filtered"] == True`` are not filtered again.
 
     Returns
@@ -170,6 +171,8 @@ def preprocess_dataset(dataset: "Dataset", *, causal: bool = False, filter: Any 
         filter = dataset.info.get("filter", "silentwear")
     if channels is _FROM_INFO:
         channels = dataset.info.get("channels")
+    if nan_policy is _FROM_INFO:  # datasets with lost samples (guided recordings) say "interpolate"
+        nan_policy = dataset.info.get("nan_policy", "raise")
     recs = [preprocess(r, filter=filter, channels=channels, causal=causal, nan_policy=nan_policy)
             for r in dataset.recordings]
     info = dict(dataset.info)
