@@ -23,7 +23,7 @@ import numpy as np
 from .._checks import check_positive
 from .._logging import logger
 from ..exceptions import StreamError, ValidationError
-from ..io.guided import SESSION_FORMAT, read_session
+from ..io.guided import SESSION_FORMAT, is_session, read_session
 from ..streams.base import BaseStream
 from .cues import CueProtocol
 
@@ -61,6 +61,8 @@ class GuidedRecorder:
         if name is None:
             stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
             name = f"sess_{self.meta.get('session', 1)}_batch_{self.meta.get('batch', 1)}_{stamp}"
+        if not name or Path(name).name != name or name.startswith("."):
+            raise ValidationError(f"Invalid value for 'name': expected a plain file stem, got {name!r}.")
         self.name = name
         self.flush_s = check_positive("flush_s", flush_s, "duration in seconds")
         self.display = display
@@ -80,9 +82,15 @@ class GuidedRecorder:
 
         Whatever arrived before a stream error or Ctrl-C is on disk; the error is re-raised.
         """
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise ValidationError(f"{self.out_dir} is a file, not a folder.")
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        if self.csv_path.exists() and not self.overwrite:
-            raise ValidationError(f"{self.csv_path} exists; choose another name or pass overwrite.")
+        for path in (self.csv_path, self.json_path):
+            if path.exists() and not self.overwrite:
+                raise ValidationError(f"{path} exists; choose another name or pass --force to replace that recording.")
+            if path.exists() and not is_session(self.csv_path):
+                raise ValidationError(f"{path} exists and was not written by myovox record; it is left alone "
+                                      "(choose another name).")
         status = "incomplete"
         started_here = not self.stream.running
         if started_here:

@@ -9,23 +9,24 @@ import argparse
 import sys
 
 from ._common import add_source_arguments, stream_from_args
+from ._types import add_force_argument, nonneg_int, positive_float, positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_source_arguments(p)
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True, help="dataset folder to add the session to (`myovox train` reads it)")
     p.add_argument("--protocol", help="JSON/YAML cue protocol (words, repetitions, start_s, rest_s, cue_s, "
                                       "tail_s, shuffle, seed)")
     p.add_argument("--words", nargs="+", help="override the protocol's words")
-    p.add_argument("--repetitions", type=int, help="override repetitions per word")
-    p.add_argument("--seed", type=int, help="override the shuffle seed")
+    p.add_argument("--repetitions", type=positive_int, help="override repetitions per word")
+    p.add_argument("--seed", type=nonneg_int, help="override the shuffle seed")
     p.add_argument("--name", help="file stem (default sess_<S>_batch_<B>_<timestamp>)")
     p.add_argument("--subject", default="S01")
-    p.add_argument("--session", type=int, default=1)
-    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--session", type=positive_int, default=1)
+    p.add_argument("--batch", type=positive_int, default=1)
     p.add_argument("--condition", default="vocalized", choices=["vocalized", "silent"])
-    p.add_argument("--flush", type=float, default=1.0, help="seconds between fsyncs (default 1)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing recording of that name")
+    p.add_argument("--flush", type=positive_float, default=1.0, help="seconds between fsyncs")
+    add_force_argument(p, "a recording of the same name")
 
 
 def run(args: argparse.Namespace) -> int:

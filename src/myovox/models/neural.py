@@ -13,6 +13,7 @@ import contextlib
 import inspect
 import os
 import time
+import warnings
 from typing import Any, Iterator
 
 import numpy as np
@@ -284,14 +285,16 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
             return X, y, None, None
         counts = np.bincount(y, minlength=len(self.classes_))
         n_valid = int(np.ceil(valid_size * len(X)))
+        why = None
         if len(X) - n_valid < 2 or n_valid < len(self.classes_):
-            raise ValidationError(
-                f"Too few windows ({len(X)}) to hold out valid_size={valid_size} for validation with "
-                f"{len(self.classes_)} classes; pass more data, X_valid/y_valid, or valid_size=0.")
-        if counts.min() < 2:
-            bad = self.classes_[counts < 2].tolist()
-            raise ValidationError(f"Cannot stratify the validation split: class(es) {bad} have fewer than 2 windows; "
-                                  f"pass X_valid/y_valid or valid_size=0.")
+            why = f"too few windows ({len(X)}) to hold out {100 * valid_size:g} % with {len(self.classes_)} classes"
+        elif counts.min() < 2:
+            why = f"class(es) {self.classes_[counts < 2].tolist()} have fewer than 2 windows"
+        if why is not None:
+            # few-shot data (a recorded session with one repetition): train on everything
+            warnings.warn(f"No validation split ({why}): training on all {len(X)} windows without early stopping; "
+                          "the last epoch's weights are kept.", UserWarning, stacklevel=3)
+            return X, y, None, None
         from sklearn.model_selection import train_test_split
 
         idx_t, idx_v = train_test_split(np.arange(len(X)), test_size=valid_size, stratify=y,
