@@ -17,8 +17,8 @@ from ..recording import Recording
 # suffix -> (module, reader, writer); writers may be None
 FORMATS: dict[str, tuple[str, str, str | None]] = {
     ".bio": ("bio", "read_bio", "write_bio"),
-    ".h5": ("silentwear_h5", "read_silentwear_h5", "write_silentwear_h5"),
-    ".hdf5": ("silentwear_h5", "read_silentwear_h5", "write_silentwear_h5"),
+    ".h5": ("silentwear_h5", "read_silentwear_h5", "write_h5"),
+    ".hdf5": ("silentwear_h5", "read_silentwear_h5", "write_h5"),
     ".csv": ("csv", "read_csv", "write_csv"),
     ".csv.gz": ("csv", "read_csv", "write_csv"),
     ".edf": ("edf", "read_edf", "write_edf"),

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import re
 import warnings
+import zlib
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,12 +24,50 @@ from .._checks import check_positive, did_you_mean
 from .._logging import logger
 from ..exceptions import DataFormatError, DataLossWarning, DataQualityWarning, ValidationError
 from ..recording import SILENTWEAR_LABELS, Recording
+from ._lossless import meta_from_json, meta_to_json
 
 _TIME_NAMES = ("time", "times", "time_s", "time_ms", "timestamp", "timestamps", "t", "time (s)",
                "time (ms)", "time[s]", "time[ms]", "seconds", "ms", "sec")
 _LABEL_NAMES = ("label", "labels", "label_int", "class", "target", "y", "label_str", "marker", "markers")
 _LABEL_NAME_COLUMNS = ("label_name", "label_str", "label_names")
 _DELIMITERS = (",", ";", "\t", "|", " ")
+#: columns that are never EMG: lost-sample flags and packet counters/triggers (kept in ``meta``)
+_LOST_NAMES = ("lost", "lost_samples", "missing", "n_lost")
+_PACKET_NAMES = ("counter", "packet_counter", "trigger", "trigger_id", "trigger_ids", "triggers")
+SIDECAR_FORMAT = "myovox-recording"
+_SIDECAR_FORMATS = (SIDECAR_FORMAT, "myovox-guided-recording")
+
+
+def sidecar_path(path: str | Path) -> Path:
+    """The JSON sidecar next to a CSV: ``x.csv`` / ``x.csv.gz`` -> ``x.json``."""
+    path = Path(path)
+    name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return path.with_name(stem + ".json")
+
+
+def _read_sidecar(path: Path) -> dict[str, Any] | None:
+    side = sidecar_path(path)
+    if not side.is_file():
+        return None
+    try:
+        info = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        logger.info("%s: sidecar %s not read (%s)", path, side.name, type(err).__name__)
+        return None
+    if not isinstance(info, dict) or info.get("format") not in _SIDECAR_FORMATS:
+        return None  # someone else's JSON
+    try:
+        out: dict[str, Any] = {"format": info["format"]}
+        if info.get("sfreq") is not None:
+            out["sfreq"] = check_positive("sfreq", float(info["sfreq"]), "sampling rate in Hz")
+        out["label_names"] = {int(k): str(v) for k, v in (info.get("label_names") or {}).items()} or None
+        out["meta"] = meta_from_json(info.get("meta") or {})
+        out["labelled"] = info.get("labelled")
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as err:
+        raise DataFormatError(f"{path}: its sidecar {side.name} is malformed ({type(err).__name__}: "
+                              f"{' '.join(str(err).split())[:120]}).") from None
+    return out
 _MAX_LISTED = 10
 
 
@@ -160,8 +200,13 @@ def read_csv(path: str | Path, *, sfreq: float | None = None, time_column: str |
     try:
         with _open_text(path) as fh:
             text = fh.read()
-    except (OSError, EOFError) as err:
-        raise DataFormatError(f"{path}: cannot read ({err}).") from err
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataFormatError(f"{path}: cannot read ({type(err).__name__}: {' '.join(str(err).split())}).") from None
+    if "\x00" in text:
+        raise DataFormatError(f"{path}: holds NUL bytes; not a text (CSV) file.")
+    side = _read_sidecar(path)
+    if sfreq is None and side is not None and side.get("sfreq"):
+        sfreq = side["sfreq"]
     lines = text.splitlines()
     # (1-based line number, text) of the non-empty, non-comment lines
     body = [(i + 1, ln) for i, ln in enumerate(lines) if ln.strip() and ln.lstrip()[0] not in "#%"]
@@ -212,6 +257,18 @@ def read_csv(path: str | Path, *, sfreq: float | None = None, time_column: str |
     if ncol == lcol:
         ncol = None
     used = {c for c in (tcol, lcol, ncol) if c is not None}
+    lost_col = None
+    packet_cols: list[int] = []
+    if channels is None and has_header:  # never read a lost flag, counter or trigger as EMG
+        low = [c.lower().strip() for c in columns]
+        for i, c in enumerate(low):
+            if i in used:
+                continue
+            if c in _LOST_NAMES and lost_col is None:
+                lost_col = i
+            elif c in _PACKET_NAMES:
+                packet_cols.append(i)
+        used |= set(packet_cols) | ({lost_col} if lost_col is not None else set())
     if channels is None:
         ch_idx = [i for i in range(n_fields) if i not in used]
     else:
@@ -244,7 +301,20 @@ def read_csv(path: str | Path, *, sfreq: float | None = None, time_column: str |
         warnings.warn(DataQualityWarning(
             f"{path}: {n_nonfinite} NaN or infinite value(s) in the channel columns{why}."), stacklevel=2)
 
-    meta: dict[str, Any] = {"source": str(path)}
+    meta: dict[str, Any] = dict(side["meta"]) if side is not None else {}
+    meta["source"] = str(path)
+    if lost_col is not None:
+        flags, _ = numeric(lost_col)
+        lost = np.nan_to_num(flags, nan=0.0) != 0
+        meta["lost_samples"] = lost
+        meta["n_lost_samples"] = int(lost.sum())
+        if lost.any():
+            data[:, lost] = np.nan
+            warnings.warn(DataLossWarning(
+                f"{path}: {int(lost.sum())} sample(s) flagged lost in column {columns[lost_col]!r}; "
+                "they are NaN."), stacklevel=2)
+    for c in packet_cols:
+        meta[f"column_{columns[c].strip().lower()}"] = numeric(c)[0]
     if tcol is not None:
         t, bad_t = numeric(tcol)
         finite = t[np.isfinite(t)]
@@ -289,23 +359,48 @@ def read_csv(path: str | Path, *, sfreq: float | None = None, time_column: str |
                 for k, v in zip(labels, table[:, ncol]):
                     label_names[int(k)] = str(v)
 
+    if side is not None:
+        if side.get("label_names"):
+            label_names = side["label_names"]
+        if side.get("labelled") is False and labels is not None and not np.any(labels):
+            labels = label_names = None
     names = [columns[i] for i in ch_idx]
     if len(set(names)) != len(names):
         names = [f"{n}_{i}" for i, n in zip(ch_idx, names)]
-    return Recording(data, sfreq, names, labels, label_names, meta)
+    try:
+        return Recording(data, sfreq, names, labels, label_names, meta)
+    except ValidationError as err:
+        raise DataFormatError(f"{path}: {err}") from None
 
 
 def write_csv(recording: Recording, path: str | Path, *, overwrite: bool = False, delimiter: str = ",",
-              time_column: str | None = "time_s") -> Path:
+              time_column: str | None = "time_s", sidecar: bool = True) -> Path:
     """Write ``recording`` as a CSV (gzip-compressed when ``path`` ends in ``.gz``).
 
     Columns: ``time_s`` (seconds from the first sample; omit with ``time_column=None``), the
     channels, then ``label`` and ``label_name`` when the recording is labelled. Values are
     written with full precision, so :func:`read_csv` gives back the same samples.
+
+    With ``sidecar`` (default) a JSON file next to it (``x.csv`` -> ``x.json``, see
+    :func:`sidecar_path`) holds what a table cannot: the sampling rate, the label map and
+    ``meta`` (lost-packet records, per-packet counter, timestamps and triggers, subject, ...);
+    :func:`read_csv` reads it back. An existing JSON file that myovox did not write is never
+    replaced.
     """
     path = Path(path)
     if path.exists() and not overwrite:
         raise ValidationError(f"{path} exists; pass overwrite=True to replace it.")
+    side = sidecar_path(path)
+    if sidecar and side.exists():
+        try:
+            ours = json.loads(side.read_text(encoding="utf-8")).get("format") == SIDECAR_FORMAT
+        except (OSError, ValueError, AttributeError, UnicodeDecodeError):
+            ours = False
+        if not ours:
+            raise ValidationError(f"{side} exists and was not written by myovox; move it away to write {path.name} "
+                                  "with its sidecar.")
+        if not overwrite:
+            raise ValidationError(f"{side} exists; pass overwrite=True to replace it.")
     if delimiter not in _DELIMITERS:
         raise ValidationError(f"Invalid value for 'delimiter': expected one of {list(_DELIMITERS)}, got {delimiter!r}.")
     header = ([time_column] if time_column else []) + list(recording.ch_names)
@@ -324,12 +419,25 @@ def write_csv(recording: Recording, path: str | Path, *, overwrite: bool = False
     for row in zip(*cols):
         buf.write(delimiter.join(row) + "\n")
     payload = buf.getvalue()
+    tmp = path.with_name(path.name + ".part")
     if path.name.lower().endswith(".gz"):
-        with gzip.open(path, "wt", encoding="utf-8", newline="") as fh:
+        with gzip.open(tmp, "wt", encoding="utf-8", newline="") as fh:
             fh.write(payload)
     else:
-        path.write_text(payload, encoding="utf-8")
+        tmp.write_text(payload, encoding="utf-8")
+    if sidecar:
+        meta, _, dropped = meta_to_json({k: v for k, v in recording.meta.items() if k != "source"}, arrays=False)
+        if dropped:
+            warnings.warn(DataLossWarning(f"{side}: meta value(s) {', '.join(dropped)} cannot be stored; left out."),
+                          stacklevel=2)
+        info = {"format": SIDECAR_FORMAT, "version": 1, "data_file": path.name, "sfreq": recording.sfreq,
+                "labelled": recording.labels is not None,
+                "label_names": {str(k): v for k, v in (recording.label_names or {}).items()}, "meta": meta}
+        side_tmp = side.with_name(side.name + ".part")
+        side_tmp.write_text(json.dumps(info), encoding="utf-8")
+        side_tmp.replace(side)
+    tmp.replace(path)
     return path
 
 
-__all__ = ["read_csv", "write_csv"]
+__all__ = ["read_csv", "write_csv", "sidecar_path"]

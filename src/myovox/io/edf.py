@@ -23,16 +23,26 @@ from ..exceptions import DataFormatError, DataLossWarning, ValidationError
 from ..recording import SILENTWEAR_LABELS, Recording
 
 END_MARK = "myovox:end"
+LABEL_MARK = "myovox:label"
+LOST_MARK = "myovox:lost"
+SPP_MARK = "myovox:spp"
 LABEL_CHANNEL = "Label"
 _META_RE = re.compile(r"(subject|session|batch|condition)=([^,\s]+)")
 
 
 def _edf_number(x: float, up: bool) -> float:
-    """``x`` rounded outward (``up``: towards +inf) to a number EDF's 8-character field holds."""
-    for decimals in range(6, -1, -1):
-        scale = 10.0 ** decimals
+    """``x`` rounded outward (``up``: towards +inf) to a number EDF's 8-character field holds exactly.
+
+    The number is a multiple of a power of two, so its short decimal text is its exact binary
+    value and pyedflib writes it unchanged (a decimal like -24405.6 is not, and pyedflib would
+    write -24405.5, shifting every sample of the channel).
+    """
+    for j in range(20, -1, -1):
+        scale = 2.0 ** j
         v = (math.ceil(x * scale) if up else math.floor(x * scale)) / scale
-        text = f"{v:.{decimals}f}".rstrip("0").rstrip(".") if decimals else f"{v:.0f}"
+        text = f"{v:.{j}f}".rstrip("0").rstrip(".") if j else f"{v:.0f}"
+        if text == "-0":
+            text = "0"
         if len(text) <= 8:
             return float(text)
     raise ValidationError(f"Value {x:g} is too large for an EDF header (8 characters); rescale the data.")
@@ -44,6 +54,16 @@ def _physical_range(row: np.ndarray) -> tuple[float, float]:
     if hi - lo < 1e-6 * max(1.0, abs(hi)):
         lo, hi = lo - 1.0, hi + 1.0
     return _edf_number(lo, up=False), _edf_number(hi, up=True)
+
+
+def quantisation_step(recording: Recording, *, bdf: bool = False) -> np.ndarray:
+    """Per channel, the physical value of one digital step that :func:`write_edf` uses.
+
+    A write/read round trip changes each sample by at most half of it.
+    """
+    span = (2 ** 24 - 1) if bdf else (2 ** 16 - 1)
+    data = np.asarray(recording.data, dtype=np.float64)
+    return np.array([(hi - lo) / span for lo, hi in (_physical_range(row) for row in data)])
 
 
 def write_edf(recording: Recording, path: str | Path, *, overwrite: bool = False,
@@ -90,8 +110,17 @@ def write_edf(recording: Recording, path: str | Path, *, overwrite: bool = False
                         "physical_min": lo, "physical_max": hi, "digital_min": dmin, "digital_max": dmax,
                         "transducer": "", "prefilter": ""})
     ftype = pyedflib.FILETYPE_BDFPLUS if bdf else pyedflib.FILETYPE_EDFPLUS
-    writer = pyedflib.EdfWriter(str(path), len(rows), file_type=ftype)
+    annotations = _annotations(recording, with_label_channel)
+    # each data record (1 s) holds one annotation per annotation signal: size them to fit
+    n_records = max(1, math.ceil(recording.n_times / recording.sfreq))
+    n_ann = max(1, math.ceil(len(annotations) / n_records) + 1)
+    if n_ann > 64:
+        raise ValidationError(f"{path}: {len(annotations)} annotations (label runs, lost-packet gaps) do not fit in "
+                              f"{n_records} EDF data records; store labels as a channel (labels='channel').")
+    tmp = path.with_name(path.name + ".part" + path.suffix)
+    writer = pyedflib.EdfWriter(str(tmp), len(rows), file_type=ftype)
     try:
+        writer.set_number_of_annotation_signals(n_ann)
         writer.setSignalHeaders(headers)
         if "subject" in recording.meta:
             writer.setPatientCode(str(recording.meta["subject"])[:60])
@@ -106,16 +135,39 @@ def write_edf(recording: Recording, path: str | Path, *, overwrite: bool = False
             d = np.round((row - h["physical_min"]) * scale + h["digital_min"])
             digital.append(np.ascontiguousarray(np.clip(d, dmin, dmax).astype(np.int32)))
         writer.writeSamples(digital, digital=True)
-        if recording.labels is not None and not with_label_channel:
-            lab_names = recording.label_names or {}
-            for start, stop, lab in recording.label_runs():
-                if lab != 0:
-                    writer.writeAnnotation(start / recording.sfreq, (stop - start) / recording.sfreq,
-                                           str(lab_names.get(lab, lab)))
-        writer.writeAnnotation(recording.n_times / recording.sfreq, -1, END_MARK)
+        for onset, duration, text in annotations:
+            writer.writeAnnotation(onset, duration, text)
     finally:
         writer.close()
+    tmp.replace(path)
     return path
+
+
+def _annotations(recording: Recording, with_label_channel: bool) -> list[tuple[float, float, str]]:
+    """Label runs, the label map, lost-packet gaps and the end mark, as EDF+ annotations."""
+    sf = recording.sfreq
+    out: list[tuple[float, float, str]] = []
+    if recording.labels is not None:
+        lab_names = recording.label_names or {}
+        for lab in sorted(set(np.unique(recording.labels).tolist())):
+            out.append((0.0, -1, f"{LABEL_MARK} {int(lab)}={str(lab_names.get(lab, lab))[:24]}"))
+        if not with_label_channel:
+            for start, stop, lab in recording.label_runs():
+                if lab != 0:
+                    out.append((start / sf, (stop - start) / sf, str(lab_names.get(lab, lab))[:24]))
+    spp = recording.meta.get("samples_per_packet")
+    if isinstance(spp, int):
+        out.append((0.0, -1, f"{SPP_MARK} {spp}"))
+    for g in recording.meta.get("lost_packets") or []:
+        try:
+            idx, n = int(g["emg_sample_index_after_gap"]), int(g["n_lost"])
+            before, after = int(g.get("counter_before_gap", -1)), int(g.get("counter_after_gap", -1))
+            pk = int(g.get("written_packet_index_after_gap", -1))
+        except (KeyError, TypeError, ValueError):
+            continue
+        out.append((idx / sf, -1, f"{LOST_MARK} {n} {before} {after} {pk}"))
+    out.append((recording.n_times / sf, -1, END_MARK))
+    return out
 
 
 def _label_ids(descriptions: Sequence[str]) -> dict[str, int]:
@@ -204,25 +256,54 @@ def read_edf(path: str | Path, *, label_channel: str | None = "auto",
         meta["units"] = units
     descs = [str(d) for d in descs]
     n = data.shape[1]
+    label_map: dict[str, int] = {}
+    lost: list[dict[str, Any]] = []
     for o, d in zip(onsets, descs):
         if d == END_MARK:
-            n = min(n, int(round(float(o) * sfreq)))
+            n = max(0, min(n, int(round(float(o) * sfreq))))
+        elif d.startswith(LABEL_MARK + " "):
+            k, _, name = d[len(LABEL_MARK) + 1:].partition("=")
+            if k.strip().lstrip("-").isdigit():
+                label_map[name] = int(k)
+        elif d.startswith(SPP_MARK + " ") and d[len(SPP_MARK) + 1:].strip().isdigit():
+            meta["samples_per_packet"] = int(d[len(SPP_MARK) + 1:])
+        elif d.startswith(LOST_MARK + " "):
+            parts = d[len(LOST_MARK) + 1:].split()
+            if len(parts) == 4 and all(p.lstrip("-").isdigit() for p in parts):
+                n_lost, before, after, pk = (int(p) for p in parts)
+                rec_g: dict[str, Any] = {"written_packet_index_after_gap": pk,
+                                         "emg_sample_index_after_gap": int(round(float(o) * sfreq)),
+                                         "counter_before_gap": before, "counter_after_gap": after,
+                                         "n_lost": n_lost}
+                if before >= 0 and 0 <= n_lost <= 1 << 16:
+                    rec_g["missing_counter_values"] = [(before + 1 + j) % 256 for j in range(n_lost)]
+                lost.append(rec_g)
+    if lost:
+        meta["lost_packets"] = lost
+        meta["n_lost_packets"] = int(sum(g["n_lost"] for g in lost))
     data = data[:, :n]
     labels = label_names = None
     if lab_row is not None:
-        labels = np.round(lab_row[:n]).astype(np.int64)
+        labels = np.round(np.nan_to_num(lab_row[:n])).astype(np.int64)
+        if label_map:
+            label_names = {i: name for name, i in label_map.items()}
     else:
         events = [(float(o), float(du), d) for o, du, d in zip(onsets, durations, descs)
-                  if d != END_MARK and float(du) > 0]
-        if events:
+                  if not d.startswith("myovox:") and float(du) > 0]
+        if events or (label_map and not any(c.lower() == LABEL_CHANNEL.lower() for c in labels_all)):
             ids = _label_ids([d for _, _, d in events])
+            ids.update({d: label_map[d] for d in ids if d in label_map})
             labels = np.zeros(n, dtype=np.int64)
             for o, du, d in events:
                 a, b = int(round(o * sfreq)), int(round((o + du) * sfreq))
                 labels[max(a, 0):min(b, n)] = ids[d]
             label_names = dict(SILENTWEAR_LABELS)
             label_names.update({i: d for d, i in ids.items()})
-    return Recording(data, sfreq, [labels_all[i] for i in picks], labels, label_names, meta)
+            label_names.update({i: d for d, i in label_map.items()})
+    try:
+        return Recording(data, sfreq, [labels_all[i] for i in picks], labels, label_names, meta)
+    except ValidationError as err:
+        raise DataFormatError(f"{path}: {err}") from None
 
 
-__all__ = ["read_edf", "write_edf"]
+__all__ = ["read_edf", "write_edf", "quantisation_step"]
