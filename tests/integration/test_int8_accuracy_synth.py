@@ -105,5 +105,8 @@ def test_onnx_qdq_agrees_with_the_integer_reference(session, tmp_path):
     from myovox.export.onnx import export_onnx_qdq
 
     info = export_onnx_qdq(session.qmodel, tmp_path / "q.onnx", check_inputs=session.test.X)
+    # the same integers as the reference on every x86 CPU (u8 x u8 graph, see export/onnx.py);
+    # only the float32 requantisation near half steps may differ (one step, which can propagate)
+    assert info["exact_agreement"] >= 0.9
     assert info["argmax_agreement"] >= 0.98
     assert info["max_logit_error"] <= 4 * info["logit_scale"]

@@ -1,9 +1,39 @@
 """ONNX export: the float network (torch exporter, dynamic batch) and an int8 QDQ graph.
 
 The QDQ graph puts QuantizeLinear/DequantizeLinear pairs with myovox's calibrated scales around
-the input and every activation, and DequantizeLinear on the int8 weights (per output channel)
-and int32 biases. onnxruntime's rounding (half to even, one rounding per tensor) differs from the
-reference's fixed-point requantisation, so agreement is reported, not required to be exact.
+the input and every activation, and DequantizeLinear on the weights (per output channel) and
+int32 biases. It carries exactly the integers of the reference (:mod:`myovox.export.reference`)
+and of the C library; onnxruntime requantises in float32 (half to even) where the reference uses
+a fixed-point multiplier (half up), so the two can differ by one step where a value lies within
+float32 precision of a half step (not seen on the test sets), and agreement is reported.
+
+Why the graph is stored as **u8 x u8** (every activation and weight tensor uint8, shifted by
++128; the reference's int8 values are ``q_u8 - 128`` with zero points shifted alike, so every
+product ``(x - x_zp) * (w - w_zp)`` and every accumulator is the same integer):
+
+* On x86, onnxruntime rewrites int8 QDQ activations to uint8 (its ``QDQS8ToU8Transformer``; x86
+  prefers u8 activations), so an int8-weight graph runs as **u8 x s8**. Without VNNI (AVX2 or
+  AVX-512 without VNNI, e.g. AMD Zen 3, older Xeons) its u8 x s8 kernels multiply with
+  ``vpmaddubsw``, which adds each pair of neighbouring products ``a0*w0 + a1*w1`` into a
+  *saturating int16*: with ``a`` up to 255 and ``|w|`` up to 127 a pair reaches 64,770 and is
+  clipped to 32,767. myovox's first layer saturates on ordinary data (the symmetric input has
+  its zero at u8 128, the folded weights use the full +-127): on an AVX2 machine its logits were
+  up to 14 steps from the reference. With VNNI (``vpdpbusd``) the same graph is exact, which is
+  why it passed on AVX-512 VNNI machines.
+* Remedies considered: 7-bit weights (``|w| <= 64``: a pair stays <= 2*255*64 = 32,640) cost
+  one bit of weight resolution and change the reference and the C library; narrower
+  activations (``2*a*max|w| < 2^15``) cost activation resolution; int8 activations alone do not
+  help on x86 (rewritten to uint8 as above); the session option ``session.x64quantprecision``
+  only protects sessions that set it, not the users of the file.
+* u8 x u8 costs nothing in accuracy and leaves the reference and the C library untouched:
+  onnxruntime has no u8 x s8 kernel to pick for it, and its u8 x u8 kernels widen both operands
+  to 16 bits before multiplying (``vpmovzxbw`` + ``vpmaddwd`` on SSE/AVX2/AVX-512,
+  ``vpdpbuud`` with AVX-VNNI-INT8, ``udot`` on ARM), so every product and pair sum is exact in
+  int32 (at most 2*255*255 = 130,050). It is somewhat slower than u8 x s8 on x86, which does
+  not matter for a network of this size (the deployment target is the C library).
+
+``tests/unit/export/test_onnx_saturation.py`` emulates the saturating pairwise kernel in NumPy
+on the exported model's weights and activation ranges, so the property is checked on every CPU.
 """
 from __future__ import annotations
 
@@ -116,8 +146,24 @@ def _Standardized(net: Any, mean: np.ndarray, std: np.ndarray) -> Any:
     return Standardized().eval()
 
 
+#: Added to every int8 value (activations, weights and their zero points) to store it as uint8.
+U8_OFFSET = 128
+
+
+def to_u8(q: np.ndarray) -> np.ndarray:
+    """int8 values as the uint8 values ``q + 128`` of the QDQ graph (same real values with the zero point + 128)."""
+    q = np.asarray(q)
+    if q.dtype != np.int8:
+        raise ExportError(f"Expected int8 values, got {q.dtype}.")
+    return (q.astype(np.int16) + U8_OFFSET).astype(np.uint8)
+
+
 def build_qdq_graph(qmodel: QuantizedModel, *, opset: int = DEFAULT_OPSET):
-    """An ``onnx.ModelProto`` of the int8 network in QDQ form (float in, float logits out)."""
+    """An ``onnx.ModelProto`` of the int8 network in QDQ form (float in, float logits out).
+
+    All quantised tensors are stored as uint8 (``int8 + 128``, zero points alike): see the module
+    docstring for why (exact products in every onnxruntime kernel, on every CPU).
+    """
     onnx = require("onnx", "ONNX export")
     from onnx import TensorProto, helper, numpy_helper
 
@@ -130,15 +176,15 @@ def build_qdq_graph(qmodel: QuantizedModel, *, opset: int = DEFAULT_OPSET):
 
     def qdq(x: str, scale: float, zp: int, tag: str) -> str:
         s = const(f"{tag}_scale", np.array(scale, np.float32))
-        z = const(f"{tag}_zp", np.array(zp, np.int8))
+        z = const(f"{tag}_zp", np.array(int(zp) + U8_OFFSET, np.uint8))
         nodes.append(helper.make_node("QuantizeLinear", [x, s, z], [f"{tag}_q"]))
         nodes.append(helper.make_node("DequantizeLinear", [f"{tag}_q", s, z], [f"{tag}_dq"]))
         return f"{tag}_dq"
 
     def dq_weights(tag: str, w: np.ndarray, ws: np.ndarray, b: np.ndarray, s_in: float) -> tuple[str, str]:
-        wn = const(f"{tag}_w", w.astype(np.int8))
+        wn = const(f"{tag}_w", to_u8(w))
         wsn = const(f"{tag}_w_scale", ws.astype(np.float32))
-        wzn = const(f"{tag}_w_zp", np.zeros(len(ws), np.int8))
+        wzn = const(f"{tag}_w_zp", np.full(len(ws), U8_OFFSET, np.uint8))
         nodes.append(helper.make_node("DequantizeLinear", [wn, wsn, wzn], [f"{tag}_w_dq"], axis=0))
         bn = const(f"{tag}_b", b.astype(np.int32))
         bsn = const(f"{tag}_b_scale", (s_in * ws).astype(np.float32))
@@ -218,8 +264,9 @@ def export_onnx_qdq(qmodel: QuantizedModel, path: str | os.PathLike, *, check_in
     -------
     dict
         ``path``, and with ``check_inputs``: ``argmax_agreement`` (onnxruntime vs the integer
-        reference), ``max_logit_error`` (dequantised, same units as the float logits),
-        ``logit_scale`` (one int8 step of the logits).
+        reference), ``exact_agreement`` (fraction of windows whose int8 logits are all equal),
+        ``max_logit_error`` (dequantised, same units as the float logits), ``logit_scale`` (one
+        int8 step of the logits).
     """
     onnx = require("onnx", "ONNX export")
     path = Path(path)
@@ -231,6 +278,8 @@ def export_onnx_qdq(qmodel: QuantizedModel, path: str | os.PathLike, *, check_in
         got = run_onnx(path, X)
         ref = qmodel.decision_function(X)
         info["argmax_agreement"] = float(np.mean(got.argmax(1) == ref.argmax(1)))
+        steps = np.abs(got.astype(np.float64) - ref) / qmodel.output_scale
+        info["exact_agreement"] = float(np.mean(np.all(steps < 0.5, axis=1)))
         info["max_logit_error"] = float(np.max(np.abs(got - ref)))
         info["logit_scale"] = float(qmodel.output_scale)
         logger.info("ONNX QDQ vs integer reference: argmax agreement %.3f, max logit error %.3g (%.1f steps)",

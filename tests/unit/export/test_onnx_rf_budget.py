@@ -30,6 +30,10 @@ def test_onnx_qdq_agrees_with_reference(qmodel, task, tmp_path):
     info = export_onnx_qdq(qmodel, tmp_path / "q.onnx", check_inputs=task.Xte)
     ops = {n.op_type for n in onnx.load(str(tmp_path / "q.onnx")).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear", "Conv", "Gemm"} <= ops
+    # same integers on every CPU (u8 x u8 kernels, test_onnx_saturation.py); only onnxruntime's
+    # float32 requantisation can differ from the reference's fixed point, by one step where a
+    # value lies within float32 precision of a half step, and such a step can propagate
+    assert info["exact_agreement"] >= 0.9
     assert info["argmax_agreement"] >= 0.95
     assert info["max_logit_error"] <= 4 * info["logit_scale"]  # a few int8 steps at most
 
