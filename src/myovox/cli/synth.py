@@ -8,21 +8,33 @@ from __future__ import annotations
 
 import argparse
 
+from ._types import nonneg_int, positive_int
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}")
+    return value
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("out", metavar="OUT", help="dataset root to write (must be empty unless --force)")
-    p.add_argument("--subjects", type=int, default=2, help="number of subjects (default 2)")
-    p.add_argument("--sessions", type=int, default=3, help="sessions (days) per subject (default 3)")
-    p.add_argument("--batches", type=int, default=5, help="batches per session and condition (default 5)")
-    p.add_argument("--repetitions", type=int, default=20, help="repetitions of each word per batch (default 20)")
+    p.add_argument("--subjects", type=positive_int, default=2, help="number of subjects (default 2)")
+    p.add_argument("--sessions", type=positive_int, default=3, help="sessions (days) per subject (default 3)")
+    p.add_argument("--batches", type=positive_int, default=5, help="batches per session and condition (default 5)")
+    p.add_argument("--repetitions", type=positive_int, default=20, help="repetitions of each word per batch (default 20)")
     p.add_argument("--conditions", nargs="+", default=["vocalized", "silent"],
                    choices=["vocalized", "silent"], help="conditions to record (default both)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--packet-loss", type=float, default=0.0,
+    p.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default 0)")
+    p.add_argument("--packet-loss", type=_probability, default=0.0,
                    help="probability that a BLE packet is lost (default 0)")
     p.add_argument("--no-raw", action="store_true", help="do not write the raw .bio files")
     p.add_argument("--no-processed", action="store_true", help="do not write the processed .h5 files")
-    p.add_argument("--force", action="store_true", help="write into a non-empty OUT, replacing files")
+    p.add_argument("--force", action="store_true", help="write into a non-empty OUT, replacing the files it writes")
 
 
 def run(args: argparse.Namespace) -> int:

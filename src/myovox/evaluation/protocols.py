@@ -670,8 +670,13 @@ def run_protocol(name: str, dataset: Any, *, model: Any, window_s: float | Seque
         if len(window_s) != 1:
             raise ValidationError(f"A window sweep (several window_s) is only run by 'inter_session', not {key!r}.")
         window_s = window_s[0]
-    return fn(dataset, model=model, window_s=window_s, condition=condition, random_state=random_state,
-              model_params=model_params, **options)
+    result = fn(dataset, model=model, window_s=window_s, condition=condition, random_state=random_state,
+                model_params=model_params, **options)
+    if not result.folds:
+        raise ValidationError(f"Protocol {key!r} ran no fold: no windows of {window_s if window_s else 'the default'} "
+                              "s fit in the data, or no subject has the data the protocol needs; choose a shorter "
+                              "window or another protocol.")
+    return result
 
 
 __all__ = ["CLASSICAL_MODELS", "ModelSpec", "PROTOCOLS", "fine_tune", "global_protocol", "inter_session", "kfold",

@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..datasets.base import Dataset
     from ..windows import Windows
 
-__all__ = ["CARD_FILE", "FORMAT", "SCHEMA_VERSION", "ModelCard", "card_from_training", "model_windows"]
+__all__ = ["CARD_FILE", "FORMAT", "SCHEMA_VERSION", "ModelCard", "card_for", "card_from_training", "model_windows"]
 
 FORMAT = "myovox-model"
 #: version of the model.json schema; 1 was the sidecar of myovox <= 0.1 (migrated on read)
@@ -367,6 +367,44 @@ def _migrate_v1(side: dict[str, Any], source: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- building and using cards
+def card_for(model: Any, *, sfreq: float, ch_names: Any, n_times: int | None = None, window_s: float | None = None,
+             label_map: Mapping[int, str] | None = None, rest_label: int | None = 0, filter: Mapping | None = None,
+             causal: bool = False, channel_selection: Any = None, step_s: float | None = None,
+             window_mode: str = "event", units: str = "uV", training: Mapping | None = None) -> ModelCard:
+    """The card of a fitted ``model`` whose inputs are windows of ``ch_names`` at ``sfreq``.
+
+    ``n_times`` defaults to the model's fitted window length; ``window_s`` to ``n_times / sfreq``.
+    Normalisation and architecture are read from the model.
+    """
+    from .. import __version__
+
+    classes = np.asarray(model.classes_)
+    if n_times is None:
+        n_times = getattr(model, "n_times_in_", None)
+        if n_times is None and window_s is not None:
+            n_times = int(round(window_s * sfreq))
+    if n_times is None:
+        raise ValidationError("card_for needs n_times or window_s (the model does not record its window length).")
+    norm = None
+    if getattr(model, "mean_", None) is not None and getattr(model, "scale_", None) is not None:
+        norm = {"mean": np.asarray(model.mean_, dtype=float).ravel().tolist(),
+                "scale": np.asarray(model.scale_, dtype=float).ravel().tolist()}
+    if filter is not None:
+        filter = {k: v for k, v in dict(filter).items()}
+    return ModelCard(
+        model=_model_name(model), estimator=f"{type(model).__module__}.{type(model).__name__}",
+        sfreq=float(sfreq), ch_names=tuple(str(c) for c in ch_names), n_times=int(n_times),
+        window_s=float(window_s if window_s is not None else n_times / sfreq), classes=tuple(classes.tolist()),
+        classes_dtype=classes.dtype.str, label_map={int(k): str(v) for k, v in (label_map or {}).items()},
+        rest_label=None if rest_label is None else int(rest_label), filter=to_jsonable(filter),
+        causal=bool(causal), channel_selection=None if channel_selection is None else (
+            channel_selection if isinstance(channel_selection, str) else list(channel_selection)),
+        step_s=step_s, window_mode=window_mode, units=units, normalization=norm, params=_model_params(model),
+        architecture=model.net_.get_config() if hasattr(model, "net_") else None,
+        training=to_jsonable(dict(training or {})), best_epoch=getattr(model, "best_epoch_", None),
+        myovox_version=__version__)
+
+
 def card_from_training(model: Any, windows: "Windows", dataset: "Dataset", *, rest_label: int | None,
                        training: dict | None = None, step_s: float | None = None) -> ModelCard:
     """The card of ``model`` fitted on ``windows`` cut from the preprocessed ``dataset``.
@@ -374,37 +412,19 @@ def card_from_training(model: Any, windows: "Windows", dataset: "Dataset", *, re
     The filter, causality and channel selection come from ``dataset.info["preprocessing"]`` (set by
     :func:`myovox.preprocessing.pipeline.preprocess_dataset`).
     """
-    from .. import __version__
     from ..preprocessing.pipeline import resolve_filter
 
     pre = dataset.info.get("preprocessing", {})
     design = resolve_filter(pre.get("filter", dataset.info.get("filter", "silentwear")), windows.sfreq)
-    if design is not None:
-        modes = {r.meta.get("preprocessing", {}).get("filter_mode") for r in dataset.recordings}
-        if modes == {"already_filtered"}:  # filtered by the data's provider with this design
-            logger.debug("card: data were filtered before loading; recording the nominal design")
-    flt = None if design is None or design.is_identity else {k: v for k, v in design.to_dict().items()}
-    classes = np.asarray(model.classes_)
-    label_map = {int(k): str(v) for k, v in (windows.label_names or {}).items()}
-    sel = pre.get("channels")
-    norm = None
-    if getattr(model, "mean_", None) is not None and getattr(model, "scale_", None) is not None:
-        norm = {"mean": np.asarray(model.mean_, dtype=float).ravel().tolist(),
-                "scale": np.asarray(model.scale_, dtype=float).ravel().tolist()}
-    arch = model.net_.get_config() if hasattr(model, "net_") else None
-    params = _model_params(model)
     summary = {"dataset": dataset.name, "subjects": dataset.meta_values("subject"),
                "sessions": dataset.meta_values("session"), "conditions": dataset.meta_values("condition"),
                "n_windows": len(windows), "classes": windows.class_counts()}
     summary.update(training or {})
-    return ModelCard(
-        model=_model_name(model), estimator=f"{type(model).__module__}.{type(model).__name__}",
-        sfreq=float(windows.sfreq), ch_names=tuple(windows.ch_names), window_s=float(windows.window_s),
-        n_times=int(windows.n_samples), classes=tuple(classes.tolist()), classes_dtype=classes.dtype.str,
-        label_map=label_map, rest_label=None if rest_label is None else int(rest_label), filter=flt,
-        causal=bool(pre.get("causal", False)), channel_selection=None if sel is None else list(sel),
-        step_s=step_s, window_mode=dataset.window_mode, normalization=norm, params=params, architecture=arch,
-        training=to_jsonable(summary), best_epoch=getattr(model, "best_epoch_", None), myovox_version=__version__)
+    return card_for(model, sfreq=windows.sfreq, ch_names=windows.ch_names, n_times=windows.n_samples,
+                    window_s=windows.window_s, label_map=windows.label_names, rest_label=rest_label,
+                    filter=None if design is None or design.is_identity else design.to_dict(),
+                    causal=bool(pre.get("causal", False)), channel_selection=pre.get("channels"), step_s=step_s,
+                    window_mode=dataset.window_mode, training=summary)
 
 
 def _model_name(model: Any) -> str:
