@@ -34,9 +34,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _UsageError(Exception):
+    """A command line argparse refused (already reported on stderr)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one line and lets :func:`main` return 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise _UsageError(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``myovox`` argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="myovox", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="myovox", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"myovox {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
@@ -67,7 +79,10 @@ def _warning_to_log(message, category, filename, lineno, file=None, line=None) -
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``myovox`` command; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError:
+        return 2
     if args.quiet:
         set_log_level("warning")
     else:
