@@ -14,7 +14,7 @@ Steps (each writes into ``out_dir``):
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -23,8 +23,10 @@ import numpy as np
 
 from ._json import to_jsonable
 from ._logging import logger
+from ._outputs import output_folder, read_manifest
 
 _MARKER = ".myovox-demo"
+_WHAT = "demo folder"
 #: window start offsets (s) from each cue onset used to train the live model
 LIVE_OFFSETS_S = (-0.2, 0.0, 0.2, 0.4)
 
@@ -41,7 +43,9 @@ def run_demo(out_dir: str | Path = "myovox-demo", *, n_batches: int = 3, n_repet
     Parameters
     ----------
     out_dir : path-like
-        Output folder; a previous demo folder is replaced, any other non-empty folder needs ``force``.
+        Output folder, written whole or not at all (:func:`myovox._outputs.output_folder`). A
+        previous demo folder is replaced; any other non-empty folder needs ``force``, which
+        replaces only a folder that myovox wrote (never one holding other files).
     n_batches, n_repetitions : int
         Batches per session (3 sessions, 1 subject, vocalized) and repetitions per word per batch.
     n_epochs, ft_epochs : int
@@ -49,25 +53,43 @@ def run_demo(out_dir: str | Path = "myovox-demo", *, n_batches: int = 3, n_repet
     window_s : float
         Window length in seconds (reference: 1.4).
     seed : int
+    force : bool
+        Replace a non-empty folder that myovox wrote before.
     show : callable | None
         Receives human-readable progress lines (the CLI prints them).
     """
+    say = show or (lambda s: logger.info("%s", s))
+    final = Path(out_dir)
+    # a previous demo folder is replaced without --force; either way only if myovox wrote all of it
+    replace = force or (read_manifest(final) or {}).get("what") == _WHAT
+    with output_folder(final, force=replace, what=_WHAT) as out:
+        (out / _MARKER).write_text("made by myovox demo\n")
+        summary = _run(out, final, say, n_batches=n_batches, n_repetitions=n_repetitions, n_epochs=n_epochs,
+                       ft_epochs=ft_epochs, window_s=window_s, seed=seed)
+    say(f"[6/6] done in {summary['wall_s']:.0f} s; summary in {final / 'summary.md'}")
+    return summary
+
+
+def _relocate(obj: Any, src: Path, dst: Path) -> Any:
+    """``obj`` with paths under ``src`` (the temporary folder) moved to ``dst`` (the final one)."""
+    if isinstance(obj, dict):
+        return {k: _relocate(v, src, dst) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_relocate(v, src, dst) for v in obj)
+    if isinstance(obj, (str, Path)):
+        text, prefix = str(obj), str(src)
+        if text == prefix or text.startswith(prefix + os.sep):
+            return type(obj)(str(dst) + text[len(prefix):])
+    return obj
+
+
+def _run(out: Path, final: Path, say: Callable[[str], None], *, n_batches: int, n_repetitions: int,
+         n_epochs: int, ft_epochs: int, window_s: float, seed: int) -> dict[str, Any]:
+    """The demo's steps, written into ``out`` (a temporary folder that becomes ``final``)."""
     from .datasets import load_dataset
     from .evaluation.protocols import run_protocol
     from .testing.synth import generate_dataset
 
-    say = show or (lambda s: logger.info("%s", s))
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        if (out / _MARKER).exists() or force:
-            shutil.rmtree(out)
-        else:
-            from .exceptions import ValidationError
-
-            raise ValidationError(f"{out} exists and is not a myovox demo folder; pass force=True (--force) "
-                                  "or choose another --out.")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / _MARKER).write_text("made by myovox demo\n")
     t_all = time.perf_counter()
     summary: dict[str, Any] = {"settings": dict(n_batches=n_batches, n_repetitions=n_repetitions,
                                                 n_epochs=n_epochs, ft_epochs=ft_epochs, window_s=window_s,
@@ -92,9 +114,10 @@ def run_demo(out_dir: str | Path = "myovox-demo", *, n_batches: int = 3, n_repet
         say(f"[{step}/6] {name} protocol with SpeechNet ({n_epochs} epochs max, early stopping) ...")
         t0 = time.perf_counter()
         res = run_protocol(name, ds, model="speechnet", window_s=window_s, model_params=mp, random_state=seed, **kw)
+        res.dataset = _relocate(res.dataset, out, final)
         res.save(out / name)
         results[name] = res
-        say(f"      balanced accuracy {_pct(res.mean)} ({time.perf_counter() - t0:.0f} s) -> {out / name}")
+        say(f"      balanced accuracy {_pct(res.mean)} ({time.perf_counter() - t0:.0f} s) -> {final / name}")
     curve = results["fine_tune"].curves
     summary["global"] = results["global"].mean
     summary["inter_session"] = results["inter_session"].mean
@@ -110,7 +133,7 @@ def run_demo(out_dir: str | Path = "myovox-demo", *, n_batches: int = 3, n_repet
 
     # 4. export ---------------------------------------------------------------------------
     say("[4/6] exporting to int8 C99 and checking it against the float model ...")
-    summary["export"] = _export(model_dir, out / "export", train_X, data, window_s, say)
+    summary["export"] = _export(model_dir, out / "export", train_X, data, window_s, say, final / "export")
 
     # 5. live replay ------------------------------------------------------------------------
     say("[5/6] live replay of a held-out session (session 3, batch 1, raw .bio) through the recogniser:")
@@ -118,15 +141,15 @@ def run_demo(out_dir: str | Path = "myovox-demo", *, n_batches: int = 3, n_repet
 
     # 6. summary ------------------------------------------------------------------------------
     summary["wall_s"] = round(time.perf_counter() - t_all, 1)
+    summary = _relocate(summary, out, final)  # paths as they will be once the folder is in place
     (out / "summary.json").write_text(json.dumps(to_jsonable(summary), indent=1))
     (out / "summary.md").write_text(_markdown(summary))
-    say(f"[6/6] done in {summary['wall_s']:.0f} s; summary in {out / 'summary.md'}")
     return summary
 
 
 def _train_live_model(data: Path, model_dir: Path, window_s: float, mp: dict, seed: int):
-    from .cli.train import sidecar
     from .datasets import load_dataset
+    from .models.card import card_from_training
     from .models.io import save_model
     from .models.registry import make_model
     from .preprocessing.pipeline import preprocess_dataset
@@ -140,16 +163,17 @@ def _train_live_model(data: Path, model_dir: Path, window_s: float, mp: dict, se
     model = make_model("speechnet", sfreq=w.sfreq, n_channels=w.n_channels, n_times=w.n_samples,
                        random_state=seed, **mp)
     model.fit(train.X.astype(np.float32), train.y)
-    pre = sidecar(ds, w, 0)
-    pre["causal"] = True
-    save_model(model, model_dir, preprocessing=pre, overwrite=True)
     rng = np.random.default_rng(seed)
     calib = train.X[rng.permutation(len(train))[:200]].astype(np.float32)
-    np.savez(model_dir / "calibration.npz", X=calib)
+    card = card_from_training(model, w, ds, rest_label=0,
+                              training={"n_windows": len(train), "classes": train.class_counts(),
+                                        "onset_offsets_s": list(LIVE_OFFSETS_S)})
+    save_model(model, model_dir, card, extra_files={"calibration.npz": {"X": calib}})
     return model_dir, calib
 
 
-def _export(model_dir: Path, export_dir: Path, calib: np.ndarray, data: Path, window_s: float, say) -> dict:
+def _export(model_dir: Path, export_dir: Path, calib: np.ndarray, data: Path, window_s: float, say,
+            shown_dir: Path) -> dict:
     from .datasets import load_dataset
     from .export import export_model
     from .export.reference import compare_accuracy
@@ -174,7 +198,7 @@ def _export(model_dir: Path, export_dir: Path, calib: np.ndarray, data: Path, wi
         say(f"      int8 C library: {budget['parameters']} parameters, flash {budget['flash_bytes']['total']} B, "
             f"activation RAM {budget['ram_bytes']['activation_buffers']} B, {budget['macs'] / 1e6:.2f} M MACs; "
             f"host {host:.2f} ms/window; GAP9 ESTIMATE {est['gap9']['latency_ms']:.2f} ms, "
-            f"{est['gap9']['energy_uj']:.1f} uJ (budget.md in {export_dir})")
+            f"{est['gap9']['energy_uj']:.1f} uJ (budget.md in {shown_dir})")
     return {"accuracy": acc, "budget": budget, "files": {k: str(v) for k, v in (res.get("files") or {}).items()}}
 
 

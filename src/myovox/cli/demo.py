@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._types import add_force_argument
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="myovox-demo", help="output folder (default ./myovox-demo)")
@@ -13,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ft-epochs", type=int, default=30, help="fine-tuning epochs (default 30)")
     p.add_argument("--window", type=float, default=1.4, help="window length in seconds (default 1.4)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    add_force_argument(p, "an --out folder")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,6 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ._types import add_force_argument
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL", help="saved model folder (myovox train --out)")
@@ -18,14 +20,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--int8", action="store_true", help="quantise to int8 (always on for --format c)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--report", action="store_true", help="also write budget.json/budget.md (MCU budget)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
+    add_force_argument(p, "an --out folder")
     p.add_argument("--calibration", default=None, metavar="DATASET",
                    help="dataset folder or .npy/.npz windows for int8 calibration")
     p.add_argument("--kind", default=None, help="dataset adapter of --calibration (auto-detected)")
     p.add_argument("--max-windows", type=int, default=512, help="calibration windows used at most")
 
 
-def calibration_windows(path: str, side: dict, kind: str | None = None, max_windows: int = 512) -> Any:
+def calibration_windows(path: str, side: Any, kind: str | None = None, max_windows: int = 512) -> Any:
     """Windows for calibration from a dataset folder (model's preprocessing) or a .npy/.npz file."""
     import numpy as np
 
@@ -37,6 +39,11 @@ def calibration_windows(path: str, side: dict, kind: str | None = None, max_wind
         raise ValidationError(f"Calibration path {p} does not exist.")
     if p.is_file() or any((p / n).is_file() for n in ("calibration.npz", "calibration.npy")):
         X = _read_calibration_file(p)
+    elif hasattr(side, "causal"):  # a ModelCard: the model's own windows
+        from ..models.card import model_windows
+        from .evaluate import load
+
+        X = model_windows(load(str(p), kind, raw_signal=bool(side.causal)), side, source=str(p)).X
     else:
         from ..preprocessing.pipeline import preprocess_dataset
         from ..windows import make_windows
@@ -59,12 +66,11 @@ def calibration_windows(path: str, side: dict, kind: str | None = None, max_wind
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..exceptions import ExportError
+    from .._outputs import check_output_folder
     from ..export import export_model, load_for_export
 
     out = Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.force:
-        raise ExportError(f"Output folder {out} already exists; use --force to overwrite it.")
+    check_output_folder(out, force=args.force, what="export folder")  # before loading anything
     model, side, X = load_for_export(args.model)
     if args.calibration is not None:
         X = calibration_windows(args.calibration, side, args.kind, args.max_windows)

@@ -125,13 +125,33 @@ class Result:
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ files
-    def save(self, out_dir: str | Path, *, report: bool = True) -> dict[str, Path]:
+    def save(self, out_dir: str | Path, *, report: bool = True, force: bool = False) -> dict[str, Path]:
         """Write ``results.json``, ``folds.csv`` and (``report=True``) ``report.md`` with PNG plots.
 
-        Returns the paths written, by name.
+        The folder is written whole or not at all (:func:`myovox._outputs.output_folder`).
+
+        Parameters
+        ----------
+        out_dir : path-like
+            Output folder; it must be missing or empty unless ``force``.
+        report : bool
+            Also write ``report.md`` and its plots.
+        force : bool
+            Replace a folder that myovox wrote before (never one holding other files).
+
+        Returns
+        -------
+        dict
+            The paths written, by name.
         """
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        from .._outputs import output_folder
+
+        final = Path(out_dir)
+        with output_folder(final, force=force, what="results folder") as out:
+            paths = self._write(out, report)
+        return {name: final / p.relative_to(out) for name, p in paths.items()}
+
+    def _write(self, out: Path, report: bool) -> dict[str, Path]:
         paths: dict[str, Path] = {}
         paths["results.json"] = out / "results.json"
         paths["results.json"].write_text(json.dumps(self.to_dict(), indent=1))

@@ -19,13 +19,13 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 from .._checks import check_option
 from .._logging import logger
-from ..exceptions import ExportError
+from .._outputs import check_output_folder, output_folder
+from ..exceptions import ExportError, ValidationError
 
 _LAZY = {
     "fold_model": "fold", "FoldedNet": "fold",
@@ -47,7 +47,7 @@ def __getattr__(name: str) -> Any:
 
 
 def load_for_export(model_dir: str | os.PathLike) -> tuple[Any, dict, Any]:
-    """Load a saved model folder; returns ``(model, sidecar, calibration windows or None)``.
+    """Load a saved model folder; returns ``(model, model card, calibration windows or None)``.
 
     Calibration windows are read from ``calibration.npz`` (key ``X``) or ``calibration.npy`` in
     the folder when present.
@@ -78,8 +78,17 @@ def _read_calibration_file(path: Path, missing_ok: bool = False) -> Any:
     raise ExportError(f"Cannot read calibration windows from {path}: expected .npy, .npz or a dataset folder.")
 
 
-def _meta_from_sidecar(side: dict | None) -> dict:
-    side = dict(side or {})
+def _as_sidecar(side: Any) -> dict:
+    """A sidecar dict; a :class:`~myovox.models.card.ModelCard` gives its fields under the sidecar names."""
+    if hasattr(side, "to_dict"):
+        card = side.to_dict()
+        extra = {"n_samples": card.get("n_times"), "dataset": (card.get("training") or {}).get("dataset")}
+        return {**card, **{k: v for k, v in extra.items() if v is not None}}
+    return dict(side or {})
+
+
+def _meta_from_sidecar(side: Any) -> dict:
+    side = _as_sidecar(side)
     prep = side.get("preprocessing") or {}
     keep = {}
     for key in ("sfreq", "window_s", "ch_names", "channels", "channel_selection", "filter", "causal",
@@ -103,7 +112,7 @@ def export_model(model: Any, out_dir: str | os.PathLike, *, format: str = "c", i
     model : SpeechNetClassifier | SpeechNet | str | Path
         A fitted wrapper, a bare network, or a saved model folder (:mod:`myovox.models.io`).
     out_dir : path
-        Output folder; must not exist (or be empty) unless ``force``.
+        Output folder; must not exist (or be empty) unless ``force``; see :mod:`myovox._outputs`.
     format : {"c", "onnx"}
         ``"c"``: int8 C99 library (``myovox_model.h/.c``, harness, ``model.json``);
         ``"onnx"``: ``model.onnx`` (float) and, with ``int8``, ``model_int8_qdq.onnx``.
@@ -113,7 +122,10 @@ def export_model(model: Any, out_dir: str | os.PathLike, *, format: str = "c", i
         Training windows for the activation ranges (required for int8; a saved model folder may
         carry ``calibration.npz``). Also used for the parity checks.
     force : bool
-        Overwrite a non-empty output folder.
+        Replace a non-empty output folder that myovox wrote before (every file listed in its
+        manifest); a folder holding other files is refused. The new export is built in a
+        temporary sibling folder and renamed into place only when complete, so a failed export
+        leaves the old one intact.
     report : bool
         Also write ``budget.json`` and ``budget.md`` (int8 only).
     sidecar : dict | None
@@ -129,24 +141,19 @@ def export_model(model: Any, out_dir: str | os.PathLike, *, format: str = "c", i
     dict
         ``out_dir``, ``files`` (name -> path), and the check/budget results.
     """
-    import numpy as np
-
     check_option("format", format, ["c", "onnx"])
     if int8 is None:
         int8 = format == "c"
     if format == "c" and not int8:
         raise ExportError("format='c' produces an int8 library only; drop int8=False (--int8 is implied).")
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        if not force:
-            raise ExportError(f"Output folder {out} already exists; use --force (force=True) to overwrite it.")
-        if out.is_dir():
-            shutil.rmtree(out)
-        else:
-            out.unlink()
+    try:  # fail before any work; the folder is written whole or not at all (myovox._outputs)
+        check_output_folder(out, force=force, what="export folder")
+    except ValidationError as err:
+        raise ExportError(str(err)) from None
     if isinstance(model, (str, os.PathLike)):
         model, side, saved_cal = load_for_export(model)
-        sidecar = {**side, **(sidecar or {})}
+        sidecar = {**_as_sidecar(side), **_as_sidecar(sidecar)}
         if calibration is None:
             calibration = saved_cal
     if isinstance(calibration, (str, os.PathLike)):
@@ -156,10 +163,27 @@ def export_model(model: Any, out_dir: str | os.PathLike, *, format: str = "c", i
                           "myovox.export.emlearn_rf.export_random_forest for random forests.")
     if int8 and calibration is None:
         raise ExportError("int8 export needs calibration windows (calibration=X or --calibration DATASET).")
+    if report and not int8:
+        raise ExportError("--report needs an int8 export (add --int8).")
     meta = _meta_from_sidecar(sidecar)
     label_map = meta.get("label_map") or {}
     result: dict[str, Any] = {"out_dir": str(out), "files": {}}
-    out.mkdir(parents=True, exist_ok=True)
+    # compile_harness(out) adds myovox_harness later: a later --force may replace it as well
+    later = ("myovox_harness",) if format == "c" else ()
+    with output_folder(out, force=force, what="export folder", later=later) as work:
+        _export_into(work, result, model, calibration, int8=int8, format=format, meta=meta,
+                     label_map=label_map, method=method, check=check, report=report)
+    # the files were written into the temporary folder that is now ``out``
+    result["files"] = {k: str(out / Path(v).relative_to(work)) for k, v in result["files"].items()}
+    logger.info("Exported %s (%s%s) to %s", type(model).__name__, format, ", int8" if int8 else "", out)
+    return result
+
+
+def _export_into(out: Path, result: dict[str, Any], model: Any, calibration: Any, *, int8: bool, format: str,
+                 meta: dict, label_map: dict, method: str, check: bool, report: bool) -> None:
+    """Write the export into the (temporary) folder ``out``, filling ``result``."""
+    import numpy as np
+
     X = None if calibration is None else np.asarray(calibration, dtype=np.float32)
     qmodel = None
     if int8:
@@ -211,5 +235,3 @@ def export_model(model: Any, out_dir: str | os.PathLike, *, format: str = "c", i
         result["files"].update(budget_json=str(out / "budget.json"), budget_md=str(out / "budget.md"))
         result["budget"] = rep
     result["qmodel"] = qmodel
-    logger.info("Exported %s (%s%s) to %s", type(model).__name__, format, ", int8" if int8 else "", out)
-    return result
