@@ -2,16 +2,57 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
+
+from ._types import positive_float
+
+
+def nonneg_float(text: str) -> float:
+    """A finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def probability(text: str) -> float:
+    """A number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
+    return value
+
+
+def fraction_below_one(text: str) -> float:
+    """A number in [0, 1)."""
+    value = probability(text)
+    if value >= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
+    return value
 
 
 def add_source_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", required=True,
-                   help="replay:FILE | lsl:NAME | brainflow:BOARD | biogap:tcp://HOST:PORT | biogap:FILE")
+                   help="replay:FILE (a recording: .bio, .h5, .csv, ...) | lsl:NAME | brainflow:BOARD | "
+                        "biogap:tcp://HOST:PORT | biogap:FILE (a dump of raw BioGAP packets) | "
+                        "biogap:ble://ADDRESS?char=UUID")
     p.add_argument("--realtime", action="store_true", help="replay: pace samples by the clock")
-    p.add_argument("--speed", type=float, default=1.0, help="replay: real-time factor with --realtime")
-    p.add_argument("--serial-port", default="", help="brainflow: serial port (e.g. /dev/ttyUSB0 for Cyton)")
-    p.add_argument("--timeout", type=float, default=None, help="seconds without data before a stall")
+    p.add_argument("--speed", type=positive_float, default=1.0,
+                   help="replay: real-time factor with --realtime (default 1.0)")
+    p.add_argument("--serial-port", default="", help="brainflow: serial port, e.g. /dev/ttyUSB0 for Cyton (default: none)")
+    p.add_argument("--timeout", type=positive_float, default=None,
+                   help="lsl, brainflow, biogap: seconds without data before a stall "
+                        "(default: the source's own, 2 s for lsl and biogap, 3 s for brainflow)")
+    p.add_argument("--no-fill-lost", dest="fill_lost", action="store_false",
+                   help="replay: join samples across lost packets as stored instead of putting the lost "
+                        "packets back as flagged gaps (stream time then runs ahead of true time; default: put them back)")
 
 
 def stream_from_args(args: argparse.Namespace):
@@ -21,6 +62,8 @@ def stream_from_args(args: argparse.Namespace):
     opts: dict[str, Any] = {}
     if kind == "replay":
         opts.update(realtime=args.realtime, speed=args.speed)
+        if not getattr(args, "fill_lost", True):
+            opts["fill_lost"] = False
     elif kind == "brainflow":
         opts.update(serial_port=args.serial_port)
     if args.timeout is not None and kind in ("lsl", "brainflow", "biogap"):

@@ -9,6 +9,9 @@ Rules (each configurable):
 4. **Debounce**: after an event nothing fires for ``refractory_s`` seconds of stream time, and the
    same command fires again only after a confident window of rest or of another command
    (re-arm), so one utterance gives one event even when its end is uncertain.
+5. **Gaps**: a suppressed window (too many lost samples, see
+   :class:`~myovox.realtime.recognizer.Recognizer`) clears the vote history, so the votes that
+   fire a command all come from windows after the gap.
 """
 from __future__ import annotations
 
@@ -121,6 +124,9 @@ class PostProcessor:
     def update(self, decision: Decision, arrival: float | None = None,
                now: float | None = None) -> CommandEvent | None:
         """Feed one decision; returns an event when a command fires."""
+        if decision.suppressed:
+            self._votes.clear()
+            return None
         lab = decision.label_id
         self._votes.append(lab)
         if lab is not None and lab != self._last_event_label:

@@ -1,10 +1,18 @@
 """The live recogniser: chunks in, :class:`CommandEvent` out.
 
-Per chunk: channels are put in the model's order, lost or non-finite samples are held at the
-last good value and marked, the causal filter (the same design the model was trained with,
-applied with carried state) runs, samples enter a ring buffer, and every ``step_s`` a window of
-``window_s`` is classified. Windows with more than ``max_missing`` lost samples are suppressed.
-Decisions go through :class:`~myovox.realtime.postprocess.PostProcessor`.
+Per chunk: channels are put in the model's order, lost or non-finite samples are filled and
+marked, the causal filter (the same design the model was trained with, applied with carried
+state) runs, samples enter a ring buffer, and every ``step_s`` a window of ``window_s`` is
+classified. Decisions go through :class:`~myovox.realtime.postprocess.PostProcessor`.
+
+Lost samples (``Chunk.missing``, e.g. lost BLE packets, or NaN) are filled *before* the filter,
+never with NaN (which would poison the filter state for good). The default fill, ``"repeat"``,
+copies the sample one mains period earlier (10 samples at 500 Hz and 50 Hz), so mains
+interference, DC offset and baseline continue through the gap and the notch and high-pass
+filters see no step; holding the last value (``"hold"``) or interpolating breaks the mains
+sinusoid and rings through the filter, which on SilentWear-like data halves event recall at
+3 % packet loss. Windows with more than ``max_missing`` filled samples are suppressed (no
+decision) and clear the vote history, so that a command never fires on votes across a long gap.
 """
 from __future__ import annotations
 
@@ -14,7 +22,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .._checks import check_positive
+from .._checks import check_option, check_positive
 from .._logging import logger
 from ..exceptions import StreamError, ValidationError
 from ..streams.base import BaseStream, Chunk
@@ -39,7 +47,14 @@ class Recognizer:
     rest_label, threshold, n_votes, min_votes, refractory_s
         Post-processing (see :class:`PostProcessor`).
     max_missing : float
-        Largest fraction of lost samples in a window that still gets a decision.
+        Largest fraction of lost (filled) samples in a window that still gets a decision
+        (default 0.25); windows above it are suppressed and clear the vote history.
+    gap_fill : {"repeat", "hold"}
+        How lost samples are filled before filtering: ``"repeat"`` (default) copies the sample one
+        mains period earlier, ``"hold"`` holds each channel's last good value.
+    mains_hz : float | None
+        Mains frequency whose period ``"repeat"`` uses; ``None``: the notch of ``filter_design``,
+        else 50 Hz.
     on_event : callable | None
         Called with each :class:`CommandEvent`.
     keep_decisions : bool
@@ -52,7 +67,8 @@ class Recognizer:
                  ch_names: Sequence[str] | None = None, n_channels: int | None = None,
                  filter_design: Any = None, label_names: Mapping[int, str] | None = None,
                  rest_label: int | None = 0, threshold: float = 0.6, n_votes: int = 3, min_votes: int = 2,
-                 refractory_s: float = 1.0, max_missing: float = 0.1,
+                 refractory_s: float = 1.0, max_missing: float = 0.25, gap_fill: str = "repeat",
+                 mains_hz: float | None = None,
                  on_event: Callable[[CommandEvent], None] | None = None, keep_decisions: bool = False,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         self.model = model
@@ -68,7 +84,14 @@ class Recognizer:
         if not 0.0 <= max_missing < 1.0:
             raise ValidationError(f"Invalid value for 'max_missing': expected a fraction in [0, 1), got {max_missing!r}.")
         self.max_missing = float(max_missing)
+        self.gap_fill = check_option("gap_fill", gap_fill, ("repeat", "hold"))
         self.filter_design = filter_design
+        if mains_hz is None:
+            notch = (filter_design.get("notch") if isinstance(filter_design, dict)
+                     else getattr(filter_design, "notch", None))
+            mains_hz = float(notch) if notch else 50.0
+        self.mains_hz = check_positive("mains_hz", mains_hz, "frequency in Hz")
+        self.fill_lag = mains_period_samples(self.sfreq, self.mains_hz)
         classes = np.asarray(getattr(model, "classes_"))
         self.post = PostProcessor(classes, label_names, rest_label=rest_label, threshold=threshold,
                                   n_votes=n_votes, min_votes=min_votes, refractory_s=refractory_s)
@@ -79,28 +102,20 @@ class Recognizer:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_saved(cls, model_dir: str | Path, **overrides: Any) -> "Recognizer":
-        """Build from a model folder saved by :func:`myovox.models.io.save_model` (its sidecar
-        gives rate, window, channel order, filter design and label map)."""
+    def from_saved(cls, model_dir: str | Path, *, trust_pickle: bool = False, **overrides: Any) -> "Recognizer":
+        """Build from a model folder saved by :func:`myovox.models.io.save_model` (its model card
+        gives rate, window, channel order, filter design and label map). ``overrides`` are passed
+        to the constructor (e.g. ``step_s``, ``threshold``, ``max_missing``)."""
         from ..models.io import load_model
 
-        model, side = load_model(model_dir)
-        pre = side.get("preprocessing", {}) or {}
-        if pre.get("filter") and not pre.get("causal", False):
+        model, card = load_model(model_dir, trust_pickle=True) if trust_pickle else load_model(model_dir)
+        kw = _card_arguments(card)
+        if kw.pop("_zero_phase", False):
             logger.warning("%s was trained on zero-phase filtered data; live filtering is causal, so its "
                            "inputs differ from training (train with causal filtering for live use).", model_dir)
-        kw: dict[str, Any] = dict(
-            sfreq=side.get("sfreq") or pre.get("sfreq"),
-            window_s=side.get("window_s") or pre.get("window_s"),
-            ch_names=side.get("ch_names") or pre.get("channels"),
-            n_channels=side.get("n_channels"),
-            filter_design=side.get("filter") or pre.get("filter"),
-            label_names={int(k): v for k, v in (pre.get("label_map") or pre.get("label_names") or {}).items()},
-            rest_label=pre.get("rest_label", side.get("rest_label", 0)),
-        )
         kw.update(overrides)
-        if kw["sfreq"] is None or kw["window_s"] is None:
-            raise ValidationError(f"{model_dir}: the model sidecar lacks sfreq or window_s; pass them explicitly.")
+        if kw.get("sfreq") is None or kw.get("window_s") is None:
+            raise ValidationError(f"{model_dir}: the model card lacks sfreq or window_s; pass them explicitly.")
         return cls(model, **kw)
 
     def reset(self) -> None:
@@ -116,6 +131,8 @@ class Recognizer:
             self._filter = CausalFilter(design, self.n_channels)
         self._last_good = np.zeros(self.n_channels)
         self._has_good = False
+        self._hist = np.zeros((self.n_channels, self.fill_lag))  # last raw samples (filled ones too)
+        self._n_hist = 0
         self._stream_index: list[int] | None = None
         self.post.reset()
         self.decisions: list[Decision] = []
@@ -176,22 +193,66 @@ class Recognizer:
         return self._decide(pending, arrival)
 
     def _clean(self, data: np.ndarray, missing: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Fill lost and non-finite samples (see the module docstring); returns data and the
+        per-sample mask of filled samples (None when nothing was filled)."""
         bad = ~np.isfinite(data)
         if missing is not None:
             bad |= np.asarray(missing, dtype=bool)[None, :]
         if not bad.any():
-            self._last_good = data[:, -1].copy() if data.shape[1] else self._last_good
-            self._has_good = self._has_good or data.shape[1] > 0
+            self._remember(data)
             return data, None
-        data = data.copy()
-        for j in range(data.shape[1]):  # hold the last good value per channel (rare path)
-            col_bad = bad[:, j]
-            if col_bad.any():
-                data[col_bad, j] = self._last_good[col_bad]
-            self._last_good[~col_bad] = data[~col_bad, j]
+        data = np.array(data, dtype=np.float64)
+        if self.gap_fill == "repeat":
+            data = self._fill_repeat(data, bad)
+        else:
+            data = self._fill_hold(data, bad)
+        self._remember(data)
         sample_missing = bad.any(axis=0)
         self.stats["n_missing_samples"] += int(sample_missing.sum())
         return data, sample_missing
+
+    def _remember(self, data: np.ndarray) -> None:
+        n = data.shape[1]
+        if not n:
+            return
+        self._last_good = data[:, -1].astype(np.float64).copy()
+        self._has_good = True
+        lag = self.fill_lag
+        if n >= lag:
+            self._hist = data[:, -lag:].astype(np.float64).copy()
+        else:
+            self._hist = np.concatenate([self._hist[:, n:], data], axis=1)
+        self._n_hist = min(lag, self._n_hist + n)
+
+    def _fill_hold(self, data: np.ndarray, bad: np.ndarray) -> np.ndarray:
+        last = self._last_good.copy()
+        for j in range(data.shape[1]):  # hold the last good value per channel
+            col_bad = bad[:, j]
+            if col_bad.any():
+                data[col_bad, j] = last[col_bad]
+            last[~col_bad] = data[~col_bad, j]
+        return data
+
+    def _fill_repeat(self, data: np.ndarray, bad: np.ndarray) -> np.ndarray:
+        lag, n = self.fill_lag, data.shape[1]
+        if self._n_hist < lag:
+            # not yet a mains period of history: hold until there is (stream start only)
+            first = int(np.argmax(bad.any(axis=0)))
+            if self._n_hist + first < lag:
+                return self._fill_hold(data, bad)
+        ext = np.concatenate([self._hist, data], axis=1)  # ext[:, lag + j] is data[:, j]
+        cols = np.flatnonzero(bad.any(axis=0))
+        # runs of consecutive bad columns, copied a mains period at a time (a copy may read
+        # samples that an earlier block of the same run filled)
+        breaks = np.flatnonzero(np.diff(cols) > 1) + 1
+        for run in np.split(cols, breaks):
+            a, b = int(run[0]), int(run[-1]) + 1
+            for k in range(a, b, lag):
+                e = min(k + lag, b)
+                src = ext[:, k:e]                      # one period earlier
+                m = bad[:, k:e]
+                ext[:, lag + k:lag + e] = np.where(m, src, ext[:, lag + k:lag + e])
+        return ext[:, lag:lag + n]
 
     def _decide(self, pending, arrival: float) -> list[CommandEvent]:
         if not pending:
@@ -254,3 +315,38 @@ class Recognizer:
         stats = dict(self.stats)
         stats["stream"] = stream.stats.as_dict()
         return stats
+
+
+def mains_period_samples(sfreq: float, mains_hz: float, max_periods: int = 12) -> int:
+    """Smallest whole number of samples that spans a whole number of mains periods (at most
+    ``max_periods``), e.g. 10 at 500 Hz / 50 Hz and 25 (three periods) at 500 Hz / 60 Hz; the
+    nearest single period when none fits exactly."""
+    period = sfreq / mains_hz
+    for k in range(1, max_periods + 1):
+        n = k * period
+        if abs(n - round(n)) < 1e-6 * max(1.0, n) and round(n) >= 1:
+            return int(round(n))
+    return max(1, int(round(period)))
+
+
+def _card_arguments(card: Any) -> dict[str, Any]:
+    """Recognizer arguments from a model card (:class:`myovox.models.card.ModelCard`) or from the
+    dict sidecar of older myovox versions."""
+    if not isinstance(card, dict):  # ModelCard
+        label_map = {int(k): str(v) for k, v in (getattr(card, "label_map", None) or {}).items()}
+        return dict(sfreq=card.sfreq, window_s=card.window_s, ch_names=tuple(card.ch_names),
+                    filter_design=card.filter, label_names=label_map,
+                    rest_label=getattr(card, "rest_label", 0),
+                    _zero_phase=bool(card.filter) and not getattr(card, "causal", False))
+    side = card
+    pre = side.get("preprocessing", {}) or {}
+    return dict(
+        sfreq=side.get("sfreq") or pre.get("sfreq"),
+        window_s=side.get("window_s") or pre.get("window_s"),
+        ch_names=side.get("ch_names") or pre.get("channels"),
+        n_channels=side.get("n_channels"),
+        filter_design=side.get("filter") or pre.get("filter"),
+        label_names={int(k): v for k, v in (pre.get("label_map") or pre.get("label_names") or {}).items()},
+        rest_label=pre.get("rest_label", side.get("rest_label", 0)),
+        _zero_phase=bool(pre.get("filter")) and not pre.get("causal", False),
+    )

@@ -54,10 +54,13 @@ class Chunk:
 
 @dataclass
 class StreamStats:
-    """Counters every stream keeps: samples delivered, lost (filled), non-finite, chunks, reconnects."""
+    """Counters every stream keeps: samples delivered (filled ones included), lost (filled and flagged
+    in ``Chunk.missing``), gaps (runs of lost samples), non-finite values, chunks, reconnects.
+    ``extra`` holds source-specific counters (e.g. ``packets_lost`` of BioGAP sources)."""
 
     n_samples: int = 0
     n_lost: int = 0
+    n_gaps: int = 0
     n_nonfinite: int = 0
     n_chunks: int = 0
     n_reconnects: int = 0
@@ -83,6 +86,7 @@ class BaseStream(abc.ABC):
     def __init__(self) -> None:
         self._running = False
         self._next_sample = 0
+        self._last_missing = False
         self.stats = StreamStats()
 
     # -- protocol -----------------------------------------------------------------
@@ -109,11 +113,19 @@ class BaseStream(abc.ABC):
         chunk = self._read(timeout)
         if chunk is None:
             return None
-        n_bad = int(chunk.data.size - np.count_nonzero(np.isfinite(chunk.data)))
+        finite = np.isfinite(chunk.data)
+        if chunk.missing is not None:
+            finite = finite | np.asarray(chunk.missing, dtype=bool)[None, :]  # filled gaps are counted in n_lost
+        n_bad = int(finite.size - np.count_nonzero(finite))
         if n_bad:
             self.stats.n_nonfinite += n_bad
-        if chunk.missing is not None:
-            self.stats.n_lost += int(np.count_nonzero(chunk.missing))
+        if chunk.missing is not None and chunk.missing.any():
+            miss = np.asarray(chunk.missing, dtype=bool)
+            self.stats.n_lost += int(np.count_nonzero(miss))
+            starts = np.count_nonzero(miss[1:] & ~miss[:-1]) + int(miss[0] and not self._last_missing)
+            self.stats.n_gaps += int(starts)
+        if chunk.n_samples:
+            self._last_missing = bool(chunk.missing is not None and chunk.missing[-1])
         self.stats.n_samples += chunk.n_samples
         self.stats.n_chunks += 1
         return chunk
@@ -156,6 +168,62 @@ class BaseStream(abc.ABC):
 
     @abc.abstractmethod
     def _close(self) -> None: ...
+
+
+def insert_missing(data: np.ndarray, at: Sequence[int], n_fill: Sequence[int],
+                   fill: float = np.nan) -> tuple[np.ndarray, np.ndarray]:
+    """Insert ``n_fill[i]`` filled samples before sample ``at[i]`` of ``data`` (n_channels, n).
+
+    Returns the longer array (filled with ``fill``, NaN by default) and its ``missing`` mask, so
+    that sample index stays true time across lost packets. ``at`` must be non-decreasing and
+    within ``[0, n]`` (``n``: a gap after the last sample).
+    """
+    data = np.asarray(data)
+    at = np.asarray(at, dtype=np.int64).reshape(-1)
+    n_fill = np.asarray(n_fill, dtype=np.int64).reshape(-1)
+    if at.shape != n_fill.shape:
+        raise ValidationError("insert_missing: 'at' and 'n_fill' must have the same length.")
+    n = data.shape[1]
+    keep = n_fill > 0
+    at, n_fill = at[keep], n_fill[keep]
+    if at.size and (at[0] < 0 or at[-1] > n or np.any(np.diff(at) < 0)):
+        raise ValidationError(f"insert_missing: gap positions must be sorted within [0, {n}].")
+    if not at.size:
+        return data, np.zeros(n, dtype=bool)
+    shift = np.zeros(n, dtype=np.int64)
+    np.add.at(shift, at[at < n], n_fill[at < n])
+    new_pos = np.arange(n) + np.cumsum(shift)
+    total = n + int(n_fill.sum())
+    out = np.full((data.shape[0], total), fill, dtype=np.result_type(data.dtype, np.float32))
+    out[:, new_pos] = data
+    missing = np.ones(total, dtype=bool)
+    missing[new_pos] = False
+    return out, missing
+
+
+def gaps_from_timestamps(stamps: np.ndarray, sfreq: float, previous: float | None = None, *,
+                         tolerance_s: float = 0.025, max_gap_s: float = 30.0
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Where samples are missing between consecutive time stamps of a fixed-rate stream.
+
+    A step between two stamps (``previous`` is the stamp of the sample before ``stamps[0]``) that
+    exceeds one sample period by more than ``tolerance_s`` means samples were lost; their number is
+    the rounded step times ``sfreq`` minus one. Steps longer than ``max_gap_s`` are not filled (a
+    clock reset rather than a loss). Returns ``(at, n_fill)`` for :func:`insert_missing`.
+    """
+    stamps = np.asarray(stamps, dtype=np.float64).reshape(-1)
+    if previous is not None and np.isfinite(previous):
+        steps = np.diff(np.concatenate([[previous], stamps]))
+        offset = 0
+    else:
+        steps = np.diff(stamps)
+        offset = 1
+    period = 1.0 / sfreq
+    gap = (steps - period > tolerance_s) & (steps <= max_gap_s) & np.isfinite(steps)
+    idx = np.flatnonzero(gap)
+    n_fill = np.rint(steps[idx] * sfreq).astype(np.int64) - 1
+    ok = n_fill > 0
+    return idx[ok] + offset, n_fill[ok]
 
 
 def check_channels(stream: BaseStream, n_channels: int | None = None,

@@ -14,11 +14,11 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from .._checks import check_positive
+from .._checks import check_int, check_positive
 from .._logging import logger
 from ..exceptions import StreamError, ValidationError
 from ..io import biogap as bg
-from .base import BaseStream, Chunk
+from .base import BaseStream, Chunk, insert_missing
 
 
 class BioGAPStream(BaseStream):
@@ -42,19 +42,18 @@ class BioGAPStream(BaseStream):
         self.target = str(target)
         self.read_size = int(read_size)
         self.stall_timeout = check_positive("stall_timeout", stall_timeout, "duration in seconds")
-        self.reconnect = int(reconnect)
+        self.reconnect = check_int("reconnect", reconnect, minimum=0)
         self._sock: socket.socket | None = None
         self._fh = None
+        self._address = _check_target(self.target) if not self.target.startswith("ble://") else None
 
     def describe(self) -> str:
         return f"biogap:{self.target}"
 
     def _connect(self) -> None:
-        url = urlparse(self.target)
-        if url.scheme != "tcp" or not url.hostname or not url.port:
-            raise ValidationError(f"Invalid BioGAP source {self.target!r}: expected tcp://HOST:PORT or a file path.")
+        host, port = self._address
         try:
-            self._sock = socket.create_connection((url.hostname, url.port), timeout=self.stall_timeout)
+            self._sock = socket.create_connection((host, port), timeout=self.stall_timeout)
         except OSError as err:
             raise StreamError(f"{self.describe()}: cannot connect ({err}).") from err
         self._sock.settimeout(self.stall_timeout)
@@ -114,22 +113,16 @@ class BioGAPStream(BaseStream):
             if out.n_packets:
                 break
         samples = out.samples.T.astype(np.float64)  # (16, n)
+        self.stats.extra["packets"] = self.decoder.n_packets
+        self.stats.extra["packets_lost"] = self.decoder.n_lost
         if not out.gaps:
             return self._make_chunk(samples)
         # insert NaN samples for lost packets at their positions
         first_packet = self.decoder.n_packets - out.n_packets
-        pieces, masks, pos = [], [], 0
-        for gap in out.gaps:
-            at = (gap.index - first_packet) * bg.SAMPLES_PER_PACKET
-            pieces.append(samples[:, pos:at])
-            masks.append(np.zeros(at - pos, bool))
-            n_fill = gap.n_lost * bg.SAMPLES_PER_PACKET
-            pieces.append(np.full((bg.N_CHANNELS, n_fill), np.nan))
-            masks.append(np.ones(n_fill, bool))
-            pos = at
-        pieces.append(samples[:, pos:])
-        masks.append(np.zeros(samples.shape[1] - pos, bool))
-        return self._make_chunk(np.concatenate(pieces, axis=1), missing=np.concatenate(masks))
+        at = [(gap.index - first_packet) * bg.SAMPLES_PER_PACKET for gap in out.gaps]
+        n_fill = [gap.n_lost * bg.SAMPLES_PER_PACKET for gap in out.gaps]
+        data, missing = insert_missing(samples, at, n_fill)
+        return self._make_chunk(data, missing=missing)
 
     def _close_socket(self) -> None:
         if self._sock is not None:
@@ -145,6 +138,34 @@ class BioGAPStream(BaseStream):
             self._fh = None
         self.stats.extra["packets_lost"] = self.decoder.n_lost
         self.stats.extra["packets"] = self.decoder.n_packets
+
+
+#: file endings of recordings (not raw packet dumps) that ``biogap:FILE`` refuses
+_RECORDING_SUFFIXES = (".bio", ".h5", ".hdf5", ".csv", ".csv.gz", ".edf", ".bdf", ".xdf", ".npz")
+
+
+def _check_target(target: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``tcp://`` target, None for a file; ``ValidationError`` with one line
+    for a malformed address or a recording file given as a packet dump."""
+    if "://" in target:
+        url = urlparse(target)
+        if url.scheme != "tcp":
+            raise ValidationError(f"Invalid BioGAP source {target!r}: expected tcp://HOST:PORT, "
+                                  f"ble://ADDRESS?char=UUID or a file of raw packets.")
+        try:
+            port = url.port
+        except ValueError:
+            port = -1
+        if not url.hostname or port is None or not 0 < port < 65536:
+            raise ValidationError(f"Invalid BioGAP source {target!r}: expected tcp://HOST:PORT with a port "
+                                  f"between 1 and 65535.")
+        return url.hostname, port
+    name = Path(target).name.lower()
+    for suffix in _RECORDING_SUFFIXES:
+        if name.endswith(suffix):
+            raise ValidationError(f"{target} is a {suffix} recording, not a dump of raw BioGAP packets; "
+                                  f"to stream it use --source replay:{target}.")
+    return None
 
 
 class BioGAPBLEStream(BioGAPStream):

@@ -1,4 +1,9 @@
-"""Lab Streaming Layer: an inlet source and an outlet that publishes a recording (``myovox publish``)."""
+"""Lab Streaming Layer: an inlet source and an outlet that publishes a recording (``myovox publish``).
+
+LSL carries no packet counter, so the inlet finds lost samples in the time stamps: a step between
+consecutive stamps longer than one sample period plus ``gap_tolerance_s`` is filled with flagged
+NaN samples (see :func:`myovox.streams.base.gaps_from_timestamps`), so stream time stays true.
+"""
 from __future__ import annotations
 
 import threading
@@ -11,7 +16,7 @@ from .._checks import check_positive, require
 from .._logging import logger
 from ..exceptions import StreamError
 from ..recording import Recording
-from .base import BaseStream, Chunk
+from .base import BaseStream, Chunk, gaps_from_timestamps, insert_missing
 
 
 def _pylsl():
@@ -33,17 +38,28 @@ class LSLStream(BaseStream):
         Seconds without a sample after which the inlet is considered stalled.
     reconnect : int
         How many times to resolve the stream again after a stall before raising ``StreamError``.
+    fill_gaps : bool
+        Insert flagged NaN samples where the time stamps show lost samples (default True).
+    gap_tolerance_s : float
+        Time-stamp jitter tolerated before a step counts as a gap (default 0.05 s).
+    max_gap_s : float
+        Steps longer than this are not filled (a clock reset or a paused outlet, default 30 s).
     """
 
     def __init__(self, name: str | None = None, *, stream_type: str = "EMG", resolve_timeout: float = 5.0,
-                 stall_timeout: float = 2.0, reconnect: int = 3, max_chunk_s: float = 0.1) -> None:
+                 stall_timeout: float = 2.0, reconnect: int = 3, max_chunk_s: float = 0.1,
+                 fill_gaps: bool = True, gap_tolerance_s: float = 0.05, max_gap_s: float = 30.0) -> None:
         super().__init__()
         self.name, self.stream_type = name, stream_type
         self.resolve_timeout = check_positive("resolve_timeout", resolve_timeout, "duration in seconds")
         self.stall_timeout = check_positive("stall_timeout", stall_timeout, "duration in seconds")
         self.reconnect = int(reconnect)
         self.max_chunk_s = check_positive("max_chunk_s", max_chunk_s, "duration in seconds")
+        self.fill_gaps = bool(fill_gaps)
+        self.gap_tolerance_s = check_positive("gap_tolerance_s", gap_tolerance_s, "duration in seconds")
+        self.max_gap_s = check_positive("max_gap_s", max_gap_s, "duration in seconds")
         self._inlet = None
+        self._last_stamp: float | None = None
 
     def describe(self) -> str:
         return f"lsl:{self.name or self.stream_type}"
@@ -72,6 +88,7 @@ class LSLStream(BaseStream):
         self._source_id = info.source_id()
         self._last_data = time.monotonic()
         self._attempts = 0
+        self._last_stamp = None
 
     def _read(self, timeout: float | None) -> Chunk | None:
         timeout = self.stall_timeout if timeout is None else timeout
@@ -86,10 +103,30 @@ class LSLStream(BaseStream):
                                       f"expected {self.n_channels}.")
                 self._last_data = time.monotonic()
                 self._attempts = 0
-                return self._make_chunk(data, timestamps=np.asarray(stamps))
+                return self._chunk_with_gaps(data, np.asarray(stamps, dtype=np.float64))
             if time.monotonic() >= deadline:
                 self._recover()
                 deadline = time.monotonic() + timeout
+
+    def _chunk_with_gaps(self, data: np.ndarray, stamps: np.ndarray) -> Chunk:
+        """A chunk with flagged NaN samples where the stamps show lost samples."""
+        previous, self._last_stamp = self._last_stamp, float(stamps[-1]) if stamps.size else self._last_stamp
+        if not self.fill_gaps or stamps.size != data.shape[1]:
+            return self._make_chunk(data, timestamps=stamps)
+        at, n_fill = gaps_from_timestamps(stamps, self.sfreq, previous, tolerance_s=self.gap_tolerance_s,
+                                          max_gap_s=self.max_gap_s)
+        if not at.size:
+            return self._make_chunk(data, timestamps=stamps)
+        filled, missing = insert_missing(data, at, n_fill)
+        ts = np.full(missing.size, np.nan)
+        ts[~missing] = stamps
+        idx = np.arange(missing.size)
+        ts[missing] = np.interp(idx[missing], idx[~missing], stamps)
+        if at[0] == 0 and previous is not None:  # a gap before the chunk's first sample
+            lead = np.flatnonzero(~missing)[0]
+            ts[:lead] = stamps[0] - (lead - np.arange(lead)) / self.sfreq
+        self.stats.extra["gaps_from_timestamps"] = self.stats.extra.get("gaps_from_timestamps", 0) + int(at.size)
+        return self._make_chunk(filled, missing=missing, timestamps=ts)
 
     def _recover(self) -> None:
         """Called when nothing arrived within the timeout: reconnect or give up clearly.

@@ -1,4 +1,11 @@
-"""Replay a Recording (or a file) as a stream, in real time or as fast as possible."""
+"""Replay a Recording (or a file) as a stream, in real time or as fast as possible.
+
+Lost packets are put back where they were lost: a ``.bio`` file is read with NaN samples in
+place of its lost packets (``read_bio(fill_lost="nan")``), and a Recording whose
+``meta["lost_packets"]`` lists gaps that were not filled (e.g. ``read_bio(fill_lost="none")``, the
+synthetic generator) gets them inserted here. Inserted and NaN samples are flagged in
+``Chunk.missing``, so stream time stays true and ``stats.n_lost`` counts them.
+"""
 from __future__ import annotations
 
 import time
@@ -10,7 +17,8 @@ import numpy as np
 from .._checks import check_positive
 from ..exceptions import StreamError
 from ..recording import Recording
-from .base import BaseStream, Chunk
+from .._logging import logger
+from .base import BaseStream, Chunk, insert_missing
 
 
 class ReplayStream(BaseStream):
@@ -28,12 +36,15 @@ class ReplayStream(BaseStream):
         Real-time factor when ``realtime`` (2.0 = twice as fast).
     loop : bool
         Start again at the end instead of finishing.
+    fill_lost : bool
+        Put lost packets back as flagged NaN samples (default True); False replays the samples as
+        stored, joined across gaps, so stream time runs ahead of true time after each loss.
     clock, sleep : callables
         Injectable time source and sleep (tests pass fake ones).
     """
 
     def __init__(self, source: Recording | str | Path, *, chunk_s: float = 0.04, realtime: bool = False,
-                 speed: float = 1.0, loop: bool = False,
+                 speed: float = 1.0, loop: bool = False, fill_lost: bool = True,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__()
@@ -42,6 +53,7 @@ class ReplayStream(BaseStream):
         self.realtime = realtime
         self.speed = check_positive("speed", speed, "real-time factor")
         self.loop = loop
+        self.fill_lost = bool(fill_lost)
         self.clock, self.sleep = clock, sleep
         self.recording: Recording | None = None
 
@@ -55,7 +67,14 @@ class ReplayStream(BaseStream):
         else:
             from ..io import read_recording
 
-            rec = read_recording(self.source)
+            path = Path(self.source)
+            if self.fill_lost and path.name.lower().endswith(".bio"):
+                rec = read_recording(path, fill_lost="nan")
+            else:
+                rec = read_recording(path)
+        if self.fill_lost:
+            rec, n_packets = fill_lost_packets(rec)
+            self.stats.extra["packets_lost"] = n_packets
         self.recording = rec
         self.sfreq, self.ch_names = rec.sfreq, tuple(rec.ch_names)
         self._pos = 0
@@ -84,3 +103,43 @@ class ReplayStream(BaseStream):
 
     def _close(self) -> None:
         pass
+
+
+def fill_lost_packets(rec: Recording) -> tuple[Recording, int]:
+    """Insert NaN samples for the lost packets that ``rec.meta["lost_packets"]`` lists but the
+    data do not hold yet; returns the recording (the same one when there is nothing to insert)
+    and the number of lost packets.
+
+    Labels of inserted samples carry the label before the gap. A recording whose gaps were
+    already filled (``read_bio(fill_lost="nan")``: ``meta["inserted_packets"]``) is returned as is.
+    """
+    meta = rec.meta or {}
+    records = meta.get("lost_packets") or []
+    if not isinstance(records, (list, tuple)) or not records:
+        return rec, 0
+    n_packets = int(sum(int(r.get("n_lost", 0)) for r in records if isinstance(r, dict)))
+    if "inserted_packets" in meta or "filled_lost_samples" in meta or any(isinstance(r, dict) and r.get("filled_sample_index_after_gap")
+                                         is not None for r in records):
+        return rec, n_packets
+    spp = meta.get("samples_per_packet")
+    try:
+        at = [int(r["emg_sample_index_after_gap"]) for r in records]
+        n_fill = [int(r["n_lost"]) * int(spp) for r in records]
+    except (KeyError, TypeError, ValueError):
+        logger.warning("%s: meta['lost_packets'] lacks sample positions or samples_per_packet; lost packets "
+                       "are not re-inserted (stream time runs ahead after each gap).", rec.source)
+        return rec, n_packets
+    order = np.argsort(at, kind="stable")
+    at_s, n_s = np.asarray(at)[order], np.asarray(n_fill)[order]
+    keep = at_s <= rec.n_times
+    if not keep.all():
+        logger.warning("%s: %d lost-packet record(s) point past the end of the data; ignored.", rec.source,
+                       int((~keep).sum()))
+    at_s, n_s = at_s[keep], n_s[keep]
+    data, missing = insert_missing(rec.data, at_s, n_s)
+    labels = rec.labels
+    if labels is not None and np.asarray(labels).size:
+        src = np.maximum(np.cumsum(~missing) - 1, 0)  # the last measured sample at or before each one
+        labels = np.asarray(labels)[src]
+    new_meta = dict(meta, filled_lost_samples=int(missing.sum()))
+    return rec.copy(data=data, labels=labels, meta=new_meta), n_packets
