@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.myovox-installed
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test test-portable bench venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests
+
+# the model tests with the C training kernels built for the portable x86-64-v2 baseline instead of
+# this CPU (`make test` already builds and checks both targets once, in tests/unit/models/test_ckernels.py)
+test-portable: $(STAMP)
+	MYOVOX_C_MARCH=x86-64-v2 $(PY) -m pytest -q -p no:cacheprovider tests/unit/models
 
 bench: $(STAMP)
 	$(VENV)/bin/myovox bench --quick

@@ -9,6 +9,18 @@ available, or ``MYOVOX_C_KERNELS=0``, :func:`kernels` returns ``None`` and
 The kernels parallelise over rows with OpenMP. They are linked against ``libgomp.so.1``, the
 name of the OpenMP runtime that PyTorch's Linux builds load, so both share one thread pool (and
 ``torch.set_num_threads``); without OpenMP support they are built single-threaded.
+
+Target: ``-march=native`` by default. ``MYOVOX_C_MARCH`` chooses another one: an ``-march``
+value such as ``x86-64-v2`` (SSE4.2, the portable baseline CI also tests) or ``x86-64-v3``
+(AVX2 + FMA, e.g. to mimic an AVX2-only CPU on an AVX-512 one), or ``none`` for the compiler's
+default target. The flags are part of the cache key, so each target is built once and kept.
+When the requested target cannot be built, the build without ``-march`` is tried, then the
+PyTorch formulation is used (:func:`build_info` says which flags were used).
+
+Builds for different targets agree within float rounding, not bit for bit: the vector width
+(16 lanes with AVX-512, 8 otherwise) sets the order of the float partial sums, and multiply-adds
+are fused (``-ffp-contract=fast``) only where the target has FMA. One build gives the same bits
+for any thread count (sums over rows in row order).
 """
 from __future__ import annotations
 
@@ -26,10 +38,13 @@ from typing import Any
 
 from .._logging import logger
 
-__all__ = ["kernels"]
+__all__ = ["build_info", "kernels", "march_flags"]
 
 _SOURCE = Path(__file__).with_name("_kernels.c")
-_FLAGS = ["-O3", "-std=c99", "-fPIC", "-shared", "-march=native", "-fno-math-errno", "-ffp-contract=fast"]
+# -Wno-psabi: GCC notes that vectors wider than the target's registers are passed differently
+# from older GCCs; it concerns static functions only (nothing is exported with vector arguments)
+_FLAGS = ["-O3", "-std=c99", "-fPIC", "-shared", "-fno-math-errno", "-ffp-contract=fast", "-Wno-psabi"]
+_MARCH_ENV = "MYOVOX_C_MARCH"
 _LOCK = threading.Lock()
 _STATE: dict[str, Any] = {}
 _P, _I64 = ctypes.c_void_p, ctypes.c_int64
@@ -67,6 +82,17 @@ def _cpu_key() -> str:
         return platform.processor() or platform.machine()
 
 
+def march_flags() -> list[str]:
+    """``-march`` flags from ``MYOVOX_C_MARCH`` (default ``native``; ``none``: no ``-march``)."""
+    value = os.environ.get(_MARCH_ENV, "").strip() or "native"
+    if value.lower() in {"none", "default", "portable"}:
+        return []
+    if not all(ch.isalnum() or ch in "-_.+" for ch in value):
+        raise ValueError(f"Invalid value for {_MARCH_ENV!r}: expected an -march value such as 'native' or "
+                         f"'x86-64-v2', or 'none', got {value!r}.")
+    return [f"-march={value}"]
+
+
 def _build(compiler: str, flags: list[str]) -> Path:
     source = _SOURCE.read_bytes()
     key = hashlib.sha256(b"\0".join([source, " ".join(flags).encode(), compiler.encode(),
@@ -101,13 +127,24 @@ def _load() -> Any:
     import torch  # noqa: F401  (its OpenMP runtime must be loaded first, so that ours resolves to it)
 
     errors = []
-    portable = [f for f in _FLAGS if f != "-march=native"]  # for compilers without -march=native
-    for flags in (_FLAGS + ["-fopenmp"], _FLAGS, portable):
+    march = march_flags()
+    # without OpenMP, then without -march (compilers or CPUs that lack the requested target)
+    attempts = [_FLAGS + march + ["-fopenmp"], _FLAGS + march]
+    if march:
+        attempts.append(list(_FLAGS))
+    for flags in attempts:
         try:
-            lib = ctypes.CDLL(str(_build(compiler, flags)))
+            path = _build(compiler, flags)
+            lib = ctypes.CDLL(str(path))
         except (OSError, subprocess.SubprocessError) as err:
             errors.append(str(err))
             continue
+        if march and not any(f.startswith("-march=") for f in flags):
+            logger.warning("myovox's C kernels could not be built with %s; built for the compiler's default "
+                           "target instead.", " ".join(march))
+        _STATE["flags"] = list(flags)
+        _STATE["path"] = str(path)
+        _STATE["compiler"] = compiler
         for name, (restype, argtypes) in _SIGNATURES.items():
             fn = getattr(lib, name)
             fn.restype, fn.argtypes = restype, argtypes
@@ -144,6 +181,14 @@ def sync_threads(n: int) -> None:
     if _STATE.get("own_runtime") and _STATE.get("threads") != n:
         _STATE["lib"].myovox_set_threads(int(n))
         _STATE["threads"] = n
+
+
+def build_info() -> dict[str, Any] | None:
+    """``flags``, ``path`` and ``compiler`` of the loaded kernel library, ``None`` when none is loaded."""
+    if kernels() is None:
+        return None
+    return {"flags": list(_STATE["flags"]), "path": _STATE["path"], "compiler": _STATE["compiler"],
+            "openmp": bool(_STATE.get("openmp"))}
 
 
 def kernels() -> Any:

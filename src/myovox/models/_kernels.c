@@ -31,8 +31,10 @@ static int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
 /* Make the compiler hold four vectors in registers: GCC otherwise folds each load into every
  * multiply-add that uses it (four loads of the same line instead of one, which made the
- * weight-gradient loop load-bound). */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+ * weight-gradient loop load-bound). Only where one vector fits one register (AVX: 8 lanes in a
+ * ymm register, AVX-512: 16 in a zmm one); for SSE-only targets (x86-64, x86-64-v2) the
+ * constraint would be impossible and the compiler keeps its own choice. */
+#if defined(__x86_64__) && defined(__AVX__) && (defined(__GNUC__) || defined(__clang__))
 #define KEEP_IN_REGISTERS(a, b, c, d) __asm__("" : "+v"(a), "+v"(b), "+v"(c), "+v"(d))
 #else
 #define KEEP_IN_REGISTERS(a, b, c, d) ((void)0)

@@ -172,3 +172,98 @@ def test_a_failing_kernel_raises_a_clear_error():
     with pytest.raises(RuntimeError, match="myovox_first_fwd failed with code -2 .*longer than 64"):
         fast._c("myovox_first_fwd", x, 2, 100, w, torch.zeros(3), torch.ones(3), 3, 65, 32, 2, 1, empty, empty,
                 empty, empty, empty, empty)
+
+
+def test_march_is_chosen_by_the_environment(monkeypatch):
+    monkeypatch.delenv("MYOVOX_C_MARCH", raising=False)
+    assert _ckernels.march_flags() == ["-march=native"]
+    monkeypatch.setenv("MYOVOX_C_MARCH", "x86-64-v2")
+    assert _ckernels.march_flags() == ["-march=x86-64-v2"]
+    monkeypatch.setenv("MYOVOX_C_MARCH", "none")
+    assert _ckernels.march_flags() == []
+    monkeypatch.setenv("MYOVOX_C_MARCH", "native; rm -rf /")
+    with pytest.raises(ValueError, match="MYOVOX_C_MARCH"):
+        _ckernels.march_flags()
+
+
+def _train_steps(use_c: bool, steps: int = 3) -> dict:
+    """A few SGD steps of a small SpeechNet through the fast path: final parameters and buffers."""
+    torch.manual_seed(0)
+    net = SpeechNet(6, 240, 3, dropout=0.0)
+    opt = torch.optim.SGD(net.parameters(), lr=0.05)
+    g = torch.Generator().manual_seed(1)
+    for _ in range(steps):
+        x, y = torch.randn(12, 6, 240, generator=g) * 2.0 + 0.3, torch.randint(0, 3, (12,), generator=g)
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(fast.fast_forward(net, x, use_c=use_c), y).backward()
+        opt.step()
+    return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+
+def _assert_state_close(a: dict, b: dict, what: str) -> None:
+    # three SGD steps in float32: the formulations differ by rounding only (relative ~1e-6 per
+    # step); 1e-4 of each tensor's scale leaves a wide margin on any CPU
+    for name in a:
+        if a[name].dtype.is_floating_point:
+            scale = max(float(a[name].abs().max()), 1e-3)
+            assert float((a[name] - b[name]).abs().max()) <= 1e-4 * scale, f"{what}: {name}"
+        else:
+            assert torch.equal(a[name], b[name]), f"{what}: {name}"
+
+
+@pytest.mark.parametrize("march", ["native", "x86-64-v2"])
+def test_native_and_portable_builds_train_like_pytorch(march, monkeypatch):
+    """CI builds the kernels for this CPU and for the portable x86-64-v2 baseline, and both train
+    like the PyTorch formulation (within rounding: builds differ in vector width and FMA)."""
+    import platform
+    import shutil
+
+    if march != "native" and platform.machine().lower() not in {"x86_64", "amd64"}:
+        pytest.skip(f"-march={march} is an x86-64 target")
+    if not (os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")):
+        if os.environ.get("CI"):
+            pytest.fail("CI has a C compiler and must test the C kernels")
+        pytest.skip("no C compiler")
+    saved = dict(_ckernels._STATE)
+    monkeypatch.setenv("MYOVOX_C_MARCH", march)
+    _ckernels._STATE.clear()
+    try:
+        info = _ckernels.build_info()
+        if info is None or f"-march={march}" not in info["flags"]:
+            if os.environ.get("CI") and march == "native":
+                pytest.fail(f"the C kernels could not be built for -march={march}")
+            pytest.skip(f"this compiler cannot build -march={march}")
+        with_c = _train_steps(use_c=True)
+    finally:
+        _ckernels._STATE.clear()
+        _ckernels._STATE.update(saved)
+    _assert_state_close(_train_steps(use_c=False), with_c, f"C kernels (-march={march}) vs PyTorch formulation")
+
+
+def test_portable_and_native_builds_agree(monkeypatch):
+    """The two builds' kernels agree within float rounding on the same inputs (and each is
+    independent of the thread count, test above); they need not agree bit for bit."""
+    import platform
+
+    if platform.machine().lower() not in {"x86_64", "amd64"}:
+        pytest.skip("x86-64 targets")
+    saved = dict(_ckernels._STATE)
+    results = {}
+    try:
+        for march in ("native", "x86-64-v2"):
+            monkeypatch.setenv("MYOVOX_C_MARCH", march)
+            _ckernels._STATE.clear()
+            info = _ckernels.build_info()
+            if info is None or f"-march={march}" not in info["flags"]:
+                pytest.skip(f"-march={march} cannot be built here")
+            results[march] = _run_kernels(1)
+    finally:
+        _ckernels._STATE.clear()
+        _ckernels._STATE.update(saved)
+    for name, a in results["native"].items():
+        b = results["x86-64-v2"][name]
+        for u, v in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+            if u.dtype.is_floating_point:
+                torch.testing.assert_close(u, v, rtol=1e-5, atol=1e-5 * max(float(u.abs().max()), 1.0), msg=name)
+            else:
+                assert torch.equal(u, v), name
