@@ -40,10 +40,10 @@ def _protected(path: Path) -> str | None:
     real = path.resolve()
     if real == Path(real.anchor):
         return "the filesystem root"
-    for place, name in ((Path.cwd(), "the current working directory"), (Path.home(), "your home folder")):
+    for where, name in ((Path.cwd, "the current working directory"), (Path.home, "your home folder")):
         try:
-            place = place.resolve()
-        except OSError:  # pragma: no cover - vanished cwd
+            place = where().resolve()
+        except (OSError, RuntimeError):  # pragma: no cover - deleted cwd, no home
             continue
         if real == place:
             return name
