@@ -50,6 +50,16 @@ def is_session(path: str | Path) -> bool:
     return SESSION_FORMAT in head
 
 
+def _n_complete_rows(csv_path: Path) -> int:
+    """Data rows ended by a newline (the header excluded), counted up to 2."""
+    try:
+        with open(csv_path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except FileNotFoundError:
+        raise DataFormatError(f"{csv_path} is missing (its sidecar exists).") from None
+    return min(max(head.count(b"\n") - 1, 0), 2)
+
+
 def read_session(path: str | Path) -> Recording:
     """Read a guided recording (``.csv`` + ``.json`` sidecar), also one whose recorder was killed.
 
@@ -62,16 +72,21 @@ def read_session(path: str | Path) -> Recording:
     csv_path = path.with_suffix(".csv")
     side = _sidecar(path)
     ch_names = [str(c) for c in side["ch_names"]]
+    meta = dict(side.get("meta") or {})
+    meta.update(source=str(csv_path), status=side.get("status", "incomplete"), protocol=side.get("protocol"),
+                device=side.get("source"))
+    labels = {int(k): v for k, v in side["label_names"].items()}
+    if _n_complete_rows(csv_path) == 0:  # stopped before its first flush: an empty session, not an error
+        meta["n_lost_samples"] = 0
+        return Recording(np.zeros((len(ch_names), 0)), float(side["sfreq"]), ch_names, np.zeros(0, dtype=np.int64),
+                         labels, meta)
     rec = read_csv(csv_path, sfreq=side["sfreq"], time_column="time_s", label_column="label",
                    channels=[*ch_names, "lost"])
     data = np.asarray(rec.data, dtype=np.float64)
     lost = data[-1] != 0
     data = data[:-1]
-    meta = dict(side.get("meta") or {})
-    meta.update(source=str(csv_path), status=side.get("status", "incomplete"), protocol=side.get("protocol"),
-                n_lost_samples=int(lost.sum()), device=side.get("source"))
+    meta["n_lost_samples"] = int(lost.sum())
     if lost.any():
         data = data.copy()
         data[:, lost] = np.nan
-    labels = {int(k): v for k, v in side["label_names"].items()}
     return Recording(data, float(side["sfreq"]), ch_names, rec.labels, labels, meta)
