@@ -80,8 +80,12 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any] | None:
         data = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
+    if not isinstance(data, dict):
         return None
+    for key in ("files", "later"):
+        value = data.get(key, [] if key == "later" else None)
+        if not isinstance(value, list) or not all(isinstance(f, str) for f in value):
+            return None  # a damaged manifest vouches for nothing
     return data
 
 

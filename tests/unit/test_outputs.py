@@ -192,3 +192,12 @@ def test_atomic_file(tmp_path):
     with pytest.raises(ValidationError, match="is a folder"):
         with atomic_file(tmp_path):
             pass
+
+
+@pytest.mark.parametrize("text", ["not json", "[]", '{"files": "x"}', '{"files": [1]}', '{"files": [], "later": 3}'])
+def test_damaged_manifest_vouches_for_nothing(tmp_path, text):
+    out = tmp_path / "out"
+    _write(out, {"x": "1", MANIFEST: text})
+    assert read_manifest(out) is None
+    with pytest.raises(ValidationError, match="was not written by myovox"):
+        check_output_folder(out, force=True)
