@@ -111,6 +111,9 @@ class BioFile:
     missing : dict of str -> (int, int)
         For each incomplete block (``"biogap"``, ``"biogap.timestamps"``, ``"triggers"``, ...)
         the number of items present and promised. Empty for a complete file.
+    recovered : list of str
+        What was recovered exactly from a damaged file (e.g. the last trigger of a file one byte
+        short); each is named in a DataLossWarning.
     """
 
     layout: str
@@ -126,6 +129,7 @@ class BioFile:
     size: int | None = None
     expected_size: int | None = None
     missing: dict[str, tuple[int, int]] = field(default_factory=dict)
+    recovered: list[str] = field(default_factory=list)
 
     # ---- convenience views
     @property
@@ -260,6 +264,126 @@ def _check_unique(headers: list[BioSignalHeader], src: str) -> dict[str, BioSign
     return out
 
 
+_MAX_SPP = 4096  # samples per packet a plausible signal has
+_MAX_LABEL = 4096  # bytes of one trigger label (current layout)
+#: signal names biogui writes for BioGAP-Ultra; a name one bit away from one is a corrupt header
+KNOWN_SIGNALS = ("biogap", "counter")
+
+
+def _one_bit_away(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` (same length) differ in exactly one bit."""
+    if len(a) != len(b) or a == b:
+        return False
+    ba, bb = a.encode("latin-1", "replace"), b.encode("latin-1", "replace")
+    return sum(bin(x ^ y).count("1") for x, y in zip(ba, bb)) == 1
+
+
+def _check_current_header(headers: list[BioSignalHeader], src: str) -> None:
+    """Counts of the current layout that contradict each other name the field that is wrong."""
+    for h in headers:
+        n_ts, n_tr = int(h.n_timestamps or 0), int(h.n_triggers or 0)
+        if n_ts and n_tr and n_tr != n_ts:
+            raise DataFormatError(
+                f"{src}: header of signal {h.name!r} is inconsistent: trigger count {n_tr} differs from its "
+                f"timestamp count {n_ts} (one per packet; corrupt header?).")
+        if n_ts and (h.n_samples % n_ts or not 1 <= h.n_samples // n_ts <= _MAX_SPP):
+            raise DataFormatError(
+                f"{src}: header of signal {h.name!r} is inconsistent: sample count {h.n_samples} is not a whole "
+                f"number (1..{_MAX_SPP}) of samples per packet for its {n_ts} packet timestamps (corrupt header?).")
+    timed = [h for h in headers if h.n_timestamps]
+    for h in timed[1:]:  # every signal spans the same packets
+        ref = timed[0]
+        tol = max(h.n_samples // int(h.n_timestamps) / h.fs, ref.n_samples // int(ref.n_timestamps) / ref.fs)
+        if abs(h.n_samples / h.fs - ref.n_samples / ref.fs) > tol * (1 + 1e-6) + 1e-9:
+            raise DataFormatError(
+                f"{src}: header is inconsistent: signal {h.name!r} lasts {h.n_samples / h.fs:.6g} s "
+                f"({h.n_samples} samples at {h.fs:g} Hz) but {ref.name!r} lasts {ref.n_samples / ref.fs:.6g} s "
+                f"(corrupt sample count or rate?).")
+
+
+def _walk_current(buf: bytes, headers: list[BioSignalHeader], pos: int) -> bool:
+    """Whether a current-layout file with these headers ends exactly at the end of ``buf``."""
+    for h in headers:
+        pos += h.n_samples * h.n_channels * h.dtype.itemsize + int(h.n_timestamps or 0) * 8
+        if pos > len(buf):
+            return False
+        for _ in range(int(h.n_triggers or 0)):
+            if pos + 8 > len(buf):
+                return False
+            ln = struct.unpack_from("<I", buf, pos + 4)[0]
+            if ln > _MAX_LABEL or pos + 8 + ln > len(buf):
+                return False
+            pos += 8 + ln
+    return pos == len(buf)
+
+
+def _bit_flips(value: int, bits: int) -> list[int]:
+    return [value ^ (1 << b) for b in range(bits)]
+
+
+def _alternatives(h: BioSignalHeader, current: bool) -> list[tuple[str, Any, BioSignalHeader]]:
+    """Headers that differ from ``h`` in one field (one flipped bit, or another dtype code)."""
+    out: list[tuple[str, Any, BioSignalHeader]] = []
+    for code in DTYPE_CODES:
+        if code != h.dtype_code:
+            out.append(("dtype code", code, BioSignalHeader(h.name, h.fs, h.n_samples, h.n_channels, code,
+                                                           h.n_timestamps, h.n_triggers)))
+    for v in _bit_flips(h.n_channels, 17):
+        if 1 <= v <= _MAX_CHANNELS:
+            out.append(("channel count", v, BioSignalHeader(h.name, h.fs, h.n_samples, v, h.dtype_code,
+                                                            h.n_timestamps, h.n_triggers)))
+    for v in _bit_flips(h.n_samples, 32):
+        out.append(("sample count", v, BioSignalHeader(h.name, h.fs, v, h.n_channels, h.dtype_code,
+                                                       h.n_timestamps, h.n_triggers)))
+    if current:
+        for v in _bit_flips(int(h.n_timestamps or 0), 32):
+            out.append(("timestamp count", v, BioSignalHeader(h.name, h.fs, h.n_samples, h.n_channels, h.dtype_code,
+                                                              v, h.n_triggers)))
+        for v in _bit_flips(int(h.n_triggers or 0), 32):
+            out.append(("trigger count", v, BioSignalHeader(h.name, h.fs, h.n_samples, h.n_channels, h.dtype_code,
+                                                            h.n_timestamps, v)))
+    return out
+
+
+def _field_value(h: BioSignalHeader, field: str) -> Any:
+    return {"dtype code": h.dtype_code, "channel count": h.n_channels, "sample count": h.n_samples,
+            "timestamp count": h.n_timestamps, "trigger count": h.n_triggers}[field]
+
+
+def _diagnose(buf: bytes, headers: dict[str, BioSignalHeader], src: str, layout: str, pos: int,
+              old_size=None) -> None:
+    """Raise a DataFormatError naming the header field when changing that one field alone makes the
+    file exactly complete (a corrupt header, not a truncated file)."""
+    hs = list(headers.values())
+    found: list[tuple[str, str, Any]] = []
+    for i, h in enumerate(hs):
+        for field, value, alt in _alternatives(h, layout == "current"):
+            trial = hs[:i] + [alt] + hs[i + 1:]
+            if layout == "current":
+                try:
+                    _check_current_header(trial, src)
+                except DataFormatError:
+                    continue
+                ok = _walk_current(buf, trial, pos)
+            else:
+                ok = old_size(trial) == len(buf)
+            if ok:
+                found.append((h.name, field, value))
+    fields = {(n, f) for n, f, _ in found}
+    if len(fields) == 1:
+        name, field = next(iter(fields))
+        values = [v for n, f, v in found]
+        h = headers[name]
+        alt = " or ".join(repr(v) for v in values[:4])
+        raise DataFormatError(
+            f"{src}: corrupt header: the {field} of signal {name!r} ({_field_value(h, field)!r}) does not match "
+            f"the file's {len(buf)} bytes; with {alt} the file would be complete.")
+    if len(fields) > 1:
+        what = ", ".join(f"the {f} of {n!r}" for n, f in sorted(fields))
+        raise DataFormatError(
+            f"{src}: corrupt header: the file's {len(buf)} bytes do not match the header; one of {what} is wrong.")
+
+
 def _parse_old(buf: bytes, src: str) -> BioFile:
     cur = _Cursor(buf, src)
     n_sig = _read_n_signals(cur)
@@ -278,6 +402,20 @@ def _parse_old(buf: bytes, src: str) -> BioFile:
     bf = BioFile("old", headers, {}, fs_base=fs_base, n_base=n_base, has_trigger=bool(flag), path=src,
                  size=len(buf))
     pos = cur.pos
+
+    def old_size(hs: list[BioSignalHeader], with_flag: bool = bool(flag)) -> int:
+        return (pos + 8 * n_base + sum(h.n_samples * h.n_channels * h.dtype.itemsize for h in hs)
+                + (4 * n_base if with_flag else 0))
+
+    if old_size(list(headers.values())) != len(buf):
+        # the trigger flag, a dtype code or a channel count that contradicts the file size
+        if old_size(list(headers.values()), not flag) == len(buf) and n_base:
+            raise DataFormatError(
+                f"{src}: corrupt header: the trigger flag ({flag}) does not match the file's {len(buf)} bytes; "
+                f"with {1 - flag} the file would be complete.")
+        _diagnose(buf, headers, src, "old", pos,
+                  old_size=lambda hs: old_size(hs) if all(
+                      abs(h.n_samples - n_base * h.fs / fs_base) <= max(1.0, h.fs / fs_base) for h in hs) else -1)
     raw, have = _block(buf, pos, n_base, 8)
     ts = np.frombuffer(raw, "<f8").copy()
     if have < n_base:
@@ -299,6 +437,13 @@ def _parse_old(buf: bytes, src: str) -> BioFile:
                 f"{src}: trigger block holds {rest} bytes, more than the {4 * n_base} that "
                 f"{n_base} packets need (not a .bio file of this layout?).")
         trig = np.frombuffer(buf[pos:pos + max(0, rest) // 4 * 4], "<u4").copy()
+        part = max(0, rest) % 4
+        if trig.size == n_base - 1 and part and (trig.size == 0 or int(trig.max()) < 1 << (8 * part)):
+            # the last trigger lost only its high byte(s), which every other trigger has as zero
+            last = int.from_bytes(buf[pos + 4 * trig.size:pos + 4 * trig.size + part], "little")
+            trig = np.append(trig, np.uint32(last))
+            bf.recovered.append(f"the last trigger ({last}) from {part} of its 4 bytes (the file is "
+                                f"{4 - part} byte(s) short; every other trigger has those bytes zero)")
         if trig.size < n_base:
             bf.missing["triggers"] = (int(trig.size), n_base)
         for h in headers.values():
@@ -312,9 +457,13 @@ def _parse_current(buf: bytes, src: str) -> BioFile:
     cur = _Cursor(buf, src)
     n_sig = _read_n_signals(cur)
     headers = _check_unique([_signal_header(cur, i, True) for i in range(n_sig)], src)
+    _check_current_header(list(headers.values()), src)
     bf = BioFile("current", headers, {}, path=src, size=len(buf))
     pos = cur.pos
+    if not _walk_current(buf, list(headers.values()), pos):
+        _diagnose(buf, headers, src, "current", pos)
     complete_so_far = True
+    seen_labels: dict[int, set[bytes]] = {}
     for h in headers.values():
         row = h.n_channels * h.dtype.itemsize
         raw, have = _block(buf, pos, h.n_samples, row)
@@ -331,7 +480,7 @@ def _parse_current(buf: bytes, src: str) -> BioFile:
         n_tr = int(h.n_triggers or 0)
         if n_tr:
             bf.has_trigger = True
-        ids = np.empty(min(n_tr, max(0, len(buf) - pos) // 8), dtype=np.uint32)
+        ids = np.empty(min(n_tr, max(0, len(buf) - pos) // 8 + 1), dtype=np.uint32)
         labels: list[str] = []
         k = 0
         while k < ids.size:
@@ -339,7 +488,17 @@ def _parse_current(buf: bytes, src: str) -> BioFile:
                 break
             tid, ln = struct.unpack_from("<II", buf, pos)
             if pos + 8 + ln > len(buf):
+                part = buf[pos + 8:]
+                same = [lb for lb in seen_labels.get(tid, ()) if len(lb) == ln and lb.startswith(part)]
+                if k == n_tr - 1 and len(same) == 1:  # the last record lost the end of a label seen before
+                    labels.append(same[0].decode("utf-8"))
+                    ids[k] = tid
+                    bf.recovered.append(f"the last trigger label of signal {h.name!r} ({labels[-1]!r}, id {tid}) "
+                                        f"from {len(part)} of its {ln} bytes and the earlier records with id {tid}")
+                    pos += 8 + ln
+                    k += 1
                 break
+            seen_labels.setdefault(tid, set()).add(bytes(buf[pos + 8:pos + 8 + ln]))
             try:
                 labels.append(buf[pos + 8:pos + 8 + ln].decode("utf-8"))
             except UnicodeDecodeError:
@@ -357,7 +516,7 @@ def _parse_current(buf: bytes, src: str) -> BioFile:
             complete_so_far = False
             pos = len(buf) + 1  # everything after this point is missing
     if complete_so_far and not bf.missing:
-        bf.expected_size = pos
+        bf.expected_size = max(pos, len(buf))
         if pos < len(buf):
             raise DataFormatError(f"{src}: {len(buf) - pos} unexpected bytes after the last block.")
     return bf
@@ -412,6 +571,9 @@ def _parse_bytes(buf: bytes, src: str, on_truncated: str = "warn") -> BioFile:
                 f"{src}: the header promises {bf.headers[emg].n_samples} samples of {emg!r} but the file "
                 f"holds none ({bf.size} bytes).")
         warnings.warn(msg + "; complete rows kept.", DataLossWarning, stacklevel=3)
+    if bf.recovered:
+        warnings.warn(f"{src}: file is damaged ({bf.size} bytes); recovered " + "; ".join(bf.recovered) + ".",
+                      DataLossWarning, stacklevel=3)
     return bf
 
 
@@ -521,12 +683,37 @@ def biofile_to_recording(bf: BioFile, *, signal: str | None = None, fill_lost: s
     data = rows.T if rows.dtype.kind == "f" else rows.T.astype(np.float64)
     data = np.ascontiguousarray(data)
     n_times = data.shape[1]
+    if rows.dtype.kind == "f" and rows.size:
+        n_inf = int(np.count_nonzero(np.isinf(rows)))
+        if n_inf:  # NaN marks lost samples (myovox writes them); infinity is never a sample
+            raise DataFormatError(
+                f"{src}: signal {signal!r} holds {n_inf} infinite value(s); the file is corrupt "
+                f"(wrong dtype code, channel count or sample count?).")
+    recovered: list[str] = []
+    emg_name = signal
+    if signal not in KNOWN_SIGNALS:
+        near = [k for k in KNOWN_SIGNALS if _one_bit_away(signal, k)]
+        if near:
+            emg_name = near[0]
+            recovered.append(f"signal name {signal!r} is one bit away from {near[0]!r} (corrupt header); "
+                             f"read as {near[0]!r}")
+    if counter_signal is not None and counter_signal not in bf.signals and counter_signal != signal:
+        near = [k for k in bf.signals if k != signal and _one_bit_away(k, counter_signal)]
+        if len(near) == 1:
+            recovered.append(f"signal name {near[0]!r} is one bit away from {counter_signal!r} (corrupt header); "
+                             f"used as the packet counter")
+            counter_signal = near[0]
+        else:
+            warnings.warn(f"{src}: no {counter_signal!r} signal (signals: {', '.join(bf.headers)}), so lost packets "
+                          "cannot be detected.", DataQualityWarning, stacklevel=3)
+    if recovered:
+        warnings.warn(f"{src}: " + "; ".join(recovered) + ".", DataLossWarning, stacklevel=3)
 
     meta: dict[str, Any] = {"source": src, "layout": bf.layout, "signal": signal,
                             "dtype_code": h.dtype_code}
     if path is not None:
         meta.update(_meta_from_path(Path(path)))
-    if signal.lower() == "biogap":
+    if emg_name.lower() == "biogap":
         meta["units"] = "0.1 uV"
         meta["device"] = "BioGAP-Ultra"
     notes: list[str] = []

@@ -115,11 +115,14 @@ def test_nan_samples_warn(tmp_path):
     rec = _rec(n_packets=3)
     data = rec.data.copy()
     data[0, :3] = np.nan
-    data[1, 0] = np.inf
     p = write_bio(rec.copy(data=data), tmp_path / "n.bio")
-    with pytest.warns(DataQualityWarning, match=r"n\.bio: 4 NaN or infinite"):
+    with pytest.warns(DataQualityWarning, match=r"n\.bio: 3 NaN or infinite"):
         back = read_bio(p)
     assert np.isnan(back.data[0, :3]).all()
+    data[1, 0] = np.inf  # never in EMG: a corrupt file
+    p = write_bio(rec.copy(data=data), tmp_path / "n.bio", overwrite=True)
+    with pytest.raises(DataFormatError, match=r"n\.bio: signal 'emg' holds 1 infinite value"):
+        read_bio(p)
 
 
 def test_signal_override_and_unknown_signal(tmp_path):
