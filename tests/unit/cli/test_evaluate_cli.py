@@ -83,23 +83,22 @@ def test_train_then_finetune_speechnet(tmp_path, capsys):
     rc = main(["-q", "train", str(root), "--model", "speechnet", "--out", str(model_dir), "--sessions", "1",
                "--epochs", "1"])
     assert rc == 0, capsys.readouterr().err
-    side = json.loads((model_dir / "model.json").read_text())
-    pre = side["preprocessing"]
-    assert pre["window_s"] == 1.5 and pre["sfreq"] == 200.0 and len(pre["channels"]) == 8
-    assert pre["filter"]["highpass"] == 20.0 and pre["filter"]["sfreq"] == 200.0
-    assert pre["trained_on"]["sessions"] == [1] and pre["label_map"]["0"] == "M1 (rest)"
+    card = json.loads((model_dir / "model.json").read_text())
+    assert card["window_s"] == 1.5 and card["sfreq"] == 200.0 and len(card["ch_names"]) == 8
+    assert card["filter"]["highpass"] == 20.0 and card["filter"]["sfreq"] == 200.0
+    assert card["training"]["sessions"] == [1] and card["label_map"]["0"] == "M1 (rest)"
     assert "Saved the model" in capsys.readouterr().out
-    # the folder exists now: a one-line error, then --overwrite works
+    # the folder exists now: a one-line error, then --force works
     assert main(["-q", "train", str(root), "--model", "lda", "--out", str(model_dir)]) == 2
-    assert "--overwrite" in capsys.readouterr().err
+    assert "--force" in capsys.readouterr().err
     out = tmp_path / "tuned"
     rc = main(["-q", "finetune", str(model_dir), str(root), "--out", str(out), "--sessions", "2", "--epochs", "1",
                "--strategy", "head"])
     assert rc == 0, capsys.readouterr().err
     printed = capsys.readouterr().out
     assert "before fine-tuning" in printed and str(out) in printed
-    tuned = json.loads((out / "model.json").read_text())["preprocessing"]
-    assert tuned["fine_tuned"]["strategy"] == "head" and tuned["fine_tuned"]["sessions"] == [2]
+    tuned = json.loads((out / "model.json").read_text())["training"]
+    assert tuned["fine_tuned"][-1]["strategy"] == "head" and tuned["fine_tuned"][-1]["sessions"] == [2]
     from myovox.models.io import load_model
 
     model, _ = load_model(out)

@@ -15,6 +15,7 @@ pytest.importorskip("torch")
 @pytest.fixture(scope="module")
 def model_dir(trained_net, task, tmp_path_factory):
     from myovox.models import io
+    from myovox.models.card import card_for
     from myovox.models.neural import SpeechNetClassifier
 
     clf = SpeechNetClassifier(n_epochs=1, net_params={})
@@ -23,9 +24,9 @@ def model_dir(trained_net, task, tmp_path_factory):
     clf.mean_ = clf.scale_ = None
     clf.n_channels_in_, clf.n_times_in_ = task.Xtr.shape[1:]
     d = tmp_path_factory.mktemp("models") / "tiny"
-    io.save_model(clf, d, preprocessing={"sfreq": 500.0, "window_s": 0.256, "ch_names": ["a", "b", "c", "d"],
-                                         "label_map": {0: "up", 1: "down", 2: "rest"}})
-    np.savez(d / "calibration.npz", X=task.Xtr[:100])
+    card = card_for(clf, sfreq=500.0, ch_names=["a", "b", "c", "d"], label_map={0: "up", 1: "down", 2: "rest"},
+                    rest_label=2)
+    io.save_model(clf, d, card, extra_files={"calibration.npz": {"X": task.Xtr[:100]}})
     return d
 
 
