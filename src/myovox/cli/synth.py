@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="probability that a BLE packet is lost (default 0)")
     p.add_argument("--no-raw", action="store_true", help="do not write the raw .bio files")
     p.add_argument("--no-processed", action="store_true", help="do not write the processed .h5 files")
-    p.add_argument("--force", action="store_true", help="write into a non-empty OUT, replacing the files it writes")
+    p.add_argument("--force", action="store_true", help="replace an OUT that myovox wrote before (never other files)")
 
 
 def run(args: argparse.Namespace) -> int:

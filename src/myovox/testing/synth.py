@@ -549,7 +549,8 @@ def generate_dataset(out_dir: str | Path, *, n_subjects: int = 2, n_sessions: in
     raw, processed : bool
         Which layouts to write.
     overwrite : bool
-        Allow writing into a non-empty ``out_dir`` (files of the same names are replaced).
+        Replace an ``out_dir`` that myovox wrote before (never a folder holding other files); the
+        dataset is written to a temporary sibling and renamed into place when complete.
     packet_loss : float | None
         Probability that a BLE packet is lost (overrides ``config.packet_loss``); the raw files
         then have counter gaps, the processed ones simply miss those samples (as the reference).
@@ -576,11 +577,17 @@ def generate_dataset(out_dir: str | Path, *, n_subjects: int = 2, n_sessions: in
     if packet_loss is not None:
         changes["packet_loss"] = packet_loss
     cfg = (config or SynthConfig()).replace(**changes)
-    if out.exists() and not out.is_dir():
-        raise ValidationError(f"Invalid value for 'out_dir': {out} exists and is not a folder.")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ValidationError(f"{out} is not empty; pass overwrite=True (CLI: --force) to write into it.")
+    from .._outputs import output_folder
 
+    with output_folder(out, force=overwrite, what="synthetic dataset") as tmp:
+        n_files = _write_files(tmp, n_subjects, n_sessions, n_batches, conditions, cfg, seed, raw, processed)
+    logger.info("wrote %d synthetic files (%d subjects x %d sessions x %d batches x %s) to %s",
+                n_files, n_subjects, n_sessions, n_batches, "/".join(conditions), out)
+    return out
+
+
+def _write_files(out: Path, n_subjects: int, n_sessions: int, n_batches: int, conditions: tuple, cfg: SynthConfig,
+                 seed: int, raw: bool, processed: bool) -> int:
     write_bio = write_h5 = None
     if raw:
         from ..io.bio import write_bio
@@ -597,17 +604,14 @@ def generate_dataset(out_dir: str | Path, *, n_subjects: int = 2, n_sessions: in
                     if write_bio is not None:
                         d = out / "raw" / name / cond
                         d.mkdir(parents=True, exist_ok=True)
-                        write_bio(rec, d / f"sess_{sess}_batch_{b}_{rec.meta['file_time']}.bio",
-                                  layout="old", overwrite=overwrite)
+                        write_bio(rec, d / f"sess_{sess}_batch_{b}_{rec.meta['file_time']}.bio", layout="old")
                         n_files += 1
                     if write_h5 is not None:
                         d = out / "data_raw_and_filt" / name / cond
                         d.mkdir(parents=True, exist_ok=True)
-                        write_h5(rec, d / f"sess_{sess}_batch_{b}.h5", overwrite=overwrite)
+                        write_h5(rec, d / f"sess_{sess}_batch_{b}.h5")
                         n_files += 1
-    logger.info("wrote %d synthetic files (%d subjects x %d sessions x %d batches x %s) to %s",
-                n_files, n_subjects, n_sessions, n_batches, "/".join(conditions), out)
-    return out
+    return n_files
 
 
 __all__ = ["CONDITIONS", "PHYSICAL_ORDER", "SAMPLES_PER_PACKET", "SynthConfig", "cue_schedule", "generate_dataset",
