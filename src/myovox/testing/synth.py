@@ -525,6 +525,50 @@ def generate_recording(subject: int | str = 1, session: int = 1, batch: int = 1,
     return Recording(data, fs, [f"Ch_{i}" for i in range(n_ch)], labels, cfg.label_names, meta)
 
 
+def generate_cued_recording(protocol: Any, subject: int | str = 1, session: int = 1, batch: int = 1,
+                            condition: str = "vocalized", *, config: SynthConfig | None = None,
+                            seed: int = 0) -> Recording:
+    """A synthetic recording of a participant following ``protocol``'s cues, sample for sample.
+
+    ``myovox record`` labels each sample by its guided protocol's clock; to test that loop with a
+    simulated device, the device must serve a participant who speaks the words in that order. The
+    trials of :func:`generate_recording` (same timing, words and repetitions) are re-ordered to
+    the protocol's trial order, so the protocol's ``labels_at`` matches the signal (within one
+    4-sample packet).
+
+    Parameters
+    ----------
+    protocol : myovox.acquisition.CueProtocol
+        Words, repetitions, timing (``start_s``, ``rest_s``, ``cue_s``, ``tail_s``) and ``trials()``.
+    subject, session, batch, condition, seed
+        As :func:`generate_recording`.
+    config : SynthConfig | None
+        Signal parameters; its protocol fields are replaced by the protocol's.
+
+    Returns
+    -------
+    Recording
+        As :func:`generate_recording`, without packet loss, lasting ``protocol.duration_s``.
+    """
+    cfg = (config or SynthConfig()).replace(
+        words=tuple(protocol.words), n_repetitions=int(protocol.repetitions), start_s=float(protocol.start_s),
+        rest_s=float(protocol.rest_s), cue_s=float(protocol.cue_s), tail_s=float(protocol.tail_s), packet_loss=0.0)
+    rec = generate_recording(subject, session, batch, condition, config=cfg, seed=seed)
+    fs = cfg.sfreq
+    start = int(round(cfg.start_s * fs))
+    bounds = [start + int(round(k * cfg.trial_s * fs)) for k in range(cfg.n_trials + 1)]
+    slots: dict[int, list[int]] = {}
+    for k, onset in enumerate(rec.meta["cue_onsets"]):
+        slots.setdefault(int(rec.labels[onset]), []).append(k)
+    order = [slots[int(w)].pop(0) for w in protocol.trials()]
+    pieces = [np.arange(0, start)] + [np.arange(bounds[k], bounds[k + 1]) for k in order] + \
+        [np.arange(bounds[-1], rec.n_times)]
+    idx = np.concatenate(pieces)
+    meta = {k: v for k, v in rec.meta.items() if k not in ("counter", "timestamps", "lost_packets", "cue_onsets")}
+    meta["protocol_trials"] = [int(w) for w in protocol.trials()]
+    return Recording(rec.data[:, idx], fs, rec.ch_names, rec.labels[idx], rec.label_names, meta)
+
+
 def generate_dataset(out_dir: str | Path, *, n_subjects: int = 2, n_sessions: int = 3,
                      n_batches: int = 5, conditions: Sequence[str] = CONDITIONS,
                      n_repetitions: int = 20, seed: int = 0, raw: bool = True, processed: bool = True,
@@ -614,5 +658,5 @@ def _write_files(out: Path, n_subjects: int, n_sessions: int, n_batches: int, co
     return n_files
 
 
-__all__ = ["CONDITIONS", "PHYSICAL_ORDER", "SAMPLES_PER_PACKET", "SynthConfig", "cue_schedule", "generate_dataset",
-           "generate_recording"]
+__all__ = ["CONDITIONS", "PHYSICAL_ORDER", "SAMPLES_PER_PACKET", "SynthConfig", "cue_schedule",
+           "generate_cued_recording", "generate_dataset", "generate_recording"]
