@@ -27,38 +27,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-windows", type=int, default=512, help="calibration windows used at most")
 
 
-def calibration_windows(path: str, side: Any, kind: str | None = None, max_windows: int = 512) -> Any:
-    """Windows for calibration from a dataset folder (model's preprocessing) or a .npy/.npz file."""
+def calibration_windows(path: str, card: Any, kind: str | None = None, max_windows: int = 512) -> Any:
+    """Windows for calibration: a .npy/.npz file, or a dataset folder cut into the model's own windows."""
     import numpy as np
 
     from ..exceptions import ValidationError
     from ..export import _read_calibration_file
+    from ..models.card import model_windows
+    from .evaluate import load_for_model
 
     p = Path(path)
     if not p.exists():
         raise ValidationError(f"Calibration path {p} does not exist.")
     if p.is_file() or any((p / n).is_file() for n in ("calibration.npz", "calibration.npy")):
         X = _read_calibration_file(p)
-    elif hasattr(side, "causal"):  # a ModelCard: the model's own windows
-        from ..models.card import model_windows
-        from .evaluate import load
-
-        X = model_windows(load(str(p), kind, raw_signal=bool(side.causal)), side, source=str(p)).X
     else:
-        from ..preprocessing.pipeline import preprocess_dataset
-        from ..windows import make_windows
-        from .evaluate import load
-
-        prep = side.get("preprocessing") or {}
-        # a causally filtered model needs the raw signal (SilentWear trees: not the zero-phase columns)
-        ds = load(str(p), kind, raw_signal=bool(prep.get("causal", False)))
-        kwargs: dict[str, Any] = {}
-        if "filter" in prep:
-            kwargs["filter"] = prep["filter"]
-        if prep.get("channel_selection") is not None:
-            kwargs["channels"] = prep["channel_selection"]
-        ds = preprocess_dataset(ds, causal=bool(prep.get("causal", False)), **kwargs)
-        X = make_windows(ds, window_s=side.get("window_s", prep.get("window_s"))).X
+        X = model_windows(load_for_model(str(p), kind, card), card, source=str(p)).X
     X = np.asarray(X)
     if len(X) > max_windows:
         X = X[np.random.default_rng(0).choice(len(X), max_windows, replace=False)]

@@ -68,37 +68,44 @@ def _read_calibration_file(path: Path, missing_ok: bool = False) -> Any:
         if missing_ok:
             return None
         raise ExportError(f"No calibration.npz/.npy in {path}.")
-    if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False)
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            if "X" not in z.files:
-                raise ExportError(f"{path} has no array 'X' (found {', '.join(z.files)}).")
-            return np.array(z["X"])
+    try:
+        if path.suffix == ".npy":
+            X = np.load(path, allow_pickle=False)
+        elif path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                if "X" not in z.files:
+                    raise ExportError(f"{path} has no array 'X' (found {', '.join(z.files)}).")
+                X = np.array(z["X"])
+        else:
+            X = None
+    except ExportError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a damaged or tampered file: zip, npy header, pickle refused
+        raise ExportError(f"{path} cannot be read as calibration windows ({type(err).__name__}: {err}).") from None
+    if X is not None:
+        if X.ndim != 3 or not np.issubdtype(X.dtype, np.number) or not np.isfinite(X).all():
+            raise ExportError(f"{path}: calibration windows must be finite numbers shaped (n_windows, n_channels, "
+                              f"n_times), got {X.dtype} {X.shape}.")
+        return X
     raise ExportError(f"Cannot read calibration windows from {path}: expected .npy, .npz or a dataset folder.")
 
 
-def _as_sidecar(side: Any) -> dict:
-    """A sidecar dict; a :class:`~myovox.models.card.ModelCard` gives its fields under the sidecar names."""
-    if hasattr(side, "to_dict"):
-        card = side.to_dict()
-        extra = {"n_samples": card.get("n_times"), "dataset": (card.get("training") or {}).get("dataset")}
-        return {**card, **{k: v for k, v in extra.items() if v is not None}}
-    return dict(side or {})
+#: what an exported artefact's model.json carries about its input (the model card's fields)
+_DEPLOY_KEYS = ("sfreq", "window_s", "ch_names", "units", "channel_selection", "filter", "causal", "label_map",
+                "rest_label", "n_times", "window_mode", "model")
 
 
 def _meta_from_sidecar(side: Any) -> dict:
-    side = _as_sidecar(side)
-    prep = side.get("preprocessing") or {}
-    keep = {}
-    for key in ("sfreq", "window_s", "ch_names", "channels", "channel_selection", "filter", "causal",
-                "label_map", "rest_label", "n_samples", "window_mode", "dataset", "model"):
-        if key == "label_map" and key in prep:  # label -> name (top-level one is index -> label)
-            keep[key] = prep[key]
-        elif key in side:
-            keep[key] = side[key]
-        elif key in prep:
-            keep[key] = prep[key]
+    """The input description to carry into an export, from a ModelCard (or a dict of its field names)."""
+    if side is None:
+        return {}
+    d = side.to_dict() if hasattr(side, "to_dict") else dict(side)
+    keep = {k: d[k] for k in _DEPLOY_KEYS if k in d}
+    if "n_times" in keep:
+        keep["n_samples"] = keep["n_times"]
+    dataset = (d.get("training") or {}).get("dataset")
+    if dataset is not None:
+        keep["dataset"] = dataset
     return keep
 
 
@@ -128,9 +135,9 @@ def export_model(model: Any, out_dir: str | os.PathLike, *, format: str = "c", i
         leaves the old one intact.
     report : bool
         Also write ``budget.json`` and ``budget.md`` (int8 only).
-    sidecar : dict | None
-        Preprocessing information to carry (sfreq, window_s, channels, filter, label_map);
-        read from the folder when ``model`` is a path.
+    sidecar : ModelCard | dict | None
+        The model card (or a dict of its field names: sfreq, window_s, ch_names, filter, causal,
+        label_map, ...) to carry; read from the folder when ``model`` is a path.
     method : {"percentile", "minmax"}
         Calibration range estimate.
     check : bool
@@ -153,7 +160,7 @@ def export_model(model: Any, out_dir: str | os.PathLike, *, format: str = "c", i
         raise ExportError(str(err)) from None
     if isinstance(model, (str, os.PathLike)):
         model, side, saved_cal = load_for_export(model)
-        sidecar = {**_as_sidecar(side), **_as_sidecar(sidecar)}
+        sidecar = {**_meta_from_sidecar(side), **_meta_from_sidecar(sidecar)}
         if calibration is None:
             calibration = saved_cal
     if isinstance(calibration, (str, os.PathLike)):
