@@ -13,7 +13,7 @@ import numpy as np
 from .._checks import check_positive, did_you_mean, require
 from .._logging import logger
 from ..exceptions import StreamError, ValidationError
-from .base import BaseStream, Chunk
+from .base import BaseStream, Chunk, insert_missing
 
 #: friendly names -> BrainFlow BoardIds member names
 BOARDS = {"synthetic": "SYNTHETIC_BOARD", "playback": "PLAYBACK_FILE_BOARD", "cyton": "CYTON_BOARD",
@@ -35,15 +35,20 @@ class BrainFlowStream(BaseStream):
         Board the playback file was recorded with (default: synthetic).
     stall_timeout : float
         Seconds without samples before ``StreamError``.
+    fill_lost : bool
+        Find lost samples in the board's package counter (0-255, e.g. Cyton's sample number) and put
+        them back as flagged NaN samples (default True; not for the Ganglion, whose counter codes
+        compression).
     """
 
     def __init__(self, board: str | int = "synthetic", *, serial_port: str = "", file: str = "",
                  master_board: str | int | None = None, stall_timeout: float = 3.0,
-                 poll_s: float = 0.01) -> None:
+                 poll_s: float = 0.01, fill_lost: bool = True) -> None:
         super().__init__()
         self.board, self.serial_port, self.file, self.master_board = board, serial_port, file, master_board
         self.stall_timeout = check_positive("stall_timeout", stall_timeout, "duration in seconds")
         self.poll_s = poll_s
+        self.fill_lost = bool(fill_lost)
         self._shim = None
 
     def describe(self) -> str:
@@ -87,6 +92,14 @@ class BrainFlowStream(BaseStream):
             rows = bs.BoardShim.get_exg_channels(desc_id)
         self._rows = list(rows)
         self._ts_row = bs.BoardShim.get_timestamp_channel(desc_id)
+        self._pk_row = None
+        if self.fill_lost and desc_id != bs.BoardIds.GANGLION_BOARD.value:
+            try:
+                self._pk_row = bs.BoardShim.get_package_num_channel(desc_id)
+            except Exception:  # noqa: BLE001 - boards without a package counter
+                self._pk_row = None
+        self._last_pk: int | None = None
+        self._pk_step: int | None = None
         self.sfreq = float(bs.BoardShim.get_sampling_rate(desc_id))
         self.ch_names = tuple(f"EMG{i + 1}" for i in range(len(self._rows)))
         self._last = time.monotonic()
@@ -101,11 +114,36 @@ class BrainFlowStream(BaseStream):
                 raise StreamError(f"{self.describe()}: board stopped delivering data ({err}).") from err
             if data.shape[1]:
                 self._last = time.monotonic()
-                return self._make_chunk(np.asarray(data[self._rows], dtype=np.float64),
-                                        timestamps=np.asarray(data[self._ts_row]))
+                emg = np.asarray(data[self._rows], dtype=np.float64)
+                ts = np.asarray(data[self._ts_row])
+                if self._pk_row is not None:
+                    at, n_fill = self._lost_from_counter(np.asarray(data[self._pk_row]))
+                    if at.size:
+                        emg, missing = insert_missing(emg, at, n_fill)
+                        self.stats.extra["samples_lost_by_counter"] = (
+                            self.stats.extra.get("samples_lost_by_counter", 0) + int(n_fill.sum()))
+                        return self._make_chunk(emg, missing=missing)
+                return self._make_chunk(emg, timestamps=ts)
             if time.monotonic() >= deadline:
                 raise StreamError(f"{self.describe()} stalled: no data for {timeout:g} s.")
             time.sleep(self.poll_s)
+
+    def _lost_from_counter(self, counter: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(at, n_fill)`` of samples lost according to the 0-255 package counter."""
+        c = np.rint(counter).astype(np.int64) % 256
+        prev = self._last_pk
+        self._last_pk = int(c[-1]) if c.size else prev
+        steps = np.diff(np.concatenate([[prev], c]) if prev is not None else c) % 256
+        if self._pk_step is None:  # the counter's normal step (1; 2 on some boards), from the first samples
+            nz = steps[steps > 0]
+            if nz.size < 8:
+                return np.empty(0, np.int64), np.empty(0, np.int64)
+            vals, counts = np.unique(nz, return_counts=True)
+            self._pk_step = int(vals[np.argmax(counts)])
+        step = self._pk_step
+        gap = (steps > step) & (steps % step == 0)
+        idx = np.flatnonzero(gap)
+        return idx + (0 if prev is not None else 1), steps[idx] // step - 1
 
     def _close(self) -> None:
         if self._shim is not None:

@@ -180,3 +180,16 @@ def test_simulated_device_serves_the_losses_of_a_lossy_recording_and_validates()
         SimulatedBioGAP(Recording(np.zeros((3, 100)), 500.0))
     with pytest.raises(ValidationError, match="speed"):
         SimulatedBioGAP(rec, speed=0)
+
+
+def test_brainflow_counter_gaps_are_filled():
+    from myovox.streams.brainflow import BrainFlowStream
+
+    s = BrainFlowStream("synthetic")
+    s._last_pk = s._pk_step = None
+    at, n = s._lost_from_counter(np.arange(250, 262) % 256)     # first chunk: learns the step
+    assert at.size == 0 and s._pk_step == 1
+    at, n = s._lost_from_counter(np.array([6, 7, 11, 12, 13, 24]))  # 3 lost, then 10 lost
+    assert at.tolist() == [2, 5] and n.tolist() == [3, 10]
+    at, n = s._lost_from_counter(np.array([27]))                 # 2 lost before the chunk
+    assert at.tolist() == [0] and n.tolist() == [2]
