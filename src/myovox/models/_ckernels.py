@@ -51,9 +51,9 @@ _P, _I64 = ctypes.c_void_p, ctypes.c_int64
 _D = ctypes.c_double
 _SIGNATURES = {
     "myovox_first_fwd": (ctypes.c_int, [_P, _I64, _I64, _P, _P, _P, _I64, _I64, _I64, _I64, _I64, _P, _P, _P, _P,
-                                        _P, _P]),
+                                        _P, _P, _P]),
     "myovox_first_dw": (ctypes.c_int, [_P, _I64, _I64, _P, _P, _I64, _I64, _I64, _I64, _I64, _P, _P, _P, _P, _P,
-                                       _P, _P]),
+                                       _P, _P, _P]),
     "myovox_pool_stats": (ctypes.c_int, [_P, _I64, _I64, _I64, _P, _P]),
     "myovox_bn_train_stats": (None, [_P, _P, _I64, _I64, _P, _D, _D, _P, _P, _P, _P, _P, _P]),
     "myovox_pool_bwd": (None, [_P, _I64, _I64, _I64, _P, _P, _P, _P, _I64, _I64, _P, _I64, _I64]),

@@ -70,10 +70,17 @@ static void pad_row(const float *row, int64_t T, int64_t pad, int64_t width, flo
  * s1[i] = sum_t xp[t + i] and s2[i * k + j] = sum_t xp[t + i] * xp[t + j] over the t_out
  * output positions, summed over rows in row order (the same for any thread count), and from
  * them the mean and (biased) variance of each filter's full convolution output (double).
+ *
+ * DC offsets: each row is shifted by its mean c (crow[r]) *including its padding*, so that
+ * xp = xc + c at every position and z = conv(xc) + c sum(w_f) + b_f, the same constant added to
+ * every position of the row: the arg-max is that of conv(xc), computed in float on values of
+ * the signal's size, not the offset's. zsel holds the pooled value *minus the batch mean*,
+ * zsel - mean = conv(xc) + (c sum(w_f) + b_f - mean_f), the bracket in double: a DC offset of
+ * 1e4 times the signal would otherwise leave float32 values only 1e-3 of the signal apart.
  * Returns 0, -1 when out of memory, or -2 for kernels longer than 64. */
 int myovox_first_fwd(const float *x, int64_t n_rows, int64_t T, const float *w, const float *bias,
                      const float *sign, int64_t F, int64_t k, int64_t pad, int64_t pool, int64_t tp,
-                     float *zsel, int32_t *idx, double *s1, double *s2, double *mean, double *var)
+                     float *zsel, int32_t *idx, double *s1, double *s2, double *mean, double *var, float *crow)
 {
     const int64_t L = pool + k - 1, tq = round_up(tp, LANES);
     const int64_t t_out = T + 2 * pad - k + 1;
@@ -144,13 +151,16 @@ int myovox_first_fwd(const float *x, int64_t n_rows, int64_t T, const float *w, 
                         tail + (double)c * (sh1[i] + sh1[j]) + (double)t_out * (double)c * (double)c;
                 }
             }
-            /* X[m * tq + p] = xp[p * pool + m]: the L samples under pooled output p, transposed
+            crow[r] = c;
+            for (t = 0; t < width; ++t)  /* the row and its padding shifted by c (see above) */
+                xp[t] -= c;
+            /* X[m * tq + p] = xc[p * pool + m]: the L samples under pooled output p, transposed
              * so that LANES consecutive pooled outputs are one vector */
             for (int64_t m = 0; m < L; ++m)
                 for (int64_t p = 0; p < tq; ++p)
                     X[m * tq + p] = xp[p * pool + m];
             for (int64_t f = 0; f < F; ++f) {
-                const float s = sign[f], b = bias[f];
+                const float s = sign[f];
                 float *zs = zsel + (r * F + f) * tp;
                 int32_t *ix = idx + (r * F + f) * tp;
                 for (int64_t p0 = 0; p0 < tq; p0 += LANES) {
@@ -165,7 +175,7 @@ int myovox_first_fwd(const float *x, int64_t n_rows, int64_t T, const float *w, 
                         best = (vf)(((vi)v & gt) | ((vi)best & ~gt));
                         bi = (((vi){0} + (int32_t)q) & gt) | (bi & ~gt);
                     }
-                    const vf out = s * best + b;
+                    const vf out = s * best;  /* conv(xc); the row's constant is added below */
                     float zs_buf[LANES];
                     int32_t ix_buf[LANES];
                     memcpy(zs_buf, &out, sizeof out);
@@ -199,22 +209,43 @@ int myovox_first_fwd(const float *x, int64_t n_rows, int64_t T, const float *w, 
             mean[f] = mf;
             var[f] = vf_ > 0.0 ? vf_ : 0.0;
         }
+        /* zsel - mean = conv(xc) + (c sum(w_f) + b_f - mean_f) */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+        for (int64_t r = 0; r < n_rows; ++r)
+            for (int64_t f = 0; f < F; ++f) {
+                double sw = 0.0;
+                for (int64_t i = 0; i < k; ++i)
+                    sw += (double)w[f * k + i];
+                const float off = (float)((double)crow[r] * sw + (double)bias[f] - mean[f]);
+                float *zs = zsel + (r * F + f) * tp;
+                for (int64_t p = 0; p < tp; ++p)
+                    zs[p] += off;
+            }
     }
     free(mom);
     return failed ? -1 : 0;
 }
 
-/* First block's weight gradient for rows [0, n_rows): the arg-max part, sum over rows r and
- * pooled outputs p of g[r, f, p] * xp[p * pool + idx[r, f, p] + j] (xp the padded row; each
- * row's part a dense correlation of xp with G, the pooled gradient placed at the arg-max
- * positions, zero elsewhere; rows summed in order), plus batch norm's dense part
- * c2[f] * s1[j] + c3[f] * (w_f . s2[:, j] + b_f s1[j]). Returns 0, or -1 when out of memory. */
+/* First block's weight gradient for rows [0, n_rows), dL/dz = G + c2' + c3 (z - mean) with
+ * c2' = -sum(G) / m (batch norm's gradient; m = n_rows * t_out positions):
+ * - the arg-max part, sum over rows r and pooled outputs p of g[r, f, p] * xp[p * pool + idx + j]
+ *   (xp the padded row; each row's part a dense correlation with G, the pooled gradient placed at
+ *   the arg-max positions, zero elsewhere), taken on the row shifted by its mean c = crow[r] as in
+ *   myovox_first_fwd (xp = xc + c everywhere): sum G xc (float, signal-sized) + c sum(G) (double);
+ * - the dense part, c2' s1[j] + c3[f] (w_f . s2[:, j] + (b_f - mean_f) s1[j]) in double.
+ * c2' comes from the same per-row sums of G as the arg-max part, so that their offset-sized
+ * terms (c sum(G) against c2' s1) cancel in double. Rows are summed in order.
+ * Returns 0, or -1 when out of memory. */
 int myovox_first_dw(const float *x, int64_t n_rows, int64_t T, const float *g, const int32_t *idx,
                     int64_t F, int64_t k, int64_t pad, int64_t pool, int64_t tp, const double *s1, const double *s2,
-                    const float *w, const float *bias, const float *c2, const float *c3, float *dw)
+                    const float *w, const float *bias, const float *crow, const double *mean, const float *c3,
+                    float *dw)
 {
     const int64_t tn = round_up(tp * pool, 4 * LANES), width = tn + k - 1 + LANES;
-    double *part = (double *)malloc(sizeof(double) * (size_t)(n_rows * F * k));
+    const int64_t t_out = T + 2 * pad - k + 1;
+    double *part = (double *)malloc(sizeof(double) * (size_t)(n_rows * F * (k + 1)));
     int failed = 0;
     if (part == NULL)
         return -1;
@@ -233,6 +264,9 @@ int myovox_first_dw(const float *x, int64_t n_rows, int64_t T, const float *g, c
                 continue;
             float *G = xp + width;
             pad_row(x + r * T, T, pad, width, xp);
+            const float c = crow[r];
+            for (int64_t t = 0; t < width; ++t)
+                xp[t] -= c;
             /* all filters' G first: vector loads right after scalar stores to the same lines
              * would stall on store forwarding */
             memset(G, 0, sizeof(float) * (size_t)(F * tn));
@@ -245,6 +279,11 @@ int myovox_first_dw(const float *x, int64_t n_rows, int64_t T, const float *g, c
             }
             for (int64_t f = 0; f < F; ++f) {
                 const float *Gf = G + f * tn;
+                const float *gf = g + (r * F + f) * tp;
+                double gs = 0.0;
+                for (int64_t p = 0; p < tp; ++p)
+                    gs += (double)gf[p];
+                part[n_rows * F * k + r * F + f] = gs;
                 for (int64_t j = 0; j < k; ++j) {
                     /* four independent accumulators hide the latency of the multiply-adds */
                     vf a0 = splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
@@ -255,23 +294,26 @@ int myovox_first_dw(const float *x, int64_t n_rows, int64_t T, const float *g, c
                         a2 += load(Gf + t + 2 * LANES) * load(u + t + 2 * LANES);
                         a3 += load(Gf + t + 3 * LANES) * load(u + t + 3 * LANES);
                     }
-                    part[(r * F + f) * k + j] = (double)hsum((a0 + a1) + (a2 + a3));
+                    part[(r * F + f) * k + j] = (double)hsum((a0 + a1) + (a2 + a3)) + (double)c * gs;
                 }
             }
         }
         free(xp);
     }
     if (!failed) {
-        /* plus the dense part of batch norm's gradient, sum over all positions of (c2 + c3 z) u_j
-         * = c2 s1[j] + c3 (sum_i w_i s2[i, j] + b s1[j]) */
-        for (int64_t f = 0; f < F; ++f)
+        /* plus the dense part of batch norm's gradient, sum over all positions of
+         * (c2' + c3 (z - mean)) u_j = c2' s1[j] + c3 (sum_i w_i s2[i, j] + (b - mean) s1[j]) */
+        const double m = (double)(n_rows * t_out);
+        for (int64_t f = 0; f < F; ++f) {
+            const double c2p = -sum_rows(part + n_rows * F * k, n_rows, F, f) / m;
             for (int64_t j = 0; j < k; ++j) {
                 const double acc = sum_rows(part, n_rows, F * k, f * k + j);
-                double ws2 = (double)bias[f] * s1[j];
+                double ws2 = ((double)bias[f] - mean[f]) * s1[j];
                 for (int64_t i = 0; i < k; ++i)
                     ws2 += (double)w[f * k + i] * s2[i * k + j];
-                dw[f * k + j] = (float)(acc + (double)c2[f] * s1[j] + (double)c3[f] * ws2);
+                dw[f * k + j] = (float)(acc + c2p * s1[j] + (double)c3[f] * ws2);
             }
+        }
     }
     free(part);
     return failed ? -1 : 0;

@@ -22,6 +22,15 @@ this module does about it:
   maxima come from one matrix product of the input windows of each pooling window with a
   Toeplitz form of the kernels, and the weight gradient is the arg-max part (one matrix product)
   plus a closed form for the dense part of batch norm's gradient.
+* DC offsets (raw microvolt data can sit 1e3-1e5 times above the signal): the first block shifts
+  each padded row, padding included, by the row's mean, so that ``z = conv1d(xp - c) + c sum(w) + b``
+  adds one constant per row; its float32 products, maxima and arg-max sums are then of the
+  signal's size, and the constants (``c sum(w) + b - mean``, ``c sum(G)``) are added in double.
+  Batch norm sees the pooled values minus the batch mean, and its gradient's constant part
+  ``c2' = -sum(G) / m`` is taken from the same sums as the arg-max part, so that offset-sized
+  terms cancel in double. The block's outputs and gradients then match float64 autograd to
+  ~1e-6 whatever the offset (``test_fast.py``), where float32 autograd's weight gradient drifts
+  with it (4e-4 at 1e4 times the signal).
 * Elementwise steps run in place over contiguous memory and in float arithmetic: on this class of
   machine fresh megabyte-sized temporaries (page faults) and boolean masks cost more than the
   arithmetic.
@@ -45,8 +54,9 @@ hundreds of small tensor operations. :class:`_FirstBlockC` and :class:`_Temporal
 same mathematics with:
 
 * the first block's convolution, max-pool and arg-max as a direct vectorised convolution per
-  row, its input moments (shifted by each row's mean, then exact in float64) and batch-norm
-  statistics in the same pass, and its weight gradient as a correlation per row;
+  row (of the row shifted by its mean, as above), its input moments (shifted by each row's mean,
+  then exact in float64) and batch-norm statistics in the same pass, and its weight gradient as
+  a correlation per row;
 * batch norm's statistics, running averages, normalisation + ReLU and the coefficients of its
   gradient in C, one pass each, instead of ~30 tensor operations per block;
 * for long kernels (block 2) the input gradient as a forward convolution of ``dz`` padded in
@@ -262,21 +272,35 @@ def _workspace(slot: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.T
     return buf[:numel].view(shape)
 
 
-def _pooled_windows(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, sign: torch.Tensor, pad: int,
-                    pool: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _row_shift(x: torch.Tensor) -> torch.Tensor:
+    """Each row's mean (float): the shift that keeps the first block's float arithmetic signal-sized."""
+    return x.mean(1, dtype=torch.float64).to(x.dtype)
+
+
+def _pooled_windows(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, sign: torch.Tensor,
+                    pad: int, pool: int, shift: torch.Tensor | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Max-pooled ``sign * conv1d(x)`` of a single-row input as one matrix product.
 
     Each pooled output sees ``L = pool + k - 1`` input samples; a Toeplitz matrix ``(pool * F, L)``
     gives all ``pool`` convolution outputs of every filter at once. Returns the input windows
     ``(R, L)`` (``R = N * n_pooled``), the maxima ``(F, R)`` and their positions ``(F, R)`` as
     floats (filter-major, so that every step below runs over contiguous memory).
+
+    With ``shift`` (one value per row), the padded rows are shifted by it *including their
+    padding*: then ``z = conv1d(xp - shift) + shift * sum(w) + b`` with the same constant at every
+    position of a row, so the arg-max is unchanged and the maxima (and returned windows) are those
+    of the shifted rows, without the bias (the caller adds each row's constant in double).
     """
     n, t = x.shape
     f, k = weight.shape
     length = pool + k - 1
     t_out = t + 2 * pad - k + 1
     tp = t_out // pool
-    xw = F.pad(x, (pad, pad)).unfold(1, length, pool)[:, :tp].reshape(n * tp, length)
+    xp = F.pad(x, (pad, pad))
+    if shift is not None:
+        xp = xp - shift[:, None]
+    xw = xp.unfold(1, length, pool)[:, :tp].reshape(n * tp, length)
     ws = weight * sign[:, None]
     toe = weight.new_zeros(pool, f, length)
     for j in range(pool):
@@ -298,8 +322,18 @@ def _pooled_windows(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, s
         torch.gt(zs[j], zmax, out=gt)
         torch.maximum(idx, gt.mul_(j), out=idx)
         torch.maximum(zmax, zs[j], out=zmax)
-    zmax.add_((bias * sign)[:, None])
+    if bias is not None:
+        zmax.add_((bias * sign)[:, None])
     return xw, zmax, idx
+
+
+def _row_offsets(shift: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, centre: torch.Tensor,
+                 tp: int) -> torch.Tensor:
+    """``shift[r] * sum(w_f) + b_f - centre_f`` per filter and pooled output ``(F, N * tp)``, in double
+    then float: what turns the maxima of the shifted rows into values relative to ``centre``."""
+    off = (shift.double()[None, :] * weight.detach().double().sum(1)[:, None]
+           + (bias.detach().double() - centre.double())[:, None])
+    return off.to(weight.dtype).repeat_interleave(tp, dim=1)
 
 
 def _shifted_moments(x: torch.Tensor, k: int, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -370,38 +404,48 @@ class _FirstBlock(torch.autograd.Function):
         invstd = torch.rsqrt(var + eps)
         a = gamma * invstd
         sign = torch.where(a >= 0, 1.0, -1.0).to(x.dtype)
-        xw, zmax, idx = _pooled_windows(x, weight, bias, sign, pad, pool)
-        zsel = zmax * sign[:, None]
-        out = torch.relu(a[:, None] * (zsel - mean[:, None]) + beta[:, None])   # (F, R)
-        ctx.save_for_backward(xw, idx, zsel, mean, invstd, gamma, out, s1, s2, weight, bias)
+        # rows shifted by their means (with their padding): float arithmetic on signal-sized
+        # values, and the pooled values relative to the batch mean, zc = zsel - mean, with the
+        # offset-sized constants in double (a DC offset of 1e4 times the signal would otherwise
+        # leave float32 values only 1e-3 of the signal apart)
+        shift = _row_shift(x)
+        xw, zmax, idx = _pooled_windows(x, weight, None, sign, pad, pool, shift=shift)
+        zc = zmax * sign[:, None] + _row_offsets(shift, weight, bias, mean_d, zmax.shape[1] // n)
+        out = torch.relu(a[:, None] * zc + beta[:, None])   # (F, R)
+        ctx.save_for_backward(xw, idx, zc, invstd, gamma, out, s1, s2, weight, bias, shift, mean_d)
         ctx.pool, ctx.m, ctx.k = pool, m, k
         return out.view(f, n, -1).transpose(0, 1).contiguous()  # (N, F, n_pooled)
 
     @staticmethod
     def backward(ctx, go):
-        xw, idx, zsel, mean, invstd, gamma, out, s1, s2, weight, bias = ctx.saved_tensors
+        xw, idx, zc, invstd, gamma, out, s1, s2, weight, bias, shift, mean_d = ctx.saved_tensors
         m, k = ctx.m, ctx.k
         f, r = out.shape
         gu = go.transpose(0, 1).reshape(f, r) * (out > 0)
         dbeta = gu.sum(1)
-        dgamma = (gu * ((zsel - mean[:, None]) * invstd[:, None])).sum(1)
+        dgamma = (gu * (zc * invstd[:, None])).sum(1)
         c1 = gamma * invstd
         c3 = -c1 * dgamma * invstd / m
-        c2 = -c1 * dbeta / m - c3 * mean
+        g = gu * c1[:, None]
+        # dL/dz = G + c2' + c3 * (z - mean) with c2' = -sum(G) / m, taken from the same sums of G
+        # as the arg-max part below, so that their offset-sized terms cancel in double
+        gsum = g.view(f, shift.shape[0], -1).sum(2, dtype=torch.float64)   # (F, N)
+        c2p = -gsum.sum(1) / m
         dw = db = None
         if ctx.needs_input_grad[1]:
-            # arg-max part: c1 * gu times the k input samples under the selected position of each
-            # pooling window, gathered ((F, R, k), no dense scatter) and reduced by one batched product
+            # arg-max part: G times the k input samples under the selected position of each
+            # pooling window, gathered ((F, R, k), no dense scatter) and reduced by one batched
+            # product; on the shifted rows (xw), plus shift * sum(G) per row in double
             index = torch.add(idx.long().unsqueeze(2), torch.arange(k), out=_workspace("index", (f, r, k), torch.int64))
             under = torch.gather(xw.unsqueeze(0).expand(f, r, xw.shape[1]), 2, index,
                                  out=_workspace("under", (f, r, k), xw.dtype))
-            dws = torch.bmm((gu * c1[:, None]).unsqueeze(1), under)[:, 0]
-            # dense part: sum over all positions of (c2 + c3 * z) * u = c2 * s1 + c3 * (s2 w + b s1)
-            c2d, c3d, wd, bd = c2.double(), c3.double(), weight.double(), bias.double()
-            dense = c2d[:, None] * s1[None] + c3d[:, None] * (wd @ s2 + bd[:, None] * s1[None])
-            dw = dws + dense.to(dws.dtype)
+            dws = torch.bmm(g.unsqueeze(1), under)[:, 0].double() + (gsum @ shift.double())[:, None]
+            # dense part: sum over all positions of (c2' + c3 (z - mean)) u = c2' s1 + c3 (s2 w + (b - mean) s1)
+            c3d, wd, bd = c3.double(), weight.double(), bias.double()
+            dense = c2p[:, None] * s1[None] + c3d[:, None] * (wd @ s2 + (bd - mean_d)[:, None] * s1[None])
+            dw = (dws + dense).to(weight.dtype)
         if ctx.needs_input_grad[2]:
-            db = c1 * dbeta + c2 * m + c3 * m * mean
+            db = (c1.double() * dbeta.double() + c2p * m).to(weight.dtype)  # 0 up to rounding, as batch norm makes it
         return None, dw, db, dgamma, dbeta, None, None, None, None, None, None, None
 
 
@@ -447,17 +491,19 @@ def _c_bn_relu(zsel: torch.Tensor, mean: torch.Tensor, a: torch.Tensor, beta: to
 
 def _c_bn_train(mean_d: torch.Tensor, var_d: torch.Tensor, m: int, gamma: torch.Tensor, beta: torch.Tensor,
                 running_mean: torch.Tensor, running_var: torch.Tensor, num_batches: torch.Tensor, momentum: float,
-                eps: float, zsel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                eps: float, zsel: torch.Tensor, centred: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Batch norm in training mode from batch statistics, in C: ``(out, mean, invstd)``.
 
     Updates the running statistics exactly as torch's batch norm does (unbiased variance) and
-    maps the pooled values ``zsel`` through batch norm and ReLU.
+    maps the pooled values ``zsel`` through batch norm and ReLU (``centred``: ``zsel`` already
+    holds the values minus the batch mean, as the first block's kernel writes them).
     """
     f = mean_d.shape[0]
     mean, invstd, a = (torch.empty(f, dtype=zsel.dtype) for _ in range(3))
     _c("myovox_bn_train_stats", mean_d, var_d, f, m, gamma.detach().contiguous(), eps, momentum, running_mean,
        running_var, num_batches, mean, invstd, a)
-    return _c_bn_relu(zsel, mean, a, beta), mean, invstd
+    return _c_bn_relu(zsel, torch.zeros_like(mean) if centred else mean, a, beta), mean, invstd
 
 
 def _c_bn_relu_bwd(go, out, zsel, mean, invstd, gamma, m: int):
@@ -496,25 +542,28 @@ class _FirstBlockC(torch.autograd.Function):
         # s1[i] = sum of u_i, s2[i, j] = sum of u_i * u_j, with u_i the input shifted by i samples
         s1, s2 = torch.empty(k, dtype=torch.float64), torch.empty(k, k, dtype=torch.float64)
         mean_d, var_d = torch.empty(f, dtype=torch.float64), torch.empty(f, dtype=torch.float64)
+        crow = x.new_empty(n)  # each row's shift (its mean): the kernels work on signal-sized values
         _c("myovox_first_fwd", x, n, t, w, b, _sign_of(gamma.detach()), f, k, pad, pool, tp, zsel, idx, s1, s2,
-           mean_d, var_d)
+           mean_d, var_d, crow)
         m = n * (t + 2 * pad - k + 1)
+        # zsel holds the pooled values minus the batch mean (exact offsets in double, _kernels.c)
         out, mean, invstd = _c_bn_train(mean_d, var_d, m, gamma, beta, running_mean, running_var, num_batches,
-                                        momentum, eps, zsel)
-        ctx.save_for_backward(x, idx, zsel, mean, invstd, gamma, out, s1, s2, w, b)
+                                        momentum, eps, zsel, centred=True)
+        ctx.save_for_backward(x, idx, zsel, invstd, gamma, out, s1, s2, w, b, crow, mean_d)
         ctx.pool, ctx.m, ctx.k, ctx.pad = pool, m, k, pad
         return out
 
     @staticmethod
     def backward(ctx, go):
-        x, idx, zsel, mean, invstd, gamma, out, s1, s2, w, b = ctx.saved_tensors
+        x, idx, zsel, invstd, gamma, out, s1, s2, w, b, crow, mean_d = ctx.saved_tensors
         n, t = x.shape
         f, tp = out.shape[1], out.shape[2]
-        g, dbeta, dgamma, c2, c3, db = _c_bn_relu_bwd(go, out, zsel, mean, invstd, gamma, ctx.m)
+        g, dbeta, dgamma, _, c3, db = _c_bn_relu_bwd(go, out, zsel, torch.zeros_like(invstd), invstd, gamma, ctx.m)
         dw = None
         if ctx.needs_input_grad[1]:
             dw = torch.empty(f, ctx.k, dtype=x.dtype)
-            _c("myovox_first_dw", x, n, t, g, idx, f, ctx.k, ctx.pad, ctx.pool, tp, s1, s2, w, b, c2, c3, dw)
+            _c("myovox_first_dw", x, n, t, g, idx, f, ctx.k, ctx.pad, ctx.pool, tp, s1, s2, w, b, crow, mean_d, c3,
+               dw)
         return None, dw, db if ctx.needs_input_grad[2] else None, dgamma, dbeta, None, None, None, None, None, None, None
 
 
@@ -619,9 +668,10 @@ def _first_eval_c(x: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d, pool: in
     s1, s2 = torch.empty(k, dtype=torch.float64), torch.empty(k, k, dtype=torch.float64)
     mean_d, var_d = torch.empty(f, dtype=torch.float64), torch.empty(f, dtype=torch.float64)
     _c("myovox_first_fwd", x, n, t, w, conv.bias.detach().contiguous(), _sign_of(bn.weight.detach()), f, k,
-       pad, pool, tp, zsel, idx, s1, s2, mean_d, var_d)
+       pad, pool, tp, zsel, idx, s1, s2, mean_d, var_d, x.new_empty(n))
     a = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
-    return _c_bn_relu(zsel, bn.running_mean, a, bn.bias)
+    # zsel is relative to this batch's mean: zsel + mean - running_mean, the offsets in double
+    return _c_bn_relu(zsel, (bn.running_mean.double() - mean_d).to(x.dtype).contiguous(), a, bn.bias)
 
 
 def _temporal_eval(h: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d, pool: int,
@@ -632,8 +682,11 @@ def _temporal_eval(h: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d, pool: i
         return _first_eval_c(h[:, 0], conv, bn, pool)
     if h.shape[1] == 1 and pool > 1:
         sign1 = torch.where(a >= 0, 1.0, -1.0).to(h.dtype)
-        _, zmax, _ = _pooled_windows(h[:, 0], w[:, 0], conv.bias, sign1, conv.padding[1], pool)
-        out = torch.relu(a[:, None] * (zmax * sign1[:, None] - bn.running_mean[:, None]) + bn.bias[:, None])
+        shift = _row_shift(h[:, 0])  # as in training (_FirstBlock): signal-sized float arithmetic
+        _, zmax, _ = _pooled_windows(h[:, 0], w[:, 0], None, sign1, conv.padding[1], pool, shift=shift)
+        zc = zmax * sign1[:, None] + _row_offsets(shift, w[:, 0], conv.bias, bn.running_mean,
+                                                  zmax.shape[1] // h.shape[0])
+        out = torch.relu(a[:, None] * zc + bn.bias[:, None])
         return out.view(w.shape[0], h.shape[0], -1).transpose(0, 1)
     z = F.conv1d(h, w, conv.bias, padding=conv.padding[1])
     a = bn.weight * torch.rsqrt(bn.running_var + bn.eps)

@@ -79,13 +79,15 @@ def _run_kernels(n_threads: int) -> dict:
         zsel, idx = torch.empty(37, 8, tp), torch.empty(37, 8, tp, dtype=torch.int32)
         s1, s2 = torch.empty(4, dtype=torch.float64), torch.empty(4, 4, dtype=torch.float64)
         mean_d, var_d = torch.empty(8, dtype=torch.float64), torch.empty(8, dtype=torch.float64)
+        crow = torch.empty(37)
         assert fast._c("myovox_first_fwd", x, 37, 300, w, b, sign, 8, 4, 2, 8, tp, zsel, idx, s1, s2, mean_d,
-                       var_d) == 0
-        out.update(zsel=zsel, idx=idx, s1=s1, s2=s2, mean_d=mean_d, var_d=var_d)
+                       var_d, crow) == 0
+        out.update(zsel=zsel, idx=idx, s1=s1, s2=s2, mean_d=mean_d, var_d=var_d, crow=crow)
         gr = torch.randn(37, 8, tp, generator=g)
-        c2, c3 = torch.randn(8, generator=g), torch.randn(8, generator=g)
+        c3 = torch.randn(8, generator=g)
         dw1 = torch.empty(8, 4)
-        assert fast._c("myovox_first_dw", x, 37, 300, gr, idx, 8, 4, 2, 8, tp, s1, s2, w, b, c2, c3, dw1) == 0
+        assert fast._c("myovox_first_dw", x, 37, 300, gr, idx, 8, 4, 2, 8, tp, s1, s2, w, b, crow, mean_d, c3,
+                       dw1) == 0
         out["first_dw"] = dw1
         h, dz = torch.randn(37, 8, 60, generator=g), torch.randn(37, 16, 61, generator=g)
         dw2 = torch.empty(16, 8, 16, dtype=torch.float64)
@@ -171,7 +173,7 @@ def test_a_failing_kernel_raises_a_clear_error():
     empty = torch.empty(0)
     with pytest.raises(RuntimeError, match="myovox_first_fwd failed with code -2 .*longer than 64"):
         fast._c("myovox_first_fwd", x, 2, 100, w, torch.zeros(3), torch.ones(3), 3, 65, 32, 2, 1, empty, empty,
-                empty, empty, empty, empty)
+                empty, empty, empty, empty, empty)
 
 
 def test_march_is_chosen_by_the_environment(monkeypatch):
@@ -262,6 +264,8 @@ def test_portable_and_native_builds_agree(monkeypatch):
         _ckernels._STATE.update(saved)
     for name, a in results["native"].items():
         b = results["x86-64-v2"][name]
+        if name == "bn_relu_bwd":  # its last output, the bias gradient before batch norm, is 0 + rounding noise
+            a, b = a[:-1], b[:-1]
         for u, v in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
             if u.dtype.is_floating_point:
                 torch.testing.assert_close(u, v, rtol=1e-5, atol=1e-5 * max(float(u.abs().max()), 1.0), msg=name)
