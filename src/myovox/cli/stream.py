@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .._logging import logger
-    from ..exceptions import ValidationError
+    from ..exceptions import StreamError, ValidationError
     from ..realtime.outputs import JsonLinesOutput, LSLMarkerOutput
     from ..realtime.recognizer import Recognizer
 
@@ -57,12 +57,22 @@ def run(args: argparse.Namespace) -> int:
     outputs = [JsonLinesOutput(None if args.output == "-" else args.output)]
     if args.lsl_markers:
         outputs.append(LSLMarkerOutput(args.lsl_markers))
-    stats = rec.run(stream, max_duration_s=args.duration, outputs=outputs)
+    try:
+        stats = rec.run(stream, max_duration_s=args.duration, outputs=outputs)
+    except StreamError:
+        # the source vanished: say what was recognised and lost before the one-line error
+        _report(logger, dict(rec.stats, stream=stream.stats.as_dict()), "stream stopped early")
+        sys.stdout.flush()
+        raise
+    _report(logger, stats, "stream finished")
+    sys.stdout.flush()
+    return 0
+
+
+def _report(logger, stats: dict, what: str) -> None:
     s = stats["stream"]
     if s.get("n_lost"):
         logger.warning("%d of %d samples (%.2f %%) were lost in %d gap(s) and filled; %d window(s) had too many "
                        "lost samples for a decision.", s["n_lost"], s["n_samples"],
                        100.0 * s["n_lost"] / max(s["n_samples"], 1), s.get("n_gaps", 0), stats["n_suppressed"])
-    logger.info("stream finished: %s", json.dumps(stats, default=str))
-    sys.stdout.flush()
-    return 0
+    logger.info("%s: %s", what, json.dumps(stats, default=str))

@@ -200,7 +200,7 @@ class SimulatedBioGAP:
         """The TCP port the device listens on (after :meth:`start`)."""
         if self._srv is None:
             raise RuntimeError("SimulatedBioGAP is not started; use start() or 'with'.")
-        return int(self._srv.getsockname()[1])
+        return self._port
 
     @property
     def url(self) -> str:
@@ -226,6 +226,7 @@ class SimulatedBioGAP:
         self._srv.bind((self.host, self._req_port))
         self._srv.listen(1)
         self._srv.settimeout(0.05)
+        self._port = int(self._srv.getsockname()[1])
         self._thread = threading.Thread(target=self._serve_safely, name="myovox-simulated-biogap", daemon=True)
         self._thread.start()
         return self
@@ -250,7 +251,7 @@ class SimulatedBioGAP:
         self.stop()
 
     def __repr__(self) -> str:
-        where = f"{self.host}:{self._srv.getsockname()[1]}" if self._srv is not None else "not started"
+        where = f"{self.host}:{self._port}" if self._srv is not None else "not started"
         return (f"SimulatedBioGAP({self.n_packets} packets, {self.duration_s:.1f} s, loss={self.loss:g}, "
                 f"burst={self.burst}, stall_at_s={self.stall_at_s}, stall_s={self.stall_s:g}, "
                 f"speed={self.speed}, {where})")
@@ -362,7 +363,9 @@ class SimulatedBioGAP:
                 continue
             payload = self._packet_bytes(np.asarray(keep, dtype=np.int64))
             if not self._send(payload):
-                # the client hung up: packets that fall due until it reconnects are lost
+                # the client hung up: this batch and the packets that fall due until it reconnects are lost
+                self.stats.n_dropped_offline += len(keep)
+                self.stats.lost_packets.extend(keep)
                 self._close_conn()
                 t_lost = time.monotonic()
                 if not self._accept():

@@ -108,3 +108,14 @@ def test_stream_help_shows_defaults(capsys):
     for text in ("seconds between decisions (default 0.1)", "(default 0.6)", "(default 3)", "(default 2)",
                  "(default 1.0)", "(default 0.25)", "(default repeat)"):
         assert text in out, text
+
+
+def test_stream_cli_reports_what_it_got_when_the_device_switches_off(setup, capsys, caplog):
+    from myovox.testing.device import SimulatedBioGAP
+
+    model, clean, _ = setup
+    with SimulatedBioGAP(clean, loss=0.02, speed=None) as dev:
+        caplog.clear()
+        rc, events, err = _stream(capsys, model, dev.address, "--timeout", "0.3")
+    assert rc == 2 and "samples were received and kept" in err and len(err.strip().splitlines()) == 1
+    assert events and "stream stopped early" in caplog.text and "were lost in" in caplog.text

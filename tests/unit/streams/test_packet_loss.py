@@ -193,3 +193,24 @@ def test_brainflow_counter_gaps_are_filled():
     assert at.tolist() == [2, 5] and n.tolist() == [3, 10]
     at, n = s._lost_from_counter(np.array([27]))                 # 2 lost before the chunk
     assert at.tolist() == [0] and n.tolist() == [2]
+
+
+def test_simulated_device_client_reconnects_and_misses_what_fell_due_meanwhile(short_rec):
+    import socket
+
+    with SimulatedBioGAP(short_rec, speed=10.0) as dev:
+        with socket.create_connection(("127.0.0.1", dev.port), timeout=2.0) as c:
+            got = b""
+            while len(got) < 50 * bg.PACKET_SIZE:
+                got += c.recv(65536)
+        time.sleep(0.4)                                       # the client is away: ~0.4 s x 10 x 125 packets
+        s = BioGAPStream(dev.url, stall_timeout=0.5, reconnect=0)
+        with pytest.raises(StreamError), s:
+            first = s.read()
+            for _ in s:
+                pass
+        assert dev.wait(5)
+    assert dev.stats.n_connections == 2 and dev.stats.finished
+    assert dev.stats.n_dropped_offline > 200                 # lost while no client was connected
+    assert dev.stats.n_sent + dev.stats.n_lost == dev.n_packets
+    assert first.n_samples > 0 and "SimulatedBioGAP(4562 packets" in repr(dev)
