@@ -24,11 +24,11 @@ import numpy as np
 from ._json import to_jsonable
 from ._logging import logger
 from ._outputs import output_folder, read_manifest
+from .windows import LIVE_OFFSETS_S
 
 _MARKER = ".myovox-demo"
 _WHAT = "demo folder"
 #: window start offsets (s) from each cue onset used to train the live model
-LIVE_OFFSETS_S = (-0.2, 0.0, 0.2, 0.4)
 
 
 def _pct(v: float) -> str:

@@ -399,13 +399,25 @@ def sliding_windows(recording: Any, window_s: float, step_s: float, *, label: st
                    np.asarray(idx, dtype=np.int64), meta)
 
 
-def make_windows(dataset: Any, window_s: float | None = None) -> Windows:
-    """Cut a Dataset's windows by its ``window_mode`` ("event" or "trial"), default ``dataset.window_s``."""
+#: onset offsets (s) of the training windows of a live model: its sliding windows are not aligned with cues
+LIVE_OFFSETS_S = (-0.2, 0.0, 0.2, 0.4)
+
+
+def make_windows(dataset: Any, window_s: float | None = None, *, offsets_s: Sequence[float] = (0.0,)) -> Windows:
+    """Cut a Dataset's windows by its ``window_mode`` ("event" or "trial"), default ``dataset.window_s``.
+
+    ``offsets_s`` (event mode only) adds windows shifted from each onset, e.g. :data:`LIVE_OFFSETS_S`
+    to train a model for live recognition.
+    """
     from ._checks import check_option
 
     mode = check_option("window_mode", getattr(dataset, "window_mode", None), ["event", "trial"])
     w = dataset.window_s if window_s is None else window_s
-    return event_windows(dataset, w) if mode == "event" else trial_windows(dataset, w)
+    if mode == "event":
+        return event_windows(dataset, w, offsets_s=offsets_s)
+    if tuple(offsets_s) != (0.0,):
+        raise ValidationError("Onset offsets apply to event windows only (this dataset has one trial per recording).")
+    return trial_windows(dataset, w)
 
 
 def downsample_rest(windows: Windows, rest_label: int = 0, random_state: Any = None) -> Windows:

@@ -20,6 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=positive_int, default=None, help="training epochs of neural models")
     p.add_argument("--causal", action="store_true",
                    help="filter causally (as a live stream is filtered) instead of zero-phase")
+    p.add_argument("--live", action="store_true",
+                   help="train for `myovox stream`: causal filtering, and windows also 0.2 s before and 0.2/0.4 s "
+                        "after each onset (live windows slide past the cues)")
     add_force_argument(p, "a model folder")
     p.add_argument("--param", action="append", default=None, metavar="KEY=VALUE",
                    help="model parameter, repeatable (e.g. --param standardize=true)")
@@ -65,14 +68,15 @@ def run(args: argparse.Namespace) -> int:
     from ..models.io import save_model
     from ..models.registry import make_model
     from ..preprocessing.pipeline import preprocess_dataset
-    from ..windows import downsample_rest, make_windows
+    from ..windows import LIVE_OFFSETS_S, downsample_rest, make_windows
 
     out = Path(args.out)
     check_output_folder(out, force=args.force, what="model folder")  # before hours of training
-    ds = select(load(args.dataset, args.kind, raw_signal=args.causal), args.condition, args.subjects,
-                args.sessions)
-    ds = preprocess_dataset(ds, causal=args.causal)
-    windows = make_windows(ds, window_s=args.window)
+    causal = args.causal or args.live
+    offsets = LIVE_OFFSETS_S if args.live else (0.0,)
+    ds = select(load(args.dataset, args.kind, raw_signal=causal), args.condition, args.subjects, args.sessions)
+    ds = preprocess_dataset(ds, causal=causal)
+    windows = make_windows(ds, window_s=args.window, offsets_s=offsets if ds.window_mode == "event" else (0.0,))
     check_windows(windows, args.window, "training")
     rest = ds.info.get("rest_label", 0)
     train = downsample_rest(windows, rest_label=rest, random_state=args.seed)
@@ -81,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     model.fit(train.X, train.y)
     card = card_from_training(model, windows, ds, rest_label=rest,
                               training={"condition": args.condition, "n_windows": len(train),
-                                        "classes": train.class_counts()})
+                                        "classes": train.class_counts(), "onset_offsets_s": list(offsets)})
     save_model(model, out, card, force=args.force)
     print(f"Trained {model_name} on {len(train)} windows ({windows.window_s:g} s, {windows.n_channels} channels, "
           f"{len(train.classes)} classes) of {ds.name!r}.")

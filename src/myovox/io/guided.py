@@ -8,12 +8,13 @@ returned recording and counted in ``meta["n_lost_samples"]``; they are never rea
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..exceptions import DataFormatError
+from ..exceptions import DataFormatError, DataQualityWarning
 from ..recording import Recording
 
 __all__ = ["SESSION_FORMAT", "is_session", "read_session"]
@@ -80,11 +81,17 @@ def read_session(path: str | Path) -> Recording:
         meta["n_lost_samples"] = 0
         return Recording(np.zeros((len(ch_names), 0)), float(side["sfreq"]), ch_names, np.zeros(0, dtype=np.int64),
                          labels, meta)
-    rec = read_csv(csv_path, sfreq=side["sfreq"], time_column="time_s", label_column="label",
-                   channels=[*ch_names, "lost"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rec = read_csv(csv_path, sfreq=side["sfreq"], time_column="time_s", label_column="label",
+                       channels=[*ch_names, "lost"])
     data = np.asarray(rec.data, dtype=np.float64)
     lost = data[-1] != 0
     data = data[:-1]
+    n_bad = int((~np.isfinite(data[:, ~lost])).sum())
+    for w in caught:  # NaN where the lost column says so is the recorder's mark of a gap, not a defect
+        if not (issubclass(w.category, DataQualityWarning) and "NaN" in str(w.message)) or n_bad:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     meta["n_lost_samples"] = int(lost.sum())
     if lost.any():
         data = data.copy()
