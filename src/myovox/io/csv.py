@@ -53,7 +53,9 @@ def _read_sidecar(path: Path) -> dict[str, Any] | None:
     try:
         info = json.loads(side.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
-        logger.info("%s: sidecar %s not read (%s)", path, side.name, type(err).__name__)
+        warnings.warn(DataLossWarning(f"{path}: its sidecar {side.name} is not readable JSON ({type(err).__name__}); "
+                                      "read without it (sampling rate, label names and metadata such as lost "
+                                      "packets not applied)."), stacklevel=3)
         return None
     if not isinstance(info, dict) or info.get("format") not in _SIDECAR_FORMATS:
         return None  # someone else's JSON

@@ -9,8 +9,11 @@ number of samples, since EDF pads the last data record.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import re
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -19,7 +22,7 @@ import numpy as np
 
 from .._checks import check_option, require
 from .._logging import logger
-from ..exceptions import DataFormatError, DataLossWarning, ValidationError
+from ..exceptions import DataFormatError, DataLossWarning, DataQualityWarning, ValidationError
 from ..recording import SILENTWEAR_LABELS, Recording
 
 END_MARK = "myovox:end"
@@ -170,6 +173,24 @@ def _annotations(recording: Recording, with_label_channel: bool) -> list[tuple[f
     return out
 
 
+@contextlib.contextmanager
+def _c_stdout_silenced():
+    """Send file descriptor 1 to /dev/null while C code runs (Python's sys.stdout is untouched)."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _label_ids(descriptions: Sequence[str]) -> dict[str, int]:
     by_name = {v: k for k, v in SILENTWEAR_LABELS.items()}
     ids: dict[str, int] = {}
@@ -211,10 +232,30 @@ def read_edf(path: str | Path, *, label_channel: str | None = "auto",
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist.")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            out = _read_edf(pyedflib, path, label_channel, channels)
+        except (DataFormatError, ValidationError):
+            raise
+        except (ValueError, IndexError, KeyError, OverflowError, ZeroDivisionError, MemoryError) as err:
+            msg = " ".join(str(err).split())[:160]
+            raise DataFormatError(f"{path}: malformed EDF/BDF content ({type(err).__name__}: {msg}).") from None
+    for w in caught:  # pyedflib's own warnings (undecodable header text, ...) as ours, naming the file
+        if issubclass(w.category, (DataLossWarning, DataQualityWarning)):
+            warnings.warn(w.message, w.category, stacklevel=2)
+        else:
+            warnings.warn(DataQualityWarning(f"{path}: {' '.join(str(w.message).split())}"), stacklevel=2)
+    return out
+
+
+def _read_edf(pyedflib, path: Path, label_channel: str | None, channels: Sequence[str] | None) -> Recording:
     try:
-        reader = pyedflib.EdfReader(str(path))
-    except OSError as err:
-        raise DataFormatError(f"{path}: not a readable EDF/BDF file ({err}).") from err
+        with _c_stdout_silenced():  # edflib prints its checks ("filesize ... != ...") on the C stdout
+            reader = pyedflib.EdfReader(str(path))
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        msg = " ".join(str(err).split())
+        raise DataFormatError(f"{path}: not a readable EDF/BDF file ({msg}).") from None
     try:
         labels_all = [s.strip() for s in reader.getSignalLabels()]
         rates = np.asarray(reader.getSampleFrequencies(), dtype=float)
@@ -250,6 +291,11 @@ def read_edf(path: str | Path, *, label_channel: str | None = "auto",
             meta[key] = int(value) if value.isdigit() else value
         start = reader.getStartdatetime()
         meta["start_time"] = start.isoformat()
+    except (DataFormatError, ValidationError):
+        raise
+    except (OSError, ValueError, IndexError, KeyError, UnicodeDecodeError, OverflowError, ZeroDivisionError) as err:
+        msg = " ".join(str(err).split())[:160]
+        raise DataFormatError(f"{path}: not a readable EDF/BDF file ({type(err).__name__}: {msg}).") from None
     finally:
         reader.close()
     if units:

@@ -7,8 +7,10 @@ header. Files are read with ``allow_pickle=False``.
 from __future__ import annotations
 
 import json
+import struct
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +72,8 @@ def read_npz(path: str | Path) -> Recording:
     except DataFormatError:
         raise
     except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile,
-            UnicodeDecodeError, RecursionError) as err:
+            zipfile.LargeZipFile, NotImplementedError, RuntimeError, zlib.error, struct.error, OverflowError, MemoryError,
+            UnicodeDecodeError, RecursionError) as err:  # a damaged zip fails in many ways
         msg = " ".join(str(err).split())[:200]
         raise DataFormatError(f"{path}: not a myovox .npz recording ({type(err).__name__}: {msg}).") from err
     if data.dtype.kind not in "biuf":

@@ -115,9 +115,23 @@ def read_xdf(path: str | Path, *, stream: str | int | None = None,
     try:
         streams, _header = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
     except Exception as err:  # pyxdf raises plain Exception/IOError/EOFError for bad files
-        raise DataFormatError(f"{path}: not a readable XDF file ({type(err).__name__}: {err}).") from err
+        msg = " ".join(str(err).split())[:200]
+        raise DataFormatError(f"{path}: not a readable XDF file ({type(err).__name__}: {msg}).") from None
     if not streams:
         raise DataFormatError(f"{path}: no streams in this XDF file.")
+    try:
+        with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+            return _recording(streams, path, stream, marker_stream)
+    except (DataFormatError, ValidationError):
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, ZeroDivisionError,
+            FloatingPointError) as err:  # a stream header or time stamps that make no sense
+        msg = " ".join(str(err).split())[:160]
+        raise DataFormatError(f"{path}: malformed XDF stream ({type(err).__name__}: {msg}).") from None
+
+
+def _recording(streams: list[dict], path: Path, stream: str | int | None, marker_stream: str | int | None,
+               ) -> Recording:
     sig = _pick(streams, stream, path)
     if not _is_numeric(sig):
         raise ValidationError(f"Invalid value for 'stream': {_field(sig['info'], 'name')!r} in {path} holds strings.")
@@ -127,9 +141,15 @@ def read_xdf(path: str | Path, *, stream: str | int | None = None,
     series = series.reshape(len(ts), n_ch) if series.size else np.zeros((0, n_ch))
     if len(ts) < 2:
         raise DataFormatError(f"{path}: stream {_field(sig['info'], 'name')!r} has {len(ts)} sample(s).")
+    if not np.all(np.isfinite(ts)) or np.ptp(ts) > 1e9:
+        raise DataFormatError(f"{path}: stream {_field(sig['info'], 'name')!r} has non-finite or absurd time stamps.")
     sfreq = float(_field(sig["info"], "nominal_srate", 0) or 0)
+    if not np.isfinite(sfreq) or sfreq > 1e7:
+        raise DataFormatError(f"{path}: stream {_field(sig['info'], 'name')!r} has nominal rate {sfreq!r} Hz.")
     if sfreq <= 0:
         sfreq = float(sig["info"].get("effective_srate") or 0) or 1.0 / float(np.median(np.diff(ts)))
+        if not (np.isfinite(sfreq) and 0 < sfreq <= 1e7):
+            raise DataFormatError(f"{path}: stream {_field(sig['info'], 'name')!r} has no usable sampling rate.")
         logger.info("%s: irregular stream; using its effective rate %.3f Hz", path, sfreq)
     # raw (not dejittered) stamps: the span they cover tells how many samples should be there;
     # comparing counts, not single steps, tolerates the bursty stamps of chunked devices
@@ -159,6 +179,8 @@ def read_xdf(path: str | Path, *, stream: str | int | None = None,
         m_ts = np.concatenate([np.asarray(s["time_stamps"], dtype=float) for s in markers]) if markers else []
         m_val = [str(v[0]) if isinstance(v, (list, tuple)) else str(v)
                  for s in markers for v in s["time_series"]]
+        if len(m_val) and not np.all(np.isfinite(m_ts)):
+            raise DataFormatError(f"{path}: a marker stream has non-finite time stamps.")
         if len(m_val):
             order = np.argsort(m_ts, kind="stable")
             m_ts = np.asarray(m_ts)[order]
@@ -175,7 +197,10 @@ def read_xdf(path: str | Path, *, stream: str | int | None = None,
             label_names = dict(SILENTWEAR_LABELS)
             label_names.update({i: v.strip() for v, i in ids.items() if i not in SILENTWEAR_LABELS})
 
-    rec = Recording(series.T.copy(), sfreq, names, labels, label_names, meta)
+    try:
+        rec = Recording(series.T.copy(), sfreq, names, labels, label_names, meta)
+    except ValidationError as err:
+        raise DataFormatError(f"{path}: {err}") from None
     bad = rec.n_nonfinite()
     if bad:
         warnings.warn(DataQualityWarning(f"{path}: {bad} NaN or infinite sample(s)."), stacklevel=2)
