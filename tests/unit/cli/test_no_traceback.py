@@ -123,3 +123,23 @@ def test_help_shows_defaults(capsys):
         main(["evaluate", "--help"])
     out = capsys.readouterr().out
     assert "(default: 5)" in out and "(default: 1)" in out
+
+
+def test_tampered_calibration_file(tmp_path, capsys):
+    """A model folder's calibration.npz that is not what it claims: one line, no traceback."""
+    pytest.importorskip("torch")
+    data = tmp_path / "d"
+    from myovox.testing.synth import generate_dataset
+
+    generate_dataset(data, n_subjects=1, n_sessions=1, n_batches=1, conditions=("vocalized",), n_repetitions=2)
+    assert main(["-q", "train", str(data), "--model", "speechnet", "--epochs", "1", "--window", "0.4",
+                 "--out", str(tmp_path / "m")]) == 0
+    for payload in (b"PK\x03\x04 not a zip", None):
+        cal = tmp_path / "m" / "calibration.npz"
+        if payload is None:
+            np.savez(cal, X=np.full((2, 14, 200), np.nan, dtype=np.float32))
+        else:
+            cal.write_bytes(payload)
+        err = _one_line_error(capsys, ["export", str(tmp_path / "m"), "--format", "c", "--out", str(tmp_path / "e")])
+        assert "calibration" in err
+    assert not (tmp_path / "e").exists()
