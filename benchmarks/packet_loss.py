@@ -78,11 +78,11 @@ def run_one(model_dir: Path, rec, truth, *, fill_lost: bool = True, **overrides)
     return m
 
 
-def train(out: Path, data_dir: Path, epochs: int) -> Path:
+def train(out: Path, data_dir: Path, epochs: int, condition: str) -> Path:
     from myovox.cli.main import main
     from myovox.testing.synth import generate_dataset
 
-    generate_dataset(data_dir, n_subjects=1, n_sessions=1, n_batches=3, conditions=("vocalized",),
+    generate_dataset(data_dir, n_subjects=1, n_sessions=1, n_batches=3, conditions=(condition,),
                      n_repetitions=20, seed=0, processed=False)
     rc = main(["-q", "train", str(data_dir), "--model", "speechnet", "--causal", "--epochs", str(epochs),
                "--seed", "0", "--out", str(out)])
@@ -98,6 +98,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repetitions", type=int, default=10,
                     help="repetitions of each word in the test batch (default 10: 80 cues)")
     ap.add_argument("--seeds", type=int, default=2, help="loss patterns per condition (default 2)")
+    ap.add_argument("--condition", choices=("vocalized", "silent"), default="vocalized",
+                    help="synthetic condition (silent: weaker EMG, a harder task; default vocalized)")
     ap.add_argument("--out", type=Path, help="also write the Markdown table here")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
@@ -111,9 +113,9 @@ def main(argv=None) -> int:
         model = args.model
         if model is None:
             t0 = time.perf_counter()
-            model = train(Path(tmp) / "model", Path(tmp) / "data", args.epochs)
+            model = train(Path(tmp) / "model", Path(tmp) / "data", args.epochs, args.condition)
             print(f"trained {model} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-        truth = generate_recording(1, 1, 4, "vocalized", config=SynthConfig(n_repetitions=args.repetitions), seed=0)
+        truth = generate_recording(1, 1, 4, args.condition, config=SynthConfig(n_repetitions=args.repetitions), seed=0)
         n_pk = truth.n_times // SPP
         conditions = [("none", 0.0, "random", {}, True)]
         conditions += [(f"{p:g} %", p / 100, "random", {}, True) for p in (0.5, 1, 3, 5)]
@@ -150,7 +152,7 @@ def main(argv=None) -> int:
     except (OSError, StopIteration):
         pass
     lines.append("")
-    lines.append(f"{args.seeds} loss pattern(s) per lossy row, {rows[0]['n_cues']} cues per pattern; "
+    lines.append(f"Condition {args.condition}; {args.seeds} loss pattern(s) per lossy row, {rows[0]['n_cues']} cues per pattern; "
                  f"{time.perf_counter() - t_start:.0f} s in all on {cpu} ({torch.get_num_threads()} threads).")
     table = "\n".join(lines)
     print(table)

@@ -1,7 +1,10 @@
 """BioGAP-Ultra packets (234 bytes, 4 samples x 16 channels, uint8 counter) from a TCP socket or file.
 
 Lost packets (counter jumps) are filled with NaN samples that are flagged in ``Chunk.missing``, so
-stream time stays true and downstream windows with too many missing samples can be suppressed.
+stream time stays true and downstream windows with too many missing samples can be suppressed;
+``stats.n_lost`` (samples) and ``stats.extra["packets_lost"]`` count them as they arrive. The
+uint8 counter wraps every 256 packets (2.048 s): a loss of 256 packets or more in one gap is
+undercounted by a multiple of 256 (there is nothing in the packets to tell).
 BLE needs the optional ``bleak`` extra and a bridge that forwards notifications to TCP; the
 decoder (:class:`myovox.io.biogap.PacketDecoder`) is the same.
 """
