@@ -107,7 +107,7 @@ def _compare(rec, back, fmt: str, lossy: bool) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from .._logging import logger
-    from ..exceptions import DataFormatError, DataLossWarning, ValidationError
+    from ..exceptions import DataFormatError, ValidationError
     from ..io import _format_of, read_recording, write_recording
     from ..io._lossless import crop, dropped_by
     from ..io.silentwear_h5 import trim_bounds
@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.allow_lossy:
             raise ValidationError(f"{dst} ({fmt}) cannot hold {what}; pass --allow-lossy to write it without them, "
                                   "or write .npz, .h5 or .csv, which hold everything.")
-        warnings.warn(DataLossWarning(f"{dst}: dropped {what} (--allow-lossy)."), stacklevel=1)
+        logger.warning("DataLossWarning: %s: dropped %s (--allow-lossy).", dst, what)
 
     out = write_recording(rec, dst, format=args.format, overwrite=args.force, **options)
     with warnings.catch_warnings():

@@ -66,6 +66,7 @@ def _read_sidecar(path: Path) -> dict[str, Any] | None:
         out["label_names"] = {int(k): str(v) for k, v in (info.get("label_names") or {}).items()} or None
         out["meta"] = meta_from_json(info.get("meta") or {})
         out["labelled"] = info.get("labelled")
+        out["dtype"] = info.get("dtype") if info.get("dtype") in ("float32", "float16") else None
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as err:
         raise DataFormatError(f"{path}: its sidecar {side.name} is malformed ({type(err).__name__}: "
                               f"{' '.join(str(err).split())[:120]}).") from None
@@ -362,6 +363,10 @@ def read_csv(path: str | Path, *, sfreq: float | None = None, time_column: str |
                     label_names[int(k)] = str(v)
 
     if side is not None:
+        if side.get("dtype"):  # the writer's dtype, when the values are exactly that (float32 EMG)
+            narrow = data.astype(side["dtype"])
+            if np.array_equal(narrow.astype(np.float64), data, equal_nan=True):
+                data = narrow
         if side.get("label_names"):
             label_names = side["label_names"]
         if side.get("labelled") is False and labels is not None and not np.any(labels):
@@ -433,6 +438,7 @@ def write_csv(recording: Recording, path: str | Path, *, overwrite: bool = False
             warnings.warn(DataLossWarning(f"{side}: meta value(s) {', '.join(dropped)} cannot be stored; left out."),
                           stacklevel=2)
         info = {"format": SIDECAR_FORMAT, "version": 1, "data_file": path.name, "sfreq": recording.sfreq,
+                "dtype": str(recording.data.dtype),
                 "labelled": recording.labels is not None,
                 "label_names": {str(k): v for k, v in (recording.label_names or {}).items()}, "meta": meta}
         side_tmp = side.with_name(side.name + ".part")
