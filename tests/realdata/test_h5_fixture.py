@@ -18,15 +18,16 @@ NAME = "sess_1_batch_1_2026-01-27_10-00-00.bio"
 
 
 @pytest.mark.parametrize("layout", ["raw/S01/vocalized", "raw_current_layout"])
-def test_convert_bio_to_reference_h5(silentwear_fixtures, tmp_path, capsys, layout):
+def test_convert_bio_to_reference_h5(silentwear_fixtures, tmp_path, capsys, caplog, layout):
     # the current-layout file sits outside a <subject>/<condition> folder: give it one, as a user would
     src_dir = tmp_path / "S01" / "vocalized"
     src_dir.mkdir(parents=True)
     src = shutil.copy(silentwear_fixtures / layout / NAME, src_dir / NAME)
     out = tmp_path / "sess_1_batch_1.h5"
-    assert main(["-q", "convert", str(src), str(out)]) == 0
-    stdout, stderr = capsys.readouterr()
-    assert "wrote" in stdout and "2 packet" in stderr  # the DataLossWarning as a log line
+    # SilentWear's processed layout (14 channels, trimmed) only on request: conversion is lossless by default
+    assert main(["-q", "convert", "--channels", "silentwear", "--trim", str(src), str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert "wrote" in stdout and "2 packet" in caplog.text  # the DataLossWarning as a log line
 
     exp = json.loads((silentwear_fixtures / "expected.json").read_text())["processed_h5"]
     ours = pd.read_hdf(out, "emg")

@@ -154,8 +154,9 @@ def run(args: argparse.Namespace) -> int:
         back = read_recording(out, format=args.format)
     diffs = _compare(expected, back, fmt, lossy=bool(dropped))
     if diffs:
-        raise DataFormatError(f"{out} was written but reads back with different {', '.join(diffs)}; "
-                              "please report this as a bug.")
+        out.unlink()  # never leave a file that does not hold what was read
+        raise DataFormatError(f"{out} was written but read back with different {', '.join(diffs)}, so it was "
+                              "removed; please report this as a bug.")
     n_lost = sum(n for _, n in _lost(back))
     extra = (", labelled" if back.labels is not None else "") + (
         f", {n_lost} lost packet(s) recorded" if n_lost else "")

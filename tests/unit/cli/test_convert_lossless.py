@@ -223,3 +223,21 @@ def test_corrupt_bio_is_a_one_line_error(tmp_path, capsys, bio):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "channel count of signal 'biogap' (18)" in err[0]
     assert not (tmp_path / "o.h5").exists()
+
+
+def test_info_json_into_a_closed_pipe_is_not_a_traceback(tmp_path, capsys, monkeypatch, bio):
+    import sys
+
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def fileno(self):
+            raise ValueError("no file descriptor")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["-q", "info", "--json", str(bio)]) == 0
+    assert "Traceback" not in capsys.readouterr().err
