@@ -301,9 +301,12 @@ def _check_current_header(headers: list[BioSignalHeader], src: str) -> None:
                 f"(corrupt sample count or rate?).")
 
 
-def _walk_current(buf: bytes, headers: list[BioSignalHeader], pos: int) -> bool:
-    """Whether a current-layout file with these headers ends exactly at the end of ``buf``."""
+def _walk_current(buf: bytes, headers: list[BioSignalHeader], pos: int, starts: list[int] | None = None) -> bool:
+    """Whether a current-layout file with these headers ends exactly at the end of ``buf``
+    (``starts`` receives the byte offset of each signal's block that was reached)."""
     for h in headers:
+        if starts is not None:
+            starts.append(pos)
         pos += h.n_samples * h.n_channels * h.dtype.itemsize + int(h.n_timestamps or 0) * 8
         if pos > len(buf):
             return False
@@ -324,8 +327,8 @@ def _bit_flips(value: int, bits: int) -> list[int]:
 def _alternatives(h: BioSignalHeader, current: bool) -> list[tuple[str, Any, BioSignalHeader]]:
     """Headers that differ from ``h`` in one field (one flipped bit, or another dtype code)."""
     out: list[tuple[str, Any, BioSignalHeader]] = []
-    for code in DTYPE_CODES:
-        if code != h.dtype_code:
+    for code in DTYPE_CODES:  # codes of the same size give the same layout: they cannot explain a size
+        if np.dtype(DTYPE_CODES[code]).itemsize != h.dtype.itemsize:
             out.append(("dtype code", code, BioSignalHeader(h.name, h.fs, h.n_samples, h.n_channels, code,
                                                            h.n_timestamps, h.n_triggers)))
     for v in _bit_flips(h.n_channels, 17):
@@ -356,7 +359,12 @@ def _diagnose(buf: bytes, headers: dict[str, BioSignalHeader], src: str, layout:
     file exactly complete (a corrupt header, not a truncated file)."""
     hs = list(headers.values())
     found: list[tuple[str, str, Any]] = []
+    starts: list[int] = []
+    if layout == "current":
+        _walk_current(buf, hs, pos, starts)
     for i, h in enumerate(hs):
+        if layout == "current" and i >= len(starts):
+            break  # the blocks before this signal already fail: changing it cannot help
         for field, value, alt in _alternatives(h, layout == "current"):
             trial = hs[:i] + [alt] + hs[i + 1:]
             if layout == "current":
@@ -364,7 +372,7 @@ def _diagnose(buf: bytes, headers: dict[str, BioSignalHeader], src: str, layout:
                     _check_current_header(trial, src)
                 except DataFormatError:
                     continue
-                ok = _walk_current(buf, trial, pos)
+                ok = _walk_current(buf, trial[i:], starts[i])  # the signals before it are unchanged
             else:
                 ok = old_size(trial) == len(buf)
             if ok:
