@@ -40,6 +40,13 @@ def _pair(n_channels=14, n_times=300, seed=0):
 
 
 def _assert_grads_close(ref, fast):
+    # Tolerance 1e-2 of each gradient's scale. Float rounding alone gives ~1e-5 here, but two float32
+    # formulations may route a pooled gradient to different positions where a max-pool window's two
+    # largest values are closer than their rounding (a near-tie; which windows are near-ties
+    # depends on the CPU's summation order: one such window moved the first block's batch-norm
+    # gradient by 1.4e-3 of its scale with oneDNN's AVX2 kernels and none did with AVX-512). A
+    # rerouted window changes a gradient summed over ~1e3 windows by ~1e-3; a wrong formula
+    # changes it by O(1).
     top = max(float(p.grad.abs().max()) for p in ref.parameters())
     for (name, p_ref), (_, p_fast) in zip(ref.named_parameters(), fast.named_parameters()):
         if name.startswith("blocks.") and name.endswith(".0.bias"):
@@ -47,7 +54,7 @@ def _assert_grads_close(ref, fast):
             assert float(p_ref.grad.abs().max()) < 1e-2 * top and float(p_fast.grad.abs().max()) < 1e-2 * top
             continue
         scale = max(float(p_ref.grad.abs().max()), 1e-3 * top)
-        assert float((p_ref.grad - p_fast.grad).abs().max()) <= 1e-3 * scale, name
+        assert float((p_ref.grad - p_fast.grad).abs().max()) <= 1e-2 * scale, name
 
 
 def _check_step(ref, fast, x, y, use_c=True, rtol=1e-4, atol=1e-5):
