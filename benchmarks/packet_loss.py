@@ -29,53 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-SPP = 4  # samples per BioGAP packet
-
-
-def drop_packets(rec, drop: np.ndarray):
-    """The recording as a reader gives a file whose packets ``drop`` were lost: samples joined,
-    labels joined, ``meta['lost_packets']`` listing the gaps."""
-    from myovox.io.bio import lost_packet_records
-    from myovox.io.biogap import find_lost_packets
-
-    n_pk = rec.n_times // SPP
-    drop = drop[:n_pk].copy()
-    drop[0] = drop[-1] = False
-    keep = np.repeat(~drop, SPP)
-    counter = np.arange(n_pk)[~drop] % 256
-    data = rec.data[:, :n_pk * SPP][:, keep]
-    labels = rec.labels[:n_pk * SPP][keep]
-    meta = dict(rec.meta, samples_per_packet=SPP, counter=counter,
-                lost_packets=lost_packet_records(find_lost_packets(counter, 256), SPP))
-    meta.pop("timestamps", None)
-    return rec.copy(data=data, labels=labels, meta=meta)
-
-
-def random_drops(n_pk: int, rate: float, rng) -> np.ndarray:
-    return rng.uniform(size=n_pk) < rate
-
-
-def burst_drops(n_pk: int, rate: float, rng, lo: int = 10, hi: int = 50) -> np.ndarray:
-    """Bursts of ``lo``-``hi`` consecutive packets until ``rate`` of the packets are lost."""
-    drop = np.zeros(n_pk, dtype=bool)
-    while drop.mean() < rate:
-        n = int(rng.integers(lo, hi + 1))
-        s = int(rng.integers(1, n_pk - n - 1))
-        drop[s:s + n] = True
-    return drop
-
-
-def run_one(model_dir: Path, rec, truth, *, fill_lost: bool = True, **overrides) -> dict:
-    from myovox.evaluation.streaming import event_metrics
-    from myovox.realtime.recognizer import Recognizer
-    from myovox.streams.replay import ReplayStream
-
-    r = Recognizer.from_saved(model_dir, **overrides)
-    stats = r.run(ReplayStream(rec, fill_lost=fill_lost))
-    m = event_metrics(r.events, truth)
-    m["lost_pct"] = 100.0 * stats["stream"]["n_lost"] / max(stats["stream"]["n_samples"], 1)
-    m["n_suppressed"] = stats["n_suppressed"]
-    return m
+from myovox.bench.streaming import SPP, burst_drops, drop_packets, random_drops, replay_event_metrics
 
 
 def train(out: Path, data_dir: Path, epochs: int, condition: str) -> Path:
@@ -129,7 +83,7 @@ def main(argv=None) -> int:
                 rng = np.random.default_rng(100 + seed)
                 drop = (random_drops if kind == "random" else burst_drops)(n_pk, rate, rng)
                 rec = drop_packets(truth, drop) if rate > 0 else truth
-                ms.append(run_one(model, rec, truth, fill_lost=fill, **overrides))
+                ms.append(replay_event_metrics(model, rec, truth, fill_lost=fill, **overrides))
             tot = {k: sum(m[k] for m in ms) for k in ("n_cues", "n_events", "n_correct", "n_false_activations",
                                                        "n_suppressed")}
             row = dict(name=name, lost=float(np.mean([m["lost_pct"] for m in ms])), **tot)
@@ -152,7 +106,8 @@ def main(argv=None) -> int:
     except (OSError, StopIteration):
         pass
     lines.append("")
-    lines.append(f"Condition {args.condition}; {args.seeds} loss pattern(s) per lossy row, {rows[0]['n_cues']} cues per pattern; "
+    lines.append(f"Condition {args.condition}; {args.seeds} loss pattern(s) per lossy row, "
+                 f"{rows[0]['n_cues']} cues per pattern; "
                  f"{time.perf_counter() - t_start:.0f} s in all on {cpu} ({torch.get_num_threads()} threads).")
     table = "\n".join(lines)
     print(table)

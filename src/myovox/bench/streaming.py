@@ -7,6 +7,11 @@ possible. Latency is measured per chunk that completes a window: from the call w
 
 Baseline: a straightforward recogniser that, at every step, filters the window again from a
 zeroed filter state and runs the network on it (no carried state, one window per call).
+
+Packet loss (``benchmarks/packet_loss.py``): :func:`drop_packets` turns a recording into what a
+reader gives for a file with lost BLE packets (samples joined, ``meta["lost_packets"]``), with
+:func:`random_drops` or :func:`burst_drops` patterns; :func:`replay_event_metrics` replays it
+through :class:`~myovox.streams.replay.ReplayStream` and the recogniser and scores the events.
 """
 from __future__ import annotations
 
@@ -99,3 +104,57 @@ def run(quick: bool = False) -> list[dict]:
          "ours": rss_end - rss_start, "ratio": float("nan"),
          "note": "baseline column holds the RSS after 10% of the run; ours the growth to the end"},
     ]
+
+
+# ---------------------------------------------------------------------------- packet loss
+#: samples per BioGAP packet
+SPP = 4
+
+
+def drop_packets(rec, drop: np.ndarray):
+    """The recording as a reader gives a file whose packets ``drop`` were lost: samples joined,
+    labels joined, ``meta['lost_packets']`` listing the gaps."""
+    from ..io.bio import lost_packet_records
+    from ..io.biogap import find_lost_packets
+
+    n_pk = rec.n_times // SPP
+    drop = drop[:n_pk].copy()
+    drop[0] = drop[-1] = False
+    keep = np.repeat(~drop, SPP)
+    counter = np.arange(n_pk)[~drop] % 256
+    data = rec.data[:, :n_pk * SPP][:, keep]
+    labels = rec.labels[:n_pk * SPP][keep]
+    meta = dict(rec.meta, samples_per_packet=SPP, counter=counter,
+                lost_packets=lost_packet_records(find_lost_packets(counter, 256), SPP))
+    meta.pop("timestamps", None)
+    return rec.copy(data=data, labels=labels, meta=meta)
+
+
+def random_drops(n_pk: int, rate: float, rng) -> np.ndarray:
+    """Each of ``n_pk`` packets lost with probability ``rate``."""
+    return rng.uniform(size=n_pk) < rate
+
+
+def burst_drops(n_pk: int, rate: float, rng, lo: int = 10, hi: int = 50) -> np.ndarray:
+    """Bursts of ``lo``-``hi`` consecutive packets until ``rate`` of the packets are lost."""
+    drop = np.zeros(n_pk, dtype=bool)
+    while drop.mean() < rate:
+        n = int(rng.integers(lo, hi + 1))
+        s = int(rng.integers(1, n_pk - n - 1))
+        drop[s:s + n] = True
+    return drop
+
+
+def replay_event_metrics(model_dir, rec, truth, *, fill_lost: bool = True, **overrides) -> dict:
+    """Replay ``rec`` through the recogniser of ``model_dir`` (``myovox stream``'s defaults plus
+    ``overrides``) and score its events against ``truth``'s labels (true time)."""
+    from ..evaluation.streaming import event_metrics
+    from ..realtime.recognizer import Recognizer
+    from ..streams.replay import ReplayStream
+
+    r = Recognizer.from_saved(model_dir, **overrides)
+    stats = r.run(ReplayStream(rec, fill_lost=fill_lost))
+    m = event_metrics(r.events, truth)
+    m["lost_pct"] = 100.0 * stats["stream"]["n_lost"] / max(stats["stream"]["n_samples"], 1)
+    m["n_suppressed"] = stats["n_suppressed"]
+    return m

@@ -118,8 +118,9 @@ def fill_lost_packets(rec: Recording) -> tuple[Recording, int]:
     if not isinstance(records, (list, tuple)) or not records:
         return rec, 0
     n_packets = int(sum(int(r.get("n_lost", 0)) for r in records if isinstance(r, dict)))
-    if "inserted_packets" in meta or "filled_lost_samples" in meta or any(isinstance(r, dict) and r.get("filled_sample_index_after_gap")
-                                         is not None for r in records):
+    already = ("inserted_packets" in meta or "filled_lost_samples" in meta
+               or any(isinstance(r, dict) and r.get("filled_sample_index_after_gap") is not None for r in records))
+    if already:
         return rec, n_packets
     spp = meta.get("samples_per_packet")
     try:
