@@ -37,7 +37,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -88,6 +88,9 @@ class SimulatedBioGAP:
     burst : int
         Packets lost together per loss event (1: independent losses). The expected lost fraction
         stays ``loss``.
+    drop : sequence of int
+        Indices (0-based, in recording order) of packets that are lost in any case, for tests
+        that need losses at known places.
     stall_at_s : float | None
         Recording time (s) at which the link stalls once; None for no stall.
     stall_s : float
@@ -116,7 +119,7 @@ class SimulatedBioGAP:
     """
 
     def __init__(self, recording: Recording | str | Path | None = None, *, loss: float = 0.0, burst: int = 1,
-                 stall_at_s: float | None = None, stall_s: float = 0.0, stall_drops: bool = True,
+                 drop: Sequence[int] = (), stall_at_s: float | None = None, stall_s: float = 0.0, stall_drops: bool = True,
                  speed: float | None = 1.0, loop: bool = False, seed: int = 0, host: str = "127.0.0.1",
                  port: int = 0, packets_per_send: int = 5, counter_start: int = 0) -> None:
         if not (isinstance(loss, (int, float)) and 0.0 <= loss < 1.0):
@@ -137,6 +140,10 @@ class SimulatedBioGAP:
         self._samples, self._nan_packets = self._packets_of(self.recording)
         self.n_packets = self._samples.shape[0] // bg.SAMPLES_PER_PACKET
         self._drop = self._random_drops(self.n_packets)
+        explicit = np.asarray(list(drop), dtype=np.int64).reshape(-1)
+        if explicit.size and (explicit.min() < 0 or explicit.max() >= self.n_packets):
+            raise ValidationError(f"Invalid value for 'drop': packet indices must lie in [0, {self.n_packets}).")
+        self._drop[explicit] = True
         if self.stall_at_s is not None and self.stall_drops and self.stall_s * bg.SFREQ / bg.SAMPLES_PER_PACKET \
                 >= bg.COUNTER_MODULO:
             logger.warning("SimulatedBioGAP: a stall of %g s drops more than %d packets; the uint8 counter cannot "

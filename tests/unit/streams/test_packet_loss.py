@@ -214,3 +214,23 @@ def test_simulated_device_client_reconnects_and_misses_what_fell_due_meanwhile(s
     assert dev.stats.n_dropped_offline > 200                 # lost while no client was connected
     assert dev.stats.n_sent + dev.stats.n_lost == dev.n_packets
     assert first.n_samples > 0 and "SimulatedBioGAP(4562 packets" in repr(dev)
+
+
+def test_simulated_device_drops_chosen_packets_with_counter_wrap():
+    values = bg.codes_to_units(np.random.default_rng(0).integers(-2 ** 20, 2 ** 20, size=(200, 16)))
+    rec = Recording(values.T.astype(np.float64), 500.0)
+    with SimulatedBioGAP(rec, drop=[10, 11, 30], counter_start=250, speed=None, packets_per_send=3) as dev:
+        chunks = []
+        with pytest.raises(StreamError, match="connection closed"), BioGAPStream(dev.url, reconnect=0) as s:
+            for c in s:
+                chunks.append(c)
+    data = np.concatenate([c.data for c in chunks], axis=1)
+    missing = np.concatenate([c.missing if c.missing is not None else np.zeros(c.n_samples, bool)
+                              for c in chunks])
+    lost = np.zeros(200, bool)
+    lost[40:48] = lost[120:124] = True
+    np.testing.assert_array_equal(missing, lost)
+    np.testing.assert_allclose(data[:, ~lost], values.T[:, ~lost])
+    assert s.stats.extra["packets_lost"] == 3 and dev.stats.lost_packets == [10, 11, 30]
+    with pytest.raises(ValidationError, match="drop"):
+        SimulatedBioGAP(rec, drop=[50])
