@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         start, stop = trim_bounds(rec.labels, rec.sfreq)
         expected = crop(rec, start, stop)
 
-    dropped = dropped_by(expected, fmt)
+    dropped = dropped_by(expected, fmt, str(dst))
     if dropped:
         what = "; ".join(dropped)
         if not args.allow_lossy:

@@ -153,11 +153,13 @@ def _default_names(n: int) -> tuple[str, ...]:
     return tuple(f"Ch_{i}" for i in range(n))
 
 
-def dropped_by(recording: Recording, fmt: str) -> list[str]:
+def dropped_by(recording: Recording, fmt: str, path: str | None = None) -> list[str]:
     """What writing ``recording`` to format ``fmt`` (``.bio``, ``.h5``, ``.csv``, ``.edf``, ...) would lose.
 
     Returns short phrases (empty when the format holds everything); numeric precision within
     the format's documented resolution (EDF 16-bit, BDF 24-bit) is not counted as a loss.
+    ``path`` (the output file) matters for ``.bio``, whose subject, condition, session, batch and
+    start time live only in a SilentWear-style path.
     """
     fmt = fmt.lower().lstrip(".")
     meta = recording.meta
@@ -169,6 +171,17 @@ def dropped_by(recording: Recording, fmt: str) -> list[str]:
         return lost
     if fmt in ("edf", "bdf"):
         other = sorted(k for k in meta if k not in _EDF_META and k not in READER_KEYS and k not in bad)
+        from .edf import edf_start_time
+
+        if meta.get("start_time") is not None and edf_start_time(meta["start_time"]) is None:
+            other.append("start_time")
+        import re
+
+        other += [k for k in ("subject", "session", "batch", "condition")
+                  if meta.get(k) is not None and not re.fullmatch(r"[\w.-]{1,20}", str(meta[k]))]
+        dev = meta.get("device")
+        if dev is not None and not (isinstance(dev, str) and 0 < len(dev) <= 20):
+            other.append("device")
         if other:
             lost.append(f"meta {', '.join(other)}")
         long = [c for c in recording.ch_names if len(c) > 16]
@@ -201,6 +214,13 @@ def dropped_by(recording: Recording, fmt: str) -> list[str]:
             "subject", "session", "batch", "condition", "tag", "start_time", "units", "device", "samples_per_packet",
             "timestamps", "counter", "trigger_ids", "trigger_labels", "lost_packets", "n_lost_packets",
             "file_time"))
+        from pathlib import Path
+
+        from .bio import _meta_from_path
+
+        told = _meta_from_path(Path(path)) if path is not None else {}
+        other += [k for k in ("subject", "condition", "session", "batch", "tag", "start_time")
+                  if k in meta and str(told.get(k)) != str(meta[k])]
         if other:
             lost.append(f"meta {', '.join(other)}")
         return lost

@@ -327,7 +327,8 @@ def read_csv(path: str | Path, *, sfreq: float | None = None, time_column: str |
             if sfreq is None:
                 sfreq = _tidy_rate(1.0 / (float(np.median(steps)) * scale))
                 logger.info("%s: sampling rate %g Hz from column %r read as %s", path, sfreq, columns[tcol], how)
-            meta["start_time"] = float(finite[0] * scale)
+            if side is None or "start_time" not in side["meta"]:  # the sidecar's (a date) is kept
+                meta["start_time"] = float(finite[0] * scale)
             jitter = np.abs(steps * scale * sfreq - 1.0)
             n_gaps = int(np.count_nonzero(steps * scale * sfreq > 1.5))
             if n_gaps:

@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import warnings
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -29,6 +30,8 @@ END_MARK = "myovox:end"
 LABEL_MARK = "myovox:label"
 LOST_MARK = "myovox:lost"
 SPP_MARK = "myovox:spp"
+DEVICE_MARK = "myovox:device"
+META_MARK = "myovox:meta"
 LABEL_CHANNEL = "Label"
 _META_RE = re.compile(r"(subject|session|batch|condition)=([^,\s]+)")
 
@@ -131,6 +134,10 @@ def write_edf(recording: Recording, path: str | Path, *, overwrite: bool = False
                          if k in recording.meta and re.fullmatch(r"[\w.-]+", str(recording.meta[k])))
         if extra:
             writer.setRecordingAdditional(extra[:60])
+        start = edf_start_time(recording.meta.get("start_time"))
+        if start is not None:
+            writer.setStartdatetime(start)
+
         # quantise ourselves with rounding (pyedflib truncates): error <= half a step
         digital = []
         for h, row in zip(headers, rows):
@@ -144,6 +151,19 @@ def write_edf(recording: Recording, path: str | Path, *, overwrite: bool = False
         writer.close()
     tmp.replace(path)
     return path
+
+
+def edf_start_time(value: Any) -> datetime | None:
+    """``meta['start_time']`` as the datetime an EDF header holds exactly (None when it cannot)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if dt.tzinfo is not None or dt.microsecond or not 1985 <= dt.year <= 2084:
+        return None
+    return dt
 
 
 def _annotations(recording: Recording, with_label_channel: bool) -> list[tuple[float, float, str]]:
@@ -161,6 +181,14 @@ def _annotations(recording: Recording, with_label_channel: bool) -> list[tuple[f
     spp = recording.meta.get("samples_per_packet")
     if isinstance(spp, int):
         out.append((0.0, -1, f"{SPP_MARK} {spp}"))
+    device = recording.meta.get("device")
+    if isinstance(device, str) and 0 < len(device) <= 20:  # the header's 80 recording characters are full
+        out.append((0.0, -1, f"{DEVICE_MARK} {device}"))
+    for key in ("subject", "session", "batch", "condition"):  # exact, whatever the header fields truncate
+        value = recording.meta.get(key)
+        if value is not None and re.fullmatch(r"[\w.-]{1,20}", str(value)):
+            kind = "i" if isinstance(value, int) and not isinstance(value, bool) else "s"
+            out.append((0.0, -1, f"{META_MARK} {key}:{kind}={value}"))
     for g in recording.meta.get("lost_packets") or []:
         try:
             idx, n = int(g["emg_sample_index_after_gap"]), int(g["n_lost"])
@@ -291,6 +319,9 @@ def _read_edf(pyedflib, path: Path, label_channel: str | None, channels: Sequenc
             meta[key] = int(value) if value.isdigit() else value
         start = reader.getStartdatetime()
         meta["start_time"] = start.isoformat()
+        equipment = (reader.getEquipment() or "").strip()
+        if equipment:
+            meta["device"] = equipment
     except (DataFormatError, ValidationError):
         raise
     except (OSError, ValueError, IndexError, KeyError, UnicodeDecodeError, OverflowError, ZeroDivisionError) as err:
@@ -311,6 +342,13 @@ def _read_edf(pyedflib, path: Path, label_channel: str | None, channels: Sequenc
             k, _, name = d[len(LABEL_MARK) + 1:].partition("=")
             if k.strip().lstrip("-").isdigit():
                 label_map[name] = int(k)
+        elif d.startswith(META_MARK + " "):
+            m = re.fullmatch(r"(subject|session|batch|condition):([is])=([\w.-]+)", d[len(META_MARK) + 1:].strip())
+            if m:
+                meta[m.group(1)] = int(m.group(3)) if m.group(2) == "i" and m.group(3).lstrip("-").isdigit() \
+                    else m.group(3)
+        elif d.startswith(DEVICE_MARK + " ") and d[len(DEVICE_MARK) + 1:].strip():
+            meta["device"] = d[len(DEVICE_MARK) + 1:].strip()
         elif d.startswith(SPP_MARK + " ") and d[len(SPP_MARK) + 1:].strip().isdigit():
             meta["samples_per_packet"] = int(d[len(SPP_MARK) + 1:])
         elif d.startswith(LOST_MARK + " "):
