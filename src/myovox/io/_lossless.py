@@ -214,6 +214,8 @@ def dropped_by(recording: Recording, fmt: str, path: str | None = None) -> list[
             "subject", "session", "batch", "condition", "tag", "start_time", "units", "device", "samples_per_packet",
             "timestamps", "counter", "trigger_ids", "trigger_labels", "lost_packets", "n_lost_packets",
             "file_time"))
+        if meta.get("lost_packets") and "inserted_packets" in meta:
+            lost.append("the lost-packet records (its NaN-filled packets would carry a completed counter)")
         from pathlib import Path
 
         from .bio import _meta_from_path

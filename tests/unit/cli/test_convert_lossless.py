@@ -181,6 +181,8 @@ def test_unlabelled_and_nan_filled_recordings(tmp_path, capsys, bio):
         np.testing.assert_array_equal(back.meta["inserted_packets"], rec.meta["inserted_packets"])
     assert main(["convert", str(src), str(tmp_path / "nan.edf")]) == 2
     assert "NaN/inf sample(s)" in capsys.readouterr().err
+    assert main(["convert", str(src), str(tmp_path / "S01" / "silent" / bio.name)]) == 2
+    assert "the lost-packet records" in capsys.readouterr().err
     plain = Recording(np.arange(12.0).reshape(2, 6), 250.0)
     src = write_recording(plain, tmp_path / "plain.npz")
     assert main(["-q", "convert", str(src), str(tmp_path / "plain.h5")]) == 0
