@@ -85,3 +85,32 @@ def test_null_input_returns_error(c_build, tmp_path):
 def test_compile_needs_generated_sources(tmp_path):
     with pytest.raises(ExportError, match="missing"):
         compile_harness(tmp_path)
+
+
+@pytest.mark.parametrize("flags", [("-O0",), ("-O3", "-ffp-contract=fast"), ("-O3", "-march=x86-64-v2"),
+                                   ("-O3", "-march=native", "-std=gnu99", "-ffp-contract=fast")],
+                         ids=["O0", "O3-contract", "x86-64-v2", "native-gnu99"])
+def test_bit_exact_across_compiler_flags(c_build, qmodel, task, flags, tmp_path):
+    """The int8 network is integer arithmetic and the input quantiser float32 operations written as
+    the reference does them: the same bits at every optimisation level and target (issue 10,
+    finding 7), including values exactly at and next to the quantiser's rounding ties."""
+    import platform
+    import shutil
+
+    if any(f.startswith("-march=x86") for f in flags) and platform.machine().lower() not in {"x86_64", "amd64"}:
+        pytest.skip("x86-64 target")
+    c_dir = tmp_path / "c"
+    shutil.copytree(c_build.dir, c_dir)
+    try:
+        exe = compile_harness(c_dir, extra_flags=flags)
+    except ExportError as err:
+        pytest.skip(f"this compiler does not take {' '.join(flags)}: {err}")
+    X = task.Xte[:40].copy()
+    rng = np.random.default_rng(3)
+    ties = (rng.integers(-120, 120, X[:10].shape) + 0.5) * qmodel.input_scale
+    X[:10] = ties.astype(np.float32)
+    X[10:20] = np.nextafter(X[:10], np.float32(np.inf))
+    got = run_harness_quantize(exe, X)
+    np.testing.assert_array_equal(got, qmodel.quantize_input(X))
+    logits, _ = run_harness(exe, got, qmodel.n_classes)
+    np.testing.assert_array_equal(logits, qmodel.forward_int8(got))
