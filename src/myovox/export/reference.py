@@ -1,6 +1,8 @@
 """NumPy integer reference executor: this module DEFINES myovox's int8 arithmetic.
 
-The generated C library (:mod:`myovox.export.c_codegen`) must agree with it bit for bit.
+The generated C library (:mod:`myovox.export.c_codegen`) must agree with it bit for bit, and the
+int8 ONNX graph (:mod:`myovox.export.onnx`) carries the same integers, stored as uint8 ``q + 128``
+with zero points shifted alike, so that onnxruntime's kernels multiply them exactly on every CPU.
 
 Conventions
 -----------
