@@ -411,16 +411,13 @@ def _parse_old(buf: bytes, src: str) -> BioFile:
                  size=len(buf))
     pos = cur.pos
 
-    def old_size(hs: list[BioSignalHeader], with_flag: bool = bool(flag)) -> int:
+    def old_size(hs: list[BioSignalHeader]) -> int:
         return (pos + 8 * n_base + sum(h.n_samples * h.n_channels * h.dtype.itemsize for h in hs)
-                + (4 * n_base if with_flag else 0))
+                + (4 * n_base if flag else 0))
 
     if old_size(list(headers.values())) != len(buf):
-        # the trigger flag, a dtype code or a channel count that contradicts the file size
-        if old_size(list(headers.values()), not flag) == len(buf) and n_base:
-            raise DataFormatError(
-                f"{src}: corrupt header: the trigger flag ({flag}) does not match the file's {len(buf)} bytes; "
-                f"with {1 - flag} the file would be complete.")
+        # a dtype code or a channel count that contradicts the file size (a file that ends exactly where
+        # its trigger block should start is read as truncated: a crash between blocks does that too)
         _diagnose(buf, headers, src, "old", pos,
                   old_size=lambda hs: old_size(hs) if all(
                       abs(h.n_samples - n_base * h.fs / fs_base) <= max(1.0, h.fs / fs_base) for h in hs) else -1)

@@ -155,3 +155,14 @@ def test_real_truncation_still_recovers_rows(tmp_path, layout):
     back, msgs = _read(tmp_path / "t.bio", buf[:cut])
     assert any("file is truncated" in m for m in msgs)
     np.testing.assert_array_equal(back.data, rec.data[:, :77])
+
+
+def test_old_layout_cut_where_the_triggers_start_reads_as_truncated(tmp_path):
+    """A crash between blocks is a truncation (data kept, no labels invented), not a corrupt flag."""
+    rec = _recording()
+    buf = write_bio(rec, tmp_path / "v.bio", layout="old").read_bytes()
+    back, msgs = _read(tmp_path / "t.bio", buf[:-4 * N_PK])
+    assert any("file is truncated" in m and "triggers 0 of 50" in m for m in msgs)
+    assert any("labels are not given" in m for m in msgs)
+    np.testing.assert_array_equal(back.data, rec.data)
+    assert back.labels is None
