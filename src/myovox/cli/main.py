@@ -67,7 +67,8 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         # "(default: None)" and "(default: False)" say nothing
-        if action.default in (None, False) or action.help == argparse.SUPPRESS or "default" in (action.help or ""):
+        if (action.default in (None, False) or action.nargs == 0 or action.help == argparse.SUPPRESS
+                or "default" in (action.help or "")):
             return action.help
         return super()._get_help_string(action)
 
