@@ -11,6 +11,22 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
            "error": logging.ERROR, "critical": logging.CRITICAL}
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A handler that writes to whatever ``sys.stderr`` is at the time of the record (tests and
+    notebooks replace it), not to the stream that existed when logging was set up."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler.__init__ assigns it
+        pass
+
+
 def set_log_level(verbose: bool | str | int | None = "info") -> None:
     """Set the level of the myovox logger and send its records to stderr.
 
@@ -33,7 +49,7 @@ def set_log_level(verbose: bool | str | int | None = "info") -> None:
         level = int(verbose)
     logger.setLevel(level)
     if not any(getattr(h, "_myovox", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         handler._myovox = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
