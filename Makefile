@@ -19,8 +19,12 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/myovox demo
 
+# the whole suite, then the model and export tests again with the float kernels a CPU without
+# AVX-512 gets (oneDNN capped at AVX2, C training kernels built for the x86-64-v2 baseline)
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests
+	ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2 MYOVOX_C_MARCH=x86-64-v2 \
+		$(PY) -m pytest -q -p no:cacheprovider tests/unit/models tests/unit/export
 
 # the model tests with the C training kernels built for the portable x86-64-v2 baseline instead of
 # this CPU (`make test` already builds and checks both targets once, in tests/unit/models/test_ckernels.py)
