@@ -14,8 +14,8 @@ import argparse
 import json
 import sys
 
-from ._common import add_source_arguments, fraction_below_one, nonneg_float, probability, stream_from_args
-from ._types import positive_float, positive_int
+from ._common import add_source_arguments, stream_from_args
+from ._types import fraction_below_one, nonneg_float, positive_float, positive_int, probability
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

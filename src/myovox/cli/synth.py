@@ -8,17 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._types import nonneg_int, positive_int
-
-
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}")
-    return value
+from ._types import fraction_below_one, nonneg_int, positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--conditions", nargs="+", default=["vocalized", "silent"],
                    choices=["vocalized", "silent"], help="conditions to record (default both)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default 0)")
-    p.add_argument("--packet-loss", type=_probability, default=0.0,
+    p.add_argument("--packet-loss", type=fraction_below_one, default=0.0,
                    help="probability that a BLE packet is lost (default 0)")
     p.add_argument("--no-raw", action="store_true", help="do not write the raw .bio files")
     p.add_argument("--no-processed", action="store_true", help="do not write the processed .h5 files")
