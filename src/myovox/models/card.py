@@ -182,8 +182,15 @@ class ModelCard:
             raise bad(f"'window_mode' must be 'event', 'trial' or 'sliding', got {self.window_mode!r}.")
         if not isinstance(self.causal, bool):
             raise bad(f"'causal' must be true or false, got {self.causal!r}.")
-        if self.filter is not None and not isinstance(self.filter, dict):
-            raise bad(f"'filter' must be a filter design object or null, got {type(self.filter).__name__}.")
+        if self.filter is not None:
+            if not isinstance(self.filter, dict):
+                raise bad(f"'filter' must be a filter design object or null, got {type(self.filter).__name__}.")
+            from ..preprocessing.pipeline import resolve_filter
+
+            try:
+                resolve_filter(self.filter, self.sfreq)
+            except (TypeError, ValueError, KeyError, AttributeError, ZeroDivisionError) as err:
+                raise bad(f"'filter' is not a valid filter design ({err}).") from None
         if self.channel_selection is not None and (
                 not isinstance(self.channel_selection, (list, tuple, str))):
             raise bad("'channel_selection' must be a list of channel names or null.")
@@ -254,14 +261,21 @@ class ModelCard:
         missing = [k for k in required if k not in data]
         if missing:
             raise _fail(source, f"the model card lacks {', '.join(map(repr, missing))}.")
+        for key, kind in (("ch_names", list), ("classes", list), ("label_map", dict), ("params", dict),
+                          ("training", dict)):
+            if key in data and not isinstance(data[key], kind) and not (key == "label_map" and data[key] is None):
+                raise _fail(source, f"{key!r} must be a{'n object' if kind is dict else ' list'}, "
+                                    f"got {type(data[key]).__name__}.")
         try:
             data["ch_names"] = tuple(data["ch_names"])
             data["classes"] = tuple(np.asarray(data["classes"], dtype=np.dtype(data.get("classes_dtype", "<i8")))
                                     .tolist())
             data["label_map"] = {int(k): v for k, v in (data.get("label_map") or {}).items()}
-            data["sfreq"] = float(data["sfreq"])
-            data["window_s"] = float(data["window_s"])
-        except (TypeError, ValueError) as err:
+            for key in ("sfreq", "window_s"):
+                if isinstance(data[key], bool) or not isinstance(data[key], (int, float)):
+                    raise ValueError(f"{key!r} must be a number, got {data[key]!r}")
+                data[key] = float(data[key])
+        except (TypeError, ValueError, OverflowError) as err:
             raise _fail(source, f"invalid model card ({err}).") from None
         card = cls.__new__(cls)
         for f in fields(cls):
@@ -270,7 +284,12 @@ class ModelCard:
             else:
                 value = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
             object.__setattr__(card, f.name, value)
-        card.validate(source)
+        try:
+            card.validate(source)
+        except (TypeError, ValueError, AttributeError, OverflowError) as err:
+            if isinstance(err, DataFormatError):
+                raise
+            raise _fail(source, f"invalid model card ({type(err).__name__}: {err}).") from None
         return card
 
     @classmethod
