@@ -11,7 +11,7 @@ from myovox.models.card import SCHEMA_VERSION, ModelCard, card_for
 from myovox.models.io import load_model, read_card, save_model
 
 CH = [f"Ch_{i}" for i in range(14)]
-FILTER = {"highpass": 20.0, "order": 4, "notch": [47.5, 52.5]}
+FILTER = {"highpass": 20.0, "hp_order": 4, "notch": 60.0}
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_speechnet_round_trip(fitted, tmp_path):
     model, card = load_model(folder)
     np.testing.assert_array_equal(model.predict_proba(X), clf.predict_proba(X))
     assert card.model == "speechnet" and card.sfreq == 500.0 and card.n_channels == 14 and card.n_times == 200
-    assert card.class_names() == ["rest", "left", "forward"] and card.filter["notch"] == [47.5, 52.5]
+    assert card.class_names() == ["rest", "left", "forward"] and card.filter["notch"] == 60.0
     assert model.get_params() == clf.get_params()
     with pytest.raises(ValidationError, match="pass --force"):
         save_model(clf, folder, _card(clf))
