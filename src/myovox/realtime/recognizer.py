@@ -112,7 +112,7 @@ class Recognizer:
         kw = _card_arguments(card)
         if kw.pop("_zero_phase", False):
             logger.warning("%s was trained on zero-phase filtered data; live filtering is causal, so its "
-                           "inputs differ from training (train with causal filtering for live use).", model_dir)
+                           "inputs differ from training (retrain with `myovox train --live`).", model_dir)
         kw.update(overrides)
         if kw.get("sfreq") is None or kw.get("window_s") is None:
             raise ValidationError(f"{model_dir}: the model card lacks sfreq or window_s; pass them explicitly.")
