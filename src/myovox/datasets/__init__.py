@@ -41,7 +41,7 @@ def detect_dataset(path: str | Path) -> str:
             return kind
     raise ValidationError(
         f"{path} is not a dataset folder myovox knows (tried {', '.join(ADAPTERS)}); "
-        "pass kind= or point at the dataset root.")
+        "pass kind= (--kind on the command line) or point at the dataset root.")
 
 
 def load_dataset(path: str | Path, kind: str | None = None, *, raw_signal: bool = False, **options: Any) -> Dataset:
