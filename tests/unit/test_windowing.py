@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from myovox import Recording, Windows
-from myovox.datasets.base import Dataset
+from myovox.dataset import Dataset
 from myovox.exceptions import DataLossWarning, ValidationError
 from myovox.windows import (downsample_rest, event_windows, make_windows, sliding_windows,
                             trial_windows)

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from .._checks import did_you_mean
+from ..dataset import Dataset
 from ..exceptions import ValidationError
-from .base import Dataset
 
 #: adapter name -> module; tried in this order by auto-detection
 ADAPTERS: dict[str, str] = {

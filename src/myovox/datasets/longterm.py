@@ -24,10 +24,10 @@ import numpy as np
 
 from .._checks import check_positive, did_you_mean
 from .._logging import logger, progress
+from ..dataset import Dataset
 from ..exceptions import ValidationError
 from ..recording import Recording
 from ._textcsv import read_table
-from .base import Dataset
 
 SFREQ = 200.0
 N_CHANNELS = 8

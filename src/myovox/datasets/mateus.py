@@ -28,10 +28,11 @@ import numpy as np
 
 from .._checks import check_positive, did_you_mean
 from .._logging import logger, progress
+from ..dataset import Dataset
 from ..exceptions import DataFormatError, DataQualityWarning, ValidationError
 from ..recording import Recording
 from ._textcsv import factorize, read_bytes, read_table
-from .base import Dataset, choose_values
+from .base import choose_values
 
 SFREQ = 250.0
 LABELS: dict[int, str] = {0: "silence", 1: "sim", 2: "nao", 3: "talvez"}

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from .._logging import logger
+from ..dataset import Dataset
 from ..exceptions import DataLossWarning, ValidationError
 from ..io.guided import is_session, read_session
-from .base import Dataset, choose_values
+from .base import choose_values
 
 #: sessions are searched this deep below the folder given
 _MAX_DEPTH = 4

@@ -20,10 +20,10 @@ from typing import Any, Iterable
 
 from .._checks import check_option, did_you_mean
 from .._logging import logger, progress
+from ..dataset import Dataset
 from ..exceptions import ValidationError
 from ..preprocessing.channels import SILENTWEAR_CHANNEL_ORDER
 from ..recording import SILENTWEAR_LABELS, Recording
-from .base import Dataset
 
 NAME = "silentwear"
 CONDITIONS = ("silent", "vocalized")

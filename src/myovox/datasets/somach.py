@@ -30,10 +30,11 @@ import numpy as np
 
 from .._checks import check_positive
 from .._logging import logger, progress
+from ..dataset import Dataset
 from ..exceptions import DataFormatError, DataQualityWarning, ValidationError
 from ..recording import Recording
 from ._textcsv import factorize, read_bytes, read_table
-from .base import Dataset, choose_values
+from .base import choose_values
 
 SFREQ = 250.0
 #: One label map for the whole dataset, so a label means the same class in every study.

@@ -25,7 +25,7 @@ from .._logging import logger
 from ..exceptions import DataFormatError, ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..datasets.base import Dataset
+    from ..dataset import Dataset
     from ..windows import Windows
 
 __all__ = ["CARD_FILE", "FORMAT", "SCHEMA_VERSION", "ModelCard", "card_for", "card_from_training", "model_windows"]

@@ -18,7 +18,7 @@ from .channels import select_channels
 from .filters import FilterDesign, design_filter, filter_causal, filter_zero_phase
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..datasets.base import Dataset
+    from ..dataset import Dataset
 
 __all__ = ["trim_to_cues", "preprocess", "preprocess_dataset", "resolve_filter"]
 
@@ -165,7 +165,7 @@ def preprocess_dataset(dataset: "Dataset", *, causal: bool = False, filter: Any 
     Dataset
         A new dataset; ``info["preprocessing"]`` holds the settings used.
     """
-    from ..datasets.base import Dataset
+    from ..dataset import Dataset
 
     if filter is _FROM_INFO:
         filter = dataset.info.get("filter", "silentwear")

@@ -109,7 +109,7 @@ def centroids():
 def synth_dataset(n_subjects=2, n_sessions=2, n_batches=2, n_reps=2, n_words=3, sfreq=100.0, seed=0,
                   conditions=("vocalized",)):
     """A tiny event-mode Dataset: rest 1 s / word 1.5 s runs; word c bursts on channel c-1."""
-    from myovox.datasets.base import Dataset
+    from myovox.dataset import Dataset
     from myovox.recording import Recording
 
     rng = np.random.default_rng(seed)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from myovox import Recording
-from myovox.datasets.base import Dataset
+from myovox.dataset import Dataset
 from myovox.exceptions import DataQualityWarning, ValidationError
 from myovox.preprocessing import (SILENTWEAR_CHANNEL_ORDER, design_filter, filter_causal,
                                   filter_zero_phase, preprocess, preprocess_dataset, select_channels,
