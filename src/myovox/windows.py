@@ -154,8 +154,9 @@ class Windows:
                        {k: np.concatenate([w.meta[k] for w in items]) for k in sorted(keys)})
 
     def __repr__(self) -> str:
+        n_cls = len(self.classes)
         return (f"<Windows | {len(self)} x {self.n_channels} ch x {self.n_samples} samples "
-                f"({self.window_s:g} s @ {self.sfreq:g} Hz), classes {self.class_counts()}>")
+                f"({self.window_s:g} s @ {self.sfreq:g} Hz), {n_cls} class{'es' if n_cls != 1 else ''}>")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -420,22 +421,44 @@ def make_windows(dataset: Any, window_s: float | None = None, *, offsets_s: Sequ
     return trial_windows(dataset, w)
 
 
-def downsample_rest(windows: Windows, rest_label: int = 0, random_state: Any = None) -> Windows:
+def downsample_rest_indices(y: np.ndarray, idx: np.ndarray, rest_label: int | None = 0,
+                            random_state: int | np.random.Generator | None = None) -> np.ndarray:
+    """Subset of ``idx`` where rest windows are reduced to the per-word count.
+
+    The per-word count is ``round(mean over the non-rest classes in idx of their window counts)``
+    (SilentWear's rule for train/validation pools; test data keep every rest window); rest windows
+    beyond it are dropped at random. The order of ``idx`` is kept. ``rest_label=None``, no
+    non-rest window or no more rest windows than the target return ``idx`` unchanged.
+    ``random_state`` is an int, None or a ``numpy.random.Generator`` (used as is, so successive
+    calls with one generator draw differently).
+    """
+    idx = np.asarray(idx, dtype=np.int64)
+    if rest_label is None or idx.size == 0:
+        return idx
+    yy = np.asarray(y)[idx]
+    is_rest = yy == rest_label
+    words = yy[~is_rest]
+    if words.size == 0 or not is_rest.any():
+        return idx
+    per_word = int(round(words.size / np.unique(words).size))
+    n_rest = int(is_rest.sum())
+    if n_rest <= per_word:
+        return idx
+    rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
+    keep_rest = rng.choice(np.flatnonzero(is_rest), size=per_word, replace=False)
+    keep = ~is_rest
+    keep[keep_rest] = True
+    logger.debug("downsample_rest: %d -> %d rest windows.", n_rest, per_word)
+    return idx[keep]
+
+
+def downsample_rest(windows: Windows, rest_label: int | None = 0, random_state: Any = None) -> Windows:
     """Keep a random subset of rest windows as large as the mean number of windows per word.
 
-    SilentWear does this for train/validation pools only; test data keep all rest windows. The
-    target is ``round(mean over non-rest classes of their window counts)``; order is preserved.
-    With no non-rest windows, or fewer rest windows than the target, ``windows`` is returned as is.
+    SilentWear does this for train/validation pools only; test data keep all rest windows. See
+    :func:`downsample_rest_indices` (the one implementation; this is its ``Windows`` form). Order is
+    preserved; with no non-rest windows, or no more rest windows than the target, ``windows`` is
+    returned as is.
     """
-    rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
-    rest = np.flatnonzero(windows.y == rest_label)
-    words = windows.y[windows.y != rest_label]
-    if words.size == 0 or rest.size == 0:
-        return windows
-    target = int(round(np.unique(words, return_counts=True)[1].mean()))
-    if rest.size <= target:
-        return windows
-    keep_rest = rng.choice(rest, size=target, replace=False)
-    keep = np.sort(np.concatenate([np.flatnonzero(windows.y != rest_label), keep_rest]))
-    logger.debug("downsample_rest: %d -> %d rest windows.", rest.size, target)
-    return windows.subset(keep)
+    keep = downsample_rest_indices(windows.y, np.arange(len(windows)), rest_label, random_state)
+    return windows if len(keep) == len(windows) else windows.subset(keep)

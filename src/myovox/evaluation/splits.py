@@ -16,7 +16,7 @@ import numpy as np
 
 from .._checks import check_int, did_you_mean
 from ..exceptions import ValidationError
-from ..windows import Windows
+from ..windows import Windows, downsample_rest_indices
 
 
 class LeakageError(ValidationError):
@@ -48,32 +48,6 @@ def _meta(windows: Windows, key: str) -> np.ndarray:
 def _sorted_values(col: np.ndarray) -> list:
     vals = list({v.item() if hasattr(v, "item") else v for v in col})
     return sorted(vals, key=lambda v: (str(type(v)), v))
-
-
-def downsample_rest_indices(y: np.ndarray, idx: np.ndarray, rest_label: int | None = 0,
-                            random_state: int | np.random.Generator | None = None) -> np.ndarray:
-    """Subset of ``idx`` where rest windows are reduced to the per-word count.
-
-    The per-word count is the rounded mean number of windows of the non-rest classes in
-    ``idx``; rest windows beyond it are dropped at random. Order of ``idx`` is kept.
-    """
-    idx = np.asarray(idx, dtype=np.int64)
-    if rest_label is None or idx.size == 0:
-        return idx
-    yy = np.asarray(y)[idx]
-    is_rest = yy == rest_label
-    words = yy[~is_rest]
-    if words.size == 0 or not is_rest.any():
-        return idx
-    per_word = int(round(words.size / np.unique(words).size))
-    if is_rest.sum() <= per_word:
-        return idx
-    rng = np.random.default_rng(random_state)
-    rest_pos = np.flatnonzero(is_rest)
-    keep_rest = rng.choice(rest_pos, size=per_word, replace=False)
-    keep = ~is_rest
-    keep[keep_rest] = True
-    return idx[keep]
 
 
 def _finish(windows: Windows, folds: list[Fold], rest_label: int | None, balance_rest: bool,
