@@ -20,7 +20,7 @@ from .filters import FilterDesign, design_filter, filter_causal, filter_zero_pha
 if TYPE_CHECKING:  # pragma: no cover
     from ..dataset import Dataset
 
-__all__ = ["trim_to_cues", "preprocess", "preprocess_dataset", "resolve_filter"]
+__all__ = ["trim_to_cues", "preprocess", "preprocess_dataset", "dataset_windows", "resolve_filter"]
 
 _FROM_INFO = object()  # sentinel: take the value from dataset.info
 
@@ -185,3 +185,40 @@ def preprocess_dataset(dataset: "Dataset", *, causal: bool = False, filter: Any 
     logger.info("Preprocessed %d recordings of %r (%s filtering).", len(recs), dataset.name,
                 "causal" if causal else "zero-phase")
     return Dataset(recs, dataset.name, dataset.root, dataset.window_s, dataset.window_mode, info)
+
+
+def dataset_windows(dataset: "Dataset", *, window_s: float | None = None, causal: bool = False,
+                    offsets_s: Sequence[float] = (0.0,), filter: Any = _FROM_INFO, channels: Any = _FROM_INFO,
+                    nan_policy: Any = _FROM_INFO, preprocess: bool = True, return_dataset: bool = False) -> Any:
+    """The Dataset -> preprocess -> windows chain, in one call (train, evaluate, fine-tune, export use it).
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Loaded, unprocessed recordings.
+    window_s : float | None
+        Window length in seconds (None: ``dataset.window_s``).
+    causal : bool
+        Filter causally (as a live stream is filtered) instead of zero-phase.
+    offsets_s : sequence of float
+        Onset offsets of event windows (see :func:`myovox.windows.make_windows`); ignored for
+        trial datasets only when it is the default ``(0.0,)``.
+    filter, channels, nan_policy
+        As in :func:`preprocess_dataset` (default: the dataset's own settings).
+    preprocess : bool
+        False cuts windows from the recordings as they are (already preprocessed).
+    return_dataset : bool
+        Also return the preprocessed dataset (its ``info["preprocessing"]`` feeds a model card).
+
+    Returns
+    -------
+    Windows | (Windows, Dataset)
+    """
+    from ..windows import make_windows
+
+    ds = dataset
+    if preprocess:
+        ds = preprocess_dataset(dataset, causal=causal, filter=filter, channels=channels, nan_policy=nan_policy)
+    offsets = tuple(offsets_s) if getattr(ds, "window_mode", "event") == "event" else (0.0,)
+    w = make_windows(ds, window_s=window_s, offsets_s=offsets)
+    return (w, ds) if return_dataset else w
