@@ -105,14 +105,14 @@ def _check_known(name: str, wanted: set | None, have: set) -> None:
 
 def _read_raw(path: Path, filtered: bool) -> Recording:
     from ..io.bio import read_bio
-    from ..io.silentwear_h5 import zero_phase_filter
+    from ..preprocessing.filters import filter_silentwear
 
     rec = read_bio(path)
     rec = rec.pick(list(CHANNEL_ORDER))
     meta = dict(rec.meta)
     meta["dataset"] = NAME
     if filtered:
-        rec = rec.copy(data=zero_phase_filter(rec.data, rec.sfreq, source=str(path)), meta=meta)
+        rec = rec.copy(data=filter_silentwear(rec.data, rec.sfreq, **FILTER, source=str(path)), meta=meta)
         rec.meta["filtered"] = True
         rec.meta["filter"] = dict(FILTER)
     else:

@@ -71,20 +71,6 @@ def parse_silentwear_path(path: str | Path) -> dict[str, Any]:
     return out
 
 
-def zero_phase_filter(data: np.ndarray, sfreq: float, highpass: float = FILTER["highpass"],
-                      notch: float = FILTER["notch"], *, source: str | None = None) -> np.ndarray:
-    """SilentWear's offline filter over the whole signal: 4th-order Butterworth high-pass, then
-    a 2nd-order Butterworth band-stop ``notch +- 2.5 Hz``, both forward-backward (float64).
-
-    The design comes from :mod:`myovox.preprocessing.filters`, the one place filters are designed.
-    """
-    from ..preprocessing.filters import design_filter, filter_zero_phase
-
-    design = design_filter(sfreq, highpass=highpass, notch=notch)
-    return np.asarray(filter_zero_phase(np.asarray(data, dtype=np.float64), design, source=source),
-                      dtype=np.float64)
-
-
 _MYOVOX_GROUP = "myovox"
 _HEADER_FORMAT = "myovox-h5"
 
@@ -405,8 +391,11 @@ def write_silentwear_h5(recording: Recording, path: str | Path, *, overwrite: bo
         raw = kept.data.astype(np.float64)
     filt = None
     if not bad:
+        # the layout stores the reference's filtered columns; the filter itself is preprocessing's
+        from ..preprocessing.filters import filter_silentwear
+
         try:
-            filt = zero_phase_filter(raw, recording.sfreq, source=recording.source)
+            filt = filter_silentwear(raw, recording.sfreq, **FILTER, source=recording.source)
         except (ValidationError, ValueError) as err:  # e.g. a rate too low for the 50 Hz notch
             if reference:
                 raise
@@ -479,4 +468,4 @@ def write_h5(recording: Recording, path: str | Path, *, overwrite: bool = False,
 
 
 __all__ = ["COLUMNS", "KEPT_CHANNELS", "FILT_CHANNELS", "read_silentwear_h5", "write_silentwear_h5", "write_h5",
-           "parse_silentwear_path", "zero_phase_filter", "trim_bounds"]
+           "parse_silentwear_path", "trim_bounds"]

@@ -26,7 +26,8 @@ from .._checks import check_int, check_positive, did_you_mean
 from .._logging import logger
 from ..exceptions import ValidationError
 
-__all__ = ["FilterDesign", "design_filter", "filter_zero_phase", "filter_causal", "CausalFilter"]
+__all__ = ["FilterDesign", "design_filter", "filter_zero_phase", "filter_causal", "CausalFilter",
+           "SILENTWEAR_FILTER", "filter_silentwear"]
 
 _PARAMS = ("sfreq", "highpass", "notch", "notch_width", "hp_order", "notch_order", "lowpass", "lp_order")
 
@@ -222,6 +223,23 @@ def filter_zero_phase(data: np.ndarray, design: FilterDesign, axis: int = -1, *,
                 f"Cannot filter {source or 'the data'} zero-phase ({name} stage): {x.shape[axis]} samples "
                 f"is too short ({err}).") from err
     return x if design.stages else x.copy()
+
+
+#: SilentWear's offline filter settings (the reference's processed release, its ``Ch_i_filt`` columns)
+SILENTWEAR_FILTER: dict[str, float] = {"highpass": 20.0, "notch": 50.0}
+
+
+def filter_silentwear(data: np.ndarray, sfreq: float, highpass: float = SILENTWEAR_FILTER["highpass"],
+                      notch: float = SILENTWEAR_FILTER["notch"], *, source: str | None = None) -> np.ndarray:
+    """SilentWear's offline filter over the whole signal: 4th-order Butterworth high-pass, then
+    a 2nd-order Butterworth band-stop ``notch +- 2.5 Hz``, both forward-backward (float64).
+
+    :func:`design_filter` then :func:`filter_zero_phase`; the reference's ``Ch_i_filt`` columns are
+    this filter over the whole untrimmed recording.
+    """
+    design = design_filter(sfreq, highpass=highpass, notch=notch)
+    return np.asarray(filter_zero_phase(np.asarray(data, dtype=np.float64), design, source=source),
+                      dtype=np.float64)
 
 
 def filter_causal(data: np.ndarray, design: FilterDesign, axis: int = -1, *,

@@ -8,7 +8,8 @@ import pytest
 from myovox import DataLossWarning, Recording, ValidationError
 from myovox.datasets import detect_dataset, load_dataset
 from myovox.datasets.silentwear import CHANNEL_ORDER, detect, load
-from myovox.io.silentwear_h5 import write_silentwear_h5, zero_phase_filter
+from myovox.io.silentwear_h5 import write_silentwear_h5
+from myovox.preprocessing.filters import filter_silentwear as zero_phase_filter
 
 pytest.importorskip("pandas")
 

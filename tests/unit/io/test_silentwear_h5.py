@@ -10,7 +10,8 @@ import pytest
 from myovox import DataFormatError, DataLossWarning, DataQualityWarning, Recording, ValidationError
 from myovox.io import read_recording, write_recording
 from myovox.io.silentwear_h5 import (COLUMNS, KEPT_CHANNELS, parse_silentwear_path, read_silentwear_h5,
-                                     trim_bounds, write_silentwear_h5, zero_phase_filter)
+                                     trim_bounds, write_silentwear_h5)
+from myovox.preprocessing.filters import filter_silentwear as zero_phase_filter
 
 pd = pytest.importorskip("pandas")
 
