@@ -6,15 +6,15 @@ streaming) load when used.
 from __future__ import annotations
 
 from ._logging import logger, set_log_level
+from ._version import __version__
+from .dataset import Dataset
 from .exceptions import (DataFormatError, DataLossWarning, DataQualityWarning, MissingDependencyError,
                          MyovoxError, StreamError, ValidationError)
 from .recording import SILENTWEAR_LABELS, Recording
 from .windows import Windows
 
-__version__ = "0.1.0"
-
 __all__ = [
-    "Recording", "Windows", "SILENTWEAR_LABELS", "read_recording", "write_recording", "load_dataset",
+    "Recording", "Dataset", "Windows", "SILENTWEAR_LABELS", "read_recording", "write_recording", "load_dataset",
     "logger", "set_log_level", "DataFormatError", "DataLossWarning", "DataQualityWarning",
     "MissingDependencyError", "MyovoxError", "StreamError", "ValidationError", "__version__",
 ]

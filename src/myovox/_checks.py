@@ -12,7 +12,7 @@ from .exceptions import MissingDependencyError, ValidationError
 _EXTRAS = {
     "torch": "torch", "pylsl": "stream", "brainflow": "stream", "bleak": "ble",
     "onnx": "export", "onnxruntime": "export", "emlearn": "export", "matplotlib": "report",
-    "pyedflib": "io", "pyxdf": "io", "mne": "io", "ray": "distributed",
+    "pyedflib": "io", "pyxdf": "io", "mne": "io",
 }
 
 

@@ -147,7 +147,7 @@ def _sibling(path: Path, kind: str, suffix: str = "") -> Path:
 
 
 def _write_manifest(folder: Path, what: str, later: Sequence[str]) -> None:
-    from . import __version__
+    from ._version import __version__
 
     manifest: dict[str, Any] = {"what": what, "myovox_version": __version__,
                                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -13,7 +13,7 @@ import sys
 import warnings
 from typing import Sequence
 
-from .. import __version__
+from .._version import __version__
 from .._logging import logger, set_log_level
 from ..exceptions import MyovoxError
 

@@ -50,7 +50,7 @@ def _c_string(s: str) -> str:
 
 def sidecar(qmodel: QuantizedModel, **extra: Any) -> dict:
     """The JSON sidecar describing the exported model (preprocessing, quantisation, labels)."""
-    from .. import __version__
+    from .._version import __version__
 
     names = qmodel.label_names or {}
     d = {
@@ -97,7 +97,7 @@ def generate_c(qmodel: QuantizedModel, out_dir: str | os.PathLike, *, name: str 
     dict
         ``{"header", "source", "sidecar", ("harness")}`` -> path.
     """
-    from .. import __version__
+    from .._version import __version__
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

@@ -395,7 +395,7 @@ def card_for(model: Any, *, sfreq: float, ch_names: Any, n_times: int | None = N
     ``n_times`` defaults to the model's fitted window length; ``window_s`` to ``n_times / sfreq``.
     Normalisation and architecture are read from the model.
     """
-    from .. import __version__
+    from .._version import __version__
 
     classes = np.asarray(model.classes_)
     if n_times is None:

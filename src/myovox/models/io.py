@@ -105,7 +105,7 @@ def load_model(directory: str | Path, *, trust_pickle: bool = False) -> tuple[An
         A missing, corrupt or incomplete folder, weights that do not fit the card, a pickle without
         ``trust_pickle``, or a skops file holding types outside :data:`TRUSTED_TYPES`.
     """
-    from .. import __version__
+    from .._version import __version__
 
     directory = Path(directory)
     if not directory.is_dir():
