@@ -11,6 +11,36 @@ Every source puts lost samples back where they were lost (BioGAP packet counter,
 """
 from __future__ import annotations
 
-from .base import BaseStream, Chunk, open_stream
+import importlib
+from typing import Any
 
-__all__ = ["BaseStream", "Chunk", "open_stream"]
+from .._checks import did_you_mean
+from ..exceptions import ValidationError
+from .base import BaseStream, Chunk
+
+#: spec scheme -> module of this package; each module's ``from_target(target, **options)`` builds its stream
+SCHEMES: dict[str, str] = {
+    "replay": "replay",        # replay:FILE
+    "lsl": "lsl",              # lsl:NAME (extra myovox[stream])
+    "brainflow": "brainflow",  # brainflow:BOARD (extra myovox[stream])
+    "biogap": "biogap",        # biogap:tcp://HOST:PORT, biogap:FILE, biogap:ble://ADDRESS?char=UUID
+}
+
+
+def open_stream(spec: str, **options: Any) -> BaseStream:
+    """Build (not start) a stream from ``kind:target``, e.g. ``replay:rec.bio``, ``lsl:myovox``,
+    ``brainflow:synthetic``, ``biogap:tcp://127.0.0.1:5000``, ``biogap:file.bin`` or
+    ``biogap:ble://ADDRESS?char=UUID`` (BLE, extra ``myovox[ble]``).
+
+    ``options`` go to the stream's constructor (e.g. ``realtime=True`` for replay).
+    """
+    kind, sep, target = str(spec).partition(":")
+    if not sep or kind not in SCHEMES:
+        raise ValidationError(
+            f"Invalid stream source {spec!r}: expected KIND:TARGET with KIND one of "
+            f"{', '.join(SCHEMES)}.{did_you_mean(kind, SCHEMES)}")
+    module = importlib.import_module(f"{__name__}.{SCHEMES[kind]}")
+    return module.from_target(target, **options)
+
+
+__all__ = ["BaseStream", "Chunk", "SCHEMES", "open_stream"]

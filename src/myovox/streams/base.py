@@ -7,7 +7,6 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from .._checks import did_you_mean
 from .._logging import logger
 from ..exceptions import StreamError, ValidationError
 
@@ -237,40 +236,3 @@ def check_channels(stream: BaseStream, n_channels: int | None = None,
         if missing:
             raise StreamError(f"stream {stream.describe()} lacks channels {missing} that the model needs "
                               f"(it has {list(stream.ch_names)}).")
-
-
-_KINDS = ("replay", "lsl", "brainflow", "biogap")
-
-
-def open_stream(spec: str, **options: Any) -> BaseStream:
-    """Build (not start) a stream from ``kind:target``, e.g. ``replay:rec.bio``, ``lsl:myovox``,
-    ``brainflow:synthetic``, ``biogap:tcp://127.0.0.1:5000``, ``biogap:file.bin`` or
-    ``biogap:ble://ADDRESS?char=UUID`` (BLE, extra ``myovox[ble]``)."""
-    kind, sep, target = str(spec).partition(":")
-    if not sep or kind not in _KINDS:
-        raise ValidationError(
-            f"Invalid stream source {spec!r}: expected KIND:TARGET with KIND one of "
-            f"{', '.join(_KINDS)}.{did_you_mean(kind, _KINDS)}")
-    if kind == "replay":
-        from .replay import ReplayStream
-
-        return ReplayStream(target, **options)
-    if kind == "lsl":
-        from .lsl import LSLStream
-
-        return LSLStream(name=target or None, **options)
-    if kind == "brainflow":
-        from .brainflow import BrainFlowStream
-
-        return BrainFlowStream(board=target, **options)
-    if target.startswith("ble://"):
-        from urllib.parse import parse_qs, urlparse
-
-        from .biogap import BioGAPBLEStream
-
-        url = urlparse(target)
-        char = parse_qs(url.query).get("char", [""])[0]
-        return BioGAPBLEStream(url.netloc or url.path.lstrip("/"), char, **options)
-    from .biogap import BioGAPStream
-
-    return BioGAPStream(target, **options)

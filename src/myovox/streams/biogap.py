@@ -13,6 +13,7 @@ from __future__ import annotations
 import socket
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
@@ -265,3 +266,14 @@ class BioGAPBLEStream(BioGAPStream):
         self._stop_loop()
         self.stats.extra["packets_lost"] = self.decoder.n_lost
         self.stats.extra["packets"] = self.decoder.n_packets
+
+
+def from_target(target: str, **options: Any) -> BioGAPStream:
+    """``biogap:tcp://HOST:PORT``, ``biogap:FILE`` or ``biogap:ble://ADDRESS?char=UUID`` (extra ``myovox[ble]``)."""
+    if target.startswith("ble://"):
+        from urllib.parse import parse_qs
+
+        url = urlparse(target)
+        char = parse_qs(url.query).get("char", [""])[0]
+        return BioGAPBLEStream(url.netloc or url.path.lstrip("/"), char, **options)
+    return BioGAPStream(target, **options)

@@ -7,6 +7,7 @@ Example for an OpenBCI Cyton on a serial port::
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
@@ -161,3 +162,8 @@ class BrainFlowStream(BaseStream):
             self._close()
         except Exception:  # noqa: BLE001
             pass
+
+
+def from_target(target: str, **options: Any) -> BrainFlowStream:
+    """``brainflow:BOARD``: a BrainFlow board by name or id."""
+    return BrainFlowStream(board=target, **options)

@@ -228,3 +228,8 @@ def publish_recording(recording: Recording, name: str = "myovox", *, stream_type
             while time.monotonic() < end and not (stop_event is not None and stop_event.is_set()):
                 time.sleep(0.02)
             return pushed
+
+
+def from_target(target: str, **options: Any) -> LSLStream:
+    """``lsl:NAME``: the LSL stream of that name, or the first EMG stream when NAME is empty."""
+    return LSLStream(name=target or None, **options)

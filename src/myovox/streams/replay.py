@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -144,3 +144,8 @@ def fill_lost_packets(rec: Recording) -> tuple[Recording, int]:
         labels = np.asarray(labels)[src]
     new_meta = dict(meta, filled_lost_samples=int(missing.sum()))
     return rec.copy(data=data, labels=labels, meta=new_meta), n_packets
+
+
+def from_target(target: str, **options: Any) -> ReplayStream:
+    """``replay:FILE``: replay a recording file (see :func:`myovox.streams.open_stream`)."""
+    return ReplayStream(target, **options)
