@@ -32,7 +32,7 @@ def calibration_windows(path: str, card: Any, kind: str | None = None, max_windo
     import numpy as np
 
     from ..exceptions import ValidationError
-    from ..export import _read_calibration_file
+    from ..export import read_calibration
     from ..models.card import model_windows
     from .evaluate import load_for_model
 
@@ -40,7 +40,7 @@ def calibration_windows(path: str, card: Any, kind: str | None = None, max_windo
     if not p.exists():
         raise ValidationError(f"Calibration path {p} does not exist.")
     if p.is_file() or any((p / n).is_file() for n in ("calibration.npz", "calibration.npy")):
-        X = _read_calibration_file(p)
+        X = read_calibration(p)
     else:
         X = model_windows(load_for_model(str(p), kind, card), card, source=str(p)).X
     X = np.asarray(X)
