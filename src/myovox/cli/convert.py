@@ -108,14 +108,13 @@ def _compare(rec, back, fmt: str, lossy: bool) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from .._logging import logger
     from ..exceptions import DataFormatError, ValidationError
-    from ..io import _format_of, read_recording, write_recording
-    from ..io._lossless import crop, dropped_by
+    from ..io import crop, dropped_by, format_of, read_recording, write_recording
     from ..io.silentwear_h5 import trim_bounds
 
     src, dst = Path(args.input), Path(args.output)
     if not src.exists():
         raise ValidationError(f"{src} does not exist.")
-    _format_of(dst, args.format)  # an unknown output format fails before reading the input
+    format_of(dst, args.format)  # an unknown output format fails before reading the input
     fmt = _fmt_key(dst, args.format)
     if dst.exists() and not args.force:
         raise ValidationError(f"{dst} exists; pass --force to replace it.")

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..exceptions import ValidationError
 from ._types import add_force_argument, positive_float, positive_int
-from .evaluate import _CLASSICAL, add_data_arguments, check_model_name, load, parse_key_values
+from .evaluate import add_data_arguments, check_model_name, load, parse_key_values
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -60,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
     model_name = check_model_name(args.model)
     params: dict[str, Any] = parse_key_values(args.param, "--param", lists=False)
     if args.epochs is not None:
-        if model_name in _CLASSICAL:
+        from ..models.classical import CLASSICAL_MODELS
+
+        if model_name in CLASSICAL_MODELS:
             raise ValidationError(f"--epochs does not apply to model {model_name!r} (no training epochs).")
         params["n_epochs"] = args.epochs
     from .._outputs import check_output_folder
