@@ -13,9 +13,9 @@ F = torch.nn.functional
 def _c_kernels_or_skip():
     import os
 
-    from myovox.models import _ckernels
+    from myovox.models import _c
 
-    if _ckernels.kernels() is None:
+    if _c.kernels() is None:
         if os.environ.get("CI"):
             pytest.fail("myovox's C kernels could not be built; CI has a C compiler and must test them")
         pytest.skip("no C compiler: the C kernels are not built here")
@@ -122,7 +122,7 @@ def _first_block_grads(x, w, b, gamma, beta, go, pad, pool, formulation):
     ``formulation``: ``"float64"`` (plain autograd in double: the exact answer for these float32
     inputs), ``"float32"`` (plain autograd), or the fast path's ``"torch"`` / ``"c"`` block.
     """
-    from myovox.models import fast
+    from myovox.models import _blocks_c, _blocks_torch
 
     dt = torch.float64 if formulation == "float64" else torch.float32
     x, go = x.to(dt), go.to(dt)
@@ -132,7 +132,7 @@ def _first_block_grads(x, w, b, gamma, beta, go, pad, pool, formulation):
         z = F.conv1d(x[:, None], w[:, None], b, padding=pad)
         out = F.max_pool1d(F.relu(F.batch_norm(z, rm, rv, gamma, beta, True, 0.1, 1e-5)), pool)
     else:
-        block = fast._FirstBlockC if formulation == "c" else fast._FirstBlock
+        block = _blocks_c._FirstBlockC if formulation == "c" else _blocks_torch._FirstBlock
         out = block.apply(x, w, b, gamma, beta, rm, rv, torch.zeros((), dtype=torch.long), pad, pool, 0.1, 1e-5)
     (out * go).sum().backward()
     return {"out": out.detach(), "weight": w.grad, "gamma": gamma.grad, "beta": beta.grad, "running_mean": rm,
@@ -186,9 +186,9 @@ def test_network_forward_with_dc_offset_matches_float64(use_c):
 def test_every_conv_gradient_form_matches_reference(monkeypatch, option):
     # the PyTorch formulation's convolution gradients have three forms (one fixed for
     # reproducibility; the C path uses them for short kernels): check each on every block
-    from myovox.models import fast
+    from myovox.models import _blocks_torch
 
-    monkeypatch.setattr(fast, "CONV_GRAD_FORM", option)
+    monkeypatch.setattr(_blocks_torch, "CONV_GRAD_FORM", option)
     ref, fst = _pair(6, 200)
     x = torch.randn(8, 6, 200)
     y = torch.randint(0, 5, (8,))
@@ -197,7 +197,7 @@ def test_every_conv_gradient_form_matches_reference(monkeypatch, option):
 
 @pytest.mark.parametrize("k,pad", [(4, 2), (5, 2), (3, 1), (1, 0), (16, 8), (7, 3), (6, 1)])
 def test_shifted_moments_equal_direct_sums(k, pad):
-    from myovox.models.fast import _shifted_moments
+    from myovox.models._blocks_torch import _shifted_moments
 
     x = torch.randn(5, 40) * 3.0 + 10.0
     xd = F.pad(x, (pad, pad)).double()

@@ -1,4 +1,9 @@
-"""Build, cache and load the C kernels of ``_kernels.c`` (fused steps of SpeechNet's temporal blocks).
+"""Build, cache and load the C kernels of ``kernels.c`` (fused steps of SpeechNet's temporal blocks).
+
+Private package: ``kernels.c`` (the source), this module (build and load) and
+:mod:`~myovox.models._c.bindings` (each kernel's prototype declared once, by name and C type,
+and called by keyword; ``tests/unit/models/test_c_prototypes.py`` checks the declarations
+against the C source).
 
 The kernels are compiled on first use with the system C compiler (``$CC``, else ``cc``) into a
 per-user cache (``$MYOVOX_CACHE_DIR``, else ``$XDG_CACHE_HOME/myovox`` or ``~/.cache/myovox``),
@@ -36,33 +41,17 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .._logging import logger
+from ..._logging import logger
 
 __all__ = ["build_info", "kernels", "march_flags"]
 
-_SOURCE = Path(__file__).with_name("_kernels.c")
+_SOURCE = Path(__file__).with_name("kernels.c")
 # -Wno-psabi: GCC notes that vectors wider than the target's registers are passed differently
 # from older GCCs; it concerns static functions only (nothing is exported with vector arguments)
 _FLAGS = ["-O3", "-std=c99", "-fPIC", "-shared", "-fno-math-errno", "-ffp-contract=fast", "-Wno-psabi"]
 _MARCH_ENV = "MYOVOX_C_MARCH"
 _LOCK = threading.Lock()
 _STATE: dict[str, Any] = {}
-_P, _I64 = ctypes.c_void_p, ctypes.c_int64
-_D = ctypes.c_double
-_SIGNATURES = {
-    "myovox_first_fwd": (ctypes.c_int, [_P, _I64, _I64, _P, _P, _P, _I64, _I64, _I64, _I64, _I64, _P, _P, _P, _P,
-                                        _P, _P, _P]),
-    "myovox_first_dw": (ctypes.c_int, [_P, _I64, _I64, _P, _P, _I64, _I64, _I64, _I64, _I64, _P, _P, _P, _P, _P,
-                                       _P, _P, _P]),
-    "myovox_pool_stats": (ctypes.c_int, [_P, _I64, _I64, _I64, _P, _P]),
-    "myovox_bn_train_stats": (None, [_P, _P, _I64, _I64, _P, _D, _D, _P, _P, _P, _P, _P, _P]),
-    "myovox_pool_bwd": (None, [_P, _I64, _I64, _I64, _P, _P, _P, _P, _I64, _I64, _P, _I64, _I64]),
-    "myovox_bn_relu": (None, [_P, _I64, _I64, _I64, _P, _P, _P, _P]),
-    "myovox_bn_relu_bwd": (ctypes.c_int, [_P, _P, _P, _I64, _I64, _I64, _P, _P, _P, _I64, _P, _P, _P, _P, _P, _P]),
-    "myovox_max_threads": (ctypes.c_int, []),
-    "myovox_set_threads": (None, [ctypes.c_int]),
-    "myovox_conv_dw": (ctypes.c_int, [_P, _P, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _I64, _P]),
-}
 
 
 def _cache_dir() -> Path:
@@ -145,9 +134,9 @@ def _load() -> Any:
         _STATE["flags"] = list(flags)
         _STATE["path"] = str(path)
         _STATE["compiler"] = compiler
-        for name, (restype, argtypes) in _SIGNATURES.items():
-            fn = getattr(lib, name)
-            fn.restype, fn.argtypes = restype, argtypes
+        from .bindings import declare
+
+        declare(lib)  # restype and argtypes of every kernel, from its one declaration
         _STATE["openmp"] = "-fopenmp" in flags
         if "-fopenmp" not in flags:
             logger.info("myovox's C kernels were built without OpenMP: they run on one thread.")

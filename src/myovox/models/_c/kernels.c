@@ -1,7 +1,7 @@
-/* Fused CPU kernels for SpeechNet's temporal blocks (see myovox/models/fast.py and _ckernels.py).
+/* Fused CPU kernels for SpeechNet's temporal blocks (see myovox/models/fast.py and _c/).
  *
  * C99 with GCC/Clang vector extensions, no dependencies. Loops over rows run in parallel with
- * OpenMP when built with it (_ckernels.py builds it after torch has loaded its OpenMP runtime, so
+ * OpenMP when built with it (_c/__init__.py builds it after torch has loaded its OpenMP runtime, so
  * both share one thread pool). Sums over rows are taken in row order from per-row values, so
  * results do not depend on the thread count. Per-row sums are float in vector lanes, sums over
  * rows double. No -ffast-math: the arithmetic is what is written here, except that multiply-adds
@@ -627,7 +627,7 @@ int myovox_bn_relu_bwd(const float *go, const float *out, const float *zsel, int
 }
 
 /* Threads of the OpenMP runtime these kernels use (1 without OpenMP); set them when that runtime
- * is not torch's own (_ckernels.py checks). */
+ * is not torch's own (_c/__init__.py checks). */
 #ifdef _OPENMP
 #include <omp.h>
 int myovox_max_threads(void) { return omp_get_max_threads(); }

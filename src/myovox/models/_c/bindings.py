@@ -1,0 +1,180 @@
+"""The C kernels' prototypes, each declared once, and the keyword calls built from them.
+
+Every exported function of ``kernels.c`` is declared in :data:`PROTOTYPES` as in its C
+prototype: the return type, then the parameters in order as ``(name, C type)`` pairs spelled as
+in the source (``"const float *"``, ``"int64_t"``, ``"double"``, ...). From that one declaration
+come
+
+* the ctypes ``restype`` and ``argtypes`` of the loaded library (:func:`declare`), and
+* the Python callables (:data:`first_fwd`, :data:`pool_bwd`, ...), which take **keywords only**,
+  one per C parameter, so that no call site passes a positional list whose order could drift
+  from the C code. A missing or unknown keyword raises ``TypeError``; a tensor passed for a
+  pointer must be contiguous, on the CPU and of the pointee's type (``float`` -> float32,
+  ``double`` -> float64, ``int32_t`` -> int32, ``int64_t`` -> int64), since C reads and writes
+  its memory as such. Outputs are written in place, so a silent copy would lose them.
+
+``tests/unit/models/test_c_prototypes.py`` parses ``kernels.c`` and checks that its exported
+functions and their parameters (names, count, types, order) are exactly the ones declared here.
+"""
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["PROTOTYPES", "Kernel", "Prototype", "declare"]
+
+# scalar C types -> ctypes; pointer parameters are passed as addresses (c_void_p)
+_SCALARS: dict[str, Any] = {"int64_t": ctypes.c_int64, "int": ctypes.c_int, "double": ctypes.c_double}
+# pointee C type -> torch dtype name
+_POINTEES = {"float": "float32", "double": "float64", "int32_t": "int32", "int64_t": "int64"}
+_RESTYPES: dict[str, Any] = {"int": ctypes.c_int, "void": None}
+
+
+@dataclass(frozen=True)
+class Prototype:
+    """One C function: ``restype name(params)``, each parameter a ``(name, C type)`` pair.
+
+    ``status``: the ``int`` it returns is a status code (0: success, -1: out of memory, -2: a
+    first-block kernel longer than 64 samples), which :class:`Kernel` turns into an exception.
+    """
+
+    name: str
+    restype: str
+    params: tuple[tuple[str, str], ...]
+    status: bool = True
+
+    def __post_init__(self) -> None:
+        if self.restype not in _RESTYPES:
+            raise ValueError(f"{self.name}: unknown return type {self.restype!r}")
+        for pname, ctype in self.params:
+            if ctype.endswith("*"):
+                pointee = ctype.removeprefix("const ").removesuffix("*").strip()
+                if pointee not in _POINTEES:
+                    raise ValueError(f"{self.name}: unknown pointer type {ctype!r} of {pname!r}")
+            elif ctype not in _SCALARS:
+                raise ValueError(f"{self.name}: unknown type {ctype!r} of {pname!r}")
+
+    @property
+    def argtypes(self) -> list[Any]:
+        """The ctypes argument types, in the C order."""
+        return [ctypes.c_void_p if ctype.endswith("*") else _SCALARS[ctype] for _, ctype in self.params]
+
+
+_I, _D = "int64_t", "double"
+_CF, _F, _CD, _DP = "const float *", "float *", "const double *", "double *"
+
+#: Every function that ``kernels.c`` exports, by C name.
+PROTOTYPES: dict[str, Prototype] = {p.name: p for p in (
+    Prototype("myovox_first_fwd", "int", (
+        ("x", _CF), ("n_rows", _I), ("T", _I), ("w", _CF), ("bias", _CF), ("sign", _CF), ("F", _I), ("k", _I),
+        ("pad", _I), ("pool", _I), ("tp", _I), ("zsel", _F), ("idx", "int32_t *"), ("s1", _DP), ("s2", _DP),
+        ("mean", _DP), ("var", _DP), ("crow", _F))),
+    Prototype("myovox_first_dw", "int", (
+        ("x", _CF), ("n_rows", _I), ("T", _I), ("g", _CF), ("idx", "const int32_t *"), ("F", _I), ("k", _I),
+        ("pad", _I), ("pool", _I), ("tp", _I), ("s1", _CD), ("s2", _CD), ("w", _CF), ("bias", _CF),
+        ("crow", _CF), ("mean", _CD), ("c3", _CF), ("dw", _F))),
+    Prototype("myovox_pool_stats", "int", (
+        ("z", _CF), ("N", _I), ("F", _I), ("n", _I), ("mean", _DP), ("var", _DP))),
+    Prototype("myovox_bn_train_stats", "void", (
+        ("mean_d", _CD), ("var_d", _CD), ("F", _I), ("m", _I), ("gamma", _CF), ("eps", _D), ("momentum", _D),
+        ("running_mean", _F), ("running_var", _F), ("num_batches", "int64_t *"), ("mean", _F), ("invstd", _F),
+        ("a", _F))),
+    Prototype("myovox_pool_bwd", "void", (
+        ("z", _CF), ("n_rows", _I), ("F", _I), ("Tz", _I), ("zsel", _CF), ("g", _CF), ("c2", _CF), ("c3", _CF),
+        ("pool", _I), ("tp", _I), ("dz", _F), ("margin", _I), ("extra", _I))),
+    Prototype("myovox_conv_dw", "int", (
+        ("h", _CF), ("dz", _CF), ("dz_stride", _I), ("dz_offset", _I), ("N", _I), ("C", _I), ("T", _I),
+        ("F", _I), ("Tz", _I), ("k", _I), ("pad", _I), ("dw", _DP))),
+    Prototype("myovox_bn_relu", "void", (
+        ("zsel", _CF), ("N", _I), ("F", _I), ("tp", _I), ("mean", _CF), ("a", _CF), ("beta", _CF), ("out", _F))),
+    Prototype("myovox_bn_relu_bwd", "int", (
+        ("go", _CF), ("out", _CF), ("zsel", _CF), ("N", _I), ("F", _I), ("tp", _I), ("mean", _CF),
+        ("invstd", _CF), ("gamma", _CF), ("m", _I), ("g", _F), ("dbeta", _F), ("dgamma", _F), ("c2", _F),
+        ("c3", _F), ("db", _F))),
+    Prototype("myovox_max_threads", "int", (), status=False),
+    Prototype("myovox_set_threads", "void", (("n", "int"),), status=False),
+)}
+
+
+def declare(lib: Any) -> None:
+    """Set ``restype`` and ``argtypes`` of every declared function of the loaded library ``lib``."""
+    for proto in PROTOTYPES.values():
+        fn = getattr(lib, proto.name)
+        fn.restype, fn.argtypes = _RESTYPES[proto.restype], proto.argtypes
+
+
+_ERRORS = {-1: " could not allocate its work buffers.", -2: " failed with code -2 (first temporal kernel longer "
+           "than 64 samples)."}
+
+
+class Kernel:
+    """A C kernel called by keyword, one keyword per parameter of its :class:`Prototype`.
+
+    Tensors are passed by address and stay referenced until the call returns. A non-zero status
+    raises (``MemoryError`` when the kernel could not allocate, ``RuntimeError`` otherwise).
+    """
+
+    __slots__ = ("_dtypes", "_names", "_pointers", "_torch", "proto")
+
+    def __init__(self, proto: Prototype) -> None:
+        self.proto = proto
+        self._names = frozenset(name for name, _ in proto.params)
+        # (name, pointee dtype name or None for scalars), in the C order
+        self._pointers = tuple((name, _POINTEES[ctype.removeprefix("const ").removesuffix("*").strip()]
+                                if ctype.endswith("*") else None) for name, ctype in proto.params)
+        self._dtypes: dict[str, Any] | None = None
+        self._torch: Any = None
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{ctype}{'' if ctype.endswith('*') else ' '}{name}" for name, ctype in self.proto.params)
+        return f"<C kernel {self.proto.restype} {self.proto.name}({params})>"
+
+    def __call__(self, **args: Any) -> int | None:
+        name = self.proto.name
+        if args.keys() != self._names:
+            missing = sorted(self._names - args.keys())
+            unknown = sorted(args.keys() - self._names)
+            raise TypeError(f"{name}: " + "; ".join(
+                ([f"missing argument(s) {', '.join(missing)}"] if missing else [])
+                + ([f"unknown argument(s) {', '.join(unknown)}"] if unknown else [])))
+        dtypes = self._dtypes
+        if dtypes is None:
+            import torch
+
+            self._torch = torch
+            dtypes = self._dtypes = {v: getattr(torch, v) for v in _POINTEES.values()}
+        values = []
+        for pname, pointee in self._pointers:
+            value = args[pname]
+            if pointee is None:
+                values.append(value)
+                continue
+            if not value.is_contiguous():
+                raise ValueError(f"{name}: tensor arguments must be contiguous ({pname!r} is not)")
+            if value.dtype != dtypes[pointee] or value.device.type != "cpu":
+                raise TypeError(f"{name}: {pname!r} must be a {pointee} tensor on the CPU, got {value.dtype} on "
+                                f"{value.device}")
+            values.append(value.data_ptr())
+        from . import kernels, sync_threads
+
+        lib = kernels()
+        if lib is None:
+            raise RuntimeError(f"{name}: myovox's C kernels are not available (see myovox.models._c)")
+        sync_threads(self._torch.get_num_threads())
+        rc = getattr(lib, name)(*values)  # args (the tensors) stay referenced until it returns
+        if self.proto.status and rc:  # kernels that can fail return 0 on success
+            if rc == -1:
+                raise MemoryError(f"myovox's C kernel {name}{_ERRORS[-1]}")
+            raise RuntimeError(f"myovox's C kernel {name}{_ERRORS.get(rc, f' failed with code {rc}.')}")
+        return rc
+
+
+first_fwd = Kernel(PROTOTYPES["myovox_first_fwd"])
+first_dw = Kernel(PROTOTYPES["myovox_first_dw"])
+pool_stats = Kernel(PROTOTYPES["myovox_pool_stats"])
+bn_train_stats = Kernel(PROTOTYPES["myovox_bn_train_stats"])
+pool_bwd = Kernel(PROTOTYPES["myovox_pool_bwd"])
+conv_dw = Kernel(PROTOTYPES["myovox_conv_dw"])
+bn_relu = Kernel(PROTOTYPES["myovox_bn_relu"])
+bn_relu_bwd = Kernel(PROTOTYPES["myovox_bn_relu_bwd"])
