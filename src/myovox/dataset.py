@@ -4,8 +4,9 @@ The adapters in :mod:`myovox.datasets` build it; preprocessing, windowing and mo
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ._checks import did_you_mean
 from .exceptions import ValidationError
@@ -53,7 +54,7 @@ class Dataset:
         vals = {r.meta.get(key) for r in self.recordings if key in r.meta}
         return sorted(vals, key=lambda v: (str(type(v)), v))
 
-    def select(self, **criteria: Any) -> "Dataset":
+    def select(self, **criteria: Any) -> Dataset:
         """Recordings whose meta match, e.g. ``select(subject="S01", condition="silent")``.
 
         A value may be a list/tuple/set (any of them) or a callable returning bool.
@@ -81,7 +82,7 @@ class Dataset:
         return Dataset([r for r in self.recordings if ok(r)], self.name, self.root, self.window_s,
                        self.window_mode, dict(self.info))
 
-    def map(self, fn: Callable[[Recording], Recording]) -> "Dataset":
+    def map(self, fn: Callable[[Recording], Recording]) -> Dataset:
         """Apply ``fn`` to every recording (e.g. a filter), returning a new Dataset."""
         return Dataset([fn(r) for r in self.recordings], self.name, self.root, self.window_s,
                        self.window_mode, dict(self.info))

@@ -38,3 +38,37 @@ def test_library_never_imports_the_cli():
             elif isinstance(node, ast.Import):
                 offenders += [f"{rel}: import {a.name}" for a in node.names if a.name.startswith("myovox.cli")]
     assert not offenders, offenders
+
+
+def test_layers_are_one_way():
+    """The import contracts of pyproject.toml ([tool.importlinter]) hold: each stage imports only the
+    stages below it, nothing but the CLI imports the CLI, private modules stay in their package."""
+    import shutil
+    from pathlib import Path
+
+    import pytest
+
+    pytest.importorskip("importlinter", reason="import-linter is not installed (pip install 'myovox[test]')")
+    root = Path(__file__).resolve().parents[2]
+    exe = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
+    if exe is None:
+        pytest.skip("the lint-imports command is not on the PATH")
+    out = subprocess.run([exe, "--no-cache", "--no-logo", str(root / "pyproject.toml")], cwd=root,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert "0 broken" in out.stdout
+
+
+def test_missing_dependency_names_an_existing_extra():
+    """Every extra that an error message tells users to install exists in pyproject.toml."""
+    from pathlib import Path
+
+    import pytest
+
+    from myovox._checks import _EXTRAS
+
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    extras = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    assert sorted(set(_EXTRAS.values()) - set(extras)) == []

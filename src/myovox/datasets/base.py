@@ -1,7 +1,8 @@
 """Helpers shared by the dataset adapters (:class:`~myovox.dataset.Dataset` itself is a core object)."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .._checks import did_you_mean
 from ..exceptions import ValidationError

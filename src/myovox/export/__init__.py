@@ -21,7 +21,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .engine import export_model, load_for_export, read_calibration
+    from .engine import export_model as export_model
+    from .engine import load_for_export as load_for_export
+    from .engine import read_calibration as read_calibration
 
 _LAZY = {
     "export_model": "engine", "load_for_export": "engine", "read_calibration": "engine",

@@ -43,4 +43,4 @@ def open_stream(spec: str, **options: Any) -> BaseStream:
     return module.from_target(target, **options)
 
 
-__all__ = ["BaseStream", "Chunk", "SCHEMES", "open_stream"]
+__all__ = ["SCHEMES", "BaseStream", "Chunk", "open_stream"]
