@@ -472,8 +472,7 @@ def model_windows(dataset: "Dataset", card: ModelCard, *, source: str = "the dat
     ValidationError
         The data cannot feed the model (rate, channels or window length differ).
     """
-    from ..preprocessing.pipeline import preprocess_dataset
-    from ..windows import make_windows
+    from ..preprocessing.pipeline import dataset_windows
 
     rates = sorted({r.sfreq for r in dataset.recordings})
     if rates and any(abs(r - card.sfreq) > 1e-6 * card.sfreq for r in rates):
@@ -484,9 +483,8 @@ def model_windows(dataset: "Dataset", card: ModelCard, *, source: str = "the dat
         names = [tuple(r.ch_names) for r in dataset.recordings]
         if names and all(set(card.ch_names) <= set(n) for n in names) and any(n != card.ch_names for n in names):
             channels = list(card.ch_names)  # pick and reorder by name
-    ds = preprocess_dataset(dataset, causal=card.causal, filter=card.filter, channels=channels,
-                            nan_policy="interpolate")
-    w = make_windows(ds, window_s=card.window_s)
+    w = dataset_windows(dataset, window_s=card.window_s, causal=card.causal, filter=card.filter, channels=channels,
+                        nan_policy="interpolate")
     if w.n_channels != card.n_channels:
         raise ValidationError(f"{source} has {w.n_channels} channels ({', '.join(w.ch_names[:4])}, ...); the model "
                               f"expects {card.n_channels} ({', '.join(card.ch_names[:4])}, ...).")
