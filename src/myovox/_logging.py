@@ -62,3 +62,68 @@ def progress(iterable=None, *, total=None, desc=None, disable=None, **kwargs):
     if disable is None:
         disable = not sys.stderr.isatty() or logger.getEffectiveLevel() > logging.INFO
     return tqdm(iterable, total=total, desc=desc, disable=disable, file=sys.stderr, leave=False, **kwargs)
+
+
+def _level(verbose: bool | str | int | None) -> int | None:
+    """The logging level that ``verbose`` asks for (None: leave the level as it is)."""
+    if verbose is None:
+        return None
+    if verbose is True:
+        return logging.INFO
+    if verbose is False:
+        return logging.WARNING
+    if isinstance(verbose, str):
+        level = _LEVELS.get(verbose.lower())
+        if level is None:
+            from ._checks import check_option
+
+            check_option("verbose", verbose.lower(), list(_LEVELS))
+        return level
+    return int(verbose)
+
+
+class use_log_level:  # noqa: N801 - used like a function, as MNE's
+    """Context manager: the myovox logger at ``verbose``'s level (None: unchanged), then restored."""
+
+    def __init__(self, verbose: bool | str | int | None) -> None:
+        self._new = _level(verbose)
+        self._old: int | None = None
+
+    def __enter__(self) -> None:
+        if self._new is not None:
+            self._old = logger.level
+            set_log_level(self._new)
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            logger.setLevel(self._old)
+
+
+def verbose(func):
+    """Decorator (MNE's pattern): a ``verbose=`` argument of ``func`` sets the log level during the call.
+
+    ``verbose`` may be None (the level set by :func:`set_log_level`), a bool (True: INFO,
+    False: WARNING), a level name (``"debug"``, ``"info"``, ...) or number. Progress bars show
+    at INFO or below, on a terminal only.
+    """
+    import functools
+    import inspect
+
+    sig = inspect.signature(func)
+    if "verbose" not in sig.parameters:
+        raise TypeError(f"{func.__name__} has no 'verbose' parameter.")
+    default = sig.parameters["verbose"].default
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if "verbose" in kwargs:
+            level = kwargs["verbose"]
+        else:
+            try:
+                level = sig.bind_partial(*args, **kwargs).arguments.get("verbose", default)
+            except TypeError:  # let the call itself raise the argument error
+                level = None
+        with use_log_level(None if level is inspect.Parameter.empty else level):
+            return func(*args, **kwargs)
+
+    return wrapper
