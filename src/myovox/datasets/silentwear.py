@@ -23,6 +23,7 @@ from .._logging import logger, progress
 from ..dataset import Dataset
 from ..exceptions import ValidationError
 from ..preprocessing.channels import SILENTWEAR_CHANNEL_ORDER
+from ..preprocessing.filters import SILENTWEAR_FILTER
 from ..recording import SILENTWEAR_LABELS, Recording
 
 NAME = "silentwear"
@@ -31,7 +32,7 @@ SFREQ = 500.0
 WINDOW_S = 1.4
 #: SilentWear's model channel order (14 of the 16 acquired; 11 and 12 dropped)
 CHANNEL_ORDER: tuple[str, ...] = SILENTWEAR_CHANNEL_ORDER
-FILTER = {"highpass": 20.0, "notch": 50.0}
+FILTER = dict(SILENTWEAR_FILTER)
 PROCESSED_DIR = "data_raw_and_filt"
 _FILE_RE = re.compile(r"^sess_(\d+)_batch_(\d+)(?:_.*)?\.(bio|h5)$", re.IGNORECASE)
 _EXT = {"raw": ".bio", "processed": ".h5"}
