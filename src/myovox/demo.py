@@ -152,13 +152,12 @@ def _train_live_model(data: Path, model_dir: Path, window_s: float, mp: dict, se
     from .models.card import card_from_training
     from .models.io import save_model
     from .models.registry import make_model
-    from .preprocessing.pipeline import preprocess_dataset
-    from .windows import downsample_rest, event_windows
+    from .preprocessing.pipeline import dataset_windows
+    from .windows import downsample_rest
 
     ds = load_dataset(data, source="raw", filtered=False).select(session=[1, 2])
-    ds = preprocess_dataset(ds, causal=True)
     # live windows slide over the stream, so train on onsets shifted by -0.2 .. +0.4 s as well
-    w = event_windows(ds, window_s, offsets_s=LIVE_OFFSETS_S)
+    w, ds = dataset_windows(ds, window_s=window_s, causal=True, offsets_s=LIVE_OFFSETS_S, return_dataset=True)
     train = downsample_rest(w, rest_label=0, random_state=seed)
     model = make_model("speechnet", sfreq=w.sfreq, n_channels=w.n_channels, n_times=w.n_samples,
                        random_state=seed, **mp)
@@ -178,13 +177,12 @@ def _export(model_dir: Path, export_dir: Path, calib: np.ndarray, data: Path, wi
     from .export import export_model
     from .export.reference import compare_accuracy
     from .models.io import load_model
-    from .preprocessing.pipeline import preprocess_dataset
-    from .windows import make_windows
+    from .preprocessing.pipeline import dataset_windows
 
     res = export_model(model_dir, export_dir, format="c", int8=True, calibration=calib, force=True, report=True)
     model, _ = load_model(model_dir)
-    test = make_windows(preprocess_dataset(load_dataset(data, source="raw", filtered=False).select(session=3),
-                                           causal=True), window_s=window_s)
+    test = dataset_windows(load_dataset(data, source="raw", filtered=False).select(session=3), window_s=window_s,
+                           causal=True)
     from .export.quantize import quantize_model
 
     qmodel = quantize_model(model, calib)

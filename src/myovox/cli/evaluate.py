@@ -10,13 +10,10 @@ import argparse
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..evaluation.protocols import PROTOCOL_NAMES
 from ..exceptions import ValidationError
+from ..models.classical import CLASSICAL_MODELS
 from ._types import add_force_argument, positive_float, positive_int
-
-PROTOCOL_NAMES = ("global", "inter_session", "train_from_scratch", "fine_tune", "kfold", "leave_one_out",
-                  "transfer")
-#: models without epochs (``--epochs`` does not apply)
-_CLASSICAL = ("rf", "lda", "svm")
 
 
 # ---------------------------------------------------------------------------- shared helpers
@@ -144,12 +141,17 @@ def run(args: argparse.Namespace) -> int:
         raise ValidationError(f"--test-sessions applies to protocol 'fine_tune' only, not {protocol!r}.")
     model_params: dict[str, Any] = parse_key_values(args.param, "--param", lists=False)
     if args.epochs is not None:
-        if model in _CLASSICAL:
+        if model in CLASSICAL_MODELS:  # no training epochs
             raise ValidationError(f"--epochs does not apply to model {model!r} (no training epochs).")
         model_params["n_epochs"] = args.epochs
-    window: Any = None
-    if args.window:
-        window = args.window if len(args.window) > 1 else args.window[0]
+    window: float | None = None
+    if args.window and len(args.window) > 1:
+        if protocol != "inter_session":
+            raise ValidationError(f"Several --window values (a window sweep) apply to protocol 'inter_session' only, "
+                                  f"not {protocol!r}.")
+        options["window_sweep"] = list(args.window)
+    elif args.window:
+        window = args.window[0]
 
     from .._outputs import check_output_folder
     from ..evaluation import run_protocol

@@ -69,16 +69,15 @@ def run(args: argparse.Namespace) -> int:
     from ..models.card import card_from_training
     from ..models.io import save_model
     from ..models.registry import make_model
-    from ..preprocessing.pipeline import preprocess_dataset
-    from ..windows import LIVE_OFFSETS_S, downsample_rest, make_windows
+    from ..preprocessing.pipeline import dataset_windows
+    from ..windows import LIVE_OFFSETS_S, downsample_rest
 
     out = Path(args.out)
     check_output_folder(out, force=args.force, what="model folder")  # before hours of training
     causal = args.causal or args.live
     offsets = LIVE_OFFSETS_S if args.live else (0.0,)
     ds = select(load(args.dataset, args.kind, raw_signal=causal), args.condition, args.subjects, args.sessions)
-    ds = preprocess_dataset(ds, causal=causal)
-    windows = make_windows(ds, window_s=args.window, offsets_s=offsets if ds.window_mode == "event" else (0.0,))
+    windows, ds = dataset_windows(ds, window_s=args.window, causal=causal, offsets_s=offsets, return_dataset=True)
     check_windows(windows, args.window, "training")
     rest = ds.info.get("rest_label", 0)
     train = downsample_rest(windows, rest_label=rest, random_state=args.seed)

@@ -75,6 +75,15 @@ class Result:
     notes: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ views
+    def __repr__(self) -> str:
+        """One line: protocol, model, headline mean ± std and how many folds and subjects (not every fold)."""
+        pct = "n/a" if self.mean is None or not math.isfinite(self.mean) else (
+            f"{100 * self.mean:.1f} ± {100 * self.std:.1f} %" if self.std is not None and math.isfinite(self.std)
+            else f"{100 * self.mean:.1f} %")
+        extra = f", {len(self.sweep)} window lengths" if self.sweep else ""
+        return (f"<Result | {self.protocol}, {self.model}: {self.metric} {pct}, {len(self.folds)} folds, "
+                f"{len(self.per_subject)} subject(s){extra}>")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary of every field (NaN becomes None)."""
         return _jsonable(asdict(self))

@@ -50,6 +50,8 @@ def test_inter_session_needs_two_sessions(make_windows_, lda):
 
 def test_window_sweep_requires_dataset(windows, lda):
     with pytest.raises(ValidationError, match="pass a Dataset"):
+        inter_session(windows, model=lda, window_sweep=[0.4, 0.6])
+    with pytest.raises(ValidationError, match="window_sweep"):  # one length per window_s now
         inter_session(windows, model=lda, window_s=[0.4, 0.6])
 
 
@@ -157,7 +159,7 @@ def test_n_jobs_gives_same_result(windows, lda):
 
 
 def test_dataset_input_window_sweep(dataset, lda):
-    res = run_protocol("inter_session", dataset, model=lda, window_s=[0.4, 0.8])
+    res = run_protocol("inter_session", dataset, model=lda, window_sweep=[0.4, 0.8])
     assert [r["window_s"] for r in res.sweep] == [0.4, 0.8]
     assert len(res.folds) == 2 * 2 * 2  # windows x subjects x sessions
     assert res.mean == pytest.approx(res.sweep[0]["mean"])
@@ -174,7 +176,8 @@ def test_dataset_input_global_and_subject_selection(dataset, lda, tmp_path):
     assert res.mean > 0.7
     with pytest.raises(ValidationError, match="No recordings"):
         run_protocol("global", dataset, model=lda, subjects=["S09"])
-    res2 = run_protocol("inter_session", dataset, model=lda, window_s=[0.4, 0.8])
+    with pytest.warns(DeprecationWarning, match="window_sweep"):  # the 0.x spelling still runs
+        res2 = run_protocol("inter_session", dataset, model=lda, window_s=[0.4, 0.8])
     res2.save(tmp_path)
     assert (tmp_path / "window_sweep.png").is_file()
     assert "Window length" in (tmp_path / "report.md").read_text()
@@ -198,7 +201,7 @@ def test_fold_spread_reported(windows, lda):
 
 def test_fold_checks_use_views_without_copying_signals(windows):
     # folds are cut where they are fitted; the checks before see labels and metadata only
-    from myovox.evaluation.protocols import _meta_subset
+    from myovox.evaluation.engine import _meta_subset
 
     mask = np.arange(len(windows)) % 3 == 0
     view, full = _meta_subset(windows, mask), windows.subset(mask)
@@ -209,3 +212,59 @@ def test_fold_checks_use_views_without_copying_signals(windows):
         np.testing.assert_array_equal(view.meta[key], full.meta[key])
     idx = np.flatnonzero(mask)[::-1]
     np.testing.assert_array_equal(_meta_subset(windows, idx).y, windows.subset(idx).y)
+
+
+def test_short_reprs(windows, lda):
+    res = run_protocol("kfold", windows, model=lda, n_splits=3)
+    text = repr(res)
+    assert text.startswith("<Result | kfold, ") and "folds" in text and "±" in text
+    assert "confusion" not in text and len(text) < 200
+    assert repr(windows).endswith("3 classes>") and len(repr(windows)) < 120
+
+
+def test_protocol_names_defined_once():
+    from myovox.cli import evaluate as cli_evaluate
+    from myovox.evaluation import PROTOCOL_NAMES, PROTOCOLS
+
+    assert tuple(PROTOCOLS) == PROTOCOL_NAMES
+    assert cli_evaluate.PROTOCOL_NAMES is PROTOCOL_NAMES
+
+
+def test_window_s_checked_where_called(windows, lda):
+    with pytest.raises(ValidationError, match="window_s"):
+        global_protocol(windows, model=lda, window_s=-1)
+    with pytest.raises(ValidationError, match="only run by 'inter_session'"):
+        run_protocol("global", windows, model=lda, window_s=[0.4, 0.6])
+    with pytest.raises(ValidationError, match="only run by 'inter_session'"):
+        run_protocol("kfold", windows, model=lda, window_sweep=[0.4, 0.6])
+    with pytest.raises(ValidationError, match="not both"):
+        inter_session(windows, model=lda, window_s=0.5, window_sweep=[0.4])
+
+
+def test_verbose_sets_the_level_for_one_call(windows, lda, caplog):
+    import logging
+
+    from myovox._logging import logger
+
+    before = logger.level
+    with caplog.at_level(logging.DEBUG, logger="myovox"):
+        caplog.clear()
+        global_protocol(windows, model=lda, verbose="warning")
+        assert not [r for r in caplog.records if r.levelno == logging.INFO]
+        global_protocol(windows, model=lda, verbose=True)
+        assert any("folds with" in r.getMessage() for r in caplog.records)
+    assert logger.level == before
+
+
+def test_protocol_docstrings_complete():
+    import inspect
+    import re
+
+    from myovox.evaluation import PROTOCOLS, run_protocol
+
+    for name, fn in {**PROTOCOLS, "run_protocol": run_protocol}.items():
+        doc = fn.__doc__
+        assert "%(" not in doc and "Returns\n    -------" in doc, name
+        for param in inspect.signature(fn).parameters:
+            param = "\\*\\*options" if param == "options" else param
+            assert re.search(rf"\n    (?:\w+, )*{param}(?:, \w+)* :|\n    {param}\n", doc), (name, param)
