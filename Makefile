@@ -34,8 +34,8 @@ test-portable: $(STAMP)
 # ruff (lint, then formatting) and mypy (configured in pyproject.toml); all three run, the target fails if any did
 lint: $(STAMP)
 	@rc=0; \
-	echo "ruff check src tests"; $(VENV)/bin/ruff check src tests || rc=1; \
-	echo "ruff format --check src tests"; $(VENV)/bin/ruff format --check src tests || rc=1; \
+	echo "ruff check src tests"; $(VENV)/bin/ruff check --output-format concise src tests || rc=1; \
+	echo "ruff format --check src tests"; $(VENV)/bin/ruff format --check --output-format concise src tests || rc=1; \
 	echo "mypy (files and options: pyproject.toml)"; $(PY) -m mypy || rc=1; \
 	exit $$rc
 
