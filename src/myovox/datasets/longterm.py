@@ -27,7 +27,7 @@ from .._logging import logger, progress
 from ..dataset import Dataset
 from ..exceptions import ValidationError
 from ..recording import Recording
-from ._textcsv import read_table
+from ..io.csv import read_table
 
 SFREQ = 200.0
 N_CHANNELS = 8

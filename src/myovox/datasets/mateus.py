@@ -31,7 +31,7 @@ from .._logging import logger, progress
 from ..dataset import Dataset
 from ..exceptions import DataFormatError, DataQualityWarning, ValidationError
 from ..recording import Recording
-from ._textcsv import factorize, read_bytes, read_table
+from ..io.csv import factorize, read_bytes, read_table
 from .base import choose_values
 
 SFREQ = 250.0

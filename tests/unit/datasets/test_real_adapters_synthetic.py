@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from myovox.datasets import detect_dataset, load_dataset, longterm, mateus, somach
-from myovox.datasets._textcsv import factorize, read_table
+from myovox.io.csv import factorize, read_table
 from myovox.exceptions import DataFormatError, DataLossWarning, DataQualityWarning, ValidationError
 
 

@@ -143,3 +143,20 @@ def test_unlabelled_write_without_time(tmp_path):
     back = read_csv(path, sfreq=250.0)
     assert back.labels is None
     np.testing.assert_array_equal(back.data, rec.data.astype(np.float64))
+
+
+def test_one_bad_row_policy_for_both_readers(tmp_path):
+    # the table parser of the adapters and read_csv skip and report rows the same way
+    from myovox.io.csv import read_table
+
+    p = tmp_path / "t.csv"
+    p.write_text("a,b,c\n1,2,3\n4,5\n6,7,8\n9,x,10\n11,12,13\n")
+    with pytest.warns(DataLossWarning, match=r"t\.csv: skipped 2 malformed row\(s\) of 5 \(expected 3 fields\) "
+                                             r"at line\(s\) 3, 5\.") as rec:
+        t = read_table(p, header=True)
+    assert t.n_rows_skipped == 2 and t.numbers.tolist() == [[1, 2, 3], [6, 7, 8], [11, 12, 13]]
+    assert len(rec) == 1
+    p.write_text("a,b,c\n1,2,3\n4,5\n6,7,8\n")
+    with pytest.warns(DataLossWarning, match=r"t\.csv: skipped 1 malformed row\(s\) of 3 \(expected 3 fields\) "
+                                             r"at line\(s\) 3\."):
+        read_csv(p, sfreq=10)
