@@ -144,3 +144,29 @@ def test_event_windows_offsets_augment_and_respect_bounds():
     assert sorted(w.y[w.meta["start"] == 50].tolist()) == [0, 1]   # rest from 0 + 0.5 s, word from 100 - 0.5 s
     assert dict(zip(w.meta["start"].tolist(), w.y.tolist()))[150] == 1
     np.testing.assert_array_equal(w.X[w.meta["start"] == 650][0, 0], np.arange(650.0, 750.0))
+
+
+def test_downsample_rest_is_the_index_function():
+    # one implementation: the Windows form draws exactly what the index form draws
+    from myovox.windows import downsample_rest_indices
+
+    y = np.array([0] * 50 + [1] * 10 + [2] * 20 + [3] * 15)
+    w = Windows(np.zeros((y.size, 1, 4)), y, 100.0, meta={"i": np.arange(y.size)})
+    for seed in (0, 1, 7):
+        idx = downsample_rest_indices(y, np.arange(y.size), 0, seed)
+        np.testing.assert_array_equal(downsample_rest(w, random_state=seed).meta["i"], idx)
+    assert len(downsample_rest(w, rest_label=None)) == len(w)
+
+
+def test_dataset_windows_is_the_preprocess_then_window_chain():
+    from myovox.preprocessing.pipeline import dataset_windows, preprocess_dataset
+
+    ds = Dataset([_fixture_like()], "x", window_s=1.0, window_mode="event", info={"filter": None})
+    w = dataset_windows(ds)
+    ref = make_windows(preprocess_dataset(ds))
+    np.testing.assert_array_equal(w.X, ref.X)
+    assert w.window_s == 1.0
+    w2, pre = dataset_windows(ds, window_s=0.5, offsets_s=(0.0, 0.2), return_dataset=True)
+    assert "preprocessing" in pre.info and w2.n_samples == 250 and len(w2) > len(w)
+    raw = dataset_windows(ds, preprocess=False)
+    np.testing.assert_array_equal(raw.X, make_windows(ds).X)

@@ -40,6 +40,15 @@ def test_evaluate_inter_session_writes_results(tiny, tmp_path, capsys):
     assert "inter_session" in printed and str(out) in printed
 
 
+def test_evaluate_window_sweep(tiny, tmp_path):
+    out = tmp_path / "sweep"
+    assert main(["-q", "evaluate", str(tiny), "--protocol", "inter_session", "--model", "lda", "--window", "0.4",
+                 "0.8", "--out", str(out), "--no-report"]) == 0
+    d = json.loads((out / "results.json").read_text())
+    assert [r["window_s"] for r in d["sweep"]] == [0.4, 0.8] and d["params"]["window_s"] == [0.4, 0.8]
+    assert len(d["folds"]) == 2 * 4
+
+
 def test_evaluate_transfer_and_leave_one_out(tiny, tmp_path):
     out = tmp_path / "t"
     assert main(["-q", "evaluate", str(tiny), "--protocol", "transfer", "--model", "lda", "--train", "day=1",
@@ -59,6 +68,7 @@ def test_evaluate_transfer_and_leave_one_out(tiny, tmp_path):
     (["--protocol", "kfold", "--model", "lda", "--by", "day"], "--by applies"),
     (["--protocol", "global", "--model", "lda"], "needs a 'batch'"),
     (["--protocol", "kfold", "--model", "lda", "--epochs", "3"], "--epochs does not apply"),
+    (["--protocol", "kfold", "--model", "lda", "--window", "0.4", "0.8"], "'inter_session' only"),
 ])
 def test_evaluate_user_errors_one_line_exit_2(tiny, tmp_path, capsys, argv, message):
     rc = main(["-q", "evaluate", str(tiny), *argv, "--out", str(tmp_path / "x")])
