@@ -82,7 +82,7 @@ def _level(verbose: bool | str | int | None) -> int | None:
     return int(verbose)
 
 
-class use_log_level:  # noqa: N801 - used like a function, as MNE's
+class use_log_level:
     """Context manager: the myovox logger at ``verbose``'s level (None: unchanged), then restored."""
 
     def __init__(self, verbose: bool | str | int | None) -> None:

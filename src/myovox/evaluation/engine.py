@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -219,7 +220,8 @@ def _prepare(dataset: Any, condition: str | None, subjects: Sequence | None, pre
     if len(ds) == 0:
         raise ValidationError(f"No recordings in dataset {dataset.name!r} for condition={condition!r}, "
                               f"subjects={None if subjects is None else list(subjects)}; "
-                              f"subjects: {dataset.meta_values('subject')}, conditions: {dataset.meta_values('condition')}.")
+                              f"subjects: {dataset.meta_values('subject')}, "
+                              f"conditions: {dataset.meta_values('condition')}.")
     from ..preprocessing.pipeline import dataset_windows
 
     cache: dict[Any, Windows] = {}
@@ -321,7 +323,7 @@ def _meta_subset(w: Windows, index: Any) -> Windows:
     """``w.subset(index)`` without copying the signals (a read-only zero view): for checks on labels and metadata."""
     idx = np.asarray(index)
     n = int(idx.sum()) if idx.dtype == bool else len(idx)
-    X = np.broadcast_to(np.zeros((), dtype=w.X.dtype), (n,) + w.X.shape[1:])
+    X = np.broadcast_to(np.zeros((), dtype=w.X.dtype), (n, *w.X.shape[1:]))
     return Windows(X, w.y[idx], w.sfreq, w.ch_names, w.label_names, None if w.groups is None else w.groups[idx],
                    {k: v[idx] for k, v in w.meta.items()})
 
@@ -515,7 +517,8 @@ def _need_values(w: Windows, key: str, n: int, protocol: str) -> None:
     for unit in _units(w, True, True):
         vals = _splits._sorted_values(w.meta[key][unit[3]])
         if len(vals) < n:
-            raise ValidationError(f"The {protocol} protocol needs at least {n} {key}{'es' if key.endswith('h') else 's'} per subject; {unit[0]} has "
+            plural = f"{key}es" if key.endswith("h") else f"{key}s"
+            raise ValidationError(f"The {protocol} protocol needs at least {n} {plural} per subject; {unit[0]} has "
                                   f"{len(vals)} ({vals}). Try protocol 'kfold' instead.")
 
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -28,9 +29,22 @@ from .._logging import logger, verbose
 from ..exceptions import ValidationError
 from ..windows import Windows, downsample_rest_indices
 from . import splits as _splits
-from .engine import (ModelSpec, RunSettings, _check_train, _minutes, _need_values, _prepare, _result,
-                     _thread_overrides, _units, check_window_s, check_window_sweep, fill_doc, run_folds,
-                     run_parallel)
+from .engine import (
+    ModelSpec,
+    RunSettings,
+    _check_train,
+    _minutes,
+    _need_values,
+    _prepare,
+    _result,
+    _thread_overrides,
+    _units,
+    check_window_s,
+    check_window_sweep,
+    fill_doc,
+    run_folds,
+    run_parallel,
+)
 from .metrics import balanced_accuracy, classification_scores
 from .results import Result
 
@@ -521,5 +535,17 @@ def run_protocol(name: str, dataset: Any, *, model: Any, window_s: float | None 
     return result
 
 
-__all__ = ["ModelSpec", "PROTOCOLS", "PROTOCOL_NAMES", "fine_tune", "global_protocol", "inter_session", "kfold",
-           "leave_one_out", "resolve_protocol", "run_protocol", "train_from_scratch", "transfer"]
+__all__ = [
+    "PROTOCOLS",
+    "PROTOCOL_NAMES",
+    "ModelSpec",
+    "fine_tune",
+    "global_protocol",
+    "inter_session",
+    "kfold",
+    "leave_one_out",
+    "resolve_protocol",
+    "run_protocol",
+    "train_from_scratch",
+    "transfer",
+]
