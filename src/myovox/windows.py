@@ -120,7 +120,7 @@ class Windows:
         return self.subset(mask)
 
     @property
-    def metadata(self):
+    def metadata(self) -> Any:
         """Per-window metadata as a pandas DataFrame (imports pandas)."""
         import pandas as pd
 
@@ -146,7 +146,7 @@ class Windows:
         groups = None
         if all(w.groups is not None for w in items):
             groups = np.concatenate([w.groups for w in items])
-        names = {}
+        names: dict[int, str] = {}
         for w in items:
             names.update(w.label_names or {})
         return Windows(np.concatenate([w.X for w in items]), np.concatenate([w.y for w in items]),

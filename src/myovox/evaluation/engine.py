@@ -82,7 +82,7 @@ def fill_doc(func: Callable) -> Callable:
     doc = func.__doc__
     if not doc:
         return func
-    out = []
+    out: list[str] = []
     for line in doc.split("\n"):
         stripped = line.lstrip()
         if stripped.startswith("%(") and stripped.endswith(")s"):
@@ -116,7 +116,7 @@ class ModelSpec:
             raise ValidationError(
                 f"Invalid value for 'model': expected a model name, an estimator or a factory, got {model!r}.")
 
-    def build(self, windows: Windows, random_state: Any = 0, overrides: Mapping[str, Any] | None = None):
+    def build(self, windows: Windows, random_state: Any = 0, overrides: Mapping[str, Any] | None = None) -> Any:
         """A new estimator for windows shaped like ``windows``.
 
         ``overrides`` (protocol settings such as ``valid_size``) are set where the estimator
@@ -197,7 +197,7 @@ def _prepare(dataset: Any, condition: str | None, subjects: Sequence | None, pre
         if len(w) == 0:
             raise ValidationError(f"No windows left after selecting condition={condition!r}, subjects={subjects!r}.")
 
-        def windows_for(ws: float | None) -> Windows:
+        def given(ws: float | None) -> Windows:
             if ws is not None and not math.isclose(ws, w.window_s, rel_tol=1e-6, abs_tol=0.5 / w.sfreq):
                 raise ValidationError(
                     f"Invalid value for 'window_s': windows given directly are {w.window_s:g} s long, got {ws:g}; "
@@ -206,7 +206,7 @@ def _prepare(dataset: Any, condition: str | None, subjects: Sequence | None, pre
 
         summary = {"dataset": "windows", "n_windows": len(w), "n_channels": w.n_channels, "sfreq": w.sfreq,
                    "classes": w.class_counts()}
-        return w, windows_for, summary, 0
+        return w, given, summary, 0
     # a Dataset
     ds = dataset
     crit: dict[str, Any] = {}

@@ -110,7 +110,7 @@ def _report_skipped(path: Path, bad_lines: Sequence[int], n_read: int, n_fields:
     warnings.warn(msg, DataLossWarning, stacklevel=stacklevel + 1)
 
 
-def _open_text(path: Path):
+def _open_text(path: Path) -> Any:
     if path.name.lower().endswith(".gz"):
         return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="")
     return open(path, encoding="utf-8", errors="replace", newline="")
@@ -302,7 +302,7 @@ def read_csv(path: str | Path, *, sfreq: float | None = None, time_column: str |
     if not ch_idx:
         raise DataFormatError(f"{path}: no channel columns left besides time/label columns.")
 
-    def numeric(col: int) -> np.ndarray:
+    def numeric(col: int) -> tuple[np.ndarray, int]:
         out = np.empty(len(table), dtype=np.float64)
         bad = 0
         for k, v in enumerate(table[:, col]):
@@ -315,11 +315,11 @@ def read_csv(path: str | Path, *, sfreq: float | None = None, time_column: str |
 
     data = np.empty((len(ch_idx), len(table)), dtype=np.float64)
     n_text = 0
-    for r, c in enumerate(ch_idx):
+    for r, ci in enumerate(ch_idx):
         try:
-            data[r] = table[:, c].astype(np.float64)
+            data[r] = table[:, ci].astype(np.float64)
         except ValueError:
-            data[r], bad = numeric(c)
+            data[r], bad = numeric(ci)
             n_text += bad
     n_nonfinite = int(data.size - np.count_nonzero(np.isfinite(data)))
     if n_nonfinite:
@@ -339,8 +339,8 @@ def read_csv(path: str | Path, *, sfreq: float | None = None, time_column: str |
             warnings.warn(DataLossWarning(
                 f"{path}: {int(lost.sum())} sample(s) flagged lost in column {columns[lost_col]!r}; "
                 "they are NaN."), stacklevel=2)
-    for c in packet_cols:
-        meta[f"column_{columns[c].strip().lower()}"] = numeric(c)[0]
+    for ci in packet_cols:
+        meta[f"column_{columns[ci].strip().lower()}"] = numeric(ci)[0]
     if tcol is not None:
         t, bad_t = numeric(tcol)
         finite = t[np.isfinite(t)]
@@ -504,6 +504,7 @@ def read_table(path: Path, *, header: bool, numeric: Sequence[int] | None = None
     if raw.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark
         raw = raw[3:]
     names: list[str] = []
+    width = 0
     if header:
         head, _, raw = raw.partition(b"\n")
         names = [c.strip() for c in head.decode("utf-8", errors="replace").strip().split(",")]
@@ -623,7 +624,7 @@ def write_csv(recording: Recording, path: str | Path, *, overwrite: bool = False
             raise ValidationError(f"{side} exists; pass overwrite=True to replace it.")
     if delimiter not in _DELIMITERS:
         raise ValidationError(f"Invalid value for 'delimiter': expected one of {list(_DELIMITERS)}, got {delimiter!r}.")
-    header = ([time_column] if time_column else []) + list(recording.ch_names)
+    header = ([time_column] if time_column else []) + list(recording.ch_names or ())
     cols: list[list[str]] = []
     if time_column:
         cols.append([repr(float(t)) for t in recording.times])
