@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import copy
 import inspect
-from typing import Any, Callable
-
+from collections.abc import Callable
+from typing import Any
 
 from .._checks import check_int, check_option, check_positive
-from .._logging import logger
+from .._logging import logger, verbose
 from ..exceptions import ValidationError
 from ..windows import Windows
 
@@ -15,9 +15,11 @@ from ..windows import Windows
 FINE_TUNE_STRATEGIES = ("all", "head", "bn")
 
 
+@verbose
 def fine_tune(model: Any, windows: Windows, strategy: str = "all", *, n_epochs: int = 50, lr: float | None = 1e-3,
               valid_size: float = 0.3, old_windows: Windows | None = None,
-              builder: Callable[[Windows], Any] | None = None, random_state: Any = None, **kw: Any) -> Any:
+              builder: Callable[[Windows], Any] | None = None, random_state: Any = None,
+              verbose: bool | str | int | None = None, **kw: Any) -> Any:
     """Return a copy of ``model`` adapted to ``windows``.
 
     Parameters
@@ -41,8 +43,11 @@ def fine_tune(model: Any, windows: Windows, strategy: str = "all", *, n_epochs: 
         Training data of ``model``, for retraining non-neural models.
     builder : callable | None
         ``builder(windows) -> unfitted estimator`` for that retraining; default ``sklearn.clone(model)``.
-    random_state : int | None
+    random_state : int | numpy.random.RandomState | None
         Seed given to a cloned estimator that has a ``random_state`` parameter.
+    verbose : bool | str | int | None
+        Logging level during the call (MNE's convention; ``None``: the myovox logger's level);
+        a neural model's ``fine_tune`` also gets it (its epoch lines and progress bar).
     **kw
         Further keyword arguments of the model's ``fine_tune``.
 
@@ -63,6 +68,8 @@ def fine_tune(model: Any, windows: Windows, strategy: str = "all", *, n_epochs: 
         accepted = inspect.signature(new.fine_tune).parameters
         takes_kw = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
         extra = dict(kw)
+        if verbose is not None and ("verbose" in accepted or takes_kw):
+            extra["verbose"] = verbose
         if lr is not None:
             check_positive("lr", lr, "learning rate")
             if "lr" in accepted or takes_kw:

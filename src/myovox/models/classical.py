@@ -28,7 +28,7 @@ def _feature_extractor(feature_set: str, sfreq: float):
     return FeatureExtractor(feature_set=feature_set, sfreq=sfreq)
 
 
-def make_classical(name: str, *, sfreq: float, random_state: int | None = None, n_jobs: int = 1,
+def make_classical(name: str, *, sfreq: float, random_state: Any = None, n_jobs: int = 1,
                    **params: Any):
     """Build an unfitted classical pipeline.
 
@@ -38,8 +38,8 @@ def make_classical(name: str, *, sfreq: float, random_state: int | None = None, 
         Which baseline.
     sfreq : float
         Sampling rate of the windows in Hz (spectral features need it).
-    random_state : int | None
-        Seed of the random forest / the SVC.
+    random_state : int | numpy.random.RandomState | None
+        Seed of the random forest / the SVC (scikit-learn's convention).
     n_jobs : int
         Parallel jobs of the random forest.
     **params
@@ -77,8 +77,8 @@ def make_classical(name: str, *, sfreq: float, random_state: int | None = None, 
     steps.append(("clf", clf))
     pipe = Pipeline(steps)
     if params:
-        from ..exceptions import ValidationError
         from .._checks import did_you_mean
+        from ..exceptions import ValidationError
 
         target = clf.estimator if name == "svm" else clf
         valid = target.get_params(deep=False)

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import logging
+import numbers
 import os
 import time
 import warnings
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._checks import check_int, check_option, check_positive, did_you_mean
-from .._logging import logger, progress
+from .._logging import logger, progress, use_log_level
 from ..exceptions import ValidationError
 
 __all__ = ["SpeechNetClassifier"]
@@ -70,6 +73,21 @@ def _torch():
     return require("torch", "SpeechNetClassifier")
 
 
+def _random_state(random_state: Any, offset: int = 0) -> np.random.RandomState:
+    """A ``RandomState`` from ``random_state``: an int seeds it (plus ``offset``), ``None`` draws
+    fresh entropy, a ``RandomState`` or ``Generator`` is drawn from (not copied)."""
+    if random_state is None:
+        return np.random.RandomState(None)
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return np.random.RandomState((int(random_state) + offset) % 2**32)
+    if isinstance(random_state, np.random.RandomState):
+        return random_state
+    if isinstance(random_state, np.random.Generator):
+        return np.random.RandomState(int(random_state.integers(0, 2**32)))
+    raise ValidationError(f"Invalid value for 'random_state': expected an int, a numpy RandomState or Generator, "
+                          f"or None, got {random_state!r}.")
+
+
 class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
     """SpeechNet trained with SilentWear's recipe, as a scikit-learn classifier.
 
@@ -93,8 +111,10 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         Architecture arguments of :class:`~myovox.models.speechnet.SpeechNet` (not the signal ones).
     standardize : bool
         Scale each channel to zero mean and unit variance with training-set statistics.
-    random_state : int | None
-        Seed of initialisation, splitting, shuffling and dropout (same seed, same weights).
+    random_state : int | numpy.random.RandomState | numpy.random.Generator | None
+        Seed of initialisation, splitting, shuffling and dropout (same seed, same weights). A
+        ``RandomState`` or ``Generator`` is drawn from (each ``fit`` then draws new seeds);
+        ``None`` draws fresh entropy.
     n_threads : int | "auto" | None
         Torch CPU threads during fit/predict. ``"auto"`` (default) uses the cores other processes
         leave idle, at most torch's setting (measured on a shared 2-core CPU: a second thread was
@@ -106,8 +126,11 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
     fast : bool
         Use the fast CPU path (identical mathematics; about 3x the training throughput of the
         plain module on a 2-core machine, see docs/benchmarks.md).
-    verbose : int
-        ``>0`` logs one line per epoch.
+    verbose : bool | str | int | None
+        Logging during ``fit`` and ``fine_tune`` (MNE's convention: ``True``/``"info"`` logs one
+        line per epoch, ``False``/``"warning"`` only warnings, ``None`` follows the myovox logger's
+        level, see :func:`myovox.set_log_level`); a progress bar over epochs is shown on a
+        terminal unless the level is above INFO.
 
     Attributes
     ----------
@@ -121,15 +144,26 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         Epoch (1-based) whose weights were kept.
     n_channels_in_, n_times_in_ : int
         Input shape seen in ``fit``.
+    n_features_in_ : int
+        ``X.shape[1]`` seen in ``fit`` (scikit-learn's convention): the number of channels of
+        3-D windows, the window length of single-channel 2-D ones.
     n_threads_used_ : int
-        Torch threads of the last fit/predict call.
+        Torch threads of the last fit/fine_tune call (predicting changes no attribute).
+
+    Notes
+    -----
+    ``X`` is windows shaped ``(n_windows, n_channels, n_times)``; a 2-D ``X`` ``(n_windows,
+    n_times)`` is windows of a single channel. Predicting needs the channel count (and, for 2-D
+    input, the window length) seen in ``fit``; 3-D windows may be longer than in ``fit`` (the
+    network pools over time). scikit-learn's estimator checks run on this class
+    (``tests/unit/models/test_sklearn_checks.py`` lists the few that cannot apply, with reasons).
     """
 
     def __init__(self, n_epochs: int = 100, batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 1e-4,
                  lr_factor: float = 0.1, lr_patience: int = 2, patience: int | None = 10,
                  valid_size: float = 0.2, net_params: dict | None = None, standardize: bool = False,
-                 random_state: int | None = None, n_threads: int | str | None = "auto", fast: bool = True,
-                 verbose: int = 0) -> None:
+                 random_state: Any = None, n_threads: int | str | None = "auto", fast: bool = True,
+                 verbose: bool | str | int | None = None) -> None:
         self.n_epochs = n_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -145,6 +179,12 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         self.fast = fast
         self.verbose = verbose
 
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]  # sklearn.utils.Tags (scikit-learn >= 1.6)
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True  # windows (n_windows, n_channels, n_times)
+        tags.input_tags.two_d_array = True  # (n_windows, n_times): windows of one channel
+        return tags
+
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
         check_int("n_epochs", self.n_epochs, minimum=0)
@@ -157,12 +197,19 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
             check_int("patience", self.patience, minimum=1)
         check_positive("valid_size", self.valid_size, allow_zero=True)
         if self.valid_size >= 1:
-            raise ValidationError(f"Invalid value for 'valid_size': expected a fraction in [0, 1), got {self.valid_size!r}.")
+            raise ValidationError(
+                f"Invalid value for 'valid_size': expected a fraction in [0, 1), got {self.valid_size!r}.")
+        rs = self.random_state
+        if not (rs is None or isinstance(rs, (np.random.RandomState, np.random.Generator))
+                or (isinstance(rs, numbers.Integral) and not isinstance(rs, bool))):
+            raise ValidationError(f"Invalid value for 'random_state': expected an int, a numpy RandomState or "
+                                  f"Generator, or None, got {rs!r}.")
         if self.n_threads is not None and self.n_threads != "auto":
             check_int("n_threads", self.n_threads, minimum=1)
         if self.net_params is not None:
             if not isinstance(self.net_params, dict):
-                raise ValidationError(f"Invalid value for 'net_params': expected a dict, got {type(self.net_params).__name__}.")
+                raise ValidationError(
+                    f"Invalid value for 'net_params': expected a dict, got {type(self.net_params).__name__}.")
             from .speechnet import SpeechNet
 
             allowed = [p for p in inspect.signature(SpeechNet.__init__).parameters
@@ -172,18 +219,32 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
                     raise ValidationError(f"Unknown SpeechNet parameter {key!r} in 'net_params' (known: "
                                           f"{', '.join(allowed)}).{did_you_mean(key, allowed)}")
 
-    def _check_X(self, X: Any, *, fitted: bool) -> np.ndarray:
-        X = np.asarray(X)
-        if X.ndim != 3:
-            raise ValidationError(f"Invalid X: expected windows shaped (n_windows, n_channels, n_times), got an array "
-                                  f"with {X.ndim} dimension(s) and shape {X.shape}.")
-        if not np.issubdtype(X.dtype, np.number):
-            raise ValidationError(f"Invalid X: expected numbers, got dtype {X.dtype}.")
-        X = X.astype(np.float32, copy=False)
-        if not np.isfinite(X).all():
-            raise ValidationError("Invalid X: it contains NaN or infinite values.")
+    def _check_X(self, X: Any, *, fitted: bool, name: str = "X", as_3d: bool = True) -> np.ndarray:
+        """Windows as float32 ``(n_windows, n_channels, n_times)``; a 2-D ``X`` is one channel's windows
+        (kept 2-D with ``as_3d=False``)."""
+        from sklearn.utils.validation import check_array
+
+        try:  # scikit-learn's checks and messages: sparse, complex, empty, non-finite, 1-D ("Reshape your data")
+            X = check_array(X, dtype=np.float32, allow_nd=True, ensure_min_samples=1, ensure_min_features=1,
+                            input_name=name)
+        except ValueError as err:
+            raise ValidationError(f"Invalid {name}: {err}") from err
+        if X.ndim not in (2, 3):
+            raise ValidationError(f"Invalid {name}: expected windows shaped (n_windows, n_channels, n_times) (or "
+                                  f"(n_windows, n_times) for one channel), got an array with {X.ndim} dimension(s) "
+                                  f"and shape {X.shape}.")
+        if X.ndim == 3 and X.shape[2] == 0:
+            raise ValidationError(f"Invalid {name}: windows of 0 samples (shape {X.shape}).")
+        if fitted and X.ndim == 2 and self.n_channels_in_ == 1 and self.n_times_in_ == self.n_features_in_ \
+                and X.shape[1] != self.n_features_in_:
+            # fitted on 2-D windows of one channel: their length is X.shape[1] (scikit-learn's wording)
+            raise ValidationError(f"{name} has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                                  f"{self.n_features_in_} features as input (windows of one channel).")
+        if X.ndim == 2 and as_3d:
+            X = X[:, None, :]
         if fitted and X.shape[1] != self.n_channels_in_:
-            raise ValidationError(f"Invalid X: the model was fitted on {self.n_channels_in_} channels, got {X.shape[1]}.")
+            raise ValidationError(
+                f"Invalid {name}: the model was fitted on {self.n_channels_in_} channels, got {X.shape[1]}.")
         if fitted and X.shape[2] < self._min_times():
             raise ValidationError(f"Invalid X: windows of {X.shape[2]} samples are too short for this SpeechNet "
                                   f"(needs >= {self._min_times()}).")
@@ -195,14 +256,17 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ torch plumbing
     @contextlib.contextmanager
-    def _torch_ctx(self, seed: int | None = None) -> Iterator[Any]:
+    def _torch_ctx(self, seed: int | None = None, *, record: bool = False) -> Iterator[Any]:
+        """Torch with this estimator's threads (and ``seed``); ``record``: note them in ``n_threads_used_``
+        (fit and fine-tune only: predicting must not change the estimator)."""
         torch = _torch()
         old = torch.get_num_threads()
         if self.n_threads == "auto":
             torch.set_num_threads(_auto_threads(old))
         elif self.n_threads is not None:
             torch.set_num_threads(int(self.n_threads))
-        self.n_threads_used_ = torch.get_num_threads()
+        if record:
+            self.n_threads_used_ = torch.get_num_threads()
         try:
             if seed is None:
                 yield torch
@@ -230,25 +294,46 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         return int(rng.randint(0, 2**31 - 1))
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X: Any, y: Any, X_valid: Any = None, y_valid: Any = None) -> "SpeechNetClassifier":
+    def fit(self, X: Any, y: Any, X_valid: Any = None, y_valid: Any = None) -> SpeechNetClassifier:
         """Train a new network on windows ``X`` ``(n, n_channels, n_times)`` and labels ``y``.
 
-        ``X_valid, y_valid`` replace the internal stratified split when given.
+        ``X_valid, y_valid`` replace the internal stratified split when given. Logging and the
+        progress bar over epochs follow ``verbose``.
         """
+        with use_log_level(self.verbose):
+            return self._fit(X, y, X_valid, y_valid)
+
+    def _fit(self, X: Any, y: Any, X_valid: Any, y_valid: Any) -> SpeechNetClassifier:
         self._check_params()
-        X = self._check_X(X, fitted=False)
+        if y is None:
+            raise ValidationError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
+        X = self._check_X(X, fitted=False, as_3d=False)
+        n_features = X.shape[1]  # scikit-learn's n_features_in_, before one channel's 2-D windows become 3-D
+        if X.ndim == 2:
+            X = X[:, None, :]
+        from sklearn.utils.validation import column_or_1d
+
         y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
         if y.ndim != 1 or len(y) != len(X):
             raise ValidationError(f"Invalid y: expected {len(X)} labels in a 1-D array, got shape {y.shape}.")
+        from sklearn.utils.multiclass import check_classification_targets
+
+        try:
+            check_classification_targets(y)
+        except ValueError as err:  # continuous or multi-output targets
+            raise ValidationError(f"Invalid y: {err}") from err
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValidationError(f"Invalid y: SpeechNet needs at least 2 classes, got {len(self.classes_)}.")
+            raise ValidationError(f"Invalid y: SpeechNet needs at least 2 classes, got {len(self.classes_)} class.")
         self.n_channels_in_, self.n_times_in_ = int(X.shape[1]), int(X.shape[2])
-        rng = np.random.RandomState(self.random_state)
+        self.n_features_in_ = int(n_features)
+        rng = _random_state(self.random_state)
         if X_valid is not None or y_valid is not None:
             if X_valid is None or y_valid is None:
                 raise ValidationError("Pass both X_valid and y_valid, or neither.")
-            Xv = self._check_X(X_valid, fitted=False)
+            Xv = self._check_X(X_valid, fitted=False, name="X_valid")
             if Xv.shape[1:] != X.shape[1:]:
                 raise ValidationError(f"Invalid X_valid: windows shaped {Xv.shape[1:]}, expected {X.shape[1:]}.")
             yv = self._encode(y_valid, len(Xv), "y_valid")
@@ -263,11 +348,12 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         from .speechnet import SpeechNet
 
         seed = self._seed(rng)
-        with self._torch_ctx(seed) as torch:
+        with self._torch_ctx(seed, record=True) as torch:
             self.net_ = SpeechNet(self.n_channels_in_, self.n_times_in_, len(self.classes_), **(self.net_params or {}))
             params = list(self.net_.parameters())
             self.history_ = []
-            self._train(torch, params, Xt, yt, Xv, yv, n_epochs=self.n_epochs, lr=self.lr, mode="all", seed=seed)
+            self._train(torch, params, Xt, yt, Xv, yv, n_epochs=self.n_epochs, lr=self.lr, mode="all", seed=seed,
+                        verbose=self.verbose)
         return self
 
     def _encode(self, y: Any, n: int, name: str) -> np.ndarray:
@@ -319,7 +405,8 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         else:
             self.net_.train()
 
-    def _train(self, torch, params, Xt, yt, Xv, yv, *, n_epochs: int, lr: float, mode: str, seed: int) -> None:
+    def _train(self, torch, params, Xt, yt, Xv, yv, *, n_epochs: int, lr: float, mode: str, seed: int,
+               verbose: bool | str | int | None) -> None:
         F = torch.nn.functional
         Xt_t, yt_t = self._prepare(Xt), torch.from_numpy(np.asarray(yt, dtype=np.int64))
         if Xv is not None:
@@ -332,7 +419,11 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         best_loss, best_state, bad = np.inf, None, 0
         start = len(self.history_)
         self.best_epoch_ = start
-        bar = progress(range(n_epochs), desc="SpeechNet", disable=None)
+        # the epoch lines at INFO when asked for (verbose=True, "info", ...), else at DEBUG, so that a
+        # run at INFO (`myovox -v evaluate`) is not flooded by every fold's epochs
+        epoch_level = logging.DEBUG if verbose is None or verbose is False else logging.INFO
+        bar = progress(range(n_epochs), desc="SpeechNet" if mode == "all" and not start else f"fine-tune ({mode})",
+                       unit="epoch", disable=None)
         for epoch in bar:
             t0 = time.perf_counter()
             self._set_train_mode(mode)
@@ -369,10 +460,9 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
             else:
                 bad += 1
             bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{row['valid_loss']:.3f}")
-            if self.verbose:
-                logger.info("epoch %d: train loss %.4f acc %.3f, valid loss %.4f acc %.3f, lr %.2g",
-                            row["epoch"], row["train_loss"], row["train_acc"], row["valid_loss"], row["valid_acc"],
-                            row["lr"])
+            logger.log(epoch_level, "epoch %d: train loss %.4f acc %.3f, valid loss %.4f acc %.3f, lr %.2g",
+                       row["epoch"], row["train_loss"], row["train_acc"], row["valid_loss"], row["valid_acc"],
+                       row["lr"])
             if self.patience is not None and bad >= self.patience:
                 logger.debug("early stopping after epoch %d (best %d)", row["epoch"], self.best_epoch_)
                 break
@@ -382,35 +472,47 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         self.net_.eval()
 
     # ------------------------------------------------------------------ predict
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Class logits, shape ``(n_windows, n_classes)``."""
+    def _logits(self, X: Any) -> np.ndarray:
+        """Class logits ``(n_windows, n_classes)``, float64; changes no attribute of the estimator."""
         check_is_fitted(self, "net_")
         X = self._check_X(X, fitted=True)
         with self._torch_ctx() as torch:
             xt = self._prepare(X)
-            self.net_.eval()
+            self.net_.eval()  # already so after fit and fine_tune; kept in case a caller switched it
             out = []
             with torch.inference_mode():
                 for i in range(0, len(xt), _EVAL_BATCH):
                     out.append(self._forward(xt[i:i + _EVAL_BATCH]).numpy())
-        if not out:
-            return np.zeros((0, len(self.classes_)))
         return np.concatenate(out).astype(np.float64)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Class logits, shape ``(n_windows, n_classes)``; with 2 classes, scikit-learn's shape
+        ``(n_windows,)``: the logit of ``classes_[1]`` minus that of ``classes_[0]``."""
+        z = self._logits(X)
+        return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (softmax of the logits), columns in ``classes_`` order."""
-        z = self.decision_function(X)
+        z = self._logits(X)
         z = z - z.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Log of :meth:`predict_proba` (log-softmax of the logits)."""
+        z = self._logits(X)
+        z = z - z.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels."""
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        z = self._logits(X)
+        return self.classes_[np.argmax(z, axis=1)]
 
     # ------------------------------------------------------------------ adaptation
     def fine_tune(self, X: Any, y: Any = None, *, n_epochs: int = 50, strategy: str = "all",
-                  valid_size: float = 0.3, lr: float | None = None) -> "SpeechNetClassifier":
+                  valid_size: float = 0.3, lr: float | None = None,
+                  verbose: bool | str | int | None = None) -> SpeechNetClassifier:
         """Continue training the fitted network on new windows; returns ``self``.
 
         Parameters
@@ -427,7 +529,16 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
             Stratified validation fraction of the new windows.
         lr : float | None
             Learning rate (``None``: the estimator's ``lr``).
+        verbose : bool | str | int | None
+            Logging level for this call (``None``: the estimator's ``verbose``).
         """
+        verbose = self.verbose if verbose is None else verbose
+        with use_log_level(verbose):
+            return self._fine_tune(X, y, n_epochs=n_epochs, strategy=strategy, valid_size=valid_size, lr=lr,
+                                   verbose=verbose)
+
+    def _fine_tune(self, X: Any, y: Any, *, n_epochs: int, strategy: str, valid_size: float, lr: float | None,
+                   verbose: bool | str | int | None) -> SpeechNetClassifier:
         check_is_fitted(self, "net_")
         check_option("strategy", strategy, _FINE_TUNE_STRATEGIES)
         X = self._check_X(X, fitted=True)
@@ -438,17 +549,18 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         check_positive("valid_size", valid_size, allow_zero=True)
         lr = self.lr if lr is None else check_positive("lr", lr)
         y_enc = self._encode(y, len(X), "y")
-        rng = np.random.RandomState(None if self.random_state is None else self.random_state + 1 + len(self.history_))
+        rng = _random_state(self.random_state, offset=1 + len(self.history_))
         Xt, yt, Xv, yv = self._split(X, y_enc, valid_size, rng)
         seed = self._seed(rng)
-        with self._torch_ctx(seed) as torch:
+        with self._torch_ctx(seed, record=True) as torch:
             head = set(map(id, self.net_.classifier.parameters()))
             params = [p for p in self.net_.parameters() if strategy == "all" or id(p) in head]
             frozen = [p for p in self.net_.parameters() if id(p) not in set(map(id, params))]
             try:
                 for p in frozen:
                     p.requires_grad_(False)
-                self._train(torch, params, Xt, yt, Xv, yv, n_epochs=n_epochs, lr=lr, mode=strategy, seed=seed)
+                self._train(torch, params, Xt, yt, Xv, yv, n_epochs=n_epochs, lr=lr, mode=strategy, seed=seed,
+                            verbose=verbose)
             finally:
                 for p in frozen:
                     p.requires_grad_(True)
@@ -456,7 +568,7 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _adapt_bn(self, X: np.ndarray) -> None:
         """Replace batch-norm running statistics by those of ``X`` (cumulative average over batches)."""
-        with self._torch_ctx() as torch:
+        with self._torch_ctx(record=True) as torch:
             xt = self._prepare(X)
             bns = [m for m in self.net_.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
             saved = [m.momentum for m in bns]
@@ -472,6 +584,6 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
                         if len(xb) > 1 or i == 0:
                             self.net_(xb)
             finally:
-                for m, mom in zip(bns, saved):
+                for m, mom in zip(bns, saved, strict=True):
                     m.momentum = mom
                 self.net_.eval()

@@ -19,7 +19,7 @@ MODELS: dict[str, str] = {
 
 
 def make_model(name: str, *, sfreq: float, n_channels: int | None = None, n_times: int | None = None,
-               random_state: int | None = None, **params: Any):
+               random_state: Any = None, **params: Any):
     """An unfitted estimator by name.
 
     Parameters
@@ -31,8 +31,8 @@ def make_model(name: str, *, sfreq: float, n_channels: int | None = None, n_time
     n_channels, n_times : int | None
         Window shape, when known (checked against the architecture for ``"speechnet"``; the
         estimators take the shape from the data in ``fit``).
-    random_state : int | None
-        Seed.
+    random_state : int | numpy.random.RandomState | None
+        Seed (a ``RandomState`` is drawn from).
     **params
         Estimator parameters: those of :class:`~myovox.models.neural.SpeechNetClassifier` for
         ``"speechnet"`` (plus SpeechNet architecture names, collected into ``net_params``), of the

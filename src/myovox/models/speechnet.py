@@ -11,7 +11,8 @@ two stacked spatial convolutions always leave at least one row (14 ch -> 7, 8 ch
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -68,7 +69,7 @@ class SpeechNet(nn.Module):
                             spatial_kernel=k_sp, dropout=dropout)
         blocks: list[nn.Module] = []
         in_ch = 1
-        for out_ch, k, p in zip(temporal_filters, temporal_kernels, pools):
+        for out_ch, k, p in zip(temporal_filters, temporal_kernels, pools, strict=True):
             blocks.append(nn.Sequential(
                 nn.Conv2d(in_ch, out_ch, kernel_size=(1, k), padding=(0, k // 2)),
                 nn.BatchNorm2d(out_ch), nn.ReLU(), nn.MaxPool2d((1, p))))
@@ -83,10 +84,11 @@ class SpeechNet(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(in_ch, n_classes)
         t = n_times
-        for k, p in zip(temporal_kernels, pools):
+        for k, p in zip(temporal_kernels, pools, strict=True):
             t = (t + 2 * (k // 2) - k + 1) // p
         if t < 1:
-            raise ValidationError(f"n_times={n_times} is too short for SpeechNet's pooling (needs >= {_min_times(self)}).")
+            raise ValidationError(
+                f"n_times={n_times} is too short for SpeechNet's pooling (needs >= {_min_times(self)}).")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits of shape ``(batch, n_classes)`` for ``x`` of shape ``(batch, n_channels, n_times)``."""
@@ -102,7 +104,7 @@ class SpeechNet(nn.Module):
         return dict(self._config)
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "SpeechNet":
+    def from_config(cls, config: dict[str, Any]) -> SpeechNet:
         known = {"n_channels", "n_times", "n_classes", "temporal_filters", "temporal_kernels", "pools",
                  "spatial_filters", "spatial_kernel", "dropout"}
         unknown = set(config) - known

@@ -52,3 +52,24 @@ def test_fine_tune_real_speechnet_all_strategies(make_windows_):
     if state is not None:
         for k, v in base.net_.state_dict().items():
             assert (v == state[k]).all(), k
+
+
+def test_fine_tune_verbose_sets_the_level_for_the_call(make_windows_, centroids, caplog):
+    import logging
+
+    from myovox._logging import logger
+
+    w = make_windows_(n_subjects=1)
+    base = centroids.fit(w.X, w.y)
+    old = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        with caplog.at_level(logging.NOTSET, logger="myovox"):
+            logger.setLevel(logging.WARNING)
+            fine_tune(base, w, n_epochs=1)
+            assert not [r for r in caplog.records if "Fine-tuning" in r.getMessage()]
+            fine_tune(base, w, n_epochs=1, verbose=True)
+            assert [r for r in caplog.records if "Fine-tuning" in r.getMessage()]
+            assert logger.level == logging.WARNING  # restored after the call
+    finally:
+        logger.setLevel(old)

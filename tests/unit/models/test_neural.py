@@ -42,7 +42,7 @@ def test_string_labels_and_learning(windows):
 def test_same_seed_same_weights(windows):
     X, y = windows
     a, b = _clf().fit(X, y), _clf().fit(X, y)
-    for (k, va), vb in zip(a.net_.state_dict().items(), b.net_.state_dict().values()):
+    for (k, va), vb in zip(a.net_.state_dict().items(), b.net_.state_dict().values(), strict=True):
         assert torch.equal(va, vb), k
     c = _clf(random_state=1).fit(X, y)
     assert not torch.equal(a.net_.classifier.weight, c.net_.classifier.weight)
@@ -78,23 +78,81 @@ def test_clone_get_params_and_cross_val_score(windows):
     assert scores.shape == (2,) and np.all((scores >= 0) & (scores <= 1))
 
 
-def test_relevant_sklearn_estimator_checks():
-    # the full check_estimator feeds 2-D tables, which a windows-only CNN rejects by design;
-    # the parameter-handling checks apply and pass
-    from sklearn.utils import estimator_checks as ec
+def test_predicting_changes_no_attribute(windows):
+    # predict/predict_proba/decision_function must not change the estimator (scikit-learn's rule;
+    # decision_function used to record the threads it ran with)
+    X, y = windows
+    clf = _clf(n_epochs=1).fit(X, y)
+    before = {k: v for k, v in vars(clf).items() if k != "net_"}
+    state = {k: v.clone() for k, v in clf.net_.state_dict().items()}
+    for method in ("predict", "predict_proba", "predict_log_proba", "decision_function"):
+        getattr(clf, method)(X[:7])
+    assert vars(clf).keys() == before.keys() | {"net_"}
+    assert all(vars(clf)[k] is before[k] for k in before)
+    assert all(torch.equal(v, state[k]) for k, v in clf.net_.state_dict().items())
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X[:7])), clf.predict_proba(X[:7]), rtol=1e-6)
 
-    est = SpeechNetClassifier()
-    name = type(est).__name__
-    ec.check_no_attributes_set_in_init(name, est)
-    ec.check_parameters_default_constructible(name, est)
-    ec.check_get_params_invariance(name, est)
-    ec.check_set_params(name, est)
+
+def test_random_state_accepts_ints_random_states_and_generators(windows):
+    X, y = windows
+    by_int = _clf(n_epochs=1).fit(X, y)
+    by_rs = _clf(n_epochs=1, random_state=np.random.RandomState(0)).fit(X, y)
+    by_gen = _clf(n_epochs=1, random_state=np.random.default_rng(0)).fit(X, y)
+    for clf in (by_rs, by_gen):
+        assert clf.predict_proba(X).shape == (60, 3)
+    # a RandomState is drawn from: two instances seeded alike give the same weights
+    again = _clf(n_epochs=1, random_state=np.random.RandomState(0)).fit(X, y)
+    assert torch.equal(by_rs.net_.classifier.weight, again.net_.classifier.weight)
+    assert by_int.get_params()["random_state"] == 0
+    by_rs.fine_tune(X, y, n_epochs=1)  # fine-tuning draws from it too
+    with pytest.raises(ValidationError, match="random_state"):
+        _clf(random_state="seed").fit(X, y)
+
+
+def test_n_features_in_and_two_d_windows(windows):
+    X, y = windows
+    clf = _clf(n_epochs=1).fit(X, y)
+    assert (clf.n_features_in_, clf.n_channels_in_, clf.n_times_in_) == (14, 14, 200)
+    one = _clf(n_epochs=1).fit(X[:, 0], y)  # 2-D: windows of one channel
+    assert (one.n_features_in_, one.n_channels_in_, one.n_times_in_) == (200, 1, 200)
+    assert one.predict(X[:5, 0]).shape == (5,) and one.predict(X[:5, :1]).shape == (5,)
+    with pytest.raises(ValidationError, match="X has 199 features, but SpeechNetClassifier is expecting 200"):
+        one.predict(X[:5, 0, :199])
+    binary = _clf(n_epochs=1).fit(X[y < 2], y[y < 2])
+    z = binary.decision_function(X[:6])  # scikit-learn's binary shape: classes_[1]'s logit minus classes_[0]'s
+    assert z.shape == (6,)
+    np.testing.assert_array_equal(binary.predict(X[:6]), binary.classes_[(z > 0).astype(int)])
+
+
+def test_verbose_logs_epochs_and_shows_progress_on_a_terminal(windows, caplog, monkeypatch, capsys):
+    import logging
+    import sys
+
+    from myovox._logging import logger
+
+    X, y = windows
+    old = logger.level
+    with caplog.at_level(logging.DEBUG, logger="myovox"):
+        _clf(n_epochs=2).fit(X, y)  # verbose=None: epoch lines at DEBUG
+    assert [r.levelno for r in caplog.records if "epoch" in r.getMessage()] == [logging.DEBUG] * 2
+    caplog.clear()
+    logger.setLevel(logging.WARNING)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    clf = _clf(n_epochs=2, verbose=True).fit(X, y)  # verbose=True: INFO for the call, then restored
+    assert [r.levelno for r in caplog.records if "epoch" in r.getMessage()] == [logging.INFO] * 2
+    assert logger.level == logging.WARNING
+    assert "SpeechNet" in capsys.readouterr().err  # the progress bar over epochs
+    caplog.clear()
+    clf.fine_tune(X, y, n_epochs=1, verbose=False)
+    assert not [r for r in caplog.records if r.levelno >= logging.INFO]
+    logger.setLevel(old)
+    assert repr(_clf(n_epochs=2)) == "SpeechNetClassifier(n_epochs=2, n_threads=1, random_state=0)"
 
 
 def test_input_errors(windows):
     X, y = windows
     with pytest.raises(ValidationError, match="n_windows, n_channels, n_times"):
-        _clf().fit(X.reshape(60, -1), y)
+        _clf().fit(X[..., None], y)
     clf = _clf(n_epochs=1).fit(X, y)
     with pytest.raises(ValidationError, match="fitted on 14 channels, got 8"):
         clf.predict(X[:, :8])
@@ -104,7 +162,7 @@ def test_input_errors(windows):
     y_one[0] = 7  # a class with a single window cannot be stratified
     with pytest.warns(UserWarning, match=r"class\(es\) \[7\]"):
         _clf(n_epochs=1).fit(X, y_one)
-    with pytest.raises(ValidationError, match="Unknown SpeechNet parameter 'dropuot'.*'dropout'"):
+    with pytest.raises(ValidationError, match=r"Unknown SpeechNet parameter 'dropuot'.*'dropout'"):
         _clf(net_params={"dropuot": 0.1}).fit(X, y)
     with pytest.raises(ValidationError, match="strategy"):
         clf.fine_tune(X, y, strategy="everything")
