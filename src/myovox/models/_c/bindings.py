@@ -22,6 +22,8 @@ import ctypes
 from dataclasses import dataclass
 from typing import Any
 
+from . import kernels, sync_threads  # the package: build and load (bindings.declare is called from there)
+
 __all__ = ["PROTOTYPES", "Kernel", "Prototype", "declare"]
 
 # scalar C types -> ctypes; pointer parameters are passed as addresses (c_void_p)
@@ -115,55 +117,60 @@ class Kernel:
     raises (``MemoryError`` when the kernel could not allocate, ``RuntimeError`` otherwise).
     """
 
-    __slots__ = ("_dtypes", "_names", "_pointers", "_torch", "proto")
+    __slots__ = ("_fn", "_lib", "_names", "_params", "_pointees", "_torch", "proto")
 
     def __init__(self, proto: Prototype) -> None:
         self.proto = proto
         self._names = frozenset(name for name, _ in proto.params)
         # (name, pointee dtype name or None for scalars), in the C order
-        self._pointers = tuple((name, _POINTEES[ctype.removeprefix("const ").removesuffix("*").strip()]
+        self._pointees = tuple((name, _POINTEES[ctype.removeprefix("const ").removesuffix("*").strip()]
                                 if ctype.endswith("*") else None) for name, ctype in proto.params)
-        self._dtypes: dict[str, Any] | None = None
+        self._params: tuple[tuple[str, Any], ...] | None = None  # the same with torch dtypes, at the first call
         self._torch: Any = None
+        self._lib: Any = None
+        self._fn: Any = None
 
     def __repr__(self) -> str:
         params = ", ".join(f"{ctype}{'' if ctype.endswith('*') else ' '}{name}" for name, ctype in self.proto.params)
         return f"<C kernel {self.proto.restype} {self.proto.name}({params})>"
 
+    def _bad_names(self, args: dict[str, Any]) -> TypeError:
+        missing = sorted(self._names - args.keys())
+        unknown = sorted(args.keys() - self._names)
+        return TypeError(f"{self.proto.name}: " + "; ".join(
+            ([f"missing argument(s) {', '.join(missing)}"] if missing else [])
+            + ([f"unknown argument(s) {', '.join(unknown)}"] if unknown else [])))
+
     def __call__(self, **args: Any) -> int | None:
-        name = self.proto.name
         if args.keys() != self._names:
-            missing = sorted(self._names - args.keys())
-            unknown = sorted(args.keys() - self._names)
-            raise TypeError(f"{name}: " + "; ".join(
-                ([f"missing argument(s) {', '.join(missing)}"] if missing else [])
-                + ([f"unknown argument(s) {', '.join(unknown)}"] if unknown else [])))
-        dtypes = self._dtypes
-        if dtypes is None:
+            raise self._bad_names(args)
+        params = self._params
+        if params is None:
             import torch
 
             self._torch = torch
-            dtypes = self._dtypes = {v: getattr(torch, v) for v in _POINTEES.values()}
+            params = self._params = tuple((n, None if p is None else getattr(torch, p)) for n, p in self._pointees)
         values = []
-        for pname, pointee in self._pointers:
+        for pname, dtype in params:
             value = args[pname]
-            if pointee is None:
+            if dtype is None:
                 values.append(value)
                 continue
             if not value.is_contiguous():
-                raise ValueError(f"{name}: tensor arguments must be contiguous ({pname!r} is not)")
-            if value.dtype != dtypes[pointee] or value.device.type != "cpu":
-                raise TypeError(f"{name}: {pname!r} must be a {pointee} tensor on the CPU, got {value.dtype} on "
-                                f"{value.device}")
+                raise ValueError(f"{self.proto.name}: tensor arguments must be contiguous ({pname!r} is not)")
+            if value.dtype != dtype or not value.is_cpu:
+                raise TypeError(f"{self.proto.name}: {pname!r} must be a {str(dtype).removeprefix('torch.')} tensor "
+                                f"on the CPU, got {value.dtype} on {value.device}")
             values.append(value.data_ptr())
-        from . import kernels, sync_threads
-
         lib = kernels()
-        if lib is None:
-            raise RuntimeError(f"{name}: myovox's C kernels are not available (see myovox.models._c)")
+        if lib is not self._lib:  # first call, or the library was rebuilt (another -march)
+            if lib is None:
+                raise RuntimeError(f"{self.proto.name}: myovox's C kernels are not available (see myovox.models._c)")
+            self._lib, self._fn = lib, getattr(lib, self.proto.name)
         sync_threads(self._torch.get_num_threads())
-        rc = getattr(lib, name)(*values)  # args (the tensors) stay referenced until it returns
-        if self.proto.status and rc:  # kernels that can fail return 0 on success
+        rc = self._fn(*values)  # args (the tensors) stay referenced until it returns
+        if rc and self.proto.status:  # kernels that can fail return 0 on success
+            name = self.proto.name
             if rc == -1:
                 raise MemoryError(f"myovox's C kernel {name}{_ERRORS[-1]}")
             raise RuntimeError(f"myovox's C kernel {name}{_ERRORS.get(rc, f' failed with code {rc}.')}")
