@@ -7,9 +7,10 @@ there). :func:`_c_ready` says where they can run; :mod:`myovox.models.fast` choo
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from . import _c as _ck
 from ._blocks_torch import _conv_grads, _sign_of
@@ -52,7 +53,8 @@ def _c_bn_train(mean_d: torch.Tensor, var_d: torch.Tensor, m: int, gamma: torch.
     return _c_bn_relu(zsel, torch.zeros_like(mean) if centred else mean, a, beta), mean, invstd
 
 
-def _c_bn_relu_bwd(go, out, zsel, mean, invstd, gamma, m: int):
+def _c_bn_relu_bwd(go: torch.Tensor, out: torch.Tensor, zsel: torch.Tensor, mean: torch.Tensor, invstd: torch.Tensor,
+                   gamma: torch.Tensor, m: int) -> tuple[torch.Tensor, ...]:
     """Batch norm + ReLU's backward on pooled values, in one C pass: ``(g, dbeta, dgamma, c2, c3, db)``.
 
     ``g = gamma * invstd * go * (out > 0)`` is the arg-max part of the gradient before max-pool's
@@ -77,8 +79,9 @@ class _FirstBlockC(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, gamma, beta, running_mean, running_var, num_batches,
-                pad: int, pool: int, momentum: float, eps: float):
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, gamma: torch.Tensor,
+                beta: torch.Tensor, running_mean: torch.Tensor, running_var: torch.Tensor,
+                num_batches: torch.Tensor, pad: int, pool: int, momentum: float, eps: float) -> torch.Tensor:
         n, t = x.shape
         f, k = weight.shape
         tp = (t + 2 * pad - k + 1) // pool
@@ -100,7 +103,7 @@ class _FirstBlockC(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx, go):
+    def backward(ctx: Any, go: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, idx, zsel, invstd, gamma, out, s1, s2, w, b, crow, mean_d = ctx.saved_tensors
         n, t = x.shape
         f, tp = out.shape[1], out.shape[2]
@@ -110,8 +113,8 @@ class _FirstBlockC(torch.autograd.Function):
             dw = torch.empty(f, ctx.k, dtype=x.dtype)
             _k.first_dw(x=x, n_rows=n, T=t, g=g, idx=idx, F=f, k=ctx.k, pad=ctx.pad, pool=ctx.pool, tp=tp, s1=s1,
                         s2=s2, w=w, bias=b, crow=crow, mean=mean_d, c3=c3, dw=dw)
-        db = db if ctx.needs_input_grad[2] else None
-        return None, dw, db, dgamma, dbeta, None, None, None, None, None, None, None
+        return None, dw, db if ctx.needs_input_grad[2] else None, dgamma, dbeta, None, None, None, None, None, None, \
+            None
 
 
 def _input_grad(dz: torch.Tensor, weight: torch.Tensor, t_in: int, phases: int) -> torch.Tensor:
@@ -146,8 +149,9 @@ class _TemporalBlockC(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, h, weight, bias, gamma, beta, running_mean, running_var, num_batches,
-                pad: int, pool: int, momentum: float, eps: float):
+    def forward(ctx: Any, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, gamma: torch.Tensor,
+                beta: torch.Tensor, running_mean: torch.Tensor, running_var: torch.Tensor,
+                num_batches: torch.Tensor, pad: int, pool: int, momentum: float, eps: float) -> torch.Tensor:
         z = F.conv1d(h, weight, bias, padding=pad).contiguous()          # (N, F, T)
         n, f, tz = z.shape
         sign = _sign_of(gamma.detach())
@@ -166,7 +170,7 @@ class _TemporalBlockC(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx, go):
+    def backward(ctx: Any, go: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         h, weight, z, zsel, mean, invstd, gamma, out = ctx.saved_tensors
         n, f, tz = z.shape
         tp = zsel.shape[2]
@@ -205,7 +209,8 @@ class _TemporalBlockC(torch.autograd.Function):
         return dh, dw, db if ctx.needs_input_grad[2] else None, dgamma, dbeta, None, None, None, None, None, None, None
 
 
-def _first_eval_c(x: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d, pool: int) -> torch.Tensor:
+def _first_eval_c(x: torch.Tensor, conv: Any, bn: Any, pool: int) -> torch.Tensor:
+    # conv: nn.Conv2d, bn: nn.BatchNorm2d with running statistics (typed Any: torch declares them optional)
     """The first block in evaluation mode (running statistics) with the C kernels."""
     n, t = x.shape
     w = conv.weight.detach().squeeze(2)[:, 0].contiguous()

@@ -75,8 +75,9 @@ class _TemporalBlock(torch.autograd.Function):
     """conv1d -> BatchNorm (batch statistics) -> ReLU -> max-pool, with a hand-written backward."""
 
     @staticmethod
-    def forward(ctx, h, weight, bias, gamma, beta, running_mean, running_var, num_batches,
-                pad: int, pool: int, momentum: float, eps: float):
+    def forward(ctx: Any, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, gamma: torch.Tensor,
+                beta: torch.Tensor, running_mean: torch.Tensor, running_var: torch.Tensor,
+                num_batches: torch.Tensor, pad: int, pool: int, momentum: float, eps: float) -> torch.Tensor:
         z = F.conv1d(h, weight, bias, padding=pad)          # (N, F, T)
         var, mean = _channel_var_mean(z)
         m = z.shape[0] * z.shape[2]
@@ -99,7 +100,7 @@ class _TemporalBlock(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx, go):
+    def backward(ctx: Any, go: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         h, weight, z, zsel, sign, mean, invstd, gamma, out = ctx.saved_tensors
         gu = go * (out > 0)
         dbeta = gu.sum(dim=(0, 2))
@@ -279,8 +280,9 @@ class _FirstBlock(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, gamma, beta, running_mean, running_var, num_batches,
-                pad: int, pool: int, momentum: float, eps: float):
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, gamma: torch.Tensor,
+                beta: torch.Tensor, running_mean: torch.Tensor, running_var: torch.Tensor,
+                num_batches: torch.Tensor, pad: int, pool: int, momentum: float, eps: float) -> torch.Tensor:
         n, t = x.shape
         f, k = weight.shape
         t_out = t + 2 * pad - k + 1
@@ -311,7 +313,7 @@ class _FirstBlock(torch.autograd.Function):
         return out.view(f, n, -1).transpose(0, 1).contiguous()  # (N, F, n_pooled)
 
     @staticmethod
-    def backward(ctx, go):
+    def backward(ctx: Any, go: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         xw, idx, zc, invstd, gamma, out, s1, s2, weight, bias, shift, mean_d = ctx.saved_tensors
         m, k = ctx.m, ctx.k
         f, r = out.shape

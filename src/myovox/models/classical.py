@@ -20,7 +20,7 @@ CLASSICAL_MODELS: dict[str, tuple[str, str]] = {
 }
 
 
-def _feature_extractor(feature_set: str, sfreq: float):
+def _feature_extractor(feature_set: str, sfreq: float) -> Any:
     try:
         from ..features import FeatureExtractor
     except ImportError as err:  # the features package is younger than this module
@@ -29,7 +29,7 @@ def _feature_extractor(feature_set: str, sfreq: float):
 
 
 def make_classical(name: str, *, sfreq: float, random_state: Any = None, n_jobs: int = 1,
-                   **params: Any):
+                   **params: Any) -> Any:
     """Build an unfitted classical pipeline.
 
     Parameters

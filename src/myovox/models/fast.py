@@ -115,15 +115,15 @@ def supports_fast(net: nn.Module) -> bool:
 
 
 def _pair(v: Any) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else tuple(v)  # type: ignore[return-value]
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
 def _is_temporal(conv: nn.Conv2d) -> bool:
     return conv.kernel_size[0] == 1 and conv.padding[0] == 0
 
 
-def _temporal_eval(h: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d, pool: int,
-                   use_c: bool = False) -> torch.Tensor:
+def _temporal_eval(h: torch.Tensor, conv: Any, bn: Any, pool: int, use_c: bool = False) -> torch.Tensor:
+    # conv: nn.Conv2d, bn: nn.BatchNorm2d with running statistics (typed Any: torch declares them optional)
     w = conv.weight.squeeze(2)
     a = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
     if h.shape[1] == 1 and pool > 1 and use_c and conv.kernel_size[1] <= 64 and _c_ready(h):
@@ -155,28 +155,29 @@ def fast_forward(net: nn.Module, x: torch.Tensor, use_c: bool = True) -> torch.T
     """
     if not supports_fast(net):
         return net(x)
+    mod: Any = net  # SpeechNet's structure (checked above); torch types module attributes loosely
     if x.dim() == 4:
         x = x[:, 0]
     b, c, t = x.shape
-    if not net.training and b > _EVAL_CHUNK:
+    if not mod.training and b > _EVAL_CHUNK:
         # windows are independent in evaluation; larger batches outgrow the caches (per window,
         # 256 at once took 2.2x and 128 1.7x the time of 64 at once on the machine measured, and
         # with the C kernels 64 at once about 1.15x the time of 32)
         return torch.cat([fast_forward(net, x[i:i + _EVAL_CHUNK], use_c) for i in range(0, b, _EVAL_CHUNK)])
     h = x.reshape(b * c, 1, t)
-    spatial_from = len(net.blocks)
-    for i, block in enumerate(net.blocks):
+    spatial_from = len(mod.blocks)
+    for i, block in enumerate(mod.blocks):
         conv, bn, _, pool = block
         if not _is_temporal(conv):
             spatial_from = i
             break
         p = _pair(pool.kernel_size)[1]
-        if net.training and h.shape[1] == 1 and p > 1 and not h.requires_grad:
+        if mod.training and h.shape[1] == 1 and p > 1 and not h.requires_grad:
             first = _FirstBlockC if use_c and conv.kernel_size[1] <= 64 and _c_ready(h) else _FirstBlock
             h = first.apply(h[:, 0], conv.weight.squeeze(2)[:, 0], conv.bias, bn.weight, bn.bias,
                                   bn.running_mean, bn.running_var, bn.num_batches_tracked, conv.padding[1], p,
                                   float(bn.momentum), float(bn.eps))
-        elif net.training:
+        elif mod.training:
             block_fn = _TemporalBlockC if use_c and p > 1 and _c_ready(h) else _TemporalBlock
             h = block_fn.apply(h, conv.weight.squeeze(2), conv.bias, bn.weight, bn.bias, bn.running_mean,
                                      bn.running_var, bn.num_batches_tracked, conv.padding[1], p,
@@ -185,14 +186,14 @@ def fast_forward(net: nn.Module, x: torch.Tensor, use_c: bool = True) -> torch.T
             h = _temporal_eval(h, conv, bn, p, use_c)
     nf, tf = h.shape[1], h.shape[2]
     h = h.reshape(b, c, nf, tf).transpose(1, 2)
-    for block in list(net.blocks)[spatial_from:]:
+    for block in list(mod.blocks)[spatial_from:]:
         conv, bn, _, pool = block
         h = F.conv2d(h, conv.weight, conv.bias, padding=conv.padding)
-        h = F.batch_norm(h, bn.running_mean, bn.running_var, bn.weight, bn.bias, net.training, bn.momentum, bn.eps)
-        if net.training:
+        h = F.batch_norm(h, bn.running_mean, bn.running_var, bn.weight, bn.bias, mod.training, bn.momentum, bn.eps)
+        if mod.training:
             bn.num_batches_tracked.add_(1)
         h = F.relu(h)
         if _pair(pool.kernel_size) != (1, 1):
             h = F.max_pool2d(h, pool.kernel_size)
     h = h.mean(dim=(2, 3))
-    return net.classifier(net.dropout(h))
+    return mod.classifier(mod.dropout(h))

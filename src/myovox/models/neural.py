@@ -56,7 +56,7 @@ def _auto_threads(n_max: int) -> int:
     return int(min(max(1, round((os.cpu_count() or 1) - others)), n_max))
 
 
-def _adam(torch, params, lr: float, weight_decay: float, *, fused: bool):
+def _adam(torch: Any, params: list[Any], lr: float, weight_decay: float, *, fused: bool) -> Any:
     """Adam; ``fused`` uses torch's single-kernel CPU implementation of the same update (~5% of a
     batch-32 SpeechNet step saved on one thread), falling back to the default where unavailable."""
     if fused:
@@ -67,7 +67,7 @@ def _adam(torch, params, lr: float, weight_decay: float, *, fused: bool):
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
 
-def _torch():
+def _torch() -> Any:
     from .._checks import require
 
     return require("torch", "SpeechNetClassifier")
@@ -277,14 +277,14 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         finally:
             torch.set_num_threads(old)
 
-    def _forward(self, x):
+    def _forward(self, x: Any) -> Any:
         if self.fast:
             from .fast import fast_forward
 
             return fast_forward(self.net_, x)
         return self.net_(x)
 
-    def _prepare(self, X: np.ndarray):
+    def _prepare(self, X: np.ndarray) -> Any:
         torch = _torch()
         if getattr(self, "mean_", None) is not None:
             X = (X - self.mean_) / self.scale_
@@ -330,13 +330,16 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         self.n_channels_in_, self.n_times_in_ = int(X.shape[1]), int(X.shape[2])
         self.n_features_in_ = int(n_features)
         rng = _random_state(self.random_state)
+        Xv: np.ndarray | None
+        yv: np.ndarray | None
         if X_valid is not None or y_valid is not None:
             if X_valid is None or y_valid is None:
                 raise ValidationError("Pass both X_valid and y_valid, or neither.")
-            Xv = self._check_X(X_valid, fitted=False, name="X_valid")
-            if Xv.shape[1:] != X.shape[1:]:
-                raise ValidationError(f"Invalid X_valid: windows shaped {Xv.shape[1:]}, expected {X.shape[1:]}.")
-            yv = self._encode(y_valid, len(Xv), "y_valid")
+            Xv = Xv_checked = self._check_X(X_valid, fitted=False, name="X_valid")
+            if Xv_checked.shape[1:] != X.shape[1:]:
+                raise ValidationError(
+                    f"Invalid X_valid: windows shaped {Xv_checked.shape[1:]}, expected {X.shape[1:]}.")
+            yv = self._encode(y_valid, len(Xv_checked), "y_valid")
             Xt, yt = X, y_enc
         else:
             Xt, yt, Xv, yv = self._split(X, y_enc, self.valid_size, rng)
@@ -351,7 +354,7 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         with self._torch_ctx(seed, record=True) as torch:
             self.net_ = SpeechNet(self.n_channels_in_, self.n_times_in_, len(self.classes_), **(self.net_params or {}))
             params = list(self.net_.parameters())
-            self.history_ = []
+            self.history_: list[dict[str, float]] = []
             self._train(torch, params, Xt, yt, Xv, yv, n_epochs=self.n_epochs, lr=self.lr, mode="all", seed=seed,
                         verbose=self.verbose)
         return self
@@ -366,7 +369,8 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
                                   f"(classes: {self.classes_.tolist()}).")
         return np.searchsorted(self.classes_, y)
 
-    def _split(self, X: np.ndarray, y: np.ndarray, valid_size: float, rng: np.random.RandomState):
+    def _split(self, X: np.ndarray, y: np.ndarray, valid_size: float, rng: np.random.RandomState
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         if not valid_size:
             return X, y, None, None
         counts = np.bincount(y, minlength=len(self.classes_))
@@ -387,7 +391,7 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
                                         random_state=self._seed(rng))
         return X[idx_t], y[idx_t], X[idx_v], y[idx_v]
 
-    def _evaluate(self, torch, Xt, yt) -> tuple[float, float]:
+    def _evaluate(self, torch: Any, Xt: Any, yt: Any) -> tuple[float, float]:
         self.net_.eval()
         total, correct = 0.0, 0
         with torch.inference_mode():
@@ -405,10 +409,12 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         else:
             self.net_.train()
 
-    def _train(self, torch, params, Xt, yt, Xv, yv, *, n_epochs: int, lr: float, mode: str, seed: int,
+    def _train(self, torch: Any, params: list[Any], Xt: np.ndarray, yt: np.ndarray, Xv: np.ndarray | None,
+               yv: np.ndarray | None, *, n_epochs: int, lr: float, mode: str, seed: int,
                verbose: bool | str | int | None) -> None:
         F = torch.nn.functional
         Xt_t, yt_t = self._prepare(Xt), torch.from_numpy(np.asarray(yt, dtype=np.int64))
+        Xv_t = yv_t = None
         if Xv is not None:
             Xv_t, yv_t = self._prepare(Xv), torch.from_numpy(np.asarray(yv, dtype=np.int64))
         opt = _adam(torch, params, lr, self.weight_decay, fused=self.fast)
@@ -442,7 +448,7 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
                     loss_sum += loss.detach() * len(idx)
                     correct += (logits.argmax(1) == yb).sum()
             row = {"epoch": start + epoch + 1, "train_loss": float(loss_sum) / n, "train_acc": int(correct) / n}
-            if Xv is not None:
+            if Xv_t is not None:
                 row["valid_loss"], row["valid_acc"] = self._evaluate(torch, Xv_t, yv_t)
                 monitor = row["valid_loss"]
             else:

@@ -19,7 +19,7 @@ MODELS: dict[str, str] = {
 
 
 def make_model(name: str, *, sfreq: float, n_channels: int | None = None, n_times: int | None = None,
-               random_state: Any = None, **params: Any):
+               random_state: Any = None, **params: Any) -> Any:
     """An unfitted estimator by name.
 
     Parameters

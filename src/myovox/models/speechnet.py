@@ -63,10 +63,10 @@ class SpeechNet(nn.Module):
             raise ValidationError(
                 f"spatial_kernel={k_sp} is too tall for {n_channels} channels and "
                 f"{len(spatial_filters)} spatial blocks.")
-        self._config = dict(n_channels=n_channels, n_times=n_times, n_classes=n_classes,
-                            temporal_filters=list(temporal_filters), temporal_kernels=list(temporal_kernels),
-                            pools=list(pools), spatial_filters=list(spatial_filters),
-                            spatial_kernel=k_sp, dropout=dropout)
+        self._config: dict[str, Any] = dict(
+            n_channels=n_channels, n_times=n_times, n_classes=n_classes, temporal_filters=list(temporal_filters),
+            temporal_kernels=list(temporal_kernels), pools=list(pools), spatial_filters=list(spatial_filters),
+            spatial_kernel=k_sp, dropout=dropout)
         blocks: list[nn.Module] = []
         in_ch = 1
         for out_ch, k, p in zip(temporal_filters, temporal_kernels, pools, strict=True):
@@ -135,7 +135,8 @@ class SpeechNet(nn.Module):
         t = self._config["n_times"] if n_times is None else n_times
         h = self._config["n_channels"]
         macs = 0
-        for block in self.blocks:
+        blocks: Any = self.blocks  # Sequential(Conv2d, BatchNorm2d, ReLU, MaxPool2d) each
+        for block in blocks:
             conv, _, _, pool = block
             kh, kw = conv.kernel_size
             ph, pw = conv.padding
@@ -149,7 +150,8 @@ class SpeechNet(nn.Module):
 
 def _min_times(net: SpeechNet) -> int:
     total = 1
-    for p in net._config["pools"]:
+    pools: list[int] = net._config["pools"]
+    for p in pools:
         total *= p
     return total
 
