@@ -21,7 +21,7 @@ def test_rf_set_size():
     assert compute_features(_X(2, 14, 700), 500.0, "silentwear_rf").shape == (2, 2352)
 
 
-@pytest.mark.parametrize("n, fs", [(700, 500.0), (400, 500.0), (200, 500.0), (1400, 1000.0)])
+@pytest.mark.parametrize(("n", "fs"), [(700, 500.0), (400, 500.0), (200, 500.0), (1400, 1000.0)])
 def test_rf_vectorised_equals_loop(n, fs):
     X = _X(n=n, seed=n)
     fast = compute_features(X, fs, "silentwear_rf")

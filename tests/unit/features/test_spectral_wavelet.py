@@ -10,7 +10,7 @@ from myovox.features import spectral as sp
 from myovox.features import wavelet as wv
 
 
-@pytest.mark.parametrize("n, nperseg", [(100, 100), (101, 100), (57, 100), (700, 100), (71, 71), (250, 64)])
+@pytest.mark.parametrize(("n", "nperseg"), [(100, 100), (101, 100), (57, 100), (700, 100), (71, 71), (250, 64)])
 def test_welch_equals_scipy(n, nperseg):
     X = np.random.default_rng(n).standard_normal((3, 2, n)) + 5.0
     f, P = sp.welch_psd(X, 500.0, nperseg)

@@ -55,7 +55,7 @@ def test_disabled_kernels_fall_back_to_the_torch_formulation(fresh_kernels, monk
     ref = copy.deepcopy(net)
     x = torch.randn(5, 4, 200)
     torch.testing.assert_close(fast.fast_forward(net, x), ref(x), rtol=1e-4, atol=1e-5)
-    for (name, b_fast), (_, b_ref) in zip(net.named_buffers(), ref.named_buffers()):
+    for (name, b_fast), (_, b_ref) in zip(net.named_buffers(), ref.named_buffers(), strict=True):
         torch.testing.assert_close(b_fast, b_ref, rtol=1e-5, atol=1e-6, msg=name)
 
 
@@ -112,7 +112,7 @@ def test_kernel_results_do_not_depend_on_the_thread_count():
     one, two = _run_kernels(1), _run_kernels(2)
     for name in one:
         a, b = one[name], two[name]
-        for u, v in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+        for u, v in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,), strict=True):
             assert torch.equal(u, v), name
 
 
@@ -141,7 +141,7 @@ def test_wrong_arguments_are_refused_before_any_call():
     d = torch.empty(1, dtype=torch.float64)
     with pytest.raises(TypeError, match="'mean' must be a float64 tensor"):  # C would read doubles from floats
         ck.pool_stats(z=z.contiguous(), N=10, F=1, n=4, mean=torch.empty(1), var=d)
-    with pytest.raises(TypeError, match="missing argument.s. var; unknown argument.s. variance"):
+    with pytest.raises(TypeError, match=r"missing argument.s. var; unknown argument.s. variance"):
         ck.pool_stats(z=z.contiguous(), N=10, F=1, n=4, mean=d, variance=d)
     with pytest.raises(TypeError):  # keywords only: no positional list whose order could drift
         ck.pool_stats(z.contiguous(), 10, 1, 4, d, d)
@@ -182,7 +182,7 @@ def test_a_failing_kernel_raises_a_clear_error():
     _lib_or_skip()
     x, w = torch.randn(2, 100), torch.randn(3, 65)  # a first-block kernel longer than 64
     empty = torch.empty(0)
-    with pytest.raises(RuntimeError, match="myovox_first_fwd failed with code -2 .*longer than 64"):
+    with pytest.raises(RuntimeError, match=r"myovox_first_fwd failed with code -2 .*longer than 64"):
         ck.first_fwd(x=x, n_rows=2, T=100, w=w, bias=torch.zeros(3), sign=torch.ones(3), F=3, k=65, pad=32, pool=2,
                     tp=1, zsel=empty, idx=empty.int(), s1=empty.double(), s2=empty.double(), mean=empty.double(),
                     var=empty.double(), crow=empty)
@@ -280,7 +280,7 @@ def test_portable_and_native_builds_agree(monkeypatch):
         b = results["x86-64-v2"][name]
         if name == "bn_relu_bwd":  # its last output, the bias gradient before batch norm, is 0 + rounding noise
             a, b = a[:-1], b[:-1]
-        for u, v in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+        for u, v in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,), strict=True):
             if u.dtype.is_floating_point:
                 torch.testing.assert_close(u, v, rtol=1e-5, atol=1e-5 * max(float(u.abs().max()), 1.0), msg=name)
             else:

@@ -48,7 +48,7 @@ def _assert_grads_close(ref, fast):
     # rerouted window changes a gradient summed over ~1e3 windows by ~1e-3; a wrong formula
     # changes it by O(1).
     top = max(float(p.grad.abs().max()) for p in ref.parameters())
-    for (name, p_ref), (_, p_fast) in zip(ref.named_parameters(), fast.named_parameters()):
+    for (name, p_ref), (_, p_fast) in zip(ref.named_parameters(), fast.named_parameters(), strict=True):
         if name.startswith("blocks.") and name.endswith(".0.bias"):
             # a convolution bias right before batch norm has a true gradient of 0: both are float noise
             assert float(p_ref.grad.abs().max()) < 1e-2 * top and float(p_fast.grad.abs().max()) < 1e-2 * top
@@ -66,7 +66,7 @@ def _check_step(ref, fast, x, y, use_c=True, rtol=1e-4, atol=1e-5):
     _assert_grads_close(ref, fast)
 
 
-@pytest.mark.parametrize("n_channels,n_times", [(14, 300), (8, 257), (3, 128)])
+@pytest.mark.parametrize(("n_channels", "n_times"), [(14, 300), (8, 257), (3, 128)])
 def test_fast_path_matches_reference_in_training(n_channels, n_times, use_c):
     ref, fast = _pair(n_channels, n_times)
     assert supports_fast(fast)
@@ -80,7 +80,7 @@ def test_fast_path_matches_reference_in_training(n_channels, n_times, use_c):
         F.cross_entropy(out_ref, y).backward()
         F.cross_entropy(out_fast, y).backward()
         _assert_grads_close(ref, fast)
-    for (name, b_ref), (_, b_fast) in zip(ref.named_buffers(), fast.named_buffers()):
+    for (name, b_ref), (_, b_fast) in zip(ref.named_buffers(), fast.named_buffers(), strict=True):
         torch.testing.assert_close(b_fast, b_ref, rtol=1e-5, atol=1e-6, msg=name)
 
 
@@ -195,7 +195,7 @@ def test_every_conv_gradient_form_matches_reference(monkeypatch, option):
     _check_step(ref, fst, x, y, use_c=False)
 
 
-@pytest.mark.parametrize("k,pad", [(4, 2), (5, 2), (3, 1), (1, 0), (16, 8), (7, 3), (6, 1)])
+@pytest.mark.parametrize(("k", "pad"), [(4, 2), (5, 2), (3, 1), (1, 0), (16, 8), (7, 3), (6, 1)])
 def test_shifted_moments_equal_direct_sums(k, pad):
     from myovox.models._blocks_torch import _shifted_moments
 
@@ -232,15 +232,15 @@ def test_fused_adam_makes_the_same_updates_as_default_adam():
     opt_b = _adam(torch, b, 1e-2, 1e-4, fused=False)
     for _ in range(20):
         grads = [torch.randn_like(p) for p in a]
-        for p, q, g in zip(a, b, grads):
+        for p, q, g in zip(a, b, grads, strict=True):
             p.grad, q.grad = g.clone(), g.clone()
         opt_a.step()
         opt_b.step()
-    for p, q in zip(a, b):
+    for p, q in zip(a, b, strict=True):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("kernels,pools,n_times", [((5, 17, 3), (4, 2, 2), 231), ((2, 24, 9), (3, 5, 2), 250),
+@pytest.mark.parametrize(("kernels", "pools", "n_times"), [((5, 17, 3), (4, 2, 2), 231), ((2, 24, 9), (3, 5, 2), 250),
                                                    ((7, 32, 16), (8, 4, 1), 400)])
 def test_c_kernels_match_reference_for_other_shapes(kernels, pools, n_times):
     # odd and even kernels, pools that leave a tail, kernels beyond one vector of lags

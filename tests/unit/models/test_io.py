@@ -89,7 +89,7 @@ def test_corrupt_or_incomplete_folders(fitted, tmp_path):
         load_model(tmp_path / "nothing")
     folder = save_model(clf, tmp_path / "m", _card(clf))
     (folder / "weights.npz").unlink()
-    with pytest.raises(DataFormatError, match="weights.npz is missing"):
+    with pytest.raises(DataFormatError, match=r"weights.npz is missing"):
         load_model(folder)
     folder = save_model(clf, tmp_path / "m2", _card(clf))
     state = dict(np.load(folder / "weights.npz"))

@@ -9,7 +9,7 @@ def test_registry_names_and_errors():
     assert set(MODELS) == {"speechnet", "rf", "lda", "svm"}
     with pytest.raises(ValidationError, match="Did you mean 'speechnet'"):
         make_model("speechnt", sfreq=500.0)
-    with pytest.raises(ValidationError, match="Unknown parameter 'n_epoch'.*'n_epochs'"):
+    with pytest.raises(ValidationError, match=r"Unknown parameter 'n_epoch'.*'n_epochs'"):
         make_model("speechnet", sfreq=500.0, n_epoch=3)
 
 
@@ -23,9 +23,9 @@ def test_speechnet_params_are_routed():
 
 
 def test_classical_unknown_param():
-    with pytest.raises(ValidationError, match="Unknown parameter 'n_estimator'.*'n_estimators'"):
+    with pytest.raises(ValidationError, match=r"Unknown parameter 'n_estimator'.*'n_estimators'"):
         make_model("rf", sfreq=500.0, n_estimator=10)
-    with pytest.raises(ValidationError, match="Unknown parameter 'gama'.*'gamma'"):
+    with pytest.raises(ValidationError, match=r"Unknown parameter 'gama'.*'gamma'"):
         make_model("svm", sfreq=500.0, gama=0.1)
     assert make_model("svm", sfreq=500.0, C=10.0).steps[-1][1].estimator.C == 10.0
 

@@ -13,7 +13,7 @@ def test_reference_parameter_count_and_output_shape():
     assert net.count_macs() == pytest.approx(3.71e6, rel=0.01)
 
 
-@pytest.mark.parametrize("n_channels,kernel", [(14, 7), (8, 4), (4, 2), (2, 1)])
+@pytest.mark.parametrize(("n_channels", "kernel"), [(14, 7), (8, 4), (4, 2), (2, 1)])
 def test_spatial_kernel_rule_and_forward(n_channels, kernel):
     assert spatial_kernel_for(n_channels) == kernel
     net = SpeechNet(n_channels, 400, 5)
@@ -26,5 +26,5 @@ def test_config_round_trip_and_strict_loading():
     twin.load_state_dict_strict(net.state_dict())
     state = dict(net.state_dict())
     state["extra.weight"] = state.pop("classifier.weight")
-    with pytest.raises(ValidationError, match="missing keys.*classifier.weight.*unexpected keys.*extra.weight"):
+    with pytest.raises(ValidationError, match=r"missing keys.*classifier.weight.*unexpected keys.*extra.weight"):
         twin.load_state_dict_strict(state)

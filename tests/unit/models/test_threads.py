@@ -5,7 +5,7 @@ import pytest
 import myovox.models.neural as neural
 
 
-@pytest.mark.parametrize("load,expected", [(0.0, 4), (1.2, 3), (3.0, 1), (9.0, 1)])
+@pytest.mark.parametrize(("load", "expected"), [(0.0, 4), (1.2, 3), (3.0, 1), (9.0, 1)])
 def test_auto_threads_follows_idle_cores(monkeypatch, load, expected):
     monkeypatch.setattr(neural.os, "getloadavg", lambda: (load, load, load))
     monkeypatch.setattr(neural.os, "cpu_count", lambda: 4)
