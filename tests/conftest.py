@@ -1,4 +1,5 @@
 """Shared fixtures: where ../shared lives, with skips (and reasons) where it is absent."""
+
 from __future__ import annotations
 
 import os

@@ -3,20 +3,42 @@
 ``import myovox`` stays light: it imports numpy only. Heavy parts (torch, pandas, plotting,
 streaming) load when used.
 """
+
 from __future__ import annotations
 
 from ._logging import logger, set_log_level
 from ._version import __version__
 from .dataset import Dataset
-from .exceptions import (DataFormatError, DataLossWarning, DataQualityWarning, MissingDependencyError,
-                         MyovoxError, StreamError, ValidationError)
+from .exceptions import (
+    DataFormatError,
+    DataLossWarning,
+    DataQualityWarning,
+    MissingDependencyError,
+    MyovoxError,
+    StreamError,
+    ValidationError,
+)
 from .recording import SILENTWEAR_LABELS, Recording
 from .windows import Windows
 
 __all__ = [
-    "Recording", "Dataset", "Windows", "SILENTWEAR_LABELS", "read_recording", "write_recording", "load_dataset",
-    "logger", "set_log_level", "DataFormatError", "DataLossWarning", "DataQualityWarning",
-    "MissingDependencyError", "MyovoxError", "StreamError", "ValidationError", "__version__",
+    "SILENTWEAR_LABELS",
+    "DataFormatError",
+    "DataLossWarning",
+    "DataQualityWarning",
+    "Dataset",
+    "MissingDependencyError",
+    "MyovoxError",
+    "Recording",
+    "StreamError",
+    "ValidationError",
+    "Windows",
+    "__version__",
+    "load_dataset",
+    "logger",
+    "read_recording",
+    "set_log_level",
+    "write_recording",
 ]
 
 

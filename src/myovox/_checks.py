@@ -1,18 +1,28 @@
 """Small validation helpers that give one-line, actionable messages."""
+
 from __future__ import annotations
 
 import difflib
 import importlib
 import numbers
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .exceptions import MissingDependencyError, ValidationError
 
 # extra that provides each optional module
 _EXTRAS = {
-    "torch": "torch", "pylsl": "stream", "brainflow": "stream", "bleak": "ble",
-    "onnx": "export", "onnxruntime": "export", "emlearn": "export", "matplotlib": "report",
-    "pyedflib": "io", "pyxdf": "io", "mne": "io",
+    "torch": "torch",
+    "pylsl": "stream",
+    "brainflow": "stream",
+    "bleak": "ble",
+    "onnx": "export",
+    "onnxruntime": "export",
+    "emlearn": "export",
+    "matplotlib": "report",
+    "pyedflib": "io",
+    "pyxdf": "io",
+    "mne": "io",
 }
 
 

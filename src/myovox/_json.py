@@ -1,4 +1,5 @@
 """JSON-safe conversion shared by results files, model sidecars and the demo summary."""
+
 from __future__ import annotations
 
 import math
@@ -31,6 +32,8 @@ def to_jsonable(obj: Any, *, strict: bool = False, what: str = "JSON") -> Any:
     if isinstance(obj, Path):
         return str(obj)
     if strict:
-        raise ValidationError(f"Cannot store {type(obj).__name__} in {what}; pass JSON-like values "
-                              "(numbers, strings, lists, dicts, arrays).")
+        raise ValidationError(
+            f"Cannot store {type(obj).__name__} in {what}; pass JSON-like values "
+            "(numbers, strings, lists, dicts, arrays)."
+        )
     return str(obj)

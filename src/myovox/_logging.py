@@ -1,4 +1,5 @@
 """The package logger (``logging.getLogger("myovox")``) and its verbosity switch."""
+
 from __future__ import annotations
 
 import logging
@@ -7,8 +8,13 @@ import sys
 logger = logging.getLogger("myovox")
 logger.addHandler(logging.NullHandler())
 
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-           "error": logging.ERROR, "critical": logging.CRITICAL}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
 
 
 class _StderrHandler(logging.StreamHandler):

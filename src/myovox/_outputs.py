@@ -9,6 +9,7 @@ link and an existing file are never replaced. :func:`atomic_file` does the same 
 
 Bottom layer: imports only the standard library and :mod:`myovox.exceptions` / ``_logging``.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,9 +17,10 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from ._logging import logger
 from .exceptions import MyovoxError, ValidationError
@@ -127,18 +129,23 @@ def check_output_folder(path: str | os.PathLike, *, force: bool = False, what: s
     if not any(p.iterdir()):
         return
     if not force:
-        raise ValidationError(f"{label} already exists and is not empty; pass --force to replace what myovox "
-                              "wrote there.")
+        raise ValidationError(
+            f"{label} already exists and is not empty; pass --force to replace what myovox wrote there."
+        )
     manifest = read_manifest(p)
     present = [f for f in _files(p) if f != MANIFEST]
     if manifest is None:
-        raise ValidationError(f"{label} was not written by myovox (no {MANIFEST}); --force replaces only what "
-                              f"myovox wrote, and it holds {_listing(present)}. Choose another folder.")
+        raise ValidationError(
+            f"{label} was not written by myovox (no {MANIFEST}); --force replaces only what "
+            f"myovox wrote, and it holds {_listing(present)}. Choose another folder."
+        )
     listed = set(manifest["files"]) | set(manifest.get("later") or ())
     foreign = [f for f in present if f not in listed]
     if foreign:
-        raise ValidationError(f"{label} holds files that myovox did not write ({_listing(foreign)}); --force "
-                              "replaces only what myovox wrote. Move them or choose another folder.")
+        raise ValidationError(
+            f"{label} holds files that myovox did not write ({_listing(foreign)}); --force "
+            "replaces only what myovox wrote. Move them or choose another folder."
+        )
 
 
 def _sibling(path: Path, kind: str, suffix: str = "") -> Path:
@@ -149,9 +156,12 @@ def _sibling(path: Path, kind: str, suffix: str = "") -> Path:
 def _write_manifest(folder: Path, what: str, later: Sequence[str]) -> None:
     from ._version import __version__
 
-    manifest: dict[str, Any] = {"what": what, "myovox_version": __version__,
-                                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                "files": [f for f in _files(folder) if f != MANIFEST]}
+    manifest: dict[str, Any] = {
+        "what": what,
+        "myovox_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "files": [f for f in _files(folder) if f != MANIFEST],
+    }
     if later:
         manifest["later"] = sorted(later)
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
@@ -177,8 +187,9 @@ def _move_into_place(new: Path, final: Path) -> None:
 
 
 @contextmanager
-def output_folder(path: str | os.PathLike, *, force: bool = False, what: str = "output folder",
-                  later: Sequence[str] = ()) -> Iterator[Path]:
+def output_folder(
+    path: str | os.PathLike, *, force: bool = False, what: str = "output folder", later: Sequence[str] = ()
+) -> Iterator[Path]:
     """Write an output folder as a transaction.
 
     Yields a new hidden sibling folder (``.NAME.myovox-tmp-XXXXXXXX``) to write into. When the

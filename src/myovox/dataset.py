@@ -2,6 +2,7 @@
 
 The adapters in :mod:`myovox.datasets` build it; preprocessing, windowing and model cards consume it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -64,7 +65,8 @@ class Dataset:
             if key not in keys:
                 raise ValidationError(
                     f"Unknown metadata key {key!r} in dataset {self.name!r}; known: "
-                    f"{', '.join(sorted(keys))}.{did_you_mean(key, keys)}")
+                    f"{', '.join(sorted(keys))}.{did_you_mean(key, keys)}"
+                )
 
         def ok(rec: Recording) -> bool:
             for key, value in criteria.items():
@@ -79,13 +81,20 @@ class Dataset:
                     return False
             return True
 
-        return Dataset([r for r in self.recordings if ok(r)], self.name, self.root, self.window_s,
-                       self.window_mode, dict(self.info))
+        return Dataset(
+            [r for r in self.recordings if ok(r)],
+            self.name,
+            self.root,
+            self.window_s,
+            self.window_mode,
+            dict(self.info),
+        )
 
     def map(self, fn: Callable[[Recording], Recording]) -> Dataset:
         """Apply ``fn`` to every recording (e.g. a filter), returning a new Dataset."""
-        return Dataset([fn(r) for r in self.recordings], self.name, self.root, self.window_s,
-                       self.window_mode, dict(self.info))
+        return Dataset(
+            [fn(r) for r in self.recordings], self.name, self.root, self.window_s, self.window_mode, dict(self.info)
+        )
 
     def summary(self) -> dict[str, Any]:
         """Channels, rates, durations, classes with counts (label runs), subjects/sessions/conditions."""
@@ -94,14 +103,22 @@ class Dataset:
             for k, v in r.class_counts().items():
                 classes[k] = classes.get(k, 0) + v
         out: dict[str, Any] = {
-            "dataset": self.name, "root": self.root, "n_recordings": len(self.recordings),
+            "dataset": self.name,
+            "root": self.root,
+            "n_recordings": len(self.recordings),
             "n_channels": sorted({r.n_channels for r in self.recordings}),
             "sfreq": sorted({r.sfreq for r in self.recordings}),
             "total_duration_s": round(sum(r.duration for r in self.recordings), 3),
             "classes": dict(sorted(classes.items())),
         }
-        for key, plural in (("subject", "subjects"), ("session", "sessions"), ("condition", "conditions"),
-                            ("phase", "phases"), ("batch", "batches"), ("day", "days")):
+        for key, plural in (
+            ("subject", "subjects"),
+            ("session", "sessions"),
+            ("condition", "conditions"),
+            ("phase", "phases"),
+            ("batch", "batches"),
+            ("day", "days"),
+        ):
             vals = self.meta_values(key)
             if vals:
                 out[plural] = vals
@@ -109,5 +126,7 @@ class Dataset:
 
     def __repr__(self) -> str:
         s = self.summary()
-        return (f"<Dataset {self.name!r} | {s['n_recordings']} recordings, {s['n_channels']} ch @ "
-                f"{s['sfreq']} Hz, {s['total_duration_s']:.0f} s, classes {s['classes']}>")
+        return (
+            f"<Dataset {self.name!r} | {s['n_recordings']} recordings, {s['n_channels']} ch @ "
+            f"{s['sfreq']} Hz, {s['total_duration_s']:.0f} s, classes {s['classes']}>"
+        )

@@ -11,13 +11,15 @@ Steps (each writes into ``out_dir``):
    logged as they fire and scored against the cues (``live_events.jsonl``, ``live_metrics.json``).
 6. ``summary.md``: the numbers of every step.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -35,9 +37,18 @@ def _pct(v: float) -> str:
     return "n/a" if v is None or not np.isfinite(v) else f"{100 * v:.1f} %"
 
 
-def run_demo(out_dir: str | Path = "myovox-demo", *, n_batches: int = 3, n_repetitions: int = 5,
-             n_epochs: int = 40, ft_epochs: int = 30, window_s: float = 1.4, seed: int = 0,
-             force: bool = False, show: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run_demo(
+    out_dir: str | Path = "myovox-demo",
+    *,
+    n_batches: int = 3,
+    n_repetitions: int = 5,
+    n_epochs: int = 40,
+    ft_epochs: int = 30,
+    window_s: float = 1.4,
+    seed: int = 0,
+    force: bool = False,
+    show: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Run the whole pipeline on a synthetic dataset; returns the headline numbers.
 
     Parameters
@@ -64,8 +75,17 @@ def run_demo(out_dir: str | Path = "myovox-demo", *, n_batches: int = 3, n_repet
     replace = force or (read_manifest(final) or {}).get("what") == _WHAT
     with output_folder(final, force=replace, what=_WHAT) as out:
         (out / _MARKER).write_text("made by myovox demo\n")
-        summary = _run(out, final, say, n_batches=n_batches, n_repetitions=n_repetitions, n_epochs=n_epochs,
-                       ft_epochs=ft_epochs, window_s=window_s, seed=seed)
+        summary = _run(
+            out,
+            final,
+            say,
+            n_batches=n_batches,
+            n_repetitions=n_repetitions,
+            n_epochs=n_epochs,
+            ft_epochs=ft_epochs,
+            window_s=window_s,
+            seed=seed,
+        )
     say(f"[6/6] done in {summary['wall_s']:.0f} s; summary in {final / 'summary.md'}")
     return summary
 
@@ -79,38 +99,69 @@ def _relocate(obj: Any, src: Path, dst: Path) -> Any:
     if isinstance(obj, (str, Path)):
         text, prefix = str(obj), str(src)
         if text == prefix or text.startswith(prefix + os.sep):
-            return type(obj)(str(dst) + text[len(prefix):])
+            return type(obj)(str(dst) + text[len(prefix) :])
     return obj
 
 
-def _run(out: Path, final: Path, say: Callable[[str], None], *, n_batches: int, n_repetitions: int,
-         n_epochs: int, ft_epochs: int, window_s: float, seed: int) -> dict[str, Any]:
+def _run(
+    out: Path,
+    final: Path,
+    say: Callable[[str], None],
+    *,
+    n_batches: int,
+    n_repetitions: int,
+    n_epochs: int,
+    ft_epochs: int,
+    window_s: float,
+    seed: int,
+) -> dict[str, Any]:
     """The demo's steps, written into ``out`` (a temporary folder that becomes ``final``)."""
     from .datasets import load_dataset
     from .evaluation.protocols import run_protocol
     from .testing.synth import generate_dataset
 
     t_all = time.perf_counter()
-    summary: dict[str, Any] = {"settings": dict(n_batches=n_batches, n_repetitions=n_repetitions,
-                                                n_epochs=n_epochs, ft_epochs=ft_epochs, window_s=window_s,
-                                                seed=seed)}
+    summary: dict[str, Any] = {
+        "settings": dict(
+            n_batches=n_batches,
+            n_repetitions=n_repetitions,
+            n_epochs=n_epochs,
+            ft_epochs=ft_epochs,
+            window_s=window_s,
+            seed=seed,
+        )
+    }
 
     # 1. data --------------------------------------------------------------------------
-    say(f"[1/6] synthesising 1 subject x 3 sessions x {n_batches} batches (vocalized, {n_repetitions} "
-        "repetitions of 8 words per batch) ...")
-    data = generate_dataset(out / "data", n_subjects=1, n_sessions=3, n_batches=n_batches,
-                            conditions=("vocalized",), n_repetitions=n_repetitions, seed=seed)
+    say(
+        f"[1/6] synthesising 1 subject x 3 sessions x {n_batches} batches (vocalized, {n_repetitions} "
+        "repetitions of 8 words per batch) ..."
+    )
+    data = generate_dataset(
+        out / "data",
+        n_subjects=1,
+        n_sessions=3,
+        n_batches=n_batches,
+        conditions=("vocalized",),
+        n_repetitions=n_repetitions,
+        seed=seed,
+    )
     ds = load_dataset(data, source="processed")
     s = ds.summary()
-    say(f"      {s['n_recordings']} recordings, {s['n_channels'][0]} channels @ {s['sfreq'][0]:g} Hz, "
-        f"{s['total_duration_s'] / 60:.1f} min, classes {s['classes']}")
+    say(
+        f"      {s['n_recordings']} recordings, {s['n_channels'][0]} channels @ {s['sfreq'][0]:g} Hz, "
+        f"{s['total_duration_s'] / 60:.1f} min, classes {s['classes']}"
+    )
     summary["dataset"] = s
 
     # 2. protocols ----------------------------------------------------------------------
     mp = {"n_epochs": n_epochs, "n_threads": 1}
     results = {}
-    for step, name, kw in (("2a", "global", {}), ("2b", "inter_session", {}),
-                           ("2c", "fine_tune", {"test_sessions": [3], "ft_epochs": ft_epochs})):
+    for step, name, kw in (
+        ("2a", "global", {}),
+        ("2b", "inter_session", {}),
+        ("2c", "fine_tune", {"test_sessions": [3], "ft_epochs": ft_epochs}),
+    ):
         say(f"[{step}/6] {name} protocol with SpeechNet ({n_epochs} epochs max, early stopping) ...")
         t0 = time.perf_counter()
         res = run_protocol(name, ds, model="speechnet", window_s=window_s, model_params=mp, random_state=seed, **kw)
@@ -123,12 +174,16 @@ def _run(out: Path, final: Path, say: Callable[[str], None], *, n_batches: int, 
     summary["inter_session"] = results["inter_session"].mean
     summary["fine_tune_curve"] = curve
     for c in curve:
-        say(f"      new session, batch {c['batch']} ({c['minutes']:.1f} min of new data seen): "
-            f"FT {_pct(c['ft'])}  no-FT {_pct(c['no_ft'])}  scratch {_pct(c['scratch'])}")
+        say(
+            f"      new session, batch {c['batch']} ({c['minutes']:.1f} min of new data seen): "
+            f"FT {_pct(c['ft'])}  no-FT {_pct(c['no_ft'])}  scratch {_pct(c['scratch'])}"
+        )
 
     # 3. live model (causal filter) -------------------------------------------------------
-    say("[3/6] training the live model on sessions 1-2 with the causal filter (onsets shifted by "
-        f"{', '.join(f'{o:+g}' for o in LIVE_OFFSETS_S)} s) ...")
+    say(
+        "[3/6] training the live model on sessions 1-2 with the causal filter (onsets shifted by "
+        f"{', '.join(f'{o:+g}' for o in LIVE_OFFSETS_S)} s) ..."
+    )
     model_dir, train_X = _train_live_model(data, out / "model", window_s, mp, seed)
 
     # 4. export ---------------------------------------------------------------------------
@@ -159,20 +214,26 @@ def _train_live_model(data: Path, model_dir: Path, window_s: float, mp: dict, se
     # live windows slide over the stream, so train on onsets shifted by -0.2 .. +0.4 s as well
     w, ds = dataset_windows(ds, window_s=window_s, causal=True, offsets_s=LIVE_OFFSETS_S, return_dataset=True)
     train = downsample_rest(w, rest_label=0, random_state=seed)
-    model = make_model("speechnet", sfreq=w.sfreq, n_channels=w.n_channels, n_times=w.n_samples,
-                       random_state=seed, **mp)
+    model = make_model(
+        "speechnet", sfreq=w.sfreq, n_channels=w.n_channels, n_times=w.n_samples, random_state=seed, **mp
+    )
     model.fit(train.X.astype(np.float32), train.y)
     rng = np.random.default_rng(seed)
     calib = train.X[rng.permutation(len(train))[:200]].astype(np.float32)
-    card = card_from_training(model, w, ds, rest_label=0,
-                              training={"n_windows": len(train), "classes": train.class_counts(),
-                                        "onset_offsets_s": list(LIVE_OFFSETS_S)})
+    card = card_from_training(
+        model,
+        w,
+        ds,
+        rest_label=0,
+        training={"n_windows": len(train), "classes": train.class_counts(), "onset_offsets_s": list(LIVE_OFFSETS_S)},
+    )
     save_model(model, model_dir, card, extra_files={"calibration.npz": {"X": calib}})
     return model_dir, calib
 
 
-def _export(model_dir: Path, export_dir: Path, calib: np.ndarray, data: Path, window_s: float, say,
-            shown_dir: Path) -> dict:
+def _export(
+    model_dir: Path, export_dir: Path, calib: np.ndarray, data: Path, window_s: float, say, shown_dir: Path
+) -> dict:
     from .datasets import load_dataset
     from .export import export_model
     from .export.reference import compare_accuracy
@@ -181,22 +242,27 @@ def _export(model_dir: Path, export_dir: Path, calib: np.ndarray, data: Path, wi
 
     res = export_model(model_dir, export_dir, format="c", int8=True, calibration=calib, force=True, report=True)
     model, _ = load_model(model_dir)
-    test = dataset_windows(load_dataset(data, source="raw", filtered=False).select(session=3), window_s=window_s,
-                           causal=True)
+    test = dataset_windows(
+        load_dataset(data, source="raw", filtered=False).select(session=3), window_s=window_s, causal=True
+    )
     from .export.quantize import quantize_model
 
     qmodel = quantize_model(model, calib)
     acc = compare_accuracy(model, qmodel, test.X.astype(np.float32), test.y)
     budget = res.get("budget") or {}
     est = budget.get("estimates", {})
-    say(f"      held-out session 3: float {_pct(acc.get('float_balanced_accuracy'))}, int8 "
-        f"{_pct(acc.get('int8_balanced_accuracy'))}, agreement {_pct(acc.get('agreement'))}")
+    say(
+        f"      held-out session 3: float {_pct(acc.get('float_balanced_accuracy'))}, int8 "
+        f"{_pct(acc.get('int8_balanced_accuracy'))}, agreement {_pct(acc.get('agreement'))}"
+    )
     if budget:
         host = (budget.get("host") or {}).get("latency_ms_median", float("nan"))
-        say(f"      int8 C library: {budget['parameters']} parameters, flash {budget['flash_bytes']['total']} B, "
+        say(
+            f"      int8 C library: {budget['parameters']} parameters, flash {budget['flash_bytes']['total']} B, "
             f"activation RAM {budget['ram_bytes']['activation_buffers']} B, {budget['macs'] / 1e6:.2f} M MACs; "
             f"host {host:.2f} ms/window; GAP9 ESTIMATE {est['gap9']['latency_ms']:.2f} ms, "
-            f"{est['gap9']['energy_uj']:.1f} uJ (budget.md in {shown_dir})")
+            f"{est['gap9']['energy_uj']:.1f} uJ (budget.md in {shown_dir})"
+        )
     return {"accuracy": acc, "budget": budget, "files": {k: str(v) for k, v in (res.get("files") or {}).items()}}
 
 
@@ -219,30 +285,46 @@ def _live(model_dir: Path, data: Path, out: Path, say) -> dict:
         truth = rec.label_names.get(int(rec.labels[min(int(ev.t_end * rec.sfreq), rec.n_times - 1)]), "?")
         say(f"      {ev.t_end:7.2f} s  {ev.label:<9} conf {ev.confidence:.2f}  (cue at that time: {truth})")
 
-    stats = recog.run(ReplayStream(rec, chunk_s=0.04),
-                      outputs=[JsonLinesOutput(out / "live_events.jsonl"), CallbackOutput(show_event)])
+    stats = recog.run(
+        ReplayStream(rec, chunk_s=0.04),
+        outputs=[JsonLinesOutput(out / "live_events.jsonl"), CallbackOutput(show_event)],
+    )
     m = event_metrics(recog.events, rec, rest_label=0, tolerance_s=1.0)
-    say(f"      {m['n_events']} commands for {m['n_cues']} cues: precision {_pct(m['precision'])}, recall "
+    say(
+        f"      {m['n_events']} commands for {m['n_cues']} cues: precision {_pct(m['precision'])}, recall "
         f"{_pct(m['recall'])}, false activations {m['false_activations_per_hour']:.0f}/h, median latency from "
-        f"cue onset {m['latency_s_median']:.2f} s")
+        f"cue onset {m['latency_s_median']:.2f} s"
+    )
     m["stats"] = {k: v for k, v in stats.items() if k != "stream"}
     (out / "live_metrics.json").write_text(json.dumps(to_jsonable(m), indent=1))
     return m
 
 
 def _markdown(s: dict) -> str:
-    lines = ["# myovox demo summary", "", f"Settings: {s['settings']}", "",
-             "| step | result |", "|---|---|",
-             f"| global (leave-one-batch-out) | {_pct(s['global'])} balanced accuracy |",
-             f"| inter-session (leave-one-session-out) | {_pct(s['inter_session'])} |"]
+    lines = [
+        "# myovox demo summary",
+        "",
+        f"Settings: {s['settings']}",
+        "",
+        "| step | result |",
+        "|---|---|",
+        f"| global (leave-one-batch-out) | {_pct(s['global'])} balanced accuracy |",
+        f"| inter-session (leave-one-session-out) | {_pct(s['inter_session'])} |",
+    ]
     for c in s["fine_tune_curve"]:
-        lines.append(f"| fine-tune, new session batch {c['batch']} ({c['minutes']:.1f} min new data) | "
-                     f"FT {_pct(c['ft'])}, no-FT {_pct(c['no_ft'])}, scratch {_pct(c['scratch'])} |")
+        lines.append(
+            f"| fine-tune, new session batch {c['batch']} ({c['minutes']:.1f} min new data) | "
+            f"FT {_pct(c['ft'])}, no-FT {_pct(c['no_ft'])}, scratch {_pct(c['scratch'])} |"
+        )
     acc = s["export"]["accuracy"]
-    lines.append(f"| int8 vs float (held-out session) | int8 {_pct(acc.get('int8_balanced_accuracy'))}, float "
-                 f"{_pct(acc.get('float_balanced_accuracy'))} |")
+    lines.append(
+        f"| int8 vs float (held-out session) | int8 {_pct(acc.get('int8_balanced_accuracy'))}, float "
+        f"{_pct(acc.get('float_balanced_accuracy'))} |"
+    )
     lv = s["live"]
-    lines.append(f"| live replay (session 3, batch 1) | precision {_pct(lv['precision'])}, recall "
-                 f"{_pct(lv['recall'])}, {lv['false_activations_per_hour']:.0f} false activations/h |")
+    lines.append(
+        f"| live replay (session 3, batch 1) | precision {_pct(lv['precision'])}, recall "
+        f"{_pct(lv['recall'])}, {lv['false_activations_per_hour']:.0f} false activations/h |"
+    )
     lines += ["", f"Wall time: {s['wall_s']:.0f} s.", ""]
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 Every error a user can cause subclasses a builtin, so ``except ValueError`` keeps working.
 """
+
 from __future__ import annotations
 
 

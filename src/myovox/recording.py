@@ -2,11 +2,13 @@
 
 A ``Recording`` is immutable in spirit: methods return new objects and never modify ``data``.
 """
+
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -15,13 +17,32 @@ from .exceptions import ValidationError
 
 #: SilentWear's label map (0 rest, 1..8 the commands).
 SILENTWEAR_LABELS: dict[int, str] = {
-    0: "rest", 1: "up", 2: "down", 3: "left", 4: "right",
-    5: "forward", 6: "backward", 7: "start", 8: "stop",
+    0: "rest",
+    1: "up",
+    2: "down",
+    3: "left",
+    4: "right",
+    5: "forward",
+    6: "backward",
+    7: "start",
+    8: "stop",
 }
 
 #: Keys of ``Recording.meta`` that myovox itself reads and writes (others are kept as they are).
-META_KEYS = ("subject", "session", "batch", "condition", "device", "units", "source",
-             "trial", "phase", "dataset", "lost_packets", "start_time")
+META_KEYS = (
+    "subject",
+    "session",
+    "batch",
+    "condition",
+    "device",
+    "units",
+    "source",
+    "trial",
+    "phase",
+    "dataset",
+    "lost_packets",
+    "start_time",
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -58,8 +79,7 @@ class Recording:
         where = f" (in {src})" if src else ""
         data = np.asarray(self.data)
         if data.ndim != 2:
-            raise ValidationError(
-                f"Recording data must be 2-D (n_channels, n_times), got shape {data.shape}{where}.")
+            raise ValidationError(f"Recording data must be 2-D (n_channels, n_times), got shape {data.shape}{where}.")
         if not np.issubdtype(data.dtype, np.number) or np.issubdtype(data.dtype, np.complexfloating):
             raise ValidationError(f"Recording data must be real numbers, got dtype {data.dtype}{where}.")
         if not np.issubdtype(data.dtype, np.floating):
@@ -72,15 +92,13 @@ class Recording:
         else:
             self.ch_names = tuple(str(c) for c in self.ch_names)
             if len(self.ch_names) != n_ch:
-                raise ValidationError(
-                    f"Got {len(self.ch_names)} channel names for {n_ch} channels{where}.")
+                raise ValidationError(f"Got {len(self.ch_names)} channel names for {n_ch} channels{where}.")
             if len(set(self.ch_names)) != n_ch:
                 raise ValidationError(f"Channel names must be unique, got {list(self.ch_names)}{where}.")
         if self.labels is not None:
             labels = np.asarray(self.labels)
             if labels.shape != (n_t,):
-                raise ValidationError(
-                    f"labels must have shape ({n_t},) (one per sample), got {labels.shape}{where}.")
+                raise ValidationError(f"labels must have shape ({n_t},) (one per sample), got {labels.shape}{where}.")
             if not np.issubdtype(labels.dtype, np.integer):
                 if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
                     raise ValidationError(f"labels must be integers{where}.")
@@ -117,40 +135,42 @@ class Recording:
         return str(self.meta.get("source", "<memory>"))
 
     # ------------------------------------------------------------------ methods
-    def copy(self, **changes: Any) -> "Recording":
+    def copy(self, **changes: Any) -> Recording:
         """Return a new Recording with the given fields replaced (``data`` etc.)."""
         if "meta" not in changes:
             changes["meta"] = dict(self.meta)
         return dataclasses.replace(self, **changes)
 
-    def pick(self, channels: Sequence[str | int]) -> "Recording":
+    def pick(self, channels: Sequence[str | int]) -> Recording:
         """Return a Recording with only ``channels`` (names or indices), in the given order."""
         idx = []
         for ch in channels:
             if isinstance(ch, (int, np.integer)) and not isinstance(ch, bool):
                 if not -self.n_channels <= ch < self.n_channels:
                     raise ValidationError(
-                        f"Channel index {ch} does not exist in {self.source} ({self.n_channels} channels).")
+                        f"Channel index {ch} does not exist in {self.source} ({self.n_channels} channels)."
+                    )
                 idx.append(int(ch) % self.n_channels)
             else:
                 if ch not in self.ch_names:
                     raise ValidationError(
                         f"Channel {ch!r} does not exist in {self.source}; it has "
-                        f"{', '.join(self.ch_names)}.{did_you_mean(ch, self.ch_names)}")
+                        f"{', '.join(self.ch_names)}.{did_you_mean(ch, self.ch_names)}"
+                    )
                 idx.append(self.ch_names.index(ch))
         return self.copy(data=self.data[idx], ch_names=[self.ch_names[i] for i in idx])
 
-    def crop_samples(self, start: int = 0, stop: int | None = None) -> "Recording":
+    def crop_samples(self, start: int = 0, stop: int | None = None) -> Recording:
         """Return samples ``[start, stop)``; the first kept sample's index goes to ``meta['first_sample']``."""
         stop = self.n_times if stop is None else stop
         sl = slice(start, stop)
         meta = dict(self.meta)
-        meta["first_sample"] = int(meta.get("first_sample", 0)) + int(range(self.n_times)[sl].start
-                                                                      if self.n_times else 0)
-        return self.copy(data=self.data[:, sl], labels=None if self.labels is None else self.labels[sl],
-                         meta=meta)
+        meta["first_sample"] = int(meta.get("first_sample", 0)) + int(
+            range(self.n_times)[sl].start if self.n_times else 0
+        )
+        return self.copy(data=self.data[:, sl], labels=None if self.labels is None else self.labels[sl], meta=meta)
 
-    def crop(self, tmin: float = 0.0, tmax: float | None = None) -> "Recording":
+    def crop(self, tmin: float = 0.0, tmax: float | None = None) -> Recording:
         """Return the part between ``tmin`` and ``tmax`` seconds (``tmax`` excluded)."""
         start = int(round(tmin * self.sfreq))
         stop = None if tmax is None else int(round(tmax * self.sfreq))
@@ -164,7 +184,7 @@ class Recording:
         change = np.flatnonzero(np.diff(lab)) + 1
         starts = np.concatenate([[0], change])
         stops = np.concatenate([change, [len(lab)]])
-        return [(int(a), int(b), int(lab[a])) for a, b in zip(starts, stops)]
+        return [(int(a), int(b), int(lab[a])) for a, b in zip(starts, stops, strict=False)]
 
     def class_counts(self) -> dict[str, int]:
         """Number of label runs (trials) per class name."""
@@ -183,5 +203,7 @@ class Recording:
         keys = [k for k in ("subject", "session", "batch", "condition") if k in self.meta]
         desc = ", ".join(f"{k}={self.meta[k]!r}" for k in keys)
         lab = "" if self.labels is None else f", {len(self.label_runs())} label runs"
-        return (f"<Recording | {self.n_channels} ch x {self.n_times} samples @ {self.sfreq:g} Hz "
-                f"({self.duration:.1f} s){lab}{', ' + desc if desc else ''}>")
+        return (
+            f"<Recording | {self.n_channels} ch x {self.n_times} samples @ {self.sfreq:g} Hz "
+            f"({self.duration:.1f} s){lab}{', ' + desc if desc else ''}>"
+        )

@@ -1,8 +1,10 @@
 """``Windows``: fixed-length epochs cut from recordings, ready for scikit-learn splitters."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -88,18 +90,24 @@ class Windows:
         """Number of windows per class name."""
         names = self.label_names or {}
         vals, counts = np.unique(self.y, return_counts=True)
-        return {names.get(int(v), str(int(v))): int(c) for v, c in zip(vals, counts)}
+        return {names.get(int(v), str(int(v))): int(c) for v, c in zip(vals, counts, strict=False)}
 
-    def subset(self, index: Any) -> "Windows":
+    def subset(self, index: Any) -> Windows:
         """Windows selected by a boolean mask or integer index array."""
         idx = np.asarray(index)
         if idx.dtype == bool and idx.shape != (len(self),):
             raise ValidationError(f"Boolean mask must have shape ({len(self)},), got {idx.shape}.")
-        return Windows(self.X[idx], self.y[idx], self.sfreq, self.ch_names, self.label_names,
-                       None if self.groups is None else self.groups[idx],
-                       {k: v[idx] for k, v in self.meta.items()})
+        return Windows(
+            self.X[idx],
+            self.y[idx],
+            self.sfreq,
+            self.ch_names,
+            self.label_names,
+            None if self.groups is None else self.groups[idx],
+            {k: v[idx] for k, v in self.meta.items()},
+        )
 
-    def select(self, **criteria: Any) -> "Windows":
+    def select(self, **criteria: Any) -> Windows:
         """Windows whose metadata equal the given values, e.g. ``select(session=1)``.
 
         A value may be a list/tuple/set, meaning any of them.
@@ -111,7 +119,8 @@ class Windows:
 
                 raise ValidationError(
                     f"Unknown window metadata key {key!r}; known: {', '.join(sorted(self.meta))}."
-                    f"{did_you_mean(key, self.meta)}")
+                    f"{did_you_mean(key, self.meta)}"
+                )
             col = self.meta[key]
             if isinstance(value, (list, tuple, set, np.ndarray)):
                 mask &= np.isin(col, list(value))
@@ -124,12 +133,12 @@ class Windows:
         """Per-window metadata as a pandas DataFrame (imports pandas)."""
         import pandas as pd
 
-        df = pd.DataFrame({k: v for k, v in self.meta.items()})
+        df = pd.DataFrame(dict(self.meta.items()))
         df.insert(0, "y", self.y)
         return df
 
     @staticmethod
-    def concatenate(items: Sequence["Windows"]) -> "Windows":
+    def concatenate(items: Sequence[Windows]) -> Windows:
         """Stack several ``Windows`` with the same channels, rate and length."""
         items = [w for w in items if w is not None]
         if not items:
@@ -139,7 +148,8 @@ class Windows:
             if w.X.shape[1:] != first.X.shape[1:] or w.sfreq != first.sfreq:
                 raise ValidationError(
                     f"Cannot concatenate windows of shape {w.X.shape[1:]} @ {w.sfreq} Hz with "
-                    f"{first.X.shape[1:]} @ {first.sfreq} Hz.")
+                    f"{first.X.shape[1:]} @ {first.sfreq} Hz."
+                )
         keys = set(first.meta)
         for w in items[1:]:
             keys &= set(w.meta)
@@ -149,14 +159,22 @@ class Windows:
         names: dict[int, str] = {}
         for w in items:
             names.update(w.label_names or {})
-        return Windows(np.concatenate([w.X for w in items]), np.concatenate([w.y for w in items]),
-                       first.sfreq, first.ch_names, names or None, groups,
-                       {k: np.concatenate([w.meta[k] for w in items]) for k in sorted(keys)})
+        return Windows(
+            np.concatenate([w.X for w in items]),
+            np.concatenate([w.y for w in items]),
+            first.sfreq,
+            first.ch_names,
+            names or None,
+            groups,
+            {k: np.concatenate([w.meta[k] for w in items]) for k in sorted(keys)},
+        )
 
     def __repr__(self) -> str:
         n_cls = len(self.classes)
-        return (f"<Windows | {len(self)} x {self.n_channels} ch x {self.n_samples} samples "
-                f"({self.window_s:g} s @ {self.sfreq:g} Hz), {n_cls} class{'es' if n_cls != 1 else ''}>")
+        return (
+            f"<Windows | {len(self)} x {self.n_channels} ch x {self.n_samples} samples "
+            f"({self.window_s:g} s @ {self.sfreq:g} Hz), {n_cls} class{'es' if n_cls != 1 else ''}>"
+        )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -200,7 +218,8 @@ def _as_recordings(recordings: Any) -> list:
             raise ValidationError(
                 f"Recordings differ: {r.source} has {r.n_channels} ch @ {r.sfreq:g} Hz "
                 f"({', '.join(r.ch_names[:4])}...), {first.source} has {first.n_channels} ch @ "
-                f"{first.sfreq:g} Hz; select the same channels and resample first.")
+                f"{first.sfreq:g} Hz; select the same channels and resample first."
+            )
     return recs
 
 
@@ -208,8 +227,9 @@ def _n_samples(window_s: Any, sfreq: float) -> int:
     window_s = check_positive("window_s", window_s, "window length in seconds")
     n = int(round(window_s * sfreq))
     if n < 1:
-        raise ValidationError(f"Invalid value for 'window_s': {window_s:g} s is shorter than one sample "
-                              f"at {sfreq:g} Hz.")
+        raise ValidationError(
+            f"Invalid value for 'window_s': {window_s:g} s is shorter than one sample at {sfreq:g} Hz."
+        )
     return n
 
 
@@ -222,8 +242,7 @@ def _meta_columns(recs: list, rec_index: list[int], extra: dict[str, list]) -> d
                 keys.append(k)
     cols: dict[str, np.ndarray] = {}
     for k in keys:
-        vals = [recs[i].meta.get(k) if isinstance(recs[i].meta.get(k), _SCALAR) else None
-                for i in rec_index]
+        vals = [recs[i].meta.get(k) if isinstance(recs[i].meta.get(k), _SCALAR) else None for i in rec_index]
         same_kind = len({_kind(v) for v in vals}) == 1 and None not in vals
         cols[k] = np.asarray(vals) if (vals and same_kind) else np.asarray(vals, dtype=object)
     for k, v in extra.items():
@@ -231,18 +250,26 @@ def _meta_columns(recs: list, rec_index: list[int], extra: dict[str, list]) -> d
     return cols
 
 
-def _stack(recs: list, picks: list[tuple[int, int, int, int]], n: int, names: dict) -> "Windows":
+def _stack(recs: list, picks: list[tuple[int, int, int, int]], n: int, names: dict) -> Windows:
     """Build Windows from (recording index, start, stop, label) picks."""
     first = recs[0]
     if picks:
-        X = np.stack([recs[i].data[:, a:a + n] for i, a, _, _ in picks])
+        X = np.stack([recs[i].data[:, a : a + n] for i, a, _, _ in picks])
     else:
         X = np.zeros((0, first.n_channels, n), dtype=first.data.dtype)
     rec_idx = [p[0] for p in picks]
-    meta = _meta_columns(recs, rec_idx, {"recording": rec_idx, "start": [p[1] for p in picks],
-                                         "stop": [p[2] for p in picks]})
-    return Windows(X, np.asarray([p[3] for p in picks], dtype=np.int64), first.sfreq, first.ch_names,
-                   names or None, np.asarray(rec_idx, dtype=np.int64), meta)
+    meta = _meta_columns(
+        recs, rec_idx, {"recording": rec_idx, "start": [p[1] for p in picks], "stop": [p[2] for p in picks]}
+    )
+    return Windows(
+        X,
+        np.asarray([p[3] for p in picks], dtype=np.int64),
+        first.sfreq,
+        first.ch_names,
+        names or None,
+        np.asarray(rec_idx, dtype=np.int64),
+        meta,
+    )
 
 
 def _label_names(recs: list) -> dict:
@@ -252,8 +279,14 @@ def _label_names(recs: list) -> dict:
     return names
 
 
-def event_windows(recordings: Any, window_s: float, *, rest_label: int = 0,
-                  include_rest: bool = True, offsets_s: Sequence[float] = (0.0,)) -> Windows:
+def event_windows(
+    recordings: Any,
+    window_s: float,
+    *,
+    rest_label: int = 0,
+    include_rest: bool = True,
+    offsets_s: Sequence[float] = (0.0,),
+) -> Windows:
     """One window per label run, from the run's first sample (SilentWear's rule).
 
     Parameters
@@ -300,8 +333,9 @@ def event_windows(recordings: Any, window_s: float, *, rest_label: int = 0,
                     continue
                 picks.append((i, a, a + n, lab))
     if dropped:
-        logger.info("event_windows: %d window(s) of %d samples dropped: they would pass the end of "
-                    "their recording.", dropped, n)
+        logger.info(
+            "event_windows: %d window(s) of %d samples dropped: they would pass the end of their recording.", dropped, n
+        )
     return _stack(recs, picks, n, _label_names(recs))
 
 
@@ -341,8 +375,10 @@ def trial_windows(recordings: Any, window_s: float, *, rest_label: int = 0) -> W
             continue
         picks.append((i, 0, n, _trial_label(r, n, rest_label)))
     if short:
-        msg = (f"trial_windows: {len(short)} of {len(recs)} trials are shorter than {n} samples "
-               f"({n / recs[0].sfreq:g} s) and were dropped (first: {short[0]}).")
+        msg = (
+            f"trial_windows: {len(short)} of {len(recs)} trials are shorter than {n} samples "
+            f"({n / recs[0].sfreq:g} s) and were dropped (first: {short[0]})."
+        )
         logger.warning(msg)
         warnings.warn(msg, DataLossWarning, stacklevel=2)
     return _stack(recs, picks, n, _label_names(recs))
@@ -394,10 +430,8 @@ def sliding_windows(recording: Any, window_s: float, step_s: float, *, label: st
     else:
         X = np.concatenate(Xs) if Xs else np.zeros((0, first.n_channels, n), dtype=first.data.dtype)
     y = np.concatenate(ys) if ys else np.zeros(0, dtype=np.int64)
-    meta = _meta_columns(recs, idx, {"recording": idx, "start": starts,
-                                     "stop": [s + n for s in starts]})
-    return Windows(X, y, first.sfreq, first.ch_names, _label_names(recs) or None,
-                   np.asarray(idx, dtype=np.int64), meta)
+    meta = _meta_columns(recs, idx, {"recording": idx, "start": starts, "stop": [s + n for s in starts]})
+    return Windows(X, y, first.sfreq, first.ch_names, _label_names(recs) or None, np.asarray(idx, dtype=np.int64), meta)
 
 
 #: onset offsets (s) of the training windows of a live model: its sliding windows are not aligned with cues
@@ -421,8 +455,9 @@ def make_windows(dataset: Any, window_s: float | None = None, *, offsets_s: Sequ
     return trial_windows(dataset, w)
 
 
-def downsample_rest_indices(y: np.ndarray, idx: np.ndarray, rest_label: int | None = 0,
-                            random_state: int | np.random.Generator | None = None) -> np.ndarray:
+def downsample_rest_indices(
+    y: np.ndarray, idx: np.ndarray, rest_label: int | None = 0, random_state: int | np.random.Generator | None = None
+) -> np.ndarray:
     """Subset of ``idx`` where rest windows are reduced to the per-word count.
 
     The per-word count is ``round(mean over the non-rest classes in idx of their window counts)``

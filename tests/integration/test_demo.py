@@ -1,4 +1,5 @@
 """`myovox demo` end to end with tiny settings (the full run is `make demo`)."""
+
 import json
 
 import pytest
@@ -9,8 +10,27 @@ from myovox.cli.main import main
 @pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["-q", "demo", "--out", str(out), "--batches", "2", "--repetitions", "4", "--epochs", "2",
-                 "--ft-epochs", "1", "--window", "0.8"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "demo",
+                "--out",
+                str(out),
+                "--batches",
+                "2",
+                "--repetitions",
+                "4",
+                "--epochs",
+                "2",
+                "--ft-epochs",
+                "1",
+                "--window",
+                "0.8",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     for step in ("[1/6]", "[2a/6]", "[2b/6]", "[2c/6]", "[3/6]", "[4/6]", "[5/6]", "[6/6]"):
         assert step in text

@@ -10,6 +10,7 @@ Issue requirement: the int8 balanced accuracy is within 1 point of the float mod
 window is worth 100 / 963 ~ 0.1 point (balanced classes), so the check is not at the mercy of one
 flipped window; the compiled C library must also give the integer reference's predictions exactly.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,9 +39,17 @@ def session(tmp_path_factory):
     from myovox.testing.synth import generate_dataset
     from myovox.windows import downsample_rest, make_windows
 
-    root = generate_dataset(tmp_path_factory.mktemp("synth_sw"), n_subjects=1, n_sessions=1,
-                            n_batches=N_BATCHES, conditions=("vocalized",), n_repetitions=20, raw=False,
-                            processed=True, seed=0)
+    root = generate_dataset(
+        tmp_path_factory.mktemp("synth_sw"),
+        n_subjects=1,
+        n_sessions=1,
+        n_batches=N_BATCHES,
+        conditions=("vocalized",),
+        n_repetitions=20,
+        raw=False,
+        processed=True,
+        seed=0,
+    )
     ds = load_dataset(root)
     prep = preprocess_dataset(ds)
     w = make_windows(prep, WINDOW_S)
@@ -48,16 +57,20 @@ def session(tmp_path_factory):
     train = downsample_rest(w.subset(train_mask), random_state=0)
     test = w.subset(~train_mask)
     Xtr = train.X.astype(np.float32)
-    model = SpeechNetClassifier(n_epochs=20, patience=None, valid_size=0.0, random_state=0,
-                                n_threads=1).fit(Xtr, train.y)
-    meta = {"sfreq": ds.recordings[0].sfreq, "window_s": WINDOW_S, "ch_names": list(w.ch_names),
-            "filter": ds.info.get("filter")}
+    model = SpeechNetClassifier(n_epochs=20, patience=None, valid_size=0.0, random_state=0, n_threads=1).fit(
+        Xtr, train.y
+    )
+    meta = {
+        "sfreq": ds.recordings[0].sfreq,
+        "window_s": WINDOW_S,
+        "ch_names": list(w.ch_names),
+        "filter": ds.info.get("filter"),
+    }
     # calibration: training windows only (the held-out batches never touch the quantiser)
     qmodel = quantize_model(model, Xtr, label_names=dict(w.label_names or {}), meta=meta)
     scores = compare_accuracy(model, qmodel, test.X, test.y)
     print(f"\nsynthetic SilentWear session: {scores}")
-    return SimpleNamespace(ds=ds, windows=w, train=train, test=test, model=model, qmodel=qmodel,
-                           scores=scores)
+    return SimpleNamespace(ds=ds, windows=w, train=train, test=test, model=model, qmodel=qmodel, scores=scores)
 
 
 def test_session_is_silentwear_format(session):

@@ -1,5 +1,6 @@
 """Offline/online parity: a synthetic recording replayed through the live recogniser gives, window by
 window, the predictions of the same model on the same causally filtered windows cut offline."""
+
 import numpy as np
 import pytest
 
@@ -31,13 +32,21 @@ def test_replay_equals_offline_windows(trained):
     model, design, cfg = trained
     raw = select_channels(generate_recording(1, 2, 1, config=cfg, seed=0), SILENTWEAR_CHANNEL_ORDER)
     raw = raw.crop(0, 20.0)
-    live = Recognizer(model, sfreq=500.0, window_s=0.4, step_s=0.1, ch_names=raw.ch_names,
-                      filter_design=design.to_dict(), label_names=cfg.label_names, keep_decisions=True)
+    live = Recognizer(
+        model,
+        sfreq=500.0,
+        window_s=0.4,
+        step_s=0.1,
+        ch_names=raw.ch_names,
+        filter_design=design.to_dict(),
+        label_names=cfg.label_names,
+        keep_decisions=True,
+    )
     # odd chunk size, so that window ends fall inside chunks
     live.run(ReplayStream(raw, chunk_s=0.046))
     filtered = filter_causal(raw.data, design)
     ends = np.arange(200, raw.n_times + 1, 50)
-    X = np.stack([filtered[:, e - 200:e] for e in ends]).astype(np.float32)
+    X = np.stack([filtered[:, e - 200 : e] for e in ends]).astype(np.float32)
     offline = model.predict_proba(X)
     online = np.array(live.probas)
     assert online.shape == offline.shape

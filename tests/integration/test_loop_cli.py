@@ -6,6 +6,7 @@ sessions -> `myovox train` -> `myovox stream` from the device (commands recognis
 -> `myovox record` a third session -> `myovox finetune` -> `myovox export --int8` -> the compiled C
 library agrees with the NumPy integer reference.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,15 @@ from myovox.cli.main import main
 pytest.importorskip("torch")
 
 SPEED = 10.0  # the device serves 10x real time: a 40 s protocol takes 4 s
-PROTOCOL = {"words": ["up", "down", "left"], "repetitions": 6, "start_s": 1.5, "rest_s": 1.5, "cue_s": 2.0,
-            "tail_s": 1.5, "seed": 0}
+PROTOCOL = {
+    "words": ["up", "down", "left"],
+    "repetitions": 6,
+    "start_s": 1.5,
+    "rest_s": 1.5,
+    "cue_s": 2.0,
+    "tail_s": 1.5,
+    "seed": 0,
+}
 
 
 def _device(protocol_dict, session, batch, seed):
@@ -40,9 +48,28 @@ def _record(root, session, batch, seed):
     protocol_file = root / "protocol.json"
     protocol_file.write_text(json.dumps(PROTOCOL))
     with dev:
-        rc = main(["-q", "record", "--source", dev.address, "--timeout", "3", "--protocol", str(protocol_file),
-                   "--out", str(root / "data"), "--subject", "S01", "--session", str(session), "--batch", str(batch),
-                   "--name", f"sess_{session}_batch_{batch}"])
+        rc = main(
+            [
+                "-q",
+                "record",
+                "--source",
+                dev.address,
+                "--timeout",
+                "3",
+                "--protocol",
+                str(protocol_file),
+                "--out",
+                str(root / "data"),
+                "--subject",
+                "S01",
+                "--session",
+                str(session),
+                "--batch",
+                str(batch),
+                "--name",
+                f"sess_{session}_batch_{batch}",
+            ]
+        )
     assert rc == 0
     return dev.stats
 
@@ -66,18 +93,44 @@ def test_1_record_two_sessions(loop, capsys):
 
 
 def test_2_train_on_the_recordings(loop):
-    assert main(["-q", "train", str(loop / "data"), "--model", "speechnet", "--live", "--epochs", "40",
-                 "--out", str(loop / "model")]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "train",
+                str(loop / "data"),
+                "--model",
+                "speechnet",
+                "--live",
+                "--epochs",
+                "40",
+                "--out",
+                str(loop / "model"),
+            ]
+        )
+        == 0
+    )
     card = json.loads((loop / "model" / "model.json").read_text())
     assert len(card["ch_names"]) == 16 and card["causal"] is True and card["training"]["sessions"] == [1, 2]
 
 
 def test_3_stream_from_the_device(loop, capsys, caplog):
-    dev, rec, proto = _device(PROTOCOL, 2, 2, seed=22)  # a new batch of a known session
+    dev, _rec, proto = _device(PROTOCOL, 2, 2, seed=22)  # a new batch of a known session
     capsys.readouterr()
     with dev, caplog.at_level(logging.INFO, logger="myovox"):
-        rc = main(["stream", "--source", dev.address, "--timeout", "3", "--model", str(loop / "model"),
-                   "--duration", str(proto.duration_s - 1.0)])
+        rc = main(
+            [
+                "stream",
+                "--source",
+                dev.address,
+                "--timeout",
+                "3",
+                "--model",
+                str(loop / "model"),
+                "--duration",
+                str(proto.duration_s - 1.0),
+            ]
+        )
     assert rc == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
     words = {int(lab): name for lab, name in proto.label_names.items()}
@@ -97,8 +150,23 @@ def test_3_stream_from_the_device(loop, capsys, caplog):
 
 def test_4_record_a_third_session_and_finetune(loop):
     _record(loop, 3, 1, seed=3)
-    assert main(["-q", "finetune", str(loop / "model"), str(loop / "data"), "--sessions", "3", "--epochs", "10",
-                 "--out", str(loop / "model_s3")]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "finetune",
+                str(loop / "model"),
+                str(loop / "data"),
+                "--sessions",
+                "3",
+                "--epochs",
+                "10",
+                "--out",
+                str(loop / "model_s3"),
+            ]
+        )
+        == 0
+    )
     card = json.loads((loop / "model_s3" / "model.json").read_text())
     assert card["training"]["fine_tuned"][0]["sessions"] == [3]
 
@@ -111,15 +179,30 @@ def test_5_export_int8_c_agrees_with_the_reference(loop):
     from myovox.export.quantize import quantize_model
     from myovox.models.io import load_model
 
-    assert main(["-q", "export", str(loop / "model_s3"), "--format", "c", "--int8", "--calibration",
-                 str(loop / "data"), "--out", str(loop / "c")]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "export",
+                str(loop / "model_s3"),
+                "--format",
+                "c",
+                "--int8",
+                "--calibration",
+                str(loop / "data"),
+                "--out",
+                str(loop / "c"),
+            ]
+        )
+        == 0
+    )
     model, card = load_model(loop / "model_s3")
     X = calibration_windows(str(loop / "data"), card).astype(np.float32)
     q = quantize_model(model, X)
     exe = compile_harness(loop / "c")
     Xq = run_harness_quantize(exe, X)
     np.testing.assert_array_equal(Xq, q.quantize_input(X))
-    logits, idx = run_harness(exe, Xq, q.n_classes)
+    logits, _idx = run_harness(exe, Xq, q.n_classes)
     np.testing.assert_array_equal(logits, q.forward_int8(Xq))
     side = json.loads((loop / "c" / "model.json").read_text())
     assert side["ch_names"] == list(card.ch_names) and side["causal"] is True

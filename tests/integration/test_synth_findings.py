@@ -5,6 +5,7 @@ Per-channel log-RMS in 7 sub-windows of 1.4 s event windows (myovox.preprocessin
 high within-session accuracy, a clear drop on a new session (electrode shift), recovery when one
 batch of the new session is added to training, and silent below vocalized.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -52,8 +53,16 @@ def _score(train, test, seed=0) -> float:
     return float(balanced_accuracy_score(yt, clf.predict(Xt)))
 
 
-def measure(condition: str, *, n_sessions: int = 3, n_batches: int = 3, n_repetitions: int = 8,
-            seed: int = 0, subject: int = 1, config: SynthConfig | None = None) -> dict[str, float]:
+def measure(
+    condition: str,
+    *,
+    n_sessions: int = 3,
+    n_batches: int = 3,
+    n_repetitions: int = 8,
+    seed: int = 0,
+    subject: int = 1,
+    config: SynthConfig | None = None,
+) -> dict[str, float]:
     """Balanced accuracies (9 classes) of one subject, averaged over held-out sessions.
 
     ``within``: leave-one-batch-out inside each session. ``inter``: train on the other sessions,
@@ -62,8 +71,11 @@ def measure(condition: str, *, n_sessions: int = 3, n_batches: int = 3, n_repeti
     held-out one, tested on batches 2..; ``scratch``: trained on batch 1 alone.
     """
     cfg = (config or SynthConfig()).replace(n_repetitions=n_repetitions)
-    F = {(s, b): _features(generate_recording(subject, s, b, condition, config=cfg, seed=seed))
-         for s in range(1, n_sessions + 1) for b in range(1, n_batches + 1)}
+    F = {
+        (s, b): _features(generate_recording(subject, s, b, condition, config=cfg, seed=seed))
+        for s in range(1, n_sessions + 1)
+        for b in range(1, n_batches + 1)
+    }
     within, inter, inter_late, recovered, scratch = [], [], [], [], []
     for s in range(1, n_sessions + 1):
         for b in range(1, n_batches + 1):
@@ -74,9 +86,13 @@ def measure(condition: str, *, n_sessions: int = 3, n_batches: int = 3, n_repeti
         inter_late.append(_score(old, late))
         recovered.append(_score(old + [F[s, 1]], late))
         scratch.append(_score([F[s, 1]], late))
-    return {"within": float(np.mean(within)), "inter": float(np.mean(inter)),
-            "inter_late": float(np.mean(inter_late)), "recovered": float(np.mean(recovered)),
-            "scratch": float(np.mean(scratch))}
+    return {
+        "within": float(np.mean(within)),
+        "inter": float(np.mean(inter)),
+        "inter_late": float(np.mean(inter_late)),
+        "recovered": float(np.mean(recovered)),
+        "scratch": float(np.mean(scratch)),
+    }
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
 """The biogui/SilentWear .bio fixtures (written by the upstream software) against expected.json."""
+
 from __future__ import annotations
 
 import hashlib
@@ -20,11 +21,14 @@ pytestmark = pytest.mark.realdata
 @pytest.fixture(scope="module")
 def fx(silentwear_fixtures: Path) -> dict:
     exp = json.loads((silentwear_fixtures / "expected.json").read_text())
-    return {"root": silentwear_fixtures, "exp": exp,
-            "old": silentwear_fixtures / exp["old_layout_file"]["path"],
-            "cur": silentwear_fixtures / exp["current_layout_file"]["path"],
-            "trunc": silentwear_fixtures / exp["bad_inputs"]["truncated"]["path"],
-            "badhdr": silentwear_fixtures / exp["bad_inputs"]["bad_header"]["path"]}
+    return {
+        "root": silentwear_fixtures,
+        "exp": exp,
+        "old": silentwear_fixtures / exp["old_layout_file"]["path"],
+        "cur": silentwear_fixtures / exp["current_layout_file"]["path"],
+        "trunc": silentwear_fixtures / exp["bad_inputs"]["truncated"]["path"],
+        "badhdr": silentwear_fixtures / exp["bad_inputs"]["bad_header"]["path"],
+    }
 
 
 def _read(path: Path, **kw):
@@ -95,13 +99,18 @@ def test_labels_timestamps_counter_and_lost_packets(fx, which):
     assert counter_wraps(cnt).tolist() == e["counter"]["wrap_written_packet_indices"]
     got = rec.meta["lost_packets"]
     assert len(got) == len(e["lost_packets"]) == rec.meta["n_lost_packets"]
-    for g, x in zip(got, e["lost_packets"]):
-        for key in ("written_packet_index_after_gap", "emg_sample_index_after_gap",
-                    "counter_before_gap", "counter_after_gap"):
+    for g, x in zip(got, e["lost_packets"], strict=False):
+        for key in (
+            "written_packet_index_after_gap",
+            "emg_sample_index_after_gap",
+            "counter_before_gap",
+            "counter_after_gap",
+        ):
             assert g[key] == x[key], key
         assert g["missing_counter_values"] == [x["missing_counter_value"]] and g["n_lost"] == 1
-        assert ts[g["written_packet_index_after_gap"]] - ts[g["written_packet_index_after_gap"] - 1] \
-            == pytest.approx(x["timestamp_step_s"], abs=1e-9)
+        assert ts[g["written_packet_index_after_gap"]] - ts[g["written_packet_index_after_gap"] - 1] == pytest.approx(
+            x["timestamp_step_s"], abs=1e-9
+        )
         assert rec.labels[g["emg_sample_index_after_gap"]] == x["trigger_at_gap_old"]
 
 
@@ -126,16 +135,27 @@ def test_headers_match(fx):
     assert old.layout == "old" and old.fs_base == h["fs_base"] and old.n_base == h["n_samp_base"]
     assert old.has_trigger is h["has_trigger"] and not old.truncated
     assert old.expected_size == old.size == fx["exp"]["old_layout_file"]["size_bytes"]
-    for sig, got in zip(h["signals"], old.headers.values()):
-        assert (got.name, got.fs, got.n_samples, got.n_channels, got.dtype_code) == \
-            (sig["name"], sig["fs"], sig["n_samp"], sig["n_ch"], sig["dtype_code"])
+    for sig, got in zip(h["signals"], old.headers.values(), strict=False):
+        assert (got.name, got.fs, got.n_samples, got.n_channels, got.dtype_code) == (
+            sig["name"],
+            sig["fs"],
+            sig["n_samp"],
+            sig["n_ch"],
+            sig["dtype_code"],
+        )
     cur = read_bio_signals(fx["cur"])
     hc = fx["exp"]["current_layout_file"]["header"]
     assert cur.layout == "current" and cur.expected_size == fx["exp"]["current_layout_file"]["size_bytes"]
-    for sig, got in zip(hc["signals"], cur.headers.values()):
-        assert (got.name, got.fs, got.n_samples, got.n_channels, got.dtype_code, got.n_timestamps,
-                got.n_triggers) == (sig["name"], sig["fs"], sig["n_samp_data"], sig["n_ch"], sig["dtype_code"],
-                                    sig["n_samp_ts"], sig["n_samp_trigger"])
+    for sig, got in zip(hc["signals"], cur.headers.values(), strict=False):
+        assert (got.name, got.fs, got.n_samples, got.n_channels, got.dtype_code, got.n_timestamps, got.n_triggers) == (
+            sig["name"],
+            sig["fs"],
+            sig["n_samp_data"],
+            sig["n_ch"],
+            sig["dtype_code"],
+            sig["n_samp_ts"],
+            sig["n_samp_trigger"],
+        )
     assert old.signals["counter"].dtype == np.int32 and old.signals["biogap"].dtype == np.float32
 
 
@@ -177,7 +197,7 @@ def test_fill_lost_nan_restores_true_time(fx):
     assert rec.meta["inserted_packets"].tolist() == idx
     assert np.isnan(rec.data).sum() == 2 * 4 * 16
     for i in idx:
-        assert np.isnan(rec.data[:, 4 * i:4 * i + 4]).all()
+        assert np.isnan(rec.data[:, 4 * i : 4 * i + 4]).all()
     cnt = rec.meta["counter"]
     assert np.all(np.diff(cnt) % 256 == 1)  # complete counter
     assert np.all(np.diff(rec.meta["timestamps"]) > 0)
@@ -192,7 +212,7 @@ def test_truncated_recovers_complete_rows(fx):
     assert str(fx["trunc"]) in msgs and "4746 of 9492" in msgs and "labels are not given" in msgs
     assert rec.n_times == exp["complete_biogap_rows_before_cut"]
     full = read_bio_signals(fx["old"]).signals["biogap"]
-    np.testing.assert_array_equal(rec.data, full[:rec.n_times].T)
+    np.testing.assert_array_equal(rec.data, full[: rec.n_times].T)
     assert rec.labels is None
     assert rec.meta["timestamps"].size == fx["exp"]["recording"]["n_timestamps"]  # timestamps kept
     with pytest.raises(DataFormatError, match="truncated.*promises more samples"):

@@ -1,4 +1,5 @@
 """Reference fixture: both .bio layouts -> `myovox convert` -> .h5 equal to SilentWear's own file."""
+
 from __future__ import annotations
 
 import json

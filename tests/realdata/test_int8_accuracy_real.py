@@ -7,6 +7,7 @@ positions). Issue requirement: int8 balanced accuracy within 1 point of the floa
 3,080 balanced test windows one window is worth ~0.03 point, so the check measures the quantiser,
 not the luck of a few near-tied windows.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -36,10 +37,10 @@ def inter_day(longterm_dir: Path):
     train_mask = np.isin(w.meta["day"], TRAIN_DAYS)
     train, test = w.subset(train_mask), w.subset(~train_mask)
     Xtr = train.X.astype(np.float32)
-    model = SpeechNetClassifier(n_epochs=20, patience=None, valid_size=0.0, random_state=0,
-                                n_threads=1).fit(Xtr, train.y)
-    qmodel = quantize_model(model, Xtr, meta={"sfreq": w.sfreq, "window_s": w.window_s,
-                                              "dataset": "longterm-armband"})
+    model = SpeechNetClassifier(n_epochs=20, patience=None, valid_size=0.0, random_state=0, n_threads=1).fit(
+        Xtr, train.y
+    )
+    qmodel = quantize_model(model, Xtr, meta={"sfreq": w.sfreq, "window_s": w.window_s, "dataset": "longterm-armband"})
     scores = compare_accuracy(model, qmodel, test.X, test.y)
     print(f"\nlongterm-armband days 1-3 -> 4-10: {scores}")
     return SimpleNamespace(train=train, test=test, model=model, qmodel=qmodel, scores=scores)
@@ -81,4 +82,5 @@ def test_c_library_predicts_like_the_numpy_reference(inter_day, tmp_path):
     from sklearn.metrics import balanced_accuracy_score
 
     assert balanced_accuracy_score(inter_day.test.y, q.classes[idx]) == pytest.approx(
-        inter_day.scores["int8_balanced_accuracy"], abs=1e-12)
+        inter_day.scores["int8_balanced_accuracy"], abs=1e-12
+    )

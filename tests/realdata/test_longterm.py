@@ -1,4 +1,5 @@
 """longterm-armband facts, read once per session."""
+
 from __future__ import annotations
 
 import time

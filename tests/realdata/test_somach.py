@@ -1,4 +1,5 @@
 """somach-silent-speech facts, read once per session (every trial file is parsed exactly once)."""
+
 from __future__ import annotations
 
 import time
@@ -29,9 +30,9 @@ def somach_pilot(somach_dir: Path) -> Dataset:
 def test_study_b_has_1500_trials_in_6_balanced_classes(somach_all: Dataset) -> None:
     b = somach_all.select(study="B")
     assert len(b) == 1500
-    assert b.summary()["classes"] == {c: 250 for c in somach.STUDY_CLASSES}
+    assert b.summary()["classes"] == dict.fromkeys(somach.STUDY_CLASSES, 250)
     per_phase = Counter(r.meta["phase"] for r in b)
-    assert per_phase == {p: 300 for p in somach.PHASES}
+    assert per_phase == dict.fromkeys(somach.PHASES, 300)
     assert b.meta_values("session") == ["studyB"]
 
 
@@ -50,7 +51,7 @@ def test_signals_labels_and_info(somach_all: Dataset) -> None:
         assert r.ch_names == ("CH1", "CH2")
         assert len(r.label_runs()) == 1  # constant label per trial
         assert r.label_names[int(r.labels[0])] == Path(r.source).name.split("_")[0]
-        assert 0 <= r.data.min() and r.data.max() <= 4095
+        assert r.data.min() >= 0 and r.data.max() <= 4095
     info = somach_all.info
     assert info["sfreq_from_timestamps"] == pytest.approx(250.0) and info["sfreq_matches_timestamps"]
     assert info["n_trials_irregular_timestamps"] == 0 and info["n_rows_skipped"] == 0
@@ -70,8 +71,15 @@ def test_pilot_has_99_trials_with_3_channels(somach_pilot: Dataset) -> None:
 
 
 def test_detection_of_root_and_subfolders(somach_dir: Path) -> None:
-    for sub in ("", "studyB_5phase", "studyA_3phase", "studyB_5phase/Phase_6_Covert",
-                "covert_sessions", "covert_sessions/session_A", "pilot_mouthing"):
+    for sub in (
+        "",
+        "studyB_5phase",
+        "studyA_3phase",
+        "studyB_5phase/Phase_6_Covert",
+        "covert_sessions",
+        "covert_sessions/session_A",
+        "pilot_mouthing",
+    ):
         assert detect_dataset(somach_dir / sub) == "somach", sub
     assert not somach.detect(somach_dir.parent)
     assert not somach.detect(somach_dir.parent / "mateus-subvocal")

@@ -1,4 +1,5 @@
 """Smoke test of ``myovox bench``: one cheap group, toy sizes, JSON keys (no timing assertions)."""
+
 import json
 
 from myovox.cli.main import main

@@ -8,8 +8,12 @@ def _rec(n_ch=3, n_t=100):
     labels = np.zeros(n_t, int)
     labels[20:40] = 1
     labels[60:80] = 3
-    return Recording(np.random.default_rng(0).normal(size=(n_ch, n_t)), 500.0, labels=labels,
-                     meta={"subject": "S01", "source": "x.bio"})
+    return Recording(
+        np.random.default_rng(0).normal(size=(n_ch, n_t)),
+        500.0,
+        labels=labels,
+        meta={"subject": "S01", "source": "x.bio"},
+    )
 
 
 def test_recording_basics():

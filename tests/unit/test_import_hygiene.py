@@ -1,4 +1,5 @@
 """`import myovox` must stay light: no torch, pandas, matplotlib, pylsl or brainflow."""
+
 import json
 import subprocess
 import sys
@@ -7,8 +8,10 @@ HEAVY = ["torch", "pandas", "matplotlib", "pylsl", "brainflow", "sklearn", "tabl
 
 
 def test_import_myovox_is_light():
-    code = ("import sys, json, myovox, myovox.io, myovox.datasets, myovox.cli.main; "
-            f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
+    code = (
+        "import sys, json, myovox, myovox.io, myovox.datasets, myovox.cli.main; "
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
@@ -53,8 +56,9 @@ def test_layers_are_one_way():
     exe = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
     if exe is None:
         pytest.skip("the lint-imports command is not on the PATH")
-    out = subprocess.run([exe, "--no-cache", "--no-logo", str(root / "pyproject.toml")], cwd=root,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [exe, "--no-cache", "--no-logo", str(root / "pyproject.toml")], cwd=root, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert "0 broken" in out.stdout
 

@@ -1,4 +1,5 @@
 """Outputs are transactions (myovox._outputs): temporary sibling, manifest, rename; never delete a user's file."""
+
 from __future__ import annotations
 
 import json
@@ -119,8 +120,12 @@ def test_current_home_and_root_are_refused(tmp_path, monkeypatch):
     cwd.mkdir()
     (cwd / "mine.txt").write_text("keep")
     monkeypatch.chdir(cwd)
-    for path, why in ((".", "current working directory"), (str(cwd), "current working directory"),
-                      ("..", "holds the current working directory"), ("/", "filesystem root")):
+    for path, why in (
+        (".", "current working directory"),
+        (str(cwd), "current working directory"),
+        ("..", "holds the current working directory"),
+        ("/", "filesystem root"),
+    ):
         for force in (False, True):
             with pytest.raises(ValidationError, match=why):
                 with output_folder(path, force=force):

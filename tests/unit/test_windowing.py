@@ -1,4 +1,5 @@
 """Window cutting: event (SilentWear rule), trial, sliding, dispatch and rest down-sampling."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +8,7 @@ import pytest
 from myovox import Recording, Windows
 from myovox.dataset import Dataset
 from myovox.exceptions import DataLossWarning, ValidationError
-from myovox.windows import (downsample_rest, event_windows, make_windows, sliding_windows,
-                            trial_windows)
+from myovox.windows import downsample_rest, event_windows, make_windows, sliding_windows, trial_windows
 
 # label runs of SilentWear's fixture h5 (expected.json "label_int_runs_by_index"), index from 2752
 FIXTURE_RUNS = [(2752, 0), (3252, 8), (4248, 0), (5000, 3), (5996, 0), (6740, 5), (7740, 0)]
@@ -17,11 +17,15 @@ FIXTURE_STOP = 8239
 
 def _fixture_like(meta=None):
     labels = np.zeros(FIXTURE_STOP - 2752, dtype=int)
-    for (a, lab), (b, _) in zip(FIXTURE_RUNS, FIXTURE_RUNS[1:] + [(FIXTURE_STOP, 0)]):
-        labels[a - 2752:b - 2752] = lab
+    for (a, lab), (b, _) in zip(FIXTURE_RUNS, FIXTURE_RUNS[1:] + [(FIXTURE_STOP, 0)], strict=False):
+        labels[a - 2752 : b - 2752] = lab
     data = np.arange(2 * labels.size, dtype=float).reshape(2, -1)
-    return Recording(data, 500.0, labels=labels, meta=meta or {"subject": "S01", "session": 1, "batch": 1,
-                                                               "condition": "vocalized", "source": "x.h5"})
+    return Recording(
+        data,
+        500.0,
+        labels=labels,
+        meta=meta or {"subject": "S01", "session": 1, "batch": 1, "condition": "vocalized", "source": "x.h5"},
+    )
 
 
 def test_event_windows_reference_rule():
@@ -74,8 +78,12 @@ def test_event_windows_errors():
 
 
 def test_trial_windows_labels_and_drop_warning():
-    recs = [Recording(np.ones((2, 600)) * i, 500.0, labels=np.r_[np.zeros(100, int), np.full(500, i + 1)],
-                      meta={"trial": i}) for i in range(3)]
+    recs = [
+        Recording(
+            np.ones((2, 600)) * i, 500.0, labels=np.r_[np.zeros(100, int), np.full(500, i + 1)], meta={"trial": i}
+        )
+        for i in range(3)
+    ]
     recs.append(Recording(np.ones((2, 300)), 500.0, labels=np.full(300, 2), meta={"trial": 9}))
     recs.append(Recording(np.ones((2, 600)), 500.0, meta={"label": 7, "trial": 10}))
     with pytest.warns(DataLossWarning, match="1 of 5 trials"):
@@ -105,8 +113,9 @@ def test_sliding_windows_labels():
 def test_make_windows_dispatch():
     ds = Dataset([_fixture_like()], "sw", window_s=1.4, window_mode="event")
     assert len(make_windows(ds)) == 6 and make_windows(ds, 0.4).n_samples == 200
-    trials = Dataset([Recording(np.zeros((2, 300)), 100.0, labels=np.full(300, 4))], "t",
-                     window_s=2.0, window_mode="trial")
+    trials = Dataset(
+        [Recording(np.zeros((2, 300)), 100.0, labels=np.full(300, 4))], "t", window_s=2.0, window_mode="trial"
+    )
     w = make_windows(trials)
     assert w.y.tolist() == [4] and w.n_samples == 200
     bad = Dataset([_fixture_like()], "x", window_mode="events")
@@ -141,8 +150,8 @@ def test_event_windows_offsets_augment_and_respect_bounds():
     w = event_windows(rec, 1.0, offsets_s=(-0.5, 0.0, 0.5))
     # the first rest run loses its -0.5 s window (it would start before the recording)
     assert sorted(w.meta["start"].tolist()) == [0, 50, 50, 100, 150, 250, 300, 350, 550, 600, 650, 750, 800, 850]
-    assert sorted(w.y[w.meta["start"] == 50].tolist()) == [0, 1]   # rest from 0 + 0.5 s, word from 100 - 0.5 s
-    assert dict(zip(w.meta["start"].tolist(), w.y.tolist()))[150] == 1
+    assert sorted(w.y[w.meta["start"] == 50].tolist()) == [0, 1]  # rest from 0 + 0.5 s, word from 100 - 0.5 s
+    assert dict(zip(w.meta["start"].tolist(), w.y.tolist(), strict=False))[150] == 1
     np.testing.assert_array_equal(w.X[w.meta["start"] == 650][0, 0], np.arange(650.0, 750.0))
 
 

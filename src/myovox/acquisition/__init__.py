@@ -1,4 +1,5 @@
 """Guided recording of new sessions: a cue protocol, a crash-safe writer and the recorder loop."""
+
 from __future__ import annotations
 
 from .cues import CueProtocol

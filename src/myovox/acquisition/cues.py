@@ -1,4 +1,5 @@
 """Cue protocols: which word is cued when (SilentWear's timing by default)."""
+
 from __future__ import annotations
 
 import json
@@ -53,7 +54,7 @@ class CueProtocol:
         check_positive("cue_s", self.cue_s, "duration in seconds")
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "CueProtocol":
+    def from_file(cls, path: str | Path) -> CueProtocol:
         """Read a protocol from JSON or YAML; unknown keys are rejected with a suggestion."""
         path = Path(path)
         text = path.read_text(encoding="utf-8")
@@ -71,8 +72,9 @@ class CueProtocol:
         known = [f.name for f in fields(cls)]
         for key in cfg:
             if key not in known:
-                raise ValidationError(f"{path}: unknown protocol key {key!r}; known: {', '.join(known)}."
-                                      f"{did_you_mean(key, known)}")
+                raise ValidationError(
+                    f"{path}: unknown protocol key {key!r}; known: {', '.join(known)}.{did_you_mean(key, known)}"
+                )
         return cls(**cfg)
 
     @property

@@ -9,14 +9,16 @@ last flushed chunk (a partial last line is skipped and reported).
 :func:`myovox.io.guided.read_session` reads a session back; a folder of sessions is a dataset
 (``myovox.datasets.load_dataset(folder)``, kind ``recorded``).
 """
+
 from __future__ import annotations
 
 import io
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -52,9 +54,18 @@ class GuidedRecorder:
         Called with the cue text whenever it changes (the CLI prints it to the terminal).
     """
 
-    def __init__(self, stream: BaseStream, protocol: CueProtocol, out_dir: str | Path, *,
-                 name: str | None = None, meta: dict[str, Any] | None = None, flush_s: float = 1.0,
-                 display: Callable[[str], None] | None = None, overwrite: bool = False) -> None:
+    def __init__(
+        self,
+        stream: BaseStream,
+        protocol: CueProtocol,
+        out_dir: str | Path,
+        *,
+        name: str | None = None,
+        meta: dict[str, Any] | None = None,
+        flush_s: float = 1.0,
+        display: Callable[[str], None] | None = None,
+        overwrite: bool = False,
+    ) -> None:
         self.stream, self.protocol = stream, protocol
         self.out_dir = Path(out_dir)
         self.meta = dict(meta or {})
@@ -89,18 +100,26 @@ class GuidedRecorder:
             if path.exists() and not self.overwrite:
                 raise ValidationError(f"{path} exists; choose another name or pass --force to replace that recording.")
             if path.exists() and not is_session(self.csv_path):
-                raise ValidationError(f"{path} exists and was not written by myovox record; it is left alone "
-                                      "(choose another name).")
+                raise ValidationError(
+                    f"{path} exists and was not written by myovox record; it is left alone (choose another name)."
+                )
         status = "incomplete"
         started_here = not self.stream.running
         if started_here:
             self.stream.start()
         try:
             sfreq, ch_names = self.stream.sfreq, list(self.stream.ch_names)
-            side = {"format": SESSION_FORMAT, "version": 1, "sfreq": sfreq, "ch_names": ch_names,
-                    "label_names": {str(k): v for k, v in self.protocol.label_names.items()},
-                    "protocol": self.protocol.to_dict(), "meta": self.meta, "status": status,
-                    "source": self.stream.describe()}
+            side = {
+                "format": SESSION_FORMAT,
+                "version": 1,
+                "sfreq": sfreq,
+                "ch_names": ch_names,
+                "label_names": {str(k): v for k, v in self.protocol.label_names.items()},
+                "protocol": self.protocol.to_dict(),
+                "meta": self.meta,
+                "status": status,
+                "source": self.stream.describe(),
+            }
             with open(self.json_path, "w", encoding="utf-8") as fh:
                 json.dump(side, fh, indent=1)
                 _fsync(fh)

@@ -1,4 +1,5 @@
 """``fine_tune``: adapt a fitted model to new windows without touching the caller's model."""
+
 from __future__ import annotations
 
 import copy
@@ -16,10 +17,20 @@ FINE_TUNE_STRATEGIES = ("all", "head", "bn")
 
 
 @verbose
-def fine_tune(model: Any, windows: Windows, strategy: str = "all", *, n_epochs: int = 50, lr: float | None = 1e-3,
-              valid_size: float = 0.3, old_windows: Windows | None = None,
-              builder: Callable[[Windows], Any] | None = None, random_state: Any = None,
-              verbose: bool | str | int | None = None, **kw: Any) -> Any:
+def fine_tune(
+    model: Any,
+    windows: Windows,
+    strategy: str = "all",
+    *,
+    n_epochs: int = 50,
+    lr: float | None = 1e-3,
+    valid_size: float = 0.3,
+    old_windows: Windows | None = None,
+    builder: Callable[[Windows], Any] | None = None,
+    random_state: Any = None,
+    verbose: bool | str | int | None = None,
+    **kw: Any,
+) -> Any:
     """Return a copy of ``model`` adapted to ``windows``.
 
     Parameters
@@ -76,18 +87,20 @@ def fine_tune(model: Any, windows: Windows, strategy: str = "all", *, n_epochs: 
                 extra["lr"] = lr
             else:
                 logger.debug("%s.fine_tune takes no lr; using its own", type(new).__name__)
-        logger.info("Fine-tuning %s (%s) on %d windows for %d epochs", type(new).__name__, strategy, len(windows),
-                    n_epochs)
-        out = new.fine_tune(windows.X, windows.y, n_epochs=n_epochs, strategy=strategy, valid_size=valid_size,
-                            **extra)
+        logger.info(
+            "Fine-tuning %s (%s) on %d windows for %d epochs", type(new).__name__, strategy, len(windows), n_epochs
+        )
+        out = new.fine_tune(windows.X, windows.y, n_epochs=n_epochs, strategy=strategy, valid_size=valid_size, **extra)
         return new if out is None else out
     if old_windows is None:
         raise ValidationError(
             f"{type(model).__name__} cannot be fine-tuned; pass old_windows= (its training data) to retrain it on "
-            "old + new data, or use a neural model such as 'speechnet'.")
+            "old + new data, or use a neural model such as 'speechnet'."
+        )
     if strategy != "all":
-        logger.warning("strategy=%r has no meaning for %s; retraining on old + new data.", strategy,
-                       type(model).__name__)
+        logger.warning(
+            "strategy=%r has no meaning for %s; retraining on old + new data.", strategy, type(model).__name__
+        )
     data = Windows.concatenate([old_windows, windows])
     if builder is not None:
         est = builder(data)
@@ -97,8 +110,12 @@ def fine_tune(model: Any, windows: Windows, strategy: str = "all", *, n_epochs: 
         est = clone(model)
         if random_state is not None and "random_state" in est.get_params():
             est.set_params(random_state=random_state)
-    logger.info("Retraining %s on %d old + %d new windows (no fine-tuning for this model)", type(est).__name__,
-                len(old_windows), len(windows))
+    logger.info(
+        "Retraining %s on %d old + %d new windows (no fine-tuning for this model)",
+        type(est).__name__,
+        len(old_windows),
+        len(windows),
+    )
     est.fit(data.X, data.y)
     return est
 

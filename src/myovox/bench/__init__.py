@@ -3,6 +3,7 @@
 Every row has ``name``, ``unit``, ``baseline``, ``ours`` and ``ratio`` (> 1 means myovox is
 better), with the baseline measured in the same run on the same machine.
 """
+
 from __future__ import annotations
 
 import os

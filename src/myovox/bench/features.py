@@ -4,10 +4,11 @@ Run ``myovox bench --only features`` (or ``python benchmarks/bench_features.py [
 call ``run(quick)`` for rows ``{name, unit, baseline, ours, ratio, n_windows, equal}`` measured in
 the same run; the values of both implementations are checked to be equal (float tolerance).
 """
+
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -35,10 +36,14 @@ def run(quick: bool = False) -> list[dict]:
     rng = np.random.default_rng(0)
     rows = []
     cases = [
-        ("rf_features_windows_per_s", "silentwear_rf", lambda X: rf_features_loop(X, SFREQ),
-         4 if quick else 16, 64 if quick else 512),
-        ("classic_features_windows_per_s", "classic", classic_features_loop,
-         4 if quick else 16, 64 if quick else 512),
+        (
+            "rf_features_windows_per_s",
+            "silentwear_rf",
+            lambda X: rf_features_loop(X, SFREQ),
+            4 if quick else 16,
+            64 if quick else 512,
+        ),
+        ("classic_features_windows_per_s", "classic", classic_features_loop, 4 if quick else 16, 64 if quick else 512),
     ]
     for name, fset, loop, n_loop, n_fast in cases:
         if small:
@@ -50,6 +55,15 @@ def run(quick: bool = False) -> list[dict]:
         equal = bool(np.allclose(got[:n_loop], ref, rtol=1e-9, atol=1e-9))
         if not equal:
             raise RuntimeError(f"benchmark {name}: vectorised features differ from the loop reference")
-        rows.append({"name": name, "unit": "windows/s", "baseline": round(base, 1), "ours": round(ours, 1),
-                     "ratio": round(ours / base, 1), "n_windows": n_fast, "equal": equal})
+        rows.append(
+            {
+                "name": name,
+                "unit": "windows/s",
+                "baseline": round(base, 1),
+                "ours": round(ours, 1),
+                "ratio": round(ours / base, 1),
+                "n_windows": n_fast,
+                "equal": equal,
+            }
+        )
     return rows

@@ -10,6 +10,7 @@ MAC-bound time and ratio = baseline / ours (the fraction of the estimated peak a
 ``int8_c_vs_*`` rows baseline is the other engine's latency and ratio = baseline / ours (speed-up).
 Run ``myovox bench --only inference`` (or ``python benchmarks/bench_inference.py [--quick] [--json]``).
 """
+
 from __future__ import annotations
 
 import os
@@ -44,7 +45,7 @@ def _peak_macs_per_s(quick: bool) -> float:
     finally:
         if ctx is not None:
             ctx.__exit__(None, None, None)
-    return n ** 3 / best
+    return n**3 / best
 
 
 def _median_time(fn, reps: int) -> float:
@@ -100,11 +101,25 @@ def run(quick: bool = False) -> list[dict]:
     bound = macs / peak
     rows = []
     for name, t in (("torch_eager", t_torch), ("onnxruntime_float", t_ort), ("int8_c_gcc_O3", t_c)):
-        rows.append({"name": f"{name}_vs_mac_bound", "unit": "ms", "baseline": round(bound * 1e3, 4),
-                     "ours": round(t * 1e3, 4), "ratio": round(bound / t, 3)})
+        rows.append(
+            {
+                "name": f"{name}_vs_mac_bound",
+                "unit": "ms",
+                "baseline": round(bound * 1e3, 4),
+                "ours": round(t * 1e3, 4),
+                "ratio": round(bound / t, 3),
+            }
+        )
     for name, t in (("torch_eager", t_torch), ("onnxruntime_float", t_ort)):
-        rows.append({"name": f"int8_c_vs_{name}", "unit": "ms", "baseline": round(t * 1e3, 4),
-                     "ours": round(t_c * 1e3, 4), "ratio": round(t / t_c, 2)})
+        rows.append(
+            {
+                "name": f"int8_c_vs_{name}",
+                "unit": "ms",
+                "baseline": round(t * 1e3, 4),
+                "ours": round(t_c * 1e3, 4),
+                "ratio": round(t / t_c, 2),
+            }
+        )
     for r in rows:
         r.update(macs=macs, peak_macs_per_s_estimate=round(peak), cpu_count=os.cpu_count())
     return rows

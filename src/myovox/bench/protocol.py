@@ -13,6 +13,7 @@ with 5 + 3 + 1 folds on 2 cores, two worker processes did not shorten the run, m
 run in this process, baseline first; peak resident memory of ours is sampled while it runs
 (``baseline`` column: that of the baseline run).
 """
+
 from __future__ import annotations
 
 import os
@@ -35,7 +36,7 @@ class _PeakRSS:
         while not self._stop.wait(self.interval):
             self.peak = max(self.peak, rss_mb())
 
-    def __enter__(self) -> "_PeakRSS":
+    def __enter__(self) -> _PeakRSS:
         self._thread.start()
         return self
 
@@ -50,18 +51,27 @@ def _protocols(ds, model_params: dict, ft_epochs: int, seed: int = 0) -> dict[st
     from ..evaluation.protocols import run_protocol
 
     out: dict[str, float] = {}
-    for name, kw in (("global", {}), ("inter_session", {}),
-                     ("fine_tune", {"test_sessions": [3], "ft_epochs": ft_epochs, "scratch": False})):
+    for name, kw in (
+        ("global", {}),
+        ("inter_session", {}),
+        ("fine_tune", {"test_sessions": [3], "ft_epochs": ft_epochs, "scratch": False}),
+    ):
         t0 = time.perf_counter()
-        res = run_protocol(name, ds, model="speechnet", window_s=1.4, model_params=model_params,
-                           random_state=seed, **kw)
+        res = run_protocol(
+            name, ds, model="speechnet", window_s=1.4, model_params=model_params, random_state=seed, **kw
+        )
         out[name] = time.perf_counter() - t0
         out[f"{name}_score"] = float(res.mean)
     return out
 
 
-def run(quick: bool = False, n_batches: int | None = None, n_repetitions: int | None = None,
-        n_epochs: int | None = None, ft_epochs: int | None = None) -> list[dict]:
+def run(
+    quick: bool = False,
+    n_batches: int | None = None,
+    n_repetitions: int | None = None,
+    n_epochs: int | None = None,
+    ft_epochs: int | None = None,
+) -> list[dict]:
     """Time the three protocols for the baseline and myovox; return table rows."""
     from ..datasets import load_dataset
     from ..testing.synth import generate_dataset
@@ -72,11 +82,20 @@ def run(quick: bool = False, n_batches: int | None = None, n_repetitions: int | 
         defaults = (2, 5, 3, 2)
     else:
         defaults = (5, 20, 8, 5)
-    nb, reps, ne, fe = (v if v is not None else d for v, d in
-                        zip((n_batches, n_repetitions, n_epochs, ft_epochs), defaults))
+    nb, reps, ne, fe = (
+        v if v is not None else d for v, d in zip((n_batches, n_repetitions, n_epochs, ft_epochs), defaults, strict=False)
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        data = generate_dataset(os.path.join(tmp, "data"), n_subjects=1, n_sessions=3, n_batches=nb,
-                                conditions=("vocalized",), n_repetitions=reps, seed=0, raw=False)
+        data = generate_dataset(
+            os.path.join(tmp, "data"),
+            n_subjects=1,
+            n_sessions=3,
+            n_batches=nb,
+            conditions=("vocalized",),
+            n_repetitions=reps,
+            seed=0,
+            raw=False,
+        )
         ds = load_dataset(data, source="processed")
         with _PeakRSS() as mem_base:
             base = _protocols(ds, {"n_epochs": ne, "fast": False, "n_threads": None}, fe)
@@ -85,11 +104,28 @@ def run(quick: bool = False, n_batches: int | None = None, n_repetitions: int | 
     tag = f"3x{nb}_batches_{reps}reps_{ne}ep_ft{fe}ep"
     total_b = sum(base[k] for k in ("global", "inter_session", "fine_tune"))
     total_o = sum(ours[k] for k in ("global", "inter_session", "fine_tune"))
-    rows = [dict(name=f"protocol_{k}_wall_s_{tag}", unit="s", baseline=base[k], ours=ours[k],
-                 ratio=base[k] / ours[k], baseline_score=base[f"{k}_score"], ours_score=ours[f"{k}_score"])
-            for k in ("global", "inter_session", "fine_tune")]
-    rows.append(dict(name=f"protocol_total_wall_s_{tag}", unit="s", baseline=total_b, ours=total_o,
-                     ratio=total_b / total_o))
-    rows.append(dict(name=f"protocol_peak_rss_mb_{tag}", unit="MiB", baseline=mem_base.peak, ours=mem_ours.peak,
-                     ratio=mem_base.peak / mem_ours.peak if mem_ours.peak else float("nan")))
+    rows = [
+        dict(
+            name=f"protocol_{k}_wall_s_{tag}",
+            unit="s",
+            baseline=base[k],
+            ours=ours[k],
+            ratio=base[k] / ours[k],
+            baseline_score=base[f"{k}_score"],
+            ours_score=ours[f"{k}_score"],
+        )
+        for k in ("global", "inter_session", "fine_tune")
+    ]
+    rows.append(
+        dict(name=f"protocol_total_wall_s_{tag}", unit="s", baseline=total_b, ours=total_o, ratio=total_b / total_o)
+    )
+    rows.append(
+        dict(
+            name=f"protocol_peak_rss_mb_{tag}",
+            unit="MiB",
+            baseline=mem_base.peak,
+            ours=mem_ours.peak,
+            ratio=mem_base.peak / mem_ours.peak if mem_ours.peak else float("nan"),
+        )
+    )
     return rows

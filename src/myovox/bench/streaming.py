@@ -13,6 +13,7 @@ reader gives for a file with lost BLE packets (samples joined, ``meta["lost_pack
 :func:`random_drops` or :func:`burst_drops` patterns; :func:`replay_event_metrics` replays it
 through :class:`~myovox.streams.replay.ReplayStream` and the recogniser and scores the events.
 """
+
 from __future__ import annotations
 
 import time
@@ -48,7 +49,7 @@ def _naive_latencies(model, design, data, n_win, n_step, n_windows) -> list[floa
     for k in range(n_windows):
         end = n_win + (k % n_ends) * n_step  # wrap around the data block
         t0 = time.perf_counter()
-        win = sosfilt(design.sos, data[:, end - n_win:end], axis=1)
+        win = sosfilt(design.sos, data[:, end - n_win : end], axis=1)
         model.predict_proba(win[None].astype(np.float32))
         lat.append(time.perf_counter() - t0)
     return lat
@@ -70,15 +71,14 @@ def run(quick: bool = False) -> list[dict]:
     chunk = int(0.04 * sfreq)
     rng = np.random.default_rng(0)
     block = rng.normal(scale=50.0, size=(n_ch, int(60 * sfreq)))  # one minute, repeated
-    rec = Recognizer(model, sfreq=sfreq, window_s=window_s, step_s=step_s, n_channels=n_ch,
-                     filter_design=design)
+    rec = Recognizer(model, sfreq=sfreq, window_s=window_s, step_s=step_s, n_channels=n_ch, filter_design=design)
     lat: list[float] = []
     rss_start = rss_end = 0.0
     t_run = time.perf_counter()
     pos = 0
     while pos < n_total:
         a = pos % block.shape[1]
-        data = block[:, a:a + chunk]
+        data = block[:, a : a + chunk]
         n_before = rec.stats["n_windows"]
         t0 = time.perf_counter()
         rec.process(data, arrival=t0)
@@ -98,11 +98,21 @@ def run(quick: bool = False) -> list[dict]:
     return [
         {"name": "stream_decision_latency_p50_ms", "unit": "ms", "baseline": b50, "ours": p50, "ratio": b50 / p50},
         {"name": "stream_decision_latency_p99_ms", "unit": "ms", "baseline": b99, "ours": p99, "ratio": b99 / p99},
-        {"name": "stream_speed_x_realtime", "unit": "x real time", "baseline": base_rt, "ours": rt,
-         "ratio": rt / base_rt},
-        {"name": f"stream_rss_growth_mb_over_{minutes:g}_min", "unit": "MiB", "baseline": rss_start,
-         "ours": rss_end - rss_start, "ratio": float("nan"),
-         "note": "baseline column holds the RSS after 10% of the run; ours the growth to the end"},
+        {
+            "name": "stream_speed_x_realtime",
+            "unit": "x real time",
+            "baseline": base_rt,
+            "ours": rt,
+            "ratio": rt / base_rt,
+        },
+        {
+            "name": f"stream_rss_growth_mb_over_{minutes:g}_min",
+            "unit": "MiB",
+            "baseline": rss_start,
+            "ours": rss_end - rss_start,
+            "ratio": float("nan"),
+            "note": "baseline column holds the RSS after 10% of the run; ours the growth to the end",
+        },
     ]
 
 
@@ -122,10 +132,14 @@ def drop_packets(rec, drop: np.ndarray):
     drop[0] = drop[-1] = False
     keep = np.repeat(~drop, SPP)
     counter = np.arange(n_pk)[~drop] % 256
-    data = rec.data[:, :n_pk * SPP][:, keep]
-    labels = rec.labels[:n_pk * SPP][keep]
-    meta = dict(rec.meta, samples_per_packet=SPP, counter=counter,
-                lost_packets=lost_packet_records(find_lost_packets(counter, 256), SPP))
+    data = rec.data[:, : n_pk * SPP][:, keep]
+    labels = rec.labels[: n_pk * SPP][keep]
+    meta = dict(
+        rec.meta,
+        samples_per_packet=SPP,
+        counter=counter,
+        lost_packets=lost_packet_records(find_lost_packets(counter, 256), SPP),
+    )
     meta.pop("timestamps", None)
     return rec.copy(data=data, labels=labels, meta=meta)
 
@@ -141,7 +155,7 @@ def burst_drops(n_pk: int, rate: float, rng, lo: int = 10, hi: int = 50) -> np.n
     while drop.mean() < rate:
         n = int(rng.integers(lo, hi + 1))
         s = int(rng.integers(1, n_pk - n - 1))
-        drop[s:s + n] = True
+        drop[s : s + n] = True
     return drop
 
 

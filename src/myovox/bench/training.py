@@ -17,6 +17,7 @@ Rows: ``speechnet_train_windows_per_s`` (the headline, baseline as a user would 
 at once in two worker processes of one thread each, as a protocol run with ``n_jobs=2`` trains
 its folds, against the baseline's trainings one after the other).
 """
+
 from __future__ import annotations
 
 import time
@@ -112,8 +113,9 @@ def _pin_allocator(threshold: int) -> bool:
         import ctypes
 
         libc = ctypes.CDLL(None)
-        return bool(libc.mallopt(_M_MMAP_THRESHOLD, int(threshold))
-                    and libc.mallopt(_M_TRIM_THRESHOLD, 2 * int(threshold)))
+        return bool(
+            libc.mallopt(_M_MMAP_THRESHOLD, int(threshold)) and libc.mallopt(_M_TRIM_THRESHOLD, 2 * int(threshold))
+        )
     except (OSError, AttributeError):
         return False
 
@@ -167,19 +169,50 @@ def _run(quick: bool, repeat: int | None, pinned: bool) -> list[dict]:
     b, b1, o, o1, p = (median_of(v) for v in (base, base1, ours, ours1, plain))
     t2 = median_of(together)
     rate = lambda s: n_train * n_epochs / s  # noqa: E731
-    info = dict(n_windows=n, n_epochs=n_epochs, n_times=n_times, repeat=repeat,
-                default_threads=torch.get_num_threads(), allocator_pinned=pinned)
+    info = dict(
+        n_windows=n,
+        n_epochs=n_epochs,
+        n_times=n_times,
+        repeat=repeat,
+        default_threads=torch.get_num_threads(),
+        allocator_pinned=pinned,
+    )
     return [
-        dict(name="speechnet_train_windows_per_s", unit="windows/s", baseline=rate(b), ours=rate(o),
-             ratio=median_of([u / v for u, v in zip(base, ours)]),
-             note="baseline: DataLoader + Conv2d SpeechNet, torch default threads", **info),
-        dict(name="speechnet_train_windows_per_s_vs_1thread_baseline", unit="windows/s", baseline=rate(b1),
-             ours=rate(o1), ratio=median_of([u / v for u, v in zip(base1, ours1)]),
-             note="both pinned to 1 thread: what the fast path alone buys", **info),
-        dict(name="speechnet_train_windows_per_s_fast_off", unit="windows/s", baseline=rate(b), ours=rate(p),
-             ratio=b / p, note="ours with fast=False (auto threads)", **info),
-        dict(name="speechnet_train_windows_per_s_2_folds_at_once", unit="windows/s", baseline=rate(b),
-             ours=n_folds * rate(t2), ratio=n_folds * b / t2,
-             note="ours: 2 trainings at once in 2 worker processes, 1 thread each (protocols with n_jobs=2); "
-                  "baseline: the trainings one after the other", **info),
+        dict(
+            name="speechnet_train_windows_per_s",
+            unit="windows/s",
+            baseline=rate(b),
+            ours=rate(o),
+            ratio=median_of([u / v for u, v in zip(base, ours, strict=False)]),
+            note="baseline: DataLoader + Conv2d SpeechNet, torch default threads",
+            **info,
+        ),
+        dict(
+            name="speechnet_train_windows_per_s_vs_1thread_baseline",
+            unit="windows/s",
+            baseline=rate(b1),
+            ours=rate(o1),
+            ratio=median_of([u / v for u, v in zip(base1, ours1, strict=False)]),
+            note="both pinned to 1 thread: what the fast path alone buys",
+            **info,
+        ),
+        dict(
+            name="speechnet_train_windows_per_s_fast_off",
+            unit="windows/s",
+            baseline=rate(b),
+            ours=rate(p),
+            ratio=b / p,
+            note="ours with fast=False (auto threads)",
+            **info,
+        ),
+        dict(
+            name="speechnet_train_windows_per_s_2_folds_at_once",
+            unit="windows/s",
+            baseline=rate(b),
+            ours=n_folds * rate(t2),
+            ratio=n_folds * b / t2,
+            note="ours: 2 trainings at once in 2 worker processes, 1 thread each (protocols with n_jobs=2); "
+            "baseline: the trainings one after the other",
+            **info,
+        ),
     ]

@@ -1,13 +1,15 @@
 """argparse value types that refuse impossible values with one line (``--epochs 0``, ``--window -1``)."""
+
 from __future__ import annotations
 
 import argparse
 import math
-from typing import Callable
+from collections.abc import Callable
 
 
 def _number(cast: Callable[[str], float], ok: Callable[[float], bool], expected: str) -> Callable[[str], float]:
     """An argparse type: ``cast(text)`` that must satisfy ``ok`` (NaN and infinities never do)."""
+
     def parse(text: str):
         try:
             value = cast(text)
@@ -32,6 +34,9 @@ fraction_below_one = _number(float, lambda v: 0 <= v < 1, "a fraction in [0, 1)"
 
 def add_force_argument(p: argparse.ArgumentParser, what: str) -> None:
     """``--force`` with one meaning in every subcommand (``--overwrite``: an old spelling)."""
-    p.add_argument("--force", action="store_true",
-                   help=f"replace {what} that myovox wrote before (never a folder holding other files)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help=f"replace {what} that myovox wrote before (never a folder holding other files)",
+    )
     p.add_argument("--overwrite", dest="force", action="store_true", help=argparse.SUPPRESS)

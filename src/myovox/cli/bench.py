@@ -3,6 +3,7 @@
 Baselines are measured in the same run on the same machine. ``--json`` prints a JSON list of
 objects with the keys name, unit, baseline, ours, ratio.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,17 +45,40 @@ def run(args: argparse.Namespace) -> int:
             group_rows = mod.run(quick=args.quick)
         except Exception as exc:  # one failing group must not lose the others' measurements
             logger.error("benchmark %s failed: %s: %s", g, type(exc).__name__, exc)
-            rows.append({"name": f"{g}_failed", "unit": "", "baseline": float("nan"), "ours": float("nan"),
-                         "ratio": float("nan"), "error": f"{type(exc).__name__}: {exc}"})
+            rows.append(
+                {
+                    "name": f"{g}_failed",
+                    "unit": "",
+                    "baseline": float("nan"),
+                    "ours": float("nan"),
+                    "ratio": float("nan"),
+                    "error": f"{type(exc).__name__}: {exc}",
+                }
+            )
             continue
         for row in group_rows:
-            row = {k: (float(v) if hasattr(v, "__float__") and not isinstance(v, (str, bool)) else v)
-                   for k, v in row.items()}
+            row = {
+                k: (float(v) if hasattr(v, "__float__") and not isinstance(v, (str, bool)) else v)
+                for k, v in row.items()
+            }
             rows.append(row)
-            logger.info("  %s: baseline %s, ours %s, ratio %s %s", row["name"], _fmt(row["baseline"]),
-                        _fmt(row["ours"]), _fmt(row["ratio"]), row.get("unit", ""))
-    rows.append({"name": "bench_peak_rss_mb", "unit": "MiB", "baseline": float("nan"), "ours": peak_rss_mb(),
-                 "ratio": float("nan")})
+            logger.info(
+                "  %s: baseline %s, ours %s, ratio %s %s",
+                row["name"],
+                _fmt(row["baseline"]),
+                _fmt(row["ours"]),
+                _fmt(row["ratio"]),
+                row.get("unit", ""),
+            )
+    rows.append(
+        {
+            "name": "bench_peak_rss_mb",
+            "unit": "MiB",
+            "baseline": float("nan"),
+            "ours": peak_rss_mb(),
+            "ratio": float("nan"),
+        }
+    )
     clean = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in rows]
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:
@@ -66,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
     w = max(len(r["name"]) for r in rows)
     print(f"{'measure':<{w}}  {'unit':<12} {'baseline':>12} {'ours':>12} {'ratio':>8}")
     for r in rows:
-        print(f"{r['name']:<{w}}  {r.get('unit', ''):<12} {_fmt(r['baseline']):>12} {_fmt(r['ours']):>12} "
-              f"{_fmt(r['ratio']):>8}")
+        print(
+            f"{r['name']:<{w}}  {r.get('unit', ''):<12} {_fmt(r['baseline']):>12} {_fmt(r['ours']):>12} "
+            f"{_fmt(r['ratio']):>8}"
+        )
     return 0

@@ -8,6 +8,7 @@ the target cannot hold something the conversion is refused with a message naming
 --allow-lossy is given. Channel selection (--channels) and SilentWear's trim (--trim) happen only
 when asked for. The written file is read back and compared before the summary is printed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,20 +19,36 @@ from pathlib import Path
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="recording file to read")
     p.add_argument("output", help="file to write; the format follows its ending unless --format is given")
-    p.add_argument("--format", default=None, help="output format (bio, h5, csv, csv.gz, edf, bdf, npz); "
-                   "default: from the ending of OUTPUT")
-    p.add_argument("--input-format", default=None, help="input format when its ending does not tell (default: "
-                   "from the ending of INPUT)")
-    p.add_argument("--channels", default=None, metavar="LIST",
-                   help="write only these channels, in this order: comma-separated names or 0-based indices, "
-                        "or 'silentwear' for SilentWear's 14 kept channels (Ch_11 and Ch_12 dropped) "
-                        "(default: all channels)")
-    p.add_argument("--trim", action="store_true",
-                   help="keep only [first cue - 1 s, last cue + 1 s), as SilentWear's processed files do "
-                        "(default: keep every sample)")
-    p.add_argument("--allow-lossy", action="store_true",
-                   help="write even when the output format cannot hold everything (what is dropped is "
-                        "named in a warning) (default: refuse)")
+    p.add_argument(
+        "--format",
+        default=None,
+        help="output format (bio, h5, csv, csv.gz, edf, bdf, npz); default: from the ending of OUTPUT",
+    )
+    p.add_argument(
+        "--input-format",
+        default=None,
+        help="input format when its ending does not tell (default: from the ending of INPUT)",
+    )
+    p.add_argument(
+        "--channels",
+        default=None,
+        metavar="LIST",
+        help="write only these channels, in this order: comma-separated names or 0-based indices, "
+        "or 'silentwear' for SilentWear's 14 kept channels (Ch_11 and Ch_12 dropped) "
+        "(default: all channels)",
+    )
+    p.add_argument(
+        "--trim",
+        action="store_true",
+        help="keep only [first cue - 1 s, last cue + 1 s), as SilentWear's processed files do "
+        "(default: keep every sample)",
+    )
+    p.add_argument(
+        "--allow-lossy",
+        action="store_true",
+        help="write even when the output format cannot hold everything (what is dropped is "
+        "named in a warning) (default: refuse)",
+    )
     p.add_argument("--force", action="store_true", help="replace OUTPUT if it exists (default: refuse)")
 
 
@@ -61,8 +78,9 @@ def _channels(rec, spec: str) -> list[str]:
         if part not in rec.ch_names and part.lstrip("-").isdigit():
             i = int(part)
             if not 0 <= i < rec.n_channels:
-                raise ValidationError(f"Invalid value for '--channels': index {i} does not exist "
-                                      f"({rec.n_channels} channels).")
+                raise ValidationError(
+                    f"Invalid value for '--channels': index {i} does not exist ({rec.n_channels} channels)."
+                )
             part = rec.ch_names[i]
         out.append(part)
     return out
@@ -98,7 +116,8 @@ def _compare(rec, back, fmt: str, lossy: bool) -> list[str]:
     elif not np.array_equal(a, b, equal_nan=True):
         diffs.append("sample values")
     if (rec.labels is None) != (back.labels is None) or (
-            rec.labels is not None and not np.array_equal(rec.labels, back.labels)):
+        rec.labels is not None and not np.array_equal(rec.labels, back.labels)
+    ):
         diffs.append("labels")
     if not lossy and _lost(rec) != _lost(back):
         diffs.append("lost-packet records")
@@ -143,8 +162,10 @@ def run(args: argparse.Namespace) -> int:
     if dropped:
         what = "; ".join(dropped)
         if not args.allow_lossy:
-            raise ValidationError(f"{dst} ({fmt}) cannot hold {what}; pass --allow-lossy to write it without them, "
-                                  "or write .npz, .h5 or .csv, which hold everything.")
+            raise ValidationError(
+                f"{dst} ({fmt}) cannot hold {what}; pass --allow-lossy to write it without them, "
+                "or write .npz, .h5 or .csv, which hold everything."
+            )
         logger.warning("DataLossWarning: %s: dropped %s (--allow-lossy).", dst, what)
 
     out = write_recording(rec, dst, format=args.format, overwrite=args.force, **options)
@@ -154,10 +175,13 @@ def run(args: argparse.Namespace) -> int:
     diffs = _compare(expected, back, fmt, lossy=bool(dropped))
     if diffs:
         out.unlink()  # never leave a file that does not hold what was read
-        raise DataFormatError(f"{out} was written but read back with different {', '.join(diffs)}, so it was "
-                              "removed; please report this as a bug.")
+        raise DataFormatError(
+            f"{out} was written but read back with different {', '.join(diffs)}, so it was "
+            "removed; please report this as a bug."
+        )
     n_lost = sum(n for _, n in _lost(back))
     extra = (", labelled" if back.labels is not None else "") + (
-        f", {n_lost} lost packet(s) recorded" if n_lost else "")
+        f", {n_lost} lost packet(s) recorded" if n_lost else ""
+    )
     print(f"wrote {out} ({back.n_channels} channels x {back.n_times} samples at {back.sfreq:g} Hz{extra})")
     return 0

@@ -1,5 +1,6 @@
 """Run the whole pipeline on a synthetic SilentWear-format dataset: synthesise -> global and
 inter-session SpeechNet -> a fine-tuning curve -> reports -> int8 C export with budget -> live replay."""
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..demo import run_demo
 
-    run_demo(args.out, n_batches=args.batches, n_repetitions=args.repetitions, n_epochs=args.epochs,
-             ft_epochs=args.ft_epochs, window_s=args.window, seed=args.seed, force=args.force,
-             show=lambda s: print(s, flush=True))
+    run_demo(
+        args.out,
+        n_batches=args.batches,
+        n_repetitions=args.repetitions,
+        n_epochs=args.epochs,
+        ft_epochs=args.ft_epochs,
+        window_s=args.window,
+        seed=args.seed,
+        force=args.force,
+        show=lambda s: print(s, flush=True),
+    )
     return 0

@@ -4,11 +4,13 @@ Protocols: global (leave-one-batch-out), inter_session (leave-one-session-out; s
 values give a window sweep), train_from_scratch, fine_tune, kfold, leave_one_out (--by KEY),
 transfer (--train KEY=VALUE --test KEY=VALUE).
 """
+
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..evaluation.protocols import PROTOCOL_NAMES
 from ..exceptions import ValidationError
@@ -86,7 +88,7 @@ def load_for_model(path: str, kind: str | None, card: Any):
 def print_table(rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)).rstrip())
 
 
 # ---------------------------------------------------------------------------- the subcommand
@@ -94,8 +96,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset", help="dataset folder (or a recording file)")
     p.add_argument("--protocol", required=True, help=f"one of {', '.join(PROTOCOL_NAMES)}")
     p.add_argument("--model", required=True, help="speechnet, rf, lda or svm")
-    p.add_argument("--window", type=positive_float, nargs="+", default=None, metavar="S",
-                   help="window length(s) in seconds (several: window sweep, inter_session only)")
+    p.add_argument(
+        "--window",
+        type=positive_float,
+        nargs="+",
+        default=None,
+        metavar="S",
+        help="window length(s) in seconds (several: window sweep, inter_session only)",
+    )
     p.add_argument("--by", default=None, help="leave_one_out: metadata key (session, batch, day, phase, subject...)")
     p.add_argument("--train", action="append", default=None, metavar="KEY=VALUE", help="transfer: training selection")
     p.add_argument("--test", action="append", default=None, metavar="KEY=VALUE", help="transfer: test selection")
@@ -103,14 +111,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=positive_int, default=None, help="training epochs of neural models")
     p.add_argument("--strategy", default="all", help="fine_tune: all | head | bn (default all)")
     p.add_argument("--ft-epochs", type=positive_int, default=50, help="fine_tune: fine-tuning epochs")
-    p.add_argument("--test-sessions", nargs="+", default=None, metavar="S",
-                   help="fine_tune: hold out only these sessions (default: each in turn)")
+    p.add_argument(
+        "--test-sessions",
+        nargs="+",
+        default=None,
+        metavar="S",
+        help="fine_tune: hold out only these sessions (default: each in turn)",
+    )
     p.add_argument("--out", default=None, help="output folder (default myovox-results/PROTOCOL-MODEL)")
     p.add_argument("--jobs", type=positive_int, default=1, help="parallel processes over folds")
     add_force_argument(p, "an --out folder")
     p.add_argument("--no-report", action="store_true", help="write results.json and folds.csv only")
-    p.add_argument("--param", action="append", default=None, metavar="KEY=VALUE",
-                   help="model parameter, repeatable (e.g. --param standardize=true --param n_threads=1)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help="model parameter, repeatable (e.g. --param standardize=true --param n_threads=1)",
+    )
     add_data_arguments(p)
 
 
@@ -147,8 +165,9 @@ def run(args: argparse.Namespace) -> int:
     window: float | None = None
     if args.window and len(args.window) > 1:
         if protocol != "inter_session":
-            raise ValidationError(f"Several --window values (a window sweep) apply to protocol 'inter_session' only, "
-                                  f"not {protocol!r}.")
+            raise ValidationError(
+                f"Several --window values (a window sweep) apply to protocol 'inter_session' only, not {protocol!r}."
+            )
         options["window_sweep"] = list(args.window)
     elif args.window:
         window = args.window[0]
@@ -159,8 +178,16 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("myovox-results") / f"{protocol}-{model}"
     check_output_folder(out, force=args.force, what="results folder")  # before any training
     dataset = load(args.dataset, args.kind)
-    result = run_protocol(protocol, dataset, model=model, window_s=window, condition=args.condition,
-                          random_state=args.seed, model_params=model_params or None, **options)
+    result = run_protocol(
+        protocol,
+        dataset,
+        model=model,
+        window_s=window,
+        condition=args.condition,
+        random_state=args.seed,
+        model_params=model_params or None,
+        **options,
+    )
     paths = result.save(out, report=not args.no_report, force=args.force)
     print(result.summary())
     print(f"Wrote {', '.join(sorted(p.name for p in paths.values()))} to {out}")

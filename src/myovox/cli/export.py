@@ -5,6 +5,7 @@ Examples: ``myovox export models/s01 --format c --out build/s01_c --report``;
 Calibration windows come from --calibration (a dataset folder, windowed with the model's own
 preprocessing, or a .npy/.npz file) or from calibration.npz saved in the model folder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--report", action="store_true", help="also write budget.json/budget.md (MCU budget)")
     add_force_argument(p, "an --out folder")
-    p.add_argument("--calibration", default=None, metavar="DATASET",
-                   help="dataset folder or .npy/.npz windows for int8 calibration")
+    p.add_argument(
+        "--calibration",
+        default=None,
+        metavar="DATASET",
+        help="dataset folder or .npy/.npz windows for int8 calibration",
+    )
     p.add_argument("--kind", default=None, help="dataset adapter of --calibration (auto-detected)")
     p.add_argument("--max-windows", type=int, default=512, help="calibration windows used at most")
 
@@ -59,18 +64,20 @@ def run(args: argparse.Namespace) -> int:
     if args.calibration is not None:
         X = calibration_windows(args.calibration, side, args.kind, args.max_windows)
     int8 = True if args.format == "c" else bool(args.int8)
-    res = export_model(model, out, format=args.format, int8=int8, calibration=X, force=args.force,
-                       report=args.report, sidecar=side)
+    res = export_model(
+        model, out, format=args.format, int8=int8, calibration=X, force=args.force, report=args.report, sidecar=side
+    )
     print(f"Exported {args.model} ({args.format}{', int8' if int8 else ''}) to {out}:")
     for name, path in res["files"].items():
         print(f"  {name}: {path}")
     for key in ("onnx_float_check", "onnx_int8_check"):
         if key in res:
-            print(f"  {key}: " + ", ".join(f"{k}={v:.4g}" for k, v in res[key].items()
-                                          if isinstance(v, float)))
+            print(f"  {key}: " + ", ".join(f"{k}={v:.4g}" for k, v in res[key].items() if isinstance(v, float)))
     if "budget" in res:
         b = res["budget"]
-        print(f"  budget: {b['parameters']:,} parameters, flash {b['flash_bytes']['total']:,} B, "
-              f"RAM {b['ram_bytes']['activation_buffers']:,} B, {b['macs'] / 1e6:.2f} M MACs, "
-              f"GAP9 ~{b['estimates']['gap9']['latency_ms']:.2f} ms (estimate)")
+        print(
+            f"  budget: {b['parameters']:,} parameters, flash {b['flash_bytes']['total']:,} B, "
+            f"RAM {b['ram_bytes']['activation_buffers']:,} B, {b['macs'] / 1e6:.2f} M MACs, "
+            f"GAP9 ~{b['estimates']['gap9']['latency_ms']:.2f} ms (estimate)"
+        )
     return 0

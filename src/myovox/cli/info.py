@@ -1,4 +1,5 @@
 """Describe a recording file or a dataset folder: channels, rate, duration, classes, subjects, lost packets."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,8 +9,9 @@ from typing import Any
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", help="a recording file (.bio, .h5, .csv, .edf, .xdf, .npz) or a dataset folder")
-    p.add_argument("--kind", default=None, help="dataset adapter (silentwear, somach, mateus, longterm); "
-                   "auto-detected by default")
+    p.add_argument(
+        "--kind", default=None, help="dataset adapter (silentwear, somach, mateus, longterm); auto-detected by default"
+    )
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 

@@ -3,6 +3,7 @@
 Each subcommand lives in ``myovox/cli/<name>.py`` and defines ``add_arguments(parser)`` and
 ``run(args) -> int``; modules must import only light things at top level.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -11,10 +12,10 @@ import logging
 import os
 import sys
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
-from .._version import __version__
 from .._logging import logger, set_log_level
+from .._version import __version__
 from ..exceptions import MyovoxError
 
 # subcommand -> (module, one-line help)
@@ -55,8 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_) in COMMANDS.items():
         mod = importlib.import_module(f"{__package__}.{module}")
-        p = sub.add_parser(name, help=help_, description=(mod.__doc__ or help_).strip(),
-                           formatter_class=_HelpFormatter)
+        p = sub.add_parser(name, help=help_, description=(mod.__doc__ or help_).strip(), formatter_class=_HelpFormatter)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser
@@ -67,8 +67,12 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         # "(default: None)" and "(default: False)" say nothing
-        if (action.default in (None, False) or action.nargs == 0 or action.help == argparse.SUPPRESS
-                or "default" in (action.help or "")):
+        if (
+            action.default in (None, False)
+            or action.nargs == 0
+            or action.help == argparse.SUPPRESS
+            or "default" in (action.help or "")
+        ):
             return action.help
         return super()._get_help_string(action)
 

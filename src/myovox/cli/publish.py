@@ -1,4 +1,5 @@
 """Publish a recording file as a Lab Streaming Layer stream (for tests, demos and replays)."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,8 @@ def run(args: argparse.Namespace) -> int:
 
     rec = read_recording(args.file)
     logger.info("publishing %s as LSL stream %r (%d ch @ %g Hz)", args.file, args.name, rec.n_channels, rec.sfreq)
-    n = publish_recording(rec, args.name, stream_type=args.type, chunk_s=args.chunk, realtime=not args.fast,
-                          loop=args.loop)
+    n = publish_recording(
+        rec, args.name, stream_type=args.type, chunk_s=args.chunk, realtime=not args.fast, loop=args.loop
+    )
     logger.info("published %d samples", n)
     return 0

@@ -3,6 +3,7 @@
 Samples are written to ``OUT/<name>.csv`` (+ ``.json`` sidecar) and fsynced every second, so a
 recorder that is killed leaves everything up to the last flushed second readable.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,9 @@ from ._types import add_force_argument, nonneg_int, positive_float, positive_int
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_source_arguments(p)
     p.add_argument("--out", required=True, help="dataset folder to add the session to (`myovox train` reads it)")
-    p.add_argument("--protocol", help="JSON/YAML cue protocol (words, repetitions, start_s, rest_s, cue_s, "
-                                      "tail_s, shuffle, seed)")
+    p.add_argument(
+        "--protocol", help="JSON/YAML cue protocol (words, repetitions, start_s, rest_s, cue_s, tail_s, shuffle, seed)"
+    )
     p.add_argument("--words", nargs="+", help="override the protocol's words")
     p.add_argument("--repetitions", type=positive_int, help="override repetitions per word")
     p.add_argument("--seed", type=nonneg_int, help="override the shuffle seed")
@@ -33,8 +35,11 @@ def run(args: argparse.Namespace) -> int:
     from ..acquisition import CueProtocol, GuidedRecorder
 
     proto = CueProtocol.from_file(args.protocol) if args.protocol else CueProtocol()
-    changes = {k: v for k, v in (("words", args.words), ("repetitions", args.repetitions), ("seed", args.seed))
-               if v is not None}
+    changes = {
+        k: v
+        for k, v in (("words", args.words), ("repetitions", args.repetitions), ("seed", args.seed))
+        if v is not None
+    }
     if changes:
         proto = CueProtocol(**{**proto.to_dict(), **changes})
 
@@ -43,8 +48,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"\r\033[K>>> {text}" if sys.stdout.isatty() else f">>> {text}", flush=True)
 
     meta = dict(subject=args.subject, session=args.session, batch=args.batch, condition=args.condition)
-    rec = GuidedRecorder(stream_from_args(args), proto, args.out, name=args.name, meta=meta,
-                         flush_s=args.flush, display=show, overwrite=args.force)
+    rec = GuidedRecorder(
+        stream_from_args(args),
+        proto,
+        args.out,
+        name=args.name,
+        meta=meta,
+        flush_s=args.flush,
+        display=show,
+        overwrite=args.force,
+    )
     path = rec.run()
     print(f"wrote {path} ({rec.n_written} samples)", file=sys.stderr)
     return 0

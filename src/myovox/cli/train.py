@@ -1,4 +1,5 @@
 """Train a model on a dataset and save it with its model card (filter, channels, window, labels)."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,18 +15,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset", help="dataset folder (or a recording file)")
     p.add_argument("--model", required=True, help="speechnet, rf, lda or svm")
     p.add_argument("--out", required=True, help="model folder to write")
-    p.add_argument("--window", type=positive_float, default=None, metavar="S",
-                   help="window length in seconds (default: the dataset's)")
+    p.add_argument(
+        "--window",
+        type=positive_float,
+        default=None,
+        metavar="S",
+        help="window length in seconds (default: the dataset's)",
+    )
     p.add_argument("--sessions", nargs="+", default=None, metavar="S", help="only these sessions")
     p.add_argument("--epochs", type=positive_int, default=None, help="training epochs of neural models")
-    p.add_argument("--causal", action="store_true",
-                   help="filter causally (as a live stream is filtered) instead of zero-phase")
-    p.add_argument("--live", action="store_true",
-                   help="train for `myovox stream`: causal filtering, and windows also 0.2 s before and 0.2/0.4 s "
-                        "after each onset (live windows slide past the cues)")
+    p.add_argument(
+        "--causal", action="store_true", help="filter causally (as a live stream is filtered) instead of zero-phase"
+    )
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="train for `myovox stream`: causal filtering, and windows also 0.2 s before and 0.2/0.4 s "
+        "after each onset (live windows slide past the cues)",
+    )
     add_force_argument(p, "a model folder")
-    p.add_argument("--param", action="append", default=None, metavar="KEY=VALUE",
-                   help="model parameter, repeatable (e.g. --param standardize=true)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help="model parameter, repeatable (e.g. --param standardize=true)",
+    )
     add_data_arguments(p)
 
 
@@ -40,20 +55,26 @@ def select(dataset: Any, condition: str | None, subjects: Any, sessions: Any):
             crit[key] = lambda v, wanted=wanted: str(v) in wanted
     ds = dataset.select(**crit) if crit else dataset
     if len(ds) == 0:
-        raise ValidationError(f"No recordings of {dataset.name!r} match condition={condition!r}, subjects={subjects}, "
-                              f"sessions={sessions}; subjects: {dataset.meta_values('subject')}, "
-                              f"sessions: {dataset.meta_values('session')}.")
+        raise ValidationError(
+            f"No recordings of {dataset.name!r} match condition={condition!r}, subjects={subjects}, "
+            f"sessions={sessions}; subjects: {dataset.meta_values('subject')}, "
+            f"sessions: {dataset.meta_values('session')}."
+        )
     return ds
 
 
 def check_windows(windows: Any, window_s: float | None, what: str) -> None:
     """One-line error when no windows could be cut (e.g. a window longer than every recording)."""
     if len(windows) == 0:
-        raise ValidationError(f"No {what} windows of {windows.window_s:g} s fit in the data (recordings or trials are "
-                              "shorter); choose a shorter --window.")
+        raise ValidationError(
+            f"No {what} windows of {windows.window_s:g} s fit in the data (recordings or trials are "
+            "shorter); choose a shorter --window."
+        )
     if len(windows.classes) < 2:
-        raise ValidationError(f"The {what} windows hold one class only ({windows.class_counts()}); a classifier needs "
-                              "at least two (record more repetitions or more words).")
+        raise ValidationError(
+            f"The {what} windows hold one class only ({windows.class_counts()}); a classifier needs "
+            "at least two (record more repetitions or more words)."
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,14 +102,31 @@ def run(args: argparse.Namespace) -> int:
     check_windows(windows, args.window, "training")
     rest = ds.info.get("rest_label", 0)
     train = downsample_rest(windows, rest_label=rest, random_state=args.seed)
-    model = make_model(model_name, sfreq=windows.sfreq, n_channels=windows.n_channels, n_times=windows.n_samples,
-                       random_state=args.seed, **params)
+    model = make_model(
+        model_name,
+        sfreq=windows.sfreq,
+        n_channels=windows.n_channels,
+        n_times=windows.n_samples,
+        random_state=args.seed,
+        **params,
+    )
     model.fit(train.X, train.y)
-    card = card_from_training(model, windows, ds, rest_label=rest,
-                              training={"condition": args.condition, "n_windows": len(train),
-                                        "classes": train.class_counts(), "onset_offsets_s": list(offsets)})
+    card = card_from_training(
+        model,
+        windows,
+        ds,
+        rest_label=rest,
+        training={
+            "condition": args.condition,
+            "n_windows": len(train),
+            "classes": train.class_counts(),
+            "onset_offsets_s": list(offsets),
+        },
+    )
     save_model(model, out, card, force=args.force)
-    print(f"Trained {model_name} on {len(train)} windows ({windows.window_s:g} s, {windows.n_channels} channels, "
-          f"{len(train.classes)} classes) of {ds.name!r}.")
+    print(
+        f"Trained {model_name} on {len(train)} windows ({windows.window_s:g} s, {windows.n_channels} channels, "
+        f"{len(train.classes)} classes) of {ds.name!r}."
+    )
     print(f"Saved the model and its model card to {out}")
     return 0

@@ -3,6 +3,7 @@
 Each adapter module defines ``detect(path) -> bool`` (cheap, looks at names only) and
 ``load(path, **options) -> Dataset``. :func:`load_dataset` auto-detects the kind.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -15,11 +16,11 @@ from ..exceptions import ValidationError
 
 #: adapter name -> module; tried in this order by auto-detection
 ADAPTERS: dict[str, str] = {
-    "recorded": "recorded",           # guided recordings of `myovox record` (<name>.csv + .json)
-    "silentwear": "silentwear",       # raw .bio tree or processed data_raw_and_filt .h5 tree
-    "somach": "somach",               # somach-silent-speech CSV trials
-    "mateus": "mateus",               # mateus-subvocal OpenBCI CSV(.gz)
-    "longterm": "longterm",           # longterm-armband D{d}M{m}T{t}.csv
+    "recorded": "recorded",  # guided recordings of `myovox record` (<name>.csv + .json)
+    "silentwear": "silentwear",  # raw .bio tree or processed data_raw_and_filt .h5 tree
+    "somach": "somach",  # somach-silent-speech CSV trials
+    "mateus": "mateus",  # mateus-subvocal OpenBCI CSV(.gz)
+    "longterm": "longterm",  # longterm-armband D{d}M{m}T{t}.csv
 }
 
 
@@ -41,7 +42,8 @@ def detect_dataset(path: str | Path) -> str:
             return kind
     raise ValidationError(
         f"{path} is not a dataset folder myovox knows (tried {', '.join(ADAPTERS)}); "
-        "pass kind= (--kind on the command line) or point at the dataset root.")
+        "pass kind= (--kind on the command line) or point at the dataset root."
+    )
 
 
 def load_dataset(path: str | Path, kind: str | None = None, *, raw_signal: bool = False, **options: Any) -> Dataset:
@@ -69,7 +71,8 @@ def load_dataset(path: str | Path, kind: str | None = None, *, raw_signal: bool 
         kind = detect_dataset(path)
     elif kind not in ADAPTERS:
         raise ValidationError(
-            f"Unknown dataset kind {kind!r}; known: {', '.join(ADAPTERS)}.{did_you_mean(kind, ADAPTERS)}")
+            f"Unknown dataset kind {kind!r}; known: {', '.join(ADAPTERS)}.{did_you_mean(kind, ADAPTERS)}"
+        )
     if raw_signal and kind == "silentwear":
         options.setdefault("filtered", False)
     return _module(kind).load(path, **options)

@@ -1,4 +1,5 @@
 """Helpers shared by the dataset adapters (:class:`~myovox.dataset.Dataset` itself is a core object)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -8,8 +9,9 @@ from .._checks import did_you_mean
 from ..exceptions import ValidationError
 
 
-def choose_values(name: str, value: Any, allowed: Iterable[Any],
-                  normalise: Callable[[Any], Any] = lambda v: v) -> set | None:
+def choose_values(
+    name: str, value: Any, allowed: Iterable[Any], normalise: Callable[[Any], Any] = lambda v: v
+) -> set | None:
     """Adapter option (one value or several) as a set of allowed values; ``None`` means all.
 
     Each value is passed through ``normalise`` first (e.g. ``3`` -> ``"P003"``); an unknown one
@@ -25,6 +27,7 @@ def choose_values(name: str, value: Any, allowed: Iterable[Any],
         if n not in allowed:
             raise ValidationError(
                 f"Invalid value for {name!r}: expected any of {', '.join(map(repr, allowed))}, "
-                f"got {v!r}.{did_you_mean(str(v), map(str, allowed))}")
+                f"got {v!r}.{did_you_mean(str(v), map(str, allowed))}"
+            )
         out.add(n)
     return out

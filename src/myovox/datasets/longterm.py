@@ -13,12 +13,14 @@ One Recording per file with constant labels ``m - 1`` (0 = "M1 (rest)", 1 = "M2"
 21 = "M22"); metadata ``dataset``, ``subject`` ("sub2"), ``day``, ``session`` (= day),
 ``position`` (N/I/O, None past day 10), ``motion``, ``trial`` and ``source``.
 """
+
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -26,8 +28,8 @@ from .._checks import check_positive, did_you_mean
 from .._logging import logger, progress
 from ..dataset import Dataset
 from ..exceptions import ValidationError
-from ..recording import Recording
 from ..io.csv import read_table
+from ..recording import Recording
 
 SFREQ = 200.0
 N_CHANNELS = 8
@@ -47,12 +49,15 @@ INFO: dict[str, Any] = {
     "rest_label": REST_LABEL,
     "label_map": LABELS,
     "positions": POSITIONS,
-    "position_note": ("band re-donned daily at a rotated position: N neutral, I inward, O outward; "
-                      "known for days 1-10 only"),
+    "position_note": (
+        "band re-donned daily at a rotated position: N neutral, I inward, O outward; known for days 1-10 only"
+    ),
     "filter": {"highpass": 20.0, "notch": None},
-    "filter_note": ("Each file is only 1.5 s: a 20 Hz high-pass removes offset and motion drift; "
-                    "filter per file with care for edge effects, or not at all (the armband "
-                    "already band-limits its output)."),
+    "filter_note": (
+        "Each file is only 1.5 s: a 20 Hz high-pass removes offset and motion drift; "
+        "filter per file with care for edge effects, or not at all (the armband "
+        "already band-limits its output)."
+    ),
     "licence": "Apache-2.0 (LICENSE beside the data)",
     "citation": "Suguru55/Wearable_Sensor_Long-term_sEMG_Dataset (subset: days 1-10)",
     "published_baseline": None,
@@ -85,8 +90,15 @@ def _describe(file: Path) -> dict[str, Any] | None:
     day, motion, trial = (int(g) for g in m.groups())
     if not 1 <= motion <= N_MOTIONS:
         return None
-    return {"dataset": "longterm", "subject": f"sub{int(sub.group(1))}", "day": day, "session": day,
-            "position": POSITIONS.get(day), "motion": motion, "trial": trial}
+    return {
+        "dataset": "longterm",
+        "subject": f"sub{int(sub.group(1))}",
+        "day": day,
+        "session": day,
+        "position": POSITIONS.get(day),
+        "motion": motion,
+        "trial": trial,
+    }
 
 
 def read_file(file: str | Path, meta: dict[str, Any] | None = None) -> Recording:
@@ -101,11 +113,15 @@ def read_file(file: str | Path, meta: dict[str, Any] | None = None) -> Recording
     labels = None
     if "motion" in meta:
         labels = np.full(n, meta["motion"] - 1, dtype=np.int64)
-    meta.update(units="a.u.", device="Myo-type armband", source=str(file),
-                n_rows_skipped=table.n_rows_skipped)
-    return Recording(np.ascontiguousarray(table.numbers.T), SFREQ,
-                     ch_names=[f"Ch{i}" for i in range(1, N_CHANNELS + 1)], labels=labels,
-                     label_names=LABELS, meta=meta)
+    meta.update(units="a.u.", device="Myo-type armband", source=str(file), n_rows_skipped=table.n_rows_skipped)
+    return Recording(
+        np.ascontiguousarray(table.numbers.T),
+        SFREQ,
+        ch_names=[f"Ch{i}" for i in range(1, N_CHANNELS + 1)],
+        labels=labels,
+        label_names=LABELS,
+        meta=meta,
+    )
 
 
 def _ints(name: str, value: Any, allowed: Iterable[int], prefix: str = "") -> set[int] | None:
@@ -117,18 +133,29 @@ def _ints(name: str, value: Any, allowed: Iterable[int], prefix: str = "") -> se
     out = set()
     for v in values:
         s = str(v).strip()
-        s = s[len(prefix):] if prefix and s.lower().startswith(prefix) else s
+        s = s[len(prefix) :] if prefix and s.lower().startswith(prefix) else s
         if not s.isdigit() or int(s) not in allowed:
             shown = [f"{prefix}{a}" for a in allowed] if prefix else [str(a) for a in allowed]
-            raise ValidationError(f"Invalid value for {name!r}: expected any of {', '.join(shown)}, "
-                                  f"got {v!r}.{did_you_mean(str(v), shown)}")
+            raise ValidationError(
+                f"Invalid value for {name!r}: expected any of {', '.join(shown)}, "
+                f"got {v!r}.{did_you_mean(str(v), shown)}"
+            )
         out.add(int(s))
     return out
 
 
-def load(path: str | Path, *, subjects: Any = None, days: Any = None, sessions: Any = None,
-         positions: Any = None, motions: Any = None, trials: Any = None,
-         window_s: float = WINDOW_S, verbose: bool | None = None) -> Dataset:
+def load(
+    path: str | Path,
+    *,
+    subjects: Any = None,
+    days: Any = None,
+    sessions: Any = None,
+    positions: Any = None,
+    motions: Any = None,
+    trials: Any = None,
+    window_s: float = WINDOW_S,
+    verbose: bool | None = None,
+) -> Dataset:
     """Load longterm-armband (root, ``data``, ``data/sub2`` or ``data/sub2/day3``) as a Dataset.
 
     Parameters
@@ -170,16 +197,17 @@ def load(path: str | Path, *, subjects: Any = None, days: Any = None, sessions: 
         want_pos = {str(v).upper() for v in vals}
         bad = want_pos - {"N", "I", "O"}
         if bad:
-            raise ValidationError(f"Invalid value for 'positions': expected any of 'N', 'I', 'O', "
-                                  f"got {sorted(bad)!r}.")
+            raise ValidationError(f"Invalid value for 'positions': expected any of 'N', 'I', 'O', got {sorted(bad)!r}.")
 
     def keep(m: dict[str, Any]) -> bool:
-        return not ((want_sub and int(m["subject"][3:]) not in want_sub)
-                    or (want_day and m["day"] not in want_day)
-                    or (want_ses and m["session"] not in want_ses)
-                    or (want_pos and m["position"] not in want_pos)
-                    or (want_mot and m["motion"] not in want_mot)
-                    or (want_tri and m["trial"] not in want_tri))
+        return not (
+            (want_sub and int(m["subject"][3:]) not in want_sub)
+            or (want_day and m["day"] not in want_day)
+            or (want_ses and m["session"] not in want_ses)
+            or (want_pos and m["position"] not in want_pos)
+            or (want_mot and m["motion"] not in want_mot)
+            or (want_tri and m["trial"] not in want_tri)
+        )
 
     chosen = [(f, m) for f, m in found if keep(m)]
     if not chosen:
@@ -188,11 +216,13 @@ def load(path: str | Path, *, subjects: Any = None, days: Any = None, sessions: 
     recs = [read_file(f, m) for f, m in bar]
     n = np.array([r.n_times for r in recs])
     info = dict(INFO)
-    info.update({
-        "shortest_trial_s": float(n.min() / SFREQ),
-        "n_trials_shorter_than_window": int(np.count_nonzero(n < int(round(window_s * SFREQ)))),
-        "n_rows_skipped": int(sum(r.meta["n_rows_skipped"] for r in recs)),
-    })
+    info.update(
+        {
+            "shortest_trial_s": float(n.min() / SFREQ),
+            "n_trials_shorter_than_window": int(np.count_nonzero(n < int(round(window_s * SFREQ)))),
+            "n_rows_skipped": int(sum(r.meta["n_rows_skipped"] for r in recs)),
+        }
+    )
     info["load_s"] = round(time.perf_counter() - t0, 3)
     logger.info(f"longterm: {len(recs)} files from {root} in {info['load_s']:.2f} s")
     return Dataset(recs, "longterm", str(root), window_s=window_s, window_mode="trial", info=info)

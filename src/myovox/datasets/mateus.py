@@ -15,14 +15,16 @@ Each file is one Recording with per-sample labels ``0`` silence, ``1`` sim, ``2`
 "subvocal"), ``condition_code`` (F/A/S), ``word``, ``session`` (1: one session per subject),
 ``railed_channels`` and ``source``.
 """
+
 from __future__ import annotations
 
 import re
 import time
 import unicodedata
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +32,8 @@ from .._checks import check_positive, did_you_mean
 from .._logging import logger, progress
 from ..dataset import Dataset
 from ..exceptions import DataFormatError, DataQualityWarning, ValidationError
-from ..recording import Recording
 from ..io.csv import factorize, read_bytes, read_table
+from ..recording import Recording
 from .base import choose_values
 
 SFREQ = 250.0
@@ -52,11 +54,15 @@ INFO: dict[str, Any] = {
     "rest_label": 0,
     "label_map": LABELS,
     "filter": {"highpass": 20.0, "notch": 60.0},
-    "filter_note": ("Raw OpenBCI data: a large DC offset and no filtering; high-pass to remove "
-                    "the offset and drift, notch at 60 Hz (recorded in Brazil, 60 Hz mains)."),
-    "confound": ("Each file holds one word alternating with silence, recorded as one block: word "
-                 "identity is confounded with the recording block. Honest tasks: word-vs-silence "
-                 "per file, or 4-class with folds that never split a file and report the confound."),
+    "filter_note": (
+        "Raw OpenBCI data: a large DC offset and no filtering; high-pass to remove "
+        "the offset and drift, notch at 60 Hz (recorded in Brazil, 60 Hz mains)."
+    ),
+    "confound": (
+        "Each file holds one word alternating with silence, recorded as one block: word "
+        "identity is confounded with the recording block. Honest tasks: word-vs-silence "
+        "per file, or 4-class with folds that never split a file and report the confound."
+    ),
     "licence": "BSD-3-Clause (LICENSE beside the data)",
     "citation": "MateusAquino/subvocalization-emg",
     "published_baseline": None,
@@ -70,8 +76,7 @@ def _norm_word(token: Any) -> str:
 
 
 def _is_subject_dir(p: Path) -> bool:
-    return bool(_SUBJ_RE.match(p.name)) and (p.parent.name == "saves"
-                                              or any((p / c).is_dir() for c in CONDITIONS))
+    return bool(_SUBJ_RE.match(p.name)) and (p.parent.name == "saves" or any((p / c).is_dir() for c in CONDITIONS))
 
 
 def detect(path: str | Path) -> bool:
@@ -97,8 +102,14 @@ def _describe(file: Path) -> dict[str, Any] | None:
     word = WORDS.get(_norm_word(m.group(1)))
     if word is None:
         return None
-    return {"dataset": "mateus", "subject": subj, "condition": CONDITIONS[cond],
-            "condition_code": cond, "word": word, "session": 1}
+    return {
+        "dataset": "mateus",
+        "subject": subj,
+        "condition": CONDITIONS[cond],
+        "condition_code": cond,
+        "word": word,
+        "session": 1,
+    }
 
 
 def _channel_index(channels: Sequence[int | str]) -> list[int]:
@@ -108,17 +119,19 @@ def _channel_index(channels: Sequence[int | str]) -> list[int]:
     for ch in channels:
         if isinstance(ch, str):
             if ch not in names:
-                raise ValidationError(f"Invalid value for 'channels': unknown channel {ch!r}; "
-                                      f"known: {', '.join(names)}.{did_you_mean(ch, names)}")
+                raise ValidationError(
+                    f"Invalid value for 'channels': unknown channel {ch!r}; "
+                    f"known: {', '.join(names)}.{did_you_mean(ch, names)}"
+                )
             out.append(names.index(ch))
         elif isinstance(ch, (int, np.integer)) and not isinstance(ch, bool) and 1 <= ch <= N_CHANNELS:
             out.append(int(ch) - 1)
         else:
-            raise ValidationError(f"Invalid value for 'channels': expected channel numbers 1-{N_CHANNELS} "
-                                  f"or names Channel_n, got {ch!r}.")
+            raise ValidationError(
+                f"Invalid value for 'channels': expected channel numbers 1-{N_CHANNELS} or names Channel_n, got {ch!r}."
+            )
     if not out or len(set(out)) != len(out):
-        raise ValidationError(
-            f"Invalid value for 'channels': expected distinct channels, got {list(channels)!r}.")
+        raise ValidationError(f"Invalid value for 'channels': expected distinct channels, got {list(channels)!r}.")
     return out
 
 
@@ -128,8 +141,9 @@ def railed(data: np.ndarray, *, fraction: float = 0.5) -> np.ndarray:
     return at_rail.mean(axis=1) > fraction
 
 
-def read_file(file: str | Path, meta: dict[str, Any] | None = None,
-              channels: Sequence[int | str] = DEFAULT_CHANNELS) -> Recording:
+def read_file(
+    file: str | Path, meta: dict[str, Any] | None = None, channels: Sequence[int | str] = DEFAULT_CHANNELS
+) -> Recording:
     """Read one ``{Sim,Nao,Talvez}.csv(.gz)`` file as a Recording with per-sample labels.
 
     Raises ``DataFormatError`` naming the file when the header does not have the label column
@@ -143,15 +157,18 @@ def read_file(file: str | Path, meta: dict[str, Any] | None = None,
     cols = [c.strip() for c in head.split(",")]
     ch_cols = [c for c in cols[1:] if re.fullmatch(r"Channel_\d+", c)]
     if len(ch_cols) != N_CHANNELS or len(cols) != N_CHANNELS + 1:
-        raise DataFormatError(f"{file}: {len(ch_cols)} Channel_n column(s) after the label column, "
-                              f"expected {N_CHANNELS} (header {head!r}).")
+        raise DataFormatError(
+            f"{file}: {len(ch_cols)} Channel_n column(s) after the label column, "
+            f"expected {N_CHANNELS} (header {head!r})."
+        )
     table = read_table(file, header=True, numeric=list(range(1, N_CHANNELS + 1)), text=[0], raw=raw)
     raw_uniq, inv = factorize(table.text[:, 0])
     uniq = [_norm_word(u) for u in raw_uniq]
-    unknown = [str(r) for r, u in zip(raw_uniq, uniq) if u not in _CODE]
+    unknown = [str(r) for r, u in zip(raw_uniq, uniq, strict=False) if u not in _CODE]
     if unknown:
-        raise DataFormatError(f"{file}: unknown label(s) {', '.join(map(repr, unknown))}; expected "
-                              f"$SILENCE, sim, não or talvez.")
+        raise DataFormatError(
+            f"{file}: unknown label(s) {', '.join(map(repr, unknown))}; expected $SILENCE, sim, não or talvez."
+        )
     labels = np.array([_CODE[u] for u in uniq], dtype=np.int64)[inv]
     words = sorted({u for u in uniq if u != "silence"})
     if meta.get("word") and words and words != [meta["word"]]:
@@ -166,10 +183,15 @@ def read_file(file: str | Path, meta: dict[str, Any] | None = None,
         msg = f"{file}: kept channel(s) {', '.join(kept_railed)} are railed (about -{RAIL_UV:.0f} uV)."
         logger.warning(msg)
         warnings.warn(msg, DataQualityWarning, stacklevel=2)
-    meta.update(units="uV", device="OpenBCI Cyton", source=str(file),
-                n_rows_skipped=table.n_rows_skipped)
-    return Recording(np.ascontiguousarray(data[idx]), SFREQ, ch_names=[f"Channel_{i + 1}" for i in idx],
-                     labels=labels, label_names=LABELS, meta=meta)
+    meta.update(units="uV", device="OpenBCI Cyton", source=str(file), n_rows_skipped=table.n_rows_skipped)
+    return Recording(
+        np.ascontiguousarray(data[idx]),
+        SFREQ,
+        ch_names=[f"Channel_{i + 1}" for i in idx],
+        labels=labels,
+        label_names=LABELS,
+        meta=meta,
+    )
 
 
 def _norm_subject(v: Any) -> str:
@@ -178,9 +200,16 @@ def _norm_subject(v: Any) -> str:
     return str(v).strip().upper()
 
 
-def load(path: str | Path, *, subjects: Any = None, conditions: Any = None, words: Any = None,
-         channels: Sequence[int | str] = DEFAULT_CHANNELS, window_s: float = WINDOW_S,
-         verbose: bool | None = None) -> Dataset:
+def load(
+    path: str | Path,
+    *,
+    subjects: Any = None,
+    conditions: Any = None,
+    words: Any = None,
+    channels: Sequence[int | str] = DEFAULT_CHANNELS,
+    window_s: float = WINDOW_S,
+    verbose: bool | None = None,
+) -> Dataset:
     """Load mateus-subvocal (root, ``saves``, a subject or a condition folder) as a Dataset.
 
     Parameters
@@ -208,19 +237,24 @@ def load(path: str | Path, *, subjects: Any = None, conditions: Any = None, word
         raise ValidationError(f"Invalid value for 'path': {root} is not a folder.")
     found = [(f, m) for f in sorted(root.rglob("*.csv*")) if (m := _describe(f)) is not None]
     want_subj = choose_values("subjects", subjects, sorted({m["subject"] for _, m in found}), _norm_subject)
-    want_cond = choose_values("conditions", conditions, list(CONDITIONS.values()),
-                        lambda v: CONDITIONS.get(str(v).upper(), str(v).lower()))
+    want_cond = choose_values(
+        "conditions", conditions, list(CONDITIONS.values()), lambda v: CONDITIONS.get(str(v).upper(), str(v).lower())
+    )
     want_words = choose_values("words", words, list(WORDS), _norm_word)
     chosen = []
     for file, meta in found:
-        if ((want_subj and meta["subject"] not in want_subj)
-                            or (want_cond and meta["condition"] not in want_cond)
-                            or (want_words and meta["word"] not in want_words)):
+        if (
+            (want_subj and meta["subject"] not in want_subj)
+            or (want_cond and meta["condition"] not in want_cond)
+            or (want_words and meta["word"] not in want_words)
+        ):
             continue
         chosen.append((file, meta))
     if not chosen:
-        raise ValidationError(f"No mateus-subvocal file under {root} matches the selection "
-                              f"(subjects={subjects!r}, conditions={conditions!r}, words={words!r}).")
+        raise ValidationError(
+            f"No mateus-subvocal file under {root} matches the selection "
+            f"(subjects={subjects!r}, conditions={conditions!r}, words={words!r})."
+        )
     bar = progress(chosen, desc="mateus", disable=None if verbose is None else not verbose)
     recs = [read_file(f, m, channels) for f, m in bar]
 
@@ -230,15 +264,18 @@ def load(path: str | Path, *, subjects: Any = None, conditions: Any = None, word
         for ch in r.meta["railed_channels"]:
             railed_count[ch] = railed_count.get(ch, 0) + 1
     seg = np.array([b - a for r in recs for a, b, _ in r.label_runs()])
-    info.update({
-        "channels_kept": list(recs[0].ch_names),
-        "railed_channels_files": dict(sorted(railed_count.items())),
-        "railed_note": (f"railed channels (at about -{RAIL_UV:.0f} uV) per number of files; "
-                        "channels 5-8 are unconnected"),
-        "median_segment_s": float(np.median(seg) / SFREQ),
-        "n_segments_shorter_than_window": int(np.count_nonzero(seg < int(round(window_s * SFREQ)))),
-        "n_rows_skipped": int(sum(r.meta["n_rows_skipped"] for r in recs)),
-    })
+    info.update(
+        {
+            "channels_kept": list(recs[0].ch_names),
+            "railed_channels_files": dict(sorted(railed_count.items())),
+            "railed_note": (
+                f"railed channels (at about -{RAIL_UV:.0f} uV) per number of files; channels 5-8 are unconnected"
+            ),
+            "median_segment_s": float(np.median(seg) / SFREQ),
+            "n_segments_shorter_than_window": int(np.count_nonzero(seg < int(round(window_s * SFREQ)))),
+            "n_rows_skipped": int(sum(r.meta["n_rows_skipped"] for r in recs)),
+        }
+    )
     info["load_s"] = round(time.perf_counter() - t0, 3)
     logger.info(f"mateus: {len(recs)} files from {root} in {info['load_s']:.2f} s")
     return Dataset(recs, "mateus", str(root), window_s=window_s, window_mode="event", info=info)

@@ -6,6 +6,7 @@ dataset: one Recording per session, labelled by the cue protocol, with the sidec
 filtering by :func:`myovox.preprocessing.pipeline.preprocess_dataset`). Sessions whose recorder was
 stopped early are kept with a warning; empty ones are skipped with a warning.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -50,8 +51,9 @@ def load(path: str | Path, *, subjects: Any = None, sessions: Any = None, condit
             warnings.warn(f"{f}: no samples recorded; skipped.", DataLossWarning, stacklevel=2)
             continue
         if status != "complete":
-            warnings.warn(f"{f}: recording {status!r}; its {rec.n_times} samples are used.", DataLossWarning,
-                          stacklevel=2)
+            warnings.warn(
+                f"{f}: recording {status!r}; its {rec.n_times} samples are used.", DataLossWarning, stacklevel=2
+            )
         recs.append(rec)
     if not recs:
         raise ValidationError(f"{path}: every guided recording is empty.")
@@ -70,6 +72,11 @@ def load(path: str | Path, *, subjects: Any = None, sessions: Any = None, condit
     label_map: dict[int, str] = {}
     for r in recs:
         label_map.update(r.label_names or {})
-    info = {"hardware": sorted({str(r.meta.get("device")) for r in recs}), "rest_label": 0, "label_map": label_map,
-            "nan_policy": "interpolate", "n_lost_samples": n_lost}
+    info = {
+        "hardware": sorted({str(r.meta.get("device")) for r in recs}),
+        "rest_label": 0,
+        "label_map": label_map,
+        "nan_policy": "interpolate",
+        "n_lost_samples": n_lost,
+    }
     return Dataset(recs, "recorded", str(path), window_s=1.4, window_mode="event", info=info)

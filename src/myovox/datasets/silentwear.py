@@ -12,11 +12,13 @@ A folder holding both (e.g. ``raw/`` beside ``data_raw_and_filt/``) is read as p
 own ``Ch_i_filt`` columns. Either way the 14 kept channels come in SilentWear's model order and
 ``meta["filtered"]`` tells whether the signal is filtered (so it is not filtered twice).
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .._checks import check_option, did_you_mean
 from .._logging import logger, progress
@@ -41,8 +43,10 @@ INFO: dict[str, Any] = {
     "hardware": "BioGAP-Ultra (2 x ADS1298, GAP9, BLE), textile neck band, 14 differential dry EMG channels",
     "units": "0.1 uV",
     "protocol": "per batch: 5 s start, 160 trials of 1.5 s rest + 2.0 s word cue (8 words x 20)",
-    "published": {"global_balanced_accuracy": {"vocalized": 0.848, "silent": 0.775},
-                  "inter_session_balanced_accuracy": {"vocalized": 0.711, "silent": 0.593}},
+    "published": {
+        "global_balanced_accuracy": {"vocalized": 0.848, "silent": 0.775},
+        "inter_session_balanced_accuracy": {"vocalized": 0.711, "silent": 0.593},
+    },
 }
 
 
@@ -100,8 +104,10 @@ def _check_known(name: str, wanted: set | None, have: set) -> None:
     unknown = sorted(wanted - have, key=str)
     if unknown:
         hint = did_you_mean(str(unknown[0]), [str(h) for h in have])
-        raise ValidationError(f"Invalid value for {name!r}: {', '.join(map(repr, unknown))} not in this dataset "
-                              f"(has {', '.join(map(str, sorted(have, key=str)))}).{hint}")
+        raise ValidationError(
+            f"Invalid value for {name!r}: {', '.join(map(repr, unknown))} not in this dataset "
+            f"(has {', '.join(map(str, sorted(have, key=str)))}).{hint}"
+        )
 
 
 def _read_raw(path: Path, filtered: bool) -> Recording:
@@ -129,8 +135,16 @@ def _read_processed(path: Path, filtered: bool) -> Recording:
     return rec.pick(list(CHANNEL_ORDER))
 
 
-def load(path: str | Path, *, subjects: Any = None, conditions: Any = None, sessions: Any = None,
-         batches: Any = None, source: str = "auto", filtered: bool = True) -> Dataset:
+def load(
+    path: str | Path,
+    *,
+    subjects: Any = None,
+    conditions: Any = None,
+    sessions: Any = None,
+    batches: Any = None,
+    source: str = "auto",
+    filtered: bool = True,
+) -> Dataset:
     """Load a SilentWear tree (raw ``.bio`` or processed ``.h5``) as a :class:`Dataset`.
 
     Parameters
@@ -169,7 +183,8 @@ def load(path: str | Path, *, subjects: Any = None, conditions: Any = None, sess
     if not files:
         raise ValidationError(
             f"{path}: no SilentWear {'recordings' if source == 'auto' else source + ' files'} found "
-            f"(expected <subject>/<silent|vocalized>/sess_<s>_batch_<b>{_EXT.get(source, '.bio/.h5')}).")
+            f"(expected <subject>/<silent|vocalized>/sess_<s>_batch_<b>{_EXT.get(source, '.bio/.h5')})."
+        )
     keys = {f: _key(f) for f in files}
     subj, conds = _as_set("subjects", subjects), _as_set("conditions", conditions, lambda c: str(c).lower())
     sess, bats = _as_set("sessions", sessions, int), _as_set("batches", batches, int)
@@ -178,18 +193,25 @@ def load(path: str | Path, *, subjects: Any = None, conditions: Any = None, sess
     _check_known("subjects", subj, {k[0] for k in keys.values()})
     _check_known("sessions", sess, {k[2] for k in keys.values()})
     _check_known("batches", bats, {k[3] for k in keys.values()})
-    chosen = [f for f in files if (subj is None or keys[f][0] in subj) and (conds is None or keys[f][1] in conds)
-              and (sess is None or keys[f][2] in sess) and (bats is None or keys[f][3] in bats)]
+    chosen = [
+        f
+        for f in files
+        if (subj is None or keys[f][0] in subj)
+        and (conds is None or keys[f][1] in conds)
+        and (sess is None or keys[f][2] in sess)
+        and (bats is None or keys[f][3] in bats)
+    ]
     if not chosen:
-        raise ValidationError(f"{path}: no recording matches subjects={subjects!r}, conditions={conditions!r}, "
-                              f"sessions={sessions!r}, batches={batches!r}.")
+        raise ValidationError(
+            f"{path}: no recording matches subjects={subjects!r}, conditions={conditions!r}, "
+            f"sessions={sessions!r}, batches={batches!r}."
+        )
     chosen.sort(key=lambda f: keys[f])
     seen: dict[tuple, Path] = {}
     for f in chosen:
         k = keys[f][:4]
         if k in seen:
-            logger.warning("%s and %s are both subject %s, %s, session %d, batch %d; keeping both",
-                           seen[k], f, *k)
+            logger.warning("%s and %s are both subject %s, %s, session %d, batch %d; keeping both", seen[k], f, *k)
         seen.setdefault(k, f)
 
     reader = _read_processed if source == "processed" else _read_raw
@@ -204,9 +226,18 @@ def load(path: str | Path, *, subjects: Any = None, conditions: Any = None, sess
         rec.meta["dataset"] = NAME
         recs.append(rec)
     info = dict(INFO)
-    info.update({"filter": dict(FILTER), "channels": list(CHANNEL_ORDER), "rest_label": 0,
-                 "labels": dict(SILENTWEAR_LABELS), "sfreq": SFREQ, "source": source, "filtered": filtered})
+    info.update(
+        {
+            "filter": dict(FILTER),
+            "channels": list(CHANNEL_ORDER),
+            "rest_label": 0,
+            "labels": dict(SILENTWEAR_LABELS),
+            "sfreq": SFREQ,
+            "source": source,
+            "filtered": filtered,
+        }
+    )
     return Dataset(recs, NAME, str(path), window_s=WINDOW_S, window_mode="event", info=info)
 
 
-__all__ = ["detect", "load", "CHANNEL_ORDER", "CONDITIONS", "FILTER"]
+__all__ = ["CHANNEL_ORDER", "CONDITIONS", "FILTER", "detect", "load"]

@@ -8,6 +8,7 @@ runner with a progress bar, and the aggregation of fold rows into a :class:`~.re
 The shared parameters of the protocols are documented once, in :data:`docdict`, and filled into
 their docstrings by :func:`fill_doc`.
 """
+
 from __future__ import annotations
 
 import math
@@ -69,8 +70,19 @@ docdict: dict[str, str] = {
 Result
     Per-fold rows, per-subject means and mean ± std over subjects (see :class:`~.results.Result`).""",
 }
-_COMMON = ("dataset", "model", "window_s", "condition", "random_state", "model_params", "subjects", "n_jobs",
-           "rest_label", "preprocess", "causal")
+_COMMON = (
+    "dataset",
+    "model",
+    "window_s",
+    "condition",
+    "random_state",
+    "model_params",
+    "subjects",
+    "n_jobs",
+    "rest_label",
+    "preprocess",
+    "causal",
+)
 docdict["common"] = "\n".join(docdict[k] for k in _COMMON)
 
 
@@ -89,7 +101,7 @@ def fill_doc(func: Callable) -> Callable:
             key = stripped[2:-2]
             if key not in docdict:
                 raise KeyError(f"{func.__name__}: no shared docstring entry {key!r}.")
-            indent = line[:len(line) - len(stripped)]
+            indent = line[: len(line) - len(stripped)]
             out.extend(indent + part if part else part for part in docdict[key].split("\n"))
         else:
             out.append(line)
@@ -114,7 +126,8 @@ class ModelSpec:
             self.name = getattr(model, "__name__", type(model).__name__)
         else:
             raise ValidationError(
-                f"Invalid value for 'model': expected a model name, an estimator or a factory, got {model!r}.")
+                f"Invalid value for 'model': expected a model name, an estimator or a factory, got {model!r}."
+            )
 
     def build(self, windows: Windows, random_state: Any = 0, overrides: Mapping[str, Any] | None = None) -> Any:
         """A new estimator for windows shaped like ``windows``.
@@ -122,8 +135,9 @@ class ModelSpec:
         ``overrides`` (protocol settings such as ``valid_size``) are set where the estimator
         accepts them and ``model_params`` did not set them explicitly.
         """
-        kw = dict(sfreq=windows.sfreq, n_channels=windows.n_channels, n_times=windows.n_samples,
-                  random_state=random_state)
+        kw = dict(
+            sfreq=windows.sfreq, n_channels=windows.n_channels, n_times=windows.n_samples, random_state=random_state
+        )
         if isinstance(self.model, str):
             from ..models.registry import make_model
 
@@ -152,8 +166,6 @@ class ModelSpec:
         return f"<ModelSpec {self.name!r}{' ' + str(self.params) if self.params else ''}>"
 
 
-
-
 # ============================================================================ data preparation
 def check_window_s(window_s: Any) -> float | None:
     """``window_s`` as a positive float or None, checked where the API is called.
@@ -165,7 +177,8 @@ def check_window_s(window_s: Any) -> float | None:
     if isinstance(window_s, (list, tuple, np.ndarray)):
         raise ValidationError(
             f"Invalid value for 'window_s': expected one window length in seconds, got {list(window_s)!r}; "
-            "for a window sweep pass window_sweep=[...] to the inter_session protocol.")
+            "for a window sweep pass window_sweep=[...] to the inter_session protocol."
+        )
     return check_positive("window_s", window_s, "window length in seconds")
 
 
@@ -174,16 +187,18 @@ def check_window_sweep(window_sweep: Any) -> list[float] | None:
     if window_sweep is None:
         return None
     if isinstance(window_sweep, (str, bytes)) or not hasattr(window_sweep, "__iter__"):
-        raise ValidationError(f"Invalid value for 'window_sweep': expected a list of window lengths in seconds, "
-                              f"got {window_sweep!r}.")
+        raise ValidationError(
+            f"Invalid value for 'window_sweep': expected a list of window lengths in seconds, got {window_sweep!r}."
+        )
     sweep = [check_positive("window_sweep", v, "window length in seconds") for v in window_sweep]
     if not sweep:
         raise ValidationError("Invalid value for 'window_sweep': the list of window lengths is empty.")
     return sweep
 
 
-def _prepare(dataset: Any, condition: str | None, subjects: Sequence | None, preprocess: bool, causal: bool
-             ) -> tuple[Any, Callable[[float | None], Windows], dict, int | None]:
+def _prepare(
+    dataset: Any, condition: str | None, subjects: Sequence | None, preprocess: bool, causal: bool
+) -> tuple[Any, Callable[[float | None], Windows], dict, int | None]:
     """Return (selected data, windows_for(window_s), dataset summary, rest label)."""
     if isinstance(dataset, Windows):
         w = dataset
@@ -201,11 +216,17 @@ def _prepare(dataset: Any, condition: str | None, subjects: Sequence | None, pre
             if ws is not None and not math.isclose(ws, w.window_s, rel_tol=1e-6, abs_tol=0.5 / w.sfreq):
                 raise ValidationError(
                     f"Invalid value for 'window_s': windows given directly are {w.window_s:g} s long, got {ws:g}; "
-                    "pass a Dataset to evaluate other window lengths.")
+                    "pass a Dataset to evaluate other window lengths."
+                )
             return w
 
-        summary = {"dataset": "windows", "n_windows": len(w), "n_channels": w.n_channels, "sfreq": w.sfreq,
-                   "classes": w.class_counts()}
+        summary = {
+            "dataset": "windows",
+            "n_windows": len(w),
+            "n_channels": w.n_channels,
+            "sfreq": w.sfreq,
+            "classes": w.class_counts(),
+        }
         return w, given, summary, 0
     # a Dataset
     ds = dataset
@@ -218,10 +239,12 @@ def _prepare(dataset: Any, condition: str | None, subjects: Sequence | None, pre
     if crit:
         ds = ds.select(**crit)
     if len(ds) == 0:
-        raise ValidationError(f"No recordings in dataset {dataset.name!r} for condition={condition!r}, "
-                              f"subjects={None if subjects is None else list(subjects)}; "
-                              f"subjects: {dataset.meta_values('subject')}, "
-                              f"conditions: {dataset.meta_values('condition')}.")
+        raise ValidationError(
+            f"No recordings in dataset {dataset.name!r} for condition={condition!r}, "
+            f"subjects={None if subjects is None else list(subjects)}; "
+            f"subjects: {dataset.meta_values('subject')}, "
+            f"conditions: {dataset.meta_values('condition')}."
+        )
     from ..preprocessing.pipeline import dataset_windows
 
     cache: dict[Any, Windows] = {}
@@ -263,13 +286,19 @@ def _units(w: Windows, split_subjects: bool, split_conditions: bool) -> list[tup
 def _check_train(train: Windows, labels: Sequence[int], fold: str, unit: str, label_names: Mapping | None) -> None:
     present = set(np.unique(train.y).tolist())
     if len(present) < 2:
-        raise ValidationError(f"Fold {fold!r} of {unit}: the training data hold {len(present)} class(es) "
-                              f"({sorted(present)}); at least 2 are needed.")
+        raise ValidationError(
+            f"Fold {fold!r} of {unit}: the training data hold {len(present)} class(es) "
+            f"({sorted(present)}); at least 2 are needed."
+        )
     missing = [c for c in labels if c not in present]
     if missing:
         names = ", ".join(repr((label_names or {}).get(int(c), str(c))) for c in missing)
-        warnings.warn(f"Fold {fold!r} of {unit}: class(es) {names} missing from the training data; "
-                      "the model cannot predict them.", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"Fold {fold!r} of {unit}: class(es) {names} missing from the training data; "
+            "the model cannot predict them.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _minutes(w: Windows) -> float:
@@ -314,8 +343,12 @@ def fit_score(task: FoldTask) -> dict:
     fit_s = time.perf_counter() - t0
     pred = est.predict(test.X)
     out = dict(task.row)
-    out.update(n_train=len(train), n_test=len(test),
-               **classification_scores(test.y, pred, task.labels, test.window_s), fit_s=round(fit_s, 3))
+    out.update(
+        n_train=len(train),
+        n_test=len(test),
+        **classification_scores(test.y, pred, task.labels, test.window_s),
+        fit_s=round(fit_s, 3),
+    )
     return out
 
 
@@ -324,8 +357,15 @@ def _meta_subset(w: Windows, index: Any) -> Windows:
     idx = np.asarray(index)
     n = int(idx.sum()) if idx.dtype == bool else len(idx)
     X = np.broadcast_to(np.zeros((), dtype=w.X.dtype), (n, *w.X.shape[1:]))
-    return Windows(X, w.y[idx], w.sfreq, w.ch_names, w.label_names, None if w.groups is None else w.groups[idx],
-                   {k: v[idx] for k, v in w.meta.items()})
+    return Windows(
+        X,
+        w.y[idx],
+        w.sfreq,
+        w.ch_names,
+        w.label_names,
+        None if w.groups is None else w.groups[idx],
+        {k: v[idx] for k, v in w.meta.items()},
+    )
 
 
 def run_parallel(fn: Callable[[Any], Any], tasks: Sequence[Any], n_jobs: int, desc: str | None = None) -> list:
@@ -342,25 +382,39 @@ def run_parallel(fn: Callable[[Any], Any], tasks: Sequence[Any], n_jobs: int, de
     return list(progress(gen, total=len(tasks), desc=desc, unit="fold"))
 
 
-def fold_tasks(w: Windows, unit: tuple, folds: list, spec: ModelSpec, labels: list[int], seed: Any,
-               overrides: Mapping | None, extra: Mapping | None = None, subject_from: str | None = None
-               ) -> list[FoldTask]:
+def fold_tasks(
+    w: Windows,
+    unit: tuple,
+    folds: list,
+    spec: ModelSpec,
+    labels: list[int],
+    seed: Any,
+    overrides: Mapping | None,
+    extra: Mapping | None = None,
+    subject_from: str | None = None,
+) -> list[FoldTask]:
     """Check each fold (windows on both sides, no leakage, classes present) and make its task."""
     name, subject, condition, _ = unit
     tasks = []
     for f in folds:
         train, test = _meta_subset(w, f.train), _meta_subset(w, f.test)
         if len(test) == 0 or len(train) == 0:
-            raise ValidationError(f"Fold {f.name!r} of {name}: {len(train)} train and {len(test)} test windows; "
-                                  "too few windows for this protocol.")
+            raise ValidationError(
+                f"Fold {f.name!r} of {name}: {len(train)} train and {len(test)} test windows; "
+                "too few windows for this protocol."
+            )
         _splits.check_no_leakage(train, test, fold=f"{name}: {f.name}")
         _check_train(train, labels, f.name, name, w.label_names)
         subj = subject
         if subject_from is not None:  # cross-subject folds: the held-out subject names the row
             vals = _splits._sorted_values(test.meta[subject_from])
             subj = vals[0] if len(vals) == 1 else "+".join(map(str, vals))
-        row = {"fold": f.name, "subject": "all" if subj is None else str(subj),
-               "condition": None if condition is None else str(condition), "window_s": round(test.window_s, 6)}
+        row = {
+            "fold": f.name,
+            "subject": "all" if subj is None else str(subj),
+            "condition": None if condition is None else str(condition),
+            "window_s": round(test.window_s, 6),
+        }
         row.update(extra or {})
         tasks.append(FoldTask(spec, w, np.asarray(f.train), np.asarray(f.test), labels, seed, overrides, row))
     return tasks
@@ -388,13 +442,32 @@ def _aggregate(rows: list[dict], key: str = "balanced_accuracy", ddof: int = 0) 
     return per_subject, per_condition, mean, std
 
 
-def _result(protocol: str, spec: ModelSpec, rows: list[dict], labels: list[int], label_names: Mapping | None,
-            params: dict, summary: dict, t0: float, **extra: Any) -> Result:
+def _result(
+    protocol: str,
+    spec: ModelSpec,
+    rows: list[dict],
+    labels: list[int],
+    label_names: Mapping | None,
+    params: dict,
+    summary: dict,
+    t0: float,
+    **extra: Any,
+) -> Result:
     per_subject, per_condition, mean, std = _aggregate(rows)
-    res = Result(protocol=protocol, model=spec.name, mean=mean, std=std, folds=rows, per_subject=per_subject,
-                 per_condition=per_condition, labels=[int(c) for c in labels],
-                 label_names={int(c): (label_names or {}).get(int(c), str(c)) for c in labels},
-                 params=params, dataset=summary, **extra)
+    res = Result(
+        protocol=protocol,
+        model=spec.name,
+        mean=mean,
+        std=std,
+        folds=rows,
+        per_subject=per_subject,
+        per_condition=per_condition,
+        labels=[int(c) for c in labels],
+        label_names={int(c): (label_names or {}).get(int(c), str(c)) for c in labels},
+        params=params,
+        dataset=summary,
+        **extra,
+    )
     vals = [r[res.metric] for r in rows if r.get(res.metric) is not None and np.isfinite(r[res.metric])]
     if vals:
         res.fold_mean, res.fold_std = float(np.mean(vals)), float(np.std(vals))
@@ -443,10 +516,14 @@ class RunSettings:
         """The run's arguments as recorded in ``Result.params`` (``extra`` first, then the shared ones)."""
         out = dict(extra)
         out.setdefault("window_s", self.window_s)
-        out.update(condition=self.condition, random_state=self.random_state,
-                   model_params=dict(self.model_params or {}),
-                   subjects=None if self.subjects is None else list(self.subjects), rest_label=rest,
-                   n_jobs=self.n_jobs)
+        out.update(
+            condition=self.condition,
+            random_state=self.random_state,
+            model_params=dict(self.model_params or {}),
+            subjects=None if self.subjects is None else list(self.subjects),
+            rest_label=rest,
+            n_jobs=self.n_jobs,
+        )
         return out
 
 
@@ -454,10 +531,20 @@ def _labels(w: Windows) -> list[int]:
     return [int(c) for c in np.unique(w.y)]
 
 
-def run_folds(protocol: str, dataset: Any, splitter: Callable[[Windows, Any], list], settings: RunSettings, *,
-              split_subjects: bool = True, split_conditions: bool = True, overrides: Mapping | None = None,
-              params: dict | None = None, window_sweep: Sequence[float] | None = None,
-              subject_from: str | None = None, needs: Sequence[tuple[str, int]] = ()) -> Result:
+def run_folds(
+    protocol: str,
+    dataset: Any,
+    splitter: Callable[[Windows, Any], list],
+    settings: RunSettings,
+    *,
+    split_subjects: bool = True,
+    split_conditions: bool = True,
+    overrides: Mapping | None = None,
+    params: dict | None = None,
+    window_sweep: Sequence[float] | None = None,
+    subject_from: str | None = None,
+    needs: Sequence[tuple[str, int]] = (),
+) -> Result:
     """The engine: for each window length, each unit (subject x condition), each fold: fit, predict, score.
 
     ``splitter(unit_windows, rest_label)`` returns the unit's :class:`~.splits.Fold` list;
@@ -493,8 +580,7 @@ def run_folds(protocol: str, dataset: Any, splitter: Callable[[Windows, Any], li
         if window_sweep:
             ps, _, m, s = _aggregate(wrows)
             itr = float(np.mean([r["itr_bits_per_min"] for r in wrows]))
-            sweep.append({"window_s": round(w.window_s, 6), "mean": m, "std": s, "itr_mean": itr,
-                          "per_subject": ps})
+            sweep.append({"window_s": round(w.window_s, 6), "mean": m, "std": s, "itr_mean": itr, "per_subject": ps})
     params = dict(params or {})
     if window_sweep:
         params["window_s"] = wins  # results.json keeps the sweep under window_s
@@ -512,16 +598,30 @@ def run_folds(protocol: str, dataset: Any, splitter: Callable[[Windows, Any], li
 
 def _need_values(w: Windows, key: str, n: int, protocol: str) -> None:
     if key not in w.meta:
-        raise ValidationError(f"The {protocol} protocol needs a {key!r} in the window metadata; this dataset has "
-                              f"{', '.join(sorted(w.meta))}.")
+        raise ValidationError(
+            f"The {protocol} protocol needs a {key!r} in the window metadata; this dataset has "
+            f"{', '.join(sorted(w.meta))}."
+        )
     for unit in _units(w, True, True):
         vals = _splits._sorted_values(w.meta[key][unit[3]])
         if len(vals) < n:
             plural = f"{key}es" if key.endswith("h") else f"{key}s"
-            raise ValidationError(f"The {protocol} protocol needs at least {n} {plural} per subject; {unit[0]} has "
-                                  f"{len(vals)} ({vals}). Try protocol 'kfold' instead.")
+            raise ValidationError(
+                f"The {protocol} protocol needs at least {n} {plural} per subject; {unit[0]} has "
+                f"{len(vals)} ({vals}). Try protocol 'kfold' instead."
+            )
 
 
-
-__all__ = ["FoldTask", "ModelSpec", "RunSettings", "check_window_s", "check_window_sweep", "docdict", "fill_doc",
-           "fit_score", "fold_tasks", "run_folds", "run_parallel"]
+__all__ = [
+    "FoldTask",
+    "ModelSpec",
+    "RunSettings",
+    "check_window_s",
+    "check_window_sweep",
+    "docdict",
+    "fill_doc",
+    "fit_score",
+    "fold_tasks",
+    "run_folds",
+    "run_parallel",
+]

@@ -4,10 +4,11 @@ All metrics take integer labels. ``labels`` fixes the class set (the dataset's c
 fold whose test set lacks a class still yields a confusion matrix of the full size; balanced
 accuracy averages the recall over the classes *present in y_true* (as scikit-learn does).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -18,8 +19,7 @@ def _check_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     y_true = np.asarray(y_true).ravel()
     y_pred = np.asarray(y_pred).ravel()
     if y_true.shape != y_pred.shape:
-        raise ValidationError(
-            f"y_true and y_pred must have the same length, got {y_true.size} and {y_pred.size}.")
+        raise ValidationError(f"y_true and y_pred must have the same length, got {y_true.size} and {y_pred.size}.")
     if y_true.size == 0:
         raise ValidationError("Cannot score an empty set of predictions (y_true is empty).")
     return y_true, y_pred
@@ -41,7 +41,7 @@ def confusion_matrix(y_true, y_pred, labels: Sequence[int] | None = None) -> np.
     labels = np.asarray(list(labels))
     index = {int(v): i for i, v in enumerate(labels)}
     cm = np.zeros((len(labels), len(labels)), dtype=np.int64)
-    for t, p in zip(y_true.tolist(), y_pred.tolist()):
+    for t, p in zip(y_true.tolist(), y_pred.tolist(), strict=False):
         i, j = index.get(int(t)), index.get(int(p))
         if i is not None and j is not None:
             cm[i, j] += 1
@@ -129,5 +129,12 @@ def classification_scores(y_true, y_pred, labels: Sequence[int], window_s: float
     }
 
 
-__all__ = ["accuracy", "balanced_accuracy", "classification_scores", "confusion_matrix",
-           "itr_wolpaw", "macro_f1", "summarize"]
+__all__ = [
+    "accuracy",
+    "balanced_accuracy",
+    "classification_scores",
+    "confusion_matrix",
+    "itr_wolpaw",
+    "macro_f1",
+    "summarize",
+]

@@ -14,6 +14,7 @@ and channel order, then cut into windows) or ready-made :class:`~myovox.windows.
 unfitted scikit-learn estimator (cloned per fold) or a callable
 ``f(sfreq=, n_channels=, n_times=, random_state=) -> estimator``.
 """
+
 from __future__ import annotations
 
 import time
@@ -49,17 +50,28 @@ from .metrics import balanced_accuracy, classification_scores
 from .results import Result
 
 #: canonical protocol names, in the order the documentation lists them
-PROTOCOL_NAMES = ("global", "inter_session", "train_from_scratch", "fine_tune", "kfold", "leave_one_out",
-                  "transfer")
+PROTOCOL_NAMES = ("global", "inter_session", "train_from_scratch", "fine_tune", "kfold", "leave_one_out", "transfer")
 
 
 # ============================================================================ the protocols
 @fill_doc
 @verbose
-def global_protocol(dataset: Any, *, model: Any, window_s: float | None = None, condition: str | None = None,
-                    random_state: Any = 0, model_params: Mapping | None = None, subjects: Sequence | None = None,
-                    n_jobs: int = 1, rest_label: Any = "auto", preprocess: bool = True, causal: bool = False,
-                    valid_size: float = 0.2, verbose: Any = None) -> Result:
+def global_protocol(
+    dataset: Any,
+    *,
+    model: Any,
+    window_s: float | None = None,
+    condition: str | None = None,
+    random_state: Any = 0,
+    model_params: Mapping | None = None,
+    subjects: Sequence | None = None,
+    n_jobs: int = 1,
+    rest_label: Any = "auto",
+    preprocess: bool = True,
+    causal: bool = False,
+    valid_size: float = 0.2,
+    verbose: Any = None,
+) -> Result:
     """Leave-one-batch-out per subject: test = batch b of every session (the reference's global protocol).
 
     Parameters
@@ -71,23 +83,43 @@ def global_protocol(dataset: Any, *, model: Any, window_s: float | None = None, 
 
     %(returns)s
     """
-    st = RunSettings(model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label,
-                     preprocess, causal)
+    st = RunSettings(
+        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal
+    )
 
     def split(uw: Windows, rest: Any) -> list:
         return _splits.leave_one_batch_out(uw, rest_label=rest, random_state=random_state)
 
-    return run_folds("global", dataset, split, st, overrides={"valid_size": valid_size},
-                     params={"valid_size": valid_size}, needs=(("batch", 2),))
+    return run_folds(
+        "global",
+        dataset,
+        split,
+        st,
+        overrides={"valid_size": valid_size},
+        params={"valid_size": valid_size},
+        needs=(("batch", 2),),
+    )
 
 
 @fill_doc
 @verbose
-def inter_session(dataset: Any, *, model: Any, window_s: float | None = None, condition: str | None = None,
-                  random_state: Any = 0, model_params: Mapping | None = None, subjects: Sequence | None = None,
-                  n_jobs: int = 1, rest_label: Any = "auto", preprocess: bool = True, causal: bool = False,
-                  valid_size: float = 0.2, window_sweep: Sequence[float] | None = None,
-                  verbose: Any = None) -> Result:
+def inter_session(
+    dataset: Any,
+    *,
+    model: Any,
+    window_s: float | None = None,
+    condition: str | None = None,
+    random_state: Any = 0,
+    model_params: Mapping | None = None,
+    subjects: Sequence | None = None,
+    n_jobs: int = 1,
+    rest_label: Any = "auto",
+    preprocess: bool = True,
+    causal: bool = False,
+    valid_size: float = 0.2,
+    window_sweep: Sequence[float] | None = None,
+    verbose: Any = None,
+) -> Result:
     """Leave-one-session-out per subject (train on the other sessions, test on a whole session).
 
     Parameters
@@ -105,22 +137,45 @@ def inter_session(dataset: Any, *, model: Any, window_s: float | None = None, co
     sweep = check_window_sweep(window_sweep)
     if sweep is not None and window_s is not None:
         raise ValidationError("Pass either window_s (one length) or window_sweep (several), not both.")
-    st = RunSettings(model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label,
-                     preprocess, causal)
+    st = RunSettings(
+        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal
+    )
 
     def split(uw: Windows, rest: Any) -> list:
         return _splits.leave_one_session_out(uw, rest_label=rest, random_state=random_state)
 
-    return run_folds("inter_session", dataset, split, st, overrides={"valid_size": valid_size},
-                     params={"valid_size": valid_size}, window_sweep=sweep, needs=(("session", 2),))
+    return run_folds(
+        "inter_session",
+        dataset,
+        split,
+        st,
+        overrides={"valid_size": valid_size},
+        params={"valid_size": valid_size},
+        window_sweep=sweep,
+        needs=(("session", 2),),
+    )
 
 
 @fill_doc
 @verbose
-def kfold(dataset: Any, *, model: Any, n_splits: int = 5, group_by: str | None = None, window_s: float | None = None,
-          condition: str | None = None, random_state: Any = 0, model_params: Mapping | None = None,
-          subjects: Sequence | None = None, n_jobs: int = 1, rest_label: Any = "auto", preprocess: bool = True,
-          causal: bool = False, valid_size: float = 0.2, verbose: Any = None) -> Result:
+def kfold(
+    dataset: Any,
+    *,
+    model: Any,
+    n_splits: int = 5,
+    group_by: str | None = None,
+    window_s: float | None = None,
+    condition: str | None = None,
+    random_state: Any = 0,
+    model_params: Mapping | None = None,
+    subjects: Sequence | None = None,
+    n_jobs: int = 1,
+    rest_label: Any = "auto",
+    preprocess: bool = True,
+    causal: bool = False,
+    valid_size: float = 0.2,
+    verbose: Any = None,
+) -> Result:
     """Shuffled stratified k-fold per subject.
 
     Parameters
@@ -146,22 +201,42 @@ def kfold(dataset: Any, *, model: Any, n_splits: int = 5, group_by: str | None =
 
     %(returns)s
     """
-    st = RunSettings(model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label,
-                     preprocess, causal)
+    st = RunSettings(
+        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal
+    )
 
     def split(uw: Windows, rest: Any) -> list:
         return _splits.stratified_kfold(uw, n_splits, random_state=random_state, rest_label=rest, group_by=group_by)
 
-    return run_folds("kfold", dataset, split, st, overrides={"valid_size": valid_size},
-                     params={"n_splits": n_splits, "group_by": group_by, "valid_size": valid_size})
+    return run_folds(
+        "kfold",
+        dataset,
+        split,
+        st,
+        overrides={"valid_size": valid_size},
+        params={"n_splits": n_splits, "group_by": group_by, "valid_size": valid_size},
+    )
 
 
 @fill_doc
 @verbose
-def leave_one_out(dataset: Any, *, model: Any, by: str, window_s: float | None = None, condition: str | None = None,
-                  random_state: Any = 0, model_params: Mapping | None = None, subjects: Sequence | None = None,
-                  n_jobs: int = 1, rest_label: Any = "auto", preprocess: bool = True, causal: bool = False,
-                  valid_size: float = 0.2, verbose: Any = None) -> Result:
+def leave_one_out(
+    dataset: Any,
+    *,
+    model: Any,
+    by: str,
+    window_s: float | None = None,
+    condition: str | None = None,
+    random_state: Any = 0,
+    model_params: Mapping | None = None,
+    subjects: Sequence | None = None,
+    n_jobs: int = 1,
+    rest_label: Any = "auto",
+    preprocess: bool = True,
+    causal: bool = False,
+    valid_size: float = 0.2,
+    verbose: Any = None,
+) -> Result:
     """Leave one value of ``meta[by]`` out, per subject (across subjects when ``by="subject"``).
 
     The result's protocol is ``"leave_one_{by}_out"``.
@@ -188,25 +263,46 @@ def leave_one_out(dataset: Any, *, model: Any, by: str, window_s: float | None =
     """
     if not isinstance(by, str) or not by:
         raise ValidationError(f"Invalid value for 'by': expected a metadata key such as 'session', got {by!r}.")
-    st = RunSettings(model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label,
-                     preprocess, causal)
+    st = RunSettings(
+        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal
+    )
 
     def split(uw: Windows, rest: Any) -> list:
         return _splits.leave_one_group_out(uw, by, rest_label=rest, random_state=random_state)
 
-    return run_folds(f"leave_one_{by}_out", dataset, split, st, split_subjects=by != "subject",
-                     split_conditions=by != "condition", overrides={"valid_size": valid_size},
-                     params={"by": by, "valid_size": valid_size},
-                     subject_from="subject" if by == "subject" else None)
+    return run_folds(
+        f"leave_one_{by}_out",
+        dataset,
+        split,
+        st,
+        split_subjects=by != "subject",
+        split_conditions=by != "condition",
+        overrides={"valid_size": valid_size},
+        params={"by": by, "valid_size": valid_size},
+        subject_from="subject" if by == "subject" else None,
+    )
 
 
 @fill_doc
 @verbose
-def transfer(dataset: Any, *, model: Any, train: Mapping[str, Any], test: Mapping[str, Any],
-             window_s: float | None = None, condition: str | None = None, random_state: Any = 0,
-             model_params: Mapping | None = None, subjects: Sequence | None = None, n_jobs: int = 1,
-             rest_label: Any = "auto", preprocess: bool = True, causal: bool = False,
-             valid_size: float = 0.2, verbose: Any = None) -> Result:
+def transfer(
+    dataset: Any,
+    *,
+    model: Any,
+    train: Mapping[str, Any],
+    test: Mapping[str, Any],
+    window_s: float | None = None,
+    condition: str | None = None,
+    random_state: Any = 0,
+    model_params: Mapping | None = None,
+    subjects: Sequence | None = None,
+    n_jobs: int = 1,
+    rest_label: Any = "auto",
+    preprocess: bool = True,
+    causal: bool = False,
+    valid_size: float = 0.2,
+    verbose: Any = None,
+) -> Result:
     """Train on the windows matching ``train``, test on those matching ``test``, per subject.
 
     Parameters
@@ -231,27 +327,49 @@ def transfer(dataset: Any, *, model: Any, train: Mapping[str, Any], test: Mappin
     %(returns)s
     """
     if not isinstance(train, Mapping) or not isinstance(test, Mapping) or not train or not test:
-        raise ValidationError("transfer needs train= and test= selections, e.g. train={'condition': 'vocalized'}, "
-                              "test={'condition': 'silent'}.")
-    st = RunSettings(model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label,
-                     preprocess, causal)
+        raise ValidationError(
+            "transfer needs train= and test= selections, e.g. train={'condition': 'vocalized'}, "
+            "test={'condition': 'silent'}."
+        )
+    st = RunSettings(
+        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal
+    )
     keys = set(train) | set(test)
 
     def split(uw: Windows, rest: Any) -> list:
         return _splits.train_test_by_meta(uw, train, test, rest_label=rest, random_state=random_state)
 
-    return run_folds("transfer", dataset, split, st, split_subjects="subject" not in keys,
-                     split_conditions="condition" not in keys, overrides={"valid_size": valid_size},
-                     params={"train": dict(train), "test": dict(test), "valid_size": valid_size},
-                     subject_from="subject" if "subject" in keys else None)
+    return run_folds(
+        "transfer",
+        dataset,
+        split,
+        st,
+        split_subjects="subject" not in keys,
+        split_conditions="condition" not in keys,
+        overrides={"valid_size": valid_size},
+        params={"train": dict(train), "test": dict(test), "valid_size": valid_size},
+        subject_from="subject" if "subject" in keys else None,
+    )
 
 
 @fill_doc
 @verbose
-def train_from_scratch(dataset: Any, *, model: Any, window_s: float | None = None, condition: str | None = None,
-                       random_state: Any = 0, model_params: Mapping | None = None, subjects: Sequence | None = None,
-                       n_jobs: int = 1, rest_label: Any = "auto", preprocess: bool = True, causal: bool = False,
-                       valid_size: float = 0.3, verbose: Any = None) -> Result:
+def train_from_scratch(
+    dataset: Any,
+    *,
+    model: Any,
+    window_s: float | None = None,
+    condition: str | None = None,
+    random_state: Any = 0,
+    model_params: Mapping | None = None,
+    subjects: Sequence | None = None,
+    n_jobs: int = 1,
+    rest_label: Any = "auto",
+    preprocess: bool = True,
+    causal: bool = False,
+    valid_size: float = 0.3,
+    verbose: Any = None,
+) -> Result:
     """Each session on its own: test on batch b with a model trained on the session's batches < b.
 
     Parameters
@@ -263,20 +381,27 @@ def train_from_scratch(dataset: Any, *, model: Any, window_s: float | None = Non
 
     %(returns)s
     """
-    st = RunSettings(model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label,
-                     preprocess, causal)
+    st = RunSettings(
+        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal
+    )
 
     def split(uw: Windows, rest: Any) -> list:
         folds = []
         for s in _splits._sorted_values(uw.meta["session"]):
             idx = np.flatnonzero(uw.meta["session"] == s)
             for f in _splits.progressive_batches(uw.subset(idx), rest_label=rest, random_state=random_state):
-                folds.append(_splits.Fold(f"session={s},{f.name}", idx[f.train], idx[f.test],
-                                          {**f.info, "session": s}))
+                folds.append(_splits.Fold(f"session={s},{f.name}", idx[f.train], idx[f.test], {**f.info, "session": s}))
         return folds
 
-    return run_folds("train_from_scratch", dataset, split, st, overrides={"valid_size": valid_size},
-                     params={"valid_size": valid_size}, needs=(("session", 1), ("batch", 2)))
+    return run_folds(
+        "train_from_scratch",
+        dataset,
+        split,
+        st,
+        overrides={"valid_size": valid_size},
+        params={"valid_size": valid_size},
+        needs=(("session", 1), ("batch", 2)),
+    )
 
 
 # ============================================================================ fine-tuning
@@ -305,12 +430,29 @@ class FineTuneUnit:
 
 @fill_doc
 @verbose
-def fine_tune(dataset: Any, *, model: Any, window_s: float | None = None, condition: str | None = None,
-              random_state: Any = 0, model_params: Mapping | None = None, subjects: Sequence | None = None,
-              n_jobs: int = 1, rest_label: Any = "auto", preprocess: bool = True, causal: bool = False,
-              strategy: str = "all", ft_epochs: int = 50, lr: float = 1e-3, valid_size: float = 0.3,
-              base_valid_size: float = 0.2, accumulate: bool = False, scratch: bool = True,
-              test_sessions: Sequence | None = None, verbose: Any = None) -> Result:
+def fine_tune(
+    dataset: Any,
+    *,
+    model: Any,
+    window_s: float | None = None,
+    condition: str | None = None,
+    random_state: Any = 0,
+    model_params: Mapping | None = None,
+    subjects: Sequence | None = None,
+    n_jobs: int = 1,
+    rest_label: Any = "auto",
+    preprocess: bool = True,
+    causal: bool = False,
+    strategy: str = "all",
+    ft_epochs: int = 50,
+    lr: float = 1e-3,
+    valid_size: float = 0.3,
+    base_valid_size: float = 0.2,
+    accumulate: bool = False,
+    scratch: bool = True,
+    test_sessions: Sequence | None = None,
+    verbose: Any = None,
+) -> Result:
     """Incremental adaptation to a new session, per subject and held-out session.
 
     The base model is trained on the other sessions (as in ``inter_session``). For each batch b
@@ -350,8 +492,9 @@ def fine_tune(dataset: Any, *, model: Any, window_s: float | None = None, condit
     check_option("strategy", strategy, FINE_TUNE_STRATEGIES)
     ft_epochs = check_int("ft_epochs", ft_epochs, minimum=1)
     t0 = time.perf_counter()
-    st = RunSettings(model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label,
-                     preprocess, causal)
+    st = RunSettings(
+        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal
+    )
     spec = st.spec
     _, windows_for, summary, ds_rest = _prepare(dataset, condition, subjects, preprocess, causal)
     rest = ds_rest if rest_label == "auto" else rest_label
@@ -365,30 +508,64 @@ def fine_tune(dataset: Any, *, model: Any, window_s: float | None = None, condit
         for s in _splits._sorted_values(uw.meta["session"]):
             if test_sessions is not None and s not in test_sessions and str(s) not in map(str, test_sessions):
                 continue
-            tasks.append(FineTuneUnit(spec, uw, unit[0], unit[1], unit[2], s, labels, rest, random_state, strategy,
-                                      ft_epochs, lr, valid_size, base_valid_size, accumulate, scratch,
-                                      _thread_overrides(None, st.n_jobs)))
+            tasks.append(
+                FineTuneUnit(
+                    spec,
+                    uw,
+                    unit[0],
+                    unit[1],
+                    unit[2],
+                    s,
+                    labels,
+                    rest,
+                    random_state,
+                    strategy,
+                    ft_epochs,
+                    lr,
+                    valid_size,
+                    base_valid_size,
+                    accumulate,
+                    scratch,
+                    _thread_overrides(None, st.n_jobs),
+                )
+            )
     if not tasks:
-        raise ValidationError(f"fine_tune: none of the test_sessions {list(test_sessions or [])} is in the data "
-                              f"(sessions: {_splits._sorted_values(w.meta['session'])}).")
+        raise ValidationError(
+            f"fine_tune: none of the test_sessions {list(test_sessions or [])} is in the data "
+            f"(sessions: {_splits._sorted_values(w.meta['session'])})."
+        )
     logger.info("fine_tune: %d subject x session runs with %s", len(tasks), spec.name)
     outs = run_parallel(_fine_tune_unit, tasks, st.n_jobs, desc="fine_tune")
     rows = [r for o in outs for r in o[0]]
     curves = [c for o in outs for c in o[1]]
     retrained = any(o[2] for o in outs)
     head = [r for r in rows if r["batch_index"] >= 2]
-    params = {"window_s": st.window_s, "condition": condition, "random_state": random_state, "strategy": strategy,
-              "ft_epochs": ft_epochs, "lr": lr, "valid_size": valid_size, "accumulate": accumulate,
-              "model_params": dict(model_params or {}), "rest_label": rest, "n_jobs": st.n_jobs,
-              "subjects": None if subjects is None else list(subjects),
-              "test_sessions": None if test_sessions is None else list(test_sessions)}
+    params = {
+        "window_s": st.window_s,
+        "condition": condition,
+        "random_state": random_state,
+        "strategy": strategy,
+        "ft_epochs": ft_epochs,
+        "lr": lr,
+        "valid_size": valid_size,
+        "accumulate": accumulate,
+        "model_params": dict(model_params or {}),
+        "rest_label": rest,
+        "n_jobs": st.n_jobs,
+        "subjects": None if subjects is None else list(subjects),
+        "test_sessions": None if test_sessions is None else list(test_sessions),
+    }
     res = _result("fine_tune", spec, head, labels, w.label_names, params, summary, t0, curves=curves)
     res.folds = rows
-    res.notes.append("Headline: mean fine-tuned balanced accuracy over new-session batches after at least one "
-                     "adaptation step (no_ft and scratch are in the curves and fold rows).")
+    res.notes.append(
+        "Headline: mean fine-tuned balanced accuracy over new-session batches after at least one "
+        "adaptation step (no_ft and scratch are in the curves and fold rows)."
+    )
     if retrained:
-        res.notes.append(f"{spec.name} has no fine-tuning: 'ft' retrains it on the old sessions plus the new "
-                         "session's batches seen so far.")
+        res.notes.append(
+            f"{spec.name} has no fine-tuning: 'ft' retrains it on the old sessions plus the new "
+            "session's batches seen so far."
+        )
     return res
 
 
@@ -429,16 +606,36 @@ def _fine_tune_unit(t: FineTuneUnit) -> tuple[list[dict], list[dict], bool]:
                 est = spec.build(pool, seed, {**ov, "valid_size": t.valid_size})
                 est.fit(pool.X, pool.y)
                 sc = balanced_accuracy(test.y, est.predict(test.X))
-        row = {"fold": f"session={session},batch={b}", "subject": "all" if t.subject is None else str(t.subject),
-               "condition": None if t.condition is None else str(t.condition), "window_s": round(test.window_s, 6),
-               "session": session, "batch": b, "batch_index": i, "minutes": round(minutes, 4),
-               "n_train": len(old) + sum(len(s) for s in seen), "n_test": len(test), **scores,
-               "no_ft_balanced_accuracy": no_ft, "scratch_balanced_accuracy": sc,
-               "fit_s": round(base_fit if i == 1 else 0.0, 3)}
+        row = {
+            "fold": f"session={session},batch={b}",
+            "subject": "all" if t.subject is None else str(t.subject),
+            "condition": None if t.condition is None else str(t.condition),
+            "window_s": round(test.window_s, 6),
+            "session": session,
+            "batch": b,
+            "batch_index": i,
+            "minutes": round(minutes, 4),
+            "n_train": len(old) + sum(len(s) for s in seen),
+            "n_test": len(test),
+            **scores,
+            "no_ft_balanced_accuracy": no_ft,
+            "scratch_balanced_accuracy": sc,
+            "fit_s": round(base_fit if i == 1 else 0.0, 3),
+        }
         rows.append(row)
-        curves.append({"subject": row["subject"], "condition": row["condition"], "session": session, "batch": b,
-                       "batch_index": i, "minutes": round(minutes, 4), "ft": scores["balanced_accuracy"],
-                       "no_ft": no_ft, "scratch": sc})
+        curves.append(
+            {
+                "subject": row["subject"],
+                "condition": row["condition"],
+                "session": session,
+                "batch": b,
+                "batch_index": i,
+                "minutes": round(minutes, 4),
+                "ft": scores["balanced_accuracy"],
+                "no_ft": no_ft,
+                "scratch": sc,
+            }
+        )
         adapt = test.subset(downsample_rest_indices(test.y, np.arange(len(test)), rest, rng))
         seen.append(adapt)
         minutes += _minutes(test)
@@ -449,9 +646,14 @@ def _fine_tune_unit(t: FineTuneUnit) -> tuple[list[dict], list[dict], bool]:
             data = Windows.concatenate(seen) if t.accumulate else adapt
             current = _ft(current, data, strategy=t.strategy, n_epochs=t.ft_epochs, lr=t.lr, valid_size=t.valid_size)
         else:
-            current = _ft(base, adapt, strategy=t.strategy, old_windows=Windows.concatenate([old, *seen[:-1]]),
-                          random_state=seed,
-                          builder=lambda w: spec.build(w, seed, {**ov, "valid_size": t.base_valid_size}))
+            current = _ft(
+                base,
+                adapt,
+                strategy=t.strategy,
+                old_windows=Windows.concatenate([old, *seen[:-1]]),
+                random_state=seed,
+                builder=lambda w: spec.build(w, seed, {**ov, "valid_size": t.base_valid_size}),
+            )
         rows[-1]["fit_s"] = round(rows[-1]["fit_s"] + time.perf_counter() - t1, 3)
     return rows, curves, not can_ft
 
@@ -466,9 +668,18 @@ PROTOCOLS: dict[str, Callable[..., Result]] = {
     "leave_one_out": leave_one_out,
     "transfer": transfer,
 }
-_ALIASES = {"inter-session": "inter_session", "intersession": "inter_session", "scratch": "train_from_scratch",
-            "train-from-scratch": "train_from_scratch", "finetune": "fine_tune", "fine-tune": "fine_tune",
-            "k-fold": "kfold", "cv": "kfold", "loo": "leave_one_out", "leave-one-out": "leave_one_out"}
+_ALIASES = {
+    "inter-session": "inter_session",
+    "intersession": "inter_session",
+    "scratch": "train_from_scratch",
+    "train-from-scratch": "train_from_scratch",
+    "finetune": "fine_tune",
+    "fine-tune": "fine_tune",
+    "k-fold": "kfold",
+    "cv": "kfold",
+    "loo": "leave_one_out",
+    "leave-one-out": "leave_one_out",
+}
 
 
 def resolve_protocol(name: str) -> str:
@@ -478,9 +689,18 @@ def resolve_protocol(name: str) -> str:
 
 
 @fill_doc
-def run_protocol(name: str, dataset: Any, *, model: Any, window_s: float | None = None,
-                 condition: str | None = None, random_state: Any = 0, model_params: Mapping | None = None,
-                 verbose: Any = None, **options: Any) -> Result:
+def run_protocol(
+    name: str,
+    dataset: Any,
+    *,
+    model: Any,
+    window_s: float | None = None,
+    condition: str | None = None,
+    random_state: Any = 0,
+    model_params: Mapping | None = None,
+    verbose: Any = None,
+    **options: Any,
+) -> Result:
     """Run the protocol called ``name`` (see :data:`PROTOCOLS`); ``options`` go to that protocol.
 
     Parameters
@@ -511,14 +731,20 @@ def run_protocol(name: str, dataset: Any, *, model: Any, window_s: float | None 
     if unknown:
         from .._checks import did_you_mean
 
-        raise ValidationError(f"Unknown option {unknown[0]!r} for protocol {key!r}; it takes "
-                              f"{', '.join(sorted(accepted - {'dataset'}))}.{did_you_mean(unknown[0], accepted)}")
+        raise ValidationError(
+            f"Unknown option {unknown[0]!r} for protocol {key!r}; it takes "
+            f"{', '.join(sorted(accepted - {'dataset'}))}.{did_you_mean(unknown[0], accepted)}"
+        )
     if isinstance(window_s, (list, tuple, np.ndarray)):  # the 0.x form of the window sweep
         values = list(window_s)
         if len(values) > 1 and key != "inter_session":
             raise ValidationError(f"A window sweep (several window_s) is only run by 'inter_session', not {key!r}.")
-        warnings.warn("run_protocol(window_s=[...]) is deprecated: pass window_s=<seconds> for one length or "
-                      "window_sweep=[...] (inter_session) for a sweep.", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "run_protocol(window_s=[...]) is deprecated: pass window_s=<seconds> for one length or "
+            "window_sweep=[...] (inter_session) for a sweep.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         if len(values) == 1:
             window_s = values[0]
         else:
@@ -526,12 +752,22 @@ def run_protocol(name: str, dataset: Any, *, model: Any, window_s: float | None 
                 raise ValidationError("Pass either window_s (one length) or window_sweep (several), not both.")
             options["window_sweep"], window_s = values, None
     window_s = check_window_s(window_s)
-    result = fn(dataset, model=model, window_s=window_s, condition=condition, random_state=random_state,
-                model_params=model_params, verbose=verbose, **options)
+    result = fn(
+        dataset,
+        model=model,
+        window_s=window_s,
+        condition=condition,
+        random_state=random_state,
+        model_params=model_params,
+        verbose=verbose,
+        **options,
+    )
     if not result.folds:
-        raise ValidationError(f"Protocol {key!r} ran no fold: no windows of {window_s if window_s else 'the default'} "
-                              "s fit in the data, or no subject has the data the protocol needs; choose a shorter "
-                              "window or another protocol.")
+        raise ValidationError(
+            f"Protocol {key!r} ran no fold: no windows of {window_s if window_s else 'the default'} "
+            "s fit in the data, or no subject has the data the protocol needs; choose a shorter "
+            "window or another protocol."
+        )
     return result
 
 

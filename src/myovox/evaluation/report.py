@@ -1,9 +1,10 @@
 """Markdown report with PNG plots (matplotlib, Agg backend) for a :class:`~.results.Result`."""
+
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,10 +18,13 @@ def _pct(v: Any) -> str:
     return "n/a" if v is None or not math.isfinite(float(v)) else f"{100 * float(v):.1f}"
 
 
-def summed_confusion(result: "Result", normalize: bool = True) -> np.ndarray | None:
+def summed_confusion(result: Result, normalize: bool = True) -> np.ndarray | None:
     """Confusion matrix summed over folds (first window length of a sweep), rows normalised to 1."""
-    mats = [np.asarray(f["confusion"], dtype=float) for f in result.folds
-            if f.get("confusion") is not None and (not result.sweep or f.get("window_s") == result.sweep[0]["window_s"])]
+    mats = [
+        np.asarray(f["confusion"], dtype=float)
+        for f in result.folds
+        if f.get("confusion") is not None and (not result.sweep or f.get("window_s") == result.sweep[0]["window_s"])
+    ]
     mats = [m for m in mats if m.ndim == 2 and m.size]
     if not mats or len({m.shape for m in mats}) != 1:
         return None
@@ -31,7 +35,7 @@ def summed_confusion(result: "Result", normalize: bool = True) -> np.ndarray | N
     return cm
 
 
-def _plots(result: "Result", out: Path) -> dict[str, Path]:
+def _plots(result: Result, out: Path) -> dict[str, Path]:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -48,8 +52,15 @@ def _plots(result: "Result", out: Path) -> dict[str, Path]:
         ax.set_yticks(range(n), names)
         for i in range(n):
             for j in range(n):
-                ax.text(j, i, f"{cm[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                        color="white" if cm[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{cm[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if cm[i, j] > 0.5 else "black",
+                )
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.set_title(f"{result.protocol} / {result.model}: confusion (row-normalised, all folds)")
@@ -62,8 +73,11 @@ def _plots(result: "Result", out: Path) -> dict[str, Path]:
         idx = sorted({c["batch_index"] for c in result.curves})
         fig, ax = plt.subplots(figsize=(6, 4))
         retrained = any("retrain" in n for n in result.notes)
-        for key, label, style in (("ft", "retrained on old + new" if retrained else "fine-tuned", "o-"), ("no_ft", "no fine-tuning", "s--"),
-                                  ("scratch", "from scratch", "^:")):
+        for key, label, style in (
+            ("ft", "retrained on old + new" if retrained else "fine-tuned", "o-"),
+            ("no_ft", "no fine-tuning", "s--"),
+            ("scratch", "from scratch", "^:"),
+        ):
             xs, ys = [], []
             for b in idx:
                 rows = [c for c in result.curves if c["batch_index"] == b]
@@ -85,8 +99,14 @@ def _plots(result: "Result", out: Path) -> dict[str, Path]:
     if result.sweep:
         w = [r["window_s"] for r in result.sweep]
         fig, ax1 = plt.subplots(figsize=(6, 4))
-        ax1.errorbar(w, [100 * r["mean"] for r in result.sweep], yerr=[100 * (r["std"] or 0) for r in result.sweep],
-                     fmt="o-", color="C0", capsize=3)
+        ax1.errorbar(
+            w,
+            [100 * r["mean"] for r in result.sweep],
+            yerr=[100 * (r["std"] or 0) for r in result.sweep],
+            fmt="o-",
+            color="C0",
+            capsize=3,
+        )
         ax1.set_xlabel("window length (s)")
         ax1.set_ylabel("balanced accuracy (%)", color="C0")
         ax2 = ax1.twinx()
@@ -100,7 +120,7 @@ def _plots(result: "Result", out: Path) -> dict[str, Path]:
     return paths
 
 
-def write_report(result: "Result", out_dir: str | Path, *, plots: bool = True) -> dict[str, Path]:
+def write_report(result: Result, out_dir: str | Path, *, plots: bool = True) -> dict[str, Path]:
     """Write ``report.md`` (tables) and its PNG plots into ``out_dir``; returns the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -113,38 +133,60 @@ def write_report(result: "Result", out_dir: str | Path, *, plots: bool = True) -
     lines = [f"# {result.protocol} — {result.model}", ""]
     ds = result.dataset or {}
     if ds:
-        lines += [f"Dataset: `{ds.get('dataset', '?')}` ({ds.get('n_recordings', '?')} recordings, "
-                  f"{ds.get('sfreq', '?')} Hz, {ds.get('n_channels', '?')} channels).", ""]
-    lines += [f"**{result.metric.replace('_', ' ')}: {_pct(result.mean)} ± {_pct(result.std)} %** "
-              f"(mean ± std over {len(result.per_subject)} subject(s) of per-subject means; over the "
-              f"folds: {_pct(result.fold_mean)} ± {_pct(result.fold_std)} %).", ""]
+        lines += [
+            f"Dataset: `{ds.get('dataset', '?')}` ({ds.get('n_recordings', '?')} recordings, "
+            f"{ds.get('sfreq', '?')} Hz, {ds.get('n_channels', '?')} channels).",
+            "",
+        ]
+    lines += [
+        f"**{result.metric.replace('_', ' ')}: {_pct(result.mean)} ± {_pct(result.std)} %** "
+        f"(mean ± std over {len(result.per_subject)} subject(s) of per-subject means; over the "
+        f"folds: {_pct(result.fold_mean)} ± {_pct(result.fold_std)} %).",
+        "",
+    ]
     if result.per_condition:
         lines += ["| condition | mean (%) | std (%) | subjects |", "|---|---|---|---|"]
-        lines += [f"| {c} | {_pct(r['mean'])} | {_pct(r['std'])} | {r['n_subjects']} |"
-                  for c, r in result.per_condition.items()]
+        lines += [
+            f"| {c} | {_pct(r['mean'])} | {_pct(r['std'])} | {r['n_subjects']} |"
+            for c, r in result.per_condition.items()
+        ]
         lines.append("")
     lines += ["## Per subject", "", "| subject | mean (%) |", "|---|---|"]
     lines += [f"| {s} | {_pct(v)} |" for s, v in result.per_subject.items()]
     lines.append("")
     if result.sweep:
         lines += ["## Window length", "", "| window (s) | mean (%) | std (%) | ITR (bit/min) |", "|---|---|---|---|"]
-        lines += [f"| {r['window_s']:g} | {_pct(r['mean'])} | {_pct(r['std'])} | {r['itr_mean']:.1f} |"
-                  for r in result.sweep]
+        lines += [
+            f"| {r['window_s']:g} | {_pct(r['mean'])} | {_pct(r['std'])} | {r['itr_mean']:.1f} |" for r in result.sweep
+        ]
         lines += ["", "![window sweep](window_sweep.png)" if "window_sweep.png" in paths else "", ""]
     if result.curves:
-        lines += ["## Adapting to a new session", "",
-                  "| subject | condition | batch | minutes before | fine-tuned (%) | no FT (%) | scratch (%) |",
-                  "|---|---|---|---|---|---|---|"]
-        lines += [f"| {c['subject']} | {c.get('condition') or ''} | {c['batch']} | {c['minutes']:.1f} | "
-                  f"{_pct(c['ft'])} | {_pct(c['no_ft'])} | {_pct(c['scratch'])} |" for c in result.curves]
+        lines += [
+            "## Adapting to a new session",
+            "",
+            "| subject | condition | batch | minutes before | fine-tuned (%) | no FT (%) | scratch (%) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {c['subject']} | {c.get('condition') or ''} | {c['batch']} | {c['minutes']:.1f} | "
+            f"{_pct(c['ft'])} | {_pct(c['no_ft'])} | {_pct(c['scratch'])} |"
+            for c in result.curves
+        ]
         lines += ["", "![fine-tuning curves](finetune_curves.png)" if "finetune_curves.png" in paths else "", ""]
-    lines += ["## Folds", "", "| fold | subject | condition | window (s) | train | test | bal. acc. (%) | acc. (%) "
-              "| macro F1 | ITR (bit/min) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "## Folds",
+        "",
+        "| fold | subject | condition | window (s) | train | test | bal. acc. (%) | acc. (%) "
+        "| macro F1 | ITR (bit/min) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for f in result.folds:
-        lines.append(f"| {f.get('fold')} | {f.get('subject')} | {f.get('condition') or ''} | {f.get('window_s', 0):g} "
-                     f"| {f.get('n_train')} | {f.get('n_test')} | {_pct(f.get('balanced_accuracy'))} | "
-                     f"{_pct(f.get('accuracy'))} | {f.get('macro_f1', float('nan')):.3f} | "
-                     f"{f.get('itr_bits_per_min', float('nan')):.1f} |")
+        lines.append(
+            f"| {f.get('fold')} | {f.get('subject')} | {f.get('condition') or ''} | {f.get('window_s', 0):g} "
+            f"| {f.get('n_train')} | {f.get('n_test')} | {_pct(f.get('balanced_accuracy'))} | "
+            f"{_pct(f.get('accuracy'))} | {f.get('macro_f1', float('nan')):.3f} | "
+            f"{f.get('itr_bits_per_min', float('nan')):.1f} |"
+        )
     lines.append("")
     if "confusion.png" in paths:
         lines += ["## Confusion matrix", "", "![confusion](confusion.png)", ""]

@@ -1,4 +1,5 @@
 """``Result``: what an evaluation protocol returns, and how it is saved (JSON, CSV, report)."""
+
 from __future__ import annotations
 
 import csv
@@ -11,9 +12,21 @@ from typing import Any
 import numpy as np
 
 from .._json import to_jsonable
+
 #: per-fold columns written to folds.csv, in this order (confusion stays in results.json)
-FOLD_COLUMNS = ("fold", "subject", "condition", "window_s", "n_train", "n_test", "balanced_accuracy",
-                "accuracy", "macro_f1", "itr_bits_per_min", "fit_s")
+FOLD_COLUMNS = (
+    "fold",
+    "subject",
+    "condition",
+    "window_s",
+    "n_train",
+    "n_test",
+    "balanced_accuracy",
+    "accuracy",
+    "macro_f1",
+    "itr_bits_per_min",
+    "fit_s",
+)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -77,19 +90,27 @@ class Result:
     # ------------------------------------------------------------------ views
     def __repr__(self) -> str:
         """One line: protocol, model, headline mean ± std and how many folds and subjects (not every fold)."""
-        pct = "n/a" if self.mean is None or not math.isfinite(self.mean) else (
-            f"{100 * self.mean:.1f} ± {100 * self.std:.1f} %" if self.std is not None and math.isfinite(self.std)
-            else f"{100 * self.mean:.1f} %")
+        pct = (
+            "n/a"
+            if self.mean is None or not math.isfinite(self.mean)
+            else (
+                f"{100 * self.mean:.1f} ± {100 * self.std:.1f} %"
+                if self.std is not None and math.isfinite(self.std)
+                else f"{100 * self.mean:.1f} %"
+            )
+        )
         extra = f", {len(self.sweep)} window lengths" if self.sweep else ""
-        return (f"<Result | {self.protocol}, {self.model}: {self.metric} {pct}, {len(self.folds)} folds, "
-                f"{len(self.per_subject)} subject(s){extra}>")
+        return (
+            f"<Result | {self.protocol}, {self.model}: {self.metric} {pct}, {len(self.folds)} folds, "
+            f"{len(self.per_subject)} subject(s){extra}>"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary of every field (NaN becomes None)."""
         return _jsonable(asdict(self))
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Result":
+    def from_dict(cls, d: dict[str, Any]) -> Result:
         """Inverse of :meth:`to_dict` (None scores come back as NaN)."""
         d = dict(d)
         for k in ("mean", "std", "fold_mean", "fold_std"):
@@ -99,7 +120,7 @@ class Result:
         return cls(**{k: v for k, v in d.items() if k in known})
 
     @classmethod
-    def load(cls, path: str | Path) -> "Result":
+    def load(cls, path: str | Path) -> Result:
         """Read a ``results.json`` (or the folder holding it)."""
         path = Path(path)
         if path.is_dir():
@@ -111,25 +132,34 @@ class Result:
         pct = lambda v: "n/a" if v is None or not math.isfinite(v) else f"{100 * v:.1f}"  # noqa: E731
         n = len(self.per_subject)
         over = f"{n} subject x condition run(s)" if self.per_condition else f"{n} subject(s)"
-        lines = [f"{self.protocol} | model {self.model} | {self.metric}: {pct(self.mean)} ± "
-                 f"{pct(self.std)} % over {over}, {len(self.folds)} folds "
-                 f"(fold spread {pct(self.fold_mean)} ± {pct(self.fold_std)} %)"]
+        lines = [
+            f"{self.protocol} | model {self.model} | {self.metric}: {pct(self.mean)} ± "
+            f"{pct(self.std)} % over {over}, {len(self.folds)} folds "
+            f"(fold spread {pct(self.fold_mean)} ± {pct(self.fold_std)} %)"
+        ]
         for cond, row in self.per_condition.items():
             lines.append(f"  {cond}: {pct(row['mean'])} ± {pct(row['std'])} % ({row['n_subjects']} subjects)")
         for subj, v in self.per_subject.items():
             lines.append(f"  {subj}: {pct(v)} %")
         for row in self.sweep:
-            lines.append(f"  window {row['window_s']:g} s: {pct(row['mean'])} ± {pct(row['std'])} %, "
-                         f"ITR {row['itr_mean']:.1f} bit/min")
+            lines.append(
+                f"  window {row['window_s']:g} s: {pct(row['mean'])} ± {pct(row['std'])} %, "
+                f"ITR {row['itr_mean']:.1f} bit/min"
+            )
         if self.curves:
             by_batch: dict[Any, list[dict]] = {}
             for c in self.curves:
                 by_batch.setdefault(c["batch_index"], []).append(c)
             for b, rows in sorted(by_batch.items()):
-                m = lambda k: float(np.nanmean([r[k] if r[k] is not None else np.nan for r in rows])) \
-                    if any(r[k] is not None and math.isfinite(r[k]) for r in rows) else float("nan")  # noqa: E731
-                lines.append(f"  new batch {b} ({np.mean([r['minutes'] for r in rows]):.1f} min before): "
-                             f"ft {pct(m('ft'))}, no-ft {pct(m('no_ft'))}, scratch {pct(m('scratch'))} %")
+                m = lambda k: (
+                    float(np.nanmean([r[k] if r[k] is not None else np.nan for r in rows]))
+                    if any(r[k] is not None and math.isfinite(r[k]) for r in rows)
+                    else float("nan")
+                )  # noqa: E731
+                lines.append(
+                    f"  new batch {b} ({np.mean([r['minutes'] for r in rows]):.1f} min before): "
+                    f"ft {pct(m('ft'))}, no-ft {pct(m('no_ft'))}, scratch {pct(m('scratch'))} %"
+                )
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 

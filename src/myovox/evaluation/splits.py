@@ -6,11 +6,13 @@ pool only (the model's validation split is drawn from that pool); test sets keep
 :func:`check_no_leakage` refuses a fold whose test windows share samples (or a trial) with
 train windows; the protocols call it on every fold.
 """
+
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +43,8 @@ def _meta(windows: Windows, key: str) -> np.ndarray:
     if key not in windows.meta:
         raise ValidationError(
             f"Windows have no metadata column {key!r} (known: {', '.join(sorted(windows.meta)) or 'none'})."
-            f"{did_you_mean(key, windows.meta)}")
+            f"{did_you_mean(key, windows.meta)}"
+        )
     return windows.meta[key]
 
 
@@ -50,8 +53,9 @@ def _sorted_values(col: np.ndarray) -> list:
     return sorted(vals, key=lambda v: (str(type(v)), v))
 
 
-def _finish(windows: Windows, folds: list[Fold], rest_label: int | None, balance_rest: bool,
-            random_state: Any) -> list[Fold]:
+def _finish(
+    windows: Windows, folds: list[Fold], rest_label: int | None, balance_rest: bool, random_state: Any
+) -> list[Fold]:
     rng = np.random.default_rng(random_state)
     out = []
     for f in folds:
@@ -63,17 +67,17 @@ def _finish(windows: Windows, folds: list[Fold], rest_label: int | None, balance
 
 
 # ---------------------------------------------------------------------------- splitters
-def leave_one_group_out(windows: Windows, by: str, *, rest_label: int | None = 0,
-                        balance_rest: bool = True, random_state: Any = None) -> list[Fold]:
+def leave_one_group_out(
+    windows: Windows, by: str, *, rest_label: int | None = 0, balance_rest: bool = True, random_state: Any = None
+) -> list[Fold]:
     """One fold per distinct value ``v`` of ``meta[by]``: test = windows with ``by == v``."""
     col = _meta(windows, by)
     values = _sorted_values(col)
     if len(values) < 2:
         raise ValidationError(
-            f"Leave-one-{by}-out needs at least 2 distinct values of {by!r}, found {len(values)} "
-            f"({values}).")
-    folds = [Fold(f"{by}={v}", np.flatnonzero(col != v), np.flatnonzero(col == v), {by: v})
-             for v in values]
+            f"Leave-one-{by}-out needs at least 2 distinct values of {by!r}, found {len(values)} ({values})."
+        )
+    folds = [Fold(f"{by}={v}", np.flatnonzero(col != v), np.flatnonzero(col == v), {by: v}) for v in values]
     return _finish(windows, folds, rest_label, balance_rest, random_state)
 
 
@@ -87,9 +91,15 @@ def leave_one_session_out(windows: Windows, **kw: Any) -> list[Fold]:
     return leave_one_group_out(windows, "session", **kw)
 
 
-def stratified_kfold(windows: Windows, n_splits: int = 5, *, random_state: Any = 0,
-                     rest_label: int | None = 0, balance_rest: bool = True,
-                     group_by: str | None = None) -> list[Fold]:
+def stratified_kfold(
+    windows: Windows,
+    n_splits: int = 5,
+    *,
+    random_state: Any = 0,
+    rest_label: int | None = 0,
+    balance_rest: bool = True,
+    group_by: str | None = None,
+) -> list[Fold]:
     """Shuffled stratified k-fold (seeded by ``random_state``, an int or None).
 
     ``group_by`` (a metadata key, e.g. ``"trial"`` or ``"recording"``) keeps all windows of one
@@ -105,9 +115,12 @@ def stratified_kfold(windows: Windows, n_splits: int = 5, *, random_state: Any =
         raise ValidationError(f"Too few windows for {n_splits}-fold cross-validation: {n} windows.")
     classes, counts = np.unique(windows.y, return_counts=True)
     if counts.min() < n_splits:
-        small = ", ".join(f"{int(c)} ({int(k)} windows)" for c, k in zip(classes, counts) if k < n_splits)
-        warnings.warn(f"Classes with fewer windows than {n_splits} folds: {small}; some test folds "
-                      "will lack them.", UserWarning, stacklevel=2)
+        small = ", ".join(f"{int(c)} ({int(k)} windows)" for c, k in zip(classes, counts, strict=False) if k < n_splits)
+        warnings.warn(
+            f"Classes with fewer windows than {n_splits} folds: {small}; some test folds will lack them.",
+            UserWarning,
+            stacklevel=2,
+        )
     seed = None if random_state is None else int(random_state)
     groups = _meta(windows, group_by) if group_by is not None else overlap_groups(windows)
     if groups is None:
@@ -122,8 +135,14 @@ def stratified_kfold(windows: Windows, n_splits: int = 5, *, random_state: Any =
     return _finish(windows, folds, rest_label, balance_rest, random_state)
 
 
-def progressive_batches(windows: Windows, *, by: str = "batch", rest_label: int | None = 0,
-                        balance_rest: bool = True, random_state: Any = None) -> list[Fold]:
+def progressive_batches(
+    windows: Windows,
+    *,
+    by: str = "batch",
+    rest_label: int | None = 0,
+    balance_rest: bool = True,
+    random_state: Any = None,
+) -> list[Fold]:
     """Progressive folds over the values of ``by`` in order: test on ``b``, train on all ``< b``.
 
     The first value has no training data and yields no fold.
@@ -132,7 +151,8 @@ def progressive_batches(windows: Windows, *, by: str = "batch", rest_label: int 
     values = _sorted_values(col)
     if len(values) < 2:
         raise ValidationError(
-            f"Progressive evaluation needs at least 2 distinct values of {by!r}, found {len(values)}.")
+            f"Progressive evaluation needs at least 2 distinct values of {by!r}, found {len(values)}."
+        )
     folds = []
     for i, v in enumerate(values[1:], start=1):
         train = np.flatnonzero(np.isin(col, values[:i]))
@@ -151,21 +171,29 @@ def _mask_for(windows: Windows, criteria: Mapping[str, Any], what: str) -> np.nd
         sel = np.isin(col, vals) | np.isin(col.astype(str), [str(v) for v in vals])
         if not sel.any():
             raise ValidationError(
-                f"No window has {key}={value!r} for the {what} set; values present: {_sorted_values(col)}.")
+                f"No window has {key}={value!r} for the {what} set; values present: {_sorted_values(col)}."
+            )
         mask &= sel
     return mask
 
 
-def train_test_by_meta(windows: Windows, train: Mapping[str, Any], test: Mapping[str, Any], *,
-                       rest_label: int | None = 0, balance_rest: bool = True,
-                       random_state: Any = None) -> list[Fold]:
+def train_test_by_meta(
+    windows: Windows,
+    train: Mapping[str, Any],
+    test: Mapping[str, Any],
+    *,
+    rest_label: int | None = 0,
+    balance_rest: bool = True,
+    random_state: Any = None,
+) -> list[Fold]:
     """One explicit transfer fold: train on windows matching ``train``, test on ``test``."""
     tr = _mask_for(windows, train, "train")
     te = _mask_for(windows, test, "test")
     if not tr.any() or not te.any():
         raise ValidationError(
             f"The transfer split is empty: {int(tr.sum())} train and {int(te.sum())} test windows "
-            f"for train={dict(train)} and test={dict(test)}.")
+            f"for train={dict(train)} and test={dict(test)}."
+        )
     name = ",".join(f"{k}={v}" for k, v in train.items()) + " -> " + ",".join(f"{k}={v}" for k, v in test.items())
     folds = [Fold(name, np.flatnonzero(tr & ~te), np.flatnonzero(te), {"train": dict(train), "test": dict(test)})]
     return _finish(windows, folds, rest_label, balance_rest, random_state)
@@ -210,17 +238,25 @@ def check_no_leakage(train: Windows, test: Windows, *, fold: str | None = None) 
     """
     where = f" in fold {fold!r}" if fold else ""
     if "trial" in train.meta and "trial" in test.meta:
+
         def keys(w: Windows) -> set:
             rec = w.meta.get("recording", np.zeros(len(w), dtype=int))
             subj = w.meta.get("subject", np.zeros(len(w), dtype=int))
-            return set(zip(map(str, subj), map(str, rec), map(str, w.meta["trial"])))
+            return set(zip(map(str, subj), map(str, rec), map(str, w.meta["trial"]), strict=False))
+
         shared = keys(train) & keys(test)
         if shared:
             s = sorted(shared)[0]
-            raise LeakageError(f"Train/test leakage{where}: trial {s[2]!r} of recording {s[1]} "
-                               f"(subject {s[0]}) is in both train and test ({len(shared)} trials shared).")
-    if "recording" not in train.meta or "recording" not in test.meta or "start" not in train.meta \
-            or "start" not in test.meta:
+            raise LeakageError(
+                f"Train/test leakage{where}: trial {s[2]!r} of recording {s[1]} "
+                f"(subject {s[0]}) is in both train and test ({len(shared)} trials shared)."
+            )
+    if (
+        "recording" not in train.meta
+        or "recording" not in test.meta
+        or "start" not in train.meta
+        or "start" not in test.meta
+    ):
         from .._logging import logger
 
         logger.debug("check_no_leakage: no recording/start metadata, overlap not checked%s", where)
@@ -239,14 +275,25 @@ def check_no_leakage(train: Windows, test: Windows, *, fold: str | None = None) 
         sa, sb = a_tr[m_tr][order], b_tr[m_tr][order]
         # running max of train stops lets one searchsorted answer "any train span overlaps"
         max_stop = np.maximum.accumulate(sb)
-        for ta, tb in zip(a_te[m_te], b_te[m_te]):
+        for ta, tb in zip(a_te[m_te], b_te[m_te], strict=False):
             k = np.searchsorted(sa, tb, side="left")  # train spans starting before the test stop
             if k > 0 and max_stop[k - 1] > ta:
                 raise LeakageError(
                     f"Train/test leakage{where}: test window [{ta}, {tb}) of recording {rec} overlaps "
-                    "a train window; split by recording, batch or trial instead.")
+                    "a train window; split by recording, batch or trial instead."
+                )
 
 
-__all__ = ["Fold", "LeakageError", "check_no_leakage", "downsample_rest_indices", "leave_one_batch_out",
-           "leave_one_group_out", "leave_one_session_out", "overlap_groups", "progressive_batches", "stratified_kfold",
-           "train_test_by_meta"]
+__all__ = [
+    "Fold",
+    "LeakageError",
+    "check_no_leakage",
+    "downsample_rest_indices",
+    "leave_one_batch_out",
+    "leave_one_group_out",
+    "leave_one_session_out",
+    "overlap_groups",
+    "progressive_batches",
+    "stratified_kfold",
+    "train_test_by_meta",
+]

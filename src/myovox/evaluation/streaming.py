@@ -5,9 +5,11 @@ A cue is a run of non-rest labels ``[onset, offset)``. An event *matches* a cue 
 *correct* when the labels agree. Events outside every cue's tolerance interval are false
 activations; divided by the rest-only duration they give false activations per hour.
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,11 +24,18 @@ def cue_intervals(labels: np.ndarray, sfreq: float, rest_label: int = 0) -> list
     change = np.flatnonzero(np.diff(labels)) + 1
     starts = np.concatenate([[0], change])
     stops = np.concatenate([change, [labels.size]])
-    return [(a / sfreq, b / sfreq, int(labels[a])) for a, b in zip(starts, stops) if labels[a] != rest_label]
+    return [(a / sfreq, b / sfreq, int(labels[a])) for a, b in zip(starts, stops, strict=False) if labels[a] != rest_label]
 
 
-def event_metrics(events: Iterable[Any], recording: Recording | None = None, *, labels: np.ndarray | None = None,
-                  sfreq: float | None = None, rest_label: int = 0, tolerance_s: float = 1.0) -> dict[str, Any]:
+def event_metrics(
+    events: Iterable[Any],
+    recording: Recording | None = None,
+    *,
+    labels: np.ndarray | None = None,
+    sfreq: float | None = None,
+    rest_label: int = 0,
+    tolerance_s: float = 1.0,
+) -> dict[str, Any]:
     """Precision, recall, false activations per hour and detection latency of command events.
 
     Parameters
@@ -42,8 +51,13 @@ def event_metrics(events: Iterable[Any], recording: Recording | None = None, *, 
     if labels is None or sfreq is None:
         raise ValueError("event_metrics needs a labelled recording or labels and sfreq.")
     cues = cue_intervals(labels, sfreq, rest_label)
-    evs = [(float(e["t_end"] if isinstance(e, dict) else e.t_end),
-            int(e["label_id"] if isinstance(e, dict) else e.label_id)) for e in events]
+    evs = [
+        (
+            float(e["t_end"] if isinstance(e, dict) else e.t_end),
+            int(e["label_id"] if isinstance(e, dict) else e.label_id),
+        )
+        for e in events
+    ]
     matched = [False] * len(cues)
     n_correct = n_wrong = n_false = 0
     latencies: list[float] = []
@@ -71,7 +85,10 @@ def event_metrics(events: Iterable[Any], recording: Recording | None = None, *, 
     rest_h = max(duration - cue_time, 0.0) / 3600.0
     n_events = len(evs)
     return {
-        "n_cues": len(cues), "n_events": n_events, "n_correct": n_correct, "n_wrong_or_repeated": n_wrong,
+        "n_cues": len(cues),
+        "n_events": n_events,
+        "n_correct": n_correct,
+        "n_wrong_or_repeated": n_wrong,
         "n_false_activations": n_false,
         "precision": n_correct / n_events if n_events else float("nan"),
         "recall": n_correct / len(cues) if cues else float("nan"),
@@ -84,12 +101,15 @@ def event_metrics(events: Iterable[Any], recording: Recording | None = None, *, 
 
 def summarize_events(per_recording: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Pool :func:`event_metrics` results of several recordings (counts summed, rates recomputed)."""
-    tot = {k: sum(r[k] for r in per_recording) for k in
-           ("n_cues", "n_events", "n_correct", "n_wrong_or_repeated", "n_false_activations", "rest_hours")}
+    tot = {
+        k: sum(r[k] for r in per_recording)
+        for k in ("n_cues", "n_events", "n_correct", "n_wrong_or_repeated", "n_false_activations", "rest_hours")
+    }
     tot["precision"] = tot["n_correct"] / tot["n_events"] if tot["n_events"] else float("nan")
     tot["recall"] = tot["n_correct"] / tot["n_cues"] if tot["n_cues"] else float("nan")
-    tot["false_activations_per_hour"] = (tot["n_false_activations"] / tot["rest_hours"]
-                                         if tot["rest_hours"] > 0 else float("nan"))
+    tot["false_activations_per_hour"] = (
+        tot["n_false_activations"] / tot["rest_hours"] if tot["rest_hours"] > 0 else float("nan")
+    )
     lat = [r["latency_s_median"] for r in per_recording if r["latency_s_median"] == r["latency_s_median"]]
     tot["latency_s_median"] = float(np.median(lat)) if lat else float("nan")
     return tot

@@ -15,6 +15,7 @@ emlearn load only when used).
 ``budget``         :func:`budget_report`, :func:`budget_markdown`
 =================  ==============================================================
 """
+
 from __future__ import annotations
 
 import importlib
@@ -26,14 +27,24 @@ if TYPE_CHECKING:  # pragma: no cover
     from .engine import read_calibration as read_calibration
 
 _LAZY = {
-    "export_model": "engine", "load_for_export": "engine", "read_calibration": "engine",
-    "fold_model": "fold", "FoldedNet": "fold",
+    "export_model": "engine",
+    "load_for_export": "engine",
+    "read_calibration": "engine",
+    "fold_model": "fold",
+    "FoldedNet": "fold",
     "quantize_model": "quantize",
-    "QuantizedModel": "reference", "compare_accuracy": "reference",
-    "generate_c": "c_codegen", "compile_harness": "c_codegen", "run_harness": "c_codegen",
-    "export_onnx_float": "onnx", "export_onnx_qdq": "onnx", "run_onnx": "onnx",
-    "export_random_forest": "emlearn_rf", "check_random_forest_parity": "emlearn_rf",
-    "budget_report": "budget", "budget_markdown": "budget",
+    "QuantizedModel": "reference",
+    "compare_accuracy": "reference",
+    "generate_c": "c_codegen",
+    "compile_harness": "c_codegen",
+    "run_harness": "c_codegen",
+    "export_onnx_float": "onnx",
+    "export_onnx_qdq": "onnx",
+    "run_onnx": "onnx",
+    "export_random_forest": "emlearn_rf",
+    "check_random_forest_parity": "emlearn_rf",
+    "budget_report": "budget",
+    "budget_markdown": "budget",
 }
 
 __all__ = [*_LAZY]

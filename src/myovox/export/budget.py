@@ -4,6 +4,7 @@ Everything under ``estimates`` is a scaling of published or assumed figures, not
 GAP9 numbers scale the reference's 2.47 ms and 63.9 uJ for 2.14 M MACs linearly with MACs; Arm
 Cortex-M numbers assume a CMSIS-NN-like int8 kernel cost in cycles per MAC at a given clock.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,9 +34,18 @@ def _macs(qmodel: QuantizedModel) -> int:
     return count_macs(FoldedNet([_FloatView(op) for op in qmodel.ops], qmodel.input_shape, qmodel.n_classes))
 
 
-def budget_report(qmodel: QuantizedModel, *, c_dir: str | os.PathLike | None = None, measure_host: bool = True,
-                  reps: int = 200, inference_rate_hz: float = 2.0, system_power_mw: float = 20.5,
-                  battery_mah: float = 150.0, battery_v: float = 3.7, float_params: int | None = None) -> dict:
+def budget_report(
+    qmodel: QuantizedModel,
+    *,
+    c_dir: str | os.PathLike | None = None,
+    measure_host: bool = True,
+    reps: int = 200,
+    inference_rate_hz: float = 2.0,
+    system_power_mw: float = 20.5,
+    battery_mah: float = 150.0,
+    battery_v: float = 3.7,
+    float_params: int | None = None,
+) -> dict:
     """Budget of one int8 model on a microcontroller.
 
     Parameters
@@ -69,7 +79,7 @@ def budget_report(qmodel: QuantizedModel, *, c_dir: str | os.PathLike | None = N
     volt = check_positive("battery_v", battery_v, "voltage in V")
     sizes = qmodel.activation_sizes()
     arena = max(sizes[1:])
-    pairs = max(a + b for a, b in zip(sizes[:-1], sizes[1:]))
+    pairs = max(a + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
     macs = _macs(qmodel)
     report: dict[str, Any] = {
         "input_shape": list(qmodel.input_shape),
@@ -98,28 +108,42 @@ def budget_report(qmodel: QuantizedModel, *, c_dir: str | os.PathLike | None = N
             rng = np.random.default_rng(0)
             xq = rng.integers(-100, 100, size=int(np.prod(qmodel.input_shape)), dtype=np.int8)
             t = time_harness(exe, xq, reps=reps)
-        report["host"] = {"latency_ms_median": t["median_s"] * 1e3, "latency_ms_min": t["min_s"] * 1e3,
-                          "reps": reps, "what": "measured: compiled C (gcc -std=c99 -O3), one window, this CPU, one thread",
-                          "macs_per_s": macs / t["median_s"] if t["median_s"] > 0 else None}
+        report["host"] = {
+            "latency_ms_median": t["median_s"] * 1e3,
+            "latency_ms_min": t["min_s"] * 1e3,
+            "reps": reps,
+            "what": "measured: compiled C (gcc -std=c99 -O3), one window, this CPU, one thread",
+            "macs_per_s": macs / t["median_s"] if t["median_s"] > 0 else None,
+        }
     f = macs / GAP9_REF["macs"]
-    gap9 = {"latency_ms": GAP9_REF["latency_ms"] * f, "energy_uj": GAP9_REF["energy_uj"] * f,
-            "assumption": f"ESTIMATE: reference GAP9 figures ({GAP9_REF['latency_ms']} ms, "
-                          f"{GAP9_REF['energy_uj']} uJ for {GAP9_REF['macs'] / 1e6:.2f} M MACs) scaled by MACs"}
+    gap9 = {
+        "latency_ms": GAP9_REF["latency_ms"] * f,
+        "energy_uj": GAP9_REF["energy_uj"] * f,
+        "assumption": f"ESTIMATE: reference GAP9 figures ({GAP9_REF['latency_ms']} ms, "
+        f"{GAP9_REF['energy_uj']} uJ for {GAP9_REF['macs'] / 1e6:.2f} M MACs) scaled by MACs",
+    }
     cortex = {}
     for name, a in CORTEX_M.items():
         lat_ms = macs * a["cycles_per_mac"] / (a["clock_mhz"] * 1e6) * 1e3
-        cortex[name] = {"latency_ms": lat_ms, "energy_uj": lat_ms * a["active_mw"],
-                        "assumption": f"ESTIMATE: {a['cycles_per_mac']} cycle/MAC (CMSIS-NN int8 class), "
-                                      f"{a['clock_mhz']:.0f} MHz, {a['active_mw']:.0f} mW active; "
-                                      "ignores memory stalls and layer overheads"}
+        cortex[name] = {
+            "latency_ms": lat_ms,
+            "energy_uj": lat_ms * a["active_mw"],
+            "assumption": f"ESTIMATE: {a['cycles_per_mac']} cycle/MAC (CMSIS-NN int8 class), "
+            f"{a['clock_mhz']:.0f} MHz, {a['active_mw']:.0f} mW active; "
+            "ignores memory stalls and layer overheads",
+        }
     battery_mwh = cap * volt
     p_inf_mw = gap9["energy_uj"] * rate * 1e-3
-    battery = {"inference_rate_hz": rate, "inference_power_mw": p_inf_mw, "system_power_mw": p_sys,
-               "battery_mwh": battery_mwh,
-               "life_h": battery_mwh / (p_sys + p_inf_mw) if (p_sys + p_inf_mw) > 0 else float("inf"),
-               "duty_cycle_gap9": gap9["latency_ms"] * 1e-3 * rate,
-               "assumption": f"ESTIMATE: {cap:g} mAh x {volt:g} V; system {p_sys:g} mW (acquisition + BLE) plus "
-                             f"GAP9 inference energy x {rate:g} Hz; no regulator losses or ageing"}
+    battery = {
+        "inference_rate_hz": rate,
+        "inference_power_mw": p_inf_mw,
+        "system_power_mw": p_sys,
+        "battery_mwh": battery_mwh,
+        "life_h": battery_mwh / (p_sys + p_inf_mw) if (p_sys + p_inf_mw) > 0 else float("inf"),
+        "duty_cycle_gap9": gap9["latency_ms"] * 1e-3 * rate,
+        "assumption": f"ESTIMATE: {cap:g} mAh x {volt:g} V; system {p_sys:g} mW (acquisition + BLE) plus "
+        f"GAP9 inference energy x {rate:g} Hz; no regulator losses or ageing",
+    }
     report["estimates"] = {"gap9": gap9, "cortex_m": cortex, "battery": battery}
     return report
 
@@ -150,16 +174,26 @@ def budget_markdown(report: dict) -> str:
     ]
     if report.get("host"):
         h = report["host"]
-        lines.append(f"| host latency, compiled C (measured, median of {h['reps']}) | "
-                     f"{h['latency_ms_median']:.3f} ms |")
+        lines.append(
+            f"| host latency, compiled C (measured, median of {h['reps']}) | {h['latency_ms_median']:.3f} ms |"
+        )
     g = est["gap9"]
-    lines += ["", "## Estimates (not measurements)", "",
-              "| target | latency | energy / inference | assumption |", "|---|---|---|---|",
-              f"| GAP9 | {g['latency_ms']:.2f} ms | {g['energy_uj']:.1f} uJ | {g['assumption']} |"]
+    lines += [
+        "",
+        "## Estimates (not measurements)",
+        "",
+        "| target | latency | energy / inference | assumption |",
+        "|---|---|---|---|",
+        f"| GAP9 | {g['latency_ms']:.2f} ms | {g['energy_uj']:.1f} uJ | {g['assumption']} |",
+    ]
     for name, e in est["cortex_m"].items():
         lines.append(f"| {name} | {e['latency_ms']:.2f} ms | {e['energy_uj']:.0f} uJ | {e['assumption']} |")
     b = est["battery"]
-    lines += ["", f"Battery (ESTIMATE): {b['life_h']:.1f} h at {b['inference_rate_hz']:g} inferences/s "
-              f"({b['system_power_mw']:g} mW system + {b['inference_power_mw']:.3f} mW inference, "
-              f"{b['battery_mwh']:.0f} mWh). {b['assumption']}.", ""]
+    lines += [
+        "",
+        f"Battery (ESTIMATE): {b['life_h']:.1f} h at {b['inference_rate_hz']:g} inferences/s "
+        f"({b['system_power_mw']:g} mW system + {b['inference_power_mw']:.3f} mW inference, "
+        f"{b['battery_mwh']:.0f} mWh). {b['assumption']}.",
+        "",
+    ]
     return "\n".join(lines)

@@ -4,6 +4,7 @@ Weights live in ``const`` arrays (flash), activations in two statically sized pi
 buffers (no ``malloc``), and the integer arithmetic is that of :mod:`myovox.export.reference`,
 bit for bit. A host harness (``myovox_harness.c``) and a sidecar ``model.json`` come with it.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,7 @@ def _template(name: str) -> Template:
 
 def _c_array(ctype: str, name: str, values: np.ndarray, per_line: int = 24) -> str:
     flat = [str(int(v)) for v in np.asarray(values).ravel()]
-    lines = [", ".join(flat[i:i + per_line]) for i in range(0, len(flat), per_line)]
+    lines = [", ".join(flat[i : i + per_line]) for i in range(0, len(flat), per_line)]
     body = ",\n    ".join(lines)
     return f"static const {ctype} {name}[{len(flat)}] = {{\n    {body}\n}};"
 
@@ -44,8 +45,7 @@ def _f32(v: float) -> str:
 
 
 def _c_string(s: str) -> str:
-    return '"' + "".join(c if (c.isalnum() or c in " _-.:/+()") else f"\\{ord(c):03o}"
-                         for c in str(s)) + '"'
+    return '"' + "".join(c if (c.isalnum() or c in " _-.:/+()") else f"\\{ord(c):03o}" for c in str(s)) + '"'
 
 
 def sidecar(qmodel: QuantizedModel, **extra: Any) -> dict:
@@ -67,7 +67,7 @@ def sidecar(qmodel: QuantizedModel, **extra: Any) -> dict:
         "classes": [c.item() if hasattr(c, "item") else c for c in qmodel.classes],
         "label_map": {str(k): str(v) for k, v in names.items()},
         "arithmetic": "myovox.export.reference: int32 accumulators, requant floor((acc*m + 2^(n-1))/2^n), "
-                      "int8 saturation",
+        "int8 saturation",
         "layers": [{"name": op.name, "kind": op.kind} for op in qmodel.ops],
     }
     for key, value in (qmodel.meta or {}).items():
@@ -76,8 +76,14 @@ def sidecar(qmodel: QuantizedModel, **extra: Any) -> dict:
     return d
 
 
-def generate_c(qmodel: QuantizedModel, out_dir: str | os.PathLike, *, name: str = "myovox_model",
-               harness: bool = True, force: bool = False) -> dict[str, Path]:
+def generate_c(
+    qmodel: QuantizedModel,
+    out_dir: str | os.PathLike,
+    *,
+    name: str = "myovox_model",
+    harness: bool = True,
+    force: bool = False,
+) -> dict[str, Path]:
     """Write ``myovox_model.h``, ``myovox_model.c``, ``model.json`` (and ``myovox_harness.c``).
 
     Parameters
@@ -124,25 +130,40 @@ def generate_c(qmodel: QuantizedModel, out_dir: str | os.PathLike, *, name: str 
         body.append(f"    /* {op.name or op.kind}: {shape} -> {new_shape} */")
         if op.kind == "conv":
             o, c, kh, kw = op.weight.shape
-            consts += [_c_array("int8_t", f"{p}_W", op.weight), _c_array("int32_t", f"{p}_B", op.bias),
-                       _c_array("int32_t", f"{p}_M", op.mult), _c_array("int8_t", f"{p}_S", op.shift)]
+            consts += [
+                _c_array("int8_t", f"{p}_W", op.weight),
+                _c_array("int32_t", f"{p}_B", op.bias),
+                _c_array("int32_t", f"{p}_M", op.mult),
+                _c_array("int8_t", f"{p}_S", op.shift),
+            ]
             lo = op.out_zp if op.relu else -128
-            body.append(f"    mv_conv({src}, {c}, {shape[1]}, {shape[2]}, {dst}, {o}, {kh}, {kw}, "
-                        f"{op.padding[0]}, {op.padding[1]}, {op.pool[0]}, {op.pool[1]}, {p}_W, {p}_B, "
-                        f"{p}_M, {p}_S, {op.in_zp}, {op.out_zp}, {lo});")
+            body.append(
+                f"    mv_conv({src}, {c}, {shape[1]}, {shape[2]}, {dst}, {o}, {kh}, {kw}, "
+                f"{op.padding[0]}, {op.padding[1]}, {op.pool[0]}, {op.pool[1]}, {p}_W, {p}_B, "
+                f"{p}_M, {p}_S, {op.in_zp}, {op.out_zp}, {lo});"
+            )
         elif op.kind == "avgpool":
-            body.append(f"    mv_avgpool({src}, {shape[0]}, {shape[1]}, {shape[2]}, {dst}, {op.kernel[0]}, "
-                        f"{op.kernel[1]}, {op.mult}, {op.shift}, {op.zp});")
+            body.append(
+                f"    mv_avgpool({src}, {shape[0]}, {shape[1]}, {shape[2]}, {dst}, {op.kernel[0]}, "
+                f"{op.kernel[1]}, {op.mult}, {op.shift}, {op.zp});"
+            )
         elif op.kind == "gap":
-            body.append(f"    mv_gap({src}, {shape[0]}, {int(np.prod(shape[1:]))}, {dst}, {op.mult}, "
-                        f"{op.shift}, {op.in_zp}, {op.out_zp});")
+            body.append(
+                f"    mv_gap({src}, {shape[0]}, {int(np.prod(shape[1:]))}, {dst}, {op.mult}, "
+                f"{op.shift}, {op.in_zp}, {op.out_zp});"
+            )
         else:
             o, n = op.weight.shape
-            consts += [_c_array("int8_t", f"{p}_W", op.weight), _c_array("int32_t", f"{p}_B", op.bias),
-                       _c_array("int32_t", f"{p}_M", op.mult), _c_array("int8_t", f"{p}_S", op.shift)]
+            consts += [
+                _c_array("int8_t", f"{p}_W", op.weight),
+                _c_array("int32_t", f"{p}_B", op.bias),
+                _c_array("int32_t", f"{p}_M", op.mult),
+                _c_array("int8_t", f"{p}_S", op.shift),
+            ]
             lo = op.out_zp if op.relu else -128
-            body.append(f"    mv_dense({src}, {n}, {dst}, {o}, {p}_W, {p}_B, {p}_M, {p}_S, {op.in_zp}, "
-                        f"{op.out_zp}, {lo});")
+            body.append(
+                f"    mv_dense({src}, {n}, {dst}, {o}, {p}_W, {p}_B, {p}_M, {p}_S, {op.in_zp}, {op.out_zp}, {lo});"
+            )
         src, shape = dst, new_shape
     acc_len = 1
     shape_ = (1, *qmodel.input_shape)
@@ -165,24 +186,43 @@ def generate_c(qmodel: QuantizedModel, out_dir: str | os.PathLike, *, name: str 
     label_names = [names.get(int(c) if str(c).lstrip("-").isdigit() else c, str(c)) for c in qmodel.classes]
     sfreq = (qmodel.meta or {}).get("sfreq")
     fields = dict(
-        name=name, version=__version__, n_channels=qmodel.input_shape[0], n_times=qmodel.input_shape[1],
-        n_classes=qmodel.n_classes, sfreq=_f32(sfreq) if sfreq else "0.0",
-        input_scale=_f32(qmodel.input_scale), input_inv=", ".join(_f32(v) + "f" for v in input_inv_scales(
-            qmodel.input_shape[0], qmodel.input_scale, qmodel.input_std)),
-        input_mean=", ".join(_f32(v) + "f" for v in (np.zeros(qmodel.input_shape[0]) if qmodel.input_mean is None
-                                                      else qmodel.input_mean)),
-        input_zero_point=int(qmodel.input_zero_point), output_scale=_f32(qmodel.output_scale),
-        output_zero_point=int(qmodel.output_zero_point), arena_bytes=arena, acc_len=acc_len,
-        constants="\n\n".join(consts), body="\n".join(body), logits_buffer=src,
-        labels=", ".join(map(str, labels)), names=", ".join(_c_string(s) for s in label_names))
+        name=name,
+        version=__version__,
+        n_channels=qmodel.input_shape[0],
+        n_times=qmodel.input_shape[1],
+        n_classes=qmodel.n_classes,
+        sfreq=_f32(sfreq) if sfreq else "0.0",
+        input_scale=_f32(qmodel.input_scale),
+        input_inv=", ".join(
+            _f32(v) + "f" for v in input_inv_scales(qmodel.input_shape[0], qmodel.input_scale, qmodel.input_std)
+        ),
+        input_mean=", ".join(
+            _f32(v) + "f" for v in (np.zeros(qmodel.input_shape[0]) if qmodel.input_mean is None else qmodel.input_mean)
+        ),
+        input_zero_point=int(qmodel.input_zero_point),
+        output_scale=_f32(qmodel.output_scale),
+        output_zero_point=int(qmodel.output_zero_point),
+        arena_bytes=arena,
+        acc_len=acc_len,
+        constants="\n\n".join(consts),
+        body="\n".join(body),
+        logits_buffer=src,
+        labels=", ".join(map(str, labels)),
+        names=", ".join(_c_string(s) for s in label_names),
+    )
     paths = {"header": out / "myovox_model.h", "source": out / "myovox_model.c", "sidecar": out / "model.json"}
     paths["header"].write_text(_template("myovox_model.h.in").substitute(fields), encoding="utf-8")
     paths["source"].write_text(_template("myovox_model.c.in").substitute(fields), encoding="utf-8")
     if harness:
         paths["harness"] = out / "myovox_harness.c"
         paths["harness"].write_text(_template("myovox_harness.c.in").substitute(fields), encoding="utf-8")
-    meta = sidecar(qmodel, c_arena_bytes_per_buffer=arena, c_activation_buffers=2, c_accumulator_bytes=4 * acc_len,
-                   flash_bytes=qmodel.flash_bytes())
+    meta = sidecar(
+        qmodel,
+        c_arena_bytes_per_buffer=arena,
+        c_activation_buffers=2,
+        c_accumulator_bytes=4 * acc_len,
+        flash_bytes=qmodel.flash_bytes(),
+    )
     paths["sidecar"].write_text(json.dumps(meta, indent=2, default=_json_default), encoding="utf-8")
     logger.info("Wrote C library to %s (flash %d B, RAM 2 x %d B)", out, qmodel.flash_bytes()["total"], arena)
     return paths
@@ -204,16 +244,28 @@ def find_compiler(cc: str | None = None) -> str:
     raise ExportError("No C compiler found (tried $CC, gcc, cc, clang); install gcc to build the harness.")
 
 
-def compile_harness(c_dir: str | os.PathLike, *, cc: str | None = None, extra_flags: tuple[str, ...] = (),
-                    exe: str | os.PathLike | None = None) -> Path:
+def compile_harness(
+    c_dir: str | os.PathLike,
+    *,
+    cc: str | None = None,
+    extra_flags: tuple[str, ...] = (),
+    exe: str | os.PathLike | None = None,
+) -> Path:
     """Compile ``myovox_model.c`` + ``myovox_harness.c`` with strict C99 flags; returns the executable."""
     c_dir = Path(c_dir)
     for f in ("myovox_model.c", "myovox_harness.c"):
         if not (c_dir / f).exists():
             raise ExportError(f"{c_dir / f} is missing; run generate_c(..., harness=True) first.")
     exe = Path(exe) if exe else c_dir / "myovox_harness"
-    cmd = [find_compiler(cc), *CFLAGS, *extra_flags, "-o", str(exe), str(c_dir / "myovox_model.c"),
-           str(c_dir / "myovox_harness.c")]
+    cmd = [
+        find_compiler(cc),
+        *CFLAGS,
+        *extra_flags,
+        "-o",
+        str(exe),
+        str(c_dir / "myovox_model.c"),
+        str(c_dir / "myovox_harness.c"),
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         raise ExportError(f"C compilation failed ({' '.join(cmd)}): {res.stderr.strip()[:2000]}")

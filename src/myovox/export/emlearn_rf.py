@@ -4,6 +4,7 @@ The generated header defines ``int32_t <name>_predict(const float *features, int
 vote of the trees, float thresholds). Parity: predictions of the compiled C equal scikit-learn's
 on the given feature rows.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,15 +40,20 @@ int main(int argc, char **argv) {
 
 def _unwrap_forest(model: Any) -> Any:
     """The fitted RandomForest/DecisionTree inside ``model`` (itself, a pipeline's last step, ``rf_``...)."""
-    for cand in (model, getattr(model, "estimator_", None), getattr(model, "rf_", None),
-                 getattr(model, "model_", None)):
+    for cand in (
+        model,
+        getattr(model, "estimator_", None),
+        getattr(model, "rf_", None),
+        getattr(model, "model_", None),
+    ):
         if cand is not None and (hasattr(cand, "estimators_") or type(cand).__name__.startswith("DecisionTree")):
             return cand
     steps = getattr(model, "steps", None)
     if steps:
         return _unwrap_forest(steps[-1][1])
-    raise ExportError(f"Cannot export {type(model).__name__} with emlearn: expected a fitted RandomForest "
-                      "or DecisionTree classifier.")
+    raise ExportError(
+        f"Cannot export {type(model).__name__} with emlearn: expected a fitted RandomForest or DecisionTree classifier."
+    )
 
 
 def _import_emlearn():
@@ -79,8 +85,10 @@ def export_random_forest(model: Any, path: str | os.PathLike, *, name: str = "my
     rf = _unwrap_forest(model)
     steps = getattr(model, "steps", None)
     if steps and len(steps) > 1:
-        raise ExportError(f"Pipeline steps {[s[0] for s in steps[:-1]]} are not exported; export the forest "
-                          "alone and compute its features on the device.")
+        raise ExportError(
+            f"Pipeline steps {[s[0] for s in steps[:-1]]} are not exported; export the forest "
+            "alone and compute its features on the device."
+        )
     if not name.isidentifier():
         raise ExportError(f"Invalid value for 'name': expected a C identifier, got {name!r}.")
     path = Path(path)
@@ -88,12 +96,17 @@ def export_random_forest(model: Any, path: str | os.PathLike, *, name: str = "my
     cmodel = emlearn.convert(rf, method="inline", dtype="float")
     cmodel.save(file=str(path), name=name)
     logger.info("Wrote random forest (%d trees) to %s", len(getattr(rf, "estimators_", [rf])), path)
-    return {"path": str(path), "name": name, "n_features": int(rf.n_features_in_),
-            "classes": np.asarray(rf.classes_).tolist()}
+    return {
+        "path": str(path),
+        "name": name,
+        "n_features": int(rf.n_features_in_),
+        "classes": np.asarray(rf.classes_).tolist(),
+    }
 
 
-def check_random_forest_parity(model: Any, header: str | os.PathLike, X: Any, *, name: str = "myovox_rf",
-                               cc: str | None = None) -> dict:
+def check_random_forest_parity(
+    model: Any, header: str | os.PathLike, X: Any, *, name: str = "myovox_rf", cc: str | None = None
+) -> dict:
     """Compile the emlearn header with a harness and compare its predictions with scikit-learn's.
 
     Returns
@@ -111,11 +124,13 @@ def check_random_forest_parity(model: Any, header: str | os.PathLike, X: Any, *,
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         src = tmp / "rf_harness.c"
-        src.write_text(_HARNESS.replace("@HEADER@", str(header)).replace("@NF@", str(X.shape[1]))
-                       .replace("@NAME@", name))
+        src.write_text(
+            _HARNESS.replace("@HEADER@", str(header)).replace("@NF@", str(X.shape[1])).replace("@NAME@", name)
+        )
         exe = tmp / "rf_harness"
-        res = subprocess.run([find_compiler(cc), "-std=c99", "-O2", "-o", str(exe), str(src)],
-                             capture_output=True, text=True)
+        res = subprocess.run(
+            [find_compiler(cc), "-std=c99", "-O2", "-o", str(exe), str(src)], capture_output=True, text=True
+        )
         if res.returncode != 0:
             raise ExportError(f"Compiling the emlearn forest failed: {res.stderr.strip()[:2000]}")
         X.tofile(tmp / "x.f32")

@@ -1,5 +1,6 @@
 """The export engine behind :func:`myovox.export.export_model`: load a saved model, quantise, write
 the C library or ONNX graphs with their ``model.json`` and budget, all into a folder written whole."""
+
 from __future__ import annotations
 
 import json
@@ -70,15 +71,29 @@ def read_calibration(path: str | os.PathLike, missing_ok: bool = False) -> Any:
         raise ExportError(f"{path} cannot be read as calibration windows ({type(err).__name__}: {err}).") from None
     if X is not None:
         if X.ndim != 3 or not np.issubdtype(X.dtype, np.number) or not np.isfinite(X).all():
-            raise ExportError(f"{path}: calibration windows must be finite numbers shaped (n_windows, n_channels, "
-                              f"n_times), got {X.dtype} {X.shape}.")
+            raise ExportError(
+                f"{path}: calibration windows must be finite numbers shaped (n_windows, n_channels, "
+                f"n_times), got {X.dtype} {X.shape}."
+            )
         return X
     raise ExportError(f"Cannot read calibration windows from {path}: expected .npy, .npz or a dataset folder.")
 
 
 #: what an exported artefact's model.json carries about its input (the model card's fields)
-_DEPLOY_KEYS = ("sfreq", "window_s", "ch_names", "units", "channel_selection", "filter", "causal", "label_map",
-                "rest_label", "n_times", "window_mode", "model")
+_DEPLOY_KEYS = (
+    "sfreq",
+    "window_s",
+    "ch_names",
+    "units",
+    "channel_selection",
+    "filter",
+    "causal",
+    "label_map",
+    "rest_label",
+    "n_times",
+    "window_mode",
+    "model",
+)
 
 
 def _meta_from_sidecar(side: Any) -> dict:
@@ -95,9 +110,19 @@ def _meta_from_sidecar(side: Any) -> dict:
     return keep
 
 
-def export_model(model: Any, out_dir: str | os.PathLike, *, format: str = "c", int8: bool | None = None,
-                 calibration: Any = None, force: bool = False, report: bool = False,
-                 sidecar: dict | None = None, method: str = "percentile", check: bool = True) -> dict:
+def export_model(
+    model: Any,
+    out_dir: str | os.PathLike,
+    *,
+    format: str = "c",
+    int8: bool | None = None,
+    calibration: Any = None,
+    force: bool = False,
+    report: bool = False,
+    sidecar: dict | None = None,
+    method: str = "percentile",
+    check: bool = True,
+) -> dict:
     """Export a trained SpeechNet to a deployable artefact.
 
     Parameters
@@ -152,8 +177,10 @@ def export_model(model: Any, out_dir: str | os.PathLike, *, format: str = "c", i
     if isinstance(calibration, (str, os.PathLike)):
         calibration = read_calibration(Path(calibration))
     if getattr(model, "net_", None) is None and hasattr(model, "classes_") and not hasattr(model, "blocks"):
-        raise ExportError(f"Cannot export a {type(model).__name__} as a network; use "
-                          "myovox.export.emlearn_rf.export_random_forest for random forests.")
+        raise ExportError(
+            f"Cannot export a {type(model).__name__} as a network; use "
+            "myovox.export.emlearn_rf.export_random_forest for random forests."
+        )
     if int8 and calibration is None:
         raise ExportError("int8 export needs calibration windows (calibration=X or --calibration DATASET).")
     if report and not int8:
@@ -164,16 +191,39 @@ def export_model(model: Any, out_dir: str | os.PathLike, *, format: str = "c", i
     # compile_harness(out) adds myovox_harness later: a later --force may replace it as well
     later = ("myovox_harness",) if format == "c" else ()
     with output_folder(out, force=force, what="export folder", later=later) as work:
-        _export_into(work, result, model, calibration, int8=int8, format=format, meta=meta,
-                     label_map=label_map, method=method, check=check, report=report)
+        _export_into(
+            work,
+            result,
+            model,
+            calibration,
+            int8=int8,
+            format=format,
+            meta=meta,
+            label_map=label_map,
+            method=method,
+            check=check,
+            report=report,
+        )
     # the files were written into the temporary folder that is now ``out``
     result["files"] = {k: str(out / Path(v).relative_to(work)) for k, v in result["files"].items()}
     logger.info("Exported %s (%s%s) to %s", type(model).__name__, format, ", int8" if int8 else "", out)
     return result
 
 
-def _export_into(out: Path, result: dict[str, Any], model: Any, calibration: Any, *, int8: bool, format: str,
-                 meta: dict, label_map: dict, method: str, check: bool, report: bool) -> None:
+def _export_into(
+    out: Path,
+    result: dict[str, Any],
+    model: Any,
+    calibration: Any,
+    *,
+    int8: bool,
+    format: str,
+    meta: dict,
+    label_map: dict,
+    method: str,
+    check: bool,
+    report: bool,
+) -> None:
     """Write the export into the (temporary) folder ``out``, filling ``result``."""
     import numpy as np
 
@@ -185,8 +235,10 @@ def _export_into(out: Path, result: dict[str, Any], model: Any, calibration: Any
         names = None
         classes = getattr(model, "classes_", None)
         if label_map and classes is not None:
-            names = {c: label_map.get(str(c), label_map.get(c, str(c))) for c in
-                     [k.item() if hasattr(k, "item") else k for k in classes]}
+            names = {
+                c: label_map.get(str(c), label_map.get(c, str(c)))
+                for c in [k.item() if hasattr(k, "item") else k for k in classes]
+            }
         qmodel = quantize_model(model, X, method=method, label_names=names, meta=meta, check=check)
     if format == "c":
         from .c_codegen import generate_c
@@ -205,10 +257,14 @@ def _export_into(out: Path, result: dict[str, Any], model: Any, calibration: Any
             qinfo = export_onnx_qdq(qmodel, out / "model_int8_qdq.onnx", check_inputs=check_X)
             result["files"]["onnx_int8_qdq"] = qinfo.pop("path")
             result["onnx_int8_check"] = qinfo
-        side = {"format": "myovox-onnx", "input": "x (batch, n_channels, n_times) float32, raw windows",
-                "output": "logits (batch, n_classes)", **meta,
-                "classes": [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])],
-                "checks": {k: v for k, v in result.items() if k.endswith("_check")}}
+        side = {
+            "format": "myovox-onnx",
+            "input": "x (batch, n_channels, n_times) float32, raw windows",
+            "output": "logits (batch, n_classes)",
+            **meta,
+            "classes": [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])],
+            "checks": {k: v for k, v in result.items() if k.endswith("_check")},
+        }
         if qmodel is not None:
             from .c_codegen import sidecar as _sc
 

@@ -9,6 +9,7 @@ MaxPool2d/AvgPool2d), ``pool`` (AdaptiveAvgPool2d(1)), ``dropout`` and ``classif
 :class:`myovox.models.speechnet.SpeechNet`, or a flat ``nn.Sequential`` of the same layers
 (plus ``Flatten``). Anything else raises :class:`~myovox.exceptions.ExportError` naming the layers.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,8 +20,18 @@ import numpy as np
 from .._logging import logger
 from ..exceptions import ExportError
 
-_SUPPORTED = ("Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
-              "Dropout", "Flatten", "Identity", "Linear")
+_SUPPORTED = (
+    "Conv2d",
+    "BatchNorm2d",
+    "ReLU",
+    "MaxPool2d",
+    "AvgPool2d",
+    "AdaptiveAvgPool2d",
+    "Dropout",
+    "Flatten",
+    "Identity",
+    "Linear",
+)
 
 
 @dataclass
@@ -112,8 +123,8 @@ def check_windows(X: Any, input_shape: tuple[int, int], name: str = "X") -> np.n
         X = X[None]
     if X.ndim != 3 or X.shape[1:] != tuple(input_shape) or X.shape[0] < 1:
         raise ExportError(
-            f"Invalid shape for {name!r}: expected (n_windows, {input_shape[0]}, {input_shape[1]}), "
-            f"got {X.shape}.")
+            f"Invalid shape for {name!r}: expected (n_windows, {input_shape[0]}, {input_shape[1]}), got {X.shape}."
+        )
     if not np.issubdtype(X.dtype, np.number):
         raise ExportError(f"Invalid dtype for {name!r}: expected numbers, got {X.dtype}.")
     return X
@@ -149,13 +160,13 @@ def conv2d_float(x: np.ndarray, w: np.ndarray, padding: tuple[int, int]) -> np.n
     ph, pw = padding
     if ph or pw:
         x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    n, c, h, wd = x.shape
+    n, _c, h, wd = x.shape
     o, _, kh, kw = w.shape
     ho, wo = h - kh + 1, wd - kw + 1
     out = np.zeros((n, o, ho, wo), dtype=np.float32)
     for i in range(kh):
         for j in range(kw):
-            out += np.einsum("oc,nchw->nohw", w[:, :, i, j], x[:, :, i:i + ho, j:j + wo], optimize=True)
+            out += np.einsum("oc,nchw->nohw", w[:, :, i, j], x[:, :, i : i + ho, j : j + wo], optimize=True)
     return out
 
 
@@ -166,7 +177,7 @@ def pool2d(x: np.ndarray, kernel: tuple[int, int], how: str) -> np.ndarray:
         return x
     n, c, h, w = x.shape
     ho, wo = h // kh, w // kw
-    x = x[:, :, :ho * kh, :wo * kw].reshape(n, c, ho, kh, wo, kw)
+    x = x[:, :, : ho * kh, : wo * kw].reshape(n, c, ho, kh, wo, kw)
     return x.max(axis=(3, 5)) if how == "max" else x.sum(axis=(3, 5))
 
 
@@ -197,8 +208,10 @@ def _unwrap(model: Any) -> Any:
     except ImportError:  # pragma: no cover - torch is needed to get here anyway
         nn = None
     if nn is None or not isinstance(model, nn.Module):
-        raise ExportError(f"Cannot export a {type(model).__name__}: expected a torch SpeechNet-like "
-                          "nn.Module or a fitted SpeechNetClassifier (with net_).")
+        raise ExportError(
+            f"Cannot export a {type(model).__name__}: expected a torch SpeechNet-like "
+            "nn.Module or a fitted SpeechNetClassifier (with net_)."
+        )
     return model
 
 
@@ -218,8 +231,10 @@ def layer_sequence(model: Any) -> list[tuple[str, Any]]:
     elif isinstance(net, nn.Sequential):
         roots = [("", net)]
     else:
-        raise ExportError(f"Cannot export {type(net).__name__}: expected a SpeechNet-like module "
-                          "(blocks, pool, classifier) or an nn.Sequential.")
+        raise ExportError(
+            f"Cannot export {type(net).__name__}: expected a SpeechNet-like module "
+            "(blocks, pool, classifier) or an nn.Sequential."
+        )
     leaves: list[tuple[str, Any]] = []
 
     def walk(prefix: str, mod: Any) -> None:
@@ -236,8 +251,7 @@ def layer_sequence(model: Any) -> list[tuple[str, Any]]:
         walk(name, mod)
     bad = [f"{n} ({type(m).__name__})" for n, m in leaves if type(m).__name__ not in _SUPPORTED]
     if bad:
-        raise ExportError(f"Unsupported layers for export: {', '.join(bad)}; supported are "
-                          f"{', '.join(_SUPPORTED)}.")
+        raise ExportError(f"Unsupported layers for export: {', '.join(bad)}; supported are {', '.join(_SUPPORTED)}.")
     return leaves
 
 
@@ -245,8 +259,13 @@ def _pair(v: Any) -> tuple[int, int]:
     return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
-def fold_model(model: Any, input_shape: tuple[int, int] | None = None, *,
-               check_inputs: np.ndarray | None = None, atol: float = 1e-4) -> FoldedNet:
+def fold_model(
+    model: Any,
+    input_shape: tuple[int, int] | None = None,
+    *,
+    check_inputs: np.ndarray | None = None,
+    atol: float = 1e-4,
+) -> FoldedNet:
     """Fold BatchNorm into the preceding convolution and return the network as NumPy ops.
 
     Parameters
@@ -319,10 +338,11 @@ def fold_model(model: Any, input_shape: tuple[int, int] | None = None, *,
         elif isinstance(m, nn.MaxPool2d):
             k = _pair(m.kernel_size)
             s = _pair(m.stride if m.stride is not None else m.kernel_size)
-            if (s != k or _pair(m.padding) != (0, 0) or _pair(m.dilation) != (1, 1) or m.ceil_mode
-                    or m.return_indices):
-                raise ExportError(f"Unsupported MaxPool2d settings in {name}: only stride == kernel, "
-                                  "no padding, no dilation, floor mode.")
+            if s != k or _pair(m.padding) != (0, 0) or _pair(m.dilation) != (1, 1) or m.ceil_mode or m.return_indices:
+                raise ExportError(
+                    f"Unsupported MaxPool2d settings in {name}: only stride == kernel, "
+                    "no padding, no dilation, floor mode."
+                )
             if k == (1, 1):
                 continue
             if isinstance(last, Conv) and last.pool == (1, 1):
@@ -363,8 +383,10 @@ def fold_model(model: Any, input_shape: tuple[int, int] | None = None, *,
         scale = max(1.0, float(np.max(np.abs(ref))))
         logger.debug("BN folding: max logit difference %.3g over %d windows", err, len(X))
         if err > atol * scale:
-            raise ExportError(f"Folded network differs from the torch model by {err:.3g} (> {atol * scale:.3g}); "
-                              "the model's forward does not follow the SpeechNet-like structure.")
+            raise ExportError(
+                f"Folded network differs from the torch model by {err:.3g} (> {atol * scale:.3g}); "
+                "the model's forward does not follow the SpeechNet-like structure."
+            )
     return folded
 
 

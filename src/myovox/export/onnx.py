@@ -35,6 +35,7 @@ product ``(x - x_zp) * (w - w_zp)`` and every accumulator is the same integer):
 ``tests/unit/export/test_onnx_saturation.py`` emulates the saturating pairwise kernel in NumPy
 on the exported model's weights and activation ranges, so the property is checked on every CPU.
 """
+
 from __future__ import annotations
 
 import os
@@ -64,8 +65,15 @@ def run_onnx(path: str | os.PathLike, X: Any) -> np.ndarray:
     return np.asarray(sess.run(None, {name: np.asarray(X, dtype=np.float32)})[0])
 
 
-def export_onnx_float(model: Any, path: str | os.PathLike, *, input_shape: tuple[int, int] | None = None,
-                      opset: int = DEFAULT_OPSET, check_inputs: Any = None, atol: float = 1e-4) -> dict:
+def export_onnx_float(
+    model: Any,
+    path: str | os.PathLike,
+    *,
+    input_shape: tuple[int, int] | None = None,
+    opset: int = DEFAULT_OPSET,
+    check_inputs: Any = None,
+    atol: float = 1e-4,
+) -> dict:
     """Export the float network to ONNX (input ``x`` (batch, n_channels, n_times) -> ``logits``).
 
     Parameters
@@ -109,9 +117,16 @@ def export_onnx_float(model: Any, path: str | os.PathLike, *, input_shape: tuple
         dummy = torch.zeros(1, *input_shape)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(module, (dummy,), str(path), dynamo=False, opset_version=int(opset),
-                              input_names=["x"], output_names=["logits"],
-                              dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}})
+            torch.onnx.export(
+                module,
+                (dummy,),
+                str(path),
+                dynamo=False,
+                opset_version=int(opset),
+                input_names=["x"],
+                output_names=["logits"],
+                dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
+            )
         info: dict[str, Any] = {"path": str(path), "opset": int(opset)}
         if check_inputs is not None:
             X = check_windows(check_inputs, tuple(input_shape), "check_inputs").astype(np.float32)
@@ -211,21 +226,28 @@ def build_qdq_graph(qmodel: QuantizedModel, *, opset: int = DEFAULT_OPSET):
             w, b = dq_weights(tag, op.weight, op.weight_scale, op.bias, s_in)
             ph, pw = op.padding
             kh, kw = op.weight.shape[2:]
-            nodes.append(helper.make_node("Conv", [cur, w, b], [f"{tag}_conv"], kernel_shape=[kh, kw],
-                                          pads=[ph, pw, ph, pw]))
+            nodes.append(
+                helper.make_node("Conv", [cur, w, b], [f"{tag}_conv"], kernel_shape=[kh, kw], pads=[ph, pw, ph, pw])
+            )
             cur = f"{tag}_conv"
             if op.relu:
                 nodes.append(helper.make_node("Relu", [cur], [f"{tag}_relu"]))
                 cur = f"{tag}_relu"
             cur = qdq(cur, op.out_scale, op.out_zp, f"{tag}_out")
             if op.pool != (1, 1):
-                nodes.append(helper.make_node("MaxPool", [cur], [f"{tag}_pool"], kernel_shape=list(op.pool),
-                                              strides=list(op.pool)))
+                nodes.append(
+                    helper.make_node(
+                        "MaxPool", [cur], [f"{tag}_pool"], kernel_shape=list(op.pool), strides=list(op.pool)
+                    )
+                )
                 cur = qdq(f"{tag}_pool", op.out_scale, op.out_zp, f"{tag}_pool")
             s_in = op.out_scale
         elif op.kind == "avgpool":
-            nodes.append(helper.make_node("AveragePool", [cur], [f"{tag}_avg"], kernel_shape=list(op.kernel),
-                                          strides=list(op.kernel)))
+            nodes.append(
+                helper.make_node(
+                    "AveragePool", [cur], [f"{tag}_avg"], kernel_shape=list(op.kernel), strides=list(op.kernel)
+                )
+            )
             cur = qdq(f"{tag}_avg", op.scale, op.zp, f"{tag}_out")
         elif op.kind == "gap":
             nodes.append(helper.make_node("GlobalAveragePool", [cur], [f"{tag}_gap"]))
@@ -249,15 +271,15 @@ def build_qdq_graph(qmodel: QuantizedModel, *, opset: int = DEFAULT_OPSET):
     nodes.append(helper.make_node("Identity", [cur], ["logits"]))
     out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", qmodel.n_classes])
     graph = helper.make_graph(nodes, "myovox_int8_qdq", [x_in], [out], initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", int(opset))],
-                              producer_name="myovox")
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", int(opset))], producer_name="myovox")
     model.ir_version = min(model.ir_version, 8)
     onnx.checker.check_model(model)
     return model
 
 
-def export_onnx_qdq(qmodel: QuantizedModel, path: str | os.PathLike, *, check_inputs: Any = None,
-                    opset: int = DEFAULT_OPSET) -> dict:
+def export_onnx_qdq(
+    qmodel: QuantizedModel, path: str | os.PathLike, *, check_inputs: Any = None, opset: int = DEFAULT_OPSET
+) -> dict:
     """Write the int8 QDQ ONNX graph and, with ``check_inputs``, compare it with the reference.
 
     Returns
@@ -282,7 +304,10 @@ def export_onnx_qdq(qmodel: QuantizedModel, path: str | os.PathLike, *, check_in
         info["exact_agreement"] = float(np.mean(np.all(steps < 0.5, axis=1)))
         info["max_logit_error"] = float(np.max(np.abs(got - ref)))
         info["logit_scale"] = float(qmodel.output_scale)
-        logger.info("ONNX QDQ vs integer reference: argmax agreement %.3f, max logit error %.3g (%.1f steps)",
-                    info["argmax_agreement"], info["max_logit_error"],
-                    info["max_logit_error"] / qmodel.output_scale)
+        logger.info(
+            "ONNX QDQ vs integer reference: argmax agreement %.3f, max logit error %.3g (%.1f steps)",
+            info["argmax_agreement"],
+            info["max_logit_error"],
+            info["max_logit_error"] / qmodel.output_scale,
+        )
     return info

@@ -8,6 +8,7 @@ after high-pass filtering is centred on zero, zero padding stays exact and the M
 single multiply), every later activation *asymmetrically* (after ReLU the zero point is -128, so
 the whole int8 range covers ``[0, max]`` instead of wasting the negative half).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,8 +19,7 @@ from .._checks import check_option
 from .._logging import logger
 from ..exceptions import ExportError
 from . import fold as F
-from .reference import (INT32_MAX, INT32_MIN, QAvgPool, QConv, QDense, QGap, QuantizedModel,
-                        quantize_multiplier)
+from .reference import INT32_MAX, INT32_MIN, QAvgPool, QConv, QDense, QGap, QuantizedModel, quantize_multiplier
 
 
 def _range(values: np.ndarray, method: str, percentile: float) -> tuple[float, float]:
@@ -69,9 +69,18 @@ def _mults(real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (np.array([p[0] for p in pairs], dtype=np.int32), np.array([p[1] for p in pairs], dtype=np.int8))
 
 
-def quantize_model(model: Any, calibration: Any, *, method: str = "percentile", percentile: float = 99.99,
-                   input_symmetric: bool = True, classes: Any = None, label_names: dict | None = None,
-                   meta: dict | None = None, check: bool = True) -> QuantizedModel:
+def quantize_model(
+    model: Any,
+    calibration: Any,
+    *,
+    method: str = "percentile",
+    percentile: float = 99.99,
+    input_symmetric: bool = True,
+    classes: Any = None,
+    label_names: dict | None = None,
+    meta: dict | None = None,
+    check: bool = True,
+) -> QuantizedModel:
     """Quantise a trained network to int8 with post-training calibration.
 
     Parameters
@@ -132,12 +141,11 @@ def quantize_model(model: Any, calibration: Any, *, method: str = "percentile", 
     _, outs = folded.forward(X, return_all=True)
     lo, hi = _range(X, method, percentile)
     in_scale, in_zp = symmetric_params(lo, hi) if input_symmetric else asymmetric_params(lo, hi)
-    logger.info("int8 calibration on %d windows (%s): input scale %.4g, zero point %d",
-                len(X), method, in_scale, in_zp)
+    logger.info("int8 calibration on %d windows (%s): input scale %.4g, zero point %d", len(X), method, in_scale, in_zp)
 
     ops: list = []
     s_in, zp_in = in_scale, in_zp
-    for op, out in zip(folded.ops, outs):
+    for op, out in zip(folded.ops, outs, strict=False):
         if isinstance(op, F.AvgPool):
             k = op.kernel[0] * op.kernel[1]
             m, n = quantize_multiplier(1.0 / k)
@@ -153,17 +161,27 @@ def quantize_model(model: Any, calibration: Any, *, method: str = "percentile", 
             bq = _bias(op.bias, s_in * ws, op.name)
             mult, shift = _mults(s_in * ws / s_out)
             if isinstance(op, F.Conv):
-                ops.append(QConv(wq, bq, mult, shift, op.padding, op.pool, op.relu, zp_in, s_out, zp_out,
-                                 ws, name=op.name))
+                ops.append(
+                    QConv(wq, bq, mult, shift, op.padding, op.pool, op.relu, zp_in, s_out, zp_out, ws, name=op.name)
+                )
             else:
                 ops.append(QDense(wq, bq, mult, shift, op.relu, zp_in, s_out, zp_out, ws, name=op.name))
         s_in, zp_in = s_out, zp_out
     if label_names is None and meta and isinstance(meta.get("label_map"), dict):
         label_names = meta["label_map"]
-    return QuantizedModel(ops, folded.input_shape, in_scale, in_zp, s_in, zp_in, classes,
-                          {int(k) if str(k).lstrip("-").isdigit() else k: str(v)
-                           for k, v in (label_names or {}).items()} or None,
-                          dict(meta or {}), mean, std)
+    return QuantizedModel(
+        ops,
+        folded.input_shape,
+        in_scale,
+        in_zp,
+        s_in,
+        zp_in,
+        classes,
+        {int(k) if str(k).lstrip("-").isdigit() else k: str(v) for k, v in (label_names or {}).items()} or None,
+        dict(meta or {}),
+        mean,
+        std,
+    )
 
 
 def _shape_of(model: Any, shape: Any) -> tuple[int, int]:

@@ -30,17 +30,19 @@ Conventions
 * Input quantisation (float32): ``r = x * (1/scale)`` in float32, NaN -> 0, clipped to
   ``[-1000, 1000]``, rounded half away from zero, ``+ zero_point``, saturated to int8.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..exceptions import ExportError
 from .fold import check_windows
 
-INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
 # ---------------------------------------------------------------- arithmetic primitives
@@ -52,16 +54,15 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     if real == 0.0:
         return 0, 1
     mant, exp = np.frexp(real)  # real = mant * 2^exp, mant in [0.5, 1)
-    m = int(round(float(mant) * 2 ** 31))
-    if m == 2 ** 31:
+    m = int(round(float(mant) * 2**31))
+    if m == 2**31:
         m //= 2
         exp += 1
     n = 31 - int(exp)
     if n > 62:  # too small to matter: the product rounds to 0 anyway
         return 0, 1
     if n < 1:
-        raise ExportError(f"Requantisation multiplier {real:.4g} is too large (>= 2^30); "
-                          "check the calibration data.")
+        raise ExportError(f"Requantisation multiplier {real:.4g} is too large (>= 2^30); check the calibration data.")
     return m, n
 
 
@@ -87,8 +88,9 @@ def input_inv_scales(n_channels: int, scale: float, std: np.ndarray | None = Non
     return (np.float32(1.0) / sc).astype(np.float32)
 
 
-def quantize_input_array(X: np.ndarray, scale: float, zero_point: int, mean: np.ndarray | None = None,
-                         std: np.ndarray | None = None) -> np.ndarray:
+def quantize_input_array(
+    X: np.ndarray, scale: float, zero_point: int, mean: np.ndarray | None = None, std: np.ndarray | None = None
+) -> np.ndarray:
     """Quantise float windows exactly as ``myovox_quantize_input`` does in C (float32 arithmetic).
 
     ``r = (x - mean[c]) * inv[c]`` with ``inv`` from :func:`input_inv_scales` (``mean = 0`` and
@@ -176,14 +178,14 @@ def conv_int8(x: np.ndarray, op: QConv) -> np.ndarray:
     ph, pw = op.padding
     if ph or pw:
         xs = np.pad(xs, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    n, c, h, w = xs.shape
+    n, _c, h, w = xs.shape
     o, _, kh, kw = op.weight.shape
     ho, wo = h - kh + 1, w - kw + 1
     wf = op.weight.astype(np.float64)
     acc = np.zeros((n, o, ho, wo), dtype=np.float64)
     for i in range(kh):
         for j in range(kw):
-            acc += np.einsum("oc,nchw->nohw", wf[:, :, i, j], xs[:, :, i:i + ho, j:j + wo], optimize=True)
+            acc += np.einsum("oc,nchw->nohw", wf[:, :, i, j], xs[:, :, i : i + ho, j : j + wo], optimize=True)
     acc = acc.astype(np.int64) + op.bias.astype(np.int64)[None, :, None, None]
     _check_acc(acc, op.name)
     r = requantize(acc, op.mult[None, :, None, None], op.shift[None, :, None, None]) + op.out_zp
@@ -191,7 +193,7 @@ def conv_int8(x: np.ndarray, op: QConv) -> np.ndarray:
     kh_p, kw_p = op.pool
     if (kh_p, kw_p) != (1, 1):
         hp, wp = ho // kh_p, wo // kw_p
-        y = y[:, :, :hp * kh_p, :wp * kw_p].reshape(n, o, hp, kh_p, wp, kw_p).max(axis=(3, 5))
+        y = y[:, :, : hp * kh_p, : wp * kw_p].reshape(n, o, hp, kh_p, wp, kw_p).max(axis=(3, 5))
     return y
 
 
@@ -199,7 +201,7 @@ def avgpool_int8(x: np.ndarray, op: QAvgPool) -> np.ndarray:
     kh, kw = op.kernel
     n, c, h, w = x.shape
     ho, wo = h // kh, w // kw
-    s = (x[:, :, :ho * kh, :wo * kw].astype(np.int64) - op.zp).reshape(n, c, ho, kh, wo, kw).sum(axis=(3, 5))
+    s = (x[:, :, : ho * kh, : wo * kw].astype(np.int64) - op.zp).reshape(n, c, ho, kh, wo, kw).sum(axis=(3, 5))
     return saturate_int8(requantize(s, op.mult, op.shift) + op.zp)
 
 
@@ -361,5 +363,10 @@ def compare_accuracy(model: Any, qmodel: QuantizedModel, X: Any, y: Sequence[Any
     pq = qmodel.predict(X)
     fa = float(balanced_accuracy_score(y, pf))
     qa = float(balanced_accuracy_score(y, pq))
-    return {"float_balanced_accuracy": fa, "int8_balanced_accuracy": qa,
-            "drop_points": 100.0 * (fa - qa), "agreement": float(np.mean(pf == pq)), "n": int(len(y))}
+    return {
+        "float_balanced_accuracy": fa,
+        "int8_balanced_accuracy": qa,
+        "drop_points": 100.0 * (fa - qa),
+        "agreement": float(np.mean(pf == pq)),
+        "n": int(len(y)),
+    }

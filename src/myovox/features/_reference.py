@@ -4,6 +4,7 @@ They exist to check the vectorised :func:`myovox.features.compute_features` (tes
 baseline of ``myovox bench --only features``. They call scipy's ``welch``, numpy's ``quantile`` and
 ``pywt.wavedec`` on one 1-D segment at a time, written independently of the vectorised code.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -24,11 +25,24 @@ def _rf_one(x: np.ndarray, fs: float) -> list[float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cA3, cD3, cD2, cD1 = pywt.wavedec(x, "db4", level=3)
-    out = [float(np.sqrt(np.mean(x ** 2))), float(np.max(x)), float(np.min(x)), float(np.std(x)),
-           float(np.var(x)), float(np.quantile(x, 0.25)), float(np.quantile(x, 0.75)), float(np.mean(x)),
-           float(n_zc),
-           float(np.sum(f * P) / tot) if tot > 0 else 0.0, float(f[np.argmax(P)]), tot, float(np.mean(P)),
-           float(np.sum(f ** 2 * P)), float(np.sum(f ** 3 * P)), low / high if high > 0 else 0.0]
+    out = [
+        float(np.sqrt(np.mean(x**2))),
+        float(np.max(x)),
+        float(np.min(x)),
+        float(np.std(x)),
+        float(np.var(x)),
+        float(np.quantile(x, 0.25)),
+        float(np.quantile(x, 0.75)),
+        float(np.mean(x)),
+        float(n_zc),
+        float(np.sum(f * P) / tot) if tot > 0 else 0.0,
+        float(f[np.argmax(P)]),
+        tot,
+        float(np.mean(P)),
+        float(np.sum(f**2 * P)),
+        float(np.sum(f**3 * P)),
+        low / high if high > 0 else 0.0,
+    ]
     for c in (cA3, cD3, cD2, cD1):
         out += [float(np.mean(c)), float(np.std(c))]
     return out
@@ -44,7 +58,7 @@ def rf_features_loop(X: np.ndarray, sfreq: float, n_subwindows: int = 7) -> np.n
         row: list[float] = []
         for c in range(n_ch):
             for k in range(n_subwindows):
-                row += _rf_one(X[w, c, k * L:(k + 1) * L], sfreq)
+                row += _rf_one(X[w, c, k * L : (k + 1) * L], sfreq)
         rows.append(row)
     return np.asarray(rows)
 

@@ -28,10 +28,11 @@ from its public code, re-implemented here, not copied):
   0-fs/4 / fs/4-fs/2 and ``nperseg = min(100, L)`` (identical at 500 Hz with L >= 100);
 - its zero-crossing count is the number of changes of ``np.sign`` (our ``sign_changes``).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -98,21 +99,62 @@ FEATURES: dict[str, Callable[[_Ctx], np.ndarray]] = {
     "ratio_f": lambda c: sp.band_power_ratio_psd(*c.psd, c.sfreq),
     "median_f": lambda c: sp.median_frequency_psd(*c.psd),
     # wavelet (db4, level 3), SilentWear's names
-    "c3Am": _wav(0, "mean"), "c3As": _wav(0, "std"),
-    "cD3m": _wav(1, "mean"), "cD3s": _wav(1, "std"),
-    "cD2m": _wav(2, "mean"), "cD2s": _wav(2, "std"),
-    "cD1m": _wav(3, "mean"), "cD1s": _wav(3, "std"),
+    "c3Am": _wav(0, "mean"),
+    "c3As": _wav(0, "std"),
+    "cD3m": _wav(1, "mean"),
+    "cD3s": _wav(1, "std"),
+    "cD2m": _wav(2, "mean"),
+    "cD2s": _wav(2, "std"),
+    "cD1m": _wav(3, "mean"),
+    "cD1s": _wav(3, "std"),
 }
 
 #: Named feature sets (lists of names in ``FEATURES``).
 FEATURE_SETS: dict[str, list[str]] = {
-    "silentwear_rf": ["rms", "max", "min", "std", "var", "q25", "q75", "mean", "zcr",
-                      "mean_f", "peak_f", "tot_p", "mean_p", "spec2", "spec3", "ratio_f",
-                      "c3Am", "c3As", "cD3m", "cD3s", "cD2m", "cD2s", "cD1m", "cD1s"],
+    "silentwear_rf": [
+        "rms",
+        "max",
+        "min",
+        "std",
+        "var",
+        "q25",
+        "q75",
+        "mean",
+        "zcr",
+        "mean_f",
+        "peak_f",
+        "tot_p",
+        "mean_p",
+        "spec2",
+        "spec3",
+        "ratio_f",
+        "c3Am",
+        "c3As",
+        "cD3m",
+        "cD3s",
+        "cD2m",
+        "cD2s",
+        "cD1m",
+        "cD1s",
+    ],
     "classic": ["mav", "rms", "wl", "zc", "ssc", "var"],
     "hudgins": ["mav", "wl", "zc", "ssc"],
-    "extended": ["mav", "rms", "wl", "zc", "ssc", "var", "iemg", "aac", "dasdv", "hjorth_mobility",
-                 "hjorth_complexity", "mean_f", "median_f", "peak_f"],
+    "extended": [
+        "mav",
+        "rms",
+        "wl",
+        "zc",
+        "ssc",
+        "var",
+        "iemg",
+        "aac",
+        "dasdv",
+        "hjorth_mobility",
+        "hjorth_complexity",
+        "mean_f",
+        "median_f",
+        "peak_f",
+    ],
 }
 
 #: Sub-windows per window for sets that use them.
@@ -124,7 +166,8 @@ def _resolve(feature_set: str | Sequence[str], n_subwindows: int | None) -> tupl
         if feature_set not in FEATURE_SETS:
             raise ValidationError(
                 f"Unknown feature set {feature_set!r}; known: {', '.join(FEATURE_SETS)}."
-                f"{did_you_mean(feature_set, FEATURE_SETS)}")
+                f"{did_you_mean(feature_set, FEATURE_SETS)}"
+            )
         names = list(FEATURE_SETS[feature_set])
         default_sub = SUBWINDOWS.get(feature_set, 1)
     else:
@@ -134,7 +177,8 @@ def _resolve(feature_set: str | Sequence[str], n_subwindows: int | None) -> tupl
         for n in names:
             if n not in FEATURES:
                 raise ValidationError(
-                    f"Unknown feature {n!r}; known: {', '.join(FEATURES)}.{did_you_mean(n, FEATURES)}")
+                    f"Unknown feature {n!r}; known: {', '.join(FEATURES)}.{did_you_mean(n, FEATURES)}"
+                )
         default_sub = 1
     sub = default_sub if n_subwindows is None else check_int("n_subwindows", n_subwindows, minimum=1)
     return names, sub
@@ -149,8 +193,9 @@ def split_subwindows(X: np.ndarray, n_subwindows: int) -> np.ndarray:
     L = n // n_subwindows
     if L < 2:
         raise ValidationError(
-            f"Windows of {n} samples are too short for {n_subwindows} sub-windows (need >= 2 samples each).")
-    return X[..., :n_subwindows * L].reshape(X.shape[:-1] + (n_subwindows, L))
+            f"Windows of {n} samples are too short for {n_subwindows} sub-windows (need >= 2 samples each)."
+        )
+    return X[..., : n_subwindows * L].reshape(X.shape[:-1] + (n_subwindows, L))
 
 
 def _check_X(X: np.ndarray) -> np.ndarray:
@@ -160,8 +205,9 @@ def _check_X(X: np.ndarray) -> np.ndarray:
     return X
 
 
-def compute_features(X: np.ndarray, sfreq: float, feature_set: str | Sequence[str] = "classic", *,
-                     n_subwindows: int | None = None) -> np.ndarray:
+def compute_features(
+    X: np.ndarray, sfreq: float, feature_set: str | Sequence[str] = "classic", *, n_subwindows: int | None = None
+) -> np.ndarray:
     """Compute a feature set for every window, vectorised over windows, channels and sub-windows.
 
     Parameters
@@ -190,8 +236,9 @@ def compute_features(X: np.ndarray, sfreq: float, feature_set: str | Sequence[st
     return F.reshape(X.shape[0], -1)  # (W, C, S, F) -> channel-major
 
 
-def feature_names(feature_set: str | Sequence[str] = "classic", ch_names: int | Sequence[str] = 14, *,
-                  n_subwindows: int | None = None) -> list[str]:
+def feature_names(
+    feature_set: str | Sequence[str] = "classic", ch_names: int | Sequence[str] = 14, *, n_subwindows: int | None = None
+) -> list[str]:
     """Column names of :func:`compute_features` for ``ch_names`` (names or a channel count)."""
     names, sub = _resolve(feature_set, n_subwindows)
     chs = [f"Ch_{i}" for i in range(ch_names)] if isinstance(ch_names, (int, np.integer)) else list(ch_names)

@@ -9,12 +9,21 @@ Band edges scale with the sampling rate: the "low" band is ``0 <= f <= fs/4`` an
 ``fs/4 <= f <= fs/2`` (SilentWear's 0-125 / 125-250 Hz at 500 Hz; both include the edge bin at fs/4
 as the reference does).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["welch_psd", "mean_frequency", "median_frequency", "peak_frequency", "total_power",
-           "mean_power", "spectral_moment", "band_power_ratio"]
+__all__ = [
+    "band_power_ratio",
+    "mean_frequency",
+    "mean_power",
+    "median_frequency",
+    "peak_frequency",
+    "spectral_moment",
+    "total_power",
+    "welch_psd",
+]
 
 DEFAULT_NPERSEG = 100
 
@@ -46,7 +55,7 @@ def welch_psd(X: np.ndarray, sfreq: float, nperseg: int = DEFAULT_NPERSEG) -> tu
         seg = X[..., np.arange(n_seg)[:, None] * step + np.arange(nperseg)]
     seg = seg - seg.mean(axis=-1, keepdims=True)
     F = np.fft.rfft(seg * win, axis=-1)
-    P = (F.real ** 2 + F.imag ** 2) * (1.0 / (sfreq * np.dot(win, win)))
+    P = (F.real**2 + F.imag**2) * (1.0 / (sfreq * np.dot(win, win)))
     if nperseg % 2 == 0:
         P[..., 1:-1] *= 2.0
     else:
@@ -89,7 +98,7 @@ def mean_power_psd(f: np.ndarray, P: np.ndarray) -> np.ndarray:
 
 def spectral_moment_psd(f: np.ndarray, P: np.ndarray, order: int) -> np.ndarray:
     """sum(f**order * P) (SilentWear's "spec2" and "spec3" for orders 2 and 3)."""
-    return P @ (f ** order)
+    return P @ (f**order)
 
 
 def band_power_ratio_psd(f: np.ndarray, P: np.ndarray, sfreq: float) -> np.ndarray:

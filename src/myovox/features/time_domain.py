@@ -4,13 +4,33 @@ Every function takes ``X`` shaped ``(..., n_samples)`` (typically (n_windows, n_
 and reduces the last axis with numpy, returning an array shaped ``X.shape[:-1]``. Values are in the
 units of ``X`` (e.g. 0.1 uV for SilentWear) unless said otherwise. NaN in ``X`` propagates.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["mean", "maximum", "minimum", "std", "var", "rms", "mav", "iemg", "wl", "aac", "dasdv",
-           "zc", "sign_changes", "ssc", "wamp", "log_detector", "quantile", "hjorth_activity",
-           "hjorth_mobility", "hjorth_complexity"]
+__all__ = [
+    "aac",
+    "dasdv",
+    "hjorth_activity",
+    "hjorth_complexity",
+    "hjorth_mobility",
+    "iemg",
+    "log_detector",
+    "mav",
+    "maximum",
+    "mean",
+    "minimum",
+    "quantile",
+    "rms",
+    "sign_changes",
+    "ssc",
+    "std",
+    "var",
+    "wamp",
+    "wl",
+    "zc",
+]
 
 
 def _f(X: np.ndarray) -> np.ndarray:

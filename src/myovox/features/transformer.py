@@ -2,6 +2,7 @@
 
 This module imports scikit-learn; ``myovox.features`` loads it only when ``FeatureExtractor`` is used.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -53,8 +54,13 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     scikit-learn's estimator checks run on this class (``tests/unit/features/test_transformer.py``).
     """
 
-    def __init__(self, feature_set: str | Sequence[str] = "classic", sfreq: float = 500.0,
-                 n_subwindows: int | None = None, ch_names: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        feature_set: str | Sequence[str] = "classic",
+        sfreq: float = 500.0,
+        n_subwindows: int | None = None,
+        ch_names: Sequence[str] | None = None,
+    ) -> None:
         self.feature_set = feature_set
         self.sfreq = sfreq
         self.n_subwindows = n_subwindows
@@ -70,13 +76,22 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         except ValueError as err:
             raise ValidationError(f"FeatureExtractor: {err}") from err
         if X.ndim not in (2, 3):
-            raise ValidationError(f"Features need X shaped (n_windows, n_channels, n_samples) (or (n_windows, "
-                                  f"n_samples) for one channel), got {X.shape}.")
+            raise ValidationError(
+                f"Features need X shaped (n_windows, n_channels, n_samples) (or (n_windows, "
+                f"n_samples) for one channel), got {X.shape}."
+            )
         shape1 = X.shape[1]
-        if fitted and X.ndim == 2 and self.n_channels_ == 1 and self.n_features_in_ == self.n_samples_ \
-                and shape1 != self.n_features_in_:
-            raise ValidationError(f"X has {shape1} features, but FeatureExtractor is expecting "
-                                  f"{self.n_features_in_} features as input (windows of one channel).")
+        if (
+            fitted
+            and X.ndim == 2
+            and self.n_channels_ == 1
+            and self.n_features_in_ == self.n_samples_
+            and shape1 != self.n_features_in_
+        ):
+            raise ValidationError(
+                f"X has {shape1} features, but FeatureExtractor is expecting "
+                f"{self.n_features_in_} features as input (windows of one channel)."
+            )
         return (X[:, None, :] if X.ndim == 2 else X), shape1, X.ndim == 2
 
     def fit(self, X: Any, y: Any = None) -> FeatureExtractor:
@@ -85,12 +100,13 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         _resolve(self.feature_set, self.n_subwindows)
         sfreq = check_positive("sfreq", self.sfreq, "sampling rate in Hz")
         if self.ch_names is not None and len(self.ch_names) != X.shape[1]:
-            raise ValidationError(
-                f"FeatureExtractor: {len(self.ch_names)} ch_names for {X.shape[1]} channels in X.")
+            raise ValidationError(f"FeatureExtractor: {len(self.ch_names)} ch_names for {X.shape[1]} channels in X.")
         if X.shape[2] < 2:
             got = f"X has {shape1} feature(s): windows of" if two_d else "windows of"
-            raise ValidationError(f"FeatureExtractor: {got} {X.shape[2]} sample(s) are too short for features (at "
-                                  "least 2 samples needed).")
+            raise ValidationError(
+                f"FeatureExtractor: {got} {X.shape[2]} sample(s) are too short for features (at "
+                "least 2 samples needed)."
+            )
         compute_features(X[:1], sfreq, self.feature_set, n_subwindows=self.n_subwindows)  # windows long enough
         self.n_channels_ = X.shape[1]
         self.n_samples_ = X.shape[2]
@@ -105,8 +121,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "n_channels_")
         X, _, _ = self._validate(X, fitted=True)
         if X.shape[1] != self.n_channels_:
-            raise ValidationError(
-                f"FeatureExtractor was fitted on {self.n_channels_} channels, got {X.shape[1]}.")
+            raise ValidationError(f"FeatureExtractor was fitted on {self.n_channels_} channels, got {X.shape[1]}.")
         return compute_features(X, self.sfreq, self.feature_set, n_subwindows=self.n_subwindows)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

@@ -6,13 +6,14 @@ sub-window is too short for 3 clean levels (fewer than 56 samples for db4) PyWav
 decomposes it but warns of boundary effects; that warning is silenced here (the features are
 still defined and deterministic).
 """
+
 from __future__ import annotations
 
 import warnings
 
 import numpy as np
 
-__all__ = ["wavedec", "wavelet_band_mean", "wavelet_band_std", "BANDS"]
+__all__ = ["BANDS", "wavedec", "wavelet_band_mean", "wavelet_band_std"]
 
 #: Band names in ``pywt.wavedec`` order for level 3.
 BANDS = ("cA3", "cD3", "cD2", "cD1")

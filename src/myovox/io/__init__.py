@@ -6,6 +6,7 @@ with a one-line message naming the file and the problem. :func:`format_of` tells
 handles a file; :func:`dropped_by` what a format cannot hold; :func:`crop` cuts a recording with
 its packet metadata.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -42,14 +43,14 @@ def format_of(path: str | Path, fmt: str | None = None) -> tuple[str, str, str |
         key = fmt if fmt.startswith(".") else "." + fmt
         if key not in FORMATS:
             raise ValidationError(
-                f"Unknown format {fmt!r}; known: {', '.join(sorted(FORMATS))}.{did_you_mean(key, FORMATS)}")
+                f"Unknown format {fmt!r}; known: {', '.join(sorted(FORMATS))}.{did_you_mean(key, FORMATS)}"
+            )
         return FORMATS[key]
     name = path.name.lower()
     for suffix in sorted(FORMATS, key=len, reverse=True):
         if name.endswith(suffix):
             return FORMATS[suffix]
-    raise ValidationError(
-        f"Cannot tell the format of {path}: known file endings are {', '.join(sorted(FORMATS))}.")
+    raise ValidationError(f"Cannot tell the format of {path}: known file endings are {', '.join(sorted(FORMATS))}.")
 
 
 def read_recording(path: str | Path, *, format: str | None = None, **options: Any) -> Recording:
@@ -60,8 +61,9 @@ def read_recording(path: str | Path, *, format: str | None = None, **options: An
     return getattr(mod, reader)(path, **options)
 
 
-def write_recording(recording: Recording, path: str | Path, *, format: str | None = None,
-                    overwrite: bool = False, **options: Any) -> Path:
+def write_recording(
+    recording: Recording, path: str | Path, *, format: str | None = None, overwrite: bool = False, **options: Any
+) -> Path:
     """Write a recording, choosing the writer by the file ending (or ``format``)."""
     path = Path(path)
     module, _, writer = format_of(path, format)

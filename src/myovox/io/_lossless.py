@@ -9,6 +9,7 @@ so arrays come back as arrays with their dtype, not as their ``str()``.
 refuses such a conversion unless the loss is accepted explicitly. :func:`crop` cuts a recording
 and keeps its packet metadata consistent (used by ``--trim``).
 """
+
 from __future__ import annotations
 
 import math
@@ -20,8 +21,9 @@ from ..recording import SILENTWEAR_LABELS, Recording
 
 #: meta keys that describe the file a recording was read from, not the recording itself
 #: (a reader sets them again; losing them is not losing data)
-READER_KEYS = frozenset({"source", "layout", "signal", "dtype_code", "n_packets_unchecked", "first_sample",
-                         "filtered", "dataset", "format"})
+READER_KEYS = frozenset(
+    {"source", "layout", "signal", "dtype_code", "n_packets_unchecked", "first_sample", "filtered", "dataset", "format"}
+)
 _ARRAY_TAG = "__ndarray__"
 
 
@@ -43,8 +45,11 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, np.ndarray) and value.dtype.kind in "biufU":
-        return {_ARRAY_TAG: value.dtype.str, "shape": list(value.shape),
-                "data": [_jsonable(v) for v in value.reshape(-1).tolist()]}
+        return {
+            _ARRAY_TAG: value.dtype.str,
+            "shape": list(value.shape),
+            "data": [_jsonable(v) for v in value.reshape(-1).tolist()],
+        }
     raise TypeError(type(value).__name__)
 
 
@@ -64,8 +69,9 @@ def _unjson(value: Any) -> Any:
     return value
 
 
-def meta_to_json(meta: dict[str, Any], *, arrays: bool = True) -> tuple[dict[str, Any], dict[str, np.ndarray],
-                                                                        list[str]]:
+def meta_to_json(
+    meta: dict[str, Any], *, arrays: bool = True
+) -> tuple[dict[str, Any], dict[str, np.ndarray], list[str]]:
     """Split ``meta`` into a JSON-able dict, top-level numeric arrays, and keys that cannot be stored.
 
     With ``arrays=False`` numeric arrays are kept inside the JSON (tagged with their dtype).
@@ -145,8 +151,18 @@ def crop(recording: Recording, start: int, stop: int) -> Recording:
 
 
 # ---------------------------------------------------------------------------- what a format holds
-_EDF_META = {"subject", "session", "batch", "condition", "units", "start_time", "lost_packets", "n_lost_packets",
-             "samples_per_packet", "device"}
+_EDF_META = {
+    "subject",
+    "session",
+    "batch",
+    "condition",
+    "units",
+    "start_time",
+    "lost_packets",
+    "n_lost_packets",
+    "samples_per_packet",
+    "device",
+}
 
 
 def _default_names(n: int) -> tuple[str, ...]:
@@ -177,8 +193,11 @@ def dropped_by(recording: Recording, fmt: str, path: str | None = None) -> list[
             other.append("start_time")
         import re
 
-        other += [k for k in ("subject", "session", "batch", "condition")
-                  if meta.get(k) is not None and not re.fullmatch(r"[\w.-]{1,20}", str(meta[k]))]
+        other += [
+            k
+            for k in ("subject", "session", "batch", "condition")
+            if meta.get(k) is not None and not re.fullmatch(r"[\w.-]{1,20}", str(meta[k]))
+        ]
         dev = meta.get("device")
         if dev is not None and not (isinstance(dev, str) and 0 < len(dev) <= 20):
             other.append("device")
@@ -207,13 +226,37 @@ def dropped_by(recording: Recording, fmt: str, path: str | None = None) -> list[
             if lab.size and np.any(lab != lab[:, :1]):
                 lost.append("labels that change inside a packet")
         names = recording.label_names or {}
-        if recording.labels is not None and any(
-                SILENTWEAR_LABELS.get(k) != v for k, v in names.items()) and meta.get("layout") != "current":
+        if (
+            recording.labels is not None
+            and any(SILENTWEAR_LABELS.get(k) != v for k, v in names.items())
+            and meta.get("layout") != "current"
+        ):
             lost.append("label names (the old .bio layout stores only ids)")
-        other = sorted(k for k in meta if k not in READER_KEYS and k not in bad and k not in (
-            "subject", "session", "batch", "condition", "tag", "start_time", "units", "device", "samples_per_packet",
-            "timestamps", "counter", "trigger_ids", "trigger_labels", "lost_packets", "n_lost_packets",
-            "file_time"))
+        other = sorted(
+            k
+            for k in meta
+            if k not in READER_KEYS
+            and k not in bad
+            and k
+            not in (
+                "subject",
+                "session",
+                "batch",
+                "condition",
+                "tag",
+                "start_time",
+                "units",
+                "device",
+                "samples_per_packet",
+                "timestamps",
+                "counter",
+                "trigger_ids",
+                "trigger_labels",
+                "lost_packets",
+                "n_lost_packets",
+                "file_time",
+            )
+        )
         if meta.get("lost_packets") and "inserted_packets" in meta:
             lost.append("the lost-packet records (its NaN-filled packets would carry a completed counter)")
         from pathlib import Path
@@ -221,12 +264,15 @@ def dropped_by(recording: Recording, fmt: str, path: str | None = None) -> list[
         from .bio import _meta_from_path
 
         told = _meta_from_path(Path(path)) if path is not None else {}
-        other += [k for k in ("subject", "condition", "session", "batch", "tag", "start_time")
-                  if k in meta and str(told.get(k)) != str(meta[k])]
+        other += [
+            k
+            for k in ("subject", "condition", "session", "batch", "tag", "start_time")
+            if k in meta and str(told.get(k)) != str(meta[k])
+        ]
         if other:
             lost.append(f"meta {', '.join(other)}")
         return lost
     return lost
 
 
-__all__ = ["meta_to_json", "meta_from_json", "crop", "dropped_by", "READER_KEYS"]
+__all__ = ["READER_KEYS", "crop", "dropped_by", "meta_from_json", "meta_to_json"]

@@ -29,15 +29,17 @@ missing, and labels are given only if the triggers that survived cover every kep
 (otherwise ``labels`` is ``None`` and the warning says so; no label is invented). Pass
 ``on_truncated="raise"`` to get a :class:`~myovox.exceptions.DataFormatError` instead.
 """
+
 from __future__ import annotations
 
 import re
 import struct
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -49,8 +51,17 @@ from .biogap import COUNTER_MODULO, PacketGap, find_lost_packets
 
 #: dtype code (as biogui writes it) -> little-endian numpy dtype.
 DTYPE_CODES: dict[str, str] = {
-    "?": "?", "b": "i1", "B": "u1", "h": "<i2", "H": "<u2", "i": "<i4", "I": "<u4",
-    "q": "<i8", "Q": "<u8", "f": "<f4", "d": "<f8",
+    "?": "?",
+    "b": "i1",
+    "B": "u1",
+    "h": "<i2",
+    "H": "<u2",
+    "i": "<i4",
+    "I": "<u4",
+    "q": "<i8",
+    "Q": "<u8",
+    "f": "<f4",
+    "d": "<f8",
 }
 #: Trigger id of the current layout's "init" / "finished" records (mapped to label 0 = rest).
 TRIGGER_NONE: int = 0xFFFFFFFF
@@ -60,7 +71,8 @@ _MAX_NAME = 1024
 _MAX_CHANNELS = 1 << 16
 _NAME_RE = re.compile(
     r"^sess_(?P<session>\d+)_batch_(?P<batch>\d+)(?:_(?P<tag>.+?))?"
-    r"_(?P<time>\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2})\.bio$")
+    r"_(?P<time>\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2})\.bio$"
+)
 _CONDITIONS = ("silent", "vocalized")
 
 
@@ -172,8 +184,10 @@ class BioFile:
         return self._first(self.signal_trigger_labels)
 
     def __repr__(self) -> str:
-        sigs = ", ".join(f"{h.name}: {self.signals[h.name].shape[0]}x{h.n_channels} {h.dtype_code} "
-                         f"@ {h.fs:g} Hz" for h in self.headers.values())
+        sigs = ", ".join(
+            f"{h.name}: {self.signals[h.name].shape[0]}x{h.n_channels} {h.dtype_code} @ {h.fs:g} Hz"
+            for h in self.headers.values()
+        )
         trunc = " TRUNCATED" if self.truncated else ""
         return f"<BioFile {self.layout}{trunc} | {sigs} | {self.timestamps.size} packets>"
 
@@ -189,8 +203,9 @@ class _Cursor:
         if self.pos + n > len(self.buf):
             raise DataFormatError(
                 f"{self.src}: file ends inside the header (reading {what} at byte {self.pos}; "
-                f"file has {len(self.buf)} bytes).")
-        out = self.buf[self.pos:self.pos + n]
+                f"file has {len(self.buf)} bytes)."
+            )
+        out = self.buf[self.pos : self.pos + n]
         self.pos += n
         return out
 
@@ -233,7 +248,8 @@ def _signal_header(cur: _Cursor, i: int, current: bool) -> BioSignalHeader:
     code = cur.take(1, f"signal {name!r} dtype code").decode("latin-1")
     if code not in DTYPE_CODES:
         raise DataFormatError(
-            f"{src}: signal {name!r} has unknown dtype code {code!r} (known: {''.join(DTYPE_CODES)}).")
+            f"{src}: signal {name!r} has unknown dtype code {code!r} (known: {''.join(DTYPE_CODES)})."
+        )
     h = BioSignalHeader(name, fs, n_samples, n_ch, code)
     if current:
         h.n_timestamps = cur.u32(f"signal {name!r} timestamp count")
@@ -252,7 +268,7 @@ def _block(buf: bytes, start: int, n_items: int, item_size: int) -> tuple[bytes,
     """Bytes of the complete items of a block that exist, and how many items that is."""
     end = min(len(buf), start + n_items * item_size)
     have = max(0, end - start) // item_size
-    return buf[start:start + have * item_size], have
+    return buf[start : start + have * item_size], have
 
 
 def _check_unique(headers: list[BioSignalHeader], src: str) -> dict[str, BioSignalHeader]:
@@ -275,7 +291,7 @@ def _one_bit_away(a: str, b: str) -> bool:
     if len(a) != len(b) or a == b:
         return False
     ba, bb = a.encode("latin-1", "replace"), b.encode("latin-1", "replace")
-    return sum(bin(x ^ y).count("1") for x, y in zip(ba, bb)) == 1
+    return sum(bin(x ^ y).count("1") for x, y in zip(ba, bb, strict=False)) == 1
 
 
 def _check_current_header(headers: list[BioSignalHeader], src: str) -> None:
@@ -285,11 +301,13 @@ def _check_current_header(headers: list[BioSignalHeader], src: str) -> None:
         if n_ts and n_tr and n_tr != n_ts:
             raise DataFormatError(
                 f"{src}: header of signal {h.name!r} is inconsistent: trigger count {n_tr} differs from its "
-                f"timestamp count {n_ts} (one per packet; corrupt header?).")
+                f"timestamp count {n_ts} (one per packet; corrupt header?)."
+            )
         if n_ts and (h.n_samples % n_ts or not 1 <= h.n_samples // n_ts <= _MAX_SPP):
             raise DataFormatError(
                 f"{src}: header of signal {h.name!r} is inconsistent: sample count {h.n_samples} is not a whole "
-                f"number (1..{_MAX_SPP}) of samples per packet for its {n_ts} packet timestamps (corrupt header?).")
+                f"number (1..{_MAX_SPP}) of samples per packet for its {n_ts} packet timestamps (corrupt header?)."
+            )
     timed = [h for h in headers if h.n_timestamps]
     for h in timed[1:]:  # every signal spans the same packets
         ref = timed[0]
@@ -298,7 +316,8 @@ def _check_current_header(headers: list[BioSignalHeader], src: str) -> None:
             raise DataFormatError(
                 f"{src}: header is inconsistent: signal {h.name!r} lasts {h.n_samples / h.fs:.6g} s "
                 f"({h.n_samples} samples at {h.fs:g} Hz) but {ref.name!r} lasts {ref.n_samples / ref.fs:.6g} s "
-                f"(corrupt sample count or rate?).")
+                f"(corrupt sample count or rate?)."
+            )
 
 
 def _walk_current(buf: bytes, headers: list[BioSignalHeader], pos: int, starts: list[int] | None = None) -> bool:
@@ -329,32 +348,61 @@ def _alternatives(h: BioSignalHeader, current: bool) -> list[tuple[str, Any, Bio
     out: list[tuple[str, Any, BioSignalHeader]] = []
     for code in DTYPE_CODES:  # codes of the same size give the same layout: they cannot explain a size
         if np.dtype(DTYPE_CODES[code]).itemsize != h.dtype.itemsize:
-            out.append(("dtype code", code, BioSignalHeader(h.name, h.fs, h.n_samples, h.n_channels, code,
-                                                           h.n_timestamps, h.n_triggers)))
+            out.append(
+                (
+                    "dtype code",
+                    code,
+                    BioSignalHeader(h.name, h.fs, h.n_samples, h.n_channels, code, h.n_timestamps, h.n_triggers),
+                )
+            )
     for v in _bit_flips(h.n_channels, 17):
         if 1 <= v <= _MAX_CHANNELS:
-            out.append(("channel count", v, BioSignalHeader(h.name, h.fs, h.n_samples, v, h.dtype_code,
-                                                            h.n_timestamps, h.n_triggers)))
+            out.append(
+                (
+                    "channel count",
+                    v,
+                    BioSignalHeader(h.name, h.fs, h.n_samples, v, h.dtype_code, h.n_timestamps, h.n_triggers),
+                )
+            )
     for v in _bit_flips(h.n_samples, 32):
-        out.append(("sample count", v, BioSignalHeader(h.name, h.fs, v, h.n_channels, h.dtype_code,
-                                                       h.n_timestamps, h.n_triggers)))
+        out.append(
+            (
+                "sample count",
+                v,
+                BioSignalHeader(h.name, h.fs, v, h.n_channels, h.dtype_code, h.n_timestamps, h.n_triggers),
+            )
+        )
     if current:
         for v in _bit_flips(int(h.n_timestamps or 0), 32):
-            out.append(("timestamp count", v, BioSignalHeader(h.name, h.fs, h.n_samples, h.n_channels, h.dtype_code,
-                                                              v, h.n_triggers)))
+            out.append(
+                (
+                    "timestamp count",
+                    v,
+                    BioSignalHeader(h.name, h.fs, h.n_samples, h.n_channels, h.dtype_code, v, h.n_triggers),
+                )
+            )
         for v in _bit_flips(int(h.n_triggers or 0), 32):
-            out.append(("trigger count", v, BioSignalHeader(h.name, h.fs, h.n_samples, h.n_channels, h.dtype_code,
-                                                            h.n_timestamps, v)))
+            out.append(
+                (
+                    "trigger count",
+                    v,
+                    BioSignalHeader(h.name, h.fs, h.n_samples, h.n_channels, h.dtype_code, h.n_timestamps, v),
+                )
+            )
     return out
 
 
 def _field_value(h: BioSignalHeader, field: str) -> Any:
-    return {"dtype code": h.dtype_code, "channel count": h.n_channels, "sample count": h.n_samples,
-            "timestamp count": h.n_timestamps, "trigger count": h.n_triggers}[field]
+    return {
+        "dtype code": h.dtype_code,
+        "channel count": h.n_channels,
+        "sample count": h.n_samples,
+        "timestamp count": h.n_timestamps,
+        "trigger count": h.n_triggers,
+    }[field]
 
 
-def _diagnose(buf: bytes, headers: dict[str, BioSignalHeader], src: str, layout: str, pos: int,
-              old_size=None) -> None:
+def _diagnose(buf: bytes, headers: dict[str, BioSignalHeader], src: str, layout: str, pos: int, old_size=None) -> None:
     """Raise a DataFormatError naming the header field when changing that one field alone makes the
     file exactly complete (a corrupt header, not a truncated file)."""
     hs = list(headers.values())
@@ -366,7 +414,7 @@ def _diagnose(buf: bytes, headers: dict[str, BioSignalHeader], src: str, layout:
         if layout == "current" and i >= len(starts):
             break  # the blocks before this signal already fail: changing it cannot help
         for field, value, alt in _alternatives(h, layout == "current"):
-            trial = hs[:i] + [alt] + hs[i + 1:]
+            trial = hs[:i] + [alt] + hs[i + 1 :]
             if layout == "current":
                 try:
                     _check_current_header(trial, src)
@@ -385,11 +433,13 @@ def _diagnose(buf: bytes, headers: dict[str, BioSignalHeader], src: str, layout:
         alt = " or ".join(repr(v) for v in values[:4])
         raise DataFormatError(
             f"{src}: corrupt header: the {field} of signal {name!r} ({_field_value(h, field)!r}) does not match "
-            f"the file's {len(buf)} bytes; with {alt} the file would be complete.")
+            f"the file's {len(buf)} bytes; with {alt} the file would be complete."
+        )
     if len(fields) > 1:
         what = ", ".join(f"the {f} of {n!r}" for n, f in sorted(fields))
         raise DataFormatError(
-            f"{src}: corrupt header: the file's {len(buf)} bytes do not match the header; one of {what} is wrong.")
+            f"{src}: corrupt header: the file's {len(buf)} bytes do not match the header; one of {what} is wrong."
+        )
 
 
 def _parse_old(buf: bytes, src: str) -> BioFile:
@@ -406,21 +456,34 @@ def _parse_old(buf: bytes, src: str) -> BioFile:
         if abs(h.n_samples - n_base * ratio) > max(1.0, ratio):
             raise DataFormatError(
                 f"{src}: header is inconsistent: signal {h.name!r} promises {h.n_samples} samples at "
-                f"{h.fs:g} Hz but the file holds {n_base} packets at {fs_base:g} Hz.")
-    bf = BioFile("old", headers, {}, fs_base=fs_base, n_base=n_base, has_trigger=bool(flag), path=src,
-                 size=len(buf))
+                f"{h.fs:g} Hz but the file holds {n_base} packets at {fs_base:g} Hz."
+            )
+    bf = BioFile("old", headers, {}, fs_base=fs_base, n_base=n_base, has_trigger=bool(flag), path=src, size=len(buf))
     pos = cur.pos
 
     def old_size(hs: list[BioSignalHeader]) -> int:
-        return (pos + 8 * n_base + sum(h.n_samples * h.n_channels * h.dtype.itemsize for h in hs)
-                + (4 * n_base if flag else 0))
+        return (
+            pos
+            + 8 * n_base
+            + sum(h.n_samples * h.n_channels * h.dtype.itemsize for h in hs)
+            + (4 * n_base if flag else 0)
+        )
 
     if old_size(list(headers.values())) != len(buf):
         # a dtype code or a channel count that contradicts the file size (a file that ends exactly where
         # its trigger block should start is read as truncated: a crash between blocks does that too)
-        _diagnose(buf, headers, src, "old", pos,
-                  old_size=lambda hs: old_size(hs) if all(
-                      abs(h.n_samples - n_base * h.fs / fs_base) <= max(1.0, h.fs / fs_base) for h in hs) else -1)
+        _diagnose(
+            buf,
+            headers,
+            src,
+            "old",
+            pos,
+            old_size=lambda hs: (
+                old_size(hs)
+                if all(abs(h.n_samples - n_base * h.fs / fs_base) <= max(1.0, h.fs / fs_base) for h in hs)
+                else -1
+            ),
+        )
     raw, have = _block(buf, pos, n_base, 8)
     ts = np.frombuffer(raw, "<f8").copy()
     if have < n_base:
@@ -440,15 +503,18 @@ def _parse_old(buf: bytes, src: str) -> BioFile:
         if rest > 4 * n_base:
             raise DataFormatError(
                 f"{src}: trigger block holds {rest} bytes, more than the {4 * n_base} that "
-                f"{n_base} packets need (not a .bio file of this layout?).")
-        trig = np.frombuffer(buf[pos:pos + max(0, rest) // 4 * 4], "<u4").copy()
+                f"{n_base} packets need (not a .bio file of this layout?)."
+            )
+        trig = np.frombuffer(buf[pos : pos + max(0, rest) // 4 * 4], "<u4").copy()
         part = max(0, rest) % 4
         if trig.size == n_base - 1 and part and (trig.size == 0 or int(trig.max()) < 1 << (8 * part)):
             # the last trigger lost only its high byte(s), which every other trigger has as zero
-            last = int.from_bytes(buf[pos + 4 * trig.size:pos + 4 * trig.size + part], "little")
+            last = int.from_bytes(buf[pos + 4 * trig.size : pos + 4 * trig.size + part], "little")
             trig = np.append(trig, np.uint32(last))
-            bf.recovered.append(f"the last trigger ({last}) from {part} of its 4 bytes (the file is "
-                                f"{4 - part} byte(s) short; every other trigger has those bytes zero)")
+            bf.recovered.append(
+                f"the last trigger ({last}) from {part} of its 4 bytes (the file is "
+                f"{4 - part} byte(s) short; every other trigger has those bytes zero)"
+            )
         if trig.size < n_base:
             bf.missing["triggers"] = (int(trig.size), n_base)
         for h in headers.values():
@@ -493,23 +559,26 @@ def _parse_current(buf: bytes, src: str) -> BioFile:
                 break
             tid, ln = struct.unpack_from("<II", buf, pos)
             if pos + 8 + ln > len(buf):
-                part = buf[pos + 8:]
+                part = buf[pos + 8 :]
                 same = [lb for lb in seen_labels.get(tid, ()) if len(lb) == ln and lb.startswith(part)]
                 if k == n_tr - 1 and len(same) == 1:  # the last record lost the end of a label seen before
                     labels.append(same[0].decode("utf-8"))
                     ids[k] = tid
-                    bf.recovered.append(f"the last trigger label of signal {h.name!r} ({labels[-1]!r}, id {tid}) "
-                                        f"from {len(part)} of its {ln} bytes and the earlier records with id {tid}")
+                    bf.recovered.append(
+                        f"the last trigger label of signal {h.name!r} ({labels[-1]!r}, id {tid}) "
+                        f"from {len(part)} of its {ln} bytes and the earlier records with id {tid}"
+                    )
                     pos += 8 + ln
                     k += 1
                 break
-            seen_labels.setdefault(tid, set()).add(bytes(buf[pos + 8:pos + 8 + ln]))
+            seen_labels.setdefault(tid, set()).add(bytes(buf[pos + 8 : pos + 8 + ln]))
             try:
-                labels.append(buf[pos + 8:pos + 8 + ln].decode("utf-8"))
+                labels.append(buf[pos + 8 : pos + 8 + ln].decode("utf-8"))
             except UnicodeDecodeError:
                 raise DataFormatError(
                     f"{src}: trigger record {k} of signal {h.name!r} (byte {pos}) has a label that is "
-                    f"not UTF-8 (corrupt file?).") from None
+                    f"not UTF-8 (corrupt file?)."
+                ) from None
             ids[k] = tid
             pos += 8 + ln
             k += 1
@@ -574,11 +643,15 @@ def _parse_bytes(buf: bytes, src: str, on_truncated: str = "warn") -> BioFile:
         if bf.signals[emg].shape[0] == 0 and bf.headers[emg].n_samples > 0:
             raise DataFormatError(
                 f"{src}: the header promises {bf.headers[emg].n_samples} samples of {emg!r} but the file "
-                f"holds none ({bf.size} bytes).")
+                f"holds none ({bf.size} bytes)."
+            )
         warnings.warn(msg + "; complete rows kept.", DataLossWarning, stacklevel=3)
     if bf.recovered:
-        warnings.warn(f"{src}: file is damaged ({bf.size} bytes); recovered " + "; ".join(bf.recovered) + ".",
-                      DataLossWarning, stacklevel=3)
+        warnings.warn(
+            f"{src}: file is damaged ({bf.size} bytes); recovered " + "; ".join(bf.recovered) + ".",
+            DataLossWarning,
+            stacklevel=3,
+        )
     return bf
 
 
@@ -612,19 +685,28 @@ def lost_packet_records(gaps: list[PacketGap], samples_per_packet: int) -> list[
     Keys: ``written_packet_index_after_gap``, ``emg_sample_index_after_gap``,
     ``counter_before_gap``, ``counter_after_gap``, ``n_lost``, ``missing_counter_values``.
     """
-    return [{
-        "written_packet_index_after_gap": g.index,
-        "emg_sample_index_after_gap": g.index * samples_per_packet,
-        "counter_before_gap": g.counter_before,
-        "counter_after_gap": g.counter_after,
-        "n_lost": g.n_lost,
-        "missing_counter_values": g.missing,
-    } for g in gaps]
+    return [
+        {
+            "written_packet_index_after_gap": g.index,
+            "emg_sample_index_after_gap": g.index * samples_per_packet,
+            "counter_before_gap": g.counter_before,
+            "counter_after_gap": g.counter_after,
+            "n_lost": g.n_lost,
+            "missing_counter_values": g.missing,
+        }
+        for g in gaps
+    ]
 
 
-def read_bio(path: str | Path, *, signal: str | None = None, fill_lost: str = "none",
-             counter_signal: str | None = "counter", counter_modulo: int = COUNTER_MODULO,
-             on_truncated: str = "warn") -> Recording:
+def read_bio(
+    path: str | Path,
+    *,
+    signal: str | None = None,
+    fill_lost: str = "none",
+    counter_signal: str | None = "counter",
+    counter_modulo: int = COUNTER_MODULO,
+    on_truncated: str = "warn",
+) -> Recording:
     """Read the EMG of a biogui/SilentWear ``.bio`` file (either layout) as a Recording.
 
     Parameters
@@ -669,20 +751,28 @@ def read_bio(path: str | Path, *, signal: str | None = None, fill_lost: str = "n
     counter_modulo = check_int("counter_modulo", counter_modulo, minimum=2)
     path = Path(path)
     bf = read_bio_signals(path, on_truncated=on_truncated)
-    return biofile_to_recording(bf, signal=signal, fill_lost=fill_lost, counter_signal=counter_signal,
-                                counter_modulo=counter_modulo, path=path)
+    return biofile_to_recording(
+        bf, signal=signal, fill_lost=fill_lost, counter_signal=counter_signal, counter_modulo=counter_modulo, path=path
+    )
 
 
-def biofile_to_recording(bf: BioFile, *, signal: str | None = None, fill_lost: str = "none",
-                         counter_signal: str | None = "counter", counter_modulo: int = COUNTER_MODULO,
-                         path: str | Path | None = None) -> Recording:
+def biofile_to_recording(
+    bf: BioFile,
+    *,
+    signal: str | None = None,
+    fill_lost: str = "none",
+    counter_signal: str | None = "counter",
+    counter_modulo: int = COUNTER_MODULO,
+    path: str | Path | None = None,
+) -> Recording:
     """Build the :func:`read_bio` Recording from an already parsed :class:`BioFile`."""
     src = str(path if path is not None else (bf.path or "<memory>"))
     if signal is None:
         signal = bf.emg_signal
     elif signal not in bf.headers:
         raise ValidationError(
-            f"Signal {signal!r} is not in {src}; it has {', '.join(bf.headers)}.{did_you_mean(signal, bf.headers)}")
+            f"Signal {signal!r} is not in {src}; it has {', '.join(bf.headers)}.{did_you_mean(signal, bf.headers)}"
+        )
     h = bf.headers[signal]
     rows = bf.signals[signal]
     data = rows.T if rows.dtype.kind == "f" else rows.T.astype(np.float64)
@@ -693,29 +783,36 @@ def biofile_to_recording(bf: BioFile, *, signal: str | None = None, fill_lost: s
         if n_inf:  # NaN marks lost samples (myovox writes them); infinity is never a sample
             raise DataFormatError(
                 f"{src}: signal {signal!r} holds {n_inf} infinite value(s); the file is corrupt "
-                f"(wrong dtype code, channel count or sample count?).")
+                f"(wrong dtype code, channel count or sample count?)."
+            )
     recovered: list[str] = []
     emg_name = signal
     if signal not in KNOWN_SIGNALS:
         near = [k for k in KNOWN_SIGNALS if _one_bit_away(signal, k)]
         if near:
             emg_name = near[0]
-            recovered.append(f"signal name {signal!r} is one bit away from {near[0]!r} (corrupt header); "
-                             f"read as {near[0]!r}")
+            recovered.append(
+                f"signal name {signal!r} is one bit away from {near[0]!r} (corrupt header); read as {near[0]!r}"
+            )
     if counter_signal is not None and counter_signal not in bf.signals and counter_signal != signal:
         near = [k for k in bf.signals if k != signal and _one_bit_away(k, counter_signal)]
         if len(near) == 1:
-            recovered.append(f"signal name {near[0]!r} is one bit away from {counter_signal!r} (corrupt header); "
-                             f"used as the packet counter")
+            recovered.append(
+                f"signal name {near[0]!r} is one bit away from {counter_signal!r} (corrupt header); "
+                f"used as the packet counter"
+            )
             counter_signal = near[0]
         else:
-            warnings.warn(f"{src}: no {counter_signal!r} signal (signals: {', '.join(bf.headers)}), so lost packets "
-                          "cannot be detected.", DataQualityWarning, stacklevel=3)
+            warnings.warn(
+                f"{src}: no {counter_signal!r} signal (signals: {', '.join(bf.headers)}), so lost packets "
+                "cannot be detected.",
+                DataQualityWarning,
+                stacklevel=3,
+            )
     if recovered:
         warnings.warn(f"{src}: " + "; ".join(recovered) + ".", DataLossWarning, stacklevel=3)
 
-    meta: dict[str, Any] = {"source": src, "layout": bf.layout, "signal": signal,
-                            "dtype_code": h.dtype_code}
+    meta: dict[str, Any] = {"source": src, "layout": bf.layout, "signal": signal, "dtype_code": h.dtype_code}
     if path is not None:
         meta.update(_meta_from_path(Path(path)))
     if emg_name.lower() == "biogap":
@@ -753,12 +850,17 @@ def biofile_to_recording(bf: BioFile, *, signal: str | None = None, fill_lost: s
             else:
                 per_packet = np.where(trig == TRIGGER_NONE, 0, trig).astype(np.int64)
                 label_names = {}
-                for tid, lab in zip(trig.tolist(), tr_labels or []):
+                for tid, lab in zip(trig.tolist(), tr_labels or [], strict=False):
                     if tid == TRIGGER_NONE:
                         continue
                     if label_names.setdefault(int(tid), lab) != lab:
-                        logger.info("%s: trigger id %d has labels %r and %r; keeping the first.",
-                                    src, tid, label_names[int(tid)], lab)
+                        logger.info(
+                            "%s: trigger id %d has labels %r and %r; keeping the first.",
+                            src,
+                            tid,
+                            label_names[int(tid)],
+                            lab,
+                        )
                 label_names.setdefault(0, "rest")
             labels = per_packet[pidx]
 
@@ -777,8 +879,9 @@ def biofile_to_recording(bf: BioFile, *, signal: str | None = None, fill_lost: s
     meta["lost_packets"] = lost_packet_records(gaps, spp_int or 1)
     meta["n_lost_packets"] = int(sum(g.n_lost for g in gaps))
     # packets whose loss could not be checked (no counter, or a truncated one)
-    meta["n_packets_unchecked"] = int(n_packets - (counter.size if counter is not None and not any(
-        "outside" in n for n in notes) else 0))
+    meta["n_packets_unchecked"] = int(
+        n_packets - (counter.size if counter is not None and not any("outside" in n for n in notes) else 0)
+    )
 
     n_bad = int(data.size - np.count_nonzero(np.isfinite(data)))
 
@@ -787,7 +890,8 @@ def biofile_to_recording(bf: BioFile, *, signal: str | None = None, fill_lost: s
         if spp_int is None:
             raise DataFormatError(
                 f"{src}: cannot insert samples for lost packets: {h.n_samples} samples do not split "
-                f"evenly into {n_packets} packets.")
+                f"evenly into {n_packets} packets."
+            )
         data, labels, meta = _fill_lost(data, labels, meta, gaps, spp_int)
 
     # ---- warnings
@@ -795,19 +899,25 @@ def biofile_to_recording(bf: BioFile, *, signal: str | None = None, fill_lost: s
         n_lost = meta["n_lost_packets"]
         where = ", ".join(str(g.index) for g in gaps[:5]) + (", ..." if len(gaps) > 5 else "")
         act = "NaN samples inserted" if fill_lost == "nan" else "no samples inserted (fill_lost='none')"
-        warnings.warn(f"{src}: {n_lost} packet(s) lost ({n_lost * (spp_int or 1)} samples) in "
-                      f"{len(gaps)} gap(s), at written packets {where}; {act}.", DataLossWarning, stacklevel=3)
+        warnings.warn(
+            f"{src}: {n_lost} packet(s) lost ({n_lost * (spp_int or 1)} samples) in "
+            f"{len(gaps)} gap(s), at written packets {where}; {act}.",
+            DataLossWarning,
+            stacklevel=3,
+        )
     if notes:
         warnings.warn(f"{src}: " + "; ".join(notes) + ".", DataLossWarning, stacklevel=3)
     if n_bad > 0:
-        warnings.warn(f"{src}: {n_bad} NaN or infinite sample(s) in signal {signal!r}.",
-                      DataQualityWarning, stacklevel=3)
+        warnings.warn(
+            f"{src}: {n_bad} NaN or infinite sample(s) in signal {signal!r}.", DataQualityWarning, stacklevel=3
+        )
 
     return Recording(data, h.fs, None, labels, label_names if labels is not None else None, meta)
 
 
-def _fill_lost(data: np.ndarray, labels: np.ndarray | None, meta: dict[str, Any],
-               gaps: list[PacketGap], spp: int) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+def _fill_lost(
+    data: np.ndarray, labels: np.ndarray | None, meta: dict[str, Any], gaps: list[PacketGap], spp: int
+) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
     """Insert NaN samples (and counter values, interpolated timestamps) for each gap."""
     meta = dict(meta)
     n_ch, n_t = data.shape
@@ -815,7 +925,7 @@ def _fill_lost(data: np.ndarray, labels: np.ndarray | None, meta: dict[str, Any]
     inner = [g for g in gaps if g.index < n_pk]
     shift = np.zeros(n_pk, dtype=np.int64)
     for g in inner:
-        shift[g.index:] += g.n_lost
+        shift[g.index :] += g.n_lost
     new_pos = np.arange(n_pk) + shift  # position of each written packet once gaps are filled
     n_pk_new = n_pk + int(shift[-1]) if n_pk else 0
     n_new = n_t + (int(shift[-1]) * spp if n_pk else 0)
@@ -841,13 +951,13 @@ def _fill_lost(data: np.ndarray, labels: np.ndarray | None, meta: dict[str, Any]
         if key == "counter":
             for g in inner:
                 pos = int(new_pos[g.index])
-                new[pos - g.n_lost:pos] = g.missing
+                new[pos - g.n_lost : pos] = g.missing
         elif miss.size:
             new[miss] = np.interp(miss, new_pos, arr)
         meta[key] = new
     meta["inserted_packets"] = miss
     meta["lost_packets"] = [dict(r) for r in meta["lost_packets"]]
-    for rec, g in zip(meta["lost_packets"], gaps):
+    for rec, g in zip(meta["lost_packets"], gaps, strict=False):
         rec["filled_sample_index_after_gap"] = int(new_pos[g.index]) * spp if g.index < n_pk else None
     return out, labels, meta
 
@@ -879,8 +989,13 @@ def _fits(rows: np.ndarray, code: str) -> bool:
     return bool(np.array_equal(cast.astype(rows.dtype), rows, equal_nan=dt.kind == "f"))
 
 
-def recording_to_biofile(recording: Recording, *, samples_per_packet: int | None = None,
-                         counter_start: int = 0, counter_modulo: int = COUNTER_MODULO) -> BioFile:
+def recording_to_biofile(
+    recording: Recording,
+    *,
+    samples_per_packet: int | None = None,
+    counter_start: int = 0,
+    counter_modulo: int = COUNTER_MODULO,
+) -> BioFile:
     """Build a :class:`BioFile` (EMG signal + ``counter``) from a Recording, for writing.
 
     Uses ``meta['counter']``, ``meta['timestamps']``, ``meta['trigger_ids']`` and
@@ -897,7 +1012,8 @@ def recording_to_biofile(recording: Recording, *, samples_per_packet: int | None
     if n_t % spp:
         raise ValidationError(
             f"{src}: {n_t} samples are not a whole number of packets of samples_per_packet={spp}; "
-            f"crop the recording or pass another samples_per_packet.")
+            f"crop the recording or pass another samples_per_packet."
+        )
     n_pk = n_t // spp
     name = str(meta.get("signal") or ("biogap" if meta.get("device") == "BioGAP-Ultra" else "emg"))
     cname = "counter" if name != "counter" else "packet_counter"
@@ -924,8 +1040,7 @@ def recording_to_biofile(recording: Recording, *, samples_per_packet: int | None
         ts = t0 + np.arange(n_pk) / fs_base
     ts = np.asarray(ts, dtype=np.float64)
 
-    headers = {name: BioSignalHeader(name, fs, n_t, n_ch, code),
-               cname: BioSignalHeader(cname, fs_base, n_pk, 1, "i")}
+    headers = {name: BioSignalHeader(name, fs, n_t, n_ch, code), cname: BioSignalHeader(cname, fs_base, n_pk, 1, "i")}
     layout = meta.get("layout") if meta.get("layout") in LAYOUTS else "old"
     bf = BioFile(layout, headers, {name: rows, cname: counter}, fs_base=fs_base, n_base=n_pk, path=src)
     bf.signal_timestamps = {name: ts, cname: ts}
@@ -939,9 +1054,10 @@ def recording_to_biofile(recording: Recording, *, samples_per_packet: int | None
         if lab.size and np.any(lab != lab[:, :1]):
             raise ValidationError(
                 f"{src}: labels change inside a packet of {spp} samples; .bio files store one trigger "
-                f"per packet (pass samples_per_packet=1).")
+                f"per packet (pass samples_per_packet=1)."
+            )
         per = lab[:, 0] if n_pk else np.empty(0, np.int64)
-        if per.size and (per.min() < -(2 ** 31) or per.max() >= TRIGGER_NONE):
+        if per.size and (per.min() < -(2**31) or per.max() >= TRIGGER_NONE):
             raise ValidationError(f"{src}: labels must fit in a uint32 trigger below 0xFFFFFFFF.")
         trig = per.astype(np.int64).astype(np.uint32)
         trig_labels = None
@@ -978,10 +1094,12 @@ def _encode(bf: BioFile, layout: str, src: str) -> bytes:
             if abs(bf.signals[n].shape[0] - n_base * ratio) > max(1.0, ratio):
                 raise ValidationError(
                     f"{src}: cannot write the old layout: signal {n!r} has {bf.signals[n].shape[0]} rows at "
-                    f"{bf.headers[n].fs:g} Hz for {n_base} packets at {fs_base:g} Hz (truncated data?).")
+                    f"{bf.headers[n].fs:g} Hz for {n_base} packets at {fs_base:g} Hz (truncated data?)."
+                )
         if bf.triggers is not None and len(bf.triggers) != n_base:
             raise ValidationError(
-                f"{src}: cannot write the old layout: {len(bf.triggers)} triggers for {n_base} packets.")
+                f"{src}: cannot write the old layout: {len(bf.triggers)} triggers for {n_base} packets."
+            )
         out += struct.pack("<IfI", len(names), fs_base, n_base)
     else:
         out += struct.pack("<I", len(names))
@@ -1017,15 +1135,22 @@ def _encode(bf: BioFile, layout: str, src: str) -> bytes:
         labs = bf.signal_trigger_labels.get(n, bf.trigger_labels)
         if labs is None or len(labs) != len(tr_n):
             labs = [SILENTWEAR_LABELS.get(int(t), str(int(t))) for t in np.asarray(tr_n).tolist()]
-        for tid, lab in zip(np.asarray(tr_n, dtype=np.int64).tolist(), labs):
+        for tid, lab in zip(np.asarray(tr_n, dtype=np.int64).tolist(), labs, strict=False):
             lb = str(lab).encode("utf-8")
             out += struct.pack("<II", tid & 0xFFFFFFFF, len(lb)) + lb
     return bytes(out)
 
 
-def write_bio(recording: Recording | BioFile, path: str | Path, *, layout: str | None = None,
-              overwrite: bool = False, samples_per_packet: int | None = None, counter_start: int = 0,
-              counter_modulo: int = COUNTER_MODULO) -> Path:
+def write_bio(
+    recording: Recording | BioFile,
+    path: str | Path,
+    *,
+    layout: str | None = None,
+    overwrite: bool = False,
+    samples_per_packet: int | None = None,
+    counter_start: int = 0,
+    counter_modulo: int = COUNTER_MODULO,
+) -> Path:
     """Write a Recording or a :class:`BioFile` as a biogui ``.bio`` file.
 
     Parameters
@@ -1062,12 +1187,14 @@ def write_bio(recording: Recording | BioFile, path: str | Path, *, layout: str |
         bf = recording
         layout = layout or bf.layout
     elif isinstance(recording, Recording):
-        bf = recording_to_biofile(recording, samples_per_packet=samples_per_packet,
-                                  counter_start=counter_start, counter_modulo=counter_modulo)
+        bf = recording_to_biofile(
+            recording, samples_per_packet=samples_per_packet, counter_start=counter_start, counter_modulo=counter_modulo
+        )
         layout = layout or "old"
     else:
         raise ValidationError(
-            f"Invalid value for 'recording': expected a Recording or BioFile, got {type(recording).__name__}.")
+            f"Invalid value for 'recording': expected a Recording or BioFile, got {type(recording).__name__}."
+        )
     buf = _encode(bf, layout, str(path))
     tmp = path.with_name(path.name + ".part")
     tmp.write_bytes(buf)
@@ -1076,5 +1203,15 @@ def write_bio(recording: Recording | BioFile, path: str | Path, *, layout: str |
     return path
 
 
-__all__ = ["BioFile", "BioSignalHeader", "DTYPE_CODES", "TRIGGER_NONE", "read_bio", "read_bio_signals",
-           "write_bio", "biofile_to_recording", "recording_to_biofile", "lost_packet_records"]
+__all__ = [
+    "DTYPE_CODES",
+    "TRIGGER_NONE",
+    "BioFile",
+    "BioSignalHeader",
+    "biofile_to_recording",
+    "lost_packet_records",
+    "read_bio",
+    "read_bio_signals",
+    "recording_to_biofile",
+    "write_bio",
+]

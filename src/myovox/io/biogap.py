@@ -28,10 +28,11 @@ The pieces:
 - :class:`PacketDecoder`: a stateful decoder for a live byte stream; accepts chunks of any
   size (packets split across chunks) and keeps lost-packet accounting across calls.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -63,8 +64,9 @@ _UNITS_PER_VOLT = 1e7
 _CODE_MIN, _CODE_MAX = -(2 ** (N_BITS - 1)), 2 ** (N_BITS - 1) - 1
 
 # byte offsets (within a packet) of every sample/channel's 3 bytes: shape (4, 16)
-_CH_OFFSETS = (SAMPLE_OFFSET + SAMPLE_STRIDE * np.arange(SAMPLES_PER_PACKET)[:, None]
-               + 3 * np.arange(N_CHANNELS)[None, :])
+_CH_OFFSETS = (
+    SAMPLE_OFFSET + SAMPLE_STRIDE * np.arange(SAMPLES_PER_PACKET)[:, None] + 3 * np.arange(N_CHANNELS)[None, :]
+)
 
 
 # ---------------------------------------------------------------------------- scaling
@@ -103,12 +105,16 @@ def _as_packet_array(buf: bytes | bytearray | memoryview | np.ndarray, what: str
     if arr.size % PACKET_SIZE:
         raise DataFormatError(
             f"{what}: {arr.size} bytes is not a whole number of {PACKET_SIZE}-byte BioGAP packets "
-            f"({arr.size % PACKET_SIZE} bytes left over).")
+            f"({arr.size % PACKET_SIZE} bytes left over)."
+        )
     return arr.reshape(-1, PACKET_SIZE)
 
 
-def decode_packets(buf: bytes | bytearray | memoryview | np.ndarray, *, scale: bool = True,
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def decode_packets(
+    buf: bytes | bytearray | memoryview | np.ndarray,
+    *,
+    scale: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
     """Decode whole BioGAP-Ultra packets.
 
     Parameters
@@ -140,8 +146,15 @@ def decode_packets(buf: bytes | bytearray | memoryview | np.ndarray, *, scale: b
     return (codes_to_units(codes) if scale else codes), counters
 
 
-def encode_packets(samples: np.ndarray, counter_start: int = 0, *, counters: Sequence[int] | None = None,
-                   codes: bool = False, header: int = 0, modulo: int = COUNTER_MODULO) -> bytes:
+def encode_packets(
+    samples: np.ndarray,
+    counter_start: int = 0,
+    *,
+    counters: Sequence[int] | None = None,
+    codes: bool = False,
+    header: int = 0,
+    modulo: int = COUNTER_MODULO,
+) -> bytes:
     """Encode samples into BioGAP-Ultra packets (for tests, simulators and replay).
 
     Parameters
@@ -168,7 +181,8 @@ def encode_packets(samples: np.ndarray, counter_start: int = 0, *, counters: Seq
     if x.ndim != 2 or x.shape[1] != N_CHANNELS or x.shape[0] % SAMPLES_PER_PACKET:
         raise ValidationError(
             f"Invalid value for 'samples': expected shape (n_packets * {SAMPLES_PER_PACKET}, {N_CHANNELS}), "
-            f"got {x.shape}.")
+            f"got {x.shape}."
+        )
     modulo = check_int("modulo", modulo, minimum=1)
     if modulo > 256:
         raise ValidationError(f"Invalid value for 'modulo': the counter is one byte, got {modulo}.")
@@ -178,7 +192,7 @@ def encode_packets(samples: np.ndarray, counter_start: int = 0, *, counters: Seq
     n = x.shape[0] // SAMPLES_PER_PACKET
     if codes:
         c = np.asarray(x)
-        if not np.issubdtype(c.dtype, np.integer) or c.size and (c.min() < _CODE_MIN or c.max() > _CODE_MAX):
+        if not np.issubdtype(c.dtype, np.integer) or (c.size and (c.min() < _CODE_MIN or c.max() > _CODE_MAX)):
             raise ValidationError("Invalid value for 'samples': ADC codes must be integers in the 24-bit range.")
         c = c.astype(np.int64)
     else:
@@ -230,8 +244,9 @@ class PacketGap:
         return [(self.counter_before + 1 + j) % self.modulo for j in range(self.n_lost)]
 
 
-def find_lost_packets(counter: Sequence[int] | np.ndarray, modulo: int = COUNTER_MODULO, *,
-                      previous: int | None = None, offset: int = 0) -> list[PacketGap]:
+def find_lost_packets(
+    counter: Sequence[int] | np.ndarray, modulo: int = COUNTER_MODULO, *, previous: int | None = None, offset: int = 0
+) -> list[PacketGap]:
     """Find lost packets from a counter that increments by one per packet and wraps at ``modulo``.
 
     Parameters
@@ -260,11 +275,17 @@ def find_lost_packets(counter: Sequence[int] | np.ndarray, modulo: int = COUNTER
     step = np.diff(c) % modulo
     dup = np.flatnonzero(step == 0)
     if dup.size:
-        logger.info("Packet counter repeats at %d place(s) (first at packet %d): duplicates, "
-                    "or exactly %d packets lost.", dup.size, int(dup[0]) + 1 + offset, modulo)
+        logger.info(
+            "Packet counter repeats at %d place(s) (first at packet %d): duplicates, or exactly %d packets lost.",
+            dup.size,
+            int(dup[0]) + 1 + offset,
+            modulo,
+        )
     where = np.flatnonzero(step > 1)
-    return [PacketGap(int(i) + 1 + offset, int(c[i] % modulo), int(c[i + 1] % modulo),
-                      int(step[i]) - 1, modulo) for i in where]
+    return [
+        PacketGap(int(i) + 1 + offset, int(c[i] % modulo), int(c[i + 1] % modulo), int(step[i]) - 1, modulo)
+        for i in where
+    ]
 
 
 def counter_wraps(counter: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -329,8 +350,8 @@ class PacketDecoder:
     Examples
     --------
     >>> dec = PacketDecoder()
-    >>> out = dec.feed(chunk)                      # doctest: +SKIP
-    >>> out.samples.shape, dec.n_lost              # doctest: +SKIP
+    >>> out = dec.feed(chunk)  # doctest: +SKIP
+    >>> out.samples.shape, dec.n_lost  # doctest: +SKIP
     ((8, 16), 0)
     """
 
@@ -382,8 +403,12 @@ class PacketDecoder:
         del self._buf[:cut]
         gaps = find_lost_packets(counters, self.modulo, previous=self._last, offset=self.n_packets)
         if gaps:
-            logger.info("BioGAP stream: %d packet(s) lost in %d gap(s) before packet %d.",
-                           sum(g.n_lost for g in gaps), len(gaps), gaps[-1].index)
+            logger.info(
+                "BioGAP stream: %d packet(s) lost in %d gap(s) before packet %d.",
+                sum(g.n_lost for g in gaps),
+                len(gaps),
+                gaps[-1].index,
+            )
         self.gaps.extend(gaps)
         self._last = int(counters[-1])
         self.n_packets += n_whole
@@ -391,7 +416,20 @@ class PacketDecoder:
 
 
 __all__ = [
-    "PACKET_SIZE", "SAMPLES_PER_PACKET", "N_CHANNELS", "SFREQ", "COUNTER_MODULO", "VOLTS_PER_CODE", "UNITS",
-    "codes_to_units", "units_to_codes", "decode_packets", "encode_packets",
-    "PacketGap", "find_lost_packets", "counter_wraps", "DecodedChunk", "PacketDecoder",
+    "COUNTER_MODULO",
+    "N_CHANNELS",
+    "PACKET_SIZE",
+    "SAMPLES_PER_PACKET",
+    "SFREQ",
+    "UNITS",
+    "VOLTS_PER_CODE",
+    "DecodedChunk",
+    "PacketDecoder",
+    "PacketGap",
+    "codes_to_units",
+    "counter_wraps",
+    "decode_packets",
+    "encode_packets",
+    "find_lost_packets",
+    "units_to_codes",
 ]

@@ -7,6 +7,7 @@ annotations (one per non-rest label run, described by the label's name) or as an
 ``Label`` channel; the reader understands both. A ``myovox:end`` annotation records the true
 number of samples, since EDF pads the last data record.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -15,9 +16,10 @@ import os
 import re
 import sys
 import warnings
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +46,7 @@ def _edf_number(x: float, up: bool) -> float:
     write -24405.5, shifting every sample of the channel).
     """
     for j in range(20, -1, -1):
-        scale = 2.0 ** j
+        scale = 2.0**j
         v = (math.ceil(x * scale) if up else math.floor(x * scale)) / scale
         text = f"{v:.{j}f}".rstrip("0").rstrip(".") if j else f"{v:.0f}"
         if text == "-0":
@@ -67,13 +69,12 @@ def quantisation_step(recording: Recording, *, bdf: bool = False) -> np.ndarray:
 
     A write/read round trip changes each sample by at most half of it.
     """
-    span = (2 ** 24 - 1) if bdf else (2 ** 16 - 1)
+    span = (2**24 - 1) if bdf else (2**16 - 1)
     data = np.asarray(recording.data, dtype=np.float64)
     return np.array([(hi - lo) / span for lo, hi in (_physical_range(row) for row in data)])
 
 
-def write_edf(recording: Recording, path: str | Path, *, overwrite: bool = False,
-              labels: str = "annotations") -> Path:
+def write_edf(recording: Recording, path: str | Path, *, overwrite: bool = False, labels: str = "annotations") -> Path:
     """Write ``recording`` as EDF+ (``.edf``) or BDF+ (``.bdf``, 24-bit).
 
     Parameters
@@ -92,14 +93,15 @@ def write_edf(recording: Recording, path: str | Path, *, overwrite: bool = False
     if path.exists() and not overwrite:
         raise ValidationError(f"{path} exists; pass overwrite=True to replace it.")
     bdf = path.suffix.lower() == ".bdf"
-    dmin, dmax = (-(2 ** 23), 2 ** 23 - 1) if bdf else (-32768, 32767)
+    dmin, dmax = (-(2**23), 2**23 - 1) if bdf else (-32768, 32767)
     if abs(recording.sfreq - round(recording.sfreq)) > 1e-9:
         raise ValidationError(f"EDF needs an integer sampling rate here, got {recording.sfreq:g} Hz for {path}.")
     data = np.asarray(recording.data, dtype=np.float64)
     n_bad = int(data.size - np.count_nonzero(np.isfinite(data)))
     if n_bad:
-        warnings.warn(DataLossWarning(f"{path}: EDF cannot store NaN/inf; {n_bad} sample(s) written as 0."),
-                      stacklevel=2)
+        warnings.warn(
+            DataLossWarning(f"{path}: EDF cannot store NaN/inf; {n_bad} sample(s) written as 0."), stacklevel=2
+        )
         data = np.where(np.isfinite(data), data, 0.0)
     units = str(recording.meta.get("units", ""))[:8]
     rows = list(data)
@@ -109,20 +111,31 @@ def write_edf(recording: Recording, path: str | Path, *, overwrite: bool = False
         rows.append(recording.labels.astype(np.float64))
         names.append(LABEL_CHANNEL)
     headers = []
-    for name, row in zip(names, rows):
+    for name, row in zip(names, rows, strict=False):
         lo, hi = _physical_range(row)
-        headers.append({"label": name[:16], "dimension": "" if name == LABEL_CHANNEL and with_label_channel
-                        else units, "sample_frequency": int(round(recording.sfreq)),
-                        "physical_min": lo, "physical_max": hi, "digital_min": dmin, "digital_max": dmax,
-                        "transducer": "", "prefilter": ""})
+        headers.append(
+            {
+                "label": name[:16],
+                "dimension": "" if name == LABEL_CHANNEL and with_label_channel else units,
+                "sample_frequency": int(round(recording.sfreq)),
+                "physical_min": lo,
+                "physical_max": hi,
+                "digital_min": dmin,
+                "digital_max": dmax,
+                "transducer": "",
+                "prefilter": "",
+            }
+        )
     ftype = pyedflib.FILETYPE_BDFPLUS if bdf else pyedflib.FILETYPE_EDFPLUS
     annotations = _annotations(recording, with_label_channel)
     # each data record (1 s) holds one annotation per annotation signal: size them to fit
     n_records = max(1, math.ceil(recording.n_times / recording.sfreq))
     n_ann = max(1, math.ceil(len(annotations) / n_records) + 1)
     if n_ann > 64:
-        raise ValidationError(f"{path}: {len(annotations)} annotations (label runs, lost-packet gaps) do not fit in "
-                              f"{n_records} EDF data records; store labels as a channel (labels='channel').")
+        raise ValidationError(
+            f"{path}: {len(annotations)} annotations (label runs, lost-packet gaps) do not fit in "
+            f"{n_records} EDF data records; store labels as a channel (labels='channel')."
+        )
     tmp = path.with_name(path.name + ".part" + path.suffix)
     writer = pyedflib.EdfWriter(str(tmp), len(rows), file_type=ftype)
     try:
@@ -130,8 +143,11 @@ def write_edf(recording: Recording, path: str | Path, *, overwrite: bool = False
         writer.setSignalHeaders(headers)
         if "subject" in recording.meta:
             writer.setPatientCode(str(recording.meta["subject"])[:60])
-        extra = ",".join(f"{k}={recording.meta[k]}" for k in ("session", "batch", "condition")
-                         if k in recording.meta and re.fullmatch(r"[\w.-]+", str(recording.meta[k])))
+        extra = ",".join(
+            f"{k}={recording.meta[k]}"
+            for k in ("session", "batch", "condition")
+            if k in recording.meta and re.fullmatch(r"[\w.-]+", str(recording.meta[k]))
+        )
         if extra:
             writer.setRecordingAdditional(extra[:60])
         start = edf_start_time(recording.meta.get("start_time"))
@@ -140,7 +156,7 @@ def write_edf(recording: Recording, path: str | Path, *, overwrite: bool = False
 
         # quantise ourselves with rounding (pyedflib truncates): error <= half a step
         digital = []
-        for h, row in zip(headers, rows):
+        for h, row in zip(headers, rows, strict=False):
             scale = (h["digital_max"] - h["digital_min"]) / (h["physical_max"] - h["physical_min"])
             d = np.round((row - h["physical_min"]) * scale + h["digital_min"])
             digital.append(np.ascontiguousarray(np.clip(d, dmin, dmax).astype(np.int32)))
@@ -237,8 +253,9 @@ def _label_ids(descriptions: Sequence[str]) -> dict[str, int]:
     return ids
 
 
-def read_edf(path: str | Path, *, label_channel: str | None = "auto",
-             channels: Sequence[str] | None = None) -> Recording:
+def read_edf(
+    path: str | Path, *, label_channel: str | None = "auto", channels: Sequence[str] | None = None
+) -> Recording:
     """Read an EDF/EDF+/BDF/BDF+ file.
 
     Parameters
@@ -335,30 +352,34 @@ def _read_edf(pyedflib, path: Path, label_channel: str | None, channels: Sequenc
     n = data.shape[1]
     label_map: dict[str, int] = {}
     lost: list[dict[str, Any]] = []
-    for o, d in zip(onsets, descs):
+    for o, d in zip(onsets, descs, strict=False):
         if d == END_MARK:
             n = max(0, min(n, int(round(float(o) * sfreq))))
         elif d.startswith(LABEL_MARK + " "):
-            k, _, name = d[len(LABEL_MARK) + 1:].partition("=")
+            k, _, name = d[len(LABEL_MARK) + 1 :].partition("=")
             if k.strip().lstrip("-").isdigit():
                 label_map[name] = int(k)
         elif d.startswith(META_MARK + " "):
-            m = re.fullmatch(r"(subject|session|batch|condition):([is])=([\w.-]+)", d[len(META_MARK) + 1:].strip())
+            m = re.fullmatch(r"(subject|session|batch|condition):([is])=([\w.-]+)", d[len(META_MARK) + 1 :].strip())
             if m:
-                meta[m.group(1)] = int(m.group(3)) if m.group(2) == "i" and m.group(3).lstrip("-").isdigit() \
-                    else m.group(3)
-        elif d.startswith(DEVICE_MARK + " ") and d[len(DEVICE_MARK) + 1:].strip():
-            meta["device"] = d[len(DEVICE_MARK) + 1:].strip()
-        elif d.startswith(SPP_MARK + " ") and d[len(SPP_MARK) + 1:].strip().isdigit():
-            meta["samples_per_packet"] = int(d[len(SPP_MARK) + 1:])
+                meta[m.group(1)] = (
+                    int(m.group(3)) if m.group(2) == "i" and m.group(3).lstrip("-").isdigit() else m.group(3)
+                )
+        elif d.startswith(DEVICE_MARK + " ") and d[len(DEVICE_MARK) + 1 :].strip():
+            meta["device"] = d[len(DEVICE_MARK) + 1 :].strip()
+        elif d.startswith(SPP_MARK + " ") and d[len(SPP_MARK) + 1 :].strip().isdigit():
+            meta["samples_per_packet"] = int(d[len(SPP_MARK) + 1 :])
         elif d.startswith(LOST_MARK + " "):
-            parts = d[len(LOST_MARK) + 1:].split()
+            parts = d[len(LOST_MARK) + 1 :].split()
             if len(parts) == 4 and all(p.lstrip("-").isdigit() for p in parts):
                 n_lost, before, after, pk = (int(p) for p in parts)
-                rec_g: dict[str, Any] = {"written_packet_index_after_gap": pk,
-                                         "emg_sample_index_after_gap": int(round(float(o) * sfreq)),
-                                         "counter_before_gap": before, "counter_after_gap": after,
-                                         "n_lost": n_lost}
+                rec_g: dict[str, Any] = {
+                    "written_packet_index_after_gap": pk,
+                    "emg_sample_index_after_gap": int(round(float(o) * sfreq)),
+                    "counter_before_gap": before,
+                    "counter_after_gap": after,
+                    "n_lost": n_lost,
+                }
                 if before >= 0 and 0 <= n_lost <= 1 << 16:
                     rec_g["missing_counter_values"] = [(before + 1 + j) % 256 for j in range(n_lost)]
                 lost.append(rec_g)
@@ -372,15 +393,18 @@ def _read_edf(pyedflib, path: Path, label_channel: str | None, channels: Sequenc
         if label_map:
             label_names = {i: name for name, i in label_map.items()}
     else:
-        events = [(float(o), float(du), d) for o, du, d in zip(onsets, durations, descs)
-                  if not d.startswith("myovox:") and float(du) > 0]
+        events = [
+            (float(o), float(du), d)
+            for o, du, d in zip(onsets, durations, descs, strict=False)
+            if not d.startswith("myovox:") and float(du) > 0
+        ]
         if events or (label_map and not any(c.lower() == LABEL_CHANNEL.lower() for c in labels_all)):
             ids = _label_ids([d for _, _, d in events])
             ids.update({d: label_map[d] for d in ids if d in label_map})
             labels = np.zeros(n, dtype=np.int64)
             for o, du, d in events:
                 a, b = int(round(o * sfreq)), int(round((o + du) * sfreq))
-                labels[max(a, 0):min(b, n)] = ids[d]
+                labels[max(a, 0) : min(b, n)] = ids[d]
             label_names = dict(SILENTWEAR_LABELS)
             label_names.update({i: d for d, i in ids.items()})
             label_names.update({i: d for d, i in label_map.items()})
@@ -390,4 +414,4 @@ def _read_edf(pyedflib, path: Path, label_channel: str | None, channels: Sequenc
         raise DataFormatError(f"{path}: {err}") from None
 
 
-__all__ = ["read_edf", "write_edf", "quantisation_step"]
+__all__ = ["quantisation_step", "read_edf", "write_edf"]

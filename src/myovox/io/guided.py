@@ -5,6 +5,7 @@ A session is ``<name>.csv`` (``time_s``, one column per channel, ``label``, ``lo
 protocol, subject/session/batch/condition, status). Lost samples (``lost == 1``) are NaN in the
 returned recording and counted in ``meta["n_lost_samples"]``; they are never read as a channel.
 """
+
 from __future__ import annotations
 
 import json
@@ -74,17 +75,23 @@ def read_session(path: str | Path) -> Recording:
     side = _sidecar(path)
     ch_names = [str(c) for c in side["ch_names"]]
     meta = dict(side.get("meta") or {})
-    meta.update(source=str(csv_path), status=side.get("status", "incomplete"), protocol=side.get("protocol"),
-                device=side.get("source"))
+    meta.update(
+        source=str(csv_path),
+        status=side.get("status", "incomplete"),
+        protocol=side.get("protocol"),
+        device=side.get("source"),
+    )
     labels = {int(k): v for k, v in side["label_names"].items()}
     if _n_complete_rows(csv_path) == 0:  # stopped before its first flush: an empty session, not an error
         meta["n_lost_samples"] = 0
-        return Recording(np.zeros((len(ch_names), 0)), float(side["sfreq"]), ch_names, np.zeros(0, dtype=np.int64),
-                         labels, meta)
+        return Recording(
+            np.zeros((len(ch_names), 0)), float(side["sfreq"]), ch_names, np.zeros(0, dtype=np.int64), labels, meta
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        rec = read_csv(csv_path, sfreq=side["sfreq"], time_column="time_s", label_column="label",
-                       channels=[*ch_names, "lost"])
+        rec = read_csv(
+            csv_path, sfreq=side["sfreq"], time_column="time_s", label_column="label", channels=[*ch_names, "lost"]
+        )
     data = np.asarray(rec.data, dtype=np.float64)
     lost = data[-1] != 0
     data = data[:-1]

@@ -5,6 +5,7 @@ MNE keeps signals in volts. ``to_mne`` converts known units (``V``, ``mV``, ``uV
 the label map and metadata), so ``from_mne`` gives back the original units. Labels become
 annotations: one per non-zero label run, described by the label's name.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,17 @@ from ..recording import SILENTWEAR_LABELS, Recording
 
 #: volts per unit
 UNIT_SCALE: dict[str, float] = {
-    "v": 1.0, "volt": 1.0, "volts": 1.0, "mv": 1e-3, "uv": 1e-6, "µv": 1e-6, "μv": 1e-6,
-    "microvolts": 1e-6, "0.1 uv": 1e-7, "0.1uv": 1e-7, "nv": 1e-9,
+    "v": 1.0,
+    "volt": 1.0,
+    "volts": 1.0,
+    "mv": 1e-3,
+    "uv": 1e-6,
+    "µv": 1e-6,
+    "μv": 1e-6,
+    "microvolts": 1e-6,
+    "0.1 uv": 1e-7,
+    "0.1uv": 1e-7,
+    "nv": 1e-9,
 }
 _TAG = "myovox:"
 
@@ -45,22 +55,29 @@ def to_mne(recording: Recording, *, ch_type: str = "emg"):
     units = recording.meta.get("units")
     scale = unit_scale(units)
     if scale is None:
-        logger.warning("%s: units %r unknown; passing values to MNE unscaled (MNE expects volts)",
-                       recording.source, units)
+        logger.warning(
+            "%s: units %r unknown; passing values to MNE unscaled (MNE expects volts)", recording.source, units
+        )
     info = mne.create_info(list(recording.ch_names), recording.sfreq, ch_types=ch_type)
-    header = {"units": units, "scale": scale,
-              "label_names": {str(k): v for k, v in (recording.label_names or {}).items()},
-              "meta": {k: v for k, v in recording.meta.items() if isinstance(v, (str, int, float, bool))}}
+    header = {
+        "units": units,
+        "scale": scale,
+        "label_names": {str(k): v for k, v in (recording.label_names or {}).items()},
+        "meta": {k: v for k, v in recording.meta.items() if isinstance(v, (str, int, float, bool))},
+    }
     info["description"] = _TAG + json.dumps(header)
     raw = mne.io.RawArray(recording.data * (scale or 1.0), info, verbose="error")
     if recording.labels is not None:
         names = recording.label_names or {}
         runs = [(a, b, lab) for a, b, lab in recording.label_runs() if lab != 0]
         if runs:
-            raw.set_annotations(mne.Annotations(
-                onset=[a / recording.sfreq for a, _, _ in runs],
-                duration=[(b - a) / recording.sfreq for a, b, _ in runs],
-                description=[str(names.get(lab, lab)) for _, _, lab in runs]))
+            raw.set_annotations(
+                mne.Annotations(
+                    onset=[a / recording.sfreq for a, _, _ in runs],
+                    duration=[(b - a) / recording.sfreq for a, b, _ in runs],
+                    description=[str(names.get(lab, lab)) for _, _, lab in runs],
+                )
+            )
     return raw
 
 
@@ -81,7 +98,7 @@ def from_mne(raw, *, units: str = "uV", picks: Any = None) -> Recording:
     desc = raw.info.get("description") or ""
     if desc.startswith(_TAG):
         try:
-            header = json.loads(desc[len(_TAG):])
+            header = json.loads(desc[len(_TAG) :])
         except json.JSONDecodeError:
             logger.warning("raw.info['description'] has a damaged myovox header; ignoring it")
     if header.get("scale"):
@@ -101,8 +118,9 @@ def from_mne(raw, *, units: str = "uV", picks: Any = None) -> Recording:
     meta: dict[str, Any] = dict(header.get("meta") or {})
     if out_units is not None:
         meta["units"] = out_units
-    meta.setdefault("source", str(raw.filenames[0]) if getattr(raw, "filenames", None) and raw.filenames[0]
-                    else "<mne>")
+    meta.setdefault(
+        "source", str(raw.filenames[0]) if getattr(raw, "filenames", None) and raw.filenames[0] else "<mne>"
+    )
     label_names = {int(k): v for k, v in (header.get("label_names") or {}).items()} or dict(SILENTWEAR_LABELS)
     labels = None
     ann = raw.annotations
@@ -111,7 +129,7 @@ def from_mne(raw, *, units: str = "uV", picks: Any = None) -> Recording:
         nxt = max(label_names) + 1
         labels = np.zeros(data.shape[1], dtype=np.int64)
         first = raw.first_samp / sfreq if ann.orig_time is not None else 0.0
-        for onset, duration, d in zip(ann.onset, ann.duration, ann.description):
+        for onset, duration, d in zip(ann.onset, ann.duration, ann.description, strict=False):
             if duration <= 0:
                 continue
             if d not in by_name:
@@ -122,8 +140,8 @@ def from_mne(raw, *, units: str = "uV", picks: Any = None) -> Recording:
                 label_names.setdefault(by_name[d], d)
             a = int(round((onset - first) * sfreq))
             b = int(round((onset - first + duration) * sfreq))
-            labels[max(a, 0):min(b, len(labels))] = by_name[d]
+            labels[max(a, 0) : min(b, len(labels))] = by_name[d]
     return Recording(data, sfreq, ch_names, labels, label_names if labels is not None else None, meta)
 
 
-__all__ = ["to_mne", "from_mne", "unit_scale", "UNIT_SCALE"]
+__all__ = ["UNIT_SCALE", "from_mne", "to_mne", "unit_scale"]

@@ -4,6 +4,7 @@
 stored as their own members ``meta:<key>`` with their dtype; everything else is in the JSON
 header. Files are read with ``allow_pickle=False``.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,11 +30,14 @@ def write_npz(recording: Recording, path: str | Path, *, overwrite: bool = False
         raise ValidationError(f"{path} exists; pass overwrite=True to replace it.")
     meta, arrs, dropped = meta_to_json(recording.meta)
     if dropped:
-        warnings.warn(DataLossWarning(f"{path}: meta value(s) {', '.join(dropped)} cannot be stored; left out."),
-                      stacklevel=2)
+        warnings.warn(
+            DataLossWarning(f"{path}: meta value(s) {', '.join(dropped)} cannot be stored; left out."), stacklevel=2
+        )
     header = {
-        "format": "myovox-npz", "version": 2,
-        "sfreq": recording.sfreq, "ch_names": list(recording.ch_names),
+        "format": "myovox-npz",
+        "version": 2,
+        "sfreq": recording.sfreq,
+        "ch_names": list(recording.ch_names),
         "label_names": {str(k): v for k, v in (recording.label_names or {}).items()},
         "meta": meta,
     }
@@ -61,7 +65,7 @@ def read_npz(path: str | Path) -> Recording:
             header = json.loads(bytes(np.asarray(z["header"], dtype=np.uint8)).decode("utf-8"))
             data = np.asarray(z["data"])
             labels = np.asarray(z["labels"]) if "labels" in z.files else None
-            arrs = {k[len(_META_PREFIX):]: np.asarray(z[k]) for k in z.files if k.startswith(_META_PREFIX)}
+            arrs = {k[len(_META_PREFIX) :]: np.asarray(z[k]) for k in z.files if k.startswith(_META_PREFIX)}
         if not isinstance(header, dict):
             raise TypeError("header is not a JSON object")
         meta = meta_from_json(header.get("meta") or {}, arrs)
@@ -71,9 +75,24 @@ def read_npz(path: str | Path) -> Recording:
             raise TypeError("ch_names is not a list")
     except DataFormatError:
         raise
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile,
-            zipfile.LargeZipFile, NotImplementedError, RuntimeError, zlib.error, struct.error, OverflowError, MemoryError,
-            UnicodeDecodeError, RecursionError) as err:  # a damaged zip fails in many ways
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        EOFError,
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        RuntimeError,
+        zlib.error,
+        struct.error,
+        OverflowError,
+        MemoryError,
+        UnicodeDecodeError,
+        RecursionError,
+    ) as err:  # a damaged zip fails in many ways
         msg = " ".join(str(err).split())[:200]
         raise DataFormatError(f"{path}: not a myovox .npz recording ({type(err).__name__}: {msg}).") from err
     if data.dtype.kind not in "biuf":

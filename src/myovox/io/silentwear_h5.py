@@ -17,13 +17,15 @@ batch_id      int64    batch number
 The rows are trimmed to ``[first cue - 1 s, last cue sample + 1 s)`` and the index keeps the
 sample number in the untrimmed recording. pandas is imported only inside the functions.
 """
+
 from __future__ import annotations
 
 import json
 import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,8 +43,7 @@ DROPPED_CHANNELS = (11, 12)
 KEPT_CHANNELS: tuple[str, ...] = tuple(f"Ch_{i}" for i in range(N_ACQUIRED) if i not in DROPPED_CHANNELS)
 FILT_CHANNELS: tuple[str, ...] = tuple(f"{c}_filt" for c in KEPT_CHANNELS)
 #: every column of the file, in the reference's order
-COLUMNS: tuple[str, ...] = (KEPT_CHANNELS + ("Label_int", "Label_str") + FILT_CHANNELS
-                            + ("session_id", "batch_id"))
+COLUMNS: tuple[str, ...] = KEPT_CHANNELS + ("Label_int", "Label_str") + FILT_CHANNELS + ("session_id", "batch_id")
 KEY = "emg"
 #: filter settings of the reference's processed release
 FILTER = {"highpass": 20.0, "notch": 50.0}
@@ -93,8 +94,9 @@ def _names(ds, path: Path, what: str) -> list[str]:
     return [bytes(v).decode("utf-8", "replace") for v in ds[()]]
 
 
-def _read_frame(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray, list[str], dict[str, str],
-                                    dict[str, Any] | None]:
+def _read_frame(
+    path: Path,
+) -> tuple[dict[str, np.ndarray], np.ndarray, list[str], dict[str, str], dict[str, Any] | None]:
     """Read a pandas fixed-format frame without pandas (and so without unpickling anything).
 
     Returns numeric columns by name, the index, every column name, and the columns that hold
@@ -110,15 +112,18 @@ def _read_frame(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray, list[str
     try:
         with fh:
             if KEY not in fh or not isinstance(fh[KEY], h5py.Group):
-                keys = [k for k in fh.keys() if k != _MYOVOX_GROUP]
+                keys = [k for k in fh if k != _MYOVOX_GROUP]
                 raise DataFormatError(
                     f"{path}: no key {KEY!r} in this HDF5 file (keys: {', '.join(keys) or 'none'}); "
-                    "not a SilentWear processed recording.")
+                    "not a SilentWear processed recording."
+                )
             g = fh[KEY]
             ptype = _attr_str(g, "pandas_type")
             if ptype != "frame":
-                raise DataFormatError(f"{path}: key {KEY!r} holds a pandas {ptype or 'non-pandas'} object, "
-                                      "not a fixed-format table (frame).")
+                raise DataFormatError(
+                    f"{path}: key {KEY!r} holds a pandas {ptype or 'non-pandas'} object, "
+                    "not a fixed-format table (frame)."
+                )
             for need in ("axis0", "axis1"):
                 if need not in g or not isinstance(g[need], h5py.Dataset):
                     raise DataFormatError(f"{path}: key {KEY!r} has no {need} (corrupt file?).")
@@ -154,7 +159,8 @@ def _read_frame(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray, list[str
                 if vals.shape != (n_rows, len(items)):
                     raise DataFormatError(
                         f"{path}: {values_key} of key {KEY!r} has shape {vals.shape}, expected "
-                        f"({n_rows}, {len(items)}) (corrupt file?).")
+                        f"({n_rows}, {len(items)}) (corrupt file?)."
+                    )
                 for j, it in enumerate(items):
                     numeric[it] = vals[:, j]
             header = _read_myovox_group(fh, path)
@@ -171,8 +177,12 @@ def _read_myovox_group(fh, path: Path) -> dict[str, Any] | None:
     if _MYOVOX_GROUP not in fh:
         return None
     g = fh[_MYOVOX_GROUP]
-    if not isinstance(g, h5py.Group) or "header" not in g or not isinstance(g["header"], h5py.Dataset) \
-            or g["header"].dtype != np.uint8:
+    if (
+        not isinstance(g, h5py.Group)
+        or "header" not in g
+        or not isinstance(g["header"], h5py.Dataset)
+        or g["header"].dtype != np.uint8
+    ):
         raise DataFormatError(f"{path}: /{_MYOVOX_GROUP} exists but holds no uint8 'header' (corrupt file?).")
     try:
         header = json.loads(bytes(g["header"][()]).decode("utf-8"))
@@ -190,8 +200,9 @@ def _read_myovox_group(fh, path: Path) -> dict[str, Any] | None:
         header["sfreq"] = float(header["sfreq"])
         header["label_names"] = {int(k): str(v) for k, v in (header.get("label_names") or {}).items()}
     except (ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError) as err:
-        raise DataFormatError(f"{path}: the myovox header in /{_MYOVOX_GROUP} is malformed "
-                              f"({type(err).__name__}: {_one_line(err)}).") from None
+        raise DataFormatError(
+            f"{path}: the myovox header in /{_MYOVOX_GROUP} is malformed ({type(err).__name__}: {_one_line(err)})."
+        ) from None
     return header
 
 
@@ -222,7 +233,7 @@ def read_silentwear_h5(path: str | Path, *, filtered: bool = False) -> Recording
         the untrimmed recording) and ``source``.
     """
     path = Path(path)
-    numeric, index, columns, objects, header = _read_frame(path)
+    numeric, index, _columns, objects, header = _read_frame(path)
     if header is not None:
         base = list(header["ch_names"])
         sfreq = header["sfreq"]
@@ -232,8 +243,9 @@ def read_silentwear_h5(path: str | Path, *, filtered: bool = False) -> Recording
     chans = [f"{c}_filt" for c in base] if filtered else base
     text = [c for c in chans + ["Label_int"] if c in objects]
     if text:
-        raise DataFormatError(f"{path}: column(s) {', '.join(text)} of key {KEY!r} hold text or mixed values, "
-                              "not numbers.")
+        raise DataFormatError(
+            f"{path}: column(s) {', '.join(text)} of key {KEY!r} hold text or mixed values, not numbers."
+        )
     missing = [c for c in chans + ["Label_int"] if c not in numeric]
     if missing:
         raise DataFormatError(f"{path}: missing column(s) {', '.join(missing)} in key {KEY!r}.")
@@ -272,17 +284,20 @@ def read_silentwear_h5(path: str | Path, *, filtered: bool = False) -> Recording
         meta["first_sample"] = int(index[0])
         steps = np.diff(index)
         if np.any(steps != 1):
-            warnings.warn(DataLossWarning(
-                f"{path}: the sample index is not contiguous ({int(np.count_nonzero(steps != 1))} jumps); "
-                "rows are kept in file order."), stacklevel=2)
+            warnings.warn(
+                DataLossWarning(
+                    f"{path}: the sample index is not contiguous ({int(np.count_nonzero(steps != 1))} jumps); "
+                    "rows are kept in file order."
+                ),
+                stacklevel=2,
+            )
     try:
         rec = Recording(data, sfreq, base, labels, label_names, meta)
     except ValidationError as err:
         raise DataFormatError(f"{path}: {err}") from None
     bad = rec.n_nonfinite()
     if bad:
-        warnings.warn(DataQualityWarning(f"{path}: {bad} NaN or infinite sample(s) in the EMG columns."),
-                      stacklevel=2)
+        warnings.warn(DataQualityWarning(f"{path}: {bad} NaN or infinite sample(s) in the EMG columns."), stacklevel=2)
     return rec
 
 
@@ -310,8 +325,14 @@ def trim_bounds(labels: np.ndarray, sfreq: float, margin_s: float = 1.0) -> tupl
     return max(0, int(nz[0]) - margin), min(n, int(nz[-1]) + margin)
 
 
-def write_silentwear_h5(recording: Recording, path: str | Path, *, overwrite: bool = False,
-                        trim: bool = True, channels: str | Sequence[str] = "silentwear") -> Path:
+def write_silentwear_h5(
+    recording: Recording,
+    path: str | Path,
+    *,
+    overwrite: bool = False,
+    trim: bool = True,
+    channels: str | Sequence[str] = "silentwear",
+) -> Path:
     """Write ``recording`` in SilentWear's processed layout (same columns, dtypes and order).
 
     Parameters
@@ -351,40 +372,53 @@ def write_silentwear_h5(recording: Recording, path: str | Path, *, overwrite: bo
         raise ValidationError(f"{path} exists; pass overwrite=True to replace it.")
     reference = isinstance(channels, str) and channels == "silentwear"
     if recording.labels is None and (trim or reference):
-        raise ValidationError(f"{recording.source} has no labels; the SilentWear h5 layout needs per-sample labels "
-                              "(write it with channels='all', trim=False to store an unlabelled recording).")
+        raise ValidationError(
+            f"{recording.source} has no labels; the SilentWear h5 layout needs per-sample labels "
+            "(write it with channels='all', trim=False to store an unlabelled recording)."
+        )
     if recording.meta.get("filtered"):
         raise ValidationError(
             f"{recording.source} is already filtered; write_silentwear_h5 needs the raw signal "
-            "(read it with filtered=False) because it writes raw and filtered columns.")
+            "(read it with filtered=False) because it writes raw and filtered columns."
+        )
     if reference:
         names = list(KEPT_CHANNELS)
     elif isinstance(channels, str) and channels == "all":
         names = list(recording.ch_names)
     elif isinstance(channels, str):
-        raise ValidationError(f"Invalid value for 'channels': expected 'silentwear', 'all' or a list of channel "
-                              f"names, got {channels!r}.")
+        raise ValidationError(
+            f"Invalid value for 'channels': expected 'silentwear', 'all' or a list of channel names, got {channels!r}."
+        )
     else:
         names = [recording.ch_names[c] if isinstance(c, (int, np.integer)) else str(c) for c in channels]
     missing = [c for c in names if c not in recording.ch_names]
     if missing:
         raise ValidationError(
             f"{recording.source}: channel(s) {', '.join(missing)} missing; the SilentWear layout needs "
-            f"{', '.join(names)} (have {', '.join(recording.ch_names)}).")
+            f"{', '.join(names)} (have {', '.join(recording.ch_names)})."
+        )
     reserved = {"Label_int", "Label_str", "session_id", "batch_id"} | {f"{c}_filt" for c in names}
     clash = [c for c in names if c in reserved]
     if clash:
-        raise ValidationError(f"{recording.source}: channel name(s) {', '.join(clash)} clash with the SilentWear "
-                              "layout's other columns; rename them first.")
+        raise ValidationError(
+            f"{recording.source}: channel name(s) {', '.join(clash)} clash with the SilentWear "
+            "layout's other columns; rename them first."
+        )
     if not np.isclose(recording.sfreq, SFREQ):
-        logger.warning("%s: sampling rate %g Hz, not SilentWear's %g Hz; the 1 s trim margin follows %g Hz",
-                       recording.source, recording.sfreq, SFREQ, recording.sfreq)
+        logger.warning(
+            "%s: sampling rate %g Hz, not SilentWear's %g Hz; the 1 s trim margin follows %g Hz",
+            recording.source,
+            recording.sfreq,
+            SFREQ,
+            recording.sfreq,
+        )
     kept = recording.pick(names)
     bad = kept.n_nonfinite()
     if bad and reference:
         raise ValidationError(
             f"{recording.source}: {bad} NaN or infinite sample(s); the filtered columns cannot be "
-            "computed over them, fill or interpolate them first (read .bio files with fill_lost='none').")
+            "computed over them, fill or interpolate them first (read .bio files with fill_lost='none')."
+        )
     if reference or kept.data.dtype == np.float32:
         raw = kept.data.astype(np.float32)
     else:
@@ -428,13 +462,22 @@ def write_silentwear_h5(recording: Recording, path: str | Path, *, overwrite: bo
 
     cut = crop(recording, start, stop) if (start, stop) != (0, recording.n_times) else recording
     meta_json, meta_arrays, dropped = meta_to_json(
-        {k: v for k, v in cut.meta.items() if k not in ("source", "first_sample", "filtered")})
+        {k: v for k, v in cut.meta.items() if k not in ("source", "first_sample", "filtered")}
+    )
     if dropped:
-        warnings.warn(DataLossWarning(f"{path}: meta value(s) {', '.join(dropped)} cannot be stored; left out."),
-                      stacklevel=2)
-    header = {"format": _HEADER_FORMAT, "version": 1, "sfreq": float(recording.sfreq), "ch_names": names,
-              "labelled": labelled, "label_names": {str(k): str(v) for k, v in (recording.label_names or {}).items()},
-              "filtered_columns": filt is not None, "meta": meta_json}
+        warnings.warn(
+            DataLossWarning(f"{path}: meta value(s) {', '.join(dropped)} cannot be stored; left out."), stacklevel=2
+        )
+    header = {
+        "format": _HEADER_FORMAT,
+        "version": 1,
+        "sfreq": float(recording.sfreq),
+        "ch_names": names,
+        "labelled": labelled,
+        "label_names": {str(k): str(v) for k, v in (recording.label_names or {}).items()},
+        "filtered_columns": filt is not None,
+        "meta": meta_json,
+    }
     tmp = path.with_name(path.name + ".part")
     try:
         with warnings.catch_warnings():
@@ -456,8 +499,14 @@ def write_silentwear_h5(recording: Recording, path: str | Path, *, overwrite: bo
     return path
 
 
-def write_h5(recording: Recording, path: str | Path, *, overwrite: bool = False, trim: bool = False,
-             channels: str | Sequence[str] = "all") -> Path:
+def write_h5(
+    recording: Recording,
+    path: str | Path,
+    *,
+    overwrite: bool = False,
+    trim: bool = False,
+    channels: str | Sequence[str] = "all",
+) -> Path:
     """Write ``recording`` to an ``.h5`` file without loss (the default of ``write_recording``).
 
     The SilentWear column layout with every channel, every sample (no trim) and ``meta``
@@ -467,5 +516,13 @@ def write_h5(recording: Recording, path: str | Path, *, overwrite: bool = False,
     return write_silentwear_h5(recording, path, overwrite=overwrite, trim=trim, channels=channels)
 
 
-__all__ = ["COLUMNS", "KEPT_CHANNELS", "FILT_CHANNELS", "read_silentwear_h5", "write_silentwear_h5", "write_h5",
-           "parse_silentwear_path", "trim_bounds"]
+__all__ = [
+    "COLUMNS",
+    "FILT_CHANNELS",
+    "KEPT_CHANNELS",
+    "parse_silentwear_path",
+    "read_silentwear_h5",
+    "trim_bounds",
+    "write_h5",
+    "write_silentwear_h5",
+]

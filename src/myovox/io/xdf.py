@@ -5,6 +5,7 @@ labels: each marker sets the label from its time stamp on until the next marker,
 protocol writes the word at the cue onset and ``rest`` (or ``0``) at its end. Markers that are
 SilentWear words map to SilentWear's ids, integers to themselves, other names to new ids.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -68,8 +69,10 @@ def _pick(streams: list[dict], which: str | int | None, path: Path) -> dict:
             if str(_field(s["info"], key, "")).lower() == str(which).lower():
                 return s
     names = [str(_field(s["info"], "name")) for s in streams]
-    raise ValidationError(f"Invalid value for 'stream': {path} has no stream named or typed {which!r}; "
-                          f"streams: {_describe(streams)}.{did_you_mean(str(which), names)}")
+    raise ValidationError(
+        f"Invalid value for 'stream': {path} has no stream named or typed {which!r}; "
+        f"streams: {_describe(streams)}.{did_you_mean(str(which), names)}"
+    )
 
 
 def _marker_ids(values: list[str]) -> dict[str, int]:
@@ -89,8 +92,9 @@ def _marker_ids(values: list[str]) -> dict[str, int]:
     return ids
 
 
-def read_xdf(path: str | Path, *, stream: str | int | None = None,
-             marker_stream: str | int | None = "auto") -> Recording:
+def read_xdf(
+    path: str | Path, *, stream: str | int | None = None, marker_stream: str | int | None = "auto"
+) -> Recording:
     """Read one stream of an XDF file, with labels from a marker stream.
 
     Parameters
@@ -124,14 +128,26 @@ def read_xdf(path: str | Path, *, stream: str | int | None = None,
             return _recording(streams, path, stream, marker_stream)
     except (DataFormatError, ValidationError):
         raise
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, ZeroDivisionError,
-            FloatingPointError) as err:  # a stream header or time stamps that make no sense
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        OverflowError,
+        ZeroDivisionError,
+        FloatingPointError,
+    ) as err:  # a stream header or time stamps that make no sense
         msg = " ".join(str(err).split())[:160]
         raise DataFormatError(f"{path}: malformed XDF stream ({type(err).__name__}: {msg}).") from None
 
 
-def _recording(streams: list[dict], path: Path, stream: str | int | None, marker_stream: str | int | None,
-               ) -> Recording:
+def _recording(
+    streams: list[dict],
+    path: Path,
+    stream: str | int | None,
+    marker_stream: str | int | None,
+) -> Recording:
     sig = _pick(streams, stream, path)
     if not _is_numeric(sig):
         raise ValidationError(f"Invalid value for 'stream': {_field(sig['info'], 'name')!r} in {path} holds strings.")
@@ -157,13 +173,20 @@ def _recording(streams: list[dict], path: Path, stream: str | int | None, marker
     missing = expected - len(ts)
     if missing > max(2, 0.001 * len(ts)):
         n_gaps = int(np.count_nonzero(np.diff(ts) * sfreq > 1.5))
-        warnings.warn(DataLossWarning(
-            f"{path}: stream {_field(sig['info'], 'name')!r} covers {expected} sample periods but holds "
-            f"{len(ts)} samples (about {missing} missing, {n_gaps} gap(s) in its time stamps)."), stacklevel=2)
+        warnings.warn(
+            DataLossWarning(
+                f"{path}: stream {_field(sig['info'], 'name')!r} covers {expected} sample periods but holds "
+                f"{len(ts)} samples (about {missing} missing, {n_gaps} gap(s) in its time stamps)."
+            ),
+            stacklevel=2,
+        )
     names = _channel_names(sig, n_ch)
-    meta: dict[str, Any] = {"source": str(path), "start_time": float(ts[0]),
-                            "stream": str(_field(sig["info"], "name", "")),
-                            "device": str(_field(sig["info"], "source_id", "") or _field(sig["info"], "name", ""))}
+    meta: dict[str, Any] = {
+        "source": str(path),
+        "start_time": float(ts[0]),
+        "stream": str(_field(sig["info"], "name", "")),
+        "device": str(_field(sig["info"], "source_id", "") or _field(sig["info"], "name", "")),
+    }
     if sig.get("_units"):
         meta["units"] = sig["_units"]
 
@@ -174,11 +197,11 @@ def _recording(streams: list[dict], path: Path, stream: str | int | None, marker
         else:
             markers = [_pick(streams, marker_stream, path)]
             if _is_numeric(markers[0]):
-                raise ValidationError(f"Invalid value for 'marker_stream': "
-                                      f"{_field(markers[0]['info'], 'name')!r} in {path} is numeric.")
+                raise ValidationError(
+                    f"Invalid value for 'marker_stream': {_field(markers[0]['info'], 'name')!r} in {path} is numeric."
+                )
         m_ts = np.concatenate([np.asarray(s["time_stamps"], dtype=float) for s in markers]) if markers else []
-        m_val = [str(v[0]) if isinstance(v, (list, tuple)) else str(v)
-                 for s in markers for v in s["time_series"]]
+        m_val = [str(v[0]) if isinstance(v, (list, tuple)) else str(v) for s in markers for v in s["time_series"]]
         if len(m_val) and not np.all(np.isfinite(m_ts)):
             raise DataFormatError(f"{path}: a marker stream has non-finite time stamps.")
         if len(m_val):
@@ -191,7 +214,7 @@ def _recording(streams: list[dict], path: Path, stream: str | int | None, marker
             outside = int(np.count_nonzero((m_ts < ts[0] - 0.5 / sfreq) | (m_ts > ts[-1] + 0.5 / sfreq)))
             if outside:
                 logger.info("%s: %d marker(s) outside the signal's time span", path, outside)
-            for k, (a, v) in enumerate(zip(starts, m_val)):
+            for k, (a, v) in enumerate(zip(starts, m_val, strict=False)):
                 b = starts[k + 1] if k + 1 < len(starts) else len(ts)
                 labels[a:b] = ids[v]
             label_names = dict(SILENTWEAR_LABELS)

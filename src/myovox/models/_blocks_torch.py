@@ -5,6 +5,7 @@ and :class:`_FirstBlock` (the first block on the data itself, from input moments
 product), with their helpers. The mathematics, and why it is written this way, is described in
 :mod:`myovox.models.fast`; :mod:`myovox.models._blocks_c` does the same steps with the C kernels.
 """
+
 from __future__ import annotations
 
 import threading
@@ -36,12 +37,14 @@ def _channel_var_mean(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 #: for block 3 where measured (see above).
 CONV_GRAD_FORM: int = 1
 
+
 def _choose_form(key: tuple, options: list) -> Any:
     return options[CONV_GRAD_FORM]()
 
 
-def _conv_grads(dz: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, pad: int, need_h: bool,
-                need_w: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+def _conv_grads(
+    dz: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, pad: int, need_h: bool, need_w: bool
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """Gradients of ``conv1d(h, weight, padding=pad)`` (stride 1) w.r.t. ``h`` and ``weight``."""
     k, t = weight.shape[2], h.shape[2]
     mask = [need_h, need_w, False]
@@ -52,8 +55,18 @@ def _conv_grads(dz: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, pad: in
     def channels_last() -> tuple:  # the 2-D kernels on (N, C, 1, T) stored time-major
         cl = torch.channels_last
         dh, dw, _ = torch.ops.aten.convolution_backward(
-            dz.unsqueeze(2).contiguous(memory_format=cl), h.unsqueeze(2).contiguous(memory_format=cl),
-            weight.unsqueeze(2), None, [1, 1], [0, pad], [1, 1], False, [0, 0], 1, mask)
+            dz.unsqueeze(2).contiguous(memory_format=cl),
+            h.unsqueeze(2).contiguous(memory_format=cl),
+            weight.unsqueeze(2),
+            None,
+            [1, 1],
+            [0, pad],
+            [1, 1],
+            False,
+            [0, 0],
+            1,
+            mask,
+        )
         # contiguous: the caller's elementwise steps and copies are several times slower on a transposed layout
         return (dh[:, :, 0].contiguous() if need_h else None), (dw[:, :, 0].contiguous() if need_w else None)
 
@@ -61,7 +74,7 @@ def _conv_grads(dz: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, pad: in
         dh = dw = None
         if need_h:  # full correlation with the flipped, transposed kernels
             w_t = weight.flip(2).transpose(0, 1).contiguous()
-            dh = F.conv1d(dz, w_t, padding=k - 1)[:, :, pad:pad + t]
+            dh = F.conv1d(dz, w_t, padding=k - 1)[:, :, pad : pad + t]
         if need_w:  # batch as the reduction axis: dW[f, c, j] = sum_n,t dz[n,f,t] h[n,c,t+j]
             hp = F.pad(h, (pad, pad)).transpose(0, 1)
             dw = F.conv1d(hp, dz.transpose(0, 1)).transpose(0, 1)[:, :, :k].contiguous()
@@ -75,10 +88,22 @@ class _TemporalBlock(torch.autograd.Function):
     """conv1d -> BatchNorm (batch statistics) -> ReLU -> max-pool, with a hand-written backward."""
 
     @staticmethod
-    def forward(ctx: Any, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, gamma: torch.Tensor,
-                beta: torch.Tensor, running_mean: torch.Tensor, running_var: torch.Tensor,
-                num_batches: torch.Tensor, pad: int, pool: int, momentum: float, eps: float) -> torch.Tensor:
-        z = F.conv1d(h, weight, bias, padding=pad)          # (N, F, T)
+    def forward(
+        ctx: Any,
+        h: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+        gamma: torch.Tensor,
+        beta: torch.Tensor,
+        running_mean: torch.Tensor,
+        running_var: torch.Tensor,
+        num_batches: torch.Tensor,
+        pad: int,
+        pool: int,
+        momentum: float,
+        eps: float,
+    ) -> torch.Tensor:
+        z = F.conv1d(h, weight, bias, padding=pad)  # (N, F, T)
         var, mean = _channel_var_mean(z)
         m = z.shape[0] * z.shape[2]
         running_mean.mul_(1.0 - momentum).add_(mean, alpha=momentum)
@@ -172,9 +197,15 @@ def _row_shift(x: torch.Tensor) -> torch.Tensor:
     return x.mean(1, dtype=torch.float64).to(x.dtype)
 
 
-def _pooled_windows(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, sign: torch.Tensor,
-                    pad: int, pool: int, shift: torch.Tensor | None = None
-                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _pooled_windows(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    sign: torch.Tensor,
+    pad: int,
+    pool: int,
+    shift: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Max-pooled ``sign * conv1d(x)`` of a single-row input as one matrix product.
 
     Each pooled output sees ``L = pool + k - 1`` input samples; a Toeplitz matrix ``(pool * F, L)``
@@ -199,7 +230,7 @@ def _pooled_windows(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
     ws = weight * sign[:, None]
     toe = weight.new_zeros(pool, f, length)
     for j in range(pool):
-        toe[j, :, j:j + k] = ws
+        toe[j, :, j : j + k] = ws
     # the bias is added to the maxima only (addmm would first copy it into the whole product); the
     # product goes to a kept buffer up to _WORKSPACE_MAX values (a fresh one of this size is mapped
     # and page-faulted on every call by the C allocator: 1.8 instead of 0.8 ms per batch of 32)
@@ -222,12 +253,15 @@ def _pooled_windows(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
     return xw, zmax, idx
 
 
-def _row_offsets(shift: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, centre: torch.Tensor,
-                 tp: int) -> torch.Tensor:
+def _row_offsets(
+    shift: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, centre: torch.Tensor, tp: int
+) -> torch.Tensor:
     """``shift[r] * sum(w_f) + b_f - centre_f`` per filter and pooled output ``(F, N * tp)``, in double
     then float: what turns the maxima of the shifted rows into values relative to ``centre``."""
-    off = (shift.double()[None, :] * weight.detach().double().sum(1)[:, None]
-           + (bias.detach().double() - centre.double())[:, None])
+    off = (
+        shift.double()[None, :] * weight.detach().double().sum(1)[:, None]
+        + (bias.detach().double() - centre.double())[:, None]
+    )
     return off.to(weight.dtype).repeat_interleave(tp, dim=1)
 
 
@@ -243,14 +277,14 @@ def _shifted_moments(x: torch.Tensor, k: int, pad: int) -> tuple[torch.Tensor, t
     width = xd.shape[1]
     t_out = width - k + 1
     if k - 1 > 2 * pad:  # rows could meet without a padding zero between them: direct sums
-        s1d = torch.stack([xd[:, i:i + t_out].sum() for i in range(k)])
+        s1d = torch.stack([xd[:, i : i + t_out].sum() for i in range(k)])
         s2d = xd.new_empty(k, k)
         for i in range(k):
             for j in range(i, k):
-                s2d[i, j] = s2d[j, i] = (xd[:, i:i + t_out] * xd[:, j:j + t_out]).sum()
+                s2d[i, j] = s2d[j, i] = (xd[:, i : i + t_out] * xd[:, j : j + t_out]).sum()
         return s1d, s2d
     flat = xd.view(-1)
-    lag = [float(torch.dot(flat[:flat.numel() - s], flat[s:])) for s in range(k)]
+    lag = [float(torch.dot(flat[: flat.numel() - s], flat[s:])) for s in range(k)]
     col = xd.sum(0)
     total = float(col.sum())
     lead = xd[:, :k]
@@ -258,7 +292,7 @@ def _shifted_moments(x: torch.Tensor, k: int, pad: int) -> tuple[torch.Tensor, t
     g_lead = (lead.t() @ lead).tolist()
     g_tail = (tail.t() @ tail).tolist() if tail.shape[1] else []
     col_l = col.tolist()
-    s1 = [total - sum(col_l[:i]) - sum(col_l[i + t_out:]) for i in range(k)]
+    s1 = [total - sum(col_l[:i]) - sum(col_l[i + t_out :]) for i in range(k)]
     s2 = [[0.0] * k for _ in range(k)]
     for i in range(k):
         for j in range(i, k):
@@ -280,9 +314,21 @@ class _FirstBlock(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, gamma: torch.Tensor,
-                beta: torch.Tensor, running_mean: torch.Tensor, running_var: torch.Tensor,
-                num_batches: torch.Tensor, pad: int, pool: int, momentum: float, eps: float) -> torch.Tensor:
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+        gamma: torch.Tensor,
+        beta: torch.Tensor,
+        running_mean: torch.Tensor,
+        running_var: torch.Tensor,
+        num_batches: torch.Tensor,
+        pad: int,
+        pool: int,
+        momentum: float,
+        eps: float,
+    ) -> torch.Tensor:
         n, t = x.shape
         f, k = weight.shape
         t_out = t + 2 * pad - k + 1
@@ -307,7 +353,7 @@ class _FirstBlock(torch.autograd.Function):
         shift = _row_shift(x)
         xw, zmax, idx = _pooled_windows(x, weight, None, sign, pad, pool, shift=shift)
         zc = zmax * sign[:, None] + _row_offsets(shift, weight, bias, mean_d, zmax.shape[1] // n)
-        out = torch.relu(a[:, None] * zc + beta[:, None])   # (F, R)
+        out = torch.relu(a[:, None] * zc + beta[:, None])  # (F, R)
         ctx.save_for_backward(xw, idx, zc, invstd, gamma, out, s1, s2, weight, bias, shift, mean_d)
         ctx.pool, ctx.m, ctx.k = pool, m, k
         return out.view(f, n, -1).transpose(0, 1).contiguous()  # (N, F, n_pooled)
@@ -325,7 +371,7 @@ class _FirstBlock(torch.autograd.Function):
         g = gu * c1[:, None]
         # dL/dz = G + c2' + c3 * (z - mean) with c2' = -sum(G) / m, taken from the same sums of G
         # as the arg-max part below, so that their offset-sized terms cancel in double
-        gsum = g.view(f, shift.shape[0], -1).sum(2, dtype=torch.float64)   # (F, N)
+        gsum = g.view(f, shift.shape[0], -1).sum(2, dtype=torch.float64)  # (F, N)
         c2p = -gsum.sum(1) / m
         dw = db = None
         if ctx.needs_input_grad[1]:
@@ -333,8 +379,9 @@ class _FirstBlock(torch.autograd.Function):
             # pooling window, gathered ((F, R, k), no dense scatter) and reduced by one batched
             # product; on the shifted rows (xw), plus shift * sum(G) per row in double
             index = torch.add(idx.long().unsqueeze(2), torch.arange(k), out=_workspace("index", (f, r, k), torch.int64))
-            under = torch.gather(xw.unsqueeze(0).expand(f, r, xw.shape[1]), 2, index,
-                                 out=_workspace("under", (f, r, k), xw.dtype))
+            under = torch.gather(
+                xw.unsqueeze(0).expand(f, r, xw.shape[1]), 2, index, out=_workspace("under", (f, r, k), xw.dtype)
+            )
             dws = torch.bmm(g.unsqueeze(1), under)[:, 0].double() + (gsum @ shift.double())[:, None]
             # dense part: sum over all positions of (c2' + c3 (z - mean)) u = c2' s1 + c3 (s2 w + (b - mean) s1)
             c3d, wd, bd = c3.double(), weight.double(), bias.double()

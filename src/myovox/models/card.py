@@ -9,13 +9,15 @@ consumer of a model: ``train``, ``finetune``, ``evaluate``, the live recogniser,
 
 :func:`model_windows` is the one function that turns a dataset into the windows a model expects.
 """
+
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -149,6 +151,7 @@ class ModelCard:
     # ------------------------------------------------------------------ validation
     def validate(self, source: str) -> None:
         """Raise ``DataFormatError`` (naming ``source``) for inconsistent or impossible values."""
+
         def bad(msg: str) -> DataFormatError:
             return _fail(source, msg)
 
@@ -164,8 +167,10 @@ class ModelCard:
         if not _is_int(self.n_times) or self.n_times < 1:
             raise bad(f"'n_times' must be a positive integer, got {self.n_times!r}.")
         if abs(self.n_times - self.window_s * self.sfreq) > 1:
-            raise bad(f"'n_times' {self.n_times} does not match window_s={self.window_s:g} s at "
-                      f"{self.sfreq:g} Hz ({self.window_s * self.sfreq:g} samples).")
+            raise bad(
+                f"'n_times' {self.n_times} does not match window_s={self.window_s:g} s at "
+                f"{self.sfreq:g} Hz ({self.window_s * self.sfreq:g} samples)."
+            )
         if not self.ch_names or not all(isinstance(c, str) and c for c in self.ch_names):
             raise bad("'ch_names' must be a non-empty list of channel names.")
         if len(set(self.ch_names)) != len(self.ch_names):
@@ -191,13 +196,12 @@ class ModelCard:
                 resolve_filter(self.filter, self.sfreq)
             except (TypeError, ValueError, KeyError, AttributeError, ZeroDivisionError) as err:
                 raise bad(f"'filter' is not a valid filter design ({err}).") from None
-        if self.channel_selection is not None and (
-                not isinstance(self.channel_selection, (list, tuple, str))):
+        if self.channel_selection is not None and (not isinstance(self.channel_selection, (list, tuple, str))):
             raise bad("'channel_selection' must be a list of channel names or null.")
         if self.normalization is not None:
             norm = self.normalization
             if not isinstance(norm, dict) or set(norm) != {"mean", "scale"}:
-                raise bad("'normalization' must be null or {\"mean\": [...], \"scale\": [...]}.")
+                raise bad('\'normalization\' must be null or {"mean": [...], "scale": [...]}.')
             for key in ("mean", "scale"):
                 arr = np.asarray(norm[key], dtype=float) if norm[key] is not None else None
                 if arr is None or arr.shape != (self.n_channels,) or not np.isfinite(arr).all():
@@ -208,8 +212,11 @@ class ModelCard:
             arch = self.architecture
             if not isinstance(arch, dict):
                 raise bad("a speechnet card needs its 'architecture'.")
-            for key, want in (("n_channels", self.n_channels), ("n_times", self.n_times),
-                              ("n_classes", self.n_classes)):
+            for key, want in (
+                ("n_channels", self.n_channels),
+                ("n_times", self.n_times),
+                ("n_classes", self.n_classes),
+            ):
                 if arch.get(key) != want:
                     raise bad(f"architecture {key}={arch.get(key)!r} does not match the card ({want}).")
         for name in ("params", "training"):
@@ -232,7 +239,7 @@ class ModelCard:
         return json.dumps(self.to_dict(), indent=2)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, source: str = CARD_FILE) -> "ModelCard":
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = CARD_FILE) -> ModelCard:
         """Validate and build a card; migrates schema 1 (older myovox sidecars).
 
         Raises
@@ -241,14 +248,17 @@ class ModelCard:
             Not a myovox model card, a newer schema, unknown or missing keys, invalid values.
         """
         if not isinstance(data, Mapping) or data.get("format") != FORMAT:
-            raise _fail(source, f"not a myovox model card (\"format\": {FORMAT!r} expected).")
+            raise _fail(source, f'not a myovox model card ("format": {FORMAT!r} expected).')
         data = dict(data)
         version = data.get("schema_version", data.get("format_version"))
         if not _is_int(version):
             raise _fail(source, f"has no valid schema_version ({version!r}).")
         if version > SCHEMA_VERSION:
-            raise _fail(source, f"has schema version {version}, this myovox reads up to {SCHEMA_VERSION} "
-                                f"(written by myovox {data.get('myovox_version')}); upgrade myovox.")
+            raise _fail(
+                source,
+                f"has schema version {version}, this myovox reads up to {SCHEMA_VERSION} "
+                f"(written by myovox {data.get('myovox_version')}); upgrade myovox.",
+            )
         if version < 2:
             data = _migrate_v1(data, source)
         data.pop("format")
@@ -261,15 +271,23 @@ class ModelCard:
         missing = [k for k in required if k not in data]
         if missing:
             raise _fail(source, f"the model card lacks {', '.join(map(repr, missing))}.")
-        for key, kind in (("ch_names", list), ("classes", list), ("label_map", dict), ("params", dict),
-                          ("training", dict)):
+        for key, kind in (
+            ("ch_names", list),
+            ("classes", list),
+            ("label_map", dict),
+            ("params", dict),
+            ("training", dict),
+        ):
             if key in data and not isinstance(data[key], kind) and not (key == "label_map" and data[key] is None):
-                raise _fail(source, f"{key!r} must be a{'n object' if kind is dict else ' list'}, "
-                                    f"got {type(data[key]).__name__}.")
+                raise _fail(
+                    source,
+                    f"{key!r} must be a{'n object' if kind is dict else ' list'}, got {type(data[key]).__name__}.",
+                )
         try:
             data["ch_names"] = tuple(data["ch_names"])
-            data["classes"] = tuple(np.asarray(data["classes"], dtype=np.dtype(data.get("classes_dtype", "<i8")))
-                                    .tolist())
+            data["classes"] = tuple(
+                np.asarray(data["classes"], dtype=np.dtype(data.get("classes_dtype", "<i8"))).tolist()
+            )
             data["label_map"] = {int(k): v for k, v in (data.get("label_map") or {}).items()}
             for key in ("sfreq", "window_s"):
                 if isinstance(data[key], bool) or not isinstance(data[key], (int, float)):
@@ -293,15 +311,18 @@ class ModelCard:
         return card
 
     @classmethod
-    def read(cls, path: str | Path) -> "ModelCard":
+    def read(cls, path: str | Path) -> ModelCard:
         """Read ``model.json`` (or the ``model.json`` of a model folder)."""
         path = Path(path)
         if path.is_dir():
             path = path / CARD_FILE
         if not path.is_file():
             where = path.parent
-            raise DataFormatError(f"{path} is missing: {where} is not a saved myovox model."
-                                  if where.is_dir() else f"Model folder {where} does not exist.")
+            raise DataFormatError(
+                f"{path} is missing: {where} is not a saved myovox model."
+                if where.is_dir()
+                else f"Model folder {where} does not exist."
+            )
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -318,24 +339,33 @@ class ModelCard:
         tmp.replace(path)
         return path
 
-    def replace(self, **changes: Any) -> "ModelCard":
+    def replace(self, **changes: Any) -> ModelCard:
         """A copy with some fields changed (validated)."""
         return replace(self, **changes)
 
     # ------------------------------------------------------------------ use
     def describe(self) -> str:
         """A few lines for people: input, labels, training data."""
-        flt = "none" if not self.filter else (
-            f"{self.filter.get('kind', 'filter')} ({'causal' if self.causal else 'zero-phase'})")
-        lines = [f"{self.model} ({self.estimator.rsplit('.', 1)[-1]}), myovox {self.myovox_version}",
-                 f"input: {self.n_channels} channels [{', '.join(self.ch_names[:4])}"
-                 f"{', ...' if self.n_channels > 4 else ''}] at {self.sfreq:g} Hz, {self.units}; "
-                 f"windows of {self.window_s:g} s ({self.n_times} samples); filter {flt}",
-                 f"outputs: {', '.join(self.class_names())} (rest: {self.rest_label})"]
+        flt = (
+            "none"
+            if not self.filter
+            else (f"{self.filter.get('kind', 'filter')} ({'causal' if self.causal else 'zero-phase'})")
+        )
+        lines = [
+            f"{self.model} ({self.estimator.rsplit('.', 1)[-1]}), myovox {self.myovox_version}",
+            f"input: {self.n_channels} channels [{', '.join(self.ch_names[:4])}"
+            f"{', ...' if self.n_channels > 4 else ''}] at {self.sfreq:g} Hz, {self.units}; "
+            f"windows of {self.window_s:g} s ({self.n_times} samples); filter {flt}",
+            f"outputs: {', '.join(self.class_names())} (rest: {self.rest_label})",
+        ]
         tr = self.training
         if tr:
-            lines.append("trained on: " + ", ".join(f"{k}={tr[k]}" for k in ("dataset", "subjects", "sessions",
-                                                                                "condition", "n_windows") if k in tr))
+            lines.append(
+                "trained on: "
+                + ", ".join(
+                    f"{k}={tr[k]}" for k in ("dataset", "subjects", "sessions", "condition", "n_windows") if k in tr
+                )
+            )
             for ft in tr.get("fine_tuned", []) or []:
                 lines.append(f"fine-tuned: {ft}")
         return "\n".join(lines)
@@ -362,34 +392,61 @@ def _migrate_v1(side: dict[str, Any], source: str) -> dict[str, Any]:
     if n_times is None and sfreq and window_s:
         n_times = int(round(float(sfreq) * float(window_s)))
     if sfreq is None or window_s is None or not ch_names:
-        raise _fail(source, "old (schema 1) model sidecar without sfreq, window_s or channels; retrain the model "
-                            "with this myovox.")
+        raise _fail(
+            source,
+            "old (schema 1) model sidecar without sfreq, window_s or channels; retrain the model with this myovox.",
+        )
     mean, scale = side.get("mean"), side.get("scale")
-    training = {k: v for k, v in (pre.get("trained_on") or {}).items()}
+    training = dict((pre.get("trained_on") or {}).items())
     if pre.get("dataset") is not None:
         training.setdefault("dataset", pre["dataset"])
     if pre.get("fine_tuned"):
         training["fine_tuned"] = [pre["fine_tuned"]]
     logger.info("%s: migrated a schema-1 model sidecar to schema %d", source, SCHEMA_VERSION)
     return {
-        "format": FORMAT, "model": side.get("model"), "estimator": side.get("estimator", ""),
-        "sfreq": sfreq, "ch_names": ch_names, "window_s": window_s, "n_times": n_times,
-        "classes": side.get("classes"), "classes_dtype": side.get("classes_dtype", "<i8"),
+        "format": FORMAT,
+        "model": side.get("model"),
+        "estimator": side.get("estimator", ""),
+        "sfreq": sfreq,
+        "ch_names": ch_names,
+        "window_s": window_s,
+        "n_times": n_times,
+        "classes": side.get("classes"),
+        "classes_dtype": side.get("classes_dtype", "<i8"),
         "label_map": {str(k): v for k, v in (pre.get("label_map") or {}).items()},
-        "rest_label": pre.get("rest_label", 0), "filter": pre.get("filter"), "causal": bool(pre.get("causal", False)),
-        "channel_selection": pre.get("channel_selection"), "window_mode": pre.get("window_mode") or "event",
+        "rest_label": pre.get("rest_label", 0),
+        "filter": pre.get("filter"),
+        "causal": bool(pre.get("causal", False)),
+        "channel_selection": pre.get("channel_selection"),
+        "window_mode": pre.get("window_mode") or "event",
         "normalization": None if mean is None or scale is None else {"mean": mean, "scale": scale},
-        "params": side.get("params") or {}, "architecture": arch, "training": training,
-        "best_epoch": side.get("best_epoch"), "myovox_version": side.get("myovox_version", ""),
+        "params": side.get("params") or {},
+        "architecture": arch,
+        "training": training,
+        "best_epoch": side.get("best_epoch"),
+        "myovox_version": side.get("myovox_version", ""),
         "schema_version": SCHEMA_VERSION,
     }
 
 
 # ---------------------------------------------------------------------------- building and using cards
-def card_for(model: Any, *, sfreq: float, ch_names: Any, n_times: int | None = None, window_s: float | None = None,
-             label_map: Mapping[int, str] | None = None, rest_label: int | None = 0, filter: Mapping | None = None,
-             causal: bool = False, channel_selection: Any = None, step_s: float | None = None,
-             window_mode: str = "event", units: str = "uV", training: Mapping | None = None) -> ModelCard:
+def card_for(
+    model: Any,
+    *,
+    sfreq: float,
+    ch_names: Any,
+    n_times: int | None = None,
+    window_s: float | None = None,
+    label_map: Mapping[int, str] | None = None,
+    rest_label: int | None = 0,
+    filter: Mapping | None = None,
+    causal: bool = False,
+    channel_selection: Any = None,
+    step_s: float | None = None,
+    window_mode: str = "event",
+    units: str = "uV",
+    training: Mapping | None = None,
+) -> ModelCard:
     """The card of a fitted ``model`` whose inputs are windows of ``ch_names`` at ``sfreq``.
 
     ``n_times`` defaults to the model's fitted window length; ``window_s`` to ``n_times / sfreq``.
@@ -406,26 +463,49 @@ def card_for(model: Any, *, sfreq: float, ch_names: Any, n_times: int | None = N
         raise ValidationError("card_for needs n_times or window_s (the model does not record its window length).")
     norm = None
     if getattr(model, "mean_", None) is not None and getattr(model, "scale_", None) is not None:
-        norm = {"mean": np.asarray(model.mean_, dtype=float).ravel().tolist(),
-                "scale": np.asarray(model.scale_, dtype=float).ravel().tolist()}
+        norm = {
+            "mean": np.asarray(model.mean_, dtype=float).ravel().tolist(),
+            "scale": np.asarray(model.scale_, dtype=float).ravel().tolist(),
+        }
     if filter is not None:
-        filter = {k: v for k, v in dict(filter).items()}
+        filter = dict(dict(filter).items())
     return ModelCard(
-        model=_model_name(model), estimator=f"{type(model).__module__}.{type(model).__name__}",
-        sfreq=float(sfreq), ch_names=tuple(str(c) for c in ch_names), n_times=int(n_times),
-        window_s=float(window_s if window_s is not None else n_times / sfreq), classes=tuple(classes.tolist()),
-        classes_dtype=classes.dtype.str, label_map={int(k): str(v) for k, v in (label_map or {}).items()},
-        rest_label=None if rest_label is None else int(rest_label), filter=to_jsonable(filter),
-        causal=bool(causal), channel_selection=None if channel_selection is None else (
-            channel_selection if isinstance(channel_selection, str) else list(channel_selection)),
-        step_s=step_s, window_mode=window_mode, units=units, normalization=norm, params=_model_params(model),
+        model=_model_name(model),
+        estimator=f"{type(model).__module__}.{type(model).__name__}",
+        sfreq=float(sfreq),
+        ch_names=tuple(str(c) for c in ch_names),
+        n_times=int(n_times),
+        window_s=float(window_s if window_s is not None else n_times / sfreq),
+        classes=tuple(classes.tolist()),
+        classes_dtype=classes.dtype.str,
+        label_map={int(k): str(v) for k, v in (label_map or {}).items()},
+        rest_label=None if rest_label is None else int(rest_label),
+        filter=to_jsonable(filter),
+        causal=bool(causal),
+        channel_selection=None
+        if channel_selection is None
+        else (channel_selection if isinstance(channel_selection, str) else list(channel_selection)),
+        step_s=step_s,
+        window_mode=window_mode,
+        units=units,
+        normalization=norm,
+        params=_model_params(model),
         architecture=model.net_.get_config() if hasattr(model, "net_") else None,
-        training=to_jsonable(dict(training or {})), best_epoch=getattr(model, "best_epoch_", None),
-        myovox_version=__version__)
+        training=to_jsonable(dict(training or {})),
+        best_epoch=getattr(model, "best_epoch_", None),
+        myovox_version=__version__,
+    )
 
 
-def card_from_training(model: Any, windows: "Windows", dataset: "Dataset", *, rest_label: int | None,
-                       training: dict | None = None, step_s: float | None = None) -> ModelCard:
+def card_from_training(
+    model: Any,
+    windows: Windows,
+    dataset: Dataset,
+    *,
+    rest_label: int | None,
+    training: dict | None = None,
+    step_s: float | None = None,
+) -> ModelCard:
     """The card of ``model`` fitted on ``windows`` cut from the preprocessed ``dataset``.
 
     The filter, causality and channel selection come from ``dataset.info["preprocessing"]`` (set by
@@ -435,23 +515,42 @@ def card_from_training(model: Any, windows: "Windows", dataset: "Dataset", *, re
 
     pre = dataset.info.get("preprocessing", {})
     design = resolve_filter(pre.get("filter", dataset.info.get("filter", "silentwear")), windows.sfreq)
-    summary = {"dataset": dataset.name, "subjects": dataset.meta_values("subject"),
-               "sessions": dataset.meta_values("session"), "conditions": dataset.meta_values("condition"),
-               "n_windows": len(windows), "classes": windows.class_counts()}
+    summary = {
+        "dataset": dataset.name,
+        "subjects": dataset.meta_values("subject"),
+        "sessions": dataset.meta_values("session"),
+        "conditions": dataset.meta_values("condition"),
+        "n_windows": len(windows),
+        "classes": windows.class_counts(),
+    }
     summary.update(training or {})
-    return card_for(model, sfreq=windows.sfreq, ch_names=windows.ch_names, n_times=windows.n_samples,
-                    window_s=windows.window_s, label_map=windows.label_names, rest_label=rest_label,
-                    filter=None if design is None or design.is_identity else design.to_dict(),
-                    causal=bool(pre.get("causal", False)), channel_selection=pre.get("channels"), step_s=step_s,
-                    window_mode=dataset.window_mode, training=summary)
+    return card_for(
+        model,
+        sfreq=windows.sfreq,
+        ch_names=windows.ch_names,
+        n_times=windows.n_samples,
+        window_s=windows.window_s,
+        label_map=windows.label_names,
+        rest_label=rest_label,
+        filter=None if design is None or design.is_identity else design.to_dict(),
+        causal=bool(pre.get("causal", False)),
+        channel_selection=pre.get("channels"),
+        step_s=step_s,
+        window_mode=dataset.window_mode,
+        training=summary,
+    )
 
 
 def _model_name(model: Any) -> str:
     if hasattr(model, "net_"):
         return "speechnet"
     clf = model.steps[-1][1] if hasattr(model, "steps") else model
-    return {"RandomForestClassifier": "rf", "LinearDiscriminantAnalysis": "lda", "SVC": "svm",
-            "CalibratedClassifierCV": "svm"}.get(type(clf).__name__, "sklearn")
+    return {
+        "RandomForestClassifier": "rf",
+        "LinearDiscriminantAnalysis": "lda",
+        "SVC": "svm",
+        "CalibratedClassifierCV": "svm",
+    }.get(type(clf).__name__, "sklearn")
 
 
 def _model_params(model: Any) -> dict:
@@ -460,7 +559,7 @@ def _model_params(model: Any) -> dict:
     return {"repr": repr(model)}
 
 
-def model_windows(dataset: "Dataset", card: ModelCard, *, source: str = "the data") -> "Windows":
+def model_windows(dataset: Dataset, card: ModelCard, *, source: str = "the data") -> Windows:
     """The windows ``card``'s model expects, cut from a loaded, unprocessed ``dataset``.
 
     Applies the card's channel selection, filter (causal or zero-phase), window length and
@@ -476,21 +575,34 @@ def model_windows(dataset: "Dataset", card: ModelCard, *, source: str = "the dat
 
     rates = sorted({r.sfreq for r in dataset.recordings})
     if rates and any(abs(r - card.sfreq) > 1e-6 * card.sfreq for r in rates):
-        raise ValidationError(f"{source} is sampled at {', '.join(f'{r:g}' for r in rates)} Hz; the model expects "
-                              f"{card.sfreq:g} Hz.")
+        raise ValidationError(
+            f"{source} is sampled at {', '.join(f'{r:g}' for r in rates)} Hz; the model expects {card.sfreq:g} Hz."
+        )
     channels: Any = card.channel_selection
     if channels is None:
         names = [tuple(r.ch_names) for r in dataset.recordings]
         if names and all(set(card.ch_names) <= set(n) for n in names) and any(n != card.ch_names for n in names):
             channels = list(card.ch_names)  # pick and reorder by name
-    w = dataset_windows(dataset, window_s=card.window_s, causal=card.causal, filter=card.filter, channels=channels,
-                        nan_policy="interpolate")
+    w = dataset_windows(
+        dataset,
+        window_s=card.window_s,
+        causal=card.causal,
+        filter=card.filter,
+        channels=channels,
+        nan_policy="interpolate",
+    )
     if w.n_channels != card.n_channels:
-        raise ValidationError(f"{source} has {w.n_channels} channels ({', '.join(w.ch_names[:4])}, ...); the model "
-                              f"expects {card.n_channels} ({', '.join(card.ch_names[:4])}, ...).")
+        raise ValidationError(
+            f"{source} has {w.n_channels} channels ({', '.join(w.ch_names[:4])}, ...); the model "
+            f"expects {card.n_channels} ({', '.join(card.ch_names[:4])}, ...)."
+        )
     if tuple(w.ch_names) != card.ch_names:
-        logger.warning("%s: channel names %s differ from the model's %s; using them in their order", source,
-                       list(w.ch_names)[:4], list(card.ch_names)[:4])
+        logger.warning(
+            "%s: channel names %s differ from the model's %s; using them in their order",
+            source,
+            list(w.ch_names)[:4],
+            list(card.ch_names)[:4],
+        )
     if w.n_samples != card.n_times:
         raise ValidationError(f"{source} gives {w.n_samples}-sample windows; the model expects {card.n_times}.")
     return w

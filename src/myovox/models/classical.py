@@ -4,6 +4,7 @@ Each pipeline starts with :class:`myovox.features.FeatureExtractor`, which turns
 ``(n_windows, n_channels, n_times)`` into feature vectors, so the pipelines take the same ``X``
 as :class:`~myovox.models.neural.SpeechNetClassifier`.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,8 +29,7 @@ def _feature_extractor(feature_set: str, sfreq: float) -> Any:
     return FeatureExtractor(feature_set=feature_set, sfreq=sfreq)
 
 
-def make_classical(name: str, *, sfreq: float, random_state: Any = None, n_jobs: int = 1,
-                   **params: Any) -> Any:
+def make_classical(name: str, *, sfreq: float, random_state: Any = None, n_jobs: int = 1, **params: Any) -> Any:
     """Build an unfitted classical pipeline.
 
     Parameters
@@ -84,7 +84,8 @@ def make_classical(name: str, *, sfreq: float, random_state: Any = None, n_jobs:
         valid = target.get_params(deep=False)
         for key in params:
             if key not in valid:
-                raise ValidationError(f"Unknown parameter {key!r} for model {name!r} ({type(target).__name__})."
-                                      f"{did_you_mean(key, valid)}")
+                raise ValidationError(
+                    f"Unknown parameter {key!r} for model {name!r} ({type(target).__name__}).{did_you_mean(key, valid)}"
+                )
         target.set_params(**params)
     return pipe

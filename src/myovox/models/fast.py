@@ -78,6 +78,7 @@ mode included); :mod:`myovox.models._blocks_torch` holds the PyTorch formulation
 functions, :mod:`myovox.models._blocks_c` those on the C kernels, :mod:`myovox.models._c` the
 kernels' source, build and bindings.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -101,8 +102,12 @@ def supports_fast(net: nn.Module) -> bool:
         if len(block) != 4:
             return False
         conv, bn, act, pool = block
-        if not (isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)
-                and isinstance(act, nn.ReLU) and isinstance(pool, nn.MaxPool2d)):
+        if not (
+            isinstance(conv, nn.Conv2d)
+            and isinstance(bn, nn.BatchNorm2d)
+            and isinstance(act, nn.ReLU)
+            and isinstance(pool, nn.MaxPool2d)
+        ):
             return False
         if conv.stride != (1, 1) or conv.dilation != (1, 1) or conv.groups != 1 or conv.bias is None:
             return False
@@ -132,8 +137,9 @@ def _temporal_eval(h: torch.Tensor, conv: Any, bn: Any, pool: int, use_c: bool =
         sign1 = torch.where(a >= 0, 1.0, -1.0).to(h.dtype)
         shift = _row_shift(h[:, 0])  # as in training (_FirstBlock): signal-sized float arithmetic
         _, zmax, _ = _pooled_windows(h[:, 0], w[:, 0], None, sign1, conv.padding[1], pool, shift=shift)
-        zc = zmax * sign1[:, None] + _row_offsets(shift, w[:, 0], conv.bias, bn.running_mean,
-                                                  zmax.shape[1] // h.shape[0])
+        zc = zmax * sign1[:, None] + _row_offsets(
+            shift, w[:, 0], conv.bias, bn.running_mean, zmax.shape[1] // h.shape[0]
+        )
         out = torch.relu(a[:, None] * zc + bn.bias[:, None])
         return out.view(w.shape[0], h.shape[0], -1).transpose(0, 1)
     z = F.conv1d(h, w, conv.bias, padding=conv.padding[1])
@@ -163,7 +169,7 @@ def fast_forward(net: nn.Module, x: torch.Tensor, use_c: bool = True) -> torch.T
         # windows are independent in evaluation; larger batches outgrow the caches (per window,
         # 256 at once took 2.2x and 128 1.7x the time of 64 at once on the machine measured, and
         # with the C kernels 64 at once about 1.15x the time of 32)
-        return torch.cat([fast_forward(net, x[i:i + _EVAL_CHUNK], use_c) for i in range(0, b, _EVAL_CHUNK)])
+        return torch.cat([fast_forward(net, x[i : i + _EVAL_CHUNK], use_c) for i in range(0, b, _EVAL_CHUNK)])
     h = x.reshape(b * c, 1, t)
     spatial_from = len(mod.blocks)
     for i, block in enumerate(mod.blocks):
@@ -174,14 +180,36 @@ def fast_forward(net: nn.Module, x: torch.Tensor, use_c: bool = True) -> torch.T
         p = _pair(pool.kernel_size)[1]
         if mod.training and h.shape[1] == 1 and p > 1 and not h.requires_grad:
             first = _FirstBlockC if use_c and conv.kernel_size[1] <= 64 and _c_ready(h) else _FirstBlock
-            h = first.apply(h[:, 0], conv.weight.squeeze(2)[:, 0], conv.bias, bn.weight, bn.bias,
-                                  bn.running_mean, bn.running_var, bn.num_batches_tracked, conv.padding[1], p,
-                                  float(bn.momentum), float(bn.eps))
+            h = first.apply(
+                h[:, 0],
+                conv.weight.squeeze(2)[:, 0],
+                conv.bias,
+                bn.weight,
+                bn.bias,
+                bn.running_mean,
+                bn.running_var,
+                bn.num_batches_tracked,
+                conv.padding[1],
+                p,
+                float(bn.momentum),
+                float(bn.eps),
+            )
         elif mod.training:
             block_fn = _TemporalBlockC if use_c and p > 1 and _c_ready(h) else _TemporalBlock
-            h = block_fn.apply(h, conv.weight.squeeze(2), conv.bias, bn.weight, bn.bias, bn.running_mean,
-                                     bn.running_var, bn.num_batches_tracked, conv.padding[1], p,
-                                     float(bn.momentum), float(bn.eps))
+            h = block_fn.apply(
+                h,
+                conv.weight.squeeze(2),
+                conv.bias,
+                bn.weight,
+                bn.bias,
+                bn.running_mean,
+                bn.running_var,
+                bn.num_batches_tracked,
+                conv.padding[1],
+                p,
+                float(bn.momentum),
+                float(bn.eps),
+            )
         else:
             h = _temporal_eval(h, conv, bn, p, use_c)
     nf, tf = h.shape[1], h.shape[2]

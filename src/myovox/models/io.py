@@ -14,6 +14,7 @@ Layout
     Written by myovox 0.1 for classical models. **A pickle runs code when it is opened**, so it is
     loaded only with ``trust_pickle=True`` (``--trust-pickle``), with a warning.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -39,8 +40,14 @@ TRUSTED_TYPES = (
 )
 
 
-def save_model(model: Any, directory: str | Path, card: ModelCard, *, force: bool = False,
-               extra_files: dict[str, Any] | None = None) -> Path:
+def save_model(
+    model: Any,
+    directory: str | Path,
+    card: ModelCard,
+    *,
+    force: bool = False,
+    extra_files: dict[str, Any] | None = None,
+) -> Path:
     """Write a fitted model and its card to ``directory``; returns the folder path.
 
     The folder is written to a temporary sibling and renamed into place on success, so a failed
@@ -123,10 +130,13 @@ def _load_classical(directory: Path, card: ModelCard, trust_pickle: bool) -> Any
     pkl = directory / "model.pkl"
     if not path.is_file() and pkl.is_file():
         if not trust_pickle:
-            raise DataFormatError(f"{pkl} is a pickle, which runs code when opened; it was not opened. If you made "
-                                  "this model yourself, pass --trust-pickle (trust_pickle=True), then save it again.")
-        warnings.warn(f"{pkl}: opening a pickle (trust_pickle=True); it can run arbitrary code.", UserWarning,
-                      stacklevel=3)
+            raise DataFormatError(
+                f"{pkl} is a pickle, which runs code when opened; it was not opened. If you made "
+                "this model yourself, pass --trust-pickle (trust_pickle=True), then save it again."
+            )
+        warnings.warn(
+            f"{pkl}: opening a pickle (trust_pickle=True); it can run arbitrary code.", UserWarning, stacklevel=3
+        )
         import joblib
 
         return _check_classes(_read(joblib.load, pkl), pkl, card)

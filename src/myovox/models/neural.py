@@ -7,6 +7,7 @@ With ``fast=True`` the forward/backward pass is :func:`myovox.models.fast.fast_f
 computes the same mathematics faster on CPUs (with C kernels compiled on first use where a C
 compiler is available; ``MYOVOX_C_KERNELS=0`` turns them off).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -84,8 +85,10 @@ def _random_state(random_state: Any, offset: int = 0) -> np.random.RandomState:
         return random_state
     if isinstance(random_state, np.random.Generator):
         return np.random.RandomState(int(random_state.integers(0, 2**32)))
-    raise ValidationError(f"Invalid value for 'random_state': expected an int, a numpy RandomState or Generator, "
-                          f"or None, got {random_state!r}.")
+    raise ValidationError(
+        f"Invalid value for 'random_state': expected an int, a numpy RandomState or Generator, "
+        f"or None, got {random_state!r}."
+    )
 
 
 class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
@@ -159,11 +162,23 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
     (``tests/unit/models/test_sklearn_checks.py`` lists the few that cannot apply, with reasons).
     """
 
-    def __init__(self, n_epochs: int = 100, batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 1e-4,
-                 lr_factor: float = 0.1, lr_patience: int = 2, patience: int | None = 10,
-                 valid_size: float = 0.2, net_params: dict | None = None, standardize: bool = False,
-                 random_state: Any = None, n_threads: int | str | None = "auto", fast: bool = True,
-                 verbose: bool | str | int | None = None) -> None:
+    def __init__(
+        self,
+        n_epochs: int = 100,
+        batch_size: int = 32,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        lr_factor: float = 0.1,
+        lr_patience: int = 2,
+        patience: int | None = 10,
+        valid_size: float = 0.2,
+        net_params: dict | None = None,
+        standardize: bool = False,
+        random_state: Any = None,
+        n_threads: int | str | None = "auto",
+        fast: bool = True,
+        verbose: bool | str | int | None = None,
+    ) -> None:
         self.n_epochs = n_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -198,26 +213,38 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         check_positive("valid_size", self.valid_size, allow_zero=True)
         if self.valid_size >= 1:
             raise ValidationError(
-                f"Invalid value for 'valid_size': expected a fraction in [0, 1), got {self.valid_size!r}.")
+                f"Invalid value for 'valid_size': expected a fraction in [0, 1), got {self.valid_size!r}."
+            )
         rs = self.random_state
-        if not (rs is None or isinstance(rs, (np.random.RandomState, np.random.Generator))
-                or (isinstance(rs, numbers.Integral) and not isinstance(rs, bool))):
-            raise ValidationError(f"Invalid value for 'random_state': expected an int, a numpy RandomState or "
-                                  f"Generator, or None, got {rs!r}.")
+        if not (
+            rs is None
+            or isinstance(rs, (np.random.RandomState, np.random.Generator))
+            or (isinstance(rs, numbers.Integral) and not isinstance(rs, bool))
+        ):
+            raise ValidationError(
+                f"Invalid value for 'random_state': expected an int, a numpy RandomState or "
+                f"Generator, or None, got {rs!r}."
+            )
         if self.n_threads is not None and self.n_threads != "auto":
             check_int("n_threads", self.n_threads, minimum=1)
         if self.net_params is not None:
             if not isinstance(self.net_params, dict):
                 raise ValidationError(
-                    f"Invalid value for 'net_params': expected a dict, got {type(self.net_params).__name__}.")
+                    f"Invalid value for 'net_params': expected a dict, got {type(self.net_params).__name__}."
+                )
             from .speechnet import SpeechNet
 
-            allowed = [p for p in inspect.signature(SpeechNet.__init__).parameters
-                       if p not in ("self", "n_channels", "n_times", "n_classes")]
+            allowed = [
+                p
+                for p in inspect.signature(SpeechNet.__init__).parameters
+                if p not in ("self", "n_channels", "n_times", "n_classes")
+            ]
             for key in self.net_params:
                 if key not in allowed:
-                    raise ValidationError(f"Unknown SpeechNet parameter {key!r} in 'net_params' (known: "
-                                          f"{', '.join(allowed)}).{did_you_mean(key, allowed)}")
+                    raise ValidationError(
+                        f"Unknown SpeechNet parameter {key!r} in 'net_params' (known: "
+                        f"{', '.join(allowed)}).{did_you_mean(key, allowed)}"
+                    )
 
     def _check_X(self, X: Any, *, fitted: bool, name: str = "X", as_3d: bool = True) -> np.ndarray:
         """Windows as float32 ``(n_windows, n_channels, n_times)``; a 2-D ``X`` is one channel's windows
@@ -225,29 +252,42 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         from sklearn.utils.validation import check_array
 
         try:  # scikit-learn's checks and messages: sparse, complex, empty, non-finite, 1-D ("Reshape your data")
-            X = check_array(X, dtype=np.float32, allow_nd=True, ensure_min_samples=1, ensure_min_features=1,
-                            input_name=name)
+            X = check_array(
+                X, dtype=np.float32, allow_nd=True, ensure_min_samples=1, ensure_min_features=1, input_name=name
+            )
         except ValueError as err:
             raise ValidationError(f"Invalid {name}: {err}") from err
         if X.ndim not in (2, 3):
-            raise ValidationError(f"Invalid {name}: expected windows shaped (n_windows, n_channels, n_times) (or "
-                                  f"(n_windows, n_times) for one channel), got an array with {X.ndim} dimension(s) "
-                                  f"and shape {X.shape}.")
+            raise ValidationError(
+                f"Invalid {name}: expected windows shaped (n_windows, n_channels, n_times) (or "
+                f"(n_windows, n_times) for one channel), got an array with {X.ndim} dimension(s) "
+                f"and shape {X.shape}."
+            )
         if X.ndim == 3 and X.shape[2] == 0:
             raise ValidationError(f"Invalid {name}: windows of 0 samples (shape {X.shape}).")
-        if fitted and X.ndim == 2 and self.n_channels_in_ == 1 and self.n_times_in_ == self.n_features_in_ \
-                and X.shape[1] != self.n_features_in_:
+        if (
+            fitted
+            and X.ndim == 2
+            and self.n_channels_in_ == 1
+            and self.n_times_in_ == self.n_features_in_
+            and X.shape[1] != self.n_features_in_
+        ):
             # fitted on 2-D windows of one channel: their length is X.shape[1] (scikit-learn's wording)
-            raise ValidationError(f"{name} has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                                  f"{self.n_features_in_} features as input (windows of one channel).")
+            raise ValidationError(
+                f"{name} has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input (windows of one channel)."
+            )
         if X.ndim == 2 and as_3d:
             X = X[:, None, :]
         if fitted and X.shape[1] != self.n_channels_in_:
             raise ValidationError(
-                f"Invalid {name}: the model was fitted on {self.n_channels_in_} channels, got {X.shape[1]}.")
+                f"Invalid {name}: the model was fitted on {self.n_channels_in_} channels, got {X.shape[1]}."
+            )
         if fitted and X.shape[2] < self._min_times():
-            raise ValidationError(f"Invalid X: windows of {X.shape[2]} samples are too short for this SpeechNet "
-                                  f"(needs >= {self._min_times()}).")
+            raise ValidationError(
+                f"Invalid X: windows of {X.shape[2]} samples are too short for this SpeechNet "
+                f"(needs >= {self._min_times()})."
+            )
         return X
 
     def _min_times(self) -> int:
@@ -338,7 +378,8 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
             Xv = Xv_checked = self._check_X(X_valid, fitted=False, name="X_valid")
             if Xv_checked.shape[1:] != X.shape[1:]:
                 raise ValidationError(
-                    f"Invalid X_valid: windows shaped {Xv_checked.shape[1:]}, expected {X.shape[1:]}.")
+                    f"Invalid X_valid: windows shaped {Xv_checked.shape[1:]}, expected {X.shape[1:]}."
+                )
             yv = self._encode(y_valid, len(Xv_checked), "y_valid")
             Xt, yt = X, y_enc
         else:
@@ -355,8 +396,19 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
             self.net_ = SpeechNet(self.n_channels_in_, self.n_times_in_, len(self.classes_), **(self.net_params or {}))
             params = list(self.net_.parameters())
             self.history_: list[dict[str, float]] = []
-            self._train(torch, params, Xt, yt, Xv, yv, n_epochs=self.n_epochs, lr=self.lr, mode="all", seed=seed,
-                        verbose=self.verbose)
+            self._train(
+                torch,
+                params,
+                Xt,
+                yt,
+                Xv,
+                yv,
+                n_epochs=self.n_epochs,
+                lr=self.lr,
+                mode="all",
+                seed=seed,
+                verbose=self.verbose,
+            )
         return self
 
     def _encode(self, y: Any, n: int, name: str) -> np.ndarray:
@@ -365,12 +417,14 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
             raise ValidationError(f"Invalid {name}: expected {n} labels in a 1-D array, got shape {y.shape}.")
         unknown = sorted(set(y.tolist()) - set(self.classes_.tolist()))
         if unknown:
-            raise ValidationError(f"Invalid {name}: labels {unknown[:5]} were not seen in fit "
-                                  f"(classes: {self.classes_.tolist()}).")
+            raise ValidationError(
+                f"Invalid {name}: labels {unknown[:5]} were not seen in fit (classes: {self.classes_.tolist()})."
+            )
         return np.searchsorted(self.classes_, y)
 
-    def _split(self, X: np.ndarray, y: np.ndarray, valid_size: float, rng: np.random.RandomState
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    def _split(
+        self, X: np.ndarray, y: np.ndarray, valid_size: float, rng: np.random.RandomState
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         if not valid_size:
             return X, y, None, None
         counts = np.bincount(y, minlength=len(self.classes_))
@@ -382,13 +436,18 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
             why = f"class(es) {self.classes_[counts < 2].tolist()} have fewer than 2 windows"
         if why is not None:
             # few-shot data (a recorded session with one repetition): train on everything
-            warnings.warn(f"No validation split ({why}): training on all {len(X)} windows without early stopping; "
-                          "the last epoch's weights are kept.", UserWarning, stacklevel=3)
+            warnings.warn(
+                f"No validation split ({why}): training on all {len(X)} windows without early stopping; "
+                "the last epoch's weights are kept.",
+                UserWarning,
+                stacklevel=3,
+            )
             return X, y, None, None
         from sklearn.model_selection import train_test_split
 
-        idx_t, idx_v = train_test_split(np.arange(len(X)), test_size=valid_size, stratify=y,
-                                        random_state=self._seed(rng))
+        idx_t, idx_v = train_test_split(
+            np.arange(len(X)), test_size=valid_size, stratify=y, random_state=self._seed(rng)
+        )
         return X[idx_t], y[idx_t], X[idx_v], y[idx_v]
 
     def _evaluate(self, torch: Any, Xt: Any, yt: Any) -> tuple[float, float]:
@@ -396,8 +455,8 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         total, correct = 0.0, 0
         with torch.inference_mode():
             for i in range(0, len(Xt), _EVAL_BATCH):
-                logits = self._forward(Xt[i:i + _EVAL_BATCH])
-                yb = yt[i:i + _EVAL_BATCH]
+                logits = self._forward(Xt[i : i + _EVAL_BATCH])
+                yb = yt[i : i + _EVAL_BATCH]
                 total += float(torch.nn.functional.cross_entropy(logits, yb, reduction="sum"))
                 correct += int((logits.argmax(1) == yb).sum())
         return total / len(Xt), correct / len(Xt)
@@ -409,17 +468,30 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         else:
             self.net_.train()
 
-    def _train(self, torch: Any, params: list[Any], Xt: np.ndarray, yt: np.ndarray, Xv: np.ndarray | None,
-               yv: np.ndarray | None, *, n_epochs: int, lr: float, mode: str, seed: int,
-               verbose: bool | str | int | None) -> None:
+    def _train(
+        self,
+        torch: Any,
+        params: list[Any],
+        Xt: np.ndarray,
+        yt: np.ndarray,
+        Xv: np.ndarray | None,
+        yv: np.ndarray | None,
+        *,
+        n_epochs: int,
+        lr: float,
+        mode: str,
+        seed: int,
+        verbose: bool | str | int | None,
+    ) -> None:
         F = torch.nn.functional
         Xt_t, yt_t = self._prepare(Xt), torch.from_numpy(np.asarray(yt, dtype=np.int64))
         Xv_t = yv_t = None
         if Xv is not None:
             Xv_t, yv_t = self._prepare(Xv), torch.from_numpy(np.asarray(yv, dtype=np.int64))
         opt = _adam(torch, params, lr, self.weight_decay, fused=self.fast)
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=self.lr_factor,
-                                                           patience=self.lr_patience)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode="min", factor=self.lr_factor, patience=self.lr_patience
+        )
         gen = torch.Generator().manual_seed(seed)
         n, bs = len(Xt_t), int(self.batch_size)
         best_loss, best_state, bad = np.inf, None, 0
@@ -428,8 +500,12 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         # the epoch lines at INFO when asked for (verbose=True, "info", ...), else at DEBUG, so that a
         # run at INFO (`myovox -v evaluate`) is not flooded by every fold's epochs
         epoch_level = logging.DEBUG if verbose is None or verbose is False else logging.INFO
-        bar = progress(range(n_epochs), desc="SpeechNet" if mode == "all" and not start else f"fine-tune ({mode})",
-                       unit="epoch", disable=None)
+        bar = progress(
+            range(n_epochs),
+            desc="SpeechNet" if mode == "all" and not start else f"fine-tune ({mode})",
+            unit="epoch",
+            disable=None,
+        )
         for epoch in bar:
             t0 = time.perf_counter()
             self._set_train_mode(mode)
@@ -437,7 +513,7 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
             loss_sum = torch.zeros(())
             correct = torch.zeros((), dtype=torch.int64)
             for i in range(0, n, bs):
-                idx = perm[i:i + bs]
+                idx = perm[i : i + bs]
                 xb, yb = Xt_t.index_select(0, idx), yt_t.index_select(0, idx)
                 logits = self._forward(xb)
                 loss = F.cross_entropy(logits, yb)
@@ -466,9 +542,16 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
             else:
                 bad += 1
             bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{row['valid_loss']:.3f}")
-            logger.log(epoch_level, "epoch %d: train loss %.4f acc %.3f, valid loss %.4f acc %.3f, lr %.2g",
-                       row["epoch"], row["train_loss"], row["train_acc"], row["valid_loss"], row["valid_acc"],
-                       row["lr"])
+            logger.log(
+                epoch_level,
+                "epoch %d: train loss %.4f acc %.3f, valid loss %.4f acc %.3f, lr %.2g",
+                row["epoch"],
+                row["train_loss"],
+                row["train_acc"],
+                row["valid_loss"],
+                row["valid_acc"],
+                row["lr"],
+            )
             if self.patience is not None and bad >= self.patience:
                 logger.debug("early stopping after epoch %d (best %d)", row["epoch"], self.best_epoch_)
                 break
@@ -488,7 +571,7 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
             out = []
             with torch.inference_mode():
                 for i in range(0, len(xt), _EVAL_BATCH):
-                    out.append(self._forward(xt[i:i + _EVAL_BATCH]).numpy())
+                    out.append(self._forward(xt[i : i + _EVAL_BATCH]).numpy())
         return np.concatenate(out).astype(np.float64)
 
     def decision_function(self, X: Any) -> np.ndarray:
@@ -516,9 +599,17 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(z, axis=1)]
 
     # ------------------------------------------------------------------ adaptation
-    def fine_tune(self, X: Any, y: Any = None, *, n_epochs: int = 50, strategy: str = "all",
-                  valid_size: float = 0.3, lr: float | None = None,
-                  verbose: bool | str | int | None = None) -> SpeechNetClassifier:
+    def fine_tune(
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        n_epochs: int = 50,
+        strategy: str = "all",
+        valid_size: float = 0.3,
+        lr: float | None = None,
+        verbose: bool | str | int | None = None,
+    ) -> SpeechNetClassifier:
         """Continue training the fitted network on new windows; returns ``self``.
 
         Parameters
@@ -540,11 +631,21 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         """
         verbose = self.verbose if verbose is None else verbose
         with use_log_level(verbose):
-            return self._fine_tune(X, y, n_epochs=n_epochs, strategy=strategy, valid_size=valid_size, lr=lr,
-                                   verbose=verbose)
+            return self._fine_tune(
+                X, y, n_epochs=n_epochs, strategy=strategy, valid_size=valid_size, lr=lr, verbose=verbose
+            )
 
-    def _fine_tune(self, X: Any, y: Any, *, n_epochs: int, strategy: str, valid_size: float, lr: float | None,
-                   verbose: bool | str | int | None) -> SpeechNetClassifier:
+    def _fine_tune(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        n_epochs: int,
+        strategy: str,
+        valid_size: float,
+        lr: float | None,
+        verbose: bool | str | int | None,
+    ) -> SpeechNetClassifier:
         check_is_fitted(self, "net_")
         check_option("strategy", strategy, _FINE_TUNE_STRATEGIES)
         X = self._check_X(X, fitted=True)
@@ -565,8 +666,9 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
             try:
                 for p in frozen:
                     p.requires_grad_(False)
-                self._train(torch, params, Xt, yt, Xv, yv, n_epochs=n_epochs, lr=lr, mode=strategy, seed=seed,
-                            verbose=verbose)
+                self._train(
+                    torch, params, Xt, yt, Xv, yv, n_epochs=n_epochs, lr=lr, mode=strategy, seed=seed, verbose=verbose
+                )
             finally:
                 for p in frozen:
                     p.requires_grad_(True)
@@ -586,7 +688,7 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
                 bs = max(int(self.batch_size), 2)
                 with torch.no_grad():
                     for i in range(0, len(xt), bs):
-                        xb = xt[i:i + bs]
+                        xb = xt[i : i + bs]
                         if len(xb) > 1 or i == 0:
                             self.net_(xb)
             finally:

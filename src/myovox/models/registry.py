@@ -1,4 +1,5 @@
 """Models by name: ``make_model("speechnet" | "rf" | "lda" | "svm", sfreq=..., ...)``."""
+
 from __future__ import annotations
 
 import inspect
@@ -18,8 +19,15 @@ MODELS: dict[str, str] = {
 }
 
 
-def make_model(name: str, *, sfreq: float, n_channels: int | None = None, n_times: int | None = None,
-               random_state: Any = None, **params: Any) -> Any:
+def make_model(
+    name: str,
+    *,
+    sfreq: float,
+    n_channels: int | None = None,
+    n_times: int | None = None,
+    random_state: Any = None,
+    **params: Any,
+) -> Any:
     """An unfitted estimator by name.
 
     Parameters
@@ -47,10 +55,14 @@ def make_model(name: str, *, sfreq: float, n_channels: int | None = None, n_time
     from .neural import SpeechNetClassifier
     from .speechnet import SpeechNet
 
-    est_keys = [k for k in inspect.signature(SpeechNetClassifier.__init__).parameters
-                if k not in ("self", "random_state")]
-    net_keys = [k for k in inspect.signature(SpeechNet.__init__).parameters
-                if k not in ("self", "n_channels", "n_times", "n_classes")]
+    est_keys = [
+        k for k in inspect.signature(SpeechNetClassifier.__init__).parameters if k not in ("self", "random_state")
+    ]
+    net_keys = [
+        k
+        for k in inspect.signature(SpeechNet.__init__).parameters
+        if k not in ("self", "n_channels", "n_times", "n_classes")
+    ]
     est_params: dict[str, Any] = {}
     net_params: dict[str, Any] = dict(params.pop("net_params", None) or {})
     for key, value in params.items():
@@ -59,8 +71,9 @@ def make_model(name: str, *, sfreq: float, n_channels: int | None = None, n_time
         elif key in net_keys:
             net_params[key] = value
         else:
-            raise ValidationError(f"Unknown parameter {key!r} for model 'speechnet'."
-                                  f"{did_you_mean(key, est_keys + net_keys)}")
+            raise ValidationError(
+                f"Unknown parameter {key!r} for model 'speechnet'.{did_you_mean(key, est_keys + net_keys)}"
+            )
     if n_channels is not None and n_times is not None:
         SpeechNet(int(n_channels), int(n_times), 2, **net_params)  # raises for impossible shapes
     return SpeechNetClassifier(random_state=random_state, net_params=net_params or None, **est_params)

@@ -9,6 +9,7 @@ Spatial kernel rule for other channel counts: ``k = min(7, (n_channels + 1) // 2
 two stacked spatial convolutions always leave at least one row (14 ch -> 7, 8 ch -> 4,
 4 ch -> 2, 2 ch -> 1; even counts keep two rows as the reference does).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -43,41 +44,66 @@ class SpeechNet(nn.Module):
         Dropout before the linear head.
     """
 
-    def __init__(self, n_channels: int = 14, n_times: int = 700, n_classes: int = 9, *,
-                 temporal_filters: Sequence[int] = (8, 16, 16),
-                 temporal_kernels: Sequence[int] = (4, 16, 8),
-                 pools: Sequence[int] = (8, 4, 4),
-                 spatial_filters: Sequence[int] = (32, 32),
-                 spatial_kernel: int | None = None,
-                 dropout: float = 0.5) -> None:
+    def __init__(
+        self,
+        n_channels: int = 14,
+        n_times: int = 700,
+        n_classes: int = 9,
+        *,
+        temporal_filters: Sequence[int] = (8, 16, 16),
+        temporal_kernels: Sequence[int] = (4, 16, 8),
+        pools: Sequence[int] = (8, 4, 4),
+        spatial_filters: Sequence[int] = (32, 32),
+        spatial_kernel: int | None = None,
+        dropout: float = 0.5,
+    ) -> None:
         super().__init__()
         if not (len(temporal_filters) == len(temporal_kernels) == len(pools)):
             raise ValidationError("temporal_filters, temporal_kernels and pools must have the same length.")
         if n_channels < 1 or n_times < 1 or n_classes < 2:
             raise ValidationError(
                 f"SpeechNet needs n_channels >= 1, n_times >= 1, n_classes >= 2; got "
-                f"{n_channels}, {n_times}, {n_classes}.")
+                f"{n_channels}, {n_times}, {n_classes}."
+            )
         k_sp = spatial_kernel_for(n_channels) if spatial_kernel is None else int(spatial_kernel)
         rows_left = n_channels - len(spatial_filters) * (k_sp - 1)
         if rows_left < 1:
             raise ValidationError(
                 f"spatial_kernel={k_sp} is too tall for {n_channels} channels and "
-                f"{len(spatial_filters)} spatial blocks.")
+                f"{len(spatial_filters)} spatial blocks."
+            )
         self._config: dict[str, Any] = dict(
-            n_channels=n_channels, n_times=n_times, n_classes=n_classes, temporal_filters=list(temporal_filters),
-            temporal_kernels=list(temporal_kernels), pools=list(pools), spatial_filters=list(spatial_filters),
-            spatial_kernel=k_sp, dropout=dropout)
+            n_channels=n_channels,
+            n_times=n_times,
+            n_classes=n_classes,
+            temporal_filters=list(temporal_filters),
+            temporal_kernels=list(temporal_kernels),
+            pools=list(pools),
+            spatial_filters=list(spatial_filters),
+            spatial_kernel=k_sp,
+            dropout=dropout,
+        )
         blocks: list[nn.Module] = []
         in_ch = 1
         for out_ch, k, p in zip(temporal_filters, temporal_kernels, pools, strict=True):
-            blocks.append(nn.Sequential(
-                nn.Conv2d(in_ch, out_ch, kernel_size=(1, k), padding=(0, k // 2)),
-                nn.BatchNorm2d(out_ch), nn.ReLU(), nn.MaxPool2d((1, p))))
+            blocks.append(
+                nn.Sequential(
+                    nn.Conv2d(in_ch, out_ch, kernel_size=(1, k), padding=(0, k // 2)),
+                    nn.BatchNorm2d(out_ch),
+                    nn.ReLU(),
+                    nn.MaxPool2d((1, p)),
+                )
+            )
             in_ch = out_ch
         for out_ch in spatial_filters:
-            blocks.append(nn.Sequential(
-                nn.Conv2d(in_ch, out_ch, kernel_size=(k_sp, 1)),
-                nn.BatchNorm2d(out_ch), nn.ReLU(), nn.MaxPool2d((1, 1))))
+            blocks.append(
+                nn.Sequential(
+                    nn.Conv2d(in_ch, out_ch, kernel_size=(k_sp, 1)),
+                    nn.BatchNorm2d(out_ch),
+                    nn.ReLU(),
+                    nn.MaxPool2d((1, 1)),
+                )
+            )
             in_ch = out_ch
         self.blocks = nn.ModuleList(blocks)
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -88,7 +114,8 @@ class SpeechNet(nn.Module):
             t = (t + 2 * (k // 2) - k + 1) // p
         if t < 1:
             raise ValidationError(
-                f"n_times={n_times} is too short for SpeechNet's pooling (needs >= {_min_times(self)}).")
+                f"n_times={n_times} is too short for SpeechNet's pooling (needs >= {_min_times(self)})."
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits of shape ``(batch, n_classes)`` for ``x`` of shape ``(batch, n_channels, n_times)``."""
@@ -105,8 +132,17 @@ class SpeechNet(nn.Module):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> SpeechNet:
-        known = {"n_channels", "n_times", "n_classes", "temporal_filters", "temporal_kernels", "pools",
-                 "spatial_filters", "spatial_kernel", "dropout"}
+        known = {
+            "n_channels",
+            "n_times",
+            "n_classes",
+            "temporal_filters",
+            "temporal_kernels",
+            "pools",
+            "spatial_filters",
+            "spatial_kernel",
+            "dropout",
+        }
         unknown = set(config) - known
         if unknown:
             raise ValidationError(f"Unknown SpeechNet config keys: {', '.join(sorted(unknown))}.")
@@ -117,8 +153,11 @@ class SpeechNet(nn.Module):
         own = self.state_dict()
         missing = sorted(set(own) - set(state))
         unexpected = sorted(set(state) - set(own))
-        shapes = [f"{k}: expected {tuple(own[k].shape)}, got {tuple(state[k].shape)}"
-                  for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
+        shapes = [
+            f"{k}: expected {tuple(own[k].shape)}, got {tuple(state[k].shape)}"
+            for k in own
+            if k in state and tuple(own[k].shape) != tuple(state[k].shape)
+        ]
         if missing or unexpected or shapes:
             parts = []
             if missing:

@@ -15,10 +15,12 @@ NaN/inf policy
   0), so the filter state never becomes NaN. ``n_replaced`` counts the replaced samples and a
   warning is logged the first time it happens.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -26,8 +28,15 @@ from .._checks import check_int, check_positive, did_you_mean
 from .._logging import logger
 from ..exceptions import ValidationError
 
-__all__ = ["FilterDesign", "design_filter", "filter_zero_phase", "filter_causal", "CausalFilter",
-           "SILENTWEAR_FILTER", "filter_silentwear"]
+__all__ = [
+    "SILENTWEAR_FILTER",
+    "CausalFilter",
+    "FilterDesign",
+    "design_filter",
+    "filter_causal",
+    "filter_silentwear",
+    "filter_zero_phase",
+]
 
 _PARAMS = ("sfreq", "highpass", "notch", "notch_width", "hp_order", "notch_order", "lowpass", "lp_order")
 
@@ -82,27 +91,29 @@ class FilterDesign:
         if self.highpass is not None:
             self.highpass = check_positive("highpass", self.highpass, "cut-off in Hz")
             _below_nyquist("highpass", self.highpass, nyq)
-            stages.append(("highpass", signal.butter(self.hp_order, self.highpass, "highpass",
-                                                     fs=self.sfreq, output="sos")))
+            stages.append(
+                ("highpass", signal.butter(self.hp_order, self.highpass, "highpass", fs=self.sfreq, output="sos"))
+            )
         if self.notch is not None:
             self.notch = check_positive("notch", self.notch, "frequency in Hz")
             lo, hi = self.notch - self.notch_width, self.notch + self.notch_width
             if lo <= 0:
                 raise ValidationError(
                     f"Invalid band-stop: notch - notch_width = {lo:g} Hz must be above 0 Hz "
-                    f"(notch={self.notch:g}, notch_width={self.notch_width:g}).")
+                    f"(notch={self.notch:g}, notch_width={self.notch_width:g})."
+                )
             _below_nyquist("notch + notch_width", hi, nyq)
-            stages.append(("notch", signal.butter(self.notch_order, [lo, hi], "bandstop",
-                                                  fs=self.sfreq, output="sos")))
+            stages.append(("notch", signal.butter(self.notch_order, [lo, hi], "bandstop", fs=self.sfreq, output="sos")))
         if self.lowpass is not None:
             self.lowpass = check_positive("lowpass", self.lowpass, "cut-off in Hz")
             _below_nyquist("lowpass", self.lowpass, nyq)
             if self.highpass is not None and self.lowpass <= self.highpass:
                 raise ValidationError(
-                    f"Invalid value for 'lowpass': {self.lowpass:g} Hz must be above highpass "
-                    f"({self.highpass:g} Hz).")
-            stages.append(("lowpass", signal.butter(self.lp_order, self.lowpass, "lowpass",
-                                                    fs=self.sfreq, output="sos")))
+                    f"Invalid value for 'lowpass': {self.lowpass:g} Hz must be above highpass ({self.highpass:g} Hz)."
+                )
+            stages.append(
+                ("lowpass", signal.butter(self.lp_order, self.lowpass, "lowpass", fs=self.sfreq, output="sos"))
+            )
         self.stages = stages
 
     # ------------------------------------------------------------------ derived forms
@@ -132,14 +143,15 @@ class FilterDesign:
         return out
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "FilterDesign":
+    def from_dict(cls, d: Mapping[str, Any]) -> FilterDesign:
         """Rebuild a design written by :meth:`to_dict`; ``sos``, if present, must match the parameters."""
         d = dict(d)
         unknown = [k for k in d if k not in _PARAMS and k != "sos"]
         if unknown:
             raise ValidationError(
                 f"Unknown filter design key {unknown[0]!r}; known: {', '.join(_PARAMS)}."
-                f"{did_you_mean(unknown[0], _PARAMS)}")
+                f"{did_you_mean(unknown[0], _PARAMS)}"
+            )
         if "sfreq" not in d:
             raise ValidationError("Filter design dict lacks 'sfreq' (the sampling rate in Hz).")
         sos = d.pop("sos", None)
@@ -149,7 +161,8 @@ class FilterDesign:
             if sos.shape != design.sos.shape or not np.allclose(sos, design.sos, rtol=1e-6, atol=1e-12):
                 raise ValidationError(
                     "Filter design dict: its 'sos' coefficients do not match its parameters "
-                    f"({d}); the file was edited or written by an incompatible version.")
+                    f"({d}); the file was edited or written by an incompatible version."
+                )
         return design
 
     def __repr__(self) -> str:
@@ -157,8 +170,10 @@ class FilterDesign:
         if self.highpass is not None:
             parts.append(f"highpass {self.highpass:g} Hz (order {self.hp_order})")
         if self.notch is not None:
-            parts.append(f"band-stop {self.notch - self.notch_width:g}-{self.notch + self.notch_width:g} Hz "
-                         f"(order {self.notch_order})")
+            parts.append(
+                f"band-stop {self.notch - self.notch_width:g}-{self.notch + self.notch_width:g} Hz "
+                f"(order {self.notch_order})"
+            )
         if self.lowpass is not None:
             parts.append(f"lowpass {self.lowpass:g} Hz (order {self.lp_order})")
         return f"<FilterDesign @ {self.sfreq:g} Hz: {', '.join(parts) or 'identity'}>"
@@ -168,12 +183,20 @@ def _below_nyquist(name: str, value: float, nyq: float) -> None:
     if value >= nyq:
         raise ValidationError(
             f"Invalid value for {name!r}: {value:g} Hz is not below the Nyquist frequency "
-            f"({nyq:g} Hz at {2 * nyq:g} Hz sampling).")
+            f"({nyq:g} Hz at {2 * nyq:g} Hz sampling)."
+        )
 
 
-def design_filter(sfreq: float, highpass: float | None = 20.0, notch: float | None = 50.0,
-                  notch_width: float = 2.5, hp_order: int = 4, notch_order: int = 2,
-                  lowpass: float | None = None, lp_order: int = 4) -> FilterDesign:
+def design_filter(
+    sfreq: float,
+    highpass: float | None = 20.0,
+    notch: float | None = 50.0,
+    notch_width: float = 2.5,
+    hp_order: int = 4,
+    notch_order: int = 2,
+    lowpass: float | None = None,
+    lp_order: int = 4,
+) -> FilterDesign:
     """Design SilentWear's filter (or a variant) for sampling rate ``sfreq``.
 
     The defaults are SilentWear's: Butterworth high-pass 20 Hz order 4, band-stop 47.5-52.5 Hz order 2.
@@ -187,11 +210,13 @@ def _check_finite(data: np.ndarray, source: str | None) -> None:
     if n_bad:
         raise ValidationError(
             f"Cannot filter {source or 'the data'}: it has {n_bad} NaN/inf samples; interpolate or "
-            "drop them first (e.g. preprocess(..., nan_policy='interpolate')).")
+            "drop them first (e.g. preprocess(..., nan_policy='interpolate'))."
+        )
 
 
-def filter_zero_phase(data: np.ndarray, design: FilterDesign, axis: int = -1, *,
-                      source: str | None = None) -> np.ndarray:
+def filter_zero_phase(
+    data: np.ndarray, design: FilterDesign, axis: int = -1, *, source: str | None = None
+) -> np.ndarray:
     """Zero-phase (forward-backward) filtering of a whole recording, stage by stage, as SilentWear.
 
     Each stage is filtered with ``scipy.signal.sosfiltfilt`` using odd padding of the same length as
@@ -221,7 +246,8 @@ def filter_zero_phase(data: np.ndarray, design: FilterDesign, axis: int = -1, *,
         except ValueError as err:
             raise ValidationError(
                 f"Cannot filter {source or 'the data'} zero-phase ({name} stage): {x.shape[axis]} samples "
-                f"is too short ({err}).") from err
+                f"is too short ({err})."
+            ) from err
     return x if design.stages else x.copy()
 
 
@@ -229,8 +255,14 @@ def filter_zero_phase(data: np.ndarray, design: FilterDesign, axis: int = -1, *,
 SILENTWEAR_FILTER: dict[str, float] = {"highpass": 20.0, "notch": 50.0}
 
 
-def filter_silentwear(data: np.ndarray, sfreq: float, highpass: float = SILENTWEAR_FILTER["highpass"],
-                      notch: float = SILENTWEAR_FILTER["notch"], *, source: str | None = None) -> np.ndarray:
+def filter_silentwear(
+    data: np.ndarray,
+    sfreq: float,
+    highpass: float = SILENTWEAR_FILTER["highpass"],
+    notch: float = SILENTWEAR_FILTER["notch"],
+    *,
+    source: str | None = None,
+) -> np.ndarray:
     """SilentWear's offline filter over the whole signal: 4th-order Butterworth high-pass, then
     a 2nd-order Butterworth band-stop ``notch +- 2.5 Hz``, both forward-backward (float64).
 
@@ -238,12 +270,10 @@ def filter_silentwear(data: np.ndarray, sfreq: float, highpass: float = SILENTWE
     this filter over the whole untrimmed recording.
     """
     design = design_filter(sfreq, highpass=highpass, notch=notch)
-    return np.asarray(filter_zero_phase(np.asarray(data, dtype=np.float64), design, source=source),
-                      dtype=np.float64)
+    return np.asarray(filter_zero_phase(np.asarray(data, dtype=np.float64), design, source=source), dtype=np.float64)
 
 
-def filter_causal(data: np.ndarray, design: FilterDesign, axis: int = -1, *,
-                  source: str | None = None) -> np.ndarray:
+def filter_causal(data: np.ndarray, design: FilterDesign, axis: int = -1, *, source: str | None = None) -> np.ndarray:
     """Causal filtering of a whole array, started in steady state for its first sample.
 
     Equals feeding the data through :class:`CausalFilter` in chunks of any size.
@@ -302,8 +332,11 @@ class CausalFilter:
         x = x.copy()
         n_bad = int(bad.sum())
         if self.n_replaced == 0:
-            logger.warning("CausalFilter: %d non-finite samples held at the last finite value "
-                           "(further replacements are counted in n_replaced).", n_bad)
+            logger.warning(
+                "CausalFilter: %d non-finite samples held at the last finite value "
+                "(further replacements are counted in n_replaced).",
+                n_bad,
+            )
         self.n_replaced += n_bad
         # seed for channels with no history: their first finite value in this chunk, else 0
         last = self._last.copy()
@@ -324,7 +357,8 @@ class CausalFilter:
         x = np.asarray(chunk, dtype=np.float64)
         if x.ndim != 2 or x.shape[0] != self.n_channels:
             raise ValidationError(
-                f"CausalFilter.process: chunk must have shape ({self.n_channels}, n_times), got {x.shape}.")
+                f"CausalFilter.process: chunk must have shape ({self.n_channels}, n_times), got {x.shape}."
+            )
         if x.shape[1] == 0:
             return x.copy()
         x = self._fill_nonfinite(x)

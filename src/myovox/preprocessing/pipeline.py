@@ -3,10 +3,12 @@
 What was done is written to ``meta["preprocessing"]`` of every output recording, and
 ``meta["filtered"]`` is set to True once a recording has been filtered.
 """
+
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,7 +22,7 @@ from .filters import FilterDesign, design_filter, filter_causal, filter_zero_pha
 if TYPE_CHECKING:  # pragma: no cover
     from ..dataset import Dataset
 
-__all__ = ["trim_to_cues", "preprocess", "preprocess_dataset", "dataset_windows", "resolve_filter"]
+__all__ = ["dataset_windows", "preprocess", "preprocess_dataset", "resolve_filter", "trim_to_cues"]
 
 _FROM_INFO = object()  # sentinel: take the value from dataset.info
 
@@ -58,7 +60,8 @@ def resolve_filter(filter: Any, sfreq: float) -> FilterDesign | None:
         if abs(filter.sfreq - sfreq) > 1e-9 * sfreq:
             raise ValidationError(
                 f"Filter designed for {filter.sfreq:g} Hz cannot filter a {sfreq:g} Hz recording; "
-                "pass a dict of design_filter arguments to design it per recording.")
+                "pass a dict of design_filter arguments to design it per recording."
+            )
         return filter
     if isinstance(filter, str):
         check_option("filter", filter.lower(), ["silentwear"])
@@ -67,13 +70,13 @@ def resolve_filter(filter: Any, sfreq: float) -> FilterDesign | None:
         kw = dict(filter)
         kw.pop("sos", None)
         if "sfreq" in kw and abs(float(kw["sfreq"]) - sfreq) > 1e-9 * sfreq:
-            raise ValidationError(
-                f"Filter dict is for {kw['sfreq']} Hz but the recording is sampled at {sfreq:g} Hz.")
+            raise ValidationError(f"Filter dict is for {kw['sfreq']} Hz but the recording is sampled at {sfreq:g} Hz.")
         kw["sfreq"] = sfreq
         return FilterDesign.from_dict(kw)
     raise ValidationError(
         f"Invalid value for 'filter': expected a FilterDesign, a dict of design_filter arguments, "
-        f"'silentwear' or None, got {type(filter).__name__}.")
+        f"'silentwear' or None, got {type(filter).__name__}."
+    )
 
 
 def _interpolate_nonfinite(data: np.ndarray) -> tuple[np.ndarray, int]:
@@ -92,9 +95,14 @@ def _interpolate_nonfinite(data: np.ndarray) -> tuple[np.ndarray, int]:
     return out, n_bad
 
 
-def preprocess(recording: Recording, *, filter: Any = "silentwear",
-               channels: Sequence[str | int] | str | None = None, causal: bool = False,
-               nan_policy: str = "raise") -> Recording:
+def preprocess(
+    recording: Recording,
+    *,
+    filter: Any = "silentwear",
+    channels: Sequence[str | int] | str | None = None,
+    causal: bool = False,
+    nan_policy: str = "raise",
+) -> Recording:
     """Select channels and filter one recording.
 
     Parameters
@@ -129,7 +137,8 @@ def preprocess(recording: Recording, *, filter: Any = "silentwear",
         if causal:
             raise ValidationError(
                 f"{recording.source} is already filtered (zero-phase); causal filtering needs the raw signal "
-                "(SilentWear datasets: load with filtered=False).")
+                "(SilentWear datasets: load with filtered=False)."
+            )
         info["filter"], info["filter_mode"] = None, "already_filtered"
         logger.debug("preprocess: %s is already filtered; not filtered again.", recording.source)
     else:
@@ -137,8 +146,11 @@ def preprocess(recording: Recording, *, filter: Any = "silentwear",
         if nan_policy == "interpolate":
             data, n_bad = _interpolate_nonfinite(data)
             if n_bad:
-                warnings.warn(f"{recording.source}: {n_bad} NaN/inf samples linearly interpolated before "
-                              "filtering.", DataQualityWarning, stacklevel=2)
+                warnings.warn(
+                    f"{recording.source}: {n_bad} NaN/inf samples linearly interpolated before filtering.",
+                    DataQualityWarning,
+                    stacklevel=2,
+                )
         fn = filter_causal if causal else filter_zero_phase
         data = fn(data, design, axis=-1, source=recording.source)
         d = design.to_dict()
@@ -150,8 +162,14 @@ def preprocess(recording: Recording, *, filter: Any = "silentwear",
     return out.copy(data=data, meta=meta)
 
 
-def preprocess_dataset(dataset: "Dataset", *, causal: bool = False, filter: Any = _FROM_INFO,
-                       channels: Any = _FROM_INFO, nan_policy: Any = _FROM_INFO) -> "Dataset":
+def preprocess_dataset(
+    dataset: Dataset,
+    *,
+    causal: bool = False,
+    filter: Any = _FROM_INFO,
+    channels: Any = _FROM_INFO,
+    nan_policy: Any = _FROM_INFO,
+) -> Dataset:
     """Preprocess every recording of a dataset with the dataset's own settings.
 
     Uses ``dataset.info["filter"]`` (a dict of :func:`design_filter` arguments, or None for no
@@ -173,8 +191,10 @@ def preprocess_dataset(dataset: "Dataset", *, causal: bool = False, filter: Any 
         channels = dataset.info.get("channels")
     if nan_policy is _FROM_INFO:  # datasets with lost samples (guided recordings) say "interpolate"
         nan_policy = dataset.info.get("nan_policy", "raise")
-    recs = [preprocess(r, filter=filter, channels=channels, causal=causal, nan_policy=nan_policy)
-            for r in dataset.recordings]
+    recs = [
+        preprocess(r, filter=filter, channels=channels, causal=causal, nan_policy=nan_policy)
+        for r in dataset.recordings
+    ]
     info = dict(dataset.info)
     info["preprocessing"] = {
         "filter": filter.to_dict() if isinstance(filter, FilterDesign) else filter,
@@ -182,14 +202,27 @@ def preprocess_dataset(dataset: "Dataset", *, causal: bool = False, filter: Any 
         "causal": bool(causal),
         "n_already_filtered": sum(r.meta["preprocessing"]["filter_mode"] == "already_filtered" for r in recs),
     }
-    logger.info("Preprocessed %d recordings of %r (%s filtering).", len(recs), dataset.name,
-                "causal" if causal else "zero-phase")
+    logger.info(
+        "Preprocessed %d recordings of %r (%s filtering).",
+        len(recs),
+        dataset.name,
+        "causal" if causal else "zero-phase",
+    )
     return Dataset(recs, dataset.name, dataset.root, dataset.window_s, dataset.window_mode, info)
 
 
-def dataset_windows(dataset: "Dataset", *, window_s: float | None = None, causal: bool = False,
-                    offsets_s: Sequence[float] = (0.0,), filter: Any = _FROM_INFO, channels: Any = _FROM_INFO,
-                    nan_policy: Any = _FROM_INFO, preprocess: bool = True, return_dataset: bool = False) -> Any:
+def dataset_windows(
+    dataset: Dataset,
+    *,
+    window_s: float | None = None,
+    causal: bool = False,
+    offsets_s: Sequence[float] = (0.0,),
+    filter: Any = _FROM_INFO,
+    channels: Any = _FROM_INFO,
+    nan_policy: Any = _FROM_INFO,
+    preprocess: bool = True,
+    return_dataset: bool = False,
+) -> Any:
     """The Dataset -> preprocess -> windows chain, in one call (train, evaluate, fine-tune, export use it).
 
     Parameters

@@ -1,10 +1,11 @@
 """Live recognition: ring buffer, causal filtering, sliding windows, model, post-processing, outputs."""
+
 from __future__ import annotations
 
 from .buffer import RingBuffer
 from .postprocess import CommandEvent, PostProcessor
 
-__all__ = ["CommandEvent", "PostProcessor", "RingBuffer", "Recognizer"]
+__all__ = ["CommandEvent", "PostProcessor", "Recognizer", "RingBuffer"]
 
 
 def __getattr__(name: str):

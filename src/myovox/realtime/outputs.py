@@ -1,9 +1,11 @@
 """Where command events go: JSON lines (stdout or a file), a callback, an LSL marker outlet."""
+
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
 from .postprocess import CommandEvent
 

@@ -13,13 +13,15 @@ Rules (each configurable):
    :class:`~myovox.realtime.recognizer.Recognizer`) clears the vote history, so the votes that
    fire a command all come from windows after the gap.
 """
+
 from __future__ import annotations
 
 import json
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -33,8 +35,16 @@ class CommandEvent:
 
     JSON message (one object per line on the CLI)::
 
-        {"type": "command", "label": "up", "label_id": 1, "confidence": 0.93,
-         "t_start": 12.3, "t_end": 13.7, "latency_ms": 4.1, "n_votes": 3}
+        {
+            "type": "command",
+            "label": "up",
+            "label_id": 1,
+            "confidence": 0.93,
+            "t_start": 12.3,
+            "t_end": 13.7,
+            "latency_ms": 4.1,
+            "n_votes": 3,
+        }
 
     ``t_start``/``t_end`` are stream seconds of the window that completed the vote;
     ``latency_ms`` is the wall time from the arrival of that window's last sample to the event.
@@ -67,9 +77,9 @@ class Decision:
 
     t_start: float
     t_end: float
-    label_id: int | None     # None: rejected (uncertain) or suppressed (too many lost samples)
+    label_id: int | None  # None: rejected (uncertain) or suppressed (too many lost samples)
     confidence: float
-    raw_label_id: int        # argmax before rejection
+    raw_label_id: int  # argmax before rejection
     suppressed: bool = False
 
 
@@ -91,14 +101,24 @@ class PostProcessor:
         Seconds after an event during which nothing fires.
     """
 
-    def __init__(self, classes, label_names: Mapping[int, str] | None = None, *, rest_label: int | None = 0,
-                 threshold: float = 0.6, n_votes: int = 3, min_votes: int = 2,
-                 refractory_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        classes,
+        label_names: Mapping[int, str] | None = None,
+        *,
+        rest_label: int | None = 0,
+        threshold: float = 0.6,
+        n_votes: int = 3,
+        min_votes: int = 2,
+        refractory_s: float = 1.0,
+    ) -> None:
         self.classes = np.asarray(classes)
         self.label_names = dict(label_names or {})
         self.rest_label = rest_label
         if not 0.0 <= threshold <= 1.0:
-            raise ValidationError(f"Invalid value for 'threshold': expected a probability in [0, 1], got {threshold!r}.")
+            raise ValidationError(
+                f"Invalid value for 'threshold': expected a probability in [0, 1], got {threshold!r}."
+            )
         self.threshold = float(threshold)
         self.n_votes = check_int("n_votes", n_votes, minimum=1)
         self.min_votes = check_int("min_votes", min_votes, minimum=1)
@@ -121,8 +141,7 @@ class PostProcessor:
         label = None if suppressed or conf < self.threshold else raw
         return Decision(t_start, t_end, label, conf, raw, suppressed)
 
-    def update(self, decision: Decision, arrival: float | None = None,
-               now: float | None = None) -> CommandEvent | None:
+    def update(self, decision: Decision, arrival: float | None = None, now: float | None = None) -> CommandEvent | None:
         """Feed one decision; returns an event when a command fires."""
         if decision.suppressed:
             self._votes.clear()
@@ -141,8 +160,15 @@ class PostProcessor:
         if n_agree < self.min_votes:
             return None
         latency = 0.0 if arrival is None or now is None else (now - arrival) * 1e3
-        event = CommandEvent(self.label_names.get(lab, str(lab)), lab, decision.confidence,
-                             decision.t_start, decision.t_end, latency, n_agree)
+        event = CommandEvent(
+            self.label_names.get(lab, str(lab)),
+            lab,
+            decision.confidence,
+            decision.t_start,
+            decision.t_end,
+            latency,
+            n_agree,
+        )
         self._last_event_t = decision.t_end
         self._last_event_label = lab
         self._armed = False

@@ -14,11 +14,13 @@ sinusoid and rings through the filter, which on SilentWear-like data halves even
 3 % packet loss. Windows with more than ``max_missing`` filled samples are suppressed (no
 decision) and clear the vote history, so that a command never fires on votes across a long gap.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -63,14 +65,29 @@ class Recognizer:
         Wall clock for latencies (``time.perf_counter``).
     """
 
-    def __init__(self, model: Any, *, sfreq: float, window_s: float, step_s: float = 0.1,
-                 ch_names: Sequence[str] | None = None, n_channels: int | None = None,
-                 filter_design: Any = None, label_names: Mapping[int, str] | None = None,
-                 rest_label: int | None = 0, threshold: float = 0.6, n_votes: int = 3, min_votes: int = 2,
-                 refractory_s: float = 1.0, max_missing: float = 0.25, gap_fill: str = "repeat",
-                 mains_hz: float | None = None,
-                 on_event: Callable[[CommandEvent], None] | None = None, keep_decisions: bool = False,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        model: Any,
+        *,
+        sfreq: float,
+        window_s: float,
+        step_s: float = 0.1,
+        ch_names: Sequence[str] | None = None,
+        n_channels: int | None = None,
+        filter_design: Any = None,
+        label_names: Mapping[int, str] | None = None,
+        rest_label: int | None = 0,
+        threshold: float = 0.6,
+        n_votes: int = 3,
+        min_votes: int = 2,
+        refractory_s: float = 1.0,
+        max_missing: float = 0.25,
+        gap_fill: str = "repeat",
+        mains_hz: float | None = None,
+        on_event: Callable[[CommandEvent], None] | None = None,
+        keep_decisions: bool = False,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.model = model
         self.sfreq = check_positive("sfreq", sfreq, "sampling rate in Hz")
         self.window_s = check_positive("window_s", window_s, "duration in seconds")
@@ -82,19 +99,29 @@ class Recognizer:
         if self.n_channels is None:
             raise ValidationError("Recognizer needs ch_names or n_channels (the model's input channels).")
         if not 0.0 <= max_missing < 1.0:
-            raise ValidationError(f"Invalid value for 'max_missing': expected a fraction in [0, 1), got {max_missing!r}.")
+            raise ValidationError(
+                f"Invalid value for 'max_missing': expected a fraction in [0, 1), got {max_missing!r}."
+            )
         self.max_missing = float(max_missing)
         self.gap_fill = check_option("gap_fill", gap_fill, ("repeat", "hold"))
         self.filter_design = filter_design
         if mains_hz is None:
-            notch = (filter_design.get("notch") if isinstance(filter_design, dict)
-                     else getattr(filter_design, "notch", None))
+            notch = (
+                filter_design.get("notch") if isinstance(filter_design, dict) else getattr(filter_design, "notch", None)
+            )
             mains_hz = float(notch) if notch else 50.0
         self.mains_hz = check_positive("mains_hz", mains_hz, "frequency in Hz")
         self.fill_lag = mains_period_samples(self.sfreq, self.mains_hz)
-        classes = np.asarray(getattr(model, "classes_"))
-        self.post = PostProcessor(classes, label_names, rest_label=rest_label, threshold=threshold,
-                                  n_votes=n_votes, min_votes=min_votes, refractory_s=refractory_s)
+        classes = np.asarray(model.classes_)
+        self.post = PostProcessor(
+            classes,
+            label_names,
+            rest_label=rest_label,
+            threshold=threshold,
+            n_votes=n_votes,
+            min_votes=min_votes,
+            refractory_s=refractory_s,
+        )
         self.on_event = on_event
         self.keep_decisions = keep_decisions
         self.clock = clock
@@ -102,7 +129,7 @@ class Recognizer:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_saved(cls, model_dir: str | Path, *, trust_pickle: bool = False, **overrides: Any) -> "Recognizer":
+    def from_saved(cls, model_dir: str | Path, *, trust_pickle: bool = False, **overrides: Any) -> Recognizer:
         """Build from a model folder saved by :func:`myovox.models.io.save_model` (its model card
         gives rate, window, channel order, filter design and label map). ``overrides`` are passed
         to the constructor (e.g. ``step_s``, ``threshold``, ``max_missing``)."""
@@ -111,8 +138,11 @@ class Recognizer:
         model, card = load_model(model_dir, trust_pickle=True) if trust_pickle else load_model(model_dir)
         kw = _card_arguments(card)
         if kw.pop("_zero_phase", False):
-            logger.warning("%s was trained on zero-phase filtered data; live filtering is causal, so its "
-                           "inputs differ from training (retrain with `myovox train --live`).", model_dir)
+            logger.warning(
+                "%s was trained on zero-phase filtered data; live filtering is causal, so its "
+                "inputs differ from training (retrain with `myovox train --live`).",
+                model_dir,
+            )
         kw.update(overrides)
         if kw.get("sfreq") is None or kw.get("window_s") is None:
             raise ValidationError(f"{model_dir}: the model card lacks sfreq or window_s; pass them explicitly.")
@@ -138,26 +168,37 @@ class Recognizer:
         self.decisions: list[Decision] = []
         self.probas: list[np.ndarray] = []
         self.events: list[CommandEvent] = []
-        self.stats = {"n_samples": 0, "n_windows": 0, "n_rejected": 0, "n_suppressed": 0, "n_events": 0,
-                      "n_missing_samples": 0}
+        self.stats = {
+            "n_samples": 0,
+            "n_windows": 0,
+            "n_rejected": 0,
+            "n_suppressed": 0,
+            "n_events": 0,
+            "n_missing_samples": 0,
+        }
 
     # ------------------------------------------------------------------ processing
     def bind(self, stream: BaseStream) -> None:
         """Check a started stream against the model (rate, channels) and map its channel order."""
         if abs(stream.sfreq - self.sfreq) > 1e-6 * self.sfreq:
-            raise StreamError(f"stream {stream.describe()} runs at {stream.sfreq:g} Hz but the model was trained "
-                              f"at {self.sfreq:g} Hz.")
+            raise StreamError(
+                f"stream {stream.describe()} runs at {stream.sfreq:g} Hz but the model was trained "
+                f"at {self.sfreq:g} Hz."
+            )
         names = tuple(stream.ch_names)
         if self.ch_names is not None and set(self.ch_names) <= set(names):
             self._stream_index = [names.index(c) for c in self.ch_names]
         elif len(names) == self.n_channels:
             self._stream_index = None
             if self.ch_names is not None and names != self.ch_names:
-                logger.warning("stream channel names %s differ from the model's; using them in stream order",
-                               list(names)[:4])
+                logger.warning(
+                    "stream channel names %s differ from the model's; using them in stream order", list(names)[:4]
+                )
         else:
-            raise StreamError(f"stream {stream.describe()} has {len(names)} channels but the model expects "
-                              f"{self.n_channels}" + (f" ({', '.join(self.ch_names)})" if self.ch_names else "") + ".")
+            raise StreamError(
+                f"stream {stream.describe()} has {len(names)} channels but the model expects "
+                f"{self.n_channels}" + (f" ({', '.join(self.ch_names)})" if self.ch_names else "") + "."
+            )
 
     def process(self, chunk: Chunk | np.ndarray, arrival: float | None = None) -> list[CommandEvent]:
         """Feed a chunk ``(n_channels, n)`` (or a :class:`Chunk`); returns the events it completed."""
@@ -179,16 +220,19 @@ class Recognizer:
         while pos < n:
             # never add more than the distance to the next window end, so the buffer always holds it
             total = self.buffer.n_written
-            next_end = self.n_window if total < self.n_window else total + self.n_step - (total - self.n_window) % self.n_step
+            next_end = (
+                self.n_window if total < self.n_window else total + self.n_step - (total - self.n_window) % self.n_step
+            )
             take = min(n - pos, next_end - total)
-            self.buffer.append(data[:, pos:pos + take], None if missing is None else missing[pos:pos + take])
+            self.buffer.append(data[:, pos : pos + take], None if missing is None else missing[pos : pos + take])
             pos += take
             if self.buffer.n_written == next_end:
                 win, miss = self.buffer.latest(self.n_window)
                 frac = float(miss.mean()) if miss.any() else 0.0
                 end = self.buffer.n_written
-                pending.append((win.copy(), (end - self.n_window) / self.sfreq, end / self.sfreq,
-                                frac > self.max_missing))
+                pending.append(
+                    (win.copy(), (end - self.n_window) / self.sfreq, end / self.sfreq, frac > self.max_missing)
+                )
         self.stats["n_samples"] += n
         return self._decide(pending, arrival)
 
@@ -249,10 +293,10 @@ class Recognizer:
             a, b = int(run[0]), int(run[-1]) + 1
             for k in range(a, b, lag):
                 e = min(k + lag, b)
-                src = ext[:, k:e]                      # one period earlier
+                src = ext[:, k:e]  # one period earlier
                 m = bad[:, k:e]
-                ext[:, lag + k:lag + e] = np.where(m, src, ext[:, lag + k:lag + e])
-        return ext[:, lag:lag + n]
+                ext[:, lag + k : lag + e] = np.where(m, src, ext[:, lag + k : lag + e])
+        return ext[:, lag : lag + n]
 
     def _decide(self, pending, arrival: float) -> list[CommandEvent]:
         if not pending:
@@ -285,8 +329,9 @@ class Recognizer:
                     self.on_event(event)
         return events
 
-    def run(self, stream: BaseStream, *, max_duration_s: float | None = None,
-            outputs: Iterable[Any] = ()) -> dict[str, Any]:
+    def run(
+        self, stream: BaseStream, *, max_duration_s: float | None = None, outputs: Iterable[Any] = ()
+    ) -> dict[str, Any]:
         """Read ``stream`` until it ends (or ``max_duration_s`` of stream time), sending events to
         ``outputs`` (objects with ``send(event)``). Returns the statistics. Everything received
         before a stream error is processed; the error is re-raised after the outputs are closed."""
@@ -334,10 +379,15 @@ def _card_arguments(card: Any) -> dict[str, Any]:
     dict sidecar of older myovox versions."""
     if not isinstance(card, dict):  # ModelCard
         label_map = {int(k): str(v) for k, v in (getattr(card, "label_map", None) or {}).items()}
-        return dict(sfreq=card.sfreq, window_s=card.window_s, ch_names=tuple(card.ch_names),
-                    filter_design=card.filter, label_names=label_map,
-                    rest_label=getattr(card, "rest_label", 0),
-                    _zero_phase=bool(card.filter) and not getattr(card, "causal", False))
+        return dict(
+            sfreq=card.sfreq,
+            window_s=card.window_s,
+            ch_names=tuple(card.ch_names),
+            filter_design=card.filter,
+            label_names=label_map,
+            rest_label=getattr(card, "rest_label", 0),
+            _zero_phase=bool(card.filter) and not getattr(card, "causal", False),
+        )
     side = card
     pre = side.get("preprocessing", {}) or {}
     return dict(

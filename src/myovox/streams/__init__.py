@@ -9,6 +9,7 @@ Every source puts lost samples back where they were lost (BioGAP packet counter,
 ``.bio`` file records, LSL time stamps, BrainFlow's package counter) as NaN samples flagged in
 ``Chunk.missing``, so sample index is true time; ``stream.stats`` counts them (``n_lost``, ``n_gaps``).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -20,10 +21,10 @@ from .base import BaseStream, Chunk
 
 #: spec scheme -> module of this package; each module's ``from_target(target, **options)`` builds its stream
 SCHEMES: dict[str, str] = {
-    "replay": "replay",        # replay:FILE
-    "lsl": "lsl",              # lsl:NAME (extra myovox[stream])
+    "replay": "replay",  # replay:FILE
+    "lsl": "lsl",  # lsl:NAME (extra myovox[stream])
     "brainflow": "brainflow",  # brainflow:BOARD (extra myovox[stream])
-    "biogap": "biogap",        # biogap:tcp://HOST:PORT, biogap:FILE, biogap:ble://ADDRESS?char=UUID
+    "biogap": "biogap",  # biogap:tcp://HOST:PORT, biogap:FILE, biogap:ble://ADDRESS?char=UUID
 }
 
 
@@ -38,7 +39,8 @@ def open_stream(spec: str, **options: Any) -> BaseStream:
     if not sep or kind not in SCHEMES:
         raise ValidationError(
             f"Invalid stream source {spec!r}: expected KIND:TARGET with KIND one of "
-            f"{', '.join(SCHEMES)}.{did_you_mean(kind, SCHEMES)}")
+            f"{', '.join(SCHEMES)}.{did_you_mean(kind, SCHEMES)}"
+        )
     module = importlib.import_module(f"{__name__}.{SCHEMES[kind]}")
     return module.from_target(target, **options)
 

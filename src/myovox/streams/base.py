@@ -1,9 +1,11 @@
 """The stream protocol shared by every live source, and the ``Chunk`` it delivers."""
+
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -97,7 +99,7 @@ class BaseStream(abc.ABC):
     def running(self) -> bool:
         return self._running
 
-    def start(self) -> "BaseStream":
+    def start(self) -> BaseStream:
         if self._running:
             return self
         self._open()
@@ -137,7 +139,7 @@ class BaseStream(abc.ABC):
             finally:
                 logger.info("stream %s stopped: %s", self.describe(), self.stats.as_dict())
 
-    def __enter__(self) -> "BaseStream":
+    def __enter__(self) -> BaseStream:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -169,8 +171,9 @@ class BaseStream(abc.ABC):
     def _close(self) -> None: ...
 
 
-def insert_missing(data: np.ndarray, at: Sequence[int], n_fill: Sequence[int],
-                   fill: float = np.nan) -> tuple[np.ndarray, np.ndarray]:
+def insert_missing(
+    data: np.ndarray, at: Sequence[int], n_fill: Sequence[int], fill: float = np.nan
+) -> tuple[np.ndarray, np.ndarray]:
     """Insert ``n_fill[i]`` filled samples before sample ``at[i]`` of ``data`` (n_channels, n).
 
     Returns the longer array (filled with ``fill``, NaN by default) and its ``missing`` mask, so
@@ -200,9 +203,14 @@ def insert_missing(data: np.ndarray, at: Sequence[int], n_fill: Sequence[int],
     return out, missing
 
 
-def gaps_from_timestamps(stamps: np.ndarray, sfreq: float, previous: float | None = None, *,
-                         tolerance_s: float = 0.025, max_gap_s: float = 30.0
-                         ) -> tuple[np.ndarray, np.ndarray]:
+def gaps_from_timestamps(
+    stamps: np.ndarray,
+    sfreq: float,
+    previous: float | None = None,
+    *,
+    tolerance_s: float = 0.025,
+    max_gap_s: float = 30.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Where samples are missing between consecutive time stamps of a fixed-rate stream.
 
     A step between two stamps (``previous`` is the stamp of the sample before ``stamps[0]``) that
@@ -225,14 +233,16 @@ def gaps_from_timestamps(stamps: np.ndarray, sfreq: float, previous: float | Non
     return idx[ok] + offset, n_fill[ok]
 
 
-def check_channels(stream: BaseStream, n_channels: int | None = None,
-                   ch_names: Sequence[str] | None = None) -> None:
+def check_channels(stream: BaseStream, n_channels: int | None = None, ch_names: Sequence[str] | None = None) -> None:
     """Raise ``StreamError`` when a started stream's channels do not match what a model expects."""
     if n_channels is not None and stream.n_channels != n_channels:
-        raise StreamError(f"stream {stream.describe()} has {stream.n_channels} channels but the model "
-                          f"expects {n_channels}.")
+        raise StreamError(
+            f"stream {stream.describe()} has {stream.n_channels} channels but the model expects {n_channels}."
+        )
     if ch_names is not None:
         missing = [c for c in ch_names if c not in stream.ch_names]
         if missing:
-            raise StreamError(f"stream {stream.describe()} lacks channels {missing} that the model needs "
-                              f"(it has {list(stream.ch_names)}).")
+            raise StreamError(
+                f"stream {stream.describe()} lacks channels {missing} that the model needs "
+                f"(it has {list(stream.ch_names)})."
+            )

@@ -8,6 +8,7 @@ undercounted by a multiple of 256 (there is nothing in the packets to tell).
 BLE needs the optional ``bleak`` extra and a bridge that forwards notifications to TCP; the
 decoder (:class:`myovox.io.biogap.PacketDecoder`) is the same.
 """
+
 from __future__ import annotations
 
 import socket
@@ -40,8 +41,9 @@ class BioGAPStream(BaseStream):
         Reconnect attempts after a stall or a closed connection before ``StreamError``.
     """
 
-    def __init__(self, target: str, *, read_size: int = 10 * bg.PACKET_SIZE, stall_timeout: float = 2.0,
-                 reconnect: int = 2) -> None:
+    def __init__(
+        self, target: str, *, read_size: int = 10 * bg.PACKET_SIZE, stall_timeout: float = 2.0, reconnect: int = 2
+    ) -> None:
         super().__init__()
         self.target = str(target)
         self.read_size = int(read_size)
@@ -88,13 +90,15 @@ class BioGAPStream(BaseStream):
                 if data:
                     return data
                 reason = "connection closed"
-            except socket.timeout:
+            except TimeoutError:
                 reason = f"no data for {self.stall_timeout:g} s"
             except OSError as err:
                 reason = str(err)
             if attempts >= self.reconnect:
-                raise StreamError(f"{self.describe()}: {reason}; gave up after {attempts} reconnect attempt(s). "
-                                  f"{self.stats.n_samples} samples were received and kept.")
+                raise StreamError(
+                    f"{self.describe()}: {reason}; gave up after {attempts} reconnect attempt(s). "
+                    f"{self.stats.n_samples} samples were received and kept."
+                )
             attempts += 1
             logger.warning("%s: %s; reconnecting (%d/%d)", self.describe(), reason, attempts, self.reconnect)
             self._close_socket()
@@ -110,8 +114,11 @@ class BioGAPStream(BaseStream):
             data = self._recv()
             if data is None:
                 if self.decoder.pending:
-                    logger.warning("%s: %d trailing bytes of an incomplete packet dropped at the end.",
-                                   self.describe(), self.decoder.pending)
+                    logger.warning(
+                        "%s: %d trailing bytes of an incomplete packet dropped at the end.",
+                        self.describe(),
+                        self.decoder.pending,
+                    )
                 return None
             out = self.decoder.feed(data)
             if out.n_packets:
@@ -154,21 +161,26 @@ def _check_target(target: str) -> tuple[str, int] | None:
     if "://" in target:
         url = urlparse(target)
         if url.scheme != "tcp":
-            raise ValidationError(f"Invalid BioGAP source {target!r}: expected tcp://HOST:PORT, "
-                                  f"ble://ADDRESS?char=UUID or a file of raw packets.")
+            raise ValidationError(
+                f"Invalid BioGAP source {target!r}: expected tcp://HOST:PORT, "
+                f"ble://ADDRESS?char=UUID or a file of raw packets."
+            )
         try:
             port = url.port
         except ValueError:
             port = -1
         if not url.hostname or port is None or not 0 < port < 65536:
-            raise ValidationError(f"Invalid BioGAP source {target!r}: expected tcp://HOST:PORT with a port "
-                                  f"between 1 and 65535.")
+            raise ValidationError(
+                f"Invalid BioGAP source {target!r}: expected tcp://HOST:PORT with a port between 1 and 65535."
+            )
         return url.hostname, port
     name = Path(target).name.lower()
     for suffix in _RECORDING_SUFFIXES:
         if name.endswith(suffix):
-            raise ValidationError(f"{target} is a {suffix} recording, not a dump of raw BioGAP packets; "
-                                  f"to stream it use --source replay:{target}.")
+            raise ValidationError(
+                f"{target} is a {suffix} recording, not a dump of raw BioGAP packets; "
+                f"to stream it use --source replay:{target}."
+            )
     return None
 
 
@@ -192,8 +204,15 @@ class BioGAPBLEStream(BioGAPStream):
         default ``bleak.BleakClient``.
     """
 
-    def __init__(self, address: str, char_uuid: str, *, stall_timeout: float = 2.0, connect_timeout: float = 10.0,
-                 client_factory=None) -> None:
+    def __init__(
+        self,
+        address: str,
+        char_uuid: str,
+        *,
+        stall_timeout: float = 2.0,
+        connect_timeout: float = 10.0,
+        client_factory=None,
+    ) -> None:
         super().__init__(f"ble://{address}", stall_timeout=stall_timeout, reconnect=0)
         if not char_uuid:
             raise ValidationError("BioGAPBLEStream needs char_uuid, the characteristic that notifies packets.")
@@ -236,8 +255,10 @@ class BioGAPBLEStream(BioGAPStream):
         try:
             data = self._queue.get(timeout=self.stall_timeout)
         except queue.Empty:
-            raise StreamError(f"{self.describe()}: no notification for {self.stall_timeout:g} s (device out of "
-                              f"range or switched off). {self.stats.n_samples} samples were received and kept.")
+            raise StreamError(
+                f"{self.describe()}: no notification for {self.stall_timeout:g} s (device out of "
+                f"range or switched off). {self.stats.n_samples} samples were received and kept."
+            )
         while not self._queue.empty() and len(data) < self.read_size:  # batch what is already there
             data += self._queue.get_nowait()
         return data
@@ -253,6 +274,7 @@ class BioGAPBLEStream(BioGAPStream):
         import asyncio
 
         if getattr(self, "_loop", None) is not None and getattr(self, "_client", None) is not None:
+
             async def disconnect():
                 try:
                     await self._client.stop_notify(self.char_uuid)

@@ -4,6 +4,7 @@ Example for an OpenBCI Cyton on a serial port::
 
     BrainFlowStream(board="cyton", serial_port="/dev/ttyUSB0")
 """
+
 from __future__ import annotations
 
 import time
@@ -17,8 +18,13 @@ from ..exceptions import StreamError, ValidationError
 from .base import BaseStream, Chunk, insert_missing
 
 #: friendly names -> BrainFlow BoardIds member names
-BOARDS = {"synthetic": "SYNTHETIC_BOARD", "playback": "PLAYBACK_FILE_BOARD", "cyton": "CYTON_BOARD",
-          "cyton_daisy": "CYTON_DAISY_BOARD", "ganglion": "GANGLION_BOARD"}
+BOARDS = {
+    "synthetic": "SYNTHETIC_BOARD",
+    "playback": "PLAYBACK_FILE_BOARD",
+    "cyton": "CYTON_BOARD",
+    "cyton_daisy": "CYTON_DAISY_BOARD",
+    "ganglion": "GANGLION_BOARD",
+}
 
 
 class BrainFlowStream(BaseStream):
@@ -42,9 +48,17 @@ class BrainFlowStream(BaseStream):
         compression).
     """
 
-    def __init__(self, board: str | int = "synthetic", *, serial_port: str = "", file: str = "",
-                 master_board: str | int | None = None, stall_timeout: float = 3.0,
-                 poll_s: float = 0.01, fill_lost: bool = True) -> None:
+    def __init__(
+        self,
+        board: str | int = "synthetic",
+        *,
+        serial_port: str = "",
+        file: str = "",
+        master_board: str | int | None = None,
+        stall_timeout: float = 3.0,
+        poll_s: float = 0.01,
+        fill_lost: bool = True,
+    ) -> None:
         super().__init__()
         self.board, self.serial_port, self.file, self.master_board = board, serial_port, file, master_board
         self.stall_timeout = check_positive("stall_timeout", stall_timeout, "duration in seconds")
@@ -62,8 +76,10 @@ class BrainFlowStream(BaseStream):
             return int(board)
         key = str(board).lower()
         if key not in BOARDS:
-            raise ValidationError(f"Unknown BrainFlow board {board!r}; known: {', '.join(BOARDS)} or a board id."
-                                  f"{did_you_mean(key, BOARDS)}")
+            raise ValidationError(
+                f"Unknown BrainFlow board {board!r}; known: {', '.join(BOARDS)} or a board id."
+                f"{did_you_mean(key, BOARDS)}"
+            )
         return int(getattr(bs.BoardIds, BOARDS[key]).value)
 
     def _open(self) -> None:
@@ -121,8 +137,9 @@ class BrainFlowStream(BaseStream):
                     at, n_fill = self._lost_from_counter(np.asarray(data[self._pk_row]))
                     if at.size:
                         emg, missing = insert_missing(emg, at, n_fill)
-                        self.stats.extra["samples_lost_by_counter"] = (
-                            self.stats.extra.get("samples_lost_by_counter", 0) + int(n_fill.sum()))
+                        self.stats.extra["samples_lost_by_counter"] = self.stats.extra.get(
+                            "samples_lost_by_counter", 0
+                        ) + int(n_fill.sum())
                         return self._make_chunk(emg, missing=missing)
                 return self._make_chunk(emg, timestamps=ts)
             if time.monotonic() >= deadline:

@@ -4,6 +4,7 @@ LSL carries no packet counter, so the inlet finds lost samples in the time stamp
 consecutive stamps longer than one sample period plus ``gap_tolerance_s`` is filled with flagged
 NaN samples (see :func:`myovox.streams.base.gaps_from_timestamps`), so stream time stays true.
 """
+
 from __future__ import annotations
 
 import threading
@@ -46,9 +47,19 @@ class LSLStream(BaseStream):
         Steps longer than this are not filled (a clock reset or a paused outlet, default 30 s).
     """
 
-    def __init__(self, name: str | None = None, *, stream_type: str = "EMG", resolve_timeout: float = 5.0,
-                 stall_timeout: float = 2.0, reconnect: int = 3, max_chunk_s: float = 0.1,
-                 fill_gaps: bool = True, gap_tolerance_s: float = 0.05, max_gap_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        stream_type: str = "EMG",
+        resolve_timeout: float = 5.0,
+        stall_timeout: float = 2.0,
+        reconnect: int = 3,
+        max_chunk_s: float = 0.1,
+        fill_gaps: bool = True,
+        gap_tolerance_s: float = 0.05,
+        max_gap_s: float = 30.0,
+    ) -> None:
         super().__init__()
         self.name, self.stream_type = name, stream_type
         self.resolve_timeout = check_positive("resolve_timeout", resolve_timeout, "duration in seconds")
@@ -99,8 +110,9 @@ class LSLStream(BaseStream):
             if samples:
                 data = np.asarray(samples, dtype=np.float64).T
                 if data.shape[0] != self.n_channels:
-                    raise StreamError(f"{self.describe()} delivered {data.shape[0]} channels, "
-                                      f"expected {self.n_channels}.")
+                    raise StreamError(
+                        f"{self.describe()} delivered {data.shape[0]} channels, expected {self.n_channels}."
+                    )
                 self._last_data = time.monotonic()
                 self._attempts = 0
                 return self._chunk_with_gaps(data, np.asarray(stamps, dtype=np.float64))
@@ -113,8 +125,9 @@ class LSLStream(BaseStream):
         previous, self._last_stamp = self._last_stamp, float(stamps[-1]) if stamps.size else self._last_stamp
         if not self.fill_gaps or stamps.size != data.shape[1]:
             return self._make_chunk(data, timestamps=stamps)
-        at, n_fill = gaps_from_timestamps(stamps, self.sfreq, previous, tolerance_s=self.gap_tolerance_s,
-                                          max_gap_s=self.max_gap_s)
+        at, n_fill = gaps_from_timestamps(
+            stamps, self.sfreq, previous, tolerance_s=self.gap_tolerance_s, max_gap_s=self.max_gap_s
+        )
         if not at.size:
             return self._make_chunk(data, timestamps=stamps)
         filled, missing = insert_missing(data, at, n_fill)
@@ -137,8 +150,13 @@ class LSLStream(BaseStream):
         while self._attempts < self.reconnect:
             self._attempts += 1
             attempt = self._attempts
-            logger.warning("%s stalled (no data for %.1f s); reconnecting (%d/%d)", self.describe(),
-                           time.monotonic() - self._last_data, attempt, self.reconnect)
+            logger.warning(
+                "%s stalled (no data for %.1f s); reconnecting (%d/%d)",
+                self.describe(),
+                time.monotonic() - self._last_data,
+                attempt,
+                self.reconnect,
+            )
             try:
                 self._inlet.close_stream()
             except Exception:  # noqa: BLE001 - a dead inlet may fail to close
@@ -152,8 +170,10 @@ class LSLStream(BaseStream):
             self._inlet = inlet
             self.stats.n_reconnects += 1
             return
-        raise StreamError(f"{self.describe()} stalled: no data for {time.monotonic() - self._last_data:.1f} s "
-                          f"and {self.reconnect} reconnect attempts failed.")
+        raise StreamError(
+            f"{self.describe()} stalled: no data for {time.monotonic() - self._last_data:.1f} s "
+            f"and {self.reconnect} reconnect attempts failed."
+        )
 
     def _close(self) -> None:
         if self._inlet is not None:
@@ -181,12 +201,12 @@ def _channel_names(info) -> tuple[str, ...]:
     return tuple(names)
 
 
-def make_outlet(name: str, ch_names, sfreq: float, *, stream_type: str = "EMG", source_id: str | None = None,
-                units: str = "") -> Any:
+def make_outlet(
+    name: str, ch_names, sfreq: float, *, stream_type: str = "EMG", source_id: str | None = None, units: str = ""
+) -> Any:
     """Create a float32 LSL outlet with channel labels in its description."""
     pylsl = _pylsl()
-    info = pylsl.StreamInfo(name, stream_type, len(ch_names), sfreq, pylsl.cf_float32,
-                            source_id or f"myovox-{name}")
+    info = pylsl.StreamInfo(name, stream_type, len(ch_names), sfreq, pylsl.cf_float32, source_id or f"myovox-{name}")
     chans = info.desc().append_child("channels")
     for c in ch_names:
         node = chans.append_child("channel")
@@ -196,17 +216,26 @@ def make_outlet(name: str, ch_names, sfreq: float, *, stream_type: str = "EMG", 
     return pylsl.StreamOutlet(info, chunk_size=0, max_buffered=60)
 
 
-def publish_recording(recording: Recording, name: str = "myovox", *, stream_type: str = "EMG",
-                      chunk_s: float = 0.02, realtime: bool = True, loop: bool = False,
-                      stop_event: threading.Event | None = None, wait_for_consumer: float = 0.0,
-                      linger_s: float = 1.0) -> int:
+def publish_recording(
+    recording: Recording,
+    name: str = "myovox",
+    *,
+    stream_type: str = "EMG",
+    chunk_s: float = 0.02,
+    realtime: bool = True,
+    loop: bool = False,
+    stop_event: threading.Event | None = None,
+    wait_for_consumer: float = 0.0,
+    linger_s: float = 1.0,
+) -> int:
     """Push a recording to an LSL outlet chunk by chunk; returns the number of samples pushed.
 
     ``wait_for_consumer`` seconds are spent waiting for an inlet to connect before pushing; after the
     last chunk the outlet stays open ``linger_s`` seconds so that connected inlets receive everything.
     """
-    outlet = make_outlet(name, recording.ch_names, recording.sfreq, stream_type=stream_type,
-                         units=str(recording.meta.get("units", "")))
+    outlet = make_outlet(
+        name, recording.ch_names, recording.sfreq, stream_type=stream_type, units=str(recording.meta.get("units", ""))
+    )
     if wait_for_consumer > 0:
         outlet.wait_for_consumers(wait_for_consumer)
     n = max(1, int(round(chunk_s * recording.sfreq)))
@@ -216,7 +245,7 @@ def publish_recording(recording: Recording, name: str = "myovox", *, stream_type
         for start in range(0, len(data), n):
             if stop_event is not None and stop_event.is_set():
                 return pushed
-            block = data[start:start + n]
+            block = data[start : start + n]
             if realtime:
                 wait = t0 + (pushed + len(block)) / recording.sfreq - time.monotonic()
                 if wait > 0:

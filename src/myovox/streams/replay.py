@@ -6,18 +6,20 @@ place of its lost packets (``read_bio(fill_lost="nan")``), and a Recording whose
 synthetic generator) gets them inserted here. Inserted and NaN samples are flagged in
 ``Chunk.missing``, so stream time stays true and ``stats.n_lost`` counts them.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from .._checks import check_positive
+from .._logging import logger
 from ..exceptions import StreamError
 from ..recording import Recording
-from .._logging import logger
 from .base import BaseStream, Chunk, insert_missing
 
 
@@ -43,10 +45,18 @@ class ReplayStream(BaseStream):
         Injectable time source and sleep (tests pass fake ones).
     """
 
-    def __init__(self, source: Recording | str | Path, *, chunk_s: float = 0.04, realtime: bool = False,
-                 speed: float = 1.0, loop: bool = False, fill_lost: bool = True,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        source: Recording | str | Path,
+        *,
+        chunk_s: float = 0.04,
+        realtime: bool = False,
+        speed: float = 1.0,
+        loop: bool = False,
+        fill_lost: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         super().__init__()
         self.source = source
         self.chunk_s = check_positive("chunk_s", chunk_s, "duration in seconds")
@@ -95,8 +105,8 @@ class ReplayStream(BaseStream):
             wait = due - self.clock()
             if wait > 0:
                 self.sleep(wait)
-        data = rec.data[:, self._pos:stop]
-        labels = None if rec.labels is None else rec.labels[self._pos:stop]
+        data = rec.data[:, self._pos : stop]
+        labels = None if rec.labels is None else rec.labels[self._pos : stop]
         missing = ~np.isfinite(data).all(axis=0) if not np.isfinite(data).all() else None
         self._pos = stop
         return self._make_chunk(data, labels=labels, missing=missing)
@@ -118,8 +128,11 @@ def fill_lost_packets(rec: Recording) -> tuple[Recording, int]:
     if not isinstance(records, (list, tuple)) or not records:
         return rec, 0
     n_packets = int(sum(int(r.get("n_lost", 0)) for r in records if isinstance(r, dict)))
-    already = ("inserted_packets" in meta or "filled_lost_samples" in meta
-               or any(isinstance(r, dict) and r.get("filled_sample_index_after_gap") is not None for r in records))
+    already = (
+        "inserted_packets" in meta
+        or "filled_lost_samples" in meta
+        or any(isinstance(r, dict) and r.get("filled_sample_index_after_gap") is not None for r in records)
+    )
     if already:
         return rec, n_packets
     spp = meta.get("samples_per_packet")
@@ -127,15 +140,19 @@ def fill_lost_packets(rec: Recording) -> tuple[Recording, int]:
         at = [int(r["emg_sample_index_after_gap"]) for r in records]
         n_fill = [int(r["n_lost"]) * int(spp) for r in records]
     except (KeyError, TypeError, ValueError):
-        logger.warning("%s: meta['lost_packets'] lacks sample positions or samples_per_packet; lost packets "
-                       "are not re-inserted (stream time runs ahead after each gap).", rec.source)
+        logger.warning(
+            "%s: meta['lost_packets'] lacks sample positions or samples_per_packet; lost packets "
+            "are not re-inserted (stream time runs ahead after each gap).",
+            rec.source,
+        )
         return rec, n_packets
     order = np.argsort(at, kind="stable")
     at_s, n_s = np.asarray(at)[order], np.asarray(n_fill)[order]
     keep = at_s <= rec.n_times
     if not keep.all():
-        logger.warning("%s: %d lost-packet record(s) point past the end of the data; ignored.", rec.source,
-                       int((~keep).sum()))
+        logger.warning(
+            "%s: %d lost-packet record(s) point past the end of the data; ignored.", rec.source, int((~keep).sum())
+        )
     at_s, n_s = at_s[keep], n_s[keep]
     data, missing = insert_missing(rec.data, at_s, n_s)
     labels = rec.labels

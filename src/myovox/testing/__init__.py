@@ -4,6 +4,7 @@
 (word-specific muscle patterns, day-to-day electrode shifts, silent vs vocalized) makes the
 reference's findings observable without real data.
 """
+
 from __future__ import annotations
 
 from .synth import CONDITIONS, SynthConfig, generate_dataset, generate_recording

@@ -7,7 +7,7 @@ Use it to test everything that reads a live device (``myovox stream``/``record``
 
     with SimulatedBioGAP(recording, loss=0.02, stall_at_s=5, stall_s=1.5, speed=10.0) as dev:
         main(["stream", "--source", dev.address, "--model", "model", "--duration", "20"])
-        print(dev.stats)            # packets sent, dropped, lost in the stall, connections
+        print(dev.stats)  # packets sent, dropped, lost in the stall, connections
 
 The device serves the 234-byte packets of :mod:`myovox.io.biogap` (4 samples x 16 channels,
 uint8 counter) in a background thread, ``packets_per_send`` packets per ``send`` (BLE delivers a
@@ -29,15 +29,17 @@ connection, like a device switched off (``loop=True`` serves the recording again
 Samples that are NaN in the recording (e.g. lost packets filled by ``read_bio(fill_lost="nan")``)
 make their packet lost, so a recording with losses is served with the same losses.
 """
+
 from __future__ import annotations
 
 import math
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -58,14 +60,14 @@ class DeviceStats:
     delivered: random loss, the stall, NaN samples in the recording and time without a client.
     """
 
-    n_packets: int = 0          # packets in the recording
-    n_sent: int = 0             # packets delivered (on every connection together)
-    n_dropped_random: int = 0   # packets lost by ``loss``/``burst``
-    n_dropped_stall: int = 0    # packets lost in the stall
-    n_dropped_nan: int = 0      # packets with NaN samples in the recording
+    n_packets: int = 0  # packets in the recording
+    n_sent: int = 0  # packets delivered (on every connection together)
+    n_dropped_random: int = 0  # packets lost by ``loss``/``burst``
+    n_dropped_stall: int = 0  # packets lost in the stall
+    n_dropped_nan: int = 0  # packets with NaN samples in the recording
     n_dropped_offline: int = 0  # packets that fell due while no client was connected
     n_connections: int = 0
-    finished: bool = False      # the whole recording was served
+    finished: bool = False  # the whole recording was served
     lost_packets: list[int] = field(default_factory=list)
 
     @property
@@ -113,21 +115,36 @@ class SimulatedBioGAP:
 
     Examples
     --------
-    >>> with SimulatedBioGAP(loss=0.02, speed=None) as dev:      # doctest: +SKIP
+    >>> with SimulatedBioGAP(loss=0.02, speed=None) as dev:  # doctest: +SKIP
     ...     dev.address
     'biogap:tcp://127.0.0.1:40123'
     """
 
-    def __init__(self, recording: Recording | str | Path | None = None, *, loss: float = 0.0, burst: int = 1,
-                 drop: Sequence[int] = (), stall_at_s: float | None = None, stall_s: float = 0.0, stall_drops: bool = True,
-                 speed: float | None = 1.0, loop: bool = False, seed: int = 0, host: str = "127.0.0.1",
-                 port: int = 0, packets_per_send: int = 5, counter_start: int = 0) -> None:
+    def __init__(
+        self,
+        recording: Recording | str | Path | None = None,
+        *,
+        loss: float = 0.0,
+        burst: int = 1,
+        drop: Sequence[int] = (),
+        stall_at_s: float | None = None,
+        stall_s: float = 0.0,
+        stall_drops: bool = True,
+        speed: float | None = 1.0,
+        loop: bool = False,
+        seed: int = 0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        packets_per_send: int = 5,
+        counter_start: int = 0,
+    ) -> None:
         if not (isinstance(loss, (int, float)) and 0.0 <= loss < 1.0):
             raise ValidationError(f"Invalid value for 'loss': expected a probability in [0, 1), got {loss!r}.")
         self.loss = float(loss)
         self.burst = check_int("burst", burst, minimum=1)
-        self.stall_at_s = None if stall_at_s is None else check_positive("stall_at_s", stall_at_s,
-                                                                          "time in seconds", allow_zero=True)
+        self.stall_at_s = (
+            None if stall_at_s is None else check_positive("stall_at_s", stall_at_s, "time in seconds", allow_zero=True)
+        )
         self.stall_s = check_positive("stall_s", stall_s, "duration in seconds", allow_zero=True)
         self.stall_drops = bool(stall_drops)
         self.speed = None if speed is None else check_positive("speed", speed, "real-time factor")
@@ -144,10 +161,17 @@ class SimulatedBioGAP:
         if explicit.size and (explicit.min() < 0 or explicit.max() >= self.n_packets):
             raise ValidationError(f"Invalid value for 'drop': packet indices must lie in [0, {self.n_packets}).")
         self._drop[explicit] = True
-        if self.stall_at_s is not None and self.stall_drops and self.stall_s * bg.SFREQ / bg.SAMPLES_PER_PACKET \
-                >= bg.COUNTER_MODULO:
-            logger.warning("SimulatedBioGAP: a stall of %g s drops more than %d packets; the uint8 counter cannot "
-                           "tell how many were lost.", self.stall_s, bg.COUNTER_MODULO - 1)
+        if (
+            self.stall_at_s is not None
+            and self.stall_drops
+            and self.stall_s * bg.SFREQ / bg.SAMPLES_PER_PACKET >= bg.COUNTER_MODULO
+        ):
+            logger.warning(
+                "SimulatedBioGAP: a stall of %g s drops more than %d packets; the uint8 counter cannot "
+                "tell how many were lost.",
+                self.stall_s,
+                bg.COUNTER_MODULO - 1,
+            )
         self._req_port = check_int("port", port, minimum=0)
         self._srv: socket.socket | None = None
         self._conn: socket.socket | None = None
@@ -177,8 +201,9 @@ class SimulatedBioGAP:
         from ..streams.replay import fill_lost_packets
 
         if rec.n_channels != bg.N_CHANNELS:
-            raise ValidationError(f"SimulatedBioGAP serves {bg.N_CHANNELS} channels; {rec.source} has "
-                                  f"{rec.n_channels}.")
+            raise ValidationError(
+                f"SimulatedBioGAP serves {bg.N_CHANNELS} channels; {rec.source} has {rec.n_channels}."
+            )
         if abs(rec.sfreq - bg.SFREQ) > 1e-6:
             raise ValidationError(f"SimulatedBioGAP serves {bg.SFREQ:g} Hz; {rec.source} runs at {rec.sfreq:g} Hz.")
         rec, _ = fill_lost_packets(rec)  # lost packets the meta lists become NaN, so they stay lost
@@ -198,7 +223,7 @@ class SimulatedBioGAP:
         p = self.loss / (self.burst * (1 - self.loss) + self.loss)
         starts = np.flatnonzero(rng.uniform(size=n) < p)
         for s in starts:
-            drop[s:s + self.burst] = True
+            drop[s : s + self.burst] = True
         return drop
 
     # ------------------------------------------------------------------ public API
@@ -224,7 +249,7 @@ class SimulatedBioGAP:
         """Recording time served (seconds)."""
         return self.n_packets * bg.SAMPLES_PER_PACKET / bg.SFREQ
 
-    def start(self) -> "SimulatedBioGAP":
+    def start(self) -> SimulatedBioGAP:
         """Listen and serve in a background thread; returns self."""
         if self._thread is not None:
             return self
@@ -251,7 +276,7 @@ class SimulatedBioGAP:
         """Wait until the whole recording was served; True when it was."""
         return self.done.wait(timeout)
 
-    def __enter__(self) -> "SimulatedBioGAP":
+    def __enter__(self) -> SimulatedBioGAP:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -259,9 +284,11 @@ class SimulatedBioGAP:
 
     def __repr__(self) -> str:
         where = f"{self.host}:{self._port}" if self._srv is not None else "not started"
-        return (f"SimulatedBioGAP({self.n_packets} packets, {self.duration_s:.1f} s, loss={self.loss:g}, "
-                f"burst={self.burst}, stall_at_s={self.stall_at_s}, stall_s={self.stall_s:g}, "
-                f"speed={self.speed}, {where})")
+        return (
+            f"SimulatedBioGAP({self.n_packets} packets, {self.duration_s:.1f} s, loss={self.loss:g}, "
+            f"burst={self.burst}, stall_at_s={self.stall_at_s}, stall_s={self.stall_s:g}, "
+            f"speed={self.speed}, {where})"
+        )
 
     # ------------------------------------------------------------------ serving
     def _serve_safely(self) -> None:
@@ -277,7 +304,7 @@ class SimulatedBioGAP:
         while not self._stop.is_set():
             try:
                 conn, _ = self._srv.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return False
@@ -317,9 +344,8 @@ class SimulatedBioGAP:
         if self.n_packets == 0 or not self._accept():
             self.done.set()
             return
-        per_packet = bg.SAMPLES_PER_PACKET / bg.SFREQ          # recording seconds per packet
-        stall_pk = (None if self.stall_at_s is None
-                    else int(math.floor(self.stall_at_s / per_packet)))
+        per_packet = bg.SAMPLES_PER_PACKET / bg.SFREQ  # recording seconds per packet
+        stall_pk = None if self.stall_at_s is None else int(math.floor(self.stall_at_s / per_packet))
         stall_n = int(round(self.stall_s / per_packet))
         total = math.inf if self.loop else self.n_packets
         wall = (lambda t: t / self.speed) if self.speed else None
@@ -348,7 +374,7 @@ class SimulatedBioGAP:
                 # delivered late: silence, then the packets due meanwhile go out back to back
                 self._sleep_until(time.monotonic() + silence)
             if wall is not None:
-                due_now = int((time.monotonic() - t0) / wall(per_packet)) + 1   # packets due so far
+                due_now = int((time.monotonic() - t0) / wall(per_packet)) + 1  # packets due so far
                 if due_now <= i:
                     self._sleep_until(t0 + wall(i * per_packet))
                     continue

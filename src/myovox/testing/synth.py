@@ -19,13 +19,15 @@ findings can be observed on synthetic data:
   noise, 50 Hz mains, baseline wander and DC offsets, stored as float32 in 0.1 uV units like
   BioGAP-Ultra; optional lost BLE packets (4 samples each).
 """
+
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -136,12 +138,25 @@ class SynthConfig:
     packet_loss: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("sfreq", "start_s", "rest_s", "cue_s", "utterance_s", "emg_amplitude",
-                     "silent_gain"):
+        for name in ("sfreq", "start_s", "rest_s", "cue_s", "utterance_s", "emg_amplitude", "silent_gain"):
             check_positive(name, getattr(self, name))
-        for name in ("tail_s", "utterance_jitter", "amplitude_jitter", "timing_jitter_s",
-                     "electrode_shift", "band_stretch", "gain_jitter", "channel_mixing", "background_uv", "noise_uv",
-                     "mains_uv", "wander_uv", "dc_uv", "swallow_rate_hz", "packet_loss"):
+        for name in (
+            "tail_s",
+            "utterance_jitter",
+            "amplitude_jitter",
+            "timing_jitter_s",
+            "electrode_shift",
+            "band_stretch",
+            "gain_jitter",
+            "channel_mixing",
+            "background_uv",
+            "noise_uv",
+            "mains_uv",
+            "wander_uv",
+            "dc_uv",
+            "swallow_rate_hz",
+            "packet_loss",
+        ):
             check_positive(name, getattr(self, name), allow_zero=True)
         check_int("n_channels", self.n_channels, minimum=1)
         check_int("n_repetitions", self.n_repetitions, minimum=1)
@@ -152,22 +167,26 @@ class SynthConfig:
         object.__setattr__(self, "words", words)
         if self.n_channels > len(PHYSICAL_ORDER):
             raise ValidationError(
-                f"Invalid value for 'n_channels': at most {len(PHYSICAL_ORDER)}, got {self.n_channels}.")
+                f"Invalid value for 'n_channels': at most {len(PHYSICAL_ORDER)}, got {self.n_channels}."
+            )
         lo, hi = (float(v) for v in self.delay_s)
         if not 0 <= lo <= hi:
             raise ValidationError(f"Invalid value for 'delay_s': expected 0 <= low <= high, got {self.delay_s!r}.")
         object.__setattr__(self, "delay_s", (lo, hi))
         if self.utterance_jitter >= 1:
             raise ValidationError(
-                f"Invalid value for 'utterance_jitter': expected a fraction below 1, got {self.utterance_jitter!r}.")
+                f"Invalid value for 'utterance_jitter': expected a fraction below 1, got {self.utterance_jitter!r}."
+            )
         if self.packet_loss >= 1:
             raise ValidationError(
-                f"Invalid value for 'packet_loss': expected a probability below 1, got {self.packet_loss!r}.")
+                f"Invalid value for 'packet_loss': expected a probability below 1, got {self.packet_loss!r}."
+            )
         if self.sfreq <= 2 * 150:
             raise ValidationError(
-                f"Invalid value for 'sfreq': expected > 300 Hz for 20-150 Hz EMG, got {self.sfreq!r}.")
+                f"Invalid value for 'sfreq': expected > 300 Hz for 20-150 Hz EMG, got {self.sfreq!r}."
+            )
 
-    def replace(self, **changes: Any) -> "SynthConfig":
+    def replace(self, **changes: Any) -> SynthConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
@@ -215,11 +234,11 @@ def _subject_index(subject: int | str) -> int:
 # ---------------------------------------------------------------------------- the model
 @dataclass(frozen=True)
 class _Anatomy:
-    centre: np.ndarray        # (M,) position of each muscle along the band, in electrode pitches
-    width: np.ndarray         # (M,) spatial spread
-    depth: np.ndarray         # (M,) strength at the skin
-    lobe_offset: np.ndarray   # (M,) position of a weaker side lobe relative to the centre
-    lobe_gain: np.ndarray     # (M,)
+    centre: np.ndarray  # (M,) position of each muscle along the band, in electrode pitches
+    width: np.ndarray  # (M,) spatial spread
+    depth: np.ndarray  # (M,) strength at the skin
+    lobe_offset: np.ndarray  # (M,) position of a weaker side lobe relative to the centre
+    lobe_gain: np.ndarray  # (M,)
     bursts: dict[str, tuple[np.ndarray, ...]]  # condition -> (word, muscle, time, width, amp) arrays
 
 
@@ -274,13 +293,13 @@ def _n_choose_3(n: int) -> int:
 
 @dataclass(frozen=True)
 class _Placement:
-    projection: np.ndarray    # (M, C) muscle -> channel amplitude
-    local: np.ndarray         # (C,) share of independent (near-electrode) activity
-    noise: np.ndarray         # (C,) white noise RMS, 0.1 uV
-    background: np.ndarray    # (C,) tonic EMG RMS, 0.1 uV
-    mains: np.ndarray         # (C,) 50 Hz amplitude, 0.1 uV
-    mains_phase: np.ndarray   # (C,)
-    dc: np.ndarray            # (C,) DC offset, 0.1 uV
+    projection: np.ndarray  # (M, C) muscle -> channel amplitude
+    local: np.ndarray  # (C,) share of independent (near-electrode) activity
+    noise: np.ndarray  # (C,) white noise RMS, 0.1 uV
+    background: np.ndarray  # (C,) tonic EMG RMS, 0.1 uV
+    mains: np.ndarray  # (C,) 50 Hz amplitude, 0.1 uV
+    mains_phase: np.ndarray  # (C,)
+    dc: np.ndarray  # (C,) DC offset, 0.1 uV
     shift: float
 
 
@@ -297,9 +316,10 @@ def _placement(subject: int, session: int, anat: _Anatomy, cfg: SynthConfig, see
     mid = (len(PHYSICAL_ORDER) - 1) / 2
     pos = mid + (phys - mid) * stretch + shift
     d = pos[None, :] - anat.centre[:, None]
-    proj = anat.depth[:, None] * (np.exp(-0.5 * (d / anat.width[:, None]) ** 2)
-                                  + anat.lobe_gain[:, None]
-                                  * np.exp(-0.5 * ((d - anat.lobe_offset[:, None]) / anat.width[:, None]) ** 2))
+    proj = anat.depth[:, None] * (
+        np.exp(-0.5 * (d / anat.width[:, None]) ** 2)
+        + anat.lobe_gain[:, None] * np.exp(-0.5 * ((d - anat.lobe_offset[:, None]) / anat.width[:, None]) ** 2)
+    )
     # neighbouring electrodes (physically adjacent) leak into each other
     alpha = rng.uniform(0, cfg.channel_mixing, c)
     mix = np.eye(c) * (1 - alpha)[:, None]
@@ -323,8 +343,9 @@ def _placement(subject: int, session: int, anat: _Anatomy, cfg: SynthConfig, see
     )
 
 
-def _band_noise(rng: np.random.Generator, n_rows: int, n_times: int, sfreq: float,
-                band: tuple[float, float] = (20.0, 150.0)) -> np.ndarray:
+def _band_noise(
+    rng: np.random.Generator, n_rows: int, n_times: int, sfreq: float, band: tuple[float, float] = (20.0, 150.0)
+) -> np.ndarray:
     """Unit-RMS Gaussian noise limited to ``band`` (smooth spectral edges), float32."""
     import scipy.fft
 
@@ -342,11 +363,10 @@ def _band_noise(rng: np.random.Generator, n_rows: int, n_times: int, sfreq: floa
     return x
 
 
-def _add_bursts(env: np.ndarray, rows: np.ndarray, centres: np.ndarray, widths: np.ndarray,
-                amps: np.ndarray) -> None:
+def _add_bursts(env: np.ndarray, rows: np.ndarray, centres: np.ndarray, widths: np.ndarray, amps: np.ndarray) -> None:
     """Add Gaussian bursts ``amps * exp(-((t - centre) / width)^2 / 2)`` (samples) into ``env``."""
     n_t = env.shape[1]
-    for r, c, w, a in zip(rows, centres, widths, amps):
+    for r, c, w, a in zip(rows, centres, widths, amps, strict=False):
         lo, hi = max(int(c - 4 * w), 0), min(int(c + 4 * w) + 1, n_t)
         if hi <= lo:
             continue
@@ -379,9 +399,15 @@ def _file_time(subject: int, session: int, batch: int, condition: str, cfg: Synt
     return day + _dt.timedelta(seconds=int(k * (cfg.duration_s + 60) + cfg.duration_s))
 
 
-def generate_recording(subject: int | str = 1, session: int = 1, batch: int = 1,
-                       condition: str = "vocalized", *, config: SynthConfig | None = None,
-                       seed: int = 0) -> Recording:
+def generate_recording(
+    subject: int | str = 1,
+    session: int = 1,
+    batch: int = 1,
+    condition: str = "vocalized",
+    *,
+    config: SynthConfig | None = None,
+    seed: int = 0,
+) -> Recording:
     """Generate one synthetic SilentWear batch (one continuous cue-protocol recording).
 
     Parameters
@@ -428,8 +454,8 @@ def generate_recording(subject: int | str = 1, session: int = 1, batch: int = 1,
     labels = np.zeros(n_t, dtype=np.int64)
     spp = SAMPLES_PER_PACKET
     cue_len = int(round(cfg.cue_s * fs / spp)) * spp
-    for w, o in zip(words, onsets):
-        labels[o:o + cue_len] = w
+    for w, o in zip(words, onsets, strict=False):
+        labels[o : o + cue_len] = w
 
     # ---- muscle activation envelopes (n_muscles, n_times)
     b_word, b_muscle, b_time, b_width, b_amp = anat.bursts[condition]
@@ -447,8 +473,12 @@ def generate_recording(subject: int | str = 1, session: int = 1, batch: int = 1,
     # silent articulation is less consistent from trial to trial (no auditory feedback)
     var = 1.4 if condition == "silent" else 1.0
     t_amp = np.exp(rng.normal(0, cfg.amplitude_jitter * 0.6 * var, n_tr))
-    centres = (onsets[trial_of] + delay[trial_of] + b_time[burst] * dur[trial_of]
-               + rng.normal(0, cfg.timing_jitter_s * fs * var, burst.size))
+    centres = (
+        onsets[trial_of]
+        + delay[trial_of]
+        + b_time[burst] * dur[trial_of]
+        + rng.normal(0, cfg.timing_jitter_s * fs * var, burst.size)
+    )
     widths = b_width[burst] * dur[trial_of] * np.exp(rng.normal(0, 0.1 * var, burst.size))
     amps = b_amp[burst] * t_amp[trial_of] * np.exp(rng.normal(0, cfg.amplitude_jitter * var, burst.size))
     if condition == "silent":
@@ -462,14 +492,15 @@ def generate_recording(subject: int | str = 1, session: int = 1, batch: int = 1,
         rest_ok = labels[sw_t.astype(int)] == 0
         sw_t = sw_t[rest_ok]
         for m in range(1, n_m):
-            _add_bursts(env, np.zeros(sw_t.size, int) + m, sw_t, np.full(sw_t.size, 0.12 * fs),
-                        rng.uniform(0.1, 0.4, sw_t.size))
+            _add_bursts(
+                env, np.zeros(sw_t.size, int) + m, sw_t, np.full(sw_t.size, 0.12 * fs), rng.uniform(0.1, 0.4, sw_t.size)
+            )
     env *= cfg.emg_amplitude
 
     # ---- muscle sources seen through the band, plus near-electrode and background activity
     src = _band_noise(rng, n_m + n_ch, n_t, fs)
-    data = (place.projection.T.astype(np.float32) @ (env * src[:n_m]))
-    local_env = np.sqrt((place.projection.T.astype(np.float32) ** 2) @ (env ** 2))
+    data = place.projection.T.astype(np.float32) @ (env * src[:n_m])
+    local_env = np.sqrt((place.projection.T.astype(np.float32) ** 2) @ (env**2))
     local_amp = np.sqrt((place.local[:, None] * local_env) ** 2 + place.background[:, None] ** 2)
     data += local_amp.astype(np.float32) * src[n_m:]
 
@@ -488,7 +519,7 @@ def generate_recording(subject: int | str = 1, session: int = 1, batch: int = 1,
     for k in range(n_wander):
         basis += [np.sin(2 * np.pi * w_f[k] * t), np.cos(2 * np.pi * w_f[k] * t)]
         coef += [w_a[:, k] * np.cos(w_p[:, k]), w_a[:, k] * np.sin(w_p[:, k])]
-    data += (np.stack(coef, axis=1).astype(np.float32) @ np.stack(basis).astype(np.float32))
+    data += np.stack(coef, axis=1).astype(np.float32) @ np.stack(basis).astype(np.float32)
     data += place.dc[:, None].astype(np.float32)
     data = data.astype(np.float32, copy=False)
 
@@ -498,8 +529,7 @@ def generate_recording(subject: int | str = 1, session: int = 1, batch: int = 1,
     prng = _rng(seed, 4, subj, session, batch, cond_i)
     n_pk = n_t // spp
     counter = (prng.integers(0, 256) + np.arange(n_pk)) % 256
-    timestamps = (start.timestamp() + np.arange(n_pk) * spp / fs
-                  + np.abs(prng.normal(0, 0.002, n_pk)))
+    timestamps = start.timestamp() + np.arange(n_pk) * spp / fs + np.abs(prng.normal(0, 0.002, n_pk))
     lost: list[dict[str, Any]] = []
     if cfg.packet_loss > 0:
         drop = prng.uniform(size=n_pk) < cfg.packet_loss
@@ -515,19 +545,37 @@ def generate_recording(subject: int | str = 1, session: int = 1, batch: int = 1,
             logger.debug("synthetic packet loss: %d of %d packets dropped", int(drop.sum()), n_pk)
 
     meta = {
-        "subject": f"S{subj:02d}", "session": session, "batch": batch, "condition": condition,
-        "device": "synthetic BioGAP-Ultra", "units": "0.1 uV", "dataset": "synthetic-silentwear",
-        "signal": "biogap", "samples_per_packet": spp, "counter": counter.astype(np.int32),
-        "timestamps": timestamps, "lost_packets": lost,
-        "start_time": start.isoformat(), "file_time": end.strftime("%Y-%m-%d_%H-%M-%S"),
-        "cue_onsets": onsets.tolist(), "seed": seed, "electrode_shift": place.shift,
+        "subject": f"S{subj:02d}",
+        "session": session,
+        "batch": batch,
+        "condition": condition,
+        "device": "synthetic BioGAP-Ultra",
+        "units": "0.1 uV",
+        "dataset": "synthetic-silentwear",
+        "signal": "biogap",
+        "samples_per_packet": spp,
+        "counter": counter.astype(np.int32),
+        "timestamps": timestamps,
+        "lost_packets": lost,
+        "start_time": start.isoformat(),
+        "file_time": end.strftime("%Y-%m-%d_%H-%M-%S"),
+        "cue_onsets": onsets.tolist(),
+        "seed": seed,
+        "electrode_shift": place.shift,
     }
     return Recording(data, fs, [f"Ch_{i}" for i in range(n_ch)], labels, cfg.label_names, meta)
 
 
-def generate_cued_recording(protocol: Any, subject: int | str = 1, session: int = 1, batch: int = 1,
-                            condition: str = "vocalized", *, config: SynthConfig | None = None,
-                            seed: int = 0) -> Recording:
+def generate_cued_recording(
+    protocol: Any,
+    subject: int | str = 1,
+    session: int = 1,
+    batch: int = 1,
+    condition: str = "vocalized",
+    *,
+    config: SynthConfig | None = None,
+    seed: int = 0,
+) -> Recording:
     """A synthetic recording of a participant following ``protocol``'s cues, sample for sample.
 
     ``myovox record`` labels each sample by its guided protocol's clock; to test that loop with a
@@ -551,8 +599,14 @@ def generate_cued_recording(protocol: Any, subject: int | str = 1, session: int 
         As :func:`generate_recording`, without packet loss, lasting ``protocol.duration_s``.
     """
     cfg = (config or SynthConfig()).replace(
-        words=tuple(protocol.words), n_repetitions=int(protocol.repetitions), start_s=float(protocol.start_s),
-        rest_s=float(protocol.rest_s), cue_s=float(protocol.cue_s), tail_s=float(protocol.tail_s), packet_loss=0.0)
+        words=tuple(protocol.words),
+        n_repetitions=int(protocol.repetitions),
+        start_s=float(protocol.start_s),
+        rest_s=float(protocol.rest_s),
+        cue_s=float(protocol.cue_s),
+        tail_s=float(protocol.tail_s),
+        packet_loss=0.0,
+    )
     rec = generate_recording(subject, session, batch, condition, config=cfg, seed=seed)
     fs = cfg.sfreq
     start = int(round(cfg.start_s * fs))
@@ -561,19 +615,32 @@ def generate_cued_recording(protocol: Any, subject: int | str = 1, session: int 
     for k, onset in enumerate(rec.meta["cue_onsets"]):
         slots.setdefault(int(rec.labels[onset]), []).append(k)
     order = [slots[int(w)].pop(0) for w in protocol.trials()]
-    pieces = [np.arange(0, start)] + [np.arange(bounds[k], bounds[k + 1]) for k in order] + \
-        [np.arange(bounds[-1], rec.n_times)]
+    pieces = (
+        [np.arange(0, start)]
+        + [np.arange(bounds[k], bounds[k + 1]) for k in order]
+        + [np.arange(bounds[-1], rec.n_times)]
+    )
     idx = np.concatenate(pieces)
     meta = {k: v for k, v in rec.meta.items() if k not in ("counter", "timestamps", "lost_packets", "cue_onsets")}
     meta["protocol_trials"] = [int(w) for w in protocol.trials()]
     return Recording(rec.data[:, idx], fs, rec.ch_names, rec.labels[idx], rec.label_names, meta)
 
 
-def generate_dataset(out_dir: str | Path, *, n_subjects: int = 2, n_sessions: int = 3,
-                     n_batches: int = 5, conditions: Sequence[str] = CONDITIONS,
-                     n_repetitions: int = 20, seed: int = 0, raw: bool = True, processed: bool = True,
-                     overwrite: bool = False, packet_loss: float | None = None,
-                     config: SynthConfig | None = None) -> Path:
+def generate_dataset(
+    out_dir: str | Path,
+    *,
+    n_subjects: int = 2,
+    n_sessions: int = 3,
+    n_batches: int = 5,
+    conditions: Sequence[str] = CONDITIONS,
+    n_repetitions: int = 20,
+    seed: int = 0,
+    raw: bool = True,
+    processed: bool = True,
+    overwrite: bool = False,
+    packet_loss: float | None = None,
+    config: SynthConfig | None = None,
+) -> Path:
     """Write a synthetic dataset in SilentWear's folder layouts.
 
     Writes ``raw/<Sxx>/<cond>/sess_<s>_batch_<b>_<YYYY-MM-DD_HH-MM-SS>.bio`` (older ``.bio``
@@ -625,13 +692,29 @@ def generate_dataset(out_dir: str | Path, *, n_subjects: int = 2, n_sessions: in
 
     with output_folder(out, force=overwrite, what="synthetic dataset") as tmp:
         n_files = _write_files(tmp, n_subjects, n_sessions, n_batches, conditions, cfg, seed, raw, processed)
-    logger.info("wrote %d synthetic files (%d subjects x %d sessions x %d batches x %s) to %s",
-                n_files, n_subjects, n_sessions, n_batches, "/".join(conditions), out)
+    logger.info(
+        "wrote %d synthetic files (%d subjects x %d sessions x %d batches x %s) to %s",
+        n_files,
+        n_subjects,
+        n_sessions,
+        n_batches,
+        "/".join(conditions),
+        out,
+    )
     return out
 
 
-def _write_files(out: Path, n_subjects: int, n_sessions: int, n_batches: int, conditions: tuple, cfg: SynthConfig,
-                 seed: int, raw: bool, processed: bool) -> int:
+def _write_files(
+    out: Path,
+    n_subjects: int,
+    n_sessions: int,
+    n_batches: int,
+    conditions: tuple,
+    cfg: SynthConfig,
+    seed: int,
+    raw: bool,
+    processed: bool,
+) -> int:
     write_bio = write_h5 = None
     if raw:
         from ..io.bio import write_bio
@@ -658,5 +741,13 @@ def _write_files(out: Path, n_subjects: int, n_sessions: int, n_batches: int, co
     return n_files
 
 
-__all__ = ["CONDITIONS", "PHYSICAL_ORDER", "SAMPLES_PER_PACKET", "SynthConfig", "cue_schedule",
-           "generate_cued_recording", "generate_dataset", "generate_recording"]
+__all__ = [
+    "CONDITIONS",
+    "PHYSICAL_ORDER",
+    "SAMPLES_PER_PACKET",
+    "SynthConfig",
+    "cue_schedule",
+    "generate_cued_recording",
+    "generate_dataset",
+    "generate_recording",
+]

@@ -1,4 +1,5 @@
 """Cue protocol, guided recording, and a recorder killed with SIGKILL."""
+
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ def test_default_protocol_is_silentwear_timing():
     p = CueProtocol()
     sched = p.schedule()
     assert len(sched) == 160
-    assert sched[0][:2] == (6.5, 8.5)             # 5 s start + 1.5 s rest, 2 s cue
+    assert sched[0][:2] == (6.5, 8.5)  # 5 s start + 1.5 s rest, 2 s cue
     assert sched[1][0] - sched[0][0] == pytest.approx(3.5)
     assert sorted(np.bincount([s[2] for s in sched])[1:]) == [20] * 8
     assert p.duration_s == pytest.approx(5 + 160 * 3.5 + 3.5)
@@ -40,12 +41,11 @@ def test_guided_recording_labels_samples_with_cues(tmp_path):
     p = CueProtocol(words=["up", "down"], repetitions=2, start_s=1.0, rest_s=0.5, cue_s=0.5, tail_s=0.5)
     rec = Recording(np.random.default_rng(0).normal(size=(3, 5000)).astype(np.float32), 500.0)
     shown = []
-    g = GuidedRecorder(ReplayStream(rec), p, tmp_path, name="s", display=shown.append,
-                       meta={"subject": "S09"})
+    g = GuidedRecorder(ReplayStream(rec), p, tmp_path, name="s", display=shown.append, meta={"subject": "S09"})
     g.run()
     out = read_session(tmp_path / "s.csv")
     assert out.n_times == int(p.duration_s * 500) and out.meta["status"] == "complete"
-    np.testing.assert_array_equal(out.data, rec.data[:, :out.n_times])  # float32 values exactly
+    np.testing.assert_array_equal(out.data, rec.data[:, : out.n_times])  # float32 values exactly
     runs = [r for r in out.label_runs() if r[2] != 0]
     assert [(a / 500, b / 500) for a, b, _ in runs] == [(s[0], s[1]) for s in p.schedule()]
     assert out.meta["subject"] == "S09" and "Finished - thank you" in shown
@@ -56,9 +56,25 @@ def test_killed_recorder_leaves_readable_file(tmp_path):
     src = tmp_path / "src.npz"
     write_npz(Recording(np.random.default_rng(2).normal(size=(4, 500 * 60)), 500.0), src)
     out = tmp_path / "rec"
-    proc = subprocess.Popen([sys.executable, "-m", "myovox.cli.main", "record", "--source", f"replay:{src}",
-                             "--realtime", "--out", str(out), "--name", "killed", "--flush", "0.5"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "myovox.cli.main",
+            "record",
+            "--source",
+            f"replay:{src}",
+            "--realtime",
+            "--out",
+            str(out),
+            "--name",
+            "killed",
+            "--flush",
+            "0.5",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         # wait until some data have been flushed, then let it run a little longer
@@ -75,9 +91,9 @@ def test_killed_recorder_leaves_readable_file(tmp_path):
             proc.kill()
     assert proc.returncode == -signal.SIGKILL
     side = json.loads((out / "killed.json").read_text())
-    assert side["status"] == "incomplete"   # the recorder never got to finish
+    assert side["status"] == "incomplete"  # the recorder never got to finish
     rec = read_session(out / "killed.csv")
-    assert rec.n_times >= 500 * 1.5         # at least the flushed seconds are there
+    assert rec.n_times >= 500 * 1.5  # at least the flushed seconds are there
     original = np.random.default_rng(2).normal(size=(4, 500 * 60))
-    np.testing.assert_array_equal(rec.data, original[:, :rec.n_times])
+    np.testing.assert_array_equal(rec.data, original[:, : rec.n_times])
     assert rec.meta["status"] == "incomplete"

@@ -1,5 +1,6 @@
 """Issue 10, build item 8: a recorder SIGKILLed at 10 random moments always reads back, losing at most
 the flush interval (plus one chunk and the time to notice the file) of what it had received."""
+
 import os
 import signal
 import subprocess
@@ -26,9 +27,26 @@ def test_recorder_killed_at_random_moments(tmp_path):
     losses = []
     for k, t_kill in enumerate(moments):
         out = tmp_path / f"rec{k}"
-        proc = subprocess.Popen([sys.executable, "-m", "myovox.cli.main", "-q", "record", "--source",
-                                 f"replay:{src}", "--realtime", "--out", str(out), "--name", "s",
-                                 "--flush", str(FLUSH_S)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "myovox.cli.main",
+                "-q",
+                "record",
+                "--source",
+                f"replay:{src}",
+                "--realtime",
+                "--out",
+                str(out),
+                "--name",
+                "s",
+                "--flush",
+                str(FLUSH_S),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             deadline = time.monotonic() + 60
             while not (out / "s.csv").exists() and time.monotonic() < deadline:
@@ -43,7 +61,7 @@ def test_recorder_killed_at_random_moments(tmp_path):
                 proc.kill()
         rec = read_session(out / "s.csv")  # never raises, whatever the moment
         assert rec.meta["status"] == "incomplete"
-        np.testing.assert_array_equal(rec.data, original[:, :rec.n_times])
+        np.testing.assert_array_equal(rec.data, original[:, : rec.n_times])
         losses.append(elapsed - rec.n_times / SFREQ)
     # what was received but not on disk: at most one flush interval, one replay chunk and polling slack
     assert max(losses) <= FLUSH_S + 0.04 + 0.25, losses

@@ -6,6 +6,7 @@ range: (max - min) / (2**16 - 1) / 2 for EDF, 2**24 for BDF), labels and lost pa
 printed is what was written. Where a format cannot hold something the conversion is refused with
 a one-line message naming it, unless --allow-lossy; trimming and channel selection only on request.
 """
+
 from __future__ import annotations
 
 import re
@@ -46,8 +47,29 @@ def _own_log_handler():
 @pytest.fixture(scope="module")
 def bio(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("synth")
-    assert main(["-q", "synth", str(root / "ds"), "--subjects", "1", "--sessions", "1", "--batches", "1",
-                 "--repetitions", "2", "--packet-loss", "0.03", "--conditions", "silent", "--no-processed"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "synth",
+                str(root / "ds"),
+                "--subjects",
+                "1",
+                "--sessions",
+                "1",
+                "--batches",
+                "1",
+                "--repetitions",
+                "2",
+                "--packet-loss",
+                "0.03",
+                "--conditions",
+                "silent",
+                "--no-processed",
+            ]
+        )
+        == 0
+    )
     (path,) = sorted((root / "ds").rglob("*.bio"))
     return path
 
@@ -60,8 +82,10 @@ def source(bio) -> Recording:
 
 
 def _lost(rec: Recording) -> list[tuple]:
-    return [(g["emg_sample_index_after_gap"], g["n_lost"], g["counter_before_gap"], g["counter_after_gap"])
-            for g in rec.meta.get("lost_packets") or []]
+    return [
+        (g["emg_sample_index_after_gap"], g["n_lost"], g["counter_before_gap"], g["counter_after_gap"])
+        for g in rec.meta.get("lost_packets") or []
+    ]
 
 
 def _summary(out: str) -> tuple[int, int]:
@@ -103,10 +127,11 @@ def test_bio_converts_without_loss(tmp_path, capsys, bio, source, ending):
     assert _lost(back) == _lost(source) and back.meta["n_lost_packets"] == source.meta["n_lost_packets"]
     _meta_equal(source.meta, back.meta, [k for k in source.meta if k not in READER_KEYS])
     assert {k: v for k, v in back.label_names.items() if k in set(source.labels.tolist())} == {
-        k: v for k, v in source.label_names.items() if k in set(source.labels.tolist())}
+        k: v for k, v in source.label_names.items() if k in set(source.labels.tolist())
+    }
 
 
-@pytest.mark.parametrize("ending,bits", [(".edf", 16), (".bdf", 24)])
+@pytest.mark.parametrize(("ending", "bits"), [(".edf", 16), (".bdf", 24)])
 def test_edf_refuses_then_converts_with_allow_lossy(tmp_path, capsys, caplog, bio, source, ending, bits):
     dst = tmp_path / f"out{ending}"
     assert main(["convert", str(bio), str(dst)]) == 2
@@ -122,13 +147,26 @@ def test_edf_refuses_then_converts_with_allow_lossy(tmp_path, capsys, caplog, bi
     assert back.ch_names == source.ch_names
     # stated tolerance: half a quantisation step of each channel's physical range (EDF 16-bit, BDF 24-bit)
     lo, hi = source.data.min(axis=1).astype(float), source.data.max(axis=1).astype(float)
-    step = (hi - lo) / (2 ** bits - 1)
+    step = (hi - lo) / (2**bits - 1)
     err_max = np.abs(back.data - source.data).max(axis=1)
     assert np.all(err_max <= 0.5 * step * 1.001 + 1e-9 * np.abs(hi)), (err_max / step).max()
     np.testing.assert_array_equal(back.labels, source.labels)
     assert _lost(back) == _lost(source)
-    _meta_equal(source.meta, back.meta, ["subject", "session", "batch", "condition", "start_time", "device",
-                                         "units", "samples_per_packet", "n_lost_packets"])
+    _meta_equal(
+        source.meta,
+        back.meta,
+        [
+            "subject",
+            "session",
+            "batch",
+            "condition",
+            "start_time",
+            "device",
+            "units",
+            "samples_per_packet",
+            "n_lost_packets",
+        ],
+    )
 
 
 def test_trim_and_channels_only_on_request(tmp_path, capsys, bio, source):
@@ -193,6 +231,7 @@ def test_unlabelled_and_nan_filled_recordings(tmp_path, capsys, bio):
 
 def test_csv_reader_never_reads_lost_counter_or_trigger_as_emg(tmp_path):
     from myovox.exceptions import DataLossWarning
+
     lines = ["time_s,Ch_0,Ch_1,label,lost,counter,trigger"]
     for i in range(8):
         lines.append(f"{i / 500},{i}.5,{-i}.25,{1 if i > 3 else 0},{1 if i == 5 else 0},{i % 4},{i // 4}")
@@ -210,6 +249,7 @@ def test_csv_reader_never_reads_lost_counter_or_trigger_as_emg(tmp_path):
 def test_csv_sidecar_of_someone_else_is_never_replaced(tmp_path, source):
     (tmp_path / "x.json").write_text('{"not": "ours"}')
     from myovox.exceptions import ValidationError
+
     with pytest.raises(ValidationError, match="not written by myovox"):
         write_recording(source, tmp_path / "x.csv")
     assert (tmp_path / "x.json").read_text() == '{"not": "ours"}' and not (tmp_path / "x.csv").exists()
@@ -217,6 +257,7 @@ def test_csv_sidecar_of_someone_else_is_never_replaced(tmp_path, source):
 
 def test_garbage_h5_and_text_cell_are_one_line_errors(tmp_path, capsys):
     import pandas as pd
+
     bad = tmp_path / "bad.h5"
     bad.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(256)) * 4)
     assert main(["info", str(bad)]) == 2

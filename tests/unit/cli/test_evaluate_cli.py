@@ -1,7 +1,9 @@
 """In-process tests of `myovox evaluate`, `train` and `finetune` on a tiny longterm-format folder."""
+
 from __future__ import annotations
 
 import json
+
 import numpy as np
 import pytest
 
@@ -42,8 +44,26 @@ def test_evaluate_inter_session_writes_results(tiny, tmp_path, capsys):
 
 def test_evaluate_window_sweep(tiny, tmp_path):
     out = tmp_path / "sweep"
-    assert main(["-q", "evaluate", str(tiny), "--protocol", "inter_session", "--model", "lda", "--window", "0.4",
-                 "0.8", "--out", str(out), "--no-report"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "evaluate",
+                str(tiny),
+                "--protocol",
+                "inter_session",
+                "--model",
+                "lda",
+                "--window",
+                "0.4",
+                "0.8",
+                "--out",
+                str(out),
+                "--no-report",
+            ]
+        )
+        == 0
+    )
     d = json.loads((out / "results.json").read_text())
     assert [r["window_s"] for r in d["sweep"]] == [0.4, 0.8] and d["params"]["window_s"] == [0.4, 0.8]
     assert len(d["folds"]) == 2 * 4
@@ -51,25 +71,64 @@ def test_evaluate_window_sweep(tiny, tmp_path):
 
 def test_evaluate_transfer_and_leave_one_out(tiny, tmp_path):
     out = tmp_path / "t"
-    assert main(["-q", "evaluate", str(tiny), "--protocol", "transfer", "--model", "lda", "--train", "day=1",
-                 "--test", "day=2", "--out", str(out), "--no-report"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "evaluate",
+                str(tiny),
+                "--protocol",
+                "transfer",
+                "--model",
+                "lda",
+                "--train",
+                "day=1",
+                "--test",
+                "day=2",
+                "--out",
+                str(out),
+                "--no-report",
+            ]
+        )
+        == 0
+    )
     d = json.loads((out / "results.json").read_text())
     assert d["params"]["train"] == {"day": 1} and not (out / "report.md").exists()
     out2 = tmp_path / "l"
-    assert main(["-q", "evaluate", str(tiny), "--protocol", "leave_one_out", "--by", "subject", "--model", "lda",
-                 "--out", str(out2), "--no-report"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "evaluate",
+                str(tiny),
+                "--protocol",
+                "leave_one_out",
+                "--by",
+                "subject",
+                "--model",
+                "lda",
+                "--out",
+                str(out2),
+                "--no-report",
+            ]
+        )
+        == 0
+    )
     assert json.loads((out2 / "results.json").read_text())["protocol"] == "leave_one_subject_out"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--protocol", "inter_sesion", "--model", "lda"], "Did you mean 'inter_session'"),
-    (["--protocol", "transfer", "--model", "lda", "--train", "day1", "--test", "day=2"], "expected KEY=VALUE"),
-    (["--protocol", "leave_one_out", "--model", "lda"], "needs --by KEY"),
-    (["--protocol", "kfold", "--model", "lda", "--by", "day"], "--by applies"),
-    (["--protocol", "global", "--model", "lda"], "needs a 'batch'"),
-    (["--protocol", "kfold", "--model", "lda", "--epochs", "3"], "--epochs does not apply"),
-    (["--protocol", "kfold", "--model", "lda", "--window", "0.4", "0.8"], "'inter_session' only"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--protocol", "inter_sesion", "--model", "lda"], "Did you mean 'inter_session'"),
+        (["--protocol", "transfer", "--model", "lda", "--train", "day1", "--test", "day=2"], "expected KEY=VALUE"),
+        (["--protocol", "leave_one_out", "--model", "lda"], "needs --by KEY"),
+        (["--protocol", "kfold", "--model", "lda", "--by", "day"], "--by applies"),
+        (["--protocol", "global", "--model", "lda"], "needs a 'batch'"),
+        (["--protocol", "kfold", "--model", "lda", "--epochs", "3"], "--epochs does not apply"),
+        (["--protocol", "kfold", "--model", "lda", "--window", "0.4", "0.8"], "'inter_session' only"),
+    ],
+)
 def test_evaluate_user_errors_one_line_exit_2(tiny, tmp_path, capsys, argv, message):
     rc = main(["-q", "evaluate", str(tiny), *argv, "--out", str(tmp_path / "x")])
     err = capsys.readouterr().err
@@ -90,8 +149,9 @@ def test_evaluate_missing_dataset(tmp_path, capsys):
 def test_train_then_finetune_speechnet(tmp_path, capsys):
     root = _write_longterm(tmp_path / "lt", n_subjects=1, n_days=2)
     model_dir = tmp_path / "model"
-    rc = main(["-q", "train", str(root), "--model", "speechnet", "--out", str(model_dir), "--sessions", "1",
-               "--epochs", "1"])
+    rc = main(
+        ["-q", "train", str(root), "--model", "speechnet", "--out", str(model_dir), "--sessions", "1", "--epochs", "1"]
+    )
     assert rc == 0, capsys.readouterr().err
     card = json.loads((model_dir / "model.json").read_text())
     assert card["window_s"] == 1.5 and card["sfreq"] == 200.0 and len(card["ch_names"]) == 8
@@ -102,8 +162,22 @@ def test_train_then_finetune_speechnet(tmp_path, capsys):
     assert main(["-q", "train", str(root), "--model", "lda", "--out", str(model_dir)]) == 2
     assert "--force" in capsys.readouterr().err
     out = tmp_path / "tuned"
-    rc = main(["-q", "finetune", str(model_dir), str(root), "--out", str(out), "--sessions", "2", "--epochs", "1",
-               "--strategy", "head"])
+    rc = main(
+        [
+            "-q",
+            "finetune",
+            str(model_dir),
+            str(root),
+            "--out",
+            str(out),
+            "--sessions",
+            "2",
+            "--epochs",
+            "1",
+            "--strategy",
+            "head",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     printed = capsys.readouterr().out
     assert "before fine-tuning" in printed and str(out) in printed
@@ -131,5 +205,8 @@ def test_key_value_lists_and_model_params():
     from myovox.cli.evaluate import parse_key_values
 
     assert parse_key_values(["day=1,2,3", "position=N", "day=5"], "--train") == {"day": [1, 2, 3, 5], "position": "N"}
-    assert parse_key_values(["standardize=true", "lr=0.01", "n_threads=1"], "--param", lists=False) == \
-        {"standardize": True, "lr": 0.01, "n_threads": 1}
+    assert parse_key_values(["standardize=true", "lr=0.01", "n_threads=1"], "--param", lists=False) == {
+        "standardize": True,
+        "lr": 0.01,
+        "n_threads": 1,
+    }

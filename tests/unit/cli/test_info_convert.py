@@ -1,4 +1,5 @@
 """`myovox info` and `myovox convert`, run in-process through the real entry point."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,13 @@ def _rec() -> Recording:
     labels = np.zeros(1500, dtype=np.int64)
     labels[300:500] = 2
     labels[900:1100] = 6
-    return Recording(rng.normal(0, 20, (16, 1500)).astype(np.float32), 500.0, None, labels,
-                     meta={"subject": "S05", "session": 2, "batch": 3, "condition": "silent", "units": "0.1 uV"})
+    return Recording(
+        rng.normal(0, 20, (16, 1500)).astype(np.float32),
+        500.0,
+        None,
+        labels,
+        meta={"subject": "S05", "session": 2, "batch": 3, "condition": "silent", "units": "0.1 uV"},
+    )
 
 
 def test_info_file_text_and_json(tmp_path, capsys):
@@ -104,8 +110,9 @@ def test_convert_errors(tmp_path, capsys):
 
 
 @pytest.mark.realdata
-@pytest.mark.parametrize("name,kind", [("somach-silent-speech", "somach"), ("mateus-subvocal", "mateus"),
-                                       ("longterm-armband", "longterm")])
+@pytest.mark.parametrize(
+    ("name", "kind"), [("somach-silent-speech", "somach"), ("mateus-subvocal", "mateus"), ("longterm-armband", "longterm")]
+)
 def test_info_on_shared_datasets(datasets_dir, capsys, name, kind):
     path = datasets_dir / name
     if not path.exists():

@@ -1,4 +1,5 @@
 """`export --force` and `demo --force` never delete what the user put there (outputs are transactions)."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Issue 10, findings 9 and 10: user errors give one line on stderr and exit 2, never a traceback."""
+
 import subprocess
 import sys
 
@@ -13,8 +14,9 @@ def data(tmp_path_factory):
     from myovox.testing.synth import generate_dataset
 
     root = tmp_path_factory.mktemp("tb")
-    return generate_dataset(root / "sw", n_subjects=1, n_sessions=2, n_batches=1, conditions=("vocalized",),
-                            n_repetitions=2, seed=2)
+    return generate_dataset(
+        root / "sw", n_subjects=1, n_sessions=2, n_batches=1, conditions=("vocalized",), n_repetitions=2, seed=2
+    )
 
 
 @pytest.fixture(scope="module")
@@ -34,19 +36,22 @@ def _one_line_error(capsys, args, code=2):
     return err
 
 
-@pytest.mark.parametrize("args", [
-    ["evaluate", "{data}", "--protocol", "kfold", "--model", "lda", "--jobs", "0"],
-    ["evaluate", "{data}", "--protocol", "kfold", "--model", "lda", "--window", "-1"],
-    ["evaluate", "{data}", "--protocol", "kfold", "--model", "lda", "--window", "1000", "--out", "{tmp}/r"],
-    ["train", "{data}", "--model", "lda", "--window", "1000", "--out", "{tmp}/m"],
-    ["train", "{data}", "--model", "speechnet", "--epochs", "0", "--out", "{tmp}/m"],
-    ["train", "{data}", "--model", "lad", "--out", "{tmp}/m"],
-    ["synth", "{tmp}/s", "--sessions", "-1"],
-    ["synth", "{tmp}/s", "--packet-loss", "1.5"],
-    ["record", "--source", "replay:x.bio", "--out", "{tmp}/r", "--flush", "-1"],
-    ["record", "--source", "replay:x.bio", "--out", "{tmp}/r", "--session", "-2"],
-    ["finetune", "{model}", "{data}", "--out", "{tmp}/f", "--epochs", "0"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["evaluate", "{data}", "--protocol", "kfold", "--model", "lda", "--jobs", "0"],
+        ["evaluate", "{data}", "--protocol", "kfold", "--model", "lda", "--window", "-1"],
+        ["evaluate", "{data}", "--protocol", "kfold", "--model", "lda", "--window", "1000", "--out", "{tmp}/r"],
+        ["train", "{data}", "--model", "lda", "--window", "1000", "--out", "{tmp}/m"],
+        ["train", "{data}", "--model", "speechnet", "--epochs", "0", "--out", "{tmp}/m"],
+        ["train", "{data}", "--model", "lad", "--out", "{tmp}/m"],
+        ["synth", "{tmp}/s", "--sessions", "-1"],
+        ["synth", "{tmp}/s", "--packet-loss", "1.5"],
+        ["record", "--source", "replay:x.bio", "--out", "{tmp}/r", "--flush", "-1"],
+        ["record", "--source", "replay:x.bio", "--out", "{tmp}/r", "--session", "-2"],
+        ["finetune", "{model}", "{data}", "--out", "{tmp}/f", "--epochs", "0"],
+    ],
+)
 def test_bad_values_are_one_line(args, data, model, tmp_path, capsys):
     args = [a.format(data=data, model=model, tmp=tmp_path) for a in args]
     _one_line_error(capsys, args)
@@ -68,8 +73,9 @@ def test_evaluate_out_is_never_overwritten_silently(data, tmp_path, capsys):
     (out / "notes.txt").write_text("mine")
     err = _one_line_error(capsys, ["evaluate", str(data), "--protocol", "kfold", "--model", "lda", "--out", str(out)])
     assert "--force" in err
-    _one_line_error(capsys, ["evaluate", str(data), "--protocol", "kfold", "--model", "lda", "--out", str(out),
-                             "--force"])
+    _one_line_error(
+        capsys, ["evaluate", str(data), "--protocol", "kfold", "--model", "lda", "--out", str(out), "--force"]
+    )
     assert (out / "notes.txt").read_text() == "mine"
 
 
@@ -93,24 +99,59 @@ def test_one_repetition_recorded_session_trains(tmp_path, capsys):
 
     from myovox.testing.synth import generate_dataset
 
-    data = generate_dataset(tmp_path / "d", n_subjects=1, n_sessions=1, n_batches=1, conditions=("vocalized",),
-                            n_repetitions=2, seed=0)
+    data = generate_dataset(
+        tmp_path / "d", n_subjects=1, n_sessions=1, n_batches=1, conditions=("vocalized",), n_repetitions=2, seed=0
+    )
     bio = next((data / "raw").rglob("*.bio"))
     proto = tmp_path / "p.json"
-    proto.write_text(json.dumps({"words": ["up", "down"], "repetitions": 1, "start_s": 1.0, "rest_s": 1.0,
-                                 "cue_s": 1.0, "tail_s": 1.0}))
-    assert main(["-q", "record", "--source", f"replay:{bio}", "--protocol", str(proto), "--out",
-                 str(tmp_path / "rec"), "--name", "one"]) == 0
-    rc = main(["-q", "train", str(tmp_path / "rec"), "--model", "speechnet", "--epochs", "1", "--window", "0.8",
-               "--out", str(tmp_path / "m")])
+    proto.write_text(
+        json.dumps(
+            {"words": ["up", "down"], "repetitions": 1, "start_s": 1.0, "rest_s": 1.0, "cue_s": 1.0, "tail_s": 1.0}
+        )
+    )
+    assert (
+        main(
+            [
+                "-q",
+                "record",
+                "--source",
+                f"replay:{bio}",
+                "--protocol",
+                str(proto),
+                "--out",
+                str(tmp_path / "rec"),
+                "--name",
+                "one",
+            ]
+        )
+        == 0
+    )
+    rc = main(
+        [
+            "-q",
+            "train",
+            str(tmp_path / "rec"),
+            "--model",
+            "speechnet",
+            "--epochs",
+            "1",
+            "--window",
+            "0.8",
+            "--out",
+            str(tmp_path / "m"),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 0 and "Traceback" not in err
 
 
 def test_broken_pipe_is_not_an_error(data):
     """`myovox info DATA --json | head -c 300` printed a BrokenPipeError traceback."""
-    proc = subprocess.Popen([sys.executable, "-m", "myovox.cli.main", "info", str(data), "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "myovox.cli.main", "info", str(data), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     proc.stdout.read(10)
     proc.stdout.close()  # the reader goes away, as `head -c` does
     err = proc.stderr.read().decode()
@@ -132,8 +173,24 @@ def test_tampered_calibration_file(tmp_path, capsys):
     from myovox.testing.synth import generate_dataset
 
     generate_dataset(data, n_subjects=1, n_sessions=1, n_batches=1, conditions=("vocalized",), n_repetitions=2)
-    assert main(["-q", "train", str(data), "--model", "speechnet", "--epochs", "1", "--window", "0.4",
-                 "--out", str(tmp_path / "m")]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "train",
+                str(data),
+                "--model",
+                "speechnet",
+                "--epochs",
+                "1",
+                "--window",
+                "0.4",
+                "--out",
+                str(tmp_path / "m"),
+            ]
+        )
+        == 0
+    )
     for payload in (b"PK\x03\x04 not a zip", None):
         cal = tmp_path / "m" / "calibration.npz"
         if payload is None:

@@ -1,4 +1,5 @@
 """Finding 2 of issue 10: the toolkit trains on its own recordings (record -> info -> train -> finetune)."""
+
 import json
 
 import numpy as np
@@ -13,15 +14,38 @@ def sessions(tmp_path_factory):
     from myovox.testing.synth import generate_dataset
 
     root = tmp_path_factory.mktemp("loop")
-    data = generate_dataset(root / "data", n_subjects=1, n_sessions=1, n_batches=1, conditions=("vocalized",),
-                            n_repetitions=6, seed=4)
+    data = generate_dataset(
+        root / "data", n_subjects=1, n_sessions=1, n_batches=1, conditions=("vocalized",), n_repetitions=6, seed=4
+    )
     bio = next((data / "raw").rglob("*.bio"))
     proto = root / "p.json"
-    proto.write_text(json.dumps({"words": ["up", "down"], "repetitions": 3, "start_s": 1.0, "rest_s": 1.0,
-                                 "cue_s": 1.0, "tail_s": 1.0}))
+    proto.write_text(
+        json.dumps(
+            {"words": ["up", "down"], "repetitions": 3, "start_s": 1.0, "rest_s": 1.0, "cue_s": 1.0, "tail_s": 1.0}
+        )
+    )
     for s in (1, 2):
-        assert main(["-q", "record", "--source", f"replay:{bio}", "--protocol", str(proto), "--out",
-                     str(root / "rec"), "--name", f"s{s}", "--subject", "S07", "--session", str(s)]) == 0
+        assert (
+            main(
+                [
+                    "-q",
+                    "record",
+                    "--source",
+                    f"replay:{bio}",
+                    "--protocol",
+                    str(proto),
+                    "--out",
+                    str(root / "rec"),
+                    "--name",
+                    f"s{s}",
+                    "--subject",
+                    "S07",
+                    "--session",
+                    str(s),
+                ]
+            )
+            == 0
+        )
     return root, bio, proto
 
 
@@ -43,16 +67,65 @@ def test_train_on_recordings_then_finetune(sessions, capsys):
     from myovox.models.io import read_card
 
     root, _, _ = sessions
-    assert main(["-q", "train", str(root / "rec"), "--model", "lda", "--causal", "--window", "0.8",
-                 "--out", str(root / "model")]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "train",
+                str(root / "rec"),
+                "--model",
+                "lda",
+                "--causal",
+                "--window",
+                "0.8",
+                "--out",
+                str(root / "model"),
+            ]
+        )
+        == 0
+    )
     card = read_card(root / "model")
     assert card.n_channels == 16 and card.causal and card.training["subjects"] == ["S07"]
     assert card.label_map[card.classes[1]] in ("up", "down")
     pytest.importorskip("torch")
-    assert main(["-q", "train", str(root / "rec"), "--model", "speechnet", "--causal", "--window", "0.8",
-                 "--epochs", "2", "--sessions", "1", "--out", str(root / "net")]) == 0
-    assert main(["-q", "finetune", str(root / "net"), str(root / "rec"), "--sessions", "2", "--epochs", "2",
-                 "--out", str(root / "net_ft")]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "train",
+                str(root / "rec"),
+                "--model",
+                "speechnet",
+                "--causal",
+                "--window",
+                "0.8",
+                "--epochs",
+                "2",
+                "--sessions",
+                "1",
+                "--out",
+                str(root / "net"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "-q",
+                "finetune",
+                str(root / "net"),
+                str(root / "rec"),
+                "--sessions",
+                "2",
+                "--epochs",
+                "2",
+                "--out",
+                str(root / "net_ft"),
+            ]
+        )
+        == 0
+    )
     ft = read_card(root / "net_ft")
     assert ft.training["fine_tuned"][0]["sessions"] == [2] and ft.n_channels == 16
 
@@ -77,9 +150,24 @@ def test_recording_with_lost_samples_reads_back_as_gaps(sessions, tmp_path):
 
 
 def test_record_force_never_replaces_a_foreign_file(sessions, tmp_path, capsys):
-    root, bio, proto = sessions
+    _root, bio, proto = sessions
     (tmp_path / "mine.csv").write_text("my own notes\n")
-    assert main(["record", "--source", f"replay:{bio}", "--protocol", str(proto), "--out", str(tmp_path),
-                 "--name", "mine", "--force"]) == 2
+    assert (
+        main(
+            [
+                "record",
+                "--source",
+                f"replay:{bio}",
+                "--protocol",
+                str(proto),
+                "--out",
+                str(tmp_path),
+                "--name",
+                "mine",
+                "--force",
+            ]
+        )
+        == 2
+    )
     assert "not written by myovox" in capsys.readouterr().err
     assert (tmp_path / "mine.csv").read_text() == "my own notes\n"

@@ -1,4 +1,5 @@
 """`myovox stream` (JSON lines only on stdout) and `myovox record`, in-process, on synthetic data."""
+
 import json
 
 import pytest
@@ -11,10 +12,13 @@ def trained(tmp_path_factory):
     from myovox.testing.synth import generate_dataset
 
     root = tmp_path_factory.mktemp("live")
-    data = generate_dataset(root / "data", n_subjects=1, n_sessions=1, n_batches=1, conditions=("vocalized",),
-                            n_repetitions=4, seed=3)
-    assert main(["-q", "train", str(data), "--model", "lda", "--causal", "--window", "0.8",
-                 "--out", str(root / "model")]) == 0
+    data = generate_dataset(
+        root / "data", n_subjects=1, n_sessions=1, n_batches=1, conditions=("vocalized",), n_repetitions=4, seed=3
+    )
+    assert (
+        main(["-q", "train", str(data), "--model", "lda", "--causal", "--window", "0.8", "--out", str(root / "model")])
+        == 0
+    )
     bio = next((data / "raw").rglob("*.bio"))
     return root / "model", bio
 
@@ -43,10 +47,31 @@ def test_record_cli_writes_a_labelled_session(trained, tmp_path, capsys):
 
     _, bio = trained
     proto = tmp_path / "p.json"
-    proto.write_text(json.dumps({"words": ["up", "down"], "repetitions": 2, "start_s": 1.0, "rest_s": 0.5,
-                                 "cue_s": 0.5, "tail_s": 0.5}))
-    assert main(["record", "--source", f"replay:{bio}", "--protocol", str(proto), "--out", str(tmp_path / "rec"),
-                 "--name", "s1", "--subject", "S07", "--session", "4"]) == 0
+    proto.write_text(
+        json.dumps(
+            {"words": ["up", "down"], "repetitions": 2, "start_s": 1.0, "rest_s": 0.5, "cue_s": 0.5, "tail_s": 0.5}
+        )
+    )
+    assert (
+        main(
+            [
+                "record",
+                "--source",
+                f"replay:{bio}",
+                "--protocol",
+                str(proto),
+                "--out",
+                str(tmp_path / "rec"),
+                "--name",
+                "s1",
+                "--subject",
+                "S07",
+                "--session",
+                "4",
+            ]
+        )
+        == 0
+    )
     shown = capsys.readouterr().out
     assert ">>> UP" in shown and ">>> Finished - thank you" in shown
     rec = read_session(tmp_path / "rec" / "s1.csv")
@@ -59,12 +84,45 @@ def test_export_causal_model_calibrated_on_a_dataset_folder(tmp_path, capsys):
     pytest.importorskip("torch")
     from myovox.testing.synth import generate_dataset
 
-    data = generate_dataset(tmp_path / "data", n_subjects=1, n_sessions=1, n_batches=1, conditions=("silent",),
-                            n_repetitions=6, seed=5)
-    assert main(["-q", "train", str(data), "--model", "speechnet", "--causal", "--epochs", "1", "--window", "0.4",
-                 "--out", str(tmp_path / "model")]) == 0
-    assert main(["-q", "export", str(tmp_path / "model"), "--format", "c", "--int8", "--out", str(tmp_path / "c"),
-                 "--calibration", str(data)]) == 0
+    data = generate_dataset(
+        tmp_path / "data", n_subjects=1, n_sessions=1, n_batches=1, conditions=("silent",), n_repetitions=6, seed=5
+    )
+    assert (
+        main(
+            [
+                "-q",
+                "train",
+                str(data),
+                "--model",
+                "speechnet",
+                "--causal",
+                "--epochs",
+                "1",
+                "--window",
+                "0.4",
+                "--out",
+                str(tmp_path / "model"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "-q",
+                "export",
+                str(tmp_path / "model"),
+                "--format",
+                "c",
+                "--int8",
+                "--out",
+                str(tmp_path / "c"),
+                "--calibration",
+                str(data),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "c" / "myovox_model.c").exists()
     side = json.loads((tmp_path / "c" / "model.json").read_text())
     assert side["causal"] is True or side.get("preprocessing", {}).get("causal") is True

@@ -1,4 +1,5 @@
 """The somach, mateus and longterm adapters on tiny fake trees (so they are tested without the data)."""
+
 from __future__ import annotations
 
 import gzip
@@ -9,19 +10,19 @@ import numpy as np
 import pytest
 
 from myovox.datasets import detect_dataset, load_dataset, longterm, mateus, somach
-from myovox.io.csv import factorize, read_table
 from myovox.exceptions import DataFormatError, DataLossWarning, DataQualityWarning, ValidationError
+from myovox.io.csv import factorize, read_table
 
 
 # ----------------------------------------------------------------------------- fake trees
-def _somach_csv(path: Path, label: str, phase: str, n: int = 200, n_ch: int = 2, step_ms: int = 4,
-                seed: int = 0) -> np.ndarray:
+def _somach_csv(
+    path: Path, label: str, phase: str, n: int = 200, n_ch: int = 2, step_ms: int = 4, seed: int = 0
+) -> np.ndarray:
     rng = np.random.default_rng(seed)
     data = rng.integers(0, 4096, size=(n, n_ch))
     path.parent.mkdir(parents=True, exist_ok=True)
     head = "Timestamp," + ",".join(f"CH{i + 1}" for i in range(n_ch)) + ",Label,Phase\n"
-    rows = [f"{1000 + step_ms * i}," + ",".join(map(str, data[i])) + f",{label},Phase_{phase}"
-            for i in range(n)]
+    rows = [f"{1000 + step_ms * i}," + ",".join(map(str, data[i])) + f",{label},Phase_{phase}" for i in range(n)]
     path.write_text(head + "\n".join(rows) + "\n")
     return data
 
@@ -30,29 +31,41 @@ def _somach_csv(path: Path, label: str, phase: str, n: int = 200, n_ch: int = 2,
 def somach_tree(tmp_path: Path) -> Path:
     root = tmp_path / "somach-silent-speech"
     for k, label in enumerate(("UP", "DOWN", "SILENCE")):
-        _somach_csv(root / "studyB_5phase" / "Phase_1_Overt" / f"{label}_001_20260211_221241.csv",
-                    label, "1_Overt", seed=k)
-        _somach_csv(root / "studyB_5phase" / "Phase_6_Covert" / f"{label}_001_20260211_231241.csv",
-                    label, "6_Covert", n=150 if label == "UP" else 200, seed=k + 10)
-        _somach_csv(root / "studyA_3phase" / "Phase_3_Mouthing" / f"{label}_002_20260211_161241.csv",
-                    label, "3_Mouthing", seed=k + 20)
-        _somach_csv(root / "covert_sessions" / "session_B" / f"{label}_003_20260225_101010.csv",
-                    label, "6_Covert", seed=k + 30)
+        _somach_csv(
+            root / "studyB_5phase" / "Phase_1_Overt" / f"{label}_001_20260211_221241.csv", label, "1_Overt", seed=k
+        )
+        _somach_csv(
+            root / "studyB_5phase" / "Phase_6_Covert" / f"{label}_001_20260211_231241.csv",
+            label,
+            "6_Covert",
+            n=150 if label == "UP" else 200,
+            seed=k + 10,
+        )
+        _somach_csv(
+            root / "studyA_3phase" / "Phase_3_Mouthing" / f"{label}_002_20260211_161241.csv",
+            label,
+            "3_Mouthing",
+            seed=k + 20,
+        )
+        _somach_csv(
+            root / "covert_sessions" / "session_B" / f"{label}_003_20260225_101010.csv", label, "6_Covert", seed=k + 30
+        )
     _somach_csv(root / "pilot_mouthing" / "ONE_001_20260209_225133.csv", "ONE", "3_Mouthing", n_ch=3)
     (root / "README.md").write_text("not a trial\n")
     return root
 
 
-def _mateus_csv(path: Path, word: str, n_seg: int = 4, seg: int = 200, railed_from: int = 5,
-                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _mateus_csv(
+    path: Path, word: str, n_seg: int = 4, seg: int = 200, railed_from: int = 5, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     n = n_seg * seg
     data = rng.normal(30000, 300, size=(n, 8))
-    data[:, railed_from - 1:] = -187500.02235174447
+    data[:, railed_from - 1 :] = -187500.02235174447
     tokens = np.where((np.arange(n) // seg) % 2 == 0, word, "$SILENCE")
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "WORD," + ",".join(f"Channel_{i}" for i in range(1, 9)) + "\n"
-    text += "\n".join(t + "," + ",".join(repr(float(v)) for v in row) for t, row in zip(tokens, data))
+    text += "\n".join(t + "," + ",".join(repr(float(v)) for v in row) for t, row in zip(tokens, data, strict=False))
     raw = (text + "\n").encode("utf-8")
     if path.name.endswith(".gz"):
         raw = gzip.compress(raw)
@@ -85,8 +98,10 @@ def longterm_tree(tmp_path: Path) -> Path:
         for day in (1, 2, 3):
             for m in (1, 2, 22):
                 for t in (1, 2):
-                    _longterm_csv(root / "data" / f"sub{sub}" / f"day{day}" / f"D{day}M{m}T{t}.csv",
-                                  seed=sub * 1000 + day * 100 + m * 10 + t)
+                    _longterm_csv(
+                        root / "data" / f"sub{sub}" / f"day{day}" / f"D{day}M{m}T{t}.csv",
+                        seed=sub * 1000 + day * 100 + m * 10 + t,
+                    )
     return root
 
 
@@ -151,7 +166,7 @@ def test_somach_wrong_channel_count_names_the_file(somach_tree: Path) -> None:
 def test_somach_malformed_rows_skipped_and_nan_warned(somach_tree: Path) -> None:
     f = somach_tree / "studyB_5phase" / "Phase_1_Overt" / "UP_001_20260211_221241.csv"
     lines = f.read_text().splitlines()
-    lines[5] = lines[5].rsplit(",", 2)[0]          # short row
+    lines[5] = lines[5].rsplit(",", 2)[0]  # short row
     lines[6] = lines[6].replace(",UP,", ",x,UP,")  # one field too many
     parts = lines[7].split(",")
     lines[7] = ",".join([parts[0], "abc"] + parts[2:])  # not a number
@@ -295,15 +310,30 @@ def test_longterm_values_and_bad_files(longterm_tree: Path) -> None:
 
 # ----------------------------------------------------------------------------- detection
 def test_detection_picks_each_adapter_for_roots_and_subfolders(
-        somach_tree: Path, mateus_tree: Path, longterm_tree: Path) -> None:
+    somach_tree: Path, mateus_tree: Path, longterm_tree: Path
+) -> None:
     cases = {
-        "somach": [somach_tree, somach_tree / "studyB_5phase", somach_tree / "studyA_3phase",
-                   somach_tree / "studyB_5phase" / "Phase_6_Covert", somach_tree / "covert_sessions",
-                   somach_tree / "covert_sessions" / "session_B", somach_tree / "pilot_mouthing"],
-        "mateus": [mateus_tree, mateus_tree / "saves", mateus_tree / "saves" / "P001",
-                   mateus_tree / "saves" / "P006" / "S"],
-        "longterm": [longterm_tree, longterm_tree / "data", longterm_tree / "data" / "sub2",
-                     longterm_tree / "data" / "sub2" / "day3"],
+        "somach": [
+            somach_tree,
+            somach_tree / "studyB_5phase",
+            somach_tree / "studyA_3phase",
+            somach_tree / "studyB_5phase" / "Phase_6_Covert",
+            somach_tree / "covert_sessions",
+            somach_tree / "covert_sessions" / "session_B",
+            somach_tree / "pilot_mouthing",
+        ],
+        "mateus": [
+            mateus_tree,
+            mateus_tree / "saves",
+            mateus_tree / "saves" / "P001",
+            mateus_tree / "saves" / "P006" / "S",
+        ],
+        "longterm": [
+            longterm_tree,
+            longterm_tree / "data",
+            longterm_tree / "data" / "sub2",
+            longterm_tree / "data" / "sub2" / "day3",
+        ],
     }
     modules = {"somach": somach, "mateus": mateus, "longterm": longterm}
     for kind, paths in cases.items():
@@ -319,9 +349,14 @@ def test_detection_rejects_other_folders(tmp_path: Path, somach_tree: Path) -> N
     (tmp_path / "misc" / "Phase_1_Overt").mkdir()
     (tmp_path / "misc" / "P001" / "X").mkdir(parents=True)
     (tmp_path / "misc" / "sub1" / "notaday").mkdir(parents=True)
-    others = [tmp_path / "misc", tmp_path / "misc" / "data", tmp_path / "misc" / "saves",
-              tmp_path / "misc" / "Phase_1_Overt", tmp_path / "misc" / "P001",
-              tmp_path / "misc" / "sub1"]
+    others = [
+        tmp_path / "misc",
+        tmp_path / "misc" / "data",
+        tmp_path / "misc" / "saves",
+        tmp_path / "misc" / "Phase_1_Overt",
+        tmp_path / "misc" / "P001",
+        tmp_path / "misc" / "sub1",
+    ]
     for p in others:
         for mod in (somach, mateus, longterm):
             assert not mod.detect(p), (mod.__name__, p)
@@ -354,8 +389,8 @@ def test_table_reader_large_body_uses_the_same_rules(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     data = rng.normal(size=(n, 3))
     lines = [f"{a!r},{b!r},{c!r},w" for a, b, c in data.tolist()]
-    lines[10] = "1,2"            # short
-    lines[11] = "1,2,zz,w"       # not a number
+    lines[10] = "1,2"  # short
+    lines[11] = "1,2,zz,w"  # not a number
     f = tmp_path / "big.csv"
     f.write_text("\n".join(lines) + "\n")
     with pytest.warns(DataLossWarning, match="skipped 2 malformed"):

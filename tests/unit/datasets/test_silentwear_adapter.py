@@ -1,6 +1,6 @@
 """SilentWear adapter: detection at every level, raw and processed trees, selection, order."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import pytest
@@ -20,16 +20,26 @@ def _rec(subject: str, cond: str, session: int, batch: int, n: int = 2500) -> Re
     labels = np.zeros(n, dtype=np.int64)
     labels[800:1000] = 1 + (session + batch) % 8
     labels[1400:1600] = 1 + (session * batch) % 8
-    return Recording(data, 500.0, [f"Ch_{i}" for i in range(16)], labels,
-                     meta={"subject": subject, "condition": cond, "session": session, "batch": batch,
-                           "units": "0.1 uV"})
+    return Recording(
+        data,
+        500.0,
+        [f"Ch_{i}" for i in range(16)],
+        labels,
+        meta={"subject": subject, "condition": cond, "session": session, "batch": batch, "units": "0.1 uV"},
+    )
 
 
-PLAN = [("S02", "silent", 1, 2), ("S01", "vocalized", 2, 1), ("S01", "silent", 1, 1),
-        ("S01", "vocalized", 1, 2), ("S01", "vocalized", 1, 1), ("S02", "silent", 1, 1)]
+PLAN = [
+    ("S02", "silent", 1, 2),
+    ("S01", "vocalized", 2, 1),
+    ("S01", "silent", 1, 1),
+    ("S01", "vocalized", 1, 2),
+    ("S01", "vocalized", 1, 1),
+    ("S02", "silent", 1, 1),
+]
 
 
-@pytest.fixture()
+@pytest.fixture
 def processed_tree(tmp_path):
     root = tmp_path / "data_raw_and_filt"
     for subj, cond, s, b in PLAN:
@@ -39,9 +49,10 @@ def processed_tree(tmp_path):
     return root
 
 
-@pytest.fixture()
+@pytest.fixture
 def raw_tree(tmp_path):
     from myovox.io import bio
+
     root = tmp_path / "raw"
     for subj, cond, s, b in PLAN[:3]:
         (root / subj / cond).mkdir(parents=True, exist_ok=True)
@@ -78,10 +89,10 @@ def test_load_processed_sorted_and_ordered(processed_tree):
     orig = _rec(*keys[0])
     whole = zero_phase_filter(orig.pick(list(CHANNEL_ORDER)).data, 500.0)
     first = r0.meta["first_sample"]
-    np.testing.assert_allclose(r0.data, whole[:, first:first + r0.n_times], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(r0.data, whole[:, first : first + r0.n_times], rtol=1e-9, atol=1e-9)
     raw = load(processed_tree, filtered=False)
     assert raw[0].meta["filtered"] is False
-    np.testing.assert_array_equal(raw[0].data, orig.pick(list(CHANNEL_ORDER)).data[:, first:first + r0.n_times])
+    np.testing.assert_array_equal(raw[0].data, orig.pick(list(CHANNEL_ORDER)).data[:, first : first + r0.n_times])
 
 
 def test_selection(processed_tree):
@@ -132,8 +143,8 @@ def test_fixture_raw_and_processed_agree(silentwear_fixtures):
     p, r = proc[0], raw[0]
     assert (p.meta["subject"], p.meta["condition"], p.meta["session"], p.meta["batch"]) == ("S01", "vocalized", 1, 1)
     first = p.meta["first_sample"]
-    seg = r.data[:, first:first + p.n_times]
+    seg = r.data[:, first : first + p.n_times]
     assert np.max(np.abs(seg - p.data)) <= 1e-6 * np.max(np.abs(p.data))
-    np.testing.assert_array_equal(r.labels[first:first + p.n_times], p.labels)
+    np.testing.assert_array_equal(r.labels[first : first + p.n_times], p.labels)
     s = proc.summary()
     assert s["classes"] == {"forward": 1, "left": 1, "rest": 4, "stop": 1}

@@ -1,4 +1,5 @@
 """Small stand-ins for the evaluation tests: hand-made windows and tiny, fast models."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,8 +52,20 @@ class Centroids(ClassifierMixin, BaseEstimator):
         return self
 
 
-def synth_windows(n_subjects=2, n_sessions=2, n_batches=3, n_per_class=4, n_classes=3, n_channels=4,
-                  n_times=20, conditions=(None,), session_shift=0.0, rest_extra=2, seed=0, sfreq=100.0):
+def synth_windows(
+    n_subjects=2,
+    n_sessions=2,
+    n_batches=3,
+    n_per_class=4,
+    n_classes=3,
+    n_channels=4,
+    n_times=20,
+    conditions=(None,),
+    session_shift=0.0,
+    rest_extra=2,
+    seed=0,
+    sfreq=100.0,
+):
     """Windows with meta subject/session/batch/condition/recording/start/stop; class c raises channel c."""
     rng = np.random.default_rng(seed)
     X, y, meta = [], [], {k: [] for k in ("subject", "session", "batch", "condition", "recording", "start", "stop")}
@@ -81,8 +94,14 @@ def synth_windows(n_subjects=2, n_sessions=2, n_batches=3, n_per_class=4, n_clas
                         meta["stop"].append(k * 2 * n_times + n_times)
                     rec += 1
     names = {i: ("rest" if i == 0 else f"w{i}") for i in range(n_classes)}
-    return Windows(np.asarray(X), np.asarray(y), sfreq, label_names=names,
-                   groups=np.asarray(meta["recording"]), meta={k: np.asarray(v) for k, v in meta.items()})
+    return Windows(
+        np.asarray(X),
+        np.asarray(y),
+        sfreq,
+        label_names=names,
+        groups=np.asarray(meta["recording"]),
+        meta={k: np.asarray(v) for k, v in meta.items()},
+    )
 
 
 @pytest.fixture
@@ -106,8 +125,9 @@ def centroids():
     return Centroids()
 
 
-def synth_dataset(n_subjects=2, n_sessions=2, n_batches=2, n_reps=2, n_words=3, sfreq=100.0, seed=0,
-                  conditions=("vocalized",)):
+def synth_dataset(
+    n_subjects=2, n_sessions=2, n_batches=2, n_reps=2, n_words=3, sfreq=100.0, seed=0, conditions=("vocalized",)
+):
     """A tiny event-mode Dataset: rest 1 s / word 1.5 s runs; word c bursts on channel c-1."""
     from myovox.dataset import Dataset
     from myovox.recording import Recording
@@ -131,12 +151,22 @@ def synth_dataset(n_subjects=2, n_sessions=2, n_batches=2, n_reps=2, n_words=3, 
                             labels.append(np.full(n, lab))
                     chunks.append(0.1 * rng.normal(size=(4, int(sfreq))))
                     labels.append(np.zeros(int(sfreq), dtype=int))
-                    recs.append(Recording(np.concatenate(chunks, axis=1), sfreq, labels=np.concatenate(labels),
-                                          label_names={0: "rest", 1: "up", 2: "down", 3: "left"},
-                                          meta={"subject": f"S{s:02d}", "session": sess, "batch": b,
-                                                "condition": cond}))
-    return Dataset(recs, "tiny", window_s=1.0, window_mode="event",
-                   info={"filter": {"highpass": 20.0, "notch": None}, "channels": None, "rest_label": 0})
+                    recs.append(
+                        Recording(
+                            np.concatenate(chunks, axis=1),
+                            sfreq,
+                            labels=np.concatenate(labels),
+                            label_names={0: "rest", 1: "up", 2: "down", 3: "left"},
+                            meta={"subject": f"S{s:02d}", "session": sess, "batch": b, "condition": cond},
+                        )
+                    )
+    return Dataset(
+        recs,
+        "tiny",
+        window_s=1.0,
+        window_mode="event",
+        info={"filter": {"highpass": 20.0, "notch": None}, "channels": None, "rest_label": 0},
+    )
 
 
 @pytest.fixture

@@ -29,8 +29,14 @@ def test_fine_tune_classical_retrains_on_old_and_new(make_windows_, lda):
     assert new_model[-1].n_features_in_ == base[-1].n_features_in_
 
 
-@pytest.mark.parametrize(("kw", "msg"), [({"strategy": "layer"}, "Invalid value for 'strategy'"),
-                                     ({"n_epochs": 0}, "'n_epochs'"), ({"valid_size": 1.5}, "valid_size")])
+@pytest.mark.parametrize(
+    ("kw", "msg"),
+    [
+        ({"strategy": "layer"}, "Invalid value for 'strategy'"),
+        ({"n_epochs": 0}, "'n_epochs'"),
+        ({"valid_size": 1.5}, "valid_size"),
+    ],
+)
 def test_fine_tune_bad_arguments(make_windows_, centroids, kw, msg):
     w = make_windows_(n_subjects=1)
     base = centroids.fit(w.X, w.y)

@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from myovox.evaluation.metrics import (accuracy, balanced_accuracy, classification_scores, confusion_matrix,
-                                       itr_wolpaw, macro_f1, summarize)
+from myovox.evaluation.metrics import (
+    accuracy,
+    balanced_accuracy,
+    classification_scores,
+    confusion_matrix,
+    itr_wolpaw,
+    macro_f1,
+    summarize,
+)
 from myovox.exceptions import ValidationError
 
 

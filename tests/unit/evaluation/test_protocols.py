@@ -16,8 +16,18 @@ def test_global_protocol_per_subject_folds(windows, lda):
     assert set(res.per_subject) == {"S01", "S02"}
     assert res.mean > 0.8  # the fixture's classes are easy
     for row in res.folds:
-        assert {"fold", "subject", "n_train", "n_test", "balanced_accuracy", "accuracy", "macro_f1",
-                "itr_bits_per_min", "window_s", "confusion"} <= set(row)
+        assert {
+            "fold",
+            "subject",
+            "n_train",
+            "n_test",
+            "balanced_accuracy",
+            "accuracy",
+            "macro_f1",
+            "itr_bits_per_min",
+            "window_s",
+            "confusion",
+        } <= set(row)
         assert np.asarray(row["confusion"]).shape == (3, 3)
         assert np.asarray(row["confusion"]).sum() == row["n_test"]
     s01 = [r["balanced_accuracy"] for r in res.folds if r["subject"] == "S01"]
@@ -86,8 +96,12 @@ def test_train_from_scratch_progressive(windows, lda):
     res = run_protocol("train_from_scratch", windows, model=lda)
     # per subject, per session: folds for batches 2 and 3
     assert len(res.folds) == 2 * 2 * 2
-    assert {r["fold"] for r in res.folds} == {"session=1,batch=2", "session=1,batch=3", "session=2,batch=2",
-                                              "session=2,batch=3"}
+    assert {r["fold"] for r in res.folds} == {
+        "session=1,batch=2",
+        "session=1,batch=3",
+        "session=2,batch=2",
+        "session=2,batch=3",
+    }
     assert res.params["valid_size"] == 0.3
 
 

@@ -3,14 +3,20 @@
 SilentWear's processed .h5 files keep 1 s before the first cue and after the last one, shorter than
 the 1.4 s window: windows of neighbouring label runs share samples, which made kfold leak.
 """
+
 import pytest
 
 from myovox.cli.main import main
 
-PROTOCOLS = [["--protocol", "global"], ["--protocol", "inter_session"], ["--protocol", "train_from_scratch"],
-             ["--protocol", "fine_tune"], ["--protocol", "kfold", "--folds", "3"],
-             ["--protocol", "leave_one_out", "--by", "session"],
-             ["--protocol", "transfer", "--train", "session=1", "--test", "session=2"]]
+PROTOCOLS = [
+    ["--protocol", "global"],
+    ["--protocol", "inter_session"],
+    ["--protocol", "train_from_scratch"],
+    ["--protocol", "fine_tune"],
+    ["--protocol", "kfold", "--folds", "3"],
+    ["--protocol", "leave_one_out", "--by", "session"],
+    ["--protocol", "transfer", "--train", "session=1", "--test", "session=2"],
+]
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +24,9 @@ def data(tmp_path_factory):
     from myovox.testing.synth import generate_dataset
 
     root = tmp_path_factory.mktemp("formats")
-    return generate_dataset(root / "sw", n_subjects=1, n_sessions=2, n_batches=2, conditions=("vocalized",),
-                            n_repetitions=2, seed=1)
+    return generate_dataset(
+        root / "sw", n_subjects=1, n_sessions=2, n_batches=2, conditions=("vocalized",), n_repetitions=2, seed=1
+    )
 
 
 @pytest.mark.parametrize("layout", ["processed", "raw"])

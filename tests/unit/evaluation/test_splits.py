@@ -1,12 +1,19 @@
 import numpy as np
 import pytest
 
-from myovox.evaluation.splits import (LeakageError, check_no_leakage, downsample_rest_indices, leave_one_batch_out,
-                                      leave_one_group_out, leave_one_session_out, progressive_batches,
-                                      stratified_kfold, train_test_by_meta)
+from myovox.evaluation.splits import (
+    LeakageError,
+    check_no_leakage,
+    downsample_rest_indices,
+    leave_one_batch_out,
+    leave_one_group_out,
+    leave_one_session_out,
+    progressive_batches,
+    stratified_kfold,
+    train_test_by_meta,
+)
 from myovox.exceptions import ValidationError
 from myovox.windows import Windows
-
 
 
 def _check_partition(w, folds, rest_label=0):
@@ -57,8 +64,8 @@ def test_stratified_kfold_seeded_and_stratified(windows):
     a = stratified_kfold(windows, 4, random_state=1, balance_rest=False)
     b = stratified_kfold(windows, 4, random_state=1, balance_rest=False)
     c = stratified_kfold(windows, 4, random_state=2, balance_rest=False)
-    assert all(np.array_equal(x.test, y.test) for x, y in zip(a, b))
-    assert any(not np.array_equal(x.test, y.test) for x, y in zip(a, c))
+    assert all(np.array_equal(x.test, y.test) for x, y in zip(a, b, strict=False))
+    assert any(not np.array_equal(x.test, y.test) for x, y in zip(a, c, strict=False))
     all_test = np.sort(np.concatenate([f.test for f in a]))
     np.testing.assert_array_equal(all_test, np.arange(len(windows)))
     for f in a:
@@ -95,13 +102,18 @@ def test_check_no_leakage_detects_overlap(make_windows_):
     base = make_windows_(n_subjects=1, n_sessions=1, n_batches=1)
     # a window overlapping the first one of recording 0
     first = base.subset(np.array([0]))
-    shifted = Windows(first.X, first.y, first.sfreq, meta={**first.meta, "start": first.meta["start"] + 5,
-                                                             "stop": first.meta["stop"] + 5})
+    shifted = Windows(
+        first.X,
+        first.y,
+        first.sfreq,
+        meta={**first.meta, "start": first.meta["start"] + 5, "stop": first.meta["stop"] + 5},
+    )
     with pytest.raises(LeakageError, match="overlaps"):
         check_no_leakage(first, shifted, fold="f1")
     # adjacent (touching) windows do not overlap
-    touching = Windows(first.X, first.y, first.sfreq, meta={**first.meta, "start": first.meta["stop"],
-                                                              "stop": first.meta["stop"] + 20})
+    touching = Windows(
+        first.X, first.y, first.sfreq, meta={**first.meta, "start": first.meta["stop"], "stop": first.meta["stop"] + 20}
+    )
     check_no_leakage(first, touching)
     # other recording: fine
     other = Windows(first.X, first.y, first.sfreq, meta={**first.meta, "recording": first.meta["recording"] + 99})

@@ -1,4 +1,5 @@
 """Fixtures of the export tests: one tiny SpeechNet trained once per session on an easy task."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -44,7 +45,7 @@ def trained_net(task):
             net.train()
             perm = torch.from_numpy(rng.permutation(len(X)))
             for b in range(0, len(X), 32):
-                idx = perm[b:b + 32]
+                idx = perm[b : b + 32]
                 opt.zero_grad()
                 torch.nn.functional.cross_entropy(net(X[idx]), y[idx]).backward()
                 opt.step()
@@ -55,8 +56,9 @@ def trained_net(task):
 def qmodel(trained_net, task):
     from myovox.export.quantize import quantize_model
 
-    return quantize_model(trained_net, task.Xtr, label_names={0: "up", 1: "down", 2: "rest"},
-                          meta={"sfreq": 500.0, "window_s": N_T / 500})
+    return quantize_model(
+        trained_net, task.Xtr, label_names={0: "up", 1: "down", 2: "rest"}, meta={"sfreq": 500.0, "window_s": N_T / 500}
+    )
 
 
 @pytest.fixture(scope="session")

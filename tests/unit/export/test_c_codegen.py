@@ -1,4 +1,5 @@
 """The generated C99 library: strict compilation and bit-exact agreement with the NumPy reference."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,7 @@ import numpy as np
 import pytest
 
 from myovox.exceptions import ExportError
-from myovox.export.c_codegen import (CFLAGS, compile_harness, generate_c, run_harness, run_harness_quantize,
-                                     time_harness)
+from myovox.export.c_codegen import CFLAGS, compile_harness, generate_c, run_harness, run_harness_quantize, time_harness
 
 
 def test_strict_flags_and_no_malloc(c_build):
@@ -37,7 +37,7 @@ def test_bit_exact_on_adversarial_int8_inputs(c_build, qmodel):
     Xq = rng.integers(-128, 128, shape).astype(np.int8)
     Xq[0], Xq[1], Xq[2] = 127, -128, 0  # saturated and silent windows
     Xq[3, :, ::2], Xq[3, :, 1::2] = 127, -128
-    logits, cls = run_harness(c_build.exe, Xq, qmodel.n_classes)
+    logits, _cls = run_harness(c_build.exe, Xq, qmodel.n_classes)
     np.testing.assert_array_equal(logits, qmodel.forward_int8(Xq))
 
 
@@ -72,12 +72,17 @@ def test_existing_output_folder_needs_force(qmodel, tmp_path):
 
 def test_null_input_returns_error(c_build, tmp_path):
     main = tmp_path / "null_test.c"
-    main.write_text('#include "myovox_model.h"\n#include <stddef.h>\n'
-                    "int main(void) { int8_t o[MYOVOX_N_CLASSES]; myovox_quantize_input(NULL, NULL);\n"
-                    "  return myovox_infer(NULL, o) == MYOVOX_ERR_NULL ? 0 : 1; }\n")
+    main.write_text(
+        '#include "myovox_model.h"\n#include <stddef.h>\n'
+        "int main(void) { int8_t o[MYOVOX_N_CLASSES]; myovox_quantize_input(NULL, NULL);\n"
+        "  return myovox_infer(NULL, o) == MYOVOX_ERR_NULL ? 0 : 1; }\n"
+    )
     exe = tmp_path / "null_test"
-    cc = subprocess.run(["gcc", *CFLAGS, "-I", str(c_build.dir), "-o", str(exe), str(main),
-                         str(c_build.paths["source"])], capture_output=True, text=True)
+    cc = subprocess.run(
+        ["gcc", *CFLAGS, "-I", str(c_build.dir), "-o", str(exe), str(main), str(c_build.paths["source"])],
+        capture_output=True,
+        text=True,
+    )
     assert cc.returncode == 0, cc.stderr
     assert subprocess.run([str(exe)]).returncode == 0
 
@@ -87,9 +92,16 @@ def test_compile_needs_generated_sources(tmp_path):
         compile_harness(tmp_path)
 
 
-@pytest.mark.parametrize("flags", [("-O0",), ("-O3", "-ffp-contract=fast"), ("-O3", "-march=x86-64-v2"),
-                                   ("-O3", "-march=native", "-std=gnu99", "-ffp-contract=fast")],
-                         ids=["O0", "O3-contract", "x86-64-v2", "native-gnu99"])
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("-O0",),
+        ("-O3", "-ffp-contract=fast"),
+        ("-O3", "-march=x86-64-v2"),
+        ("-O3", "-march=native", "-std=gnu99", "-ffp-contract=fast"),
+    ],
+    ids=["O0", "O3-contract", "x86-64-v2", "native-gnu99"],
+)
 def test_bit_exact_across_compiler_flags(c_build, qmodel, task, flags, tmp_path):
     """The int8 network is integer arithmetic and the input quantiser float32 operations written as
     the reference does them: the same bits at every optimisation level and target (issue 10,

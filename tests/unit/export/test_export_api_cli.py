@@ -1,4 +1,5 @@
 """export_model (Python API) and `myovox export` (CLI, in-process) on a saved model folder."""
+
 from __future__ import annotations
 
 import copy
@@ -24,8 +25,9 @@ def model_dir(trained_net, task, tmp_path_factory):
     clf.mean_ = clf.scale_ = None
     clf.n_channels_in_, clf.n_times_in_ = task.Xtr.shape[1:]
     d = tmp_path_factory.mktemp("models") / "tiny"
-    card = card_for(clf, sfreq=500.0, ch_names=["a", "b", "c", "d"], label_map={0: "up", 1: "down", 2: "rest"},
-                    rest_label=2)
+    card = card_for(
+        clf, sfreq=500.0, ch_names=["a", "b", "c", "d"], label_map={0: "up", 1: "down", 2: "rest"}, rest_label=2
+    )
     io.save_model(clf, d, card, extra_files={"calibration.npz": {"X": task.Xtr[:100]}})
     return d
 
@@ -87,10 +89,25 @@ def test_cli_onnx_with_calibration_file(model_dir, task, tmp_path):
 
     np.save(tmp_path / "cal.npy", task.Xtr[:50])
     out = tmp_path / "o"
-    assert main(["export", str(model_dir), "--format", "onnx", "--int8", "--calibration",
-                 str(tmp_path / "cal.npy"), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(model_dir),
+                "--format",
+                "onnx",
+                "--int8",
+                "--calibration",
+                str(tmp_path / "cal.npy"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert (out / "model.onnx").exists() and (out / "model_int8_qdq.onnx").exists()
     bad = tmp_path / "bad.npy"
     np.save(bad, task.Xtr[:5, :, :50])
-    assert main(["export", str(model_dir), "--format", "c", "--calibration", str(bad),
-                 "--out", str(tmp_path / "b")]) == 2
+    assert (
+        main(["export", str(model_dir), "--format", "c", "--calibration", str(bad), "--out", str(tmp_path / "b")]) == 2
+    )

@@ -1,4 +1,5 @@
 """BN folding, int8 quantisation and the integer reference."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +10,7 @@ torch = pytest.importorskip("torch")
 from myovox.exceptions import ExportError  # noqa: E402
 from myovox.export.fold import count_macs, count_parameters, fold_model  # noqa: E402
 from myovox.export.quantize import quantize_model  # noqa: E402
-from myovox.export.reference import (compare_accuracy, quantize_input_array, quantize_multiplier,  # noqa: E402
-                                     requantize)
+from myovox.export.reference import compare_accuracy, quantize_input_array, quantize_multiplier, requantize  # noqa: E402
 from myovox.models.speechnet import SpeechNet  # noqa: E402
 
 N_CH, N_T = 4, 128  # as in conftest.py
@@ -44,19 +44,27 @@ def test_fold_matches_torch_and_counts():
 
 
 def test_unsupported_layers_are_named():
-    seq = torch.nn.Sequential(torch.nn.Conv2d(1, 4, (1, 3)), torch.nn.GELU(), torch.nn.AdaptiveAvgPool2d(1),
-                              torch.nn.Flatten(), torch.nn.LSTM(4, 4), torch.nn.Linear(4, 2))
+    seq = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, (1, 3)),
+        torch.nn.GELU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.LSTM(4, 4),
+        torch.nn.Linear(4, 2),
+    )
     with pytest.raises(ExportError, match=r"1 \(GELU\).*4 \(LSTM\)"):
         fold_model(seq, (2, 20))
 
 
 def test_unsupported_settings_and_orders():
-    strided = torch.nn.Sequential(torch.nn.Conv2d(1, 4, (1, 3), stride=2), torch.nn.AdaptiveAvgPool2d(1),
-                                  torch.nn.Linear(4, 2))
+    strided = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, (1, 3), stride=2), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Linear(4, 2)
+    )
     with pytest.raises(ExportError, match="stride"):
         fold_model(strided, (2, 20))
-    bn_first = torch.nn.Sequential(torch.nn.BatchNorm2d(1), torch.nn.Conv2d(1, 4, (1, 3)),
-                                   torch.nn.AdaptiveAvgPool2d(1), torch.nn.Linear(4, 2))
+    bn_first = torch.nn.Sequential(
+        torch.nn.BatchNorm2d(1), torch.nn.Conv2d(1, 4, (1, 3)), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Linear(4, 2)
+    )
     with pytest.raises(ExportError, match="BatchNorm2d.*follow a Conv2d"):
         fold_model(bn_first, (2, 20))
     with pytest.raises(ExportError, match="torch"):
@@ -65,10 +73,18 @@ def test_unsupported_settings_and_orders():
 
 def test_sequential_with_avgpool_is_exported_exactly():
     torch.manual_seed(1)
-    seq = torch.nn.Sequential(torch.nn.Conv2d(1, 4, (1, 5), padding=(0, 2)), torch.nn.BatchNorm2d(4),
-                              torch.nn.ReLU(), torch.nn.AvgPool2d((1, 4)), torch.nn.Conv2d(4, 6, (2, 1)),
-                              torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-                              torch.nn.Dropout(0.5), torch.nn.Linear(6, 3)).eval()
+    seq = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, (1, 5), padding=(0, 2)),
+        torch.nn.BatchNorm2d(4),
+        torch.nn.ReLU(),
+        torch.nn.AvgPool2d((1, 4)),
+        torch.nn.Conv2d(4, 6, (2, 1)),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Dropout(0.5),
+        torch.nn.Linear(6, 3),
+    ).eval()
     X = np.random.default_rng(1).normal(size=(20, 3, 32)).astype(np.float32)
     q = quantize_model(seq, X)
     assert [op.kind for op in q.ops] == ["conv", "avgpool", "conv", "gap", "dense"]
@@ -81,8 +97,8 @@ def test_sequential_with_avgpool_is_exported_exactly():
 @pytest.mark.parametrize("seed", range(3))
 def test_requantize_is_round_half_up_of_the_exact_product(seed):
     rng = np.random.default_rng(seed)
-    acc = rng.integers(-2**31, 2**31 - 1, 2000, dtype=np.int64)
-    acc[:4] = [0, -1, 2**31 - 1, -2**31]
+    acc = rng.integers(-(2**31), 2**31 - 1, 2000, dtype=np.int64)
+    acc[:4] = [0, -1, 2**31 - 1, -(2**31)]
     real = float(rng.uniform(1e-6, 3.0))
     m, n = quantize_multiplier(real)
     assert 2**30 <= m < 2**31 and 1 <= n <= 62

@@ -1,4 +1,5 @@
 """ONNX (float and QDQ), emlearn random forest and the MCU budget."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -12,8 +13,8 @@ pytest.importorskip("onnxruntime")
 
 
 def test_onnx_float_parity_dynamic_batch(trained_net, task, tmp_path):
-    from myovox.export.onnx import export_onnx_float, run_onnx
     from myovox.export.fold import torch_logits
+    from myovox.export.onnx import export_onnx_float, run_onnx
 
     info = export_onnx_float(trained_net, tmp_path / "m.onnx", check_inputs=task.Xte[:32])
     assert info["max_abs_error"] < 1e-4 and info["argmax_agreement"] == 1.0

@@ -16,6 +16,7 @@ Pairing: onnxruntime's x86 QLinearConv/QGemm kernels pair consecutive elements o
 axis in (kernel row, kernel column, input channel) order (im2col in NHWC; the symmetric-conv
 path packs weights in groups of 4 input channels per kernel position, the same pairs).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,8 @@ import pytest
 
 from myovox.export.reference import QuantizedModel, avgpool_int8, gap_int8, requantize, saturate_int8
 
-INT16_MIN, INT16_MAX = -(2 ** 15), 2 ** 15 - 1
-INT32_MAX = 2 ** 31 - 1
+INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
+INT32_MAX = 2**31 - 1
 
 
 def _weights_k(op) -> np.ndarray:
@@ -57,12 +58,12 @@ def _pairwise_dot(a: np.ndarray, w: np.ndarray, saturate_int16: bool) -> tuple[n
     out = np.empty((a.shape[0], w.shape[0]), np.int64)
     hi, lo = 0, 0
     for s in range(0, a.shape[0], 4096):
-        ab = a[s:s + 4096]
+        ab = a[s : s + 4096]
         pairs = ab[:, None, 0::2] * w[None, :, 0::2] + ab[:, None, 1::2] * w[None, :, 1::2]
         hi, lo = max(hi, int(pairs.max())), min(lo, int(pairs.min()))
         if saturate_int16:
             pairs = np.clip(pairs, INT16_MIN, INT16_MAX)
-        out[s:s + 4096] = pairs.sum(axis=2)
+        out[s : s + 4096] = pairs.sum(axis=2)
     return out, hi, lo
 
 
@@ -112,7 +113,7 @@ def _emulate(qmodel: QuantizedModel, Xq: np.ndarray, kernel: str) -> tuple[np.nd
                 n, o, ho, wo = y.shape
                 kh, kw = op.pool
                 hp, wp = ho // kh, wo // kw
-                y = y[:, :, :hp * kh, :wp * kw].reshape(n, o, hp, kh, wp, kw).max(axis=(3, 5))
+                y = y[:, :, : hp * kh, : wp * kw].reshape(n, o, hp, kh, wp, kw).max(axis=(3, 5))
             x = y
         elif op.kind == "avgpool":
             x = avgpool_int8(x, op)
@@ -135,8 +136,7 @@ def _activation_ranges(qmodel: QuantizedModel, Xq: np.ndarray) -> list[tuple[int
     """uint8 range (min, max) of each conv/dense layer's input on these windows."""
     _, outs = qmodel.forward_int8(Xq, return_all=True)
     ins = [Xq] + outs[:-1]
-    return [(int(x.min()) + 128, int(x.max()) + 128) for x, op in zip(ins, qmodel.ops)
-            if op.kind in ("conv", "dense")]
+    return [(int(x.min()) + 128, int(x.max()) + 128) for x, op in zip(ins, qmodel.ops, strict=False) if op.kind in ("conv", "dense")]
 
 
 def test_int8_weight_graph_saturates_in_u8s8_kernels(qmodel, task):
@@ -156,9 +156,11 @@ def test_int8_weight_graph_saturates_in_u8s8_kernels(qmodel, task):
     first = extremes[layers[0].name]
     assert max(first[0], -first[1]) > INT16_MAX  # pairs really overflowed
     steps = np.abs(got.astype(np.int64) - ref.astype(np.int64))
-    print(f"\nu8s8 emulation of the int8-weight graph: worst pair sums {worst}, first-layer pairs "
-          f"reached {first}, logits up to {int(steps.max())} steps from the reference, "
-          f"{np.mean(steps.max(1) > 0):.1%} of windows differ")
+    print(
+        f"\nu8s8 emulation of the int8-weight graph: worst pair sums {worst}, first-layer pairs "
+        f"reached {first}, logits up to {int(steps.max())} steps from the reference, "
+        f"{np.mean(steps.max(1) > 0):.1%} of windows differ"
+    )
     assert steps.max() >= 1
 
 

@@ -1,6 +1,7 @@
 """The features benchmark runs (quick) and returns well-formed rows whose fast and loop values are equal.
 
 Speed itself is reported by `myovox bench`, never asserted here (machines are noisy)."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """Feature sets: vectorised == loop reference, names, sub-windows, errors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,8 +41,7 @@ def test_classic_vectorised_equals_loop():
 def test_names_order_channel_major():
     names = feature_names("silentwear_rf", ["A", "B"])
     assert names[:2] == ["rms_1_A", "max_1_A"] and names[24] == "rms_2_A" and names[7 * 24] == "rms_1_B"
-    assert feature_names("hudgins", ["A", "B"]) == ["mav_A", "wl_A", "zc_A", "ssc_A",
-                                                    "mav_B", "wl_B", "zc_B", "ssc_B"]
+    assert feature_names("hudgins", ["A", "B"]) == ["mav_A", "wl_A", "zc_A", "ssc_A", "mav_B", "wl_B", "zc_B", "ssc_B"]
     X = _X()
     F = compute_features(X, 500.0, "silentwear_rf")
     # column of "mean" of sub-window 3 of channel B is the mean of samples 200..299 of channel 1

@@ -1,4 +1,5 @@
 """Welch features (own batched Welch == scipy) and wavelet features (== pywt)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,7 +34,7 @@ def test_peak_mean_median_frequency_of_sine():
 def test_band_ratio_scales_with_sampling_rate():
     for fs in (500.0, 1000.0, 2000.0):
         t = np.arange(int(fs)) / fs
-        low = np.sin(2 * np.pi * 0.15 * fs * t)   # below fs/4
+        low = np.sin(2 * np.pi * 0.15 * fs * t)  # below fs/4
         high = np.sin(2 * np.pi * 0.40 * fs * t)  # above fs/4
         assert sp.band_power_ratio(low, fs) > 100
         assert sp.band_power_ratio(high, fs) < 0.01

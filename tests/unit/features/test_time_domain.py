@@ -1,4 +1,5 @@
 """Time-domain features: hand-computed values and shapes."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """FeatureExtractor: a scikit-learn transformer for 3-D windows."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,8 +27,12 @@ def _data(n=40, seed=0):
 
 def test_params_clone_and_fit_returns_self():
     fe = FeatureExtractor("hudgins", sfreq=1000.0, ch_names=["a", "b", "c"])
-    assert fe.get_params() == {"feature_set": "hudgins", "sfreq": 1000.0, "n_subwindows": None,
-                               "ch_names": ["a", "b", "c"]}
+    assert fe.get_params() == {
+        "feature_set": "hudgins",
+        "sfreq": 1000.0,
+        "n_subwindows": None,
+        "ch_names": ["a", "b", "c"],
+    }
     c = clone(fe)
     assert c is not fe and c.get_params() == fe.get_params()
     X, y = _data()

@@ -1,4 +1,5 @@
 """biogui .bio reader/writer: layouts, bad input, truncation, lost packets, property tests."""
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,7 @@ from myovox.io.bio import TRIGGER_NONE, read_bio, read_bio_signals, write_bio
 from myovox.recording import Recording
 
 
-def _rec(n_packets: int = 12, n_ch: int = 3, spp: int = 4, seed: int = 0, labels: bool = True,
-         **meta) -> Recording:
+def _rec(n_packets: int = 12, n_ch: int = 3, spp: int = 4, seed: int = 0, labels: bool = True, **meta) -> Recording:
     rng = np.random.default_rng(seed)
     data = rng.normal(0, 100, size=(n_ch, n_packets * spp)).astype(np.float32)
     lab = np.repeat(rng.integers(0, 9, n_packets), spp) if labels else None
@@ -71,8 +71,9 @@ def test_float64_data_written_exactly(tmp_path):
 def test_current_layout_init_finished_become_rest(tmp_path):
     rec = _rec(n_packets=6, labels=False)
     ids = [TRIGGER_NONE, 0, 8, 8, 0, TRIGGER_NONE]
-    meta = dict(rec.meta, trigger_ids=np.array(ids), trigger_labels=["init", "rest", "stop", "stop", "rest",
-                                                                      "finished"])
+    meta = dict(
+        rec.meta, trigger_ids=np.array(ids), trigger_labels=["init", "rest", "stop", "stop", "rest", "finished"]
+    )
     back = _quiet_read(write_bio(rec.copy(meta=meta), tmp_path / "c.bio", layout="current"))
     assert back.labels[::4].tolist() == [0, 0, 8, 8, 0, 0]
     assert back.label_names == {0: "rest", 8: "stop"}
@@ -88,8 +89,10 @@ def test_lost_packets_warned_and_filled(tmp_path):
     with pytest.warns(DataLossWarning, match=r"l\.bio: 5 packet\(s\) lost \(20 samples\) in 2 gap"):
         back = read_bio(p)
     lp = back.meta["lost_packets"]
-    assert [(d["written_packet_index_after_gap"], d["emg_sample_index_after_gap"], d["n_lost"],
-             d["missing_counter_values"]) for d in lp] == [(3, 12, 2, [253, 254]), (6, 24, 3, [2, 3, 4])]
+    assert [
+        (d["written_packet_index_after_gap"], d["emg_sample_index_after_gap"], d["n_lost"], d["missing_counter_values"])
+        for d in lp
+    ] == [(3, 12, 2, [253, 254]), (6, 24, 3, [2, 3, 4])]
     np.testing.assert_array_equal(back.data, rec.data)  # nothing inserted by default
     with pytest.warns(DataLossWarning, match="NaN samples inserted"):
         filled = read_bio(p, fill_lost="nan")
@@ -138,8 +141,14 @@ def test_path_metadata(tmp_path):
     d.mkdir(parents=True)
     p = write_bio(_rec(), d / "sess_2_batch_3_pilot_2025-12-01_08-15-30.bio")
     meta = read_bio(p).meta
-    assert (meta["subject"], meta["condition"], meta["session"], meta["batch"], meta["tag"],
-            meta["start_time"]) == ("S07", "silent", 2, 3, "pilot", "2025-12-01T08:15:30")
+    assert (meta["subject"], meta["condition"], meta["session"], meta["batch"], meta["tag"], meta["start_time"]) == (
+        "S07",
+        "silent",
+        2,
+        3,
+        "pilot",
+        "2025-12-01T08:15:30",
+    )
 
 
 def test_writer_checks(tmp_path):
@@ -175,8 +184,8 @@ def _expect_error(tmp_path: Path, buf: bytes, match: str) -> str:
 def test_unknown_dtype_code(tmp_path):
     buf = bytearray(_old_bytes(tmp_path))
     i = buf.index(b"emg") + 3 + 12  # name, rate, n_samples, n_channels, then the code
-    assert buf[i:i + 1] == b"f"
-    buf[i:i + 1] = b"x"
+    assert buf[i : i + 1] == b"f"
+    buf[i : i + 1] = b"x"
     _expect_error(tmp_path, bytes(buf), "unknown dtype code 'x'")
 
 
@@ -247,8 +256,7 @@ def scratch(tmp_path_factory) -> Path:
 def valid_files(scratch) -> dict[str, bytes]:
     rec = _rec(n_packets=6, n_ch=2, seed=3)
     rec = rec.copy(meta={"counter": np.array([254, 255, 0, 2, 3, 4])})
-    return {lay: write_bio(rec, scratch / f"valid_{lay}.bio", layout=lay).read_bytes()
-            for lay in ("old", "current")}
+    return {lay: write_bio(rec, scratch / f"valid_{lay}.bio", layout=lay).read_bytes() for lay in ("old", "current")}
 
 
 def _read_only_format_errors(path: Path, buf: bytes) -> None:
@@ -280,18 +288,18 @@ def test_mutated_files_only_raise_format_errors(scratch, valid_files, layout, da
     buf = bytearray(valid_files[layout])
     kind = data.draw(st.sampled_from(["truncate", "flip", "u32", "append", "splice"]))
     if kind == "truncate":
-        buf = buf[:data.draw(st.integers(0, len(buf)))]
+        buf = buf[: data.draw(st.integers(0, len(buf)))]
     elif kind == "flip":
         for _ in range(data.draw(st.integers(1, 6))):
             i = data.draw(st.integers(0, len(buf) - 1))
             buf[i] = data.draw(st.integers(0, 255))
     elif kind == "u32":
         i = data.draw(st.integers(0, 80))
-        struct.pack_into("<I", buf, i, data.draw(st.integers(0, 2 ** 32 - 1)))
+        struct.pack_into("<I", buf, i, data.draw(st.integers(0, 2**32 - 1)))
     elif kind == "append":
         buf += data.draw(st.binary(min_size=1, max_size=20))
     else:  # a valid header start followed by garbage
-        buf = buf[:data.draw(st.integers(4, 90))] + data.draw(st.binary(max_size=300))
+        buf = buf[: data.draw(st.integers(4, 90))] + data.draw(st.binary(max_size=300))
     _read_only_format_errors(scratch / "mutated.bio", bytes(buf))
 
 
@@ -299,19 +307,26 @@ _F32_RATES = [1.0, 100.0, 250.0, 500.0, 1000.0, 2000.0, 512.5]
 
 
 @_PROPS
-@given(layout=st.sampled_from(["old", "current"]), n_ch=st.integers(1, 5), n_pk=st.integers(1, 12),
-       spp=st.sampled_from([1, 2, 4]), rate=st.sampled_from(_F32_RATES), with_labels=st.booleans(),
-       c0=st.integers(0, 255), seed=st.integers(0, 2 ** 16))
+@given(
+    layout=st.sampled_from(["old", "current"]),
+    n_ch=st.integers(1, 5),
+    n_pk=st.integers(1, 12),
+    spp=st.sampled_from([1, 2, 4]),
+    rate=st.sampled_from(_F32_RATES),
+    with_labels=st.booleans(),
+    c0=st.integers(0, 255),
+    seed=st.integers(0, 2**16),
+)
 def test_write_read_roundtrip_property(scratch, layout, n_ch, n_pk, spp, rate, with_labels, c0, seed):
     rng = np.random.default_rng(seed)
-    bits = rng.integers(0, 2 ** 32, size=(n_ch, n_pk * spp), dtype=np.uint64).astype(np.uint32)
+    bits = rng.integers(0, 2**32, size=(n_ch, n_pk * spp), dtype=np.uint64).astype(np.uint32)
     data = bits.view(np.float32)
     data = np.where(np.isfinite(data), data, np.float32(1.5))  # any finite float32, subnormals included
-    labels = np.repeat(rng.integers(0, 2 ** 31 - 1, n_pk), spp) if with_labels else None
-    rec = Recording(data, rate, labels=labels, label_names={int(v): f"w{v}" for v in np.unique(labels)}
-                    if with_labels else None)
-    p = write_bio(rec, scratch / "rt.bio", layout=layout, samples_per_packet=spp, counter_start=c0,
-                  overwrite=True)
+    labels = np.repeat(rng.integers(0, 2**31 - 1, n_pk), spp) if with_labels else None
+    rec = Recording(
+        data, rate, labels=labels, label_names={int(v): f"w{v}" for v in np.unique(labels)} if with_labels else None
+    )
+    p = write_bio(rec, scratch / "rt.bio", layout=layout, samples_per_packet=spp, counter_start=c0, overwrite=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         back = read_bio(p)

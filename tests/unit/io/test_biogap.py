@@ -1,4 +1,5 @@
 """BioGAP-Ultra packet codec, counter gaps and the streaming decoder."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,23 +7,32 @@ import pytest
 
 from myovox.exceptions import DataFormatError, ValidationError
 from myovox.io.biogap import (
-    N_CHANNELS, PACKET_SIZE, SAMPLES_PER_PACKET, PacketDecoder, PacketGap, codes_to_units, counter_wraps,
-    decode_packets, encode_packets, find_lost_packets, units_to_codes,
+    N_CHANNELS,
+    PACKET_SIZE,
+    SAMPLES_PER_PACKET,
+    PacketDecoder,
+    PacketGap,
+    codes_to_units,
+    counter_wraps,
+    decode_packets,
+    encode_packets,
+    find_lost_packets,
+    units_to_codes,
 )
 
 
 def _codes(n_packets: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    c = rng.integers(-(2 ** 23), 2 ** 23, size=(n_packets * SAMPLES_PER_PACKET, N_CHANNELS)).astype(np.int32)
-    c[0, :4] = [-(2 ** 23), 2 ** 23 - 1, 0, -1]
+    c = rng.integers(-(2**23), 2**23, size=(n_packets * SAMPLES_PER_PACKET, N_CHANNELS)).astype(np.int32)
+    c[0, :4] = [-(2**23), 2**23 - 1, 0, -1]
     return c
 
 
 def test_scale_matches_reference_formula():
-    codes = np.array([1, -1, 1000, 2 ** 23 - 1, -(2 ** 23)])
-    want = (codes * (2.4 / (6 * (2 ** 23 - 1))) * 1e7).astype(np.float32)
+    codes = np.array([1, -1, 1000, 2**23 - 1, -(2**23)])
+    want = (codes * (2.4 / (6 * (2**23 - 1))) * 1e7).astype(np.float32)
     np.testing.assert_array_equal(codes_to_units(codes), want)
-    assert codes_to_units([2 ** 23 - 1])[0] == pytest.approx(2.4 / 6 * 1e7, rel=1e-6)  # full scale = Vref/gain
+    assert codes_to_units([2**23 - 1])[0] == pytest.approx(2.4 / 6 * 1e7, rel=1e-6)  # full scale = Vref/gain
     np.testing.assert_array_equal(units_to_codes(codes_to_units(codes)), codes)
 
 
@@ -64,13 +74,13 @@ def test_encode_validates():
     with pytest.raises(ValidationError):
         encode_packets(np.full((4, 16), np.nan))
     with pytest.raises(ValidationError):
-        encode_packets(np.zeros((4, 16), dtype=np.int64) + 2 ** 23, codes=True)
+        encode_packets(np.zeros((4, 16), dtype=np.int64) + 2**23, codes=True)
     with pytest.raises(ValidationError):
         encode_packets(np.zeros((8, 16)), counters=[0])
 
 
 def test_units_to_codes_clips():
-    assert units_to_codes([1e12, -1e12]).tolist() == [2 ** 23 - 1, -(2 ** 23)]
+    assert units_to_codes([1e12, -1e12]).tolist() == [2**23 - 1, -(2**23)]
 
 
 def test_find_lost_packets_with_wrap():
@@ -98,11 +108,11 @@ def test_packet_decoder_odd_chunks_and_drops(chunk):
     buf = encode_packets(c, 200, codes=True)
     drop = {5, 6, 30}  # counters 205, 206 and 230 never arrive
     keep = [i for i in range(n) if i not in drop]
-    stream = b"".join(buf[i * PACKET_SIZE:(i + 1) * PACKET_SIZE] for i in keep)
+    stream = b"".join(buf[i * PACKET_SIZE : (i + 1) * PACKET_SIZE] for i in keep)
     dec = PacketDecoder(scale=False)
     outs, cnts, n_gaps = [], [], 0
     for i in range(0, len(stream), chunk):
-        out = dec.feed(stream[i:i + chunk])
+        out = dec.feed(stream[i : i + chunk])
         assert out.samples.shape == (4 * out.n_packets, 16)
         outs.append(out.samples)
         cnts.append(out.counters)

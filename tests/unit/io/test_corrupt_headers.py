@@ -1,5 +1,6 @@
 """Corrupt ``.bio`` headers (issue 10, finding 8): a one-line error naming the file and the field,
 or an exact recovery named in a DataLossWarning; never garbage with only a truncation warning."""
+
 from __future__ import annotations
 
 import struct
@@ -24,8 +25,12 @@ def _recording() -> Recording:
     labels = np.repeat(rng.integers(0, 9, N_PK), 4)
     counter = np.arange(N_PK)
     counter[LOST_AT:] += 2  # two packets lost
-    return Recording(rng.normal(0, 100, (16, N_PK * 4)).astype(np.float32), 500.0, labels=labels,
-                     meta={"device": "BioGAP-Ultra", "counter": counter % 256})
+    return Recording(
+        rng.normal(0, 100, (16, N_PK * 4)).astype(np.float32),
+        500.0,
+        labels=labels,
+        meta={"device": "BioGAP-Ultra", "counter": counter % 256},
+    )
 
 
 def _source(kind: str, layout: str, tmp_path: Path, fixtures: Path) -> tuple[bytes, Recording]:
@@ -74,7 +79,7 @@ def kind(request):
 def test_sample_count_2_to_the_31(tmp_path, silentwear_fixtures, kind, layout):
     buf, _ = _source(kind, layout, tmp_path, silentwear_fixtures)
     bad = bytearray(buf)
-    struct.pack_into("<I", bad, _field(buf, b"biogap", 1), 2 ** 31)
+    struct.pack_into("<I", bad, _field(buf, b"biogap", 1), 2**31)
     msg = _error(tmp_path / "c.bio", bytes(bad))
     assert "2147483648" in msg and ("sample count" in msg or "inconsistent" in msg)
 
@@ -84,8 +89,8 @@ def test_dtype_float32_changed_to_float64(tmp_path, silentwear_fixtures, kind, l
     buf, _ = _source(kind, layout, tmp_path, silentwear_fixtures)
     bad = bytearray(buf)
     i = _field(buf, b"biogap", 3)
-    assert bad[i:i + 1] == b"f"
-    bad[i:i + 1] = b"d"
+    assert bad[i : i + 1] == b"f"
+    bad[i : i + 1] = b"d"
     msg = _error(tmp_path / "c.bio", bytes(bad))
     assert "dtype code of signal 'biogap' ('d')" in msg and "'f'" in msg
 
@@ -128,6 +133,7 @@ def test_trigger_block_one_byte_short_recovers_labels(tmp_path, silentwear_fixtu
 
 def test_no_counter_signal_is_not_silent(tmp_path):
     from myovox.io.bio import BioFile, BioSignalHeader
+
     rows = np.zeros((8, 2), np.float32)
     bf = BioFile("old", {"emg": BioSignalHeader("emg", 500.0, 8, 2, "f")}, {"emg": rows}, fs_base=125.0, n_base=2)
     bf.signal_timestamps = {"emg": np.arange(2.0)}
@@ -161,7 +167,7 @@ def test_old_layout_cut_where_the_triggers_start_reads_as_truncated(tmp_path):
     """A crash between blocks is a truncation (data kept, no labels invented), not a corrupt flag."""
     rec = _recording()
     buf = write_bio(rec, tmp_path / "v.bio", layout="old").read_bytes()
-    back, msgs = _read(tmp_path / "t.bio", buf[:-4 * N_PK])
+    back, msgs = _read(tmp_path / "t.bio", buf[: -4 * N_PK])
     assert any("file is truncated" in m and "triggers 0 of 50" in m for m in msgs)
     assert any("labels are not given" in m for m in msgs)
     np.testing.assert_array_equal(back.data, rec.data)

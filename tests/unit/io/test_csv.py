@@ -1,4 +1,5 @@
 """Generic CSV reader/writer: headers, time units, labels, broken rows, round trip."""
+
 from __future__ import annotations
 
 import gzip
@@ -17,8 +18,7 @@ def _rec(n=400, n_ch=3, seed=1) -> Recording:
     labels = np.zeros(n, dtype=np.int64)
     labels[100:200] = 2
     labels[300:350] = 7
-    return Recording(rng.normal(size=(n_ch, n)).astype(np.float32), 250.0, [f"EMG{i}" for i in range(n_ch)],
-                     labels)
+    return Recording(rng.normal(size=(n_ch, n)).astype(np.float32), 250.0, [f"EMG{i}" for i in range(n_ch)], labels)
 
 
 @pytest.mark.parametrize("name", ["r.csv", "r.csv.gz"])
@@ -151,12 +151,18 @@ def test_one_bad_row_policy_for_both_readers(tmp_path):
 
     p = tmp_path / "t.csv"
     p.write_text("a,b,c\n1,2,3\n4,5\n6,7,8\n9,x,10\n11,12,13\n")
-    with pytest.warns(DataLossWarning, match=r"t\.csv: skipped 2 malformed row\(s\) of 5 \(expected 3 fields\) "
-                                             r"at line\(s\) 3, 5\.") as rec:
+    with pytest.warns(
+        DataLossWarning,
+        match=r"t\.csv: skipped 2 malformed row\(s\) of 5 \(expected 3 fields\) "
+        r"at line\(s\) 3, 5\.",
+    ) as rec:
         t = read_table(p, header=True)
     assert t.n_rows_skipped == 2 and t.numbers.tolist() == [[1, 2, 3], [6, 7, 8], [11, 12, 13]]
     assert len(rec) == 1
     p.write_text("a,b,c\n1,2,3\n4,5\n6,7,8\n")
-    with pytest.warns(DataLossWarning, match=r"t\.csv: skipped 1 malformed row\(s\) of 3 \(expected 3 fields\) "
-                                             r"at line\(s\) 3\."):
+    with pytest.warns(
+        DataLossWarning,
+        match=r"t\.csv: skipped 1 malformed row\(s\) of 3 \(expected 3 fields\) "
+        r"at line\(s\) 3\.",
+    ):
         read_csv(p, sfreq=10)

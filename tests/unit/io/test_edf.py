@@ -1,4 +1,5 @@
 """EDF+/BDF+ round trips within the format's quantisation; labels as annotations or a channel."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,17 +18,21 @@ def _rec(n=1234, seed=3) -> Recording:
     labels = np.zeros(n, dtype=np.int64)
     labels[100:300] = 4
     labels[600:850] = 8
-    return Recording(data, 500.0, ["Ch_0", "Ch_1", "Ch_2", "Ch_3"], labels,
-                     meta={"units": "0.1 uV", "subject": "S02", "session": 3, "batch": 1,
-                           "condition": "silent"})
+    return Recording(
+        data,
+        500.0,
+        ["Ch_0", "Ch_1", "Ch_2", "Ch_3"],
+        labels,
+        meta={"units": "0.1 uV", "subject": "S02", "session": 3, "batch": 1, "condition": "silent"},
+    )
 
 
 def _step(rec: Recording, bits: int) -> np.ndarray:
     lo, hi = rec.data.min(axis=1), rec.data.max(axis=1)
-    return (hi - lo) / (2 ** bits - 1)
+    return (hi - lo) / (2**bits - 1)
 
 
-@pytest.mark.parametrize("suffix,bits", [(".edf", 16), (".bdf", 24)])
+@pytest.mark.parametrize(("suffix", "bits"), [(".edf", 16), (".bdf", 24)])
 def test_roundtrip_within_quantisation(tmp_path, suffix, bits):
     rec = _rec()
     path = write_recording(rec, tmp_path / f"r{suffix}")
@@ -43,7 +48,11 @@ def test_roundtrip_within_quantisation(tmp_path, suffix, bits):
     assert back.label_names[4] == "right" and back.label_names[8] == "stop"
     assert back.meta["units"] == "0.1 uV"
     assert (back.meta["subject"], back.meta["session"], back.meta["batch"], back.meta["condition"]) == (
-        "S02", 3, 1, "silent")
+        "S02",
+        3,
+        1,
+        "silent",
+    )
 
 
 def test_bdf_is_finer_than_edf(tmp_path):

@@ -8,6 +8,7 @@ says so), or ``DataFormatError``/``ValidationError`` with a one-line message nam
 never a hang (each read runs under a 10 s alarm). The number of cases per reader is printed at
 the end of the module (``pytest -s``) and written to ``$MYOVOX_FUZZ_REPORT`` when that is set.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -30,8 +31,12 @@ from myovox.recording import Recording
 
 COUNTS: Counter = Counter()
 OUTCOMES: Counter = Counter()
-_FUZZ = settings(max_examples=int(os.environ.get("MYOVOX_FUZZ_EXAMPLES", "200")), deadline=None, database=None,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+_FUZZ = settings(
+    max_examples=int(os.environ.get("MYOVOX_FUZZ_EXAMPLES", "200")),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -112,19 +117,18 @@ def _mutated(draw, valid: bytes, hot: int = 512):
             buf[pos()] ^= 1 << draw(st.integers(0, 7))
     elif kind == "u32" and len(buf) >= 4:
         i = min(pos(), len(buf) - 4)
-        value = draw(st.sampled_from([0, 1, 2 ** 31, 2 ** 32 - 1, 0x7FFFFFFF])
-                     | st.integers(0, 2 ** 32 - 1))
+        value = draw(st.sampled_from([0, 1, 2**31, 2**32 - 1, 0x7FFFFFFF]) | st.integers(0, 2**32 - 1))
         struct.pack_into("<I", buf, i, value)
     elif kind == "truncate":
-        buf = buf[:draw(st.integers(0, len(buf)))]
+        buf = buf[: draw(st.integers(0, len(buf)))]
     elif kind == "splice":
-        buf = buf[:pos()] + draw(st.binary(max_size=300))
+        buf = buf[: pos()] + draw(st.binary(max_size=300))
     elif kind == "insert":
         i = pos(1)
         buf = buf[:i] + draw(st.binary(min_size=1, max_size=16)) + buf[i:]
     elif kind == "delete" and buf:
         i = pos()
-        buf = buf[:i] + buf[i + draw(st.integers(1, 16)):]
+        buf = buf[:i] + buf[i + draw(st.integers(1, 16)) :]
     else:
         buf = bytearray(draw(st.binary(max_size=600)))
     return bytes(buf)
@@ -134,10 +138,14 @@ def _mutated(draw, valid: bytes, hot: int = 512):
 def _recording(n_ch: int = 3, n_pk: int = 12) -> Recording:
     rng = np.random.default_rng(5)
     counter = np.arange(n_pk)
-    counter[n_pk // 2:] += 1  # one lost packet
+    counter[n_pk // 2 :] += 1  # one lost packet
     labels = np.repeat(rng.integers(0, 4, n_pk), 4)
-    return Recording(rng.normal(0, 50, (n_ch, 4 * n_pk)).astype(np.float32), 500.0, labels=labels,
-                     meta={"counter": counter % 256, "subject": "S01", "session": 1})
+    return Recording(
+        rng.normal(0, 50, (n_ch, 4 * n_pk)).astype(np.float32),
+        500.0,
+        labels=labels,
+        meta={"counter": counter % 256, "subject": "S01", "session": 1},
+    )
 
 
 def _read_quiet(read, path):
@@ -195,22 +203,29 @@ def _xdf_bytes() -> bytes:
         return struct.pack("<BI", 4, len(body)) + body
 
     def header(sid: int, name: str, typ: str, n_ch: int, srate: float, fmt: str) -> bytes:
-        xml = (f'<?xml version="1.0"?><info><name>{name}</name><type>{typ}</type>'
-               f"<channel_count>{n_ch}</channel_count><nominal_srate>{srate}</nominal_srate>"
-               f"<channel_format>{fmt}</channel_format><source_id>{name}-1</source_id></info>")
+        xml = (
+            f'<?xml version="1.0"?><info><name>{name}</name><type>{typ}</type>'
+            f"<channel_count>{n_ch}</channel_count><nominal_srate>{srate}</nominal_srate>"
+            f"<channel_format>{fmt}</channel_format><source_id>{name}-1</source_id></info>"
+        )
         return chunk(2, struct.pack("<I", sid) + xml.encode())
 
     ts = 100.0 + np.arange(40) / 500.0
     x = np.random.default_rng(1).normal(size=(40, 2)).astype("<f4")
     samples = struct.pack("<I", 1) + struct.pack("<BB", 1, len(ts))
-    for t, row in zip(ts, x):
+    for t, row in zip(ts, x, strict=False):
         samples += struct.pack("<Bd", 8, t) + row.tobytes()
     marks = struct.pack("<I", 2) + struct.pack("<BB", 1, 2)
     for t, v in ((100.01, b"up"), (100.05, b"rest")):
         marks += struct.pack("<Bd", 8, t) + struct.pack("<BB", 1, len(v)) + v
-    return (b"XDF:" + chunk(1, b'<?xml version="1.0"?><info><version>1.0</version></info>')
-            + header(1, "EMG", "EMG", 2, 500.0, "float32") + header(2, "Cues", "Markers", 1, 0, "string")
-            + chunk(3, samples) + chunk(3, marks))
+    return (
+        b"XDF:"
+        + chunk(1, b'<?xml version="1.0"?><info><version>1.0</version></info>')
+        + header(1, "EMG", "EMG", 2, 500.0, "float32")
+        + header(2, "Cues", "Markers", 1, 0, "string")
+        + chunk(3, samples)
+        + chunk(3, marks)
+    )
 
 
 def _reader(name: str):
@@ -221,12 +236,30 @@ def _reader(name: str):
     from myovox.io.silentwear_h5 import read_silentwear_h5
     from myovox.io.xdf import read_xdf
 
-    return {"bio_old": read_bio, "bio_current": read_bio, "h5": read_silentwear_h5, "csv": read_csv,
-            "csv_gz": read_csv, "edf": read_edf, "bdf": read_edf, "npz": read_npz, "xdf": read_xdf}[name]
+    return {
+        "bio_old": read_bio,
+        "bio_current": read_bio,
+        "h5": read_silentwear_h5,
+        "csv": read_csv,
+        "csv_gz": read_csv,
+        "edf": read_edf,
+        "bdf": read_edf,
+        "npz": read_npz,
+        "xdf": read_xdf,
+    }[name]
 
 
-_ENDING = {"bio_old": ".bio", "bio_current": ".bio", "h5": ".h5", "csv": ".csv", "csv_gz": ".csv.gz",
-           "edf": ".edf", "bdf": ".bdf", "npz": ".npz", "xdf": ".xdf"}
+_ENDING = {
+    "bio_old": ".bio",
+    "bio_current": ".bio",
+    "h5": ".h5",
+    "csv": ".csv",
+    "csv_gz": ".csv.gz",
+    "edf": ".edf",
+    "bdf": ".bdf",
+    "npz": ".npz",
+    "xdf": ".xdf",
+}
 READERS = list(_ENDING)
 
 
@@ -262,8 +295,13 @@ def test_mutated_files(files, tmp_path, name):
 def test_random_bytes(tmp_path, name):
     read = _reader(name)
     path = tmp_path / f"r{_ENDING[name]}"
-    magic = {"h5": b"\x89HDF\r\n\x1a\n", "xdf": b"XDF:", "npz": b"PK\x03\x04", "edf": b"0       ",
-             "bdf": b"\xffBIOSEMI"}.get(name, b"")
+    magic = {
+        "h5": b"\x89HDF\r\n\x1a\n",
+        "xdf": b"XDF:",
+        "npz": b"PK\x03\x04",
+        "edf": b"0       ",
+        "bdf": b"\xffBIOSEMI",
+    }.get(name, b"")
 
     @settings(_FUZZ, max_examples=max(20, _FUZZ.max_examples // 3))
     @given(buf=st.binary(max_size=700), with_magic=st.booleans())
@@ -301,8 +339,7 @@ def test_biogap_packet_decoder(files):
     valid = encode_packets(rng.normal(0, 1000, (4 * 6, 16)), counter_start=250)
 
     @_FUZZ
-    @given(buf=_mutated(valid, PACKET_SIZE * 2), cuts=st.lists(st.integers(0, 2000), max_size=6),
-           scale=st.booleans())
+    @given(buf=_mutated(valid, PACKET_SIZE * 2), cuts=st.lists(st.integers(0, 2000), max_size=6), scale=st.booleans())
     def run(buf, cuts, scale):
         COUNTS["biogap_packets"] += 1
         dec = PacketDecoder(scale=scale)

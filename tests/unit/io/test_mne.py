@@ -1,4 +1,5 @@
 """MNE bridge: units to volts and back, labels as annotations."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,8 +16,13 @@ def _rec(units="0.1 uV") -> Recording:
     labels = np.zeros(1000, dtype=np.int64)
     labels[200:400] = 5
     labels[600:700] = 1
-    return Recording(rng.normal(0, 100, (3, 1000)), 500.0, ["a", "b", "c"], labels,
-                     meta={"units": units, "subject": "S01", "session": 2})
+    return Recording(
+        rng.normal(0, 100, (3, 1000)),
+        500.0,
+        ["a", "b", "c"],
+        labels,
+        meta={"units": units, "subject": "S01", "session": 2},
+    )
 
 
 def test_roundtrip_units_labels_meta():

@@ -1,4 +1,5 @@
 """SilentWear processed h5: reader on the reference's file, writer against it, edge cases."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,14 @@ import pytest
 
 from myovox import DataFormatError, DataLossWarning, DataQualityWarning, Recording, ValidationError
 from myovox.io import read_recording, write_recording
-from myovox.io.silentwear_h5 import (COLUMNS, KEPT_CHANNELS, parse_silentwear_path, read_silentwear_h5,
-                                     trim_bounds, write_silentwear_h5)
+from myovox.io.silentwear_h5 import (
+    COLUMNS,
+    KEPT_CHANNELS,
+    parse_silentwear_path,
+    read_silentwear_h5,
+    trim_bounds,
+    write_silentwear_h5,
+)
 from myovox.preprocessing.filters import filter_silentwear as zero_phase_filter
 
 pd = pytest.importorskip("pandas")
@@ -29,8 +36,13 @@ def _synthetic(n=3000, seed=0, n_ch=16) -> Recording:
     labels = np.zeros(n, dtype=np.int64)
     labels[1000:1500] = 3
     labels[2000:2200] = 8
-    return Recording(data, 500.0, [f"Ch_{i}" for i in range(n_ch)], labels,
-                     meta={"session": 2, "batch": 4, "subject": "S07", "condition": "silent"})
+    return Recording(
+        data,
+        500.0,
+        [f"Ch_{i}" for i in range(n_ch)],
+        labels,
+        meta={"session": 2, "batch": 4, "subject": "S07", "condition": "silent"},
+    )
 
 
 def test_read_fixture_matches_expected(silentwear_fixtures):
@@ -47,7 +59,7 @@ def test_read_fixture_matches_expected(silentwear_fixtures):
     assert rec.data[-1, -1] == pytest.approx(exp["checks"]["Ch_15_last"], abs=0)
     runs = [[a + exp["index"]["first"], lab] for a, _, lab in rec.label_runs()]
     assert runs == exp["label_int_runs_by_index"]
-    counts = {str(k): int(v) for k, v in zip(*np.unique(rec.labels, return_counts=True))}
+    counts = {str(k): int(v) for k, v in zip(*np.unique(rec.labels, return_counts=True), strict=False)}
     assert counts == exp["label_counts"]
     assert rec.label_names[8] == "stop" and rec.label_names[0] == "rest"
 
@@ -61,6 +73,7 @@ def test_read_fixture_matches_expected(silentwear_fixtures):
 
 def test_write_from_bio_reproduces_reference(silentwear_fixtures, tmp_path):
     from myovox.io import bio
+
     with pytest.warns(DataLossWarning, match="2 packet"):  # the fixture lost two packets
         raw = bio.read_bio(silentwear_fixtures / BIO)
     out = write_silentwear_h5(raw, tmp_path / "sess_1_batch_1.h5")
@@ -104,7 +117,11 @@ def test_write_read_roundtrip_synthetic(tmp_path):
     np.testing.assert_array_equal(back.labels, rec.labels[500:2699])
     assert back.meta["first_sample"] == 500
     assert (back.meta["session"], back.meta["batch"], back.meta["subject"], back.meta["condition"]) == (
-        2, 4, "S07", "silent")
+        2,
+        4,
+        "S07",
+        "silent",
+    )
     assert back.label_names[3] == "left"
     # re-writing what was read keeps the index (no second trim, offset kept)
     again = write_silentwear_h5(back, tmp_path / "again.h5")
@@ -179,7 +196,11 @@ def test_noncontiguous_index_warns(tmp_path):
 
 def test_helpers():
     assert parse_silentwear_path("/d/S03/silent/sess_2_batch_5.h5") == {
-        "session": 2, "batch": 5, "condition": "silent", "subject": "S03"}
+        "session": 2,
+        "batch": 5,
+        "condition": "silent",
+        "subject": "S03",
+    }
     assert parse_silentwear_path("x/sess_1_batch_3_2026-01-01_10-00-00.bio") == {"session": 1, "batch": 3}
     assert parse_silentwear_path("x/other.h5") == {}
     lab = np.zeros(5000, int)

@@ -1,4 +1,5 @@
 """XDF reader on small files written here byte by byte (the format is simple and documented)."""
+
 from __future__ import annotations
 
 import struct
@@ -25,34 +26,42 @@ def _varlen(n: int) -> bytes:
 def _header(sid: int, name: str, typ: str, n_ch: int, srate: float, fmt: str, labels=None) -> bytes:
     chans = ""
     if labels:
-        chans = "<desc><channels>" + "".join(
-            f"<channel><label>{lab}</label><unit>microvolts</unit><type>EMG</type></channel>"
-            for lab in labels) + "</channels></desc>"
-    xml = (f'<?xml version="1.0"?><info><name>{name}</name><type>{typ}</type>'
-           f"<channel_count>{n_ch}</channel_count><nominal_srate>{srate}</nominal_srate>"
-           f"<channel_format>{fmt}</channel_format><source_id>{name}-1</source_id>"
-           f"<created_at>0</created_at>{chans}</info>")
+        chans = (
+            "<desc><channels>"
+            + "".join(
+                f"<channel><label>{lab}</label><unit>microvolts</unit><type>EMG</type></channel>" for lab in labels
+            )
+            + "</channels></desc>"
+        )
+    xml = (
+        f'<?xml version="1.0"?><info><name>{name}</name><type>{typ}</type>'
+        f"<channel_count>{n_ch}</channel_count><nominal_srate>{srate}</nominal_srate>"
+        f"<channel_format>{fmt}</channel_format><source_id>{name}-1</source_id>"
+        f"<created_at>0</created_at>{chans}</info>"
+    )
     return _chunk(2, struct.pack("<I", sid) + xml.encode())
 
 
 def _numeric_samples(sid: int, ts: np.ndarray, x: np.ndarray) -> bytes:
     out = struct.pack("<I", sid) + _varlen(len(ts))
-    for t, row in zip(ts, x):
+    for t, row in zip(ts, x, strict=False):
         out += struct.pack("<Bd", 8, t) + row.astype("<f4").tobytes()
     return _chunk(3, out)
 
 
 def _string_samples(sid: int, ts, values) -> bytes:
     out = struct.pack("<I", sid) + _varlen(len(ts))
-    for t, v in zip(ts, values):
+    for t, v in zip(ts, values, strict=False):
         b = v.encode()
         out += struct.pack("<Bd", 8, t) + _varlen(len(b)) + b
     return _chunk(3, out)
 
 
 def _footer(sid: int, ts) -> bytes:
-    xml = (f'<?xml version="1.0"?><info><first_timestamp>{ts[0]}</first_timestamp>'
-           f"<last_timestamp>{ts[-1]}</last_timestamp><sample_count>{len(ts)}</sample_count></info>")
+    xml = (
+        f'<?xml version="1.0"?><info><first_timestamp>{ts[0]}</first_timestamp>'
+        f"<last_timestamp>{ts[-1]}</last_timestamp><sample_count>{len(ts)}</sample_count></info>"
+    )
     return _chunk(6, struct.pack("<I", sid) + xml.encode())
 
 

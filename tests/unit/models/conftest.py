@@ -1,4 +1,5 @@
 """Tiny synthetic windows for the model tests (class-dependent bursts on a few channels)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@ only would pass wrong values or read and write memory as the wrong type, silentl
 exported functions are parsed here and compared with :data:`bindings.PROTOTYPES`: the same
 functions, the same return types, the same parameters (names, count, order, C types).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -35,7 +36,8 @@ def parse_prototypes(text: str) -> dict[str, list[tuple[str, tuple[tuple[str, st
     (a list: a function may be defined once per ``#ifdef`` branch)."""
     found: dict[str, list] = {}
     pattern = re.compile(
-        r"^[ \t]*(static\s+)?(?:inline\s+)?([A-Za-z_][\w ]*?[\w*])\s*\b([A-Za-z_]\w*)\s*\(([^()]*)\)\s*\{", re.M)
+        r"^[ \t]*(static\s+)?(?:inline\s+)?([A-Za-z_][\w ]*?[\w*])\s*\b([A-Za-z_]\w*)\s*\(([^()]*)\)\s*\{", re.M
+    )
     for match in pattern.finditer(_strip_comments(text)):
         if match.group(1):
             continue
@@ -55,8 +57,10 @@ C_PROTOTYPES = parse_prototypes(SOURCE.read_text())
 
 def test_the_parser_reads_a_prototype():
     src = "/* x */ int f(const float *x, int64_t n,\n   double  *out) {\n}\nstatic void g(int a) { }\nvoid h(void) { }"
-    assert parse_prototypes(src) == {"f": [("int", (("x", "const float *"), ("n", "int64_t"), ("out", "double *")))],
-                                     "h": [("void", ())]}
+    assert parse_prototypes(src) == {
+        "f": [("int", (("x", "const float *"), ("n", "int64_t"), ("out", "double *")))],
+        "h": [("void", ())],
+    }
 
 
 def test_every_exported_c_function_is_declared_and_nothing_else():
@@ -88,7 +92,7 @@ def test_argtypes_follow_the_declared_c_types(name):
 
 def test_kernels_are_called_by_keyword_only():
     src = "\n".join(p.read_text() for p in Path(_c.__file__).parents[1].glob("*.py"))
-    assert "_c(\"myovox_" not in src and "getattr(lib" not in src  # no positional call helper left
+    assert '_c("myovox_' not in src and "getattr(lib" not in src  # no positional call helper left
     for kernel in vars(bindings).values():
         if isinstance(kernel, bindings.Kernel):
             with pytest.raises(TypeError):

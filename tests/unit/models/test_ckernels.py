@@ -2,6 +2,7 @@
 
 Their numerical agreement with the reference network is tested in test_fast.py.
 """
+
 import copy
 import logging
 import os
@@ -81,19 +82,60 @@ def _run_kernels(n_threads: int) -> dict:
         s1, s2 = torch.empty(4, dtype=torch.float64), torch.empty(4, 4, dtype=torch.float64)
         mean_d, var_d = torch.empty(8, dtype=torch.float64), torch.empty(8, dtype=torch.float64)
         crow = torch.empty(37)
-        assert ck.first_fwd(x=x, n_rows=37, T=300, w=w, bias=b, sign=sign, F=8, k=4, pad=2, pool=8, tp=tp, zsel=zsel,
-                           idx=idx, s1=s1, s2=s2, mean=mean_d, var=var_d, crow=crow) == 0
+        assert (
+            ck.first_fwd(
+                x=x,
+                n_rows=37,
+                T=300,
+                w=w,
+                bias=b,
+                sign=sign,
+                F=8,
+                k=4,
+                pad=2,
+                pool=8,
+                tp=tp,
+                zsel=zsel,
+                idx=idx,
+                s1=s1,
+                s2=s2,
+                mean=mean_d,
+                var=var_d,
+                crow=crow,
+            )
+            == 0
+        )
         out.update(zsel=zsel, idx=idx, s1=s1, s2=s2, mean_d=mean_d, var_d=var_d, crow=crow)
         gr = torch.randn(37, 8, tp, generator=g)
         c3 = torch.randn(8, generator=g)
         dw1 = torch.empty(8, 4)
-        assert ck.first_dw(x=x, n_rows=37, T=300, g=gr, idx=idx, F=8, k=4, pad=2, pool=8, tp=tp, s1=s1, s2=s2, w=w,
-                          bias=b, crow=crow, mean=mean_d, c3=c3, dw=dw1) == 0
+        assert (
+            ck.first_dw(
+                x=x,
+                n_rows=37,
+                T=300,
+                g=gr,
+                idx=idx,
+                F=8,
+                k=4,
+                pad=2,
+                pool=8,
+                tp=tp,
+                s1=s1,
+                s2=s2,
+                w=w,
+                bias=b,
+                crow=crow,
+                mean=mean_d,
+                c3=c3,
+                dw=dw1,
+            )
+            == 0
+        )
         out["first_dw"] = dw1
         h, dz = torch.randn(37, 8, 60, generator=g), torch.randn(37, 16, 61, generator=g)
         dw2 = torch.empty(16, 8, 16, dtype=torch.float64)
-        assert ck.conv_dw(h=h, dz=dz, dz_stride=61, dz_offset=0, N=37, C=8, T=60, F=16, Tz=61, k=16, pad=8,
-                         dw=dw2) == 0
+        assert ck.conv_dw(h=h, dz=dz, dz_stride=61, dz_offset=0, N=37, C=8, T=60, F=16, Tz=61, k=16, pad=8, dw=dw2) == 0
         out["conv_dw"] = dw2
         pm, pv = torch.empty(16, dtype=torch.float64), torch.empty(16, dtype=torch.float64)
         assert ck.pool_stats(z=dz, N=37, F=16, n=61, mean=pm, var=pv) == 0
@@ -119,16 +161,18 @@ def test_kernel_results_do_not_depend_on_the_thread_count():
 def test_conv_weight_gradient_kernel_matches_aten():
     _lib_or_skip()
     torch.manual_seed(2)
-    for (n, c, t, f, ksize, pad) in [(9, 3, 40, 5, 16, 8), (4, 8, 33, 16, 20, 6), (6, 5, 25, 7, 3, 1)]:
+    for n, c, t, f, ksize, pad in [(9, 3, 40, 5, 16, 8), (4, 8, 33, 16, 20, 6), (6, 5, 25, 7, 3, 1)]:
         h = torch.randn(n, c, t)
         weight = torch.randn(f, c, ksize)
         tz = t + 2 * pad - ksize + 1
         dz = torch.randn(n, f, tz)
         dw = torch.empty(f, c, ksize, dtype=torch.float64)
-        assert ck.conv_dw(h=h, dz=dz, dz_stride=tz, dz_offset=0, N=n, C=c, T=t, F=f, Tz=tz, k=ksize, pad=pad,
-                         dw=dw) == 0
-        ref = torch.ops.aten.convolution_backward(dz.double(), h.double(), weight.double(), None, [1], [pad], [1],
-                                                  False, [0], 1, [False, True, False])[1]
+        assert (
+            ck.conv_dw(h=h, dz=dz, dz_stride=tz, dz_offset=0, N=n, C=c, T=t, F=f, Tz=tz, k=ksize, pad=pad, dw=dw) == 0
+        )
+        ref = torch.ops.aten.convolution_backward(
+            dz.double(), h.double(), weight.double(), None, [1], [pad], [1], False, [0], 1, [False, True, False]
+        )[1]
         torch.testing.assert_close(dw, ref, rtol=1e-5, atol=1e-5)
 
 
@@ -136,8 +180,9 @@ def test_wrong_arguments_are_refused_before_any_call():
     _lib_or_skip()
     z = torch.randn(4, 10).t()
     with pytest.raises(ValueError, match="contiguous"):
-        ck.pool_stats(z=z, N=10, F=1, n=4, mean=torch.empty(1, dtype=torch.float64),
-                     var=torch.empty(1, dtype=torch.float64))
+        ck.pool_stats(
+            z=z, N=10, F=1, n=4, mean=torch.empty(1, dtype=torch.float64), var=torch.empty(1, dtype=torch.float64)
+        )
     d = torch.empty(1, dtype=torch.float64)
     with pytest.raises(TypeError, match="'mean' must be a float64 tensor"):  # C would read doubles from floats
         ck.pool_stats(z=z.contiguous(), N=10, F=1, n=4, mean=torch.empty(1), var=d)
@@ -183,9 +228,26 @@ def test_a_failing_kernel_raises_a_clear_error():
     x, w = torch.randn(2, 100), torch.randn(3, 65)  # a first-block kernel longer than 64
     empty = torch.empty(0)
     with pytest.raises(RuntimeError, match=r"myovox_first_fwd failed with code -2 .*longer than 64"):
-        ck.first_fwd(x=x, n_rows=2, T=100, w=w, bias=torch.zeros(3), sign=torch.ones(3), F=3, k=65, pad=32, pool=2,
-                    tp=1, zsel=empty, idx=empty.int(), s1=empty.double(), s2=empty.double(), mean=empty.double(),
-                    var=empty.double(), crow=empty)
+        ck.first_fwd(
+            x=x,
+            n_rows=2,
+            T=100,
+            w=w,
+            bias=torch.zeros(3),
+            sign=torch.ones(3),
+            F=3,
+            k=65,
+            pad=32,
+            pool=2,
+            tp=1,
+            zsel=empty,
+            idx=empty.int(),
+            s1=empty.double(),
+            s2=empty.double(),
+            mean=empty.double(),
+            var=empty.double(),
+            crow=empty,
+        )
 
 
 def test_march_is_chosen_by_the_environment(monkeypatch):

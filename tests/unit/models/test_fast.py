@@ -135,8 +135,14 @@ def _first_block_grads(x, w, b, gamma, beta, go, pad, pool, formulation):
         block = _blocks_c._FirstBlockC if formulation == "c" else _blocks_torch._FirstBlock
         out = block.apply(x, w, b, gamma, beta, rm, rv, torch.zeros((), dtype=torch.long), pad, pool, 0.1, 1e-5)
     (out * go).sum().backward()
-    return {"out": out.detach(), "weight": w.grad, "gamma": gamma.grad, "beta": beta.grad, "running_mean": rm,
-            "running_var": rv}
+    return {
+        "out": out.detach(),
+        "weight": w.grad,
+        "gamma": gamma.grad,
+        "beta": beta.grad,
+        "running_mean": rm,
+        "running_var": rv,
+    }
 
 
 @pytest.mark.parametrize("dc", [0.0, 1e3, 1e4, 1e5])
@@ -204,9 +210,9 @@ def test_shifted_moments_equal_direct_sums(k, pad):
     t_out = xd.shape[1] - k + 1
     s1, s2 = _shifted_moments(x, k, pad)
     for i in range(k):
-        assert float(s1[i]) == pytest.approx(float(xd[:, i:i + t_out].sum()), rel=1e-12)
+        assert float(s1[i]) == pytest.approx(float(xd[:, i : i + t_out].sum()), rel=1e-12)
         for j in range(k):
-            direct = float((xd[:, i:i + t_out] * xd[:, j:j + t_out]).sum())
+            direct = float((xd[:, i : i + t_out] * xd[:, j : j + t_out]).sum())
             assert float(s2[i, j]) == pytest.approx(direct, rel=1e-12)
 
 
@@ -240,8 +246,10 @@ def test_fused_adam_makes_the_same_updates_as_default_adam():
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize(("kernels", "pools", "n_times"), [((5, 17, 3), (4, 2, 2), 231), ((2, 24, 9), (3, 5, 2), 250),
-                                                   ((7, 32, 16), (8, 4, 1), 400)])
+@pytest.mark.parametrize(
+    ("kernels", "pools", "n_times"),
+    [((5, 17, 3), (4, 2, 2), 231), ((2, 24, 9), (3, 5, 2), 250), ((7, 32, 16), (8, 4, 1), 400)],
+)
 def test_c_kernels_match_reference_for_other_shapes(kernels, pools, n_times):
     # odd and even kernels, pools that leave a tail, kernels beyond one vector of lags
     _c_kernels_or_skip()

@@ -4,6 +4,7 @@ that works or a one-line ``DataFormatError``, never another exception, never cod
 Mutations: model.json values replaced by random JSON (any key, nested too), keys dropped or added,
 the text truncated; bytes of weights.npz / model.skops flipped, truncated or replaced.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,11 +21,17 @@ from myovox.exceptions import DataFormatError, ValidationError
 from myovox.models.card import card_for
 from myovox.models.io import load_model, save_model
 
-_FUZZ = settings(max_examples=int(os.environ.get("MYOVOX_FUZZ_EXAMPLES", "150")), deadline=None, database=None,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-JSON = st.recursive(st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=True) |
-                    st.text(max_size=8), lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=6), c,
-                                                                                             max_size=4), max_leaves=8)
+_FUZZ = settings(
+    max_examples=int(os.environ.get("MYOVOX_FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**12), 10**12) | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=6), c, max_size=4),
+    max_leaves=8,
+)
 CH = [f"Ch_{i}" for i in range(4)]
 
 
@@ -99,7 +106,7 @@ def test_fuzz_model_json(folders, tmp_path, data):
                 break
     text = json.dumps(card)
     if op == "truncate":
-        text = text[:data.draw(st.integers(0, len(text) - 1))]
+        text = text[: data.draw(st.integers(0, len(text) - 1))]
     (folder / "model.json").write_text(text)
     _check(folder, X)
 
@@ -118,7 +125,7 @@ def test_fuzz_weights_bytes(folders, tmp_path, data):
             i = data.draw(st.integers(0, len(blob) - 1))
             blob[i] ^= 1 << data.draw(st.integers(0, 7))
     elif op == "truncate":
-        blob = blob[:data.draw(st.integers(0, len(blob) - 1))]
+        blob = blob[: data.draw(st.integers(0, len(blob) - 1))]
     else:
         blob = bytearray(data.draw(st.binary(max_size=512)))
     path.write_bytes(bytes(blob))

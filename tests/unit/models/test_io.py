@@ -1,4 +1,5 @@
 """Model folders: the model card, safe weights, no code from untrusted files (issue 10, finding 4)."""
+
 import json
 import os
 import pickle
@@ -26,8 +27,9 @@ def fitted(windows):
 
 
 def _card(model, **kw):
-    return card_for(model, sfreq=500.0, ch_names=CH, label_map={0: "rest", 3: "left", 5: "forward"},
-                    filter=FILTER, **kw)
+    return card_for(
+        model, sfreq=500.0, ch_names=CH, label_map={0: "rest", 3: "left", 5: "forward"}, filter=FILTER, **kw
+    )
 
 
 def test_speechnet_round_trip(fitted, tmp_path):
@@ -58,10 +60,15 @@ def test_card_json_round_trip_and_validation(fitted, tmp_path):
         ModelCard.from_dict({**d, "format": "other"})
     with pytest.raises(DataFormatError, match="lacks 'sfreq'"):
         ModelCard.from_dict({k: v for k, v in d.items() if k != "sfreq"})
-    for key, value, msg in [("sfreq", -500, "sfreq"), ("n_times", 201 + 5, "does not match"),
-                            ("ch_names", CH[:3], "one per channel|n_channels"), ("rest_label", "x", "rest_label"),
-                            ("normalization", {"mean": [0.0], "scale": [1.0]}, "normalization.mean"),
-                            ("classes", [0, 0, 1], "duplicates"), ("causal", "yes", "causal")]:
+    for key, value, msg in [
+        ("sfreq", -500, "sfreq"),
+        ("n_times", 201 + 5, "does not match"),
+        ("ch_names", CH[:3], "one per channel|n_channels"),
+        ("rest_label", "x", "rest_label"),
+        ("normalization", {"mean": [0.0], "scale": [1.0]}, "normalization.mean"),
+        ("classes", [0, 0, 1], "duplicates"),
+        ("causal", "yes", "causal"),
+    ]:
         with pytest.raises(DataFormatError, match=msg):
             ModelCard.from_dict({**d, key: value}, source="m/model.json")
 
@@ -70,13 +77,34 @@ def test_schema_1_sidecar_is_migrated(fitted, tmp_path):
     clf, X = fitted
     folder = save_model(clf, tmp_path / "m", _card(clf))
     card = json.loads((folder / "model.json").read_text())
-    old = {"format": "myovox-model", "format_version": 1, "myovox_version": "0.1.0", "model": "speechnet",
-           "estimator": card["estimator"], "classes": card["classes"], "classes_dtype": card["classes_dtype"],
-           "label_map": {"0": 0, "1": 3, "2": 5}, "params": card["params"], "speechnet_config": card["architecture"],
-           "n_channels": 14, "n_times": 200, "mean": card["normalization"]["mean"],
-           "scale": card["normalization"]["scale"], "sfreq": 500.0, "window_s": 0.4, "ch_names": CH,
-           "preprocessing": {"sfreq": 500.0, "window_s": 0.4, "ch_names": CH, "filter": FILTER, "causal": True,
-                             "label_map": {"0": "rest", "3": "left", "5": "forward"}, "rest_label": 0}}
+    old = {
+        "format": "myovox-model",
+        "format_version": 1,
+        "myovox_version": "0.1.0",
+        "model": "speechnet",
+        "estimator": card["estimator"],
+        "classes": card["classes"],
+        "classes_dtype": card["classes_dtype"],
+        "label_map": {"0": 0, "1": 3, "2": 5},
+        "params": card["params"],
+        "speechnet_config": card["architecture"],
+        "n_channels": 14,
+        "n_times": 200,
+        "mean": card["normalization"]["mean"],
+        "scale": card["normalization"]["scale"],
+        "sfreq": 500.0,
+        "window_s": 0.4,
+        "ch_names": CH,
+        "preprocessing": {
+            "sfreq": 500.0,
+            "window_s": 0.4,
+            "ch_names": CH,
+            "filter": FILTER,
+            "causal": True,
+            "label_map": {"0": "rest", "3": "left", "5": "forward"},
+            "rest_label": 0,
+        },
+    }
     (folder / "model.json").write_text(json.dumps(old))
     model, migrated = load_model(folder)
     assert migrated.schema_version == SCHEMA_VERSION and migrated.causal and migrated.label_map[3] == "left"

@@ -15,8 +15,7 @@ def test_registry_names_and_errors():
 
 def test_speechnet_params_are_routed():
     pytest.importorskip("torch")
-    clf = make_model("speechnet", sfreq=500.0, n_channels=14, n_times=700, random_state=3, n_epochs=5,
-                     dropout=0.2)
+    clf = make_model("speechnet", sfreq=500.0, n_channels=14, n_times=700, random_state=3, n_epochs=5, dropout=0.2)
     assert clf.n_epochs == 5 and clf.random_state == 3 and clf.net_params == {"dropout": 0.2}
     with pytest.raises(ValidationError, match="too short"):
         make_model("speechnet", sfreq=500.0, n_channels=14, n_times=20)

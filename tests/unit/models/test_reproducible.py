@@ -1,4 +1,5 @@
 """Same seed, same weights, also across fresh processes with two threads (no timing-dependent kernel choice)."""
+
 import subprocess
 import sys
 
@@ -14,6 +15,10 @@ print(hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in m.net_.param
 
 
 def test_training_is_bitwise_reproducible_across_processes():
-    runs = [subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, check=True)
-            .stdout.strip().splitlines()[-1] for _ in range(2)]
+    runs = [
+        subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, check=True)
+        .stdout.strip()
+        .splitlines()[-1]
+        for _ in range(2)
+    ]
     assert runs[0] == runs[1]

@@ -17,6 +17,7 @@ columns, so they run as windows of one channel of 1 to 10 samples:
   checks that fail are scikit-learn's own behaviour (``Pipeline``, LDA's ``lsqr`` solver,
   ``CalibratedClassifierCV``) or the nature of EMG features of a tabular row.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -38,14 +39,18 @@ from myovox.models.classical import make_classical  # noqa: E402
 
 _PIPELINE = {
     "check_estimators_overwrite_params": "sklearn's Pipeline fits its steps in place (its own Pipeline fails this "
-                                         "check too)",
+    "check too)",
     "check_dont_overwrite_parameters": "sklearn's Pipeline fits its steps in place (the 'steps' parameter holds "
-                                       "fitted estimators afterwards)",
+    "fitted estimators afterwards)",
 }
-_TABULAR = ("EMG features (MAV, WL, ZC, ...) of a tabular row taken as a window do not keep which column is which: "
-            "sklearn's blob data are not separable by them (accuracy <= 0.83)")
-_LDA_TRANSFORM = ("LinearDiscriminantAnalysis(solver='lsqr') raises NotImplementedError in transform, which the "
-                  "pipeline exposes as its last step's")
+_TABULAR = (
+    "EMG features (MAV, WL, ZC, ...) of a tabular row taken as a window do not keep which column is which: "
+    "sklearn's blob data are not separable by them (accuracy <= 0.83)"
+)
+_LDA_TRANSFORM = (
+    "LinearDiscriminantAnalysis(solver='lsqr') raises NotImplementedError in transform, which the "
+    "pipeline exposes as its last step's"
+)
 
 
 def _classical(name: str):
@@ -57,18 +62,36 @@ def _classical(name: str):
 
 _EXPECTED = {
     "rf": dict(_PIPELINE),
-    "lda": {**_PIPELINE, "check_classifiers_train": _TABULAR,
-            **dict.fromkeys(("check_transformer_data_not_an_array", "check_transformer_general",
-                             "check_transformer_preserve_dtypes", "check_methods_sample_order_invariance",
-                             "check_methods_subset_invariance", "check_dict_unchanged", "check_fit_idempotent",
-                             "check_fit_score_takes_y", "check_estimators_dtypes", "check_dtype_object",
-                             "check_pipeline_consistency", "check_estimators_pickle",
-                             "check_f_contiguous_array_estimator"), _LDA_TRANSFORM),
-            "check_classifiers_one_label": "sklearn's LinearDiscriminantAnalysis(solver='lsqr', shrinkage='auto') "
-                                          "raises IndexError on a single class instead of saying so"},
-    "svm": {**_PIPELINE, "check_classifiers_train": _TABULAR,
-            "check_supervised_y_2d": "sklearn's CalibratedClassifierCV(ensemble=False) fails on a column-vector y "
-                                     "(IndexError in cross_val_predict); a 1-D y works"},
+    "lda": {
+        **_PIPELINE,
+        "check_classifiers_train": _TABULAR,
+        **dict.fromkeys(
+            (
+                "check_transformer_data_not_an_array",
+                "check_transformer_general",
+                "check_transformer_preserve_dtypes",
+                "check_methods_sample_order_invariance",
+                "check_methods_subset_invariance",
+                "check_dict_unchanged",
+                "check_fit_idempotent",
+                "check_fit_score_takes_y",
+                "check_estimators_dtypes",
+                "check_dtype_object",
+                "check_pipeline_consistency",
+                "check_estimators_pickle",
+                "check_f_contiguous_array_estimator",
+            ),
+            _LDA_TRANSFORM,
+        ),
+        "check_classifiers_one_label": "sklearn's LinearDiscriminantAnalysis(solver='lsqr', shrinkage='auto') "
+        "raises IndexError on a single class instead of saying so",
+    },
+    "svm": {
+        **_PIPELINE,
+        "check_classifiers_train": _TABULAR,
+        "check_supervised_y_2d": "sklearn's CalibratedClassifierCV(ensemble=False) fails on a column-vector y "
+        "(IndexError in cross_val_predict); a 1-D y works",
+    },
 }
 
 
@@ -76,9 +99,15 @@ def _speechnet():
     torch = pytest.importorskip("torch")  # noqa: F841
     from myovox.models.neural import SpeechNetClassifier
 
-    return SpeechNetClassifier(n_epochs=3, batch_size=16, lr=1e-2, valid_size=0, n_threads=1, random_state=0,
-                               net_params=dict(temporal_filters=(8,), temporal_kernels=(3,), pools=(1,),
-                                               spatial_filters=(8,), dropout=0.0))
+    return SpeechNetClassifier(
+        n_epochs=3,
+        batch_size=16,
+        lr=1e-2,
+        valid_size=0,
+        n_threads=1,
+        random_state=0,
+        net_params=dict(temporal_filters=(8,), temporal_kernels=(3,), pools=(1,), spatial_filters=(8,), dropout=0.0),
+    )
 
 
 def _expected(est) -> dict[str, str]:

@@ -1,4 +1,5 @@
 """``n_threads="auto"``: use the cores that other processes leave idle."""
+
 import numpy as np
 import pytest
 

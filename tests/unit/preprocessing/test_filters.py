@@ -1,4 +1,5 @@
 """Filters: design checks, SilentWear fixture parity (zero-phase), causal chunked == whole."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,7 @@ import pytest
 from scipy import signal
 
 from myovox.exceptions import ValidationError
-from myovox.preprocessing.filters import (CausalFilter, FilterDesign, design_filter, filter_causal,
-                                          filter_zero_phase)
+from myovox.preprocessing.filters import CausalFilter, FilterDesign, design_filter, filter_causal, filter_zero_phase
 
 
 def _noise(n_ch=3, n=2000, seed=0, dc=True):
@@ -29,12 +29,19 @@ def test_design_defaults_are_silentwear():
     np.testing.assert_allclose(b2, b, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(a2, a, rtol=1e-9, atol=1e-12)
     # 50 Hz is strongly attenuated, 100 Hz passes
-    w, h = signal.sosfreqz(d.sos, worN=[50.0, 100.0, 5.0], fs=500.0)
+    _w, h = signal.sosfreqz(d.sos, worN=[50.0, 100.0, 5.0], fs=500.0)
     assert abs(h[0]) < 1e-3 and abs(abs(h[1]) - 1) < 0.01 and abs(h[2]) < 0.01
 
 
-@pytest.mark.parametrize("kw, word", [({"highpass": 300.0}, "highpass"), ({"notch": 249.0}, "notch"),
-                                      ({"lowpass": 250.0}, "lowpass"), ({"highpass": -1.0}, "highpass")])
+@pytest.mark.parametrize(
+    ("kw", "word"),
+    [
+        ({"highpass": 300.0}, "highpass"),
+        ({"notch": 249.0}, "notch"),
+        ({"lowpass": 250.0}, "lowpass"),
+        ({"highpass": -1.0}, "highpass"),
+    ],
+)
 def test_design_rejects_bad_cutoffs(kw, word):
     with pytest.raises(ValidationError, match=word):
         design_filter(500.0, **kw)
@@ -67,8 +74,7 @@ def test_zero_phase_matches_filtfilt_ba():
     d = design_filter(500.0)
     y = filter_zero_phase(x, d)
     ref = x
-    for b, a in [signal.butter(4, 20.0, "highpass", fs=500.0),
-                 signal.butter(2, [47.5, 52.5], "bandstop", fs=500.0)]:
+    for b, a in [signal.butter(4, 20.0, "highpass", fs=500.0), signal.butter(2, [47.5, 52.5], "bandstop", fs=500.0)]:
         ref = signal.filtfilt(b, a, ref)
     np.testing.assert_allclose(y, ref, atol=1e-8 * np.abs(ref).max())
     # axis handling
@@ -100,7 +106,7 @@ def test_causal_chunked_equals_whole(seed):
     out, i = [], 0
     while i < x.shape[1]:
         n = int(rng.choice([0, 1, 1, 2, 7, 33, 128, 400]))
-        out.append(f.process(x[:, i:i + n]))
+        out.append(f.process(x[:, i : i + n]))
         i += n
     got = np.concatenate(out, axis=1)
     assert got.shape == x.shape
@@ -161,6 +167,7 @@ def test_silentwear_fixture_filtered_columns(silentwear_fixtures):
     """Ch_i_filt of SilentWear's h5 = zero-phase filter of the whole untrimmed .bio, then trimmed."""
     pd = pytest.importorskip("pandas")
     from myovox.io.bio import read_bio
+
     raw = read_bio(silentwear_fixtures / "raw/S01/vocalized/sess_1_batch_1_2026-01-27_10-00-00.bio")
     expected = json.loads((silentwear_fixtures / "expected.json").read_text())["processed_h5"]
     df = pd.read_hdf(silentwear_fixtures / expected["path"], key=expected["key"])
@@ -172,7 +179,7 @@ def test_silentwear_fixture_filtered_columns(silentwear_fixtures):
     y = filter_zero_phase(data, design_filter(raw.sfreq), source=raw.source)
     idx = df.index.to_numpy()
     for name in [c for c in expected["columns"] if c.endswith("_filt")]:
-        base = name[:-len("_filt")]
+        base = name[: -len("_filt")]
         ch = raw.ch_names.index(base) if base in raw.ch_names else int(base.split("_")[1])
         ref = df[name].to_numpy()
         np.testing.assert_allclose(y[ch, idx], ref, rtol=0, atol=1e-7 * np.abs(ref).max())

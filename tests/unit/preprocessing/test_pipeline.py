@@ -1,4 +1,5 @@
 """trim_to_cues, channel selection, preprocess and preprocess_dataset."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,9 +8,16 @@ import pytest
 from myovox import Recording
 from myovox.dataset import Dataset
 from myovox.exceptions import DataQualityWarning, ValidationError
-from myovox.preprocessing import (SILENTWEAR_CHANNEL_ORDER, design_filter, filter_causal,
-                                  filter_zero_phase, preprocess, preprocess_dataset, select_channels,
-                                  trim_to_cues)
+from myovox.preprocessing import (
+    SILENTWEAR_CHANNEL_ORDER,
+    design_filter,
+    filter_causal,
+    filter_zero_phase,
+    preprocess,
+    preprocess_dataset,
+    select_channels,
+    trim_to_cues,
+)
 
 
 def _rec(n=4000, n_ch=16, meta=None, seed=0):
@@ -92,8 +100,9 @@ def test_preprocess_dataset_uses_info():
     assert out is not ds and len(out) == 2 and out.window_s == ds.window_s
     a, b = out.recordings
     assert a.ch_names == ("Ch_3", "Ch_0")
-    np.testing.assert_allclose(a.data, filter_zero_phase(recs[0].data[[3, 0]],
-                                                         design_filter(500.0, highpass=10.0, notch=None)))
+    np.testing.assert_allclose(
+        a.data, filter_zero_phase(recs[0].data[[3, 0]], design_filter(500.0, highpass=10.0, notch=None))
+    )
     np.testing.assert_array_equal(b.data, recs[1].data[[3, 0]])  # already filtered: not again
     assert b.meta["preprocessing"]["filter_mode"] == "already_filtered"
     assert out.info["preprocessing"]["n_already_filtered"] == 1
@@ -110,8 +119,8 @@ def test_preprocess_dataset_uses_info():
 def test_fixture_bio_to_reference_h5_and_windows(silentwear_fixtures):
     """read .bio -> filter whole -> SilentWear channels -> trim equals SilentWear's processed h5."""
     pd = pytest.importorskip("pandas")
-    from myovox.io.bio import read_bio
     from myovox.features import compute_features
+    from myovox.io.bio import read_bio
     from myovox.windows import event_windows
 
     raw = read_bio(silentwear_fixtures / "raw/S01/vocalized/sess_1_batch_1_2026-01-27_10-00-00.bio")
@@ -134,8 +143,7 @@ def test_causal_filtering_refuses_already_filtered_data():
     from myovox import Recording, ValidationError
     from myovox.preprocessing.pipeline import preprocess
 
-    rec = Recording(np.random.default_rng(0).normal(size=(2, 1000)), 500.0,
-                    meta={"filtered": True, "source": "x.h5"})
+    rec = Recording(np.random.default_rng(0).normal(size=(2, 1000)), 500.0, meta={"filtered": True, "source": "x.h5"})
     with pytest.raises(ValidationError, match="x.h5 is already filtered.*filtered=False"):
         preprocess(rec, causal=True)
-    assert preprocess(rec).data is not None   # zero-phase path keeps the data as they are
+    assert preprocess(rec).data is not None  # zero-phase path keeps the data as they are

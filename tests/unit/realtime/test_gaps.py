@@ -1,10 +1,10 @@
 """The recogniser over lost samples: gap fill that the causal filter tolerates, suppression, votes."""
+
 import numpy as np
 import pytest
 
 from myovox import ValidationError
 from myovox.realtime import PostProcessor
-from myovox.realtime.postprocess import Decision
 from myovox.realtime.recognizer import Recognizer, mains_period_samples
 from myovox.streams.base import Chunk
 
@@ -18,9 +18,9 @@ class Rest:
 
 def test_mains_period_samples():
     assert mains_period_samples(500.0, 50.0) == 10
-    assert mains_period_samples(500.0, 60.0) == 25     # three periods of 60 Hz
+    assert mains_period_samples(500.0, 60.0) == 25  # three periods of 60 Hz
     assert mains_period_samples(1000.0, 50.0) == 20
-    assert mains_period_samples(512.0, 50.0) == 10     # no whole number: the nearest period
+    assert mains_period_samples(512.0, 50.0) == 10  # no whole number: the nearest period
 
 
 def _mains(n, sfreq=500.0, n_ch=2):
@@ -38,18 +38,25 @@ def test_repeat_fill_continues_mains_and_dc_so_the_filter_does_not_ring(chunk):
     x = _mains(n)
     missing = np.zeros(n, bool)
     for a in (1003, 1500, 2000):
-        missing[a:a + 4] = True                       # one lost BioGAP packet each
-    missing[2500:2560] = True                         # a burst of 15 packets
+        missing[a : a + 4] = True  # one lost BioGAP packet each
+    missing[2500:2560] = True  # a burst of 15 packets
     out = {}
     for fill in ("repeat", "hold"):
-        r = Recognizer(Rest(), sfreq=sfreq, window_s=0.4, n_channels=2, filter_design=design_filter(sfreq),
-                       gap_fill=fill, keep_decisions=True)
+        r = Recognizer(
+            Rest(),
+            sfreq=sfreq,
+            window_s=0.4,
+            n_channels=2,
+            filter_design=design_filter(sfreq),
+            gap_fill=fill,
+            keep_decisions=True,
+        )
         assert r.fill_lag == 10
         xs = x.copy()
         xs[:, missing] = np.nan
         cleaned = []
         for a in range(0, n, chunk):
-            d, m = r._clean(xs[:, a:a + chunk], missing[a:a + chunk])
+            d, _m = r._clean(xs[:, a : a + chunk], missing[a : a + chunk])
             cleaned.append(d)
         out[fill] = np.concatenate(cleaned, axis=1)
         assert r.stats["n_missing_samples"] == missing.sum()
@@ -61,18 +68,26 @@ def test_nan_never_reaches_the_filter_and_windows_over_gaps_are_suppressed():
     from myovox.preprocessing.filters import design_filter
 
     sfreq = 500.0
-    r = Recognizer(Rest(), sfreq=sfreq, window_s=0.4, step_s=0.1, n_channels=2,
-                   filter_design=design_filter(sfreq), max_missing=0.25, keep_decisions=True)
+    r = Recognizer(
+        Rest(),
+        sfreq=sfreq,
+        window_s=0.4,
+        step_s=0.1,
+        n_channels=2,
+        filter_design=design_filter(sfreq),
+        max_missing=0.25,
+        keep_decisions=True,
+    )
     x = _mains(2500) + np.random.default_rng(0).normal(0, 20, (2, 2500))
     missing = np.zeros(2500, bool)
-    missing[1000:1100] = True                      # 0.2 s: half of a 0.4 s window
+    missing[1000:1100] = True  # 0.2 s: half of a 0.4 s window
     x[:, missing] = np.nan
     for a in range(0, 2500, 20):
-        r.process(Chunk(x[:, a:a + 20], a, sfreq, missing=missing[a:a + 20]))
+        r.process(Chunk(x[:, a : a + 20], a, sfreq, missing=missing[a : a + 20]))
     assert r.stats["n_suppressed"] > 0 and r.stats["n_windows"] == len(r.decisions)
-    assert all(np.isfinite(p).all() for d, p in zip(r.decisions, r.probas) if not d.suppressed)
+    assert all(np.isfinite(p).all() for d, p in zip(r.decisions, r.probas, strict=False) if not d.suppressed)
     last = r.buffer.latest(200)[0]
-    assert np.isfinite(last).all() and np.abs(last).max() < 200   # the filter state survived the gap
+    assert np.isfinite(last).all() and np.abs(last).max() < 200  # the filter state survived the gap
     sup = [d for d in r.decisions if d.suppressed]
     assert all(d.t_start < 1100 / sfreq and d.t_end > 1000 / sfreq for d in sup)
 
@@ -80,9 +95,9 @@ def test_nan_never_reaches_the_filter_and_windows_over_gaps_are_suppressed():
 def test_a_suppressed_window_clears_the_vote_history():
     pp = PostProcessor([0, 1], {0: "rest", 1: "go"}, threshold=0.5, n_votes=3, min_votes=2, refractory_s=0.0)
     go = np.array([0.1, 0.9])
-    assert pp.update(pp.decide(go, 0.0, 1.0)) is None               # one vote
+    assert pp.update(pp.decide(go, 0.0, 1.0)) is None  # one vote
     assert pp.update(pp.decide(go, 0.1, 1.1, suppressed=True)) is None
-    assert pp.update(pp.decide(go, 0.2, 1.2)) is None               # only one vote since the gap
+    assert pp.update(pp.decide(go, 0.2, 1.2)) is None  # only one vote since the gap
     assert pp.update(pp.decide(go, 0.3, 1.3)).label == "go"
 
 

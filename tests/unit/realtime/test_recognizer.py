@@ -1,4 +1,5 @@
 """Ring buffer, post-processing and the recogniser (with a small deterministic model)."""
+
 import json
 
 import numpy as np
@@ -29,8 +30,8 @@ def _bursty(n_bursts=5, sfreq=200.0, n_ch=3, seed=0):
     labels = np.zeros(n, int)
     for b in range(n_bursts):
         a = int((b * 4 + 1.5) * sfreq)
-        data[:, a:a + int(sfreq)] *= 4.0
-        labels[a:a + int(sfreq)] = 1
+        data[:, a : a + int(sfreq)] *= 4.0
+        labels[a : a + int(sfreq)] = 1
     return Recording(data, sfreq, labels=labels, label_names={0: "rest", 1: "go"})
 
 
@@ -47,8 +48,9 @@ def test_ring_buffer_keeps_last_samples():
 
 
 def test_postprocessor_one_event_per_utterance_and_rejection():
-    pp = PostProcessor([0, 1, 2], {0: "rest", 1: "up", 2: "down"}, threshold=0.6, n_votes=3, min_votes=2,
-                       refractory_s=0.5)
+    pp = PostProcessor(
+        [0, 1, 2], {0: "rest", 1: "up", 2: "down"}, threshold=0.6, n_votes=3, min_votes=2, refractory_s=0.5
+    )
     events = []
     probs = [[0.1, 0.8, 0.1]] * 8 + [[0.9, 0.05, 0.05]] * 3 + [[0.1, 0.8, 0.1]] * 3 + [[0.3, 0.35, 0.35]] * 4
     for i, p in enumerate(probs):
@@ -66,8 +68,16 @@ def test_postprocessor_one_event_per_utterance_and_rejection():
 def test_recognizer_fires_once_per_burst_and_matches_offline():
     rec = _bursty()
     model = EnergyModel()
-    r = Recognizer(model, sfreq=rec.sfreq, window_s=0.5, step_s=0.1, ch_names=rec.ch_names,
-                   label_names=rec.label_names, refractory_s=1.0, keep_decisions=True)
+    r = Recognizer(
+        model,
+        sfreq=rec.sfreq,
+        window_s=0.5,
+        step_s=0.1,
+        ch_names=rec.ch_names,
+        label_names=rec.label_names,
+        refractory_s=1.0,
+        keep_decisions=True,
+    )
     with ReplayStream(rec, chunk_s=0.037) as s:
         stats = r.run(s)
     assert stats["n_events"] == 5
@@ -78,7 +88,7 @@ def test_recognizer_fires_once_per_burst_and_matches_offline():
     # parity: the same windows cut offline give the same probabilities
     n_win, n_step = 100, 20
     ends = np.arange(n_win, rec.n_times + 1, n_step)
-    X = np.stack([rec.data[:, e - n_win:e] for e in ends]).astype(np.float32)
+    X = np.stack([rec.data[:, e - n_win : e] for e in ends]).astype(np.float32)
     offline = model.predict_proba(X)
     np.testing.assert_allclose(np.array(r.probas), offline, rtol=1e-6)
     assert [d.t_end for d in r.decisions] == pytest.approx(list(ends / rec.sfreq))
@@ -88,12 +98,13 @@ def test_recognizer_suppresses_windows_with_lost_samples_and_holds_nan():
     rec = _bursty(n_bursts=2)
     data = rec.data.copy()
     data[:, 300:340] = np.nan  # 0.2 s lost inside the first burst
-    r = Recognizer(EnergyModel(), sfreq=rec.sfreq, window_s=0.5, step_s=0.1, n_channels=3,
-                   max_missing=0.1, keep_decisions=True)
+    r = Recognizer(
+        EnergyModel(), sfreq=rec.sfreq, window_s=0.5, step_s=0.1, n_channels=3, max_missing=0.1, keep_decisions=True
+    )
     r.process(data)
     assert r.stats["n_missing_samples"] == 40
     assert r.stats["n_suppressed"] > 0
-    assert all(np.isfinite(p).all() or d.suppressed for d, p in zip(r.decisions, r.probas))
+    assert all(np.isfinite(p).all() or d.suppressed for d, p in zip(r.decisions, r.probas, strict=False))
 
 
 def test_recognizer_rejects_mismatched_stream(tmp_path):
@@ -121,15 +132,15 @@ def test_event_metrics_counts_hits_false_activations_and_latency():
     from myovox.realtime.postprocess import CommandEvent
 
     sfreq = 100.0
-    labels = np.zeros(3600, int)          # 36 s
-    labels[500:700] = 1                   # cue 1: 5-7 s
-    labels[1500:1700] = 2                 # cue 2: 15-17 s
+    labels = np.zeros(3600, int)  # 36 s
+    labels[500:700] = 1  # cue 1: 5-7 s
+    labels[1500:1700] = 2  # cue 2: 15-17 s
     ev = lambda t, lab: CommandEvent(str(lab), lab, 0.9, t - 1, t, 1.0)
     events = [ev(5.6, 1), ev(6.0, 1), ev(16.0, 1), ev(30.0, 2)]
     m = event_metrics(events, labels=labels, sfreq=sfreq, tolerance_s=1.0)
     assert m["n_cues"] == 2 and m["n_correct"] == 1
-    assert m["n_wrong_or_repeated"] == 2     # the repeat at 6.0 s and the wrong label at 16 s
-    assert m["n_false_activations"] == 1     # 30 s lies in rest
+    assert m["n_wrong_or_repeated"] == 2  # the repeat at 6.0 s and the wrong label at 16 s
+    assert m["n_false_activations"] == 1  # 30 s lies in rest
     assert m["precision"] == pytest.approx(0.25) and m["recall"] == pytest.approx(0.5)
     assert m["latency_s_median"] == pytest.approx(0.6)
     assert m["false_activations_per_hour"] == pytest.approx(1 / ((36 - 6) / 3600))

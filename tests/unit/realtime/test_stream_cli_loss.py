@@ -1,5 +1,6 @@
 """`myovox stream` in-process: lossy replays and a lossy simulated device keep their commands; bad
 options and sources give one-line errors."""
+
 import json
 
 import pytest
@@ -12,8 +13,9 @@ def setup(tmp_path_factory):
     from myovox.testing.synth import generate_dataset
 
     root = tmp_path_factory.mktemp("loss_cli")
-    kw = dict(n_subjects=1, n_sessions=1, n_batches=1, conditions=("vocalized",), n_repetitions=6, seed=3,
-              processed=False)
+    kw = dict(
+        n_subjects=1, n_sessions=1, n_batches=1, conditions=("vocalized",), n_repetitions=6, seed=3, processed=False
+    )
     clean = generate_dataset(root / "clean", **kw)
     lossy = generate_dataset(root / "lossy", packet_loss=0.03, **kw)
     assert main(["-q", "train", str(clean), "--model", "lda", "--causal", "--out", str(root / "model")]) == 0
@@ -64,20 +66,23 @@ def test_stream_cli_from_a_lossy_simulated_device(setup, capsys, caplog):
     assert "were lost in" in caplog.text and dev.stats.n_lost > 125
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--step", "-1"], "argument --step"),
-    (["--step", "0"], "argument --step"),
-    (["--timeout", "-2"], "argument --timeout"),
-    (["--speed", "0"], "argument --speed"),
-    (["--duration", "-5"], "argument --duration"),
-    (["--refractory", "-1"], "argument --refractory"),
-    (["--votes", "0"], "argument --votes"),
-    (["--min-votes", "0"], "argument --min-votes"),
-    (["--threshold", "1.5"], "argument --threshold"),
-    (["--threshold", "-0.1"], "argument --threshold"),
-    (["--max-missing", "1"], "argument --max-missing"),
-    (["--gap-fill", "nan"], "argument --gap-fill"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--step", "-1"], "argument --step"),
+        (["--step", "0"], "argument --step"),
+        (["--timeout", "-2"], "argument --timeout"),
+        (["--speed", "0"], "argument --speed"),
+        (["--duration", "-5"], "argument --duration"),
+        (["--refractory", "-1"], "argument --refractory"),
+        (["--votes", "0"], "argument --votes"),
+        (["--min-votes", "0"], "argument --min-votes"),
+        (["--threshold", "1.5"], "argument --threshold"),
+        (["--threshold", "-0.1"], "argument --threshold"),
+        (["--max-missing", "1"], "argument --max-missing"),
+        (["--gap-fill", "nan"], "argument --gap-fill"),
+    ],
+)
 def test_stream_cli_refuses_impossible_options_in_one_line(setup, capsys, args, message):
     model, clean, _ = setup
     try:  # argparse exits with 2; main() may also turn that into a return value
@@ -105,8 +110,15 @@ def test_stream_help_shows_defaults(capsys):
     except SystemExit:
         pass
     out = " ".join(capsys.readouterr().out.split())
-    for text in ("seconds between decisions (default 0.1)", "(default 0.6)", "(default 3)", "(default 2)",
-                 "(default 1.0)", "(default 0.25)", "(default repeat)"):
+    for text in (
+        "seconds between decisions (default 0.1)",
+        "(default 0.6)",
+        "(default 3)",
+        "(default 2)",
+        "(default 1.0)",
+        "(default 0.25)",
+        "(default repeat)",
+    ):
         assert text in out, text
 
 

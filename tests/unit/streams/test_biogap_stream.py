@@ -1,4 +1,5 @@
 """BioGAP packets over a real loopback TCP socket and from a file, with lost packets and a vanishing device."""
+
 import socket
 import threading
 
@@ -12,10 +13,10 @@ from myovox.streams.biogap import BioGAPStream
 
 def _packets(n_packets=50, drop=(), seed=0):
     rng = np.random.default_rng(seed)
-    codes = rng.integers(-2 ** 20, 2 ** 20, size=(n_packets * 4, 16))
+    codes = rng.integers(-(2**20), 2**20, size=(n_packets * 4, 16))
     values = bg.codes_to_units(codes)
     raw = bg.encode_packets(values, counter_start=250)
-    keep = [raw[i * bg.PACKET_SIZE:(i + 1) * bg.PACKET_SIZE] for i in range(n_packets) if i not in drop]
+    keep = [raw[i * bg.PACKET_SIZE : (i + 1) * bg.PACKET_SIZE] for i in range(n_packets) if i not in drop]
     return values, b"".join(keep)
 
 
@@ -27,9 +28,9 @@ def _serve(payload: bytes, pieces: int = 7):
     def run():
         conn, _ = srv.accept()
         step = max(1, len(payload) // pieces + 5)
-        for i in range(0, len(payload), step):   # odd chunk boundaries, packets split across sends
-            conn.sendall(payload[i:i + step])
-        conn.close()                            # the device vanishes
+        for i in range(0, len(payload), step):  # odd chunk boundaries, packets split across sends
+            conn.sendall(payload[i : i + step])
+        conn.close()  # the device vanishes
         srv.close()
 
     threading.Thread(target=run, daemon=True).start()
@@ -46,9 +47,8 @@ def test_tcp_stream_fills_lost_packets_and_keeps_data_when_device_vanishes():
             for c in s:
                 chunks.append(c)
     data = np.concatenate([c.data for c in chunks], axis=1)
-    missing = np.concatenate([c.missing if c.missing is not None else np.zeros(c.n_samples, bool)
-                              for c in chunks])
-    assert data.shape == (16, 200)              # time stays true: 50 packets x 4 samples
+    missing = np.concatenate([c.missing if c.missing is not None else np.zeros(c.n_samples, bool) for c in chunks])
+    assert data.shape == (16, 200)  # time stays true: 50 packets x 4 samples
     assert missing.sum() == 12 and s.stats.n_lost == 12
     lost = np.zeros(200, bool)
     lost[40:48] = lost[120:124] = True
@@ -61,7 +61,7 @@ def test_tcp_stream_fills_lost_packets_and_keeps_data_when_device_vanishes():
 def test_file_source_and_bad_target(tmp_path):
     values, payload = _packets(n_packets=20)
     f = tmp_path / "dump.bin"
-    f.write_bytes(payload + b"\x00" * 17)       # a partial packet at the end
+    f.write_bytes(payload + b"\x00" * 17)  # a partial packet at the end
     with BioGAPStream(str(f)) as s:
         data = np.concatenate([c.data for c in s], axis=1)
     np.testing.assert_allclose(data, values.T)
@@ -87,7 +87,7 @@ class FakeBleakClient:
 
         async def push():
             for i in range(0, len(self.payload), 100):
-                callback(char, bytearray(self.payload[i:i + 100]))
+                callback(char, bytearray(self.payload[i : i + 100]))
                 await asyncio.sleep(0)
 
         asyncio.get_running_loop().create_task(push())

@@ -1,4 +1,5 @@
 """Every source reports lost packets and puts them back as flagged gaps, so stream time stays true."""
+
 import time
 
 import numpy as np
@@ -17,9 +18,8 @@ from myovox.testing.synth import SynthConfig, generate_dataset, generate_recordi
 def _collect(stream):
     chunks = list(stream)
     data = np.concatenate([c.data for c in chunks], axis=1)
-    missing = np.concatenate([c.missing if c.missing is not None else np.zeros(c.n_samples, bool)
-                              for c in chunks])
-    labels = (np.concatenate([c.labels for c in chunks]) if chunks and chunks[0].labels is not None else None)
+    missing = np.concatenate([c.missing if c.missing is not None else np.zeros(c.n_samples, bool) for c in chunks])
+    labels = np.concatenate([c.labels for c in chunks]) if chunks and chunks[0].labels is not None else None
     return chunks, data, missing, labels
 
 
@@ -43,8 +43,9 @@ def test_insert_missing_and_gaps_from_timestamps():
 @pytest.fixture(scope="module")
 def lossy_bio(tmp_path_factory):
     root = tmp_path_factory.mktemp("lossy")
-    kw = dict(n_subjects=1, n_sessions=1, n_batches=1, conditions=("vocalized",), n_repetitions=2, seed=4,
-              processed=False)
+    kw = dict(
+        n_subjects=1, n_sessions=1, n_batches=1, conditions=("vocalized",), n_repetitions=2, seed=4, processed=False
+    )
     clean = next((generate_dataset(root / "clean", **kw) / "raw").rglob("*.bio"))
     lossy = next((generate_dataset(root / "lossy", packet_loss=0.03, **kw) / "raw").rglob("*.bio"))
     return clean, lossy
@@ -56,13 +57,13 @@ def test_replay_of_a_lossy_bio_file_keeps_true_time_and_reports_the_loss(lossy_b
 
     clean_path, lossy_path = lossy_bio
     clean = read_recording(clean_path)
-    joined = read_recording(lossy_path)          # as stored: samples joined across the gaps
+    joined = read_recording(lossy_path)  # as stored: samples joined across the gaps
     n_lost_packets = joined.meta["n_lost_packets"]
     assert n_lost_packets > 10
     s = ReplayStream(lossy_path, chunk_s=0.04)
     with s:
         chunks, data, missing, labels = _collect(s)
-    assert data.shape == clean.data.shape                       # stream time is true time
+    assert data.shape == clean.data.shape  # stream time is true time
     assert s.stats.n_lost == missing.sum() == 4 * n_lost_packets
     assert s.stats.extra["packets_lost"] == n_lost_packets
     assert 0 < s.stats.n_gaps <= n_lost_packets and s.stats.n_nonfinite == 0
@@ -84,9 +85,9 @@ def test_replay_inserts_gaps_a_recording_lists_but_does_not_hold():
     ok = np.isfinite(filled.data[:, :n]).all(axis=0)
     assert (~ok).sum() == 4 * n_packets
     np.testing.assert_array_equal(filled.data[:, :n][:, ok], clean.data[:, :n][:, ok])
-    assert fill_lost_packets(filled)[0] is filled                # never filled twice
+    assert fill_lost_packets(filled)[0] is filled  # never filled twice
     with ReplayStream(lossy) as s:
-        _, data, missing, _ = _collect(s)
+        _, _data, missing, _ = _collect(s)
     assert missing.sum() == 4 * n_packets and s.stats.extra["packets_lost"] == n_packets
 
 
@@ -129,26 +130,25 @@ def test_simulated_device_loss_and_stall_reach_the_stream_as_flagged_gaps(short_
         assert dev.address == f"biogap:tcp://127.0.0.1:{dev.port}"
         s = open_stream(dev.address, stall_timeout=2.0, reconnect=0)
         chunks = []
-        with pytest.raises(StreamError, match="connection closed"), s:   # the device switches off at the end
+        with pytest.raises(StreamError, match="connection closed"), s:  # the device switches off at the end
             for c in s:
                 chunks.append(c)
         assert dev.wait(5)
     st = dev.stats
     assert st.finished and st.n_connections == 1
-    stall = set(range(625, 625 + 188))                          # 5 s = packet 625; 1.5 s = 188 packets
+    stall = set(range(625, 625 + 188))  # 5 s = packet 625; 1.5 s = 188 packets
     assert stall <= set(st.lost_packets) and st.n_dropped_random > 0
     assert st.n_dropped_stall == len(stall - set(np.flatnonzero(dev._drop)))
     assert st.n_sent + st.n_lost == dev.n_packets
     data = np.concatenate([c.data for c in chunks], axis=1)
-    missing = np.concatenate([c.missing if c.missing is not None else np.zeros(c.n_samples, bool)
-                              for c in chunks])
+    missing = np.concatenate([c.missing if c.missing is not None else np.zeros(c.n_samples, bool) for c in chunks])
     expected = np.zeros(dev.n_packets, bool)
     expected[st.lost_packets] = True
     last_sent = np.flatnonzero(~expected)[-1]
-    np.testing.assert_array_equal(missing, np.repeat(expected[:last_sent + 1], 4))
-    assert s.stats.n_lost == missing.sum() and s.stats.extra["packets_lost"] == expected[:last_sent + 1].sum()
+    np.testing.assert_array_equal(missing, np.repeat(expected[: last_sent + 1], 4))
+    assert s.stats.n_lost == missing.sum() and s.stats.extra["packets_lost"] == expected[: last_sent + 1].sum()
     ok = ~missing
-    np.testing.assert_allclose(data[:, ok], short_rec.data[:, :data.shape[1]][:, ok], atol=0.25)  # 24-bit codes
+    np.testing.assert_allclose(data[:, ok], short_rec.data[:, : data.shape[1]][:, ok], atol=0.25)  # 24-bit codes
 
 
 def test_simulated_device_paces_by_speed_and_bursts(short_rec):
@@ -162,7 +162,7 @@ def test_simulated_device_paces_by_speed_and_bursts(short_rec):
     assert dev.duration_s / 25.0 * 0.9 <= elapsed < dev.duration_s / 25.0 + 3.0
     assert n <= dev.n_packets * 4 and s.stats.n_lost == 4 * sum(1 for i in dev.stats.lost_packets if i * 4 < n)
     runs = np.diff(np.flatnonzero(np.diff(np.r_[0, np.isin(np.arange(dev.n_packets), dev.stats.lost_packets), 0])))
-    assert runs[::2].min() >= 10                                  # losses come in bursts of >= 10 packets
+    assert runs[::2].min() >= 10  # losses come in bursts of >= 10 packets
     assert dev.stats.n_dropped_random / dev.n_packets == pytest.approx(0.03, abs=0.02)
 
 
@@ -187,11 +187,11 @@ def test_brainflow_counter_gaps_are_filled():
 
     s = BrainFlowStream("synthetic")
     s._last_pk = s._pk_step = None
-    at, n = s._lost_from_counter(np.arange(250, 262) % 256)     # first chunk: learns the step
+    at, n = s._lost_from_counter(np.arange(250, 262) % 256)  # first chunk: learns the step
     assert at.size == 0 and s._pk_step == 1
     at, n = s._lost_from_counter(np.array([6, 7, 11, 12, 13, 24]))  # 3 lost, then 10 lost
     assert at.tolist() == [2, 5] and n.tolist() == [3, 10]
-    at, n = s._lost_from_counter(np.array([27]))                 # 2 lost before the chunk
+    at, n = s._lost_from_counter(np.array([27]))  # 2 lost before the chunk
     assert at.tolist() == [0] and n.tolist() == [2]
 
 
@@ -203,7 +203,7 @@ def test_simulated_device_client_reconnects_and_misses_what_fell_due_meanwhile(s
             got = b""
             while len(got) < 50 * bg.PACKET_SIZE:
                 got += c.recv(65536)
-        time.sleep(0.4)                                       # the client is away: ~0.4 s x 10 x 125 packets
+        time.sleep(0.4)  # the client is away: ~0.4 s x 10 x 125 packets
         s = BioGAPStream(dev.url, stall_timeout=0.5, reconnect=0)
         with pytest.raises(StreamError), s:
             first = s.read()
@@ -211,13 +211,13 @@ def test_simulated_device_client_reconnects_and_misses_what_fell_due_meanwhile(s
                 pass
         assert dev.wait(5)
     assert dev.stats.n_connections == 2 and dev.stats.finished
-    assert dev.stats.n_dropped_offline > 200                 # lost while no client was connected
+    assert dev.stats.n_dropped_offline > 200  # lost while no client was connected
     assert dev.stats.n_sent + dev.stats.n_lost == dev.n_packets
     assert first.n_samples > 0 and "SimulatedBioGAP(4562 packets" in repr(dev)
 
 
 def test_simulated_device_drops_chosen_packets_with_counter_wrap():
-    values = bg.codes_to_units(np.random.default_rng(0).integers(-2 ** 20, 2 ** 20, size=(200, 16)))
+    values = bg.codes_to_units(np.random.default_rng(0).integers(-(2**20), 2**20, size=(200, 16)))
     rec = Recording(values.T.astype(np.float64), 500.0)
     with SimulatedBioGAP(rec, drop=[10, 11, 30], counter_start=250, speed=None, packets_per_send=3) as dev:
         chunks = []
@@ -225,8 +225,7 @@ def test_simulated_device_drops_chosen_packets_with_counter_wrap():
             for c in s:
                 chunks.append(c)
     data = np.concatenate([c.data for c in chunks], axis=1)
-    missing = np.concatenate([c.missing if c.missing is not None else np.zeros(c.n_samples, bool)
-                              for c in chunks])
+    missing = np.concatenate([c.missing if c.missing is not None else np.zeros(c.n_samples, bool) for c in chunks])
     lost = np.zeros(200, bool)
     lost[40:48] = lost[120:124] = True
     np.testing.assert_array_equal(missing, lost)

@@ -1,4 +1,5 @@
 """Replay, LSL (real loopback stream) and BrainFlow (synthetic board) sources."""
+
 import threading
 
 import numpy as np
@@ -67,9 +68,12 @@ def test_lsl_loopback_roundtrip():
     rec = _rec(n_ch=3, n=600, sfreq=200.0)
     stop = threading.Event()
     name = f"myovox-test-{np.random.default_rng().integers(1e9)}"
-    t = threading.Thread(target=publish_recording, args=(rec, name),
-                         kwargs=dict(realtime=True, chunk_s=0.05, stop_event=stop, wait_for_consumer=10.0),
-                         daemon=True)
+    t = threading.Thread(
+        target=publish_recording,
+        args=(rec, name),
+        kwargs=dict(realtime=True, chunk_s=0.05, stop_event=stop, wait_for_consumer=10.0),
+        daemon=True,
+    )
     t.start()
     got = []
     try:
@@ -146,11 +150,11 @@ def test_lsl_stall_reconnects_then_stops_clearly():
     try:
         outlet.push_chunk(np.ones((5, 2), np.float32))
         assert s.read(timeout=3.0).n_samples >= 1
-        del outlet                       # the device goes away; nothing arrives any more
+        del outlet  # the device goes away; nothing arrives any more
         with pytest.raises(StreamError, match="stalled.*1 reconnect attempts failed"):
             while True:
                 s.read(timeout=0.3)
-        assert s.stats.n_samples >= 1    # what arrived before is counted and kept
+        assert s.stats.n_samples >= 1  # what arrived before is counted and kept
     finally:
         s.stop()
 

@@ -1,4 +1,5 @@
 """Unit tests of the synthetic SilentWear-format generator and ``myovox synth``."""
+
 from __future__ import annotations
 
 import re
@@ -12,15 +13,20 @@ from myovox import Recording, ValidationError
 from myovox.testing.synth import SAMPLES_PER_PACKET, SynthConfig, generate_dataset, generate_recording
 
 SMALL = SynthConfig(n_repetitions=2)
-REFERENCE_COLUMNS = ([f"Ch_{i}" for i in range(16) if i not in (11, 12)] + ["Label_int", "Label_str"]
-                     + [f"Ch_{i}_filt" for i in range(16) if i not in (11, 12)] + ["session_id", "batch_id"])
+REFERENCE_COLUMNS = (
+    [f"Ch_{i}" for i in range(16) if i not in (11, 12)]
+    + ["Label_int", "Label_str"]
+    + [f"Ch_{i}_filt" for i in range(16) if i not in (11, 12)]
+    + ["session_id", "batch_id"]
+)
 
 
 def _hp(x: np.ndarray) -> np.ndarray:
     from scipy.signal import butter, sosfiltfilt
 
-    sos = np.vstack([butter(4, 20, "highpass", fs=500, output="sos"),
-                     butter(2, [47.5, 52.5], "bandstop", fs=500, output="sos")])
+    sos = np.vstack(
+        [butter(4, 20, "highpass", fs=500, output="sos"), butter(2, [47.5, 52.5], "bandstop", fs=500, output="sos")]
+    )
     return sosfiltfilt(sos, x.astype(np.float64), axis=-1)
 
 
@@ -52,10 +58,13 @@ def test_same_seed_same_bytes_and_differences_where_expected():
     other_batch = generate_recording(1, 2, 2, "silent", config=SMALL, seed=7)
     assert not np.array_equal(other_batch.labels, a.labels)  # another shuffle of the cues
     # the band sits the same way for both conditions of a day, differently on another day
-    assert generate_recording(1, 2, 1, "vocalized", config=SMALL, seed=7).meta["electrode_shift"] == \
-        a.meta["electrode_shift"]
-    assert generate_recording(1, 3, 1, "silent", config=SMALL, seed=7).meta["electrode_shift"] != \
-        a.meta["electrode_shift"]
+    assert (
+        generate_recording(1, 2, 1, "vocalized", config=SMALL, seed=7).meta["electrode_shift"]
+        == a.meta["electrode_shift"]
+    )
+    assert (
+        generate_recording(1, 3, 1, "silent", config=SMALL, seed=7).meta["electrode_shift"] != a.meta["electrode_shift"]
+    )
 
 
 def test_protocol_timing_and_label_counts():
@@ -104,7 +113,7 @@ def test_signal_is_emg_like_and_silent_is_weaker():
         cue = np.zeros(rec.n_times, bool)
         for a, _, lab in rec.label_runs():
             if lab:
-                cue[a + 150:a + 750] = True  # articulation happens in this part of the cue
+                cue[a + 150 : a + 750] = True  # articulation happens in this part of the cue
         rest = rec.labels == 0
         rest[: 5 * 500] = False
         return np.sqrt(np.mean(x[:, cue] ** 2)), np.sqrt(np.mean(x[:, rest] ** 2))
@@ -155,11 +164,14 @@ def test_packet_loss_is_recorded_and_round_trips_through_bio(tmp_path):
 def test_generate_dataset_writes_both_layouts(tmp_path):
     import pandas as pd
 
-    out = generate_dataset(tmp_path / "ds", n_subjects=1, n_sessions=2, n_batches=1,
-                           conditions=("vocalized",), n_repetitions=1, seed=0)
+    out = generate_dataset(
+        tmp_path / "ds", n_subjects=1, n_sessions=2, n_batches=1, conditions=("vocalized",), n_repetitions=1, seed=0
+    )
     bios = sorted((out / "raw" / "S01" / "vocalized").glob("*.bio"))
-    assert [re.sub(r"_\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d\.bio$", "", p.name) for p in bios] == \
-        ["sess_1_batch_1", "sess_2_batch_1"]
+    assert [re.sub(r"_\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d\.bio$", "", p.name) for p in bios] == [
+        "sess_1_batch_1",
+        "sess_2_batch_1",
+    ]
     h5 = out / "data_raw_and_filt" / "S01" / "vocalized" / "sess_2_batch_1.h5"
     df = pd.read_hdf(h5, "emg")
     assert list(df.columns) == REFERENCE_COLUMNS
@@ -167,11 +179,19 @@ def test_generate_dataset_writes_both_layouts(tmp_path):
     rec = generate_recording(1, 2, 1, "vocalized", config=SynthConfig(n_repetitions=1), seed=0)
     first_cue = rec.meta["cue_onsets"][0]
     assert df.index[0] == first_cue - 500  # trimmed to 1 s before the first cue
-    np.testing.assert_array_equal(df["Ch_0"].to_numpy(), rec.data[0, df.index[0]:df.index[-1] + 1])
+    np.testing.assert_array_equal(df["Ch_0"].to_numpy(), rec.data[0, df.index[0] : df.index[-1] + 1])
     with pytest.raises(ValidationError, match="not empty"):
         generate_dataset(out, n_subjects=1, n_sessions=1, n_batches=1, n_repetitions=1)
-    generate_dataset(out, n_subjects=1, n_sessions=1, n_batches=1, conditions=("vocalized",),
-                     n_repetitions=1, overwrite=True, raw=False)
+    generate_dataset(
+        out,
+        n_subjects=1,
+        n_sessions=1,
+        n_batches=1,
+        conditions=("vocalized",),
+        n_repetitions=1,
+        overwrite=True,
+        raw=False,
+    )
 
 
 def test_cli_synth_writes_the_layouts(tmp_path):
@@ -180,8 +200,22 @@ def test_cli_synth_writes_the_layouts(tmp_path):
     from myovox.cli.main import main
 
     out = tmp_path / "synth"
-    args = ["synth", str(out), "--subjects", "1", "--sessions", "1", "--batches", "1",
-            "--repetitions", "1", "--conditions", "silent", "--seed", "3"]
+    args = [
+        "synth",
+        str(out),
+        "--subjects",
+        "1",
+        "--sessions",
+        "1",
+        "--batches",
+        "1",
+        "--repetitions",
+        "1",
+        "--conditions",
+        "silent",
+        "--seed",
+        "3",
+    ]
     assert main(args) == 0
     assert len(list((out / "raw" / "S01" / "silent").glob("sess_1_batch_1_*.bio"))) == 1
     df = pd.read_hdf(out / "data_raw_and_filt" / "S01" / "silent" / "sess_1_batch_1.h5", "emg")
@@ -198,8 +232,10 @@ def test_full_reference_batch_has_160_trials():
 
 
 def test_cli_module_import_is_light():
-    code = ("import sys, myovox.cli.synth, myovox.testing\n"
-            "heavy = [m for m in ('pandas', 'torch', 'sklearn', 'tables', 'h5py', 'matplotlib') if m in sys.modules]\n"
-            "print(','.join(heavy))")
+    code = (
+        "import sys, myovox.cli.synth, myovox.testing\n"
+        "heavy = [m for m in ('pandas', 'torch', 'sklearn', 'tables', 'h5py', 'matplotlib') if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

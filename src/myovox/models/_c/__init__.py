@@ -27,6 +27,7 @@ Builds for different targets agree within float rounding, not bit for bit: the v
 are fused (``-ffp-contract=fast``) only where the target has FMA. One build gives the same bits
 for any thread count (sums over rows in row order).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -77,15 +78,20 @@ def march_flags() -> list[str]:
     if value.lower() in {"none", "default", "portable"}:
         return []
     if not all(ch.isalnum() or ch in "-_.+" for ch in value):
-        raise ValueError(f"Invalid value for {_MARCH_ENV!r}: expected an -march value such as 'native' or "
-                         f"'x86-64-v2', or 'none', got {value!r}.")
+        raise ValueError(
+            f"Invalid value for {_MARCH_ENV!r}: expected an -march value such as 'native' or "
+            f"'x86-64-v2', or 'none', got {value!r}."
+        )
     return [f"-march={value}"]
 
 
 def _build(compiler: str, flags: list[str]) -> Path:
     source = _SOURCE.read_bytes()
-    key = hashlib.sha256(b"\0".join([source, " ".join(flags).encode(), compiler.encode(),
-                                     _cpu_key().encode(), platform.machine().encode()])).hexdigest()[:20]
+    key = hashlib.sha256(
+        b"\0".join(
+            [source, " ".join(flags).encode(), compiler.encode(), _cpu_key().encode(), platform.machine().encode()]
+        )
+    ).hexdigest()[:20]
     target = _cache_dir() / f"kernels-{key}.so"
     if target.exists():
         return target
@@ -93,8 +99,9 @@ def _build(compiler: str, flags: list[str]) -> Path:
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
     os.close(fd)
     try:
-        proc = subprocess.run([*shlex.split(compiler), *flags, str(_SOURCE), "-o", tmp], capture_output=True,
-                              text=True, timeout=120)
+        proc = subprocess.run(
+            [*shlex.split(compiler), *flags, str(_SOURCE), "-o", tmp], capture_output=True, text=True, timeout=120
+        )
         if proc.returncode != 0:
             raise OSError(f"{compiler} failed on {_SOURCE.name}: {proc.stderr.strip()[:500]}")
         os.replace(tmp, target)  # atomic: concurrent builders never load a half-written file
@@ -110,8 +117,10 @@ def _load() -> Any:
         return None
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if not compiler:
-        logger.warning("No C compiler found: SpeechNet training uses the slower PyTorch formulation "
-                       "(install gcc or clang, or set CC, for the fused kernels).")
+        logger.warning(
+            "No C compiler found: SpeechNet training uses the slower PyTorch formulation "
+            "(install gcc or clang, or set CC, for the fused kernels)."
+        )
         return None
     import torch  # noqa: F401  (its OpenMP runtime must be loaded first, so that ours resolves to it)
 
@@ -129,8 +138,10 @@ def _load() -> Any:
             errors.append(str(err))
             continue
         if march and not any(f.startswith("-march=") for f in flags):
-            logger.warning("myovox's C kernels could not be built with %s; built for the compiler's default "
-                           "target instead.", " ".join(march))
+            logger.warning(
+                "myovox's C kernels could not be built with %s; built for the compiler's default target instead.",
+                " ".join(march),
+            )
         _STATE["flags"] = list(flags)
         _STATE["path"] = str(path)
         _STATE["compiler"] = compiler
@@ -143,8 +154,10 @@ def _load() -> Any:
         else:
             _STATE["own_runtime"] = not _shares_torch_runtime(lib)
             if _STATE["own_runtime"]:
-                logger.info("myovox's C kernels use an OpenMP runtime other than torch's; their thread count "
-                            "follows torch.set_num_threads at each call.")
+                logger.info(
+                    "myovox's C kernels use an OpenMP runtime other than torch's; their thread count "
+                    "follows torch.set_num_threads at each call."
+                )
         return lib
     logger.warning("Could not build myovox's C kernels (%s); using the PyTorch formulation.", "; ".join(errors))
     return None
@@ -176,8 +189,12 @@ def build_info() -> dict[str, Any] | None:
     """``flags``, ``path`` and ``compiler`` of the loaded kernel library, ``None`` when none is loaded."""
     if kernels() is None:
         return None
-    return {"flags": list(_STATE["flags"]), "path": _STATE["path"], "compiler": _STATE["compiler"],
-            "openmp": bool(_STATE.get("openmp"))}
+    return {
+        "flags": list(_STATE["flags"]),
+        "path": _STATE["path"],
+        "compiler": _STATE["compiler"],
+        "openmp": bool(_STATE.get("openmp")),
+    }
 
 
 def kernels() -> Any:

@@ -16,6 +16,7 @@ come
 ``tests/unit/models/test_c_prototypes.py`` parses ``kernels.c`` and checks that its exported
 functions and their parameters (names, count, types, order) are exactly the ones declared here.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -67,36 +68,147 @@ _I, _D = "int64_t", "double"
 _CF, _F, _CD, _DP = "const float *", "float *", "const double *", "double *"
 
 #: Every function that ``kernels.c`` exports, by C name.
-PROTOTYPES: dict[str, Prototype] = {p.name: p for p in (
-    Prototype("myovox_first_fwd", "int", (
-        ("x", _CF), ("n_rows", _I), ("T", _I), ("w", _CF), ("bias", _CF), ("sign", _CF), ("F", _I), ("k", _I),
-        ("pad", _I), ("pool", _I), ("tp", _I), ("zsel", _F), ("idx", "int32_t *"), ("s1", _DP), ("s2", _DP),
-        ("mean", _DP), ("var", _DP), ("crow", _F))),
-    Prototype("myovox_first_dw", "int", (
-        ("x", _CF), ("n_rows", _I), ("T", _I), ("g", _CF), ("idx", "const int32_t *"), ("F", _I), ("k", _I),
-        ("pad", _I), ("pool", _I), ("tp", _I), ("s1", _CD), ("s2", _CD), ("w", _CF), ("bias", _CF),
-        ("crow", _CF), ("mean", _CD), ("c3", _CF), ("dw", _F))),
-    Prototype("myovox_pool_stats", "int", (
-        ("z", _CF), ("N", _I), ("F", _I), ("n", _I), ("mean", _DP), ("var", _DP))),
-    Prototype("myovox_bn_train_stats", "void", (
-        ("mean_d", _CD), ("var_d", _CD), ("F", _I), ("m", _I), ("gamma", _CF), ("eps", _D), ("momentum", _D),
-        ("running_mean", _F), ("running_var", _F), ("num_batches", "int64_t *"), ("mean", _F), ("invstd", _F),
-        ("a", _F))),
-    Prototype("myovox_pool_bwd", "void", (
-        ("z", _CF), ("n_rows", _I), ("F", _I), ("Tz", _I), ("zsel", _CF), ("g", _CF), ("c2", _CF), ("c3", _CF),
-        ("pool", _I), ("tp", _I), ("dz", _F), ("margin", _I), ("extra", _I))),
-    Prototype("myovox_conv_dw", "int", (
-        ("h", _CF), ("dz", _CF), ("dz_stride", _I), ("dz_offset", _I), ("N", _I), ("C", _I), ("T", _I),
-        ("F", _I), ("Tz", _I), ("k", _I), ("pad", _I), ("dw", _DP))),
-    Prototype("myovox_bn_relu", "void", (
-        ("zsel", _CF), ("N", _I), ("F", _I), ("tp", _I), ("mean", _CF), ("a", _CF), ("beta", _CF), ("out", _F))),
-    Prototype("myovox_bn_relu_bwd", "int", (
-        ("go", _CF), ("out", _CF), ("zsel", _CF), ("N", _I), ("F", _I), ("tp", _I), ("mean", _CF),
-        ("invstd", _CF), ("gamma", _CF), ("m", _I), ("g", _F), ("dbeta", _F), ("dgamma", _F), ("c2", _F),
-        ("c3", _F), ("db", _F))),
-    Prototype("myovox_max_threads", "int", (), status=False),
-    Prototype("myovox_set_threads", "void", (("n", "int"),), status=False),
-)}
+PROTOTYPES: dict[str, Prototype] = {
+    p.name: p
+    for p in (
+        Prototype(
+            "myovox_first_fwd",
+            "int",
+            (
+                ("x", _CF),
+                ("n_rows", _I),
+                ("T", _I),
+                ("w", _CF),
+                ("bias", _CF),
+                ("sign", _CF),
+                ("F", _I),
+                ("k", _I),
+                ("pad", _I),
+                ("pool", _I),
+                ("tp", _I),
+                ("zsel", _F),
+                ("idx", "int32_t *"),
+                ("s1", _DP),
+                ("s2", _DP),
+                ("mean", _DP),
+                ("var", _DP),
+                ("crow", _F),
+            ),
+        ),
+        Prototype(
+            "myovox_first_dw",
+            "int",
+            (
+                ("x", _CF),
+                ("n_rows", _I),
+                ("T", _I),
+                ("g", _CF),
+                ("idx", "const int32_t *"),
+                ("F", _I),
+                ("k", _I),
+                ("pad", _I),
+                ("pool", _I),
+                ("tp", _I),
+                ("s1", _CD),
+                ("s2", _CD),
+                ("w", _CF),
+                ("bias", _CF),
+                ("crow", _CF),
+                ("mean", _CD),
+                ("c3", _CF),
+                ("dw", _F),
+            ),
+        ),
+        Prototype(
+            "myovox_pool_stats", "int", (("z", _CF), ("N", _I), ("F", _I), ("n", _I), ("mean", _DP), ("var", _DP))
+        ),
+        Prototype(
+            "myovox_bn_train_stats",
+            "void",
+            (
+                ("mean_d", _CD),
+                ("var_d", _CD),
+                ("F", _I),
+                ("m", _I),
+                ("gamma", _CF),
+                ("eps", _D),
+                ("momentum", _D),
+                ("running_mean", _F),
+                ("running_var", _F),
+                ("num_batches", "int64_t *"),
+                ("mean", _F),
+                ("invstd", _F),
+                ("a", _F),
+            ),
+        ),
+        Prototype(
+            "myovox_pool_bwd",
+            "void",
+            (
+                ("z", _CF),
+                ("n_rows", _I),
+                ("F", _I),
+                ("Tz", _I),
+                ("zsel", _CF),
+                ("g", _CF),
+                ("c2", _CF),
+                ("c3", _CF),
+                ("pool", _I),
+                ("tp", _I),
+                ("dz", _F),
+                ("margin", _I),
+                ("extra", _I),
+            ),
+        ),
+        Prototype(
+            "myovox_conv_dw",
+            "int",
+            (
+                ("h", _CF),
+                ("dz", _CF),
+                ("dz_stride", _I),
+                ("dz_offset", _I),
+                ("N", _I),
+                ("C", _I),
+                ("T", _I),
+                ("F", _I),
+                ("Tz", _I),
+                ("k", _I),
+                ("pad", _I),
+                ("dw", _DP),
+            ),
+        ),
+        Prototype(
+            "myovox_bn_relu",
+            "void",
+            (("zsel", _CF), ("N", _I), ("F", _I), ("tp", _I), ("mean", _CF), ("a", _CF), ("beta", _CF), ("out", _F)),
+        ),
+        Prototype(
+            "myovox_bn_relu_bwd",
+            "int",
+            (
+                ("go", _CF),
+                ("out", _CF),
+                ("zsel", _CF),
+                ("N", _I),
+                ("F", _I),
+                ("tp", _I),
+                ("mean", _CF),
+                ("invstd", _CF),
+                ("gamma", _CF),
+                ("m", _I),
+                ("g", _F),
+                ("dbeta", _F),
+                ("dgamma", _F),
+                ("c2", _F),
+                ("c3", _F),
+                ("db", _F),
+            ),
+        ),
+        Prototype("myovox_max_threads", "int", (), status=False),
+        Prototype("myovox_set_threads", "void", (("n", "int"),), status=False),
+    )
+}
 
 
 def declare(lib: Any) -> None:
@@ -106,8 +218,10 @@ def declare(lib: Any) -> None:
         fn.restype, fn.argtypes = _RESTYPES[proto.restype], proto.argtypes
 
 
-_ERRORS = {-1: " could not allocate its work buffers.", -2: " failed with code -2 (first temporal kernel longer "
-           "than 64 samples)."}
+_ERRORS = {
+    -1: " could not allocate its work buffers.",
+    -2: " failed with code -2 (first temporal kernel longer than 64 samples).",
+}
 
 
 class Kernel:
@@ -123,8 +237,10 @@ class Kernel:
         self.proto = proto
         self._names = frozenset(name for name, _ in proto.params)
         # (name, pointee dtype name or None for scalars), in the C order
-        self._pointees = tuple((name, _POINTEES[ctype.removeprefix("const ").removesuffix("*").strip()]
-                                if ctype.endswith("*") else None) for name, ctype in proto.params)
+        self._pointees = tuple(
+            (name, _POINTEES[ctype.removeprefix("const ").removesuffix("*").strip()] if ctype.endswith("*") else None)
+            for name, ctype in proto.params
+        )
         self._params: tuple[tuple[str, Any], ...] | None = None  # the same with torch dtypes, at the first call
         self._torch: Any = None
         self._lib: Any = None
@@ -137,9 +253,13 @@ class Kernel:
     def _bad_names(self, args: dict[str, Any]) -> TypeError:
         missing = sorted(self._names - args.keys())
         unknown = sorted(args.keys() - self._names)
-        return TypeError(f"{self.proto.name}: " + "; ".join(
-            ([f"missing argument(s) {', '.join(missing)}"] if missing else [])
-            + ([f"unknown argument(s) {', '.join(unknown)}"] if unknown else [])))
+        return TypeError(
+            f"{self.proto.name}: "
+            + "; ".join(
+                ([f"missing argument(s) {', '.join(missing)}"] if missing else [])
+                + ([f"unknown argument(s) {', '.join(unknown)}"] if unknown else [])
+            )
+        )
 
     def __call__(self, **args: Any) -> int | None:
         if args.keys() != self._names:
@@ -159,8 +279,10 @@ class Kernel:
             if not value.is_contiguous():
                 raise ValueError(f"{self.proto.name}: tensor arguments must be contiguous ({pname!r} is not)")
             if value.dtype != dtype or not value.is_cpu:
-                raise TypeError(f"{self.proto.name}: {pname!r} must be a {str(dtype).removeprefix('torch.')} tensor "
-                                f"on the CPU, got {value.dtype} on {value.device}")
+                raise TypeError(
+                    f"{self.proto.name}: {pname!r} must be a {str(dtype).removeprefix('torch.')} tensor "
+                    f"on the CPU, got {value.dtype} on {value.device}"
+                )
             values.append(value.data_ptr())
         lib = kernels()
         if lib is not self._lib:  # first call, or the library was rebuilt (another -march)
