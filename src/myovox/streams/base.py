@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._logging import logger
 from ..exceptions import StreamError, ValidationError
@@ -172,7 +173,7 @@ class BaseStream(abc.ABC):
 
 
 def insert_missing(
-    data: np.ndarray, at: Sequence[int], n_fill: Sequence[int], fill: float = np.nan
+    data: ArrayLike, at: ArrayLike, n_fill: ArrayLike, fill: float = np.nan
 ) -> tuple[np.ndarray, np.ndarray]:
     """Insert ``n_fill[i]`` filled samples before sample ``at[i]`` of ``data`` (n_channels, n).
 
@@ -180,24 +181,24 @@ def insert_missing(
     that sample index stays true time across lost packets. ``at`` must be non-decreasing and
     within ``[0, n]`` (``n``: a gap after the last sample).
     """
-    data = np.asarray(data)
-    at = np.asarray(at, dtype=np.int64).reshape(-1)
-    n_fill = np.asarray(n_fill, dtype=np.int64).reshape(-1)
-    if at.shape != n_fill.shape:
+    arr = np.asarray(data)
+    pos = np.asarray(at, dtype=np.int64).reshape(-1)
+    counts = np.asarray(n_fill, dtype=np.int64).reshape(-1)
+    if pos.shape != counts.shape:
         raise ValidationError("insert_missing: 'at' and 'n_fill' must have the same length.")
-    n = data.shape[1]
-    keep = n_fill > 0
-    at, n_fill = at[keep], n_fill[keep]
-    if at.size and (at[0] < 0 or at[-1] > n or np.any(np.diff(at) < 0)):
+    n = arr.shape[1]
+    keep = counts > 0
+    pos, counts = pos[keep], counts[keep]
+    if pos.size and (pos[0] < 0 or pos[-1] > n or np.any(np.diff(pos) < 0)):
         raise ValidationError(f"insert_missing: gap positions must be sorted within [0, {n}].")
-    if not at.size:
-        return data, np.zeros(n, dtype=bool)
+    if not pos.size:
+        return arr, np.zeros(n, dtype=bool)
     shift = np.zeros(n, dtype=np.int64)
-    np.add.at(shift, at[at < n], n_fill[at < n])
+    np.add.at(shift, pos[pos < n], counts[pos < n])
     new_pos = np.arange(n) + np.cumsum(shift)
-    total = n + int(n_fill.sum())
-    out = np.full((data.shape[0], total), fill, dtype=np.result_type(data.dtype, np.float32))
-    out[:, new_pos] = data
+    total = n + int(counts.sum())
+    out = np.full((arr.shape[0], total), fill, dtype=np.result_type(arr.dtype, np.float32))
+    out[:, new_pos] = arr
     missing = np.ones(total, dtype=bool)
     missing[new_pos] = False
     return out, missing

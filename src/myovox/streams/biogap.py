@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlparse
 
 import numpy as np
@@ -50,13 +51,15 @@ class BioGAPStream(BaseStream):
         self.stall_timeout = check_positive("stall_timeout", stall_timeout, "duration in seconds")
         self.reconnect = check_int("reconnect", reconnect, minimum=0)
         self._sock: socket.socket | None = None
-        self._fh = None
+        self._fh: BinaryIO | None = None
         self._address = _check_target(self.target) if not self.target.startswith("ble://") else None
 
     def describe(self) -> str:
         return f"biogap:{self.target}"
 
     def _connect(self) -> None:
+        if self._address is None:
+            raise StreamError(f"{self.describe()}: not a tcp://HOST:PORT address, cannot connect.")
         host, port = self._address
         try:
             self._sock = socket.create_connection((host, port), timeout=self.stall_timeout)
@@ -132,8 +135,8 @@ class BioGAPStream(BaseStream):
         first_packet = self.decoder.n_packets - out.n_packets
         at = [(gap.index - first_packet) * bg.SAMPLES_PER_PACKET for gap in out.gaps]
         n_fill = [gap.n_lost * bg.SAMPLES_PER_PACKET for gap in out.gaps]
-        data, missing = insert_missing(samples, at, n_fill)
-        return self._make_chunk(data, missing=missing)
+        filled, missing = insert_missing(samples, at, n_fill)
+        return self._make_chunk(filled, missing=missing)
 
     def _close_socket(self) -> None:
         if self._sock is not None:
@@ -211,7 +214,7 @@ class BioGAPBLEStream(BioGAPStream):
         *,
         stall_timeout: float = 2.0,
         connect_timeout: float = 10.0,
-        client_factory=None,
+        client_factory: Callable[[str], Any] | None = None,
     ) -> None:
         super().__init__(f"ble://{address}", stall_timeout=stall_timeout, reconnect=0)
         if not char_uuid:
@@ -233,18 +236,19 @@ class BioGAPBLEStream(BioGAPStream):
             from .._checks import require
 
             factory = require("bleak", "BLE streaming").BleakClient
-        self._queue: queue.Queue = queue.Queue()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="myovox-ble", daemon=True)
+        self._queue: queue.Queue[bytes] = queue.Queue()
+        loop = asyncio.new_event_loop()
+        self._loop: asyncio.AbstractEventLoop | None = loop
+        self._thread = threading.Thread(target=loop.run_forever, name="myovox-ble", daemon=True)
         self._thread.start()
         self._client = factory(self.address)
 
-        async def connect():
+        async def connect() -> None:
             await self._client.connect()
             await self._client.start_notify(self.char_uuid, lambda _sender, data: self._queue.put(bytes(data)))
 
         try:
-            asyncio.run_coroutine_threadsafe(connect(), self._loop).result(self.connect_timeout)
+            asyncio.run_coroutine_threadsafe(connect(), loop).result(self.connect_timeout)
         except Exception as err:  # bleak raises BleakError, TimeoutError, ...
             self._stop_loop()
             raise StreamError(f"{self.describe()}: cannot connect or subscribe to {self.char_uuid} ({err}).") from err
@@ -258,31 +262,34 @@ class BioGAPBLEStream(BioGAPStream):
             raise StreamError(
                 f"{self.describe()}: no notification for {self.stall_timeout:g} s (device out of "
                 f"range or switched off). {self.stats.n_samples} samples were received and kept."
-            )
+            ) from None
         while not self._queue.empty() and len(data) < self.read_size:  # batch what is already there
             data += self._queue.get_nowait()
         return data
 
     def _stop_loop(self) -> None:
-        if getattr(self, "_loop", None) is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
+        loop = getattr(self, "_loop", None)
+        if loop is not None:
+            loop.call_soon_threadsafe(loop.stop)
             self._thread.join(2.0)
-            self._loop.close()
+            loop.close()
             self._loop = None
 
     def _close(self) -> None:
         import asyncio
 
-        if getattr(self, "_loop", None) is not None and getattr(self, "_client", None) is not None:
+        loop = getattr(self, "_loop", None)
+        client = getattr(self, "_client", None)
+        if loop is not None and client is not None:
 
-            async def disconnect():
+            async def disconnect() -> None:
                 try:
-                    await self._client.stop_notify(self.char_uuid)
+                    await client.stop_notify(self.char_uuid)
                 finally:
-                    await self._client.disconnect()
+                    await client.disconnect()
 
             try:
-                asyncio.run_coroutine_threadsafe(disconnect(), self._loop).result(self.connect_timeout)
+                asyncio.run_coroutine_threadsafe(disconnect(), loop).result(self.connect_timeout)
             except Exception as err:  # noqa: BLE001 - the device may already be gone
                 logger.debug("BLE disconnect: %s", err)
         self._stop_loop()

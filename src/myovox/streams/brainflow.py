@@ -64,7 +64,7 @@ class BrainFlowStream(BaseStream):
         self.stall_timeout = check_positive("stall_timeout", stall_timeout, "duration in seconds")
         self.poll_s = poll_s
         self.fill_lost = bool(fill_lost)
-        self._shim = None
+        self._shim: Any | None = None  # a brainflow BoardShim while started
 
     def describe(self) -> str:
         return f"brainflow:{self.board}"
@@ -124,9 +124,12 @@ class BrainFlowStream(BaseStream):
     def _read(self, timeout: float | None) -> Chunk | None:
         timeout = self.stall_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
+        shim = self._shim
+        if shim is None:
+            raise StreamError(f"{self.describe()} has no open board session.")
         while True:
             try:
-                data = self._shim.get_board_data()
+                data = shim.get_board_data()
             except Exception as err:  # the device vanished
                 raise StreamError(f"{self.describe()}: board stopped delivering data ({err}).") from err
             if data.shape[1]:

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from .._checks import check_positive, require
 from .._logging import logger
-from ..exceptions import StreamError
+from ..exceptions import StreamError, ValidationError
 from ..recording import Recording
 from .base import BaseStream, Chunk, gaps_from_timestamps, insert_missing
 
 
-def _pylsl():
+def _pylsl() -> ModuleType:
     return require("pylsl", "Lab Streaming Layer streams")
 
 
@@ -69,13 +71,13 @@ class LSLStream(BaseStream):
         self.fill_gaps = bool(fill_gaps)
         self.gap_tolerance_s = check_positive("gap_tolerance_s", gap_tolerance_s, "duration in seconds")
         self.max_gap_s = check_positive("max_gap_s", max_gap_s, "duration in seconds")
-        self._inlet = None
+        self._inlet: Any | None = None  # a pylsl.StreamInlet while started
         self._last_stamp: float | None = None
 
     def describe(self) -> str:
         return f"lsl:{self.name or self.stream_type}"
 
-    def _resolve(self):
+    def _resolve(self) -> tuple[Any, Any]:
         pylsl = _pylsl()
         prop, value = ("name", self.name) if self.name else ("type", self.stream_type)
         found = pylsl.resolve_byprop(prop, value, 1, self.resolve_timeout)
@@ -106,6 +108,8 @@ class LSLStream(BaseStream):
         deadline = time.monotonic() + timeout
         max_samples = max(1, int(self.max_chunk_s * self.sfreq))
         while True:
+            if self._inlet is None:  # _recover replaces it, never clears it
+                raise StreamError(f"{self.describe()} has no open inlet.")
             samples, stamps = self._inlet.pull_chunk(timeout=min(0.05, timeout), max_samples=max_samples)
             if samples:
                 data = np.asarray(samples, dtype=np.float64).T
@@ -158,7 +162,8 @@ class LSLStream(BaseStream):
                 self.reconnect,
             )
             try:
-                self._inlet.close_stream()
+                if self._inlet is not None:
+                    self._inlet.close_stream()
             except Exception:  # noqa: BLE001 - a dead inlet may fail to close
                 pass
             try:
@@ -183,7 +188,7 @@ class LSLStream(BaseStream):
                 self._inlet = None
 
 
-def _channel_names(info) -> tuple[str, ...]:
+def _channel_names(info: Any) -> tuple[str, ...]:
     n = info.channel_count()
     names: list[str] = []
     try:
@@ -202,7 +207,13 @@ def _channel_names(info) -> tuple[str, ...]:
 
 
 def make_outlet(
-    name: str, ch_names, sfreq: float, *, stream_type: str = "EMG", source_id: str | None = None, units: str = ""
+    name: str,
+    ch_names: Sequence[str],
+    sfreq: float,
+    *,
+    stream_type: str = "EMG",
+    source_id: str | None = None,
+    units: str = "",
 ) -> Any:
     """Create a float32 LSL outlet with channel labels in its description."""
     pylsl = _pylsl()
@@ -233,6 +244,8 @@ def publish_recording(
     ``wait_for_consumer`` seconds are spent waiting for an inlet to connect before pushing; after the
     last chunk the outlet stays open ``linger_s`` seconds so that connected inlets receive everything.
     """
+    if recording.ch_names is None:  # Recording.__post_init__ always sets them
+        raise ValidationError("publish_recording: the recording has no channel names.")
     outlet = make_outlet(
         name, recording.ch_names, recording.sfreq, stream_type=stream_type, units=str(recording.meta.get("units", ""))
     )

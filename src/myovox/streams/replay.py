@@ -85,6 +85,8 @@ class ReplayStream(BaseStream):
         if self.fill_lost:
             rec, n_packets = fill_lost_packets(rec)
             self.stats.extra["packets_lost"] = n_packets
+        if rec.ch_names is None:  # Recording.__post_init__ always sets them
+            raise StreamError(f"stream {self.describe()}: the recording has no channel names.")
         self.recording = rec
         self.sfreq, self.ch_names = rec.sfreq, tuple(rec.ch_names)
         self._pos = 0
@@ -135,10 +137,10 @@ def fill_lost_packets(rec: Recording) -> tuple[Recording, int]:
     )
     if already:
         return rec, n_packets
-    spp = meta.get("samples_per_packet")
-    try:
+    try:  # a missing or None samples_per_packet lands in the except (KeyError, TypeError)
+        spp = int(meta["samples_per_packet"])
         at = [int(r["emg_sample_index_after_gap"]) for r in records]
-        n_fill = [int(r["n_lost"]) * int(spp) for r in records]
+        n_fill = [int(r["n_lost"]) * spp for r in records]
     except (KeyError, TypeError, ValueError):
         logger.warning(
             "%s: meta['lost_packets'] lacks sample positions or samples_per_packet; lost packets "
