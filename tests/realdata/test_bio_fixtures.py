@@ -215,7 +215,7 @@ def test_truncated_recovers_complete_rows(fx):
     np.testing.assert_array_equal(rec.data, full[: rec.n_times].T)
     assert rec.labels is None
     assert rec.meta["timestamps"].size == fx["exp"]["recording"]["n_timestamps"]  # timestamps kept
-    with pytest.raises(DataFormatError, match="truncated.*promises more samples"):
+    with pytest.raises(DataFormatError, match=r"truncated.*promises more samples"):
         read_bio_signals(fx["trunc"], on_truncated="raise")
 
 

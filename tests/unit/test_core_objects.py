@@ -35,9 +35,9 @@ def test_recording_errors_name_the_problem():
         Recording(np.zeros((2, 5)), -1)
     with pytest.raises(ValidationError, match="one per sample"):
         Recording(np.zeros((2, 5)), 500, labels=np.zeros(4, int))
-    with pytest.raises(ValidationError, match="does not exist.*Did you mean"):
+    with pytest.raises(ValidationError, match=r"does not exist.*Did you mean"):
         _rec().pick(["Ch_l"])
-    with pytest.raises(ValidationError, match="x.bio"):
+    with pytest.raises(ValidationError, match=r"x.bio"):
         _rec().pick([7])
 
 
@@ -48,7 +48,7 @@ def test_windows_select_and_concatenate():
     assert w.class_counts() == {"0": 1, "1": 2, "2": 1}
     both = Windows.concatenate([w, w.select(session=1)])
     assert len(both) == 6 and both.meta["session"].tolist() == [1, 1, 2, 2, 1, 1]
-    with pytest.raises(ValidationError, match="Unknown window metadata key 'sesion'.*Did you mean 'session'"):
+    with pytest.raises(ValidationError, match=r"Unknown window metadata key 'sesion'.*Did you mean 'session'"):
         w.select(sesion=1)
     with pytest.raises(ValidationError, match="shape"):
         Windows(X, [0, 1], 100.0)

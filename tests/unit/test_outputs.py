@@ -162,7 +162,7 @@ def test_manifest_folders_nest(tmp_path):
             (work / "top.txt").write_text("t")
     assert read_manifest(out)["files"] == ["inner/.myovox-manifest.json", "inner/r.json", "top.txt"]
     (out / "inner" / "user.txt").write_text("mine")
-    with pytest.raises(ValidationError, match="inner/user.txt"):
+    with pytest.raises(ValidationError, match=r"inner/user.txt"):
         check_output_folder(out, force=True)
 
 

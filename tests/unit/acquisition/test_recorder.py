@@ -30,7 +30,7 @@ def test_default_protocol_is_silentwear_timing():
 def test_protocol_file_rejects_unknown_keys(tmp_path):
     f = tmp_path / "p.yaml"
     f.write_text("words: ['yes', 'no']\nrepetitons: 3\n")
-    with pytest.raises(ValidationError, match="unknown protocol key 'repetitons'.*Did you mean 'repetitions'"):
+    with pytest.raises(ValidationError, match=r"unknown protocol key 'repetitons'.*Did you mean 'repetitions'"):
         CueProtocol.from_file(f)
     f.write_text("words: ['yes', 'no']\nrepetitions: 3\nseed: 4\n")
     p = CueProtocol.from_file(f)

@@ -111,7 +111,8 @@ def test_convert_errors(tmp_path, capsys):
 
 @pytest.mark.realdata
 @pytest.mark.parametrize(
-    ("name", "kind"), [("somach-silent-speech", "somach"), ("mateus-subvocal", "mateus"), ("longterm-armband", "longterm")]
+    ("name", "kind"),
+    [("somach-silent-speech", "somach"), ("mateus-subvocal", "mateus"), ("longterm-armband", "longterm")],
 )
 def test_info_on_shared_datasets(datasets_dir, capsys, name, kind):
     path = datasets_dir / name

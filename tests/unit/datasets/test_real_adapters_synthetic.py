@@ -159,7 +159,7 @@ def test_somach_subfolders_and_filters(somach_tree: Path) -> None:
 def test_somach_wrong_channel_count_names_the_file(somach_tree: Path) -> None:
     bad = somach_tree / "studyB_5phase" / "Phase_1_Overt" / "LEFT_009_20260211_221241.csv"
     _somach_csv(bad, "LEFT", "1_Overt", n_ch=3)
-    with pytest.raises(DataFormatError, match="LEFT_009.*expected 2"):
+    with pytest.raises(DataFormatError, match=r"LEFT_009.*expected 2"):
         load_dataset(somach_tree / "studyB_5phase")
 
 
@@ -185,7 +185,7 @@ def test_somach_unknown_label_and_missing_column(tmp_path: Path) -> None:
     with pytest.raises(DataFormatError, match="JUMP"):
         somach.read_trial(f)
     f.write_text("Time,CH1,CH2,Label\n0,1,2,UP\n")
-    with pytest.raises(DataFormatError, match="missing column.*Timestamp"):
+    with pytest.raises(DataFormatError, match=r"missing column.*Timestamp"):
         somach.read_trial(f)
 
 
@@ -377,7 +377,7 @@ def test_table_reader_crlf_bom_blank_lines_and_empty(tmp_path: Path) -> None:
     np.testing.assert_array_equal(t.numbers, [[1, 2], [3, 4], [5, 6]])
     assert [s.strip() for s in t.text[:, 0]] == ["x", "y", "y"]
     f.write_bytes(b"")
-    with pytest.raises(DataFormatError, match="t.csv"):
+    with pytest.raises(DataFormatError, match=r"t.csv"):
         read_table(f, header=True)
     f.write_bytes(b"a,b\n1\n2\n")
     with pytest.raises(DataFormatError, match="no data rows"):

@@ -102,9 +102,9 @@ def test_selection(processed_tree):
     assert load(processed_tree).summary()["subjects"] == ["S01", "S02"]
     with pytest.raises(ValidationError, match=r"'S03' not in this dataset \(has S01, S02\)"):
         load(processed_tree, subjects=["S03"])
-    with pytest.raises(ValidationError, match="conditions.*Did you mean 'silent'"):
+    with pytest.raises(ValidationError, match=r"conditions.*Did you mean 'silent'"):
         load(processed_tree, conditions="silnet")
-    with pytest.raises(ValidationError, match="sessions.*7"):
+    with pytest.raises(ValidationError, match=r"sessions.*7"):
         load(processed_tree, sessions=7)
     with pytest.raises(ValidationError, match="no recording matches"):
         load(processed_tree, subjects="S02", conditions="vocalized")

@@ -108,7 +108,7 @@ def test_train_from_scratch_progressive(windows, lda):
 def test_run_protocol_did_you_mean_and_unknown_option(windows, lda):
     with pytest.raises(ValidationError, match="Did you mean 'inter_session'"):
         run_protocol("inter_sesion", windows, model=lda)
-    with pytest.raises(ValidationError, match="Unknown option 'n_split'.*Did you mean 'n_splits'"):
+    with pytest.raises(ValidationError, match=r"Unknown option 'n_split'.*Did you mean 'n_splits'"):
         run_protocol("kfold", windows, model=lda, n_split=3)
     # aliases
     assert run_protocol("inter-session", windows, model=lda).protocol == "inter_session"

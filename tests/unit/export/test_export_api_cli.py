@@ -39,7 +39,7 @@ def test_export_model_c_with_report(trained_net, task, tmp_path):
     for key in ("header", "source", "sidecar", "budget_json", "budget_md"):
         assert (tmp_path / "c" / res["files"][key].split("/")[-1]).exists()
     assert res["budget"]["host"]["latency_ms_median"] > 0
-    with pytest.raises(ExportError, match="already exists.*force"):
+    with pytest.raises(ExportError, match=r"already exists.*force"):
         export_model(trained_net, tmp_path / "c", format="c", calibration=task.Xtr)
     with pytest.raises(ExportError, match="calibration"):
         export_model(trained_net, tmp_path / "c2", format="c")

@@ -65,7 +65,7 @@ def test_unsupported_settings_and_orders():
     bn_first = torch.nn.Sequential(
         torch.nn.BatchNorm2d(1), torch.nn.Conv2d(1, 4, (1, 3)), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Linear(4, 2)
     )
-    with pytest.raises(ExportError, match="BatchNorm2d.*follow a Conv2d"):
+    with pytest.raises(ExportError, match=r"BatchNorm2d.*follow a Conv2d"):
         fold_model(bn_first, (2, 20))
     with pytest.raises(ExportError, match="torch"):
         fold_model(object(), (2, 20))

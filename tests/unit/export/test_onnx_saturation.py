@@ -136,7 +136,8 @@ def _activation_ranges(qmodel: QuantizedModel, Xq: np.ndarray) -> list[tuple[int
     """uint8 range (min, max) of each conv/dense layer's input on these windows."""
     _, outs = qmodel.forward_int8(Xq, return_all=True)
     ins = [Xq] + outs[:-1]
-    return [(int(x.min()) + 128, int(x.max()) + 128) for x, op in zip(ins, qmodel.ops, strict=False) if op.kind in ("conv", "dense")]
+    layers = zip(ins, qmodel.ops, strict=False)
+    return [(int(x.min()) + 128, int(x.max()) + 128) for x, op in layers if op.kind in ("conv", "dense")]
 
 
 def test_int8_weight_graph_saturates_in_u8s8_kernels(qmodel, task):

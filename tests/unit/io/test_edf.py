@@ -97,7 +97,7 @@ def test_errors_and_nan(tmp_path):
         write_edf(rec.copy(data=data), tmp_path / "nan.edf")
     bad = tmp_path / "bad.edf"
     bad.write_bytes(b"0" * 300)
-    with pytest.raises(DataFormatError, match="bad.edf"):
+    with pytest.raises(DataFormatError, match=r"bad.edf"):
         read_edf(bad)
     with pytest.raises(ValidationError, match="integer sampling rate"):
         write_edf(rec.copy(sfreq=250.5), tmp_path / "r.edf")

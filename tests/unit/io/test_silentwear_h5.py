@@ -163,7 +163,7 @@ def test_missing_columns_and_bad_files(tmp_path):
     with pytest.raises(DataFormatError, match="no key 'emg'"):
         read_silentwear_h5(tmp_path / "k.h5")
     (tmp_path / "junk.h5").write_bytes(b"not an hdf5 file at all")
-    with pytest.raises(DataFormatError, match="junk.h5"):
+    with pytest.raises(DataFormatError, match=r"junk.h5"):
         read_silentwear_h5(tmp_path / "junk.h5")
     with pytest.raises(FileNotFoundError):
         read_silentwear_h5(tmp_path / "absent.h5")

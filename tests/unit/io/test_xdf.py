@@ -105,7 +105,7 @@ def test_read_stream_and_markers(tmp_path):
     acc = read_xdf(p, stream="acc", marker_stream=None)
     assert acc.n_channels == 1 and acc.sfreq == 50.0 and acc.labels is None
     assert acc.ch_names == ("Ch_0",)
-    with pytest.raises(ValidationError, match="no stream named or typed 'BioGop'.*Did you mean 'BioGAP'"):
+    with pytest.raises(ValidationError, match=r"no stream named or typed 'BioGop'.*Did you mean 'BioGAP'"):
         read_xdf(p, stream="BioGop")
     with pytest.raises(ValidationError, match="holds strings"):
         read_xdf(p, stream="Cues")
@@ -132,7 +132,7 @@ def test_gaps_warn(tmp_path):
 def test_bad_files(tmp_path):
     p = tmp_path / "junk.xdf"
     p.write_bytes(b"not xdf at all")
-    with pytest.raises(DataFormatError, match="junk.xdf"):
+    with pytest.raises(DataFormatError, match=r"junk.xdf"):
         read_xdf(p)
     with pytest.raises(FileNotFoundError):
         read_xdf(tmp_path / "absent.xdf")

@@ -144,6 +144,6 @@ def test_causal_filtering_refuses_already_filtered_data():
     from myovox.preprocessing.pipeline import preprocess
 
     rec = Recording(np.random.default_rng(0).normal(size=(2, 1000)), 500.0, meta={"filtered": True, "source": "x.h5"})
-    with pytest.raises(ValidationError, match="x.h5 is already filtered.*filtered=False"):
+    with pytest.raises(ValidationError, match=r"x.h5 is already filtered.*filtered=False"):
         preprocess(rec, causal=True)
     assert preprocess(rec).data is not None  # zero-phase path keeps the data as they are

@@ -135,7 +135,10 @@ def test_event_metrics_counts_hits_false_activations_and_latency():
     labels = np.zeros(3600, int)  # 36 s
     labels[500:700] = 1  # cue 1: 5-7 s
     labels[1500:1700] = 2  # cue 2: 15-17 s
-    ev = lambda t, lab: CommandEvent(str(lab), lab, 0.9, t - 1, t, 1.0)
+
+    def ev(t, lab):
+        return CommandEvent(str(lab), lab, 0.9, t - 1, t, 1.0)
+
     events = [ev(5.6, 1), ev(6.0, 1), ev(16.0, 1), ev(30.0, 2)]
     m = event_metrics(events, labels=labels, sfreq=sfreq, tolerance_s=1.0)
     assert m["n_cues"] == 2 and m["n_correct"] == 1

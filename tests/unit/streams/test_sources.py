@@ -151,7 +151,7 @@ def test_lsl_stall_reconnects_then_stops_clearly():
         outlet.push_chunk(np.ones((5, 2), np.float32))
         assert s.read(timeout=3.0).n_samples >= 1
         del outlet  # the device goes away; nothing arrives any more
-        with pytest.raises(StreamError, match="stalled.*1 reconnect attempts failed"):
+        with pytest.raises(StreamError, match=r"stalled.*1 reconnect attempts failed"):
             while True:
                 s.read(timeout=0.3)
         assert s.stats.n_samples >= 1  # what arrived before is counted and kept

@@ -41,7 +41,7 @@ def test_config_is_validated():
         SynthConfig(delay_s=(0.5, 0.2))
     with pytest.raises(ValidationError, match="n_repetitions"):
         SynthConfig(n_repetitions=0)
-    with pytest.raises(ValidationError, match="condition.*Did you mean 'silent'"):
+    with pytest.raises(ValidationError, match=r"condition.*Did you mean 'silent'"):
         generate_recording(1, 1, 1, "silnet", config=SMALL)
     with pytest.raises(ValidationError, match="subject"):
         generate_recording("X1", config=SMALL)
