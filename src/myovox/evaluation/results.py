@@ -151,11 +151,11 @@ class Result:
             for c in self.curves:
                 by_batch.setdefault(c["batch_index"], []).append(c)
             for b, rows in sorted(by_batch.items()):
-                m = lambda k: (
-                    float(np.nanmean([r[k] if r[k] is not None else np.nan for r in rows]))
-                    if any(r[k] is not None and math.isfinite(r[k]) for r in rows)
-                    else float("nan")
-                )  # noqa: E731
+
+                def m(k: str, rows: list[dict] = rows) -> float:
+                    vals = [r[k] for r in rows if r[k] is not None and math.isfinite(r[k])]
+                    return float(np.mean(vals)) if vals else float("nan")
+
                 lines.append(
                     f"  new batch {b} ({np.mean([r['minutes'] for r in rows]):.1f} min before): "
                     f"ft {pct(m('ft'))}, no-ft {pct(m('no_ft'))}, scratch {pct(m('scratch'))} %"

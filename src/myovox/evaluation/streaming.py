@@ -24,7 +24,8 @@ def cue_intervals(labels: np.ndarray, sfreq: float, rest_label: int = 0) -> list
     change = np.flatnonzero(np.diff(labels)) + 1
     starts = np.concatenate([[0], change])
     stops = np.concatenate([change, [labels.size]])
-    return [(a / sfreq, b / sfreq, int(labels[a])) for a, b in zip(starts, stops, strict=False) if labels[a] != rest_label]
+    runs = zip(starts, stops, strict=True)
+    return [(a / sfreq, b / sfreq, int(labels[a])) for a, b in runs if labels[a] != rest_label]
 
 
 def event_metrics(
@@ -63,7 +64,7 @@ def event_metrics(
     latencies: list[float] = []
     for t, lab in sorted(evs):
         hit = None
-        for i, (on, off, cl) in enumerate(cues):
+        for i, (on, off, _) in enumerate(cues):
             if on <= t < off + tolerance_s and not matched[i]:
                 hit = i
                 break
