@@ -15,7 +15,11 @@ class JsonLinesOutput:
 
     def __init__(self, target: str | Path | IO[str] | None = None) -> None:
         self._own = isinstance(target, (str, Path))
-        self._fh: IO[str] = open(target, "a", encoding="utf-8") if self._own else (target or sys.stdout)
+        self._fh: IO[str]
+        if isinstance(target, (str, Path)):
+            self._fh = open(target, "a", encoding="utf-8")
+        else:
+            self._fh = target or sys.stdout
 
     def send(self, event: CommandEvent) -> None:
         self._fh.write(event.to_json() + "\n")

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._checks import check_int, check_positive
 from ..exceptions import ValidationError
@@ -103,7 +104,7 @@ class PostProcessor:
 
     def __init__(
         self,
-        classes,
+        classes: ArrayLike,
         label_names: Mapping[int, str] | None = None,
         *,
         rest_label: int | None = 0,

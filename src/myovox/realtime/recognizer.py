@@ -95,9 +95,10 @@ class Recognizer:
         self.n_window = int(round(self.window_s * self.sfreq))
         self.n_step = max(1, int(round(self.step_s * self.sfreq)))
         self.ch_names = None if ch_names is None else tuple(ch_names)
-        self.n_channels = len(self.ch_names) if self.ch_names is not None else n_channels
-        if self.n_channels is None:
+        n_ch = len(self.ch_names) if self.ch_names is not None else n_channels
+        if n_ch is None:
             raise ValidationError("Recognizer needs ch_names or n_channels (the model's input channels).")
+        self.n_channels: int = n_ch
         if not 0.0 <= max_missing < 1.0:
             raise ValidationError(
                 f"Invalid value for 'max_missing': expected a fraction in [0, 1), got {max_missing!r}."
@@ -298,7 +299,7 @@ class Recognizer:
                 ext[:, lag + k : lag + e] = np.where(m, src, ext[:, lag + k : lag + e])
         return ext[:, lag : lag + n]
 
-    def _decide(self, pending, arrival: float) -> list[CommandEvent]:
+    def _decide(self, pending: list[tuple[np.ndarray, float, float, bool]], arrival: float) -> list[CommandEvent]:
         if not pending:
             return []
         ok = [i for i, p in enumerate(pending) if not p[3]]
@@ -357,7 +358,7 @@ class Recognizer:
                 close = getattr(out, "close", None)
                 if close is not None:
                     close()
-        stats = dict(self.stats)
+        stats: dict[str, Any] = dict(self.stats)
         stats["stream"] = stream.stats.as_dict()
         return stats
 
