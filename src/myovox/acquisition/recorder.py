@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from ..streams.base import BaseStream
 from .cues import CueProtocol
 
 
-def _fsync(fh) -> None:
+def _fsync(fh: IO[Any]) -> None:
     fh.flush()
     os.fsync(fh.fileno())
 
@@ -139,12 +139,13 @@ class GuidedRecorder:
             self._finish(status)
         return self.csv_path
 
-    def _loop(self, fh, sfreq: float) -> str:
+    def _loop(self, fh: IO[str], sfreq: float) -> str:
         duration = self.protocol.duration_s
         pending: list[str] = []
         pending_n = 0
         last_text = None
         flush_n = max(1, int(self.flush_s * sfreq))
+        status = ""  # every break below sets it
         while True:
             chunk = self.stream.read()
             if chunk is None:
