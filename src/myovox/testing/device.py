@@ -210,7 +210,7 @@ class SimulatedBioGAP:
         n = (rec.n_times // bg.SAMPLES_PER_PACKET) * bg.SAMPLES_PER_PACKET
         samples = np.ascontiguousarray(rec.data[:, :n].T, dtype=np.float64)
         nan_rows = ~np.isfinite(samples).all(axis=1)
-        nan_packets = nan_rows.reshape(-1, bg.SAMPLES_PER_PACKET).any(axis=1)
+        nan_packets = np.asarray(nan_rows.reshape(-1, bg.SAMPLES_PER_PACKET).any(axis=1))
         samples[nan_rows] = 0.0
         return samples, nan_packets
 
@@ -301,9 +301,12 @@ class SimulatedBioGAP:
             self._close_conn()
 
     def _accept(self) -> bool:
+        srv = self._srv
+        if srv is None:
+            raise RuntimeError("SimulatedBioGAP is not started; use start() or 'with'.")
         while not self._stop.is_set():
             try:
-                conn, _ = self._srv.accept()
+                conn, _ = srv.accept()
             except TimeoutError:
                 continue
             except OSError:
@@ -383,14 +386,13 @@ class SimulatedBioGAP:
                 end = min(total, i + self.packets_per_send)
             if stall_pk is not None and not stalled and i < stall_pk < end:
                 end = stall_pk
-            idx = np.arange(i, int(end))
-            keep = []
-            for j in idx:
-                why = self._lost(int(j))
+            keep: list[int] = []
+            for j in range(i, int(end)):
+                why = self._lost(j)
                 if why is None:
-                    keep.append(int(j))
+                    keep.append(j)
                 else:
-                    self._count_lost(int(j), why)
+                    self._count_lost(j, why)
             i = int(end)
             if not keep:
                 continue
