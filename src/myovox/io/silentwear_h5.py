@@ -2,17 +2,17 @@
 
 Each file is a pandas HDF store (fixed format) with key ``emg`` and one row per sample:
 
-============  =======  =====================================================================
-column        dtype    content
-============  =======  =====================================================================
-``Ch_i``      float32  raw EMG (0.1 uV) of the 14 kept channels (0..10, 13..15), in that order
-Label_int     int32    per-sample label (0 rest, 1..8 the commands)
-Label_str     object   label name
-``Ch_i_filt`` float64  zero-phase filtered EMG (high-pass 20 Hz, band-stop 47.5-52.5 Hz),
-                       filtered over the whole recording *before* trimming
-session_id    int64    session number
-batch_id      int64    batch number
-============  =======  =====================================================================
+=============  =======  =====================================================================
+column         dtype    content
+=============  =======  =====================================================================
+``Ch_i``       float32  raw EMG (0.1 uV) of the 14 kept channels (0..10, 13..15), in that order
+Label_int      int32    per-sample label (0 rest, 1..8 the commands)
+Label_str      object   label name
+``Ch_i_filt``  float64  zero-phase filtered EMG (high-pass 20 Hz, band-stop 47.5-52.5 Hz),
+                        filtered over the whole recording *before* trimming
+session_id     int64    session number
+batch_id       int64    batch number
+=============  =======  =====================================================================
 
 The rows are trimmed to ``[first cue - 1 s, last cue sample + 1 s)`` and the index keeps the
 sample number in the untrimmed recording. pandas is imported only inside the functions.
@@ -81,14 +81,14 @@ def _one_line(err: BaseException) -> str:
     return (text[:160] + "...") if len(text) > 160 else text
 
 
-def _attr_str(node, key: str) -> str | None:
+def _attr_str(node: Any, key: str) -> str | None:
     v = node.attrs.get(key)
     if isinstance(v, (bytes, np.bytes_)):
         return bytes(v).decode("utf-8", "replace")
     return None if v is None else str(v)
 
 
-def _names(ds, path: Path, what: str) -> list[str]:
+def _names(ds: Any, path: Path, what: str) -> list[str]:
     if ds.dtype.kind != "S" or ds.ndim != 1:
         raise DataFormatError(f"{path}: {what} of key {KEY!r} is not a list of names (corrupt file?).")
     return [bytes(v).decode("utf-8", "replace") for v in ds[()]]
@@ -107,7 +107,7 @@ def _read_frame(
         raise FileNotFoundError(f"{path} does not exist.")
     try:
         fh = h5py.File(path, "r")
-    except Exception as err:  # OSError for a non-HDF5 file; h5py raises several kinds
+    except Exception as err:  # noqa: BLE001 - OSError for a non-HDF5 file; h5py raises several kinds
         raise DataFormatError(f"{path}: not an HDF5 file ({type(err).__name__}: {_one_line(err)}).") from None
     try:
         with fh:
@@ -166,12 +166,12 @@ def _read_frame(
             header = _read_myovox_group(fh, path)
     except DataFormatError:
         raise
-    except Exception as err:  # h5py raises OSError/KeyError/ValueError/RuntimeError for broken files
+    except Exception as err:  # noqa: BLE001 - h5py raises OSError/KeyError/ValueError/RuntimeError for broken files
         raise DataFormatError(f"{path}: cannot read the HDF5 file ({type(err).__name__}: {_one_line(err)}).") from None
     return numeric, index, columns, objects, header
 
 
-def _read_myovox_group(fh, path: Path) -> dict[str, Any] | None:
+def _read_myovox_group(fh: Any, path: Path) -> dict[str, Any] | None:
     """The JSON header and meta arrays myovox writes under ``/myovox`` (None when absent)."""
     h5py = __import__("h5py")
     if _MYOVOX_GROUP not in fh:
@@ -256,11 +256,10 @@ def read_silentwear_h5(path: str | Path, *, filtered: bool = False) -> Recording
         data = data.astype(np.float64 if filtered else np.float32)
     data = np.ascontiguousarray(data)
     raw = numeric["Label_int"]
-    if raw.dtype.kind == "f":
-        if not np.all(np.isfinite(raw)) or np.any(raw != np.round(raw)):
-            raise DataFormatError(f"{path}: column Label_int holds non-integer values.")
-    labels = raw.astype(np.int64)
-    label_names = dict(SILENTWEAR_LABELS)
+    if raw.dtype.kind == "f" and (not np.all(np.isfinite(raw)) or np.any(raw != np.round(raw))):
+        raise DataFormatError(f"{path}: column Label_int holds non-integer values.")
+    labels: np.ndarray | None = raw.astype(np.int64)
+    label_names: dict[int, str] | None = dict(SILENTWEAR_LABELS)
 
     meta: dict[str, Any] = {"dataset": "silentwear", "device": "BioGAP-Ultra", "units": "0.1 uV"}
     if header is not None:
@@ -305,11 +304,13 @@ def _int_meta(recording: Recording, key: str) -> int:
     value = recording.meta.get(key)
     if value is None:
         value = parse_silentwear_path(recording.source).get(key)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        logger.warning("%s: no integer meta[%r]; writing %s_id 0", recording.source, key, key)
-        return 0
+    if value is not None:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            pass
+    logger.warning("%s: no integer meta[%r]; writing %s_id 0", recording.source, key, key)
+    return 0
 
 
 def trim_bounds(labels: np.ndarray, sfreq: float, margin_s: float = 1.0) -> tuple[int, int]:
@@ -435,7 +436,9 @@ def write_silentwear_h5(
                 raise
             logger.info("%s: no filtered columns (%s)", recording.source, err)
     labelled = recording.labels is not None
-    labels = (recording.labels if labelled else np.zeros(recording.n_times, np.int64)).astype(np.int32)
+    labels = (recording.labels if recording.labels is not None else np.zeros(recording.n_times, np.int64)).astype(
+        np.int32
+    )
     if labelled and np.any(labels != recording.labels):
         raise ValidationError(f"{recording.source}: labels do not fit the layout's int32 Label_int column.")
     start, stop = trim_bounds(labels, recording.sfreq) if trim else (0, recording.n_times)
@@ -449,9 +452,11 @@ def write_silentwear_h5(
         cols[ch] = raw[i, sl]
     cols["Label_int"] = labels[sl]
     cols["Label_str"] = np.array([label_map.get(int(v), str(int(v))) for v in labels[sl]], dtype=object)
-    filt_names = [f"{c}_filt" for c in names] if filt is not None else []
-    for i, ch in enumerate(filt_names):
-        cols[ch] = filt[i, sl]
+    filt_names: list[str] = []
+    if filt is not None:
+        filt_names = [f"{c}_filt" for c in names]
+        for i, ch in enumerate(filt_names):
+            cols[ch] = filt[i, sl]
     n = stop - start
     cols["session_id"] = np.full(n, _int_meta(recording, "session"), dtype=np.int64)
     cols["batch_id"] = np.full(n, _int_meta(recording, "batch"), dtype=np.int64)
