@@ -9,23 +9,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..exceptions import ValidationError
 
 
-def _check_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
-    y_true = np.asarray(y_true).ravel()
-    y_pred = np.asarray(y_pred).ravel()
-    if y_true.shape != y_pred.shape:
-        raise ValidationError(f"y_true and y_pred must have the same length, got {y_true.size} and {y_pred.size}.")
-    if y_true.size == 0:
+def _check_pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    true = np.asarray(y_true).ravel()
+    pred = np.asarray(y_pred).ravel()
+    if true.shape != pred.shape:
+        raise ValidationError(f"y_true and y_pred must have the same length, got {true.size} and {pred.size}.")
+    if true.size == 0:
         raise ValidationError("Cannot score an empty set of predictions (y_true is empty).")
-    return y_true, y_pred
+    return true, pred
 
 
-def confusion_matrix(y_true, y_pred, labels: Sequence[int] | None = None) -> np.ndarray:
+def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[int] | None = None) -> np.ndarray:
     """Counts ``C[i, j]`` of windows of class ``labels[i]`` predicted as ``labels[j]``.
 
     Parameters
@@ -35,41 +37,39 @@ def confusion_matrix(y_true, y_pred, labels: Sequence[int] | None = None) -> np.
         Row/column order; default the sorted union of both. Predictions outside ``labels`` are
         not counted (they still lower accuracy).
     """
-    y_true, y_pred = _check_pair(y_true, y_pred)
-    if labels is None:
-        labels = np.union1d(y_true, y_pred)
-    labels = np.asarray(list(labels))
-    index = {int(v): i for i, v in enumerate(labels)}
-    cm = np.zeros((len(labels), len(labels)), dtype=np.int64)
-    for t, p in zip(y_true.tolist(), y_pred.tolist(), strict=False):
+    true, pred = _check_pair(y_true, y_pred)
+    labs = np.union1d(true, pred) if labels is None else np.asarray(list(labels))
+    index = {int(v): i for i, v in enumerate(labs)}
+    cm = np.zeros((len(labs), len(labs)), dtype=np.int64)
+    for t, p in zip(true.tolist(), pred.tolist(), strict=False):
         i, j = index.get(int(t)), index.get(int(p))
         if i is not None and j is not None:
             cm[i, j] += 1
     return cm
 
 
-def accuracy(y_true, y_pred) -> float:
+def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Fraction of correct predictions."""
-    y_true, y_pred = _check_pair(y_true, y_pred)
-    return float(np.mean(y_true == y_pred))
+    true, pred = _check_pair(y_true, y_pred)
+    return float(np.mean(true == pred))
 
 
-def balanced_accuracy(y_true, y_pred) -> float:
+def balanced_accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Mean recall over the classes present in ``y_true`` (the reference's headline metric)."""
-    y_true, y_pred = _check_pair(y_true, y_pred)
-    recalls = [np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)]
+    true, pred = _check_pair(y_true, y_pred)
+    recalls = [np.mean(pred[true == c] == c) for c in np.unique(true)]
     return float(np.mean(recalls))
 
 
-def macro_f1(y_true, y_pred, labels: Sequence[int] | None = None) -> float:
+def macro_f1(y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[int] | None = None) -> float:
     """Unweighted mean F1 over ``labels`` (default: classes in y_true or y_pred); 0 where undefined."""
-    y_true, y_pred = _check_pair(y_true, y_pred)
-    labels = np.union1d(y_true, y_pred) if labels is None else np.asarray(list(labels))
+    true, pred = _check_pair(y_true, y_pred)
+    labs = np.union1d(true, pred) if labels is None else np.asarray(list(labels))
     f1s = []
-    for c in labels:
-        tp = np.sum((y_pred == c) & (y_true == c))
-        fp = np.sum((y_pred == c) & (y_true != c))
-        fn = np.sum((y_pred != c) & (y_true == c))
+    for c in labs:
+        tp = np.sum((pred == c) & (true == c))
+        fp = np.sum((pred == c) & (true != c))
+        fn = np.sum((pred != c) & (true == c))
         denom = 2 * tp + fp + fn
         f1s.append(0.0 if denom == 0 else 2 * tp / denom)
     return float(np.mean(f1s))
@@ -116,7 +116,9 @@ def summarize(per_subject_means: Mapping[str, float] | Sequence[float], ddof: in
     return float(np.mean(arr)), std
 
 
-def classification_scores(y_true, y_pred, labels: Sequence[int], window_s: float) -> dict:
+def classification_scores(
+    y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[int], window_s: float
+) -> dict[str, Any]:
     """All per-fold scores: balanced_accuracy, accuracy, macro_f1, itr_bits_per_min, confusion."""
     bacc = balanced_accuracy(y_true, y_pred)
     n_cls = max(2, len(labels))
