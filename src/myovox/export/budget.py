@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ def budget_report(
     volt = check_positive("battery_v", battery_v, "voltage in V")
     sizes = qmodel.activation_sizes()
     arena = max(sizes[1:])
-    pairs = max(a + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+    pairs = max(a + b for a, b in pairwise(sizes))
     macs = _macs(qmodel)
     report: dict[str, Any] = {
         "input_shape": list(qmodel.input_shape),
@@ -116,13 +117,13 @@ def budget_report(
             "macs_per_s": macs / t["median_s"] if t["median_s"] > 0 else None,
         }
     f = macs / GAP9_REF["macs"]
-    gap9 = {
+    gap9: dict[str, Any] = {
         "latency_ms": GAP9_REF["latency_ms"] * f,
         "energy_uj": GAP9_REF["energy_uj"] * f,
         "assumption": f"ESTIMATE: reference GAP9 figures ({GAP9_REF['latency_ms']} ms, "
         f"{GAP9_REF['energy_uj']} uJ for {GAP9_REF['macs'] / 1e6:.2f} M MACs) scaled by MACs",
     }
-    cortex = {}
+    cortex: dict[str, dict[str, Any]] = {}
     for name, a in CORTEX_M.items():
         lat_ms = macs * a["cycles_per_mac"] / (a["clock_mhz"] * 1e6) * 1e3
         cortex[name] = {

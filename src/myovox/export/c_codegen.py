@@ -28,7 +28,8 @@ _KERNELS = {"conv": "mv_conv", "avgpool": "mv_avgpool", "gap": "mv_gap", "dense"
 
 
 def _template(name: str) -> Template:
-    return Template(resources.files("myovox.export").joinpath("templates", name).read_text(encoding="utf-8"))
+    # one name per joinpath: Traversable.joinpath takes a single child before Python 3.11
+    return Template(resources.files("myovox.export").joinpath("templates").joinpath(name).read_text(encoding="utf-8"))
 
 
 def _c_array(ctype: str, name: str, values: np.ndarray, per_line: int = 24) -> str:
@@ -117,7 +118,8 @@ def generate_c(
     consts: list[str] = []
     body: list[str] = []
     bufs = ("myovox_buf_a", "myovox_buf_b")
-    src, shape = "in", (1, *qmodel.input_shape)
+    src = "in"
+    shape: tuple[int, ...] = (1, *qmodel.input_shape)
     used = set()
     from .fold import op_output_shape
     from .reference import _FloatView
@@ -166,7 +168,7 @@ def generate_c(
             )
         src, shape = dst, new_shape
     acc_len = 1
-    shape_ = (1, *qmodel.input_shape)
+    shape_: tuple[int, ...] = (1, *qmodel.input_shape)
     for op in qmodel.ops:
         if op.kind == "conv":
             acc_len = max(acc_len, shape_[2] + 2 * op.padding[1] - op.weight.shape[3] + 1)
@@ -239,8 +241,9 @@ def _json_default(o: Any) -> Any:
 def find_compiler(cc: str | None = None) -> str:
     """Path of a C compiler (``cc``, ``$CC``, gcc, cc, clang) or ``ExportError``."""
     for cand in ([cc] if cc else []) + [os.environ.get("CC"), "gcc", "cc", "clang"]:
-        if cand and shutil.which(cand):
-            return shutil.which(cand)  # type: ignore[return-value]
+        found = shutil.which(cand) if cand else None
+        if found:
+            return found
     raise ExportError("No C compiler found (tried $CC, gcc, cc, clang); install gcc to build the harness.")
 
 

@@ -11,9 +11,11 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._checks import require
 from .._logging import logger
@@ -56,7 +58,7 @@ def _unwrap_forest(model: Any) -> Any:
     )
 
 
-def _import_emlearn():
+def _import_emlearn() -> ModuleType:
     """Import emlearn without its side effect: ``emlearn.bayes`` calls ``numpy.seterr(all="raise")``
     at import, which would turn every later float underflow in the process into an exception."""
     state = np.geterr()
@@ -66,7 +68,7 @@ def _import_emlearn():
         np.seterr(**state)
 
 
-def export_random_forest(model: Any, path: str | os.PathLike, *, name: str = "myovox_rf") -> dict:
+def export_random_forest(model: Any, path: str | os.PathLike[str], *, name: str = "myovox_rf") -> dict[str, Any]:
     """Write a C header for a fitted random forest with emlearn.
 
     Parameters
@@ -91,13 +93,13 @@ def export_random_forest(model: Any, path: str | os.PathLike, *, name: str = "my
         )
     if not name.isidentifier():
         raise ExportError(f"Invalid value for 'name': expected a C identifier, got {name!r}.")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
     cmodel = emlearn.convert(rf, method="inline", dtype="float")
-    cmodel.save(file=str(path), name=name)
-    logger.info("Wrote random forest (%d trees) to %s", len(getattr(rf, "estimators_", [rf])), path)
+    cmodel.save(file=str(out), name=name)
+    logger.info("Wrote random forest (%d trees) to %s", len(getattr(rf, "estimators_", [rf])), out)
     return {
-        "path": str(path),
+        "path": str(out),
         "name": name,
         "n_features": int(rf.n_features_in_),
         "classes": np.asarray(rf.classes_).tolist(),
@@ -105,8 +107,8 @@ def export_random_forest(model: Any, path: str | os.PathLike, *, name: str = "my
 
 
 def check_random_forest_parity(
-    model: Any, header: str | os.PathLike, X: Any, *, name: str = "myovox_rf", cc: str | None = None
-) -> dict:
+    model: Any, header: str | os.PathLike[str], X: ArrayLike, *, name: str = "myovox_rf", cc: str | None = None
+) -> dict[str, Any]:
     """Compile the emlearn header with a harness and compare its predictions with scikit-learn's.
 
     Returns
@@ -117,15 +119,15 @@ def check_random_forest_parity(
     from .c_codegen import find_compiler
 
     rf = _unwrap_forest(model)
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    if X.ndim != 2 or X.shape[1] != rf.n_features_in_:
-        raise ExportError(f"Invalid shape for 'X': expected (n, {rf.n_features_in_}), got {X.shape}.")
-    header = Path(header).resolve()
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    if X32.ndim != 2 or X32.shape[1] != rf.n_features_in_:
+        raise ExportError(f"Invalid shape for 'X': expected (n, {rf.n_features_in_}), got {X32.shape}.")
+    header_path = Path(header).resolve()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
         src = tmp / "rf_harness.c"
         src.write_text(
-            _HARNESS.replace("@HEADER@", str(header)).replace("@NF@", str(X.shape[1])).replace("@NAME@", name)
+            _HARNESS.replace("@HEADER@", str(header_path)).replace("@NF@", str(X32.shape[1])).replace("@NAME@", name)
         )
         exe = tmp / "rf_harness"
         res = subprocess.run(
@@ -133,11 +135,11 @@ def check_random_forest_parity(
         )
         if res.returncode != 0:
             raise ExportError(f"Compiling the emlearn forest failed: {res.stderr.strip()[:2000]}")
-        X.tofile(tmp / "x.f32")
+        X32.tofile(tmp / "x.f32")
         res = subprocess.run([str(exe), str(tmp / "x.f32"), str(tmp / "y.i32")], capture_output=True, text=True)
         if res.returncode != 0:
             raise ExportError(f"The emlearn harness failed: {res.stderr.strip()}")
         idx = np.fromfile(tmp / "y.i32", dtype=np.int32)
     c_pred = np.asarray(rf.classes_)[idx]
-    ref = rf.predict(X)
-    return {"agreement": float(np.mean(c_pred == ref)), "n": int(len(X)), "c_pred": c_pred}
+    ref = rf.predict(X32)
+    return {"agreement": float(np.mean(c_pred == ref)), "n": int(len(X32)), "c_pred": c_pred}

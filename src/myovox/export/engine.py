@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._checks import check_option
 from .._logging import logger
 from .._outputs import check_output_folder, output_folder
 from ..exceptions import ExportError, ValidationError
 
+if TYPE_CHECKING:
+    from ..models.card import ModelCard
+
 __all__ = ["export_model", "load_for_export", "read_calibration"]
 
 
-def load_for_export(model_dir: str | os.PathLike) -> tuple[Any, dict, Any]:
+def load_for_export(model_dir: str | os.PathLike[str]) -> tuple[Any, ModelCard, Any]:
     """Load a saved model folder; returns ``(model, model card, calibration windows or None)``.
 
     Calibration windows are read from ``calibration.npz`` (key ``X``) or ``calibration.npy`` in
@@ -24,8 +28,9 @@ def load_for_export(model_dir: str | os.PathLike) -> tuple[Any, dict, Any]:
     """
     from ..models.io import load_model
 
-    model, side = load_model(model_dir)
-    return model, side, read_calibration(Path(model_dir), missing_ok=True)
+    path = Path(model_dir)
+    model, side = load_model(path)
+    return model, side, read_calibration(path, missing_ok=True)
 
 
 def read_calibration(path: str | os.PathLike, missing_ok: bool = False) -> Any:
@@ -119,7 +124,7 @@ def export_model(
     calibration: Any = None,
     force: bool = False,
     report: bool = False,
-    sidecar: dict | None = None,
+    sidecar: ModelCard | Mapping[str, Any] | None = None,
     method: str = "percentile",
     check: bool = True,
 ) -> dict:
@@ -243,6 +248,8 @@ def _export_into(
     if format == "c":
         from .c_codegen import generate_c
 
+        if qmodel is None:  # export_model makes format="c" imply int8
+            raise ExportError("format='c' produces an int8 library only; the model was not quantised.")
         files = generate_c(qmodel, out, force=True)
         result["files"].update({k: str(v) for k, v in files.items()})
     else:

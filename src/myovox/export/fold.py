@@ -90,7 +90,7 @@ class FoldedNet:
     n_classes : int
     """
 
-    ops: list
+    ops: list[Op]
     input_shape: tuple[int, int]
     n_classes: int
 
@@ -206,8 +206,10 @@ def _unwrap(model: Any) -> Any:
     try:
         from torch import nn
     except ImportError:  # pragma: no cover - torch is needed to get here anyway
-        nn = None
-    if nn is None or not isinstance(model, nn.Module):
+        is_module = False
+    else:
+        is_module = isinstance(model, nn.Module)
+    if not is_module:
         raise ExportError(
             f"Cannot export a {type(model).__name__}: expected a torch SpeechNet-like "
             "nn.Module or a fitted SpeechNetClassifier (with net_)."
@@ -296,8 +298,8 @@ def fold_model(
         input_shape = (int(cfg["n_channels"]), int(cfg["n_times"]))
     input_shape = (int(input_shape[0]), int(input_shape[1]))
 
-    ops: list = []
-    last = None  # the op a following BN/ReLU/pool attaches to
+    ops: list[Op] = []
+    last: Op | None = None  # the op a following BN/ReLU/pool attaches to
 
     def f32(t: Any) -> np.ndarray:
         return t.detach().cpu().numpy().astype(np.float32).copy()
@@ -380,11 +382,11 @@ def fold_model(
         ref = torch_logits(net, X)
         got = folded.forward(X)
         err = float(np.max(np.abs(ref - got)))
-        scale = max(1.0, float(np.max(np.abs(ref))))
+        logit_scale = max(1.0, float(np.max(np.abs(ref))))
         logger.debug("BN folding: max logit difference %.3g over %d windows", err, len(X))
-        if err > atol * scale:
+        if err > atol * logit_scale:
             raise ExportError(
-                f"Folded network differs from the torch model by {err:.3g} (> {atol * scale:.3g}); "
+                f"Folded network differs from the torch model by {err:.3g} (> {atol * logit_scale:.3g}); "
                 "the model's forward does not follow the SpeechNet-like structure."
             )
     return folded

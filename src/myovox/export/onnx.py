@@ -110,7 +110,7 @@ def export_onnx_float(
     from .quantize import input_standardization
 
     mean, std = input_standardization(model)
-    module = net if mean is None else _Standardized(net, mean, std)
+    module = net if mean is None or std is None else _Standardized(net, mean, std)  # both or neither
     was = net.training
     net.eval()
     try:
@@ -129,7 +129,7 @@ def export_onnx_float(
             )
         info: dict[str, Any] = {"path": str(path), "opset": int(opset)}
         if check_inputs is not None:
-            X = check_windows(check_inputs, tuple(input_shape), "check_inputs").astype(np.float32)
+            X = check_windows(check_inputs, input_shape, "check_inputs").astype(np.float32)
             with torch.no_grad():
                 ref = module(torch.from_numpy(X)).numpy()
             got = run_onnx(path, X)
@@ -173,7 +173,7 @@ def to_u8(q: np.ndarray) -> np.ndarray:
     return (q.astype(np.int16) + U8_OFFSET).astype(np.uint8)
 
 
-def build_qdq_graph(qmodel: QuantizedModel, *, opset: int = DEFAULT_OPSET):
+def build_qdq_graph(qmodel: QuantizedModel, *, opset: int = DEFAULT_OPSET) -> Any:
     """An ``onnx.ModelProto`` of the int8 network in QDQ form (float in, float logits out).
 
     All quantised tensors are stored as uint8 (``int8 + 128``, zero points alike): see the module

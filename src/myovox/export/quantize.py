@@ -125,12 +125,12 @@ def quantize_model(
         if check:
             Xc = F.check_windows(calibration, _shape_of(model, shape), "calibration")[:64].astype(np.float32)
             mu, sd = input_standardization(model)
-            if mu is not None:
+            if mu is not None and sd is not None:  # both or neither (input_standardization)
                 Xc = ((Xc - mu[:, None]) / sd[:, None]).astype(np.float32)
         folded = F.fold_model(model, shape, check_inputs=Xc)
     X = F.check_windows(calibration, folded.input_shape, "calibration").astype(np.float32)
     mean, std = input_standardization(model)
-    if mean is not None:
+    if mean is not None and std is not None:  # both or neither (input_standardization)
         X = ((X - mean[:, None]) / std[:, None]).astype(np.float32)
     if classes is None:
         classes = getattr(model, "classes_", None)
@@ -186,7 +186,7 @@ def quantize_model(
 
 def _shape_of(model: Any, shape: Any) -> tuple[int, int]:
     if shape is not None:
-        return tuple(shape)  # type: ignore[return-value]
+        return tuple(shape)
     cfg = F._unwrap(model).get_config()
     return (int(cfg["n_channels"]), int(cfg["n_times"]))
 

@@ -33,11 +33,12 @@ Conventions
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..exceptions import ExportError
 from .fold import check_windows
@@ -219,7 +220,13 @@ def dense_int8(x: np.ndarray, op: QDense) -> np.ndarray:
     return saturate_int8(r, op.out_zp if op.relu else -128)
 
 
-_RUN = {"conv": conv_int8, "avgpool": avgpool_int8, "gap": gap_int8, "dense": dense_int8}
+#: the integer kernel of each op kind (op: QConv, QAvgPool, QGap or QDense, matching the key)
+_RUN: dict[str, Callable[[np.ndarray, Any], np.ndarray]] = {
+    "conv": conv_int8,
+    "avgpool": avgpool_int8,
+    "gap": gap_int8,
+    "dense": dense_int8,
+}
 
 
 # ---------------------------------------------------------------- the model
@@ -330,7 +337,7 @@ def _FloatView(op: Any) -> Any:
     return fold.Dense(op.weight, op.bias, op.relu)
 
 
-def compare_accuracy(model: Any, qmodel: QuantizedModel, X: Any, y: Sequence[Any]) -> dict[str, float]:
+def compare_accuracy(model: Any, qmodel: QuantizedModel, X: Any, y: ArrayLike) -> dict[str, float]:
     """Balanced accuracy of the float model and of its int8 version on ``(X, y)``.
 
     Parameters
@@ -350,9 +357,9 @@ def compare_accuracy(model: Any, qmodel: QuantizedModel, X: Any, y: Sequence[Any
     from sklearn.metrics import balanced_accuracy_score
 
     X = check_windows(X, qmodel.input_shape, "X").astype(np.float32)
-    y = np.asarray(y)
-    if y.shape != (X.shape[0],):
-        raise ExportError(f"Invalid shape for 'y': expected ({X.shape[0]},), got {y.shape}.")
+    labels = np.asarray(y)
+    if labels.shape != (X.shape[0],):
+        raise ExportError(f"Invalid shape for 'y': expected ({X.shape[0]},), got {labels.shape}.")
     if hasattr(model, "predict") and hasattr(model, "classes_"):
         pf = np.asarray(model.predict(X))
     else:
@@ -361,12 +368,12 @@ def compare_accuracy(model: Any, qmodel: QuantizedModel, X: Any, y: Sequence[Any
         logits = torch_logits(model, X)
         pf = np.asarray(qmodel.classes)[np.argmax(logits, axis=1)]
     pq = qmodel.predict(X)
-    fa = float(balanced_accuracy_score(y, pf))
-    qa = float(balanced_accuracy_score(y, pq))
+    fa = float(balanced_accuracy_score(labels, pf))
+    qa = float(balanced_accuracy_score(labels, pq))
     return {
         "float_balanced_accuracy": fa,
         "int8_balanced_accuracy": qa,
         "drop_points": 100.0 * (fa - qa),
         "agreement": float(np.mean(pf == pq)),
-        "n": int(len(y)),
+        "n": int(len(labels)),
     }
