@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import numbers
+import types
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,7 +27,7 @@ _EXTRAS = {
 }
 
 
-def did_you_mean(value: str, options: Iterable[str]) -> str:
+def did_you_mean(value: object, options: Iterable[str]) -> str:
     """Return " Did you mean 'x'?" when ``value`` is close to one of ``options``, else ""."""
     close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1, cutoff=0.6)
     return f" Did you mean {close[0]!r}?" if close else ""
@@ -61,7 +62,7 @@ def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
     return int(value)
 
 
-def require(module: str, purpose: str | None = None):
+def require(module: str, purpose: str | None = None) -> types.ModuleType:
     """Import an optional dependency or raise ``MissingDependencyError`` naming the extra to install."""
     try:
         return importlib.import_module(module)

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, ParamSpec, TextIO, TypeVar
+
+if TYPE_CHECKING:
+    from tqdm.auto import tqdm
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 logger = logging.getLogger("myovox")
 logger.addHandler(logging.NullHandler())
@@ -24,12 +32,12 @@ class _StderrHandler(logging.StreamHandler):
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
-    def stream(self):
+    @property
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, value) -> None:  # StreamHandler.__init__ assigns it
+    def stream(self, value: object) -> None:  # StreamHandler.__init__ assigns it
         pass
 
 
@@ -46,11 +54,10 @@ def set_log_level(verbose: bool | str | int | None = "info") -> None:
     elif verbose is False:
         level = logging.WARNING
     elif isinstance(verbose, str):
-        level = _LEVELS.get(verbose.lower())
-        if level is None:
-            from ._checks import check_option
+        from ._checks import check_option
 
-            check_option("verbose", verbose.lower(), list(_LEVELS))
+        # check_option raises on an unknown name, so the lookup cannot fail
+        level = _LEVELS[check_option("verbose", verbose.lower(), list(_LEVELS))]
     else:
         level = int(verbose)
     logger.setLevel(level)
@@ -61,7 +68,14 @@ def set_log_level(verbose: bool | str | int | None = "info") -> None:
         logger.addHandler(handler)
 
 
-def progress(iterable=None, *, total=None, desc=None, disable=None, **kwargs):
+def progress(
+    iterable: Iterable[Any] | None = None,
+    *,
+    total: float | None = None,
+    desc: str | None = None,
+    disable: bool | None = None,
+    **kwargs: Any,
+) -> tqdm[Any]:
     """A tqdm progress bar on stderr that switches itself off when stderr is not a terminal."""
     from tqdm.auto import tqdm
 
@@ -79,12 +93,10 @@ def _level(verbose: bool | str | int | None) -> int | None:
     if verbose is False:
         return logging.WARNING
     if isinstance(verbose, str):
-        level = _LEVELS.get(verbose.lower())
-        if level is None:
-            from ._checks import check_option
+        from ._checks import check_option
 
-            check_option("verbose", verbose.lower(), list(_LEVELS))
-        return level
+        # check_option raises on an unknown name, so the lookup cannot fail
+        return _LEVELS[check_option("verbose", verbose.lower(), list(_LEVELS))]
     return int(verbose)
 
 
@@ -100,12 +112,12 @@ class use_log_level:
             self._old = logger.level
             set_log_level(self._new)
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._old is not None:
             logger.setLevel(self._old)
 
 
-def verbose(func):
+def verbose(func: Callable[_P, _R]) -> Callable[_P, _R]:
     """Decorator (MNE's pattern): a ``verbose=`` argument of ``func`` sets the log level during the call.
 
     ``verbose`` may be None (the level set by :func:`set_log_level`), a bool (True: INFO,
@@ -121,7 +133,8 @@ def verbose(func):
     default = sig.parameters["verbose"].default
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        level: Any  # whatever the caller passed; use_log_level validates it
         if "verbose" in kwargs:
             level = kwargs["verbose"]
         else:

@@ -33,7 +33,7 @@ _WHAT = "demo folder"
 #: window start offsets (s) from each cue onset used to train the live model
 
 
-def _pct(v: float) -> str:
+def _pct(v: float | None) -> str:
     return "n/a" if v is None or not np.isfinite(v) else f"{100 * v:.1f} %"
 
 
@@ -268,6 +268,7 @@ def _export(
 
 def _live(model_dir: Path, data: Path, out: Path, say) -> dict:
     from .evaluation.streaming import event_metrics
+    from .exceptions import ValidationError
     from .io.bio import read_bio
     from .realtime.outputs import CallbackOutput, JsonLinesOutput
     from .realtime.recognizer import Recognizer
@@ -279,10 +280,13 @@ def _live(model_dir: Path, data: Path, out: Path, say) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rec = read_bio(bio, fill_lost="nan")
+    labels, names = rec.labels, rec.label_names
+    if labels is None or names is None:
+        raise ValidationError(f"{bio} has no labels (cues); the live demo compares the events with them.")
     recog = Recognizer.from_saved(model_dir, step_s=0.1)
 
     def show_event(ev) -> None:
-        truth = rec.label_names.get(int(rec.labels[min(int(ev.t_end * rec.sfreq), rec.n_times - 1)]), "?")
+        truth = names.get(int(labels[min(int(ev.t_end * rec.sfreq), rec.n_times - 1)]), "?")
         say(f"      {ev.t_end:7.2f} s  {ev.label:<9} conf {ev.confidence:.2f}  (cue at that time: {truth})")
 
     stats = recog.run(

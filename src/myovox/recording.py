@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import check_positive, did_you_mean
 from .exceptions import ValidationError
@@ -45,7 +46,7 @@ META_KEYS = (
 )
 
 
-@dataclass(eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class Recording:
     """A continuous EMG recording.
 
@@ -67,48 +68,59 @@ class Recording:
         ``lost_packets`` (list of dicts from the reader) and ``start_time``.
     """
 
+    # The attributes as they are after construction: ``ch_names`` always a tuple, ``label_names``
+    # a dict or None. ``__init__`` is written out (``init=False``) because it accepts more than
+    # these types (any sequence or mapping, None for the defaults); ``dataclasses.replace`` calls it.
     data: np.ndarray
     sfreq: float
-    ch_names: Sequence[str] | None = None
-    labels: np.ndarray | None = None
-    label_names: Mapping[int, str] | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
+    ch_names: tuple[str, ...]
+    labels: np.ndarray | None
+    label_names: dict[int, str] | None
+    meta: dict[str, Any]
 
-    def __post_init__(self) -> None:
-        src = self.meta.get("source") if isinstance(self.meta, dict) else None
+    def __init__(
+        self,
+        data: ArrayLike,
+        sfreq: float,
+        ch_names: Sequence[str] | None = None,
+        labels: ArrayLike | None = None,
+        label_names: Mapping[int, str] | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> None:
+        src = meta.get("source") if isinstance(meta, dict) else None
         where = f" (in {src})" if src else ""
-        data = np.asarray(self.data)
-        if data.ndim != 2:
-            raise ValidationError(f"Recording data must be 2-D (n_channels, n_times), got shape {data.shape}{where}.")
-        if not np.issubdtype(data.dtype, np.number) or np.issubdtype(data.dtype, np.complexfloating):
-            raise ValidationError(f"Recording data must be real numbers, got dtype {data.dtype}{where}.")
-        if not np.issubdtype(data.dtype, np.floating):
-            data = data.astype(np.float64)
-        self.data = data
-        self.sfreq = check_positive("sfreq", self.sfreq, "sampling rate in Hz")
-        n_ch, n_t = data.shape
-        if self.ch_names is None:
+        arr = np.asarray(data)
+        if arr.ndim != 2:
+            raise ValidationError(f"Recording data must be 2-D (n_channels, n_times), got shape {arr.shape}{where}.")
+        if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+            raise ValidationError(f"Recording data must be real numbers, got dtype {arr.dtype}{where}.")
+        if not np.issubdtype(arr.dtype, np.floating):
+            arr = arr.astype(np.float64)
+        self.data = arr
+        self.sfreq = check_positive("sfreq", sfreq, "sampling rate in Hz")
+        n_ch, n_t = arr.shape
+        if ch_names is None:
             self.ch_names = tuple(f"Ch_{i}" for i in range(n_ch))
         else:
-            self.ch_names = tuple(str(c) for c in self.ch_names)
+            self.ch_names = tuple(str(c) for c in ch_names)
             if len(self.ch_names) != n_ch:
                 raise ValidationError(f"Got {len(self.ch_names)} channel names for {n_ch} channels{where}.")
             if len(set(self.ch_names)) != n_ch:
                 raise ValidationError(f"Channel names must be unique, got {list(self.ch_names)}{where}.")
-        if self.labels is not None:
-            labels = np.asarray(self.labels)
-            if labels.shape != (n_t,):
-                raise ValidationError(f"labels must have shape ({n_t},) (one per sample), got {labels.shape}{where}.")
-            if not np.issubdtype(labels.dtype, np.integer):
-                if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+        self.labels = None
+        if labels is not None:
+            lab = np.asarray(labels)
+            if lab.shape != (n_t,):
+                raise ValidationError(f"labels must have shape ({n_t},) (one per sample), got {lab.shape}{where}.")
+            if not np.issubdtype(lab.dtype, np.integer):
+                if not np.all(np.isfinite(lab)) or np.any(lab != np.round(lab)):
                     raise ValidationError(f"labels must be integers{where}.")
-                labels = labels.astype(np.int64)
-            self.labels = labels
-            if self.label_names is None:
-                self.label_names = dict(SILENTWEAR_LABELS)
-        if self.label_names is not None:
-            self.label_names = {int(k): str(v) for k, v in dict(self.label_names).items()}
-        self.meta = dict(self.meta or {})
+                lab = lab.astype(np.int64)
+            self.labels = lab
+            if label_names is None:
+                label_names = SILENTWEAR_LABELS
+        self.label_names = None if label_names is None else {int(k): str(v) for k, v in dict(label_names).items()}
+        self.meta = dict(meta or {})
 
     # ------------------------------------------------------------------ properties
     @property

@@ -7,6 +7,7 @@ the same run; the values of both implementations are checked to be equal (float 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 
@@ -24,6 +25,8 @@ def _rate(fn: Callable[[], np.ndarray], n_windows: int, repeat: int) -> tuple[fl
         t0 = time.perf_counter()
         out = fn()
         best = min(best, time.perf_counter() - t0)
+    if out is None:
+        raise ValueError(f"repeat must be at least 1, got {repeat}.")
     return n_windows / best, out
 
 
@@ -50,8 +53,8 @@ def run(quick: bool = False) -> list[dict]:
             n_loop, n_fast = 2, 4
         X = rng.standard_normal((n_fast, 14, 700)) * 50.0
         compute_features(X[:2], SFREQ, fset)  # warm up imports and caches
-        base, ref = _rate(lambda: loop(X[:n_loop]), n_loop, 1 if quick else 2)
-        ours, got = _rate(lambda: compute_features(X, SFREQ, fset), n_fast, 3 if quick else 5)
+        base, ref = _rate(functools.partial(loop, X[:n_loop]), n_loop, 1 if quick else 2)
+        ours, got = _rate(functools.partial(compute_features, X, SFREQ, fset), n_fast, 3 if quick else 5)
         equal = bool(np.allclose(got[:n_loop], ref, rtol=1e-9, atol=1e-9))
         if not equal:
             raise RuntimeError(f"benchmark {name}: vectorised features differ from the loop reference")

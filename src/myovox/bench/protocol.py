@@ -83,7 +83,8 @@ def run(
     else:
         defaults = (5, 20, 8, 5)
     nb, reps, ne, fe = (
-        v if v is not None else d for v, d in zip((n_batches, n_repetitions, n_epochs, ft_epochs), defaults, strict=False)
+        v if v is not None else d
+        for v, d in zip((n_batches, n_repetitions, n_epochs, ft_epochs), defaults, strict=False)
     )
     with tempfile.TemporaryDirectory() as tmp:
         data = generate_dataset(

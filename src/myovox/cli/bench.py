@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         mod = importlib.import_module(f"myovox.bench.{g}")
         try:
             group_rows = mod.run(quick=args.quick)
-        except Exception as exc:  # one failing group must not lose the others' measurements
+        except Exception as exc:  # noqa: BLE001 - one failing group must not lose the others' measurements
             logger.error("benchmark %s failed: %s: %s", g, type(exc).__name__, exc)
             rows.append(
                 {

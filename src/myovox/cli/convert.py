@@ -145,18 +145,17 @@ def run(args: argparse.Namespace) -> int:
     options: dict = {}
     if args.channels is not None:
         rec = rec.pick(_channels(rec, args.channels))
+    expected = rec
     if args.trim:
         if rec.labels is None:
             raise ValidationError(f"--trim needs labels (cues), and {src} has none.")
         start, stop = trim_bounds(rec.labels, rec.sfreq)
         if fmt in ("h5", "hdf5"):
             options["trim"] = True  # SilentWear filters the whole recording, then trims
+            expected = crop(rec, start, stop)
         elif (start, stop) != (0, rec.n_times):
             rec = crop(rec, start, stop)
-    expected = rec
-    if options.get("trim"):
-        start, stop = trim_bounds(rec.labels, rec.sfreq)
-        expected = crop(rec, start, stop)
+            expected = rec
 
     dropped = dropped_by(expected, fmt, str(dst))
     if dropped:

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         max_missing=args.max_missing,
         gap_fill=args.gap_fill,
     )
-    outputs = [JsonLinesOutput(None if args.output == "-" else args.output)]
+    outputs: list[JsonLinesOutput | LSLMarkerOutput] = [JsonLinesOutput(None if args.output == "-" else args.output)]
     if args.lsl_markers:
         outputs.append(LSLMarkerOutput(args.lsl_markers))
     try:

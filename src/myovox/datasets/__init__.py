@@ -7,6 +7,7 @@ Each adapter module defines ``detect(path) -> bool`` (cheap, looks at names only
 from __future__ import annotations
 
 import importlib
+import types
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ ADAPTERS: dict[str, str] = {
 }
 
 
-def _module(kind: str):
+def _module(kind: str) -> types.ModuleType:
     return importlib.import_module(f"{__name__}.{ADAPTERS[kind]}")
 
 

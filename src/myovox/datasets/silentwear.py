@@ -16,7 +16,7 @@ own ``Ch_i_filt`` columns. Either way the 14 kept channels come in SilentWear's 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,7 @@ def detect(path: str | Path) -> bool:
     return any(_FILE_RE.match(p.name) for pat in patterns for p in path.glob(pat))
 
 
-def _as_set(name: str, value: Any, cast=str) -> set | None:
+def _as_set(name: str, value: Any, cast: Callable[[Any], Any] = str) -> set[Any] | None:
     if value is None:
         return None
     if isinstance(value, (str, int)) and not isinstance(value, bool):
@@ -95,6 +95,8 @@ def _as_set(name: str, value: Any, cast=str) -> set | None:
 
 def _key(path: Path) -> tuple[str, str, int, int, str]:
     m = _FILE_RE.match(path.name)
+    if m is None:  # the candidates were chosen by this pattern
+        raise ValueError(f"{path.name} is not a SilentWear file name (sess_<s>_batch_<b>.bio/.h5).")
     return (path.parent.parent.name, path.parent.name.lower(), int(m.group(1)), int(m.group(2)), path.name)
 
 

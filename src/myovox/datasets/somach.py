@@ -133,11 +133,11 @@ def _describe(file: Path) -> dict[str, Any] | None:
     parent, grand = file.parent, file.parent.parent.name
     if parent.name == "pilot_mouthing":
         study, phase, session = "pilot", "3_Mouthing", "pilot"
-    elif grand in ("studyA_3phase", "studyB_5phase") and _PHASE_RE.match(parent.name):
+    elif grand in ("studyA_3phase", "studyB_5phase") and (pm := _PHASE_RE.match(parent.name)):
         study = _STUDY_DIRS[grand]
-        phase, session = _PHASE_RE.match(parent.name).group(1), f"study{study}"
-    elif grand == "covert_sessions" and _SESSION_RE.match(parent.name):
-        study, phase, session = "covert", "6_Covert", _SESSION_RE.match(parent.name).group(1)
+        phase, session = pm.group(1), f"study{study}"
+    elif grand == "covert_sessions" and (sm := _SESSION_RE.match(parent.name)):
+        study, phase, session = "covert", "6_Covert", sm.group(1)
     else:
         return None
     return {

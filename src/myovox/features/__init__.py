@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import spectral, time_domain, wavelet
 from .sets import FEATURE_SETS, FEATURES, SUBWINDOWS, compute_features, feature_names, split_subwindows
 from .spectral import (
@@ -87,7 +89,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name == "FeatureExtractor":  # imports scikit-learn
         from .transformer import FeatureExtractor
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 import struct
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -308,10 +308,10 @@ def _check_current_header(headers: list[BioSignalHeader], src: str) -> None:
                 f"{src}: header of signal {h.name!r} is inconsistent: sample count {h.n_samples} is not a whole "
                 f"number (1..{_MAX_SPP}) of samples per packet for its {n_ts} packet timestamps (corrupt header?)."
             )
-    timed = [h for h in headers if h.n_timestamps]
-    for h in timed[1:]:  # every signal spans the same packets
-        ref = timed[0]
-        tol = max(h.n_samples // int(h.n_timestamps) / h.fs, ref.n_samples // int(ref.n_timestamps) / ref.fs)
+    timed = [(h, h.n_timestamps) for h in headers if h.n_timestamps]
+    for h, h_ts in timed[1:]:  # every signal spans the same packets
+        ref, ref_ts = timed[0]
+        tol = max(h.n_samples // int(h_ts) / h.fs, ref.n_samples // int(ref_ts) / ref.fs)
         if abs(h.n_samples / h.fs - ref.n_samples / ref.fs) > tol * (1 + 1e-6) + 1e-9:
             raise DataFormatError(
                 f"{src}: header is inconsistent: signal {h.name!r} lasts {h.n_samples / h.fs:.6g} s "
@@ -402,7 +402,14 @@ def _field_value(h: BioSignalHeader, field: str) -> Any:
     }[field]
 
 
-def _diagnose(buf: bytes, headers: dict[str, BioSignalHeader], src: str, layout: str, pos: int, old_size=None) -> None:
+def _diagnose(
+    buf: bytes,
+    headers: dict[str, BioSignalHeader],
+    src: str,
+    layout: str,
+    pos: int,
+    old_size: Callable[[list[BioSignalHeader]], int] | None = None,
+) -> None:
     """Raise a DataFormatError naming the header field when changing that one field alone makes the
     file exactly complete (a corrupt header, not a truncated file)."""
     hs = list(headers.values())
@@ -413,7 +420,7 @@ def _diagnose(buf: bytes, headers: dict[str, BioSignalHeader], src: str, layout:
     for i, h in enumerate(hs):
         if layout == "current" and i >= len(starts):
             break  # the blocks before this signal already fail: changing it cannot help
-        for field, value, alt in _alternatives(h, layout == "current"):
+        for attr, value, alt in _alternatives(h, layout == "current"):
             trial = hs[:i] + [alt] + hs[i + 1 :]
             if layout == "current":
                 try:
@@ -422,18 +429,20 @@ def _diagnose(buf: bytes, headers: dict[str, BioSignalHeader], src: str, layout:
                     continue
                 ok = _walk_current(buf, trial[i:], starts[i])  # the signals before it are unchanged
             else:
+                if old_size is None:
+                    raise TypeError("_diagnose: the old layout needs old_size")
                 ok = old_size(trial) == len(buf)
             if ok:
-                found.append((h.name, field, value))
+                found.append((h.name, attr, value))
     fields = {(n, f) for n, f, _ in found}
     if len(fields) == 1:
-        name, field = next(iter(fields))
+        name, attr = next(iter(fields))
         values = [v for n, f, v in found]
         h = headers[name]
-        alt = " or ".join(repr(v) for v in values[:4])
+        alts = " or ".join(repr(v) for v in values[:4])
         raise DataFormatError(
-            f"{src}: corrupt header: the {field} of signal {name!r} ({_field_value(h, field)!r}) does not match "
-            f"the file's {len(buf)} bytes; with {alt} the file would be complete."
+            f"{src}: corrupt header: the {attr} of signal {name!r} ({_field_value(h, attr)!r}) does not match "
+            f"the file's {len(buf)} bytes; with {alts} the file would be complete."
         )
     if len(fields) > 1:
         what = ", ".join(f"the {f} of {n!r}" for n, f in sorted(fields))
@@ -1041,7 +1050,7 @@ def recording_to_biofile(
     ts = np.asarray(ts, dtype=np.float64)
 
     headers = {name: BioSignalHeader(name, fs, n_t, n_ch, code), cname: BioSignalHeader(cname, fs_base, n_pk, 1, "i")}
-    layout = meta.get("layout") if meta.get("layout") in LAYOUTS else "old"
+    layout = str(meta["layout"]) if meta.get("layout") in LAYOUTS else "old"
     bf = BioFile(layout, headers, {name: rows, cname: counter}, fs_base=fs_base, n_base=n_pk, path=src)
     bf.signal_timestamps = {name: ts, cname: ts}
 
@@ -1076,6 +1085,7 @@ def recording_to_biofile(
 def _encode(bf: BioFile, layout: str, src: str) -> bytes:
     out = bytearray()
     names = list(bf.headers)
+    ts = np.empty(0, dtype="<f8")  # the old layout's packet timestamps, set below
     for n in names:
         if n not in bf.signals:
             raise ValidationError(f"{src}: signal {n!r} has a header but no data.")

@@ -15,8 +15,9 @@ import math
 import os
 import re
 import sys
+import types
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -106,11 +107,12 @@ def write_edf(recording: Recording, path: str | Path, *, overwrite: bool = False
     units = str(recording.meta.get("units", ""))[:8]
     rows = list(data)
     names = list(recording.ch_names)
-    with_label_channel = labels == "channel" and recording.labels is not None
-    if with_label_channel:
-        rows.append(recording.labels.astype(np.float64))
+    label_row = recording.labels if labels == "channel" else None
+    with_label_channel = label_row is not None
+    if label_row is not None:
+        rows.append(label_row.astype(np.float64))
         names.append(LABEL_CHANNEL)
-    headers = []
+    headers: list[dict[str, Any]] = []
     for name, row in zip(names, rows, strict=False):
         lo, hi = _physical_range(row)
         headers.append(
@@ -218,7 +220,7 @@ def _annotations(recording: Recording, with_label_channel: bool) -> list[tuple[f
 
 
 @contextlib.contextmanager
-def _c_stdout_silenced():
+def _c_stdout_silenced() -> Iterator[None]:
     """Send file descriptor 1 to /dev/null while C code runs (Python's sys.stdout is untouched)."""
     try:
         sys.stdout.flush()
@@ -294,7 +296,9 @@ def read_edf(
     return out
 
 
-def _read_edf(pyedflib, path: Path, label_channel: str | None, channels: Sequence[str] | None) -> Recording:
+def _read_edf(
+    pyedflib: types.ModuleType, path: Path, label_channel: str | None, channels: Sequence[str] | None
+) -> Recording:
     try:
         with _c_stdout_silenced():  # edflib prints its checks ("filesize ... != ...") on the C stdout
             reader = pyedflib.EdfReader(str(path))

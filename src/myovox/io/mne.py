@@ -42,7 +42,7 @@ def unit_scale(units: str | None) -> float | None:
     return UNIT_SCALE.get(str(units).strip().lower())
 
 
-def to_mne(recording: Recording, *, ch_type: str = "emg"):
+def to_mne(recording: Recording, *, ch_type: str = "emg") -> Any:
     """Return ``recording`` as an :class:`mne.io.RawArray` (data in volts when the units are known).
 
     Parameters
@@ -81,7 +81,7 @@ def to_mne(recording: Recording, *, ch_type: str = "emg"):
     return raw
 
 
-def from_mne(raw, *, units: str = "uV", picks: Any = None) -> Recording:
+def from_mne(raw: Any, *, units: str = "uV", picks: Any = None) -> Recording:
     """Return an MNE Raw as a :class:`Recording`.
 
     Parameters
@@ -106,10 +106,10 @@ def from_mne(raw, *, units: str = "uV", picks: Any = None) -> Recording:
     elif header and header.get("scale") is None and "units" in header:
         scale, out_units = 1.0, header.get("units")  # was passed through unscaled
     else:
-        scale = unit_scale(units)
-        if scale is None:
+        known = unit_scale(units)
+        if known is None:
             raise ValidationError(f"Invalid value for 'units': expected one of V, mV, uV, 0.1 uV, nV, got {units!r}.")
-        out_units = units
+        scale, out_units = known, units
     if picks is not None:
         raw = raw.copy().pick(picks)
     data = raw.get_data() / scale

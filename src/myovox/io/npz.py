@@ -48,7 +48,8 @@ def write_npz(recording: Recording, path: str | Path, *, overwrite: bool = False
         arrays[_META_PREFIX + k] = v
     tmp = path.with_name(path.name + ".part")
     with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
+        # numpy's default, named: mypy would otherwise match **arrays against the bool parameter
+        np.savez(fh, allow_pickle=True, **arrays)
     tmp.replace(path)
     return path
 

@@ -118,7 +118,7 @@ def read_xdf(
         raise FileNotFoundError(f"{path} does not exist.")
     try:
         streams, _header = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
-    except Exception as err:  # pyxdf raises plain Exception/IOError/EOFError for bad files
+    except Exception as err:  # noqa: BLE001 - pyxdf raises plain Exception/IOError/EOFError for bad files
         msg = " ".join(str(err).split())[:200]
         raise DataFormatError(f"{path}: not a readable XDF file ({type(err).__name__}: {msg}).") from None
     if not streams:
@@ -200,7 +200,7 @@ def _recording(
                 raise ValidationError(
                     f"Invalid value for 'marker_stream': {_field(markers[0]['info'], 'name')!r} in {path} is numeric."
                 )
-        m_ts = np.concatenate([np.asarray(s["time_stamps"], dtype=float) for s in markers]) if markers else []
+        m_ts = np.concatenate([np.asarray(s["time_stamps"], dtype=float) for s in markers]) if markers else np.empty(0)
         m_val = [str(v[0]) if isinstance(v, (list, tuple)) else str(v) for s in markers for v in s["time_series"]]
         if len(m_val) and not np.all(np.isfinite(m_ts)):
             raise DataFormatError(f"{path}: a marker stream has non-finite time stamps.")

@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 
@@ -75,8 +75,9 @@ class ModelCard:
         windowing, or None for unfiltered input.
     causal : bool
         Whether the filter ran causally (as a live stream is filtered) or zero-phase.
-    channel_selection : list of str | None
-        The channels picked from the recordings before filtering, or None for all of them.
+    channel_selection : list of str | str | None
+        The channels picked from the recordings before filtering (names, or a selection string as
+        ``preprocess_dataset`` takes it), or None for all of them.
     step_s : float | None
         Step between windows for live (sliding-window) use, when the model was trained for one.
     window_mode : str
@@ -113,7 +114,7 @@ class ModelCard:
     units: str = "uV"
     filter: dict | None = None
     causal: bool = False
-    channel_selection: list[str] | None = None
+    channel_selection: str | list[str] | None = None
     step_s: float | None = None
     window_mode: str = "event"
     normalization: dict | None = None
@@ -299,8 +300,12 @@ class ModelCard:
         for f in fields(cls):
             if f.name in data:
                 value = data[f.name]
-            else:
-                value = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+            elif f.default is not MISSING:
+                value = f.default
+            elif f.default_factory is not MISSING:
+                value = f.default_factory()
+            else:  # the required fields were checked above
+                raise _fail(source, f"the model card lacks {f.name!r}.")
             object.__setattr__(card, f.name, value)
         try:
             card.validate(source)
@@ -371,12 +376,12 @@ class ModelCard:
         return "\n".join(lines)
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: Any) -> TypeGuard[int | np.integer]:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 def _finite_positive(v: Any) -> bool:
-    return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+    return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and math.isfinite(v) and bool(v > 0)
 
 
 def _migrate_v1(side: dict[str, Any], source: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from .._logging import logger
 from .._outputs import output_folder
 from ..exceptions import DataFormatError, ValidationError
 from .card import CARD_FILE, ModelCard
+
+if TYPE_CHECKING:
+    from .neural import SpeechNetClassifier
 
 __all__ = ["TRUSTED_TYPES", "load_model", "read_card", "save_model"]
 
@@ -169,7 +172,7 @@ def _check_classes(model: Any, path: Path, card: ModelCard) -> Any:
     return model
 
 
-def _load_speechnet(directory: Path, card: ModelCard):
+def _load_speechnet(directory: Path, card: ModelCard) -> SpeechNetClassifier:
     import torch
 
     from .neural import SpeechNetClassifier
@@ -183,6 +186,8 @@ def _load_speechnet(directory: Path, card: ModelCard):
             state = {k: torch.from_numpy(np.array(npz[k])) for k in npz.files}
     except Exception as err:  # noqa: BLE001 - zip/npy errors of every kind mean a corrupt file
         raise DataFormatError(f"{path} cannot be read ({type(err).__name__}: {err}).") from None
+    if card.architecture is None:  # ModelCard.validate requires it of a speechnet card
+        raise DataFormatError(f"{directory / CARD_FILE} has no 'architecture': a speechnet card needs one.")
     try:
         net = SpeechNet.from_config(card.architecture)
         net.load_state_dict_strict(state)
@@ -201,7 +206,9 @@ def _load_speechnet(directory: Path, card: ModelCard):
     model.mean_ = None if norm is None else np.asarray(norm["mean"], dtype=np.float32).reshape(-1, 1)
     model.scale_ = None if norm is None else np.asarray(norm["scale"], dtype=np.float32).reshape(-1, 1)
     model.history_ = []
-    model.best_epoch_ = card.best_epoch
+    # None for a card written without it (schema 1); neural.py infers int from fit()'s assignment,
+    # the declaration to widen to int | None is there (outside this module)
+    model.best_epoch_ = card.best_epoch  # type: ignore[assignment]
     return model
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -280,7 +280,7 @@ def _anatomy(subject: int, cfg: SynthConfig, seed: int) -> _Anatomy:
             sil.append([w, combos[w][k], sil_times[k], widths[k] * 1.2, sil_amps[k]])
         # voicing (vocalized only): one broad burst over the voiced part
         voc.append([w, 0, rng.uniform(0.4, 0.6), rng.uniform(0.2, 0.3), rng.uniform(0.5, 0.8)])
-    bursts = {}
+    bursts: dict[str, tuple[np.ndarray, ...]] = {}
     for cond, rows in (("vocalized", voc), ("silent", sil)):
         a = np.asarray(rows, dtype=float)
         bursts[cond] = (a[:, 0].astype(int), a[:, 1].astype(int), a[:, 2], a[:, 3], a[:, 4])
@@ -608,12 +608,15 @@ def generate_cued_recording(
         packet_loss=0.0,
     )
     rec = generate_recording(subject, session, batch, condition, config=cfg, seed=seed)
+    labels = rec.labels
+    if labels is None:
+        raise RuntimeError("generate_recording returned an unlabelled recording.")
     fs = cfg.sfreq
     start = int(round(cfg.start_s * fs))
     bounds = [start + int(round(k * cfg.trial_s * fs)) for k in range(cfg.n_trials + 1)]
     slots: dict[int, list[int]] = {}
     for k, onset in enumerate(rec.meta["cue_onsets"]):
-        slots.setdefault(int(rec.labels[onset]), []).append(k)
+        slots.setdefault(int(labels[onset]), []).append(k)
     order = [slots[int(w)].pop(0) for w in protocol.trials()]
     pieces = (
         [np.arange(0, start)]
@@ -623,7 +626,7 @@ def generate_cued_recording(
     idx = np.concatenate(pieces)
     meta = {k: v for k, v in rec.meta.items() if k not in ("counter", "timestamps", "lost_packets", "cue_onsets")}
     meta["protocol_trials"] = [int(w) for w in protocol.trials()]
-    return Recording(rec.data[:, idx], fs, rec.ch_names, rec.labels[idx], rec.label_names, meta)
+    return Recording(rec.data[:, idx], fs, rec.ch_names, labels[idx], rec.label_names, meta)
 
 
 def generate_dataset(
@@ -715,11 +718,16 @@ def _write_files(
     raw: bool,
     processed: bool,
 ) -> int:
-    write_bio = write_h5 = None
-    if raw:
-        from ..io.bio import write_bio
+    write_bio: Callable[..., Path] | None = None
+    write_h5: Callable[..., Path] | None = None
+    if raw:  # the writers are imported only when asked for
+        from ..io.bio import write_bio as bio_writer
+
+        write_bio = bio_writer
     if processed:
-        from ..io.silentwear_h5 import write_silentwear_h5 as write_h5
+        from ..io.silentwear_h5 import write_silentwear_h5
+
+        write_h5 = write_silentwear_h5
 
     n_files = 0
     for subj in range(1, n_subjects + 1):
