@@ -17,7 +17,7 @@ import numpy as np
 
 from .._checks import check_positive, require
 from .._logging import logger
-from ..exceptions import StreamError, ValidationError
+from ..exceptions import StreamError
 from ..recording import Recording
 from .base import BaseStream, Chunk, gaps_from_timestamps, insert_missing
 
@@ -244,8 +244,6 @@ def publish_recording(
     ``wait_for_consumer`` seconds are spent waiting for an inlet to connect before pushing; after the
     last chunk the outlet stays open ``linger_s`` seconds so that connected inlets receive everything.
     """
-    if recording.ch_names is None:  # Recording.__post_init__ always sets them
-        raise ValidationError("publish_recording: the recording has no channel names.")
     outlet = make_outlet(
         name, recording.ch_names, recording.sfreq, stream_type=stream_type, units=str(recording.meta.get("units", ""))
     )

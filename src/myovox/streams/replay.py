@@ -85,8 +85,6 @@ class ReplayStream(BaseStream):
         if self.fill_lost:
             rec, n_packets = fill_lost_packets(rec)
             self.stats.extra["packets_lost"] = n_packets
-        if rec.ch_names is None:  # Recording.__post_init__ always sets them
-            raise StreamError(f"stream {self.describe()}: the recording has no channel names.")
         self.recording = rec
         self.sfreq, self.ch_names = rec.sfreq, tuple(rec.ch_names)
         self._pos = 0
