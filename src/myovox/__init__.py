@@ -6,6 +6,8 @@ streaming) load when used.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._logging import logger, set_log_level
 from ._version import __version__
 from .dataset import Dataset
@@ -42,7 +44,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     # lazy entry points, so that `import myovox` does not import the readers' dependencies
     if name in ("read_recording", "write_recording"):
         from . import io
