@@ -128,5 +128,5 @@ class Dataset:
         s = self.summary()
         return (
             f"<Dataset {self.name!r} | {s['n_recordings']} recordings, {s['n_channels']} ch @ "
-            f"{s['sfreq']} Hz, {s['total_duration_s']:.0f} s, classes {s['classes']}>"
+            f"{s['sfreq']} Hz, {s['total_duration_s']:.0f} s, {len(s['classes'])} classes>"
         )

@@ -52,3 +52,16 @@ def test_windows_select_and_concatenate():
         w.select(sesion=1)
     with pytest.raises(ValidationError, match="shape"):
         Windows(X, [0, 1], 100.0)
+
+
+def test_dataset_repr_is_short():
+    """A dataset of many classes still reprs in one short line (issue 11)."""
+    import numpy as np
+
+    from myovox.dataset import Dataset
+    from myovox.recording import Recording
+
+    labels = np.repeat(np.arange(30), 10)
+    rec = Recording(np.zeros((2, 300)), 100.0, None, labels, {i: f"class{i}" for i in range(30)})
+    text = repr(Dataset([rec], "x"))
+    assert "30 classes" in text and "class29" not in text and len(text) < 120
