@@ -41,7 +41,7 @@ lint: $(STAMP)
 
 # user guide and API reference (Sphinx) into build/docs; any warning fails the build, all are listed
 docs: $(STAMP)
-	$(PY) -m sphinx -W --keep-going -q -b html docs build/docs
+	$(PY) -m sphinx -E -W --keep-going -q -b html docs build/docs
 
 bench: $(STAMP)
 	$(VENV)/bin/myovox bench --quick

@@ -117,7 +117,7 @@ class FoldedNet:
 
 
 def check_windows(X: Any, input_shape: tuple[int, int], name: str = "X") -> np.ndarray:
-    """Return ``X`` as a float array of shape (n, *input_shape), raising ``ExportError`` otherwise."""
+    """Return ``X`` as a float array of shape ``(n, *input_shape)``, raising ``ExportError`` otherwise."""
     X = np.asarray(X)
     if X.ndim == 2 and X.shape == tuple(input_shape):
         X = X[None]

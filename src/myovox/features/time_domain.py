@@ -127,7 +127,7 @@ def wamp(X: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def log_detector(X: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    """exp(mean(log(|x| + eps))); ``eps`` keeps exact zeros finite."""
+    """``exp(mean(log(|x| + eps)))``; ``eps`` keeps exact zeros finite."""
     return np.exp(np.mean(np.log(np.abs(_f(X)) + eps), axis=-1))
 
 
