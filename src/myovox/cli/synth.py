@@ -27,6 +27,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=["vocalized", "silent"],
         help="conditions to record (default both)",
     )
+    p.add_argument(
+        "--difficulty",
+        choices=["easy", "reference", "hard"],
+        default="easy",
+        help="signal-model preset (default easy, the generator of earlier versions; 'reference' aims at the "
+        "reference's accuracies but is not yet calibrated; 'hard' is harder still)",
+    )
     p.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default 0)")
     p.add_argument(
         "--packet-loss", type=fraction_below_one, default=0.0, help="probability that a BLE packet is lost (default 0)"
@@ -52,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         processed=not args.no_processed,
         overwrite=args.force,
         packet_loss=args.packet_loss,
+        difficulty=args.difficulty,
     )
     logger.info("synthetic dataset ready at %s", out)
     return 0

@@ -18,6 +18,24 @@ findings can be observed on synthetic data:
 * **Acquisition.** Band-limited (20-150 Hz) muscle noise modulated by the activations, white
   noise, 50 Hz mains, baseline wander and DC offsets, stored as float32 in 0.1 uV units like
   BioGAP-Ultra; optional lost BLE packets (4 samples each).
+
+Harder mechanisms, each a :class:`SynthConfig` field that is off (0) in the ``"easy"`` preset, the
+default, so that easy data are bit for bit what earlier versions generated (issue 16):
+
+* **Within-session drift** (``drift_gain``, ``drift_noise``): sweat and fatigue change the contact
+  gains and the noise slowly over the batches of a session.
+* **Co-articulation** (``coarticulation``): the previous word's articulation leaks into the
+  beginning of the next trial.
+* **Confusable words** (``confusable_pairs``): pairs of words (start/stop, forward/backward, ...)
+  share the muscles and timing of their first two articulatory bursts; only the last one differs.
+* **Weaker and more variable silent speech** (``silent_variability``, ``silent_dropout``): silent
+  trials vary more and sometimes barely move one articulator.
+* **Non-speech events during rest** (``cough_rate_hz``, ``head_turn_rate_hz``, besides
+  ``swallow_rate_hz``): coughs (brief strong activation of every muscle) and head turns (a slow
+  motion artefact plus a long lateral neck-muscle contraction).
+
+Presets: :meth:`SynthConfig.preset` with ``"easy"`` (today's generator), ``"reference"`` (aimed
+at the reference's published numbers; **not yet calibrated**, see docs/results.md) and ``"hard"``.
 """
 
 from __future__ import annotations
@@ -47,6 +65,13 @@ _DEFAULT_WORDS = tuple(SILENTWEAR_LABELS[i] for i in range(1, 9))
 # syllables per word (longer words take longer to say)
 _SYLLABLES = {"forward": 2, "backward": 2}
 _GOLDEN = 0.6180339887498949
+#: Difficulty presets of :meth:`SynthConfig.preset` (``"easy"`` is the default generator).
+DIFFICULTIES = ("easy", "reference", "hard")
+#: Batches over which the within-session drift reaches its full size (one reference session).
+DRIFT_BATCHES = 5
+#: Word pairs that share their onset (used in this order by ``confusable_pairs``); words not in
+#: the vocabulary are skipped and remaining pairs are taken from neighbouring words.
+CONFUSABLE_PAIRS = (("start", "stop"), ("forward", "backward"), ("left", "right"), ("up", "down"))
 #: EMG samples per BLE packet of BioGAP-Ultra (one counter value and one trigger per packet).
 SAMPLES_PER_PACKET = 4
 
@@ -107,6 +132,31 @@ class SynthConfig:
     packet_loss : float
         Probability that a BLE packet (4 samples) is lost; lost samples are removed and listed
         in ``meta['lost_packets']``.
+    silent_variability : float
+        Factor on the trial-to-trial amplitude and timing variability of silent articulation
+        (no auditory feedback); 1.4 in the easy generator.
+    silent_dropout : float
+        Probability that an articulatory burst of a silent trial is barely produced (20 % of its
+        amplitude). 0 disables.
+    drift_gain : float
+        Log-normal sigma of each channel's gain change over one session (``DRIFT_BATCHES``
+        batches), applied as a smooth ramp through the batches (sweat lowers the contact
+        impedance, the band settles). 0 disables.
+    drift_noise : float
+        Relative increase of the white noise over one session (fatigue, drying contacts), as a
+        ramp through the batches. 0 disables.
+    coarticulation : float
+        Amplitude fraction of the previous word's bursts that leak into the beginning of the
+        next trial (compressed into its first third). 0 disables.
+    confusable_pairs : int
+        Number of word pairs (from ``CONFUSABLE_PAIRS``) whose first two articulatory bursts are
+        shared (same muscles, nearly the same timing and strength). 0 disables.
+    cough_rate_hz : float
+        Rate of coughs during rest (two strong broad activations of all muscles), per second.
+        0 disables.
+    head_turn_rate_hz : float
+        Rate of head turns during rest (slow motion artefact on every channel and a long
+        contraction of the lateral neck muscle at one end of the band), per second. 0 disables.
     """
 
     sfreq: float = 500.0
@@ -136,6 +186,14 @@ class SynthConfig:
     dc_uv: float = 3000.0
     swallow_rate_hz: float = 0.03
     packet_loss: float = 0.0
+    silent_variability: float = 1.4
+    silent_dropout: float = 0.0
+    drift_gain: float = 0.0
+    drift_noise: float = 0.0
+    coarticulation: float = 0.0
+    confusable_pairs: int = 0
+    cough_rate_hz: float = 0.0
+    head_turn_rate_hz: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("sfreq", "start_s", "rest_s", "cue_s", "utterance_s", "emg_amplitude", "silent_gain"):
@@ -156,11 +214,19 @@ class SynthConfig:
             "dc_uv",
             "swallow_rate_hz",
             "packet_loss",
+            "silent_variability",
+            "silent_dropout",
+            "drift_gain",
+            "drift_noise",
+            "coarticulation",
+            "cough_rate_hz",
+            "head_turn_rate_hz",
         ):
             check_positive(name, getattr(self, name), allow_zero=True)
         check_int("n_channels", self.n_channels, minimum=1)
         check_int("n_repetitions", self.n_repetitions, minimum=1)
         check_int("n_muscles", self.n_muscles, minimum=4)
+        check_int("confusable_pairs", self.confusable_pairs, minimum=0)
         words = tuple(str(w) for w in self.words)
         if not words or len(set(words)) != len(words):
             raise ValidationError(f"Invalid value for 'words': expected distinct names, got {self.words!r}.")
@@ -177,6 +243,15 @@ class SynthConfig:
             raise ValidationError(
                 f"Invalid value for 'utterance_jitter': expected a fraction below 1, got {self.utterance_jitter!r}."
             )
+        if self.silent_dropout >= 1:
+            raise ValidationError(
+                f"Invalid value for 'silent_dropout': expected a probability below 1, got {self.silent_dropout!r}."
+            )
+        if self.confusable_pairs > len(self.words) // 2:
+            raise ValidationError(
+                f"Invalid value for 'confusable_pairs': at most {len(self.words) // 2} for "
+                f"{len(self.words)} words, got {self.confusable_pairs!r}."
+            )
         if self.packet_loss >= 1:
             raise ValidationError(
                 f"Invalid value for 'packet_loss': expected a probability below 1, got {self.packet_loss!r}."
@@ -185,6 +260,24 @@ class SynthConfig:
             raise ValidationError(
                 f"Invalid value for 'sfreq': expected > 300 Hz for 20-150 Hz EMG, got {self.sfreq!r}."
             )
+
+    @classmethod
+    def preset(cls, difficulty: str = "easy", **changes: Any) -> SynthConfig:
+        """The configuration of a difficulty preset, with ``changes`` applied on top.
+
+        Parameters
+        ----------
+        difficulty : {"easy", "reference", "hard"}
+            ``"easy"``: the default generator (``SynthConfig()``; every harder mechanism off),
+            far easier than real data at the reference's sizes. ``"reference"``: every mechanism
+            on, aimed at the reference's published accuracies (84.8 / 77.5 % cross-validated,
+            71.1 / 59.3 % inter-session); **not yet calibrated** (issue 16, docs/results.md).
+            ``"hard"``: stronger than ``"reference"``, for stress tests of adaptation methods.
+        **changes
+            Fields to change (validated).
+        """
+        check_option("difficulty", difficulty, DIFFICULTIES)
+        return cls(**{**_PRESETS[difficulty], **changes})
 
     def replace(self, **changes: Any) -> SynthConfig:
         """A copy with some fields changed (validated again)."""
@@ -213,6 +306,53 @@ class SynthConfig:
         """Samples of one batch (before packet loss), a whole number of 4-sample packets."""
         n = int(round(self.duration_s * self.sfreq))
         return n - n % SAMPLES_PER_PACKET
+
+
+#: Field values of each difficulty preset (on top of the ``SynthConfig`` defaults). The
+#: "reference" values are a first, uncalibrated guess (see docs/results.md).
+_PRESETS: dict[str, dict[str, Any]] = {
+    "easy": {},
+    "reference": {
+        "amplitude_jitter": 0.35,
+        "timing_jitter_s": 0.05,
+        "utterance_jitter": 0.25,
+        "electrode_shift": 1.5,
+        "band_stretch": 0.15,
+        "gain_jitter": 0.4,
+        "channel_mixing": 0.4,
+        "noise_uv": 4.0,
+        "silent_gain": 0.3,
+        "silent_variability": 1.8,
+        "silent_dropout": 0.15,
+        "drift_gain": 0.3,
+        "drift_noise": 0.5,
+        "coarticulation": 0.25,
+        "confusable_pairs": 2,
+        "swallow_rate_hz": 0.05,
+        "cough_rate_hz": 0.01,
+        "head_turn_rate_hz": 0.02,
+    },
+    "hard": {
+        "amplitude_jitter": 0.45,
+        "timing_jitter_s": 0.07,
+        "utterance_jitter": 0.3,
+        "electrode_shift": 2.0,
+        "band_stretch": 0.2,
+        "gain_jitter": 0.5,
+        "channel_mixing": 0.5,
+        "noise_uv": 6.0,
+        "silent_gain": 0.25,
+        "silent_variability": 2.2,
+        "silent_dropout": 0.3,
+        "drift_gain": 0.5,
+        "drift_noise": 1.0,
+        "coarticulation": 0.4,
+        "confusable_pairs": 3,
+        "swallow_rate_hz": 0.08,
+        "cough_rate_hz": 0.02,
+        "head_turn_rate_hz": 0.04,
+    },
+}
 
 
 # ---------------------------------------------------------------------------- random streams
@@ -285,6 +425,40 @@ def _anatomy(subject: int, cfg: SynthConfig, seed: int) -> _Anatomy:
         a = np.asarray(rows, dtype=float)
         bursts[cond] = (a[:, 0].astype(int), a[:, 1].astype(int), a[:, 2], a[:, 3], a[:, 4])
     return _Anatomy(centre, width, depth, lobe_offset, lobe_gain, bursts)
+
+
+def _pairs(words: tuple[str, ...], n_pairs: int) -> list[tuple[int, int]]:
+    """``n_pairs`` disjoint (a, b) word indices: ``CONFUSABLE_PAIRS`` first, then neighbours."""
+    out: list[tuple[int, int]] = []
+    used: set[int] = set()
+    for a, b in CONFUSABLE_PAIRS:
+        if a in words and b in words:
+            out.append((words.index(a), words.index(b)))
+            used |= {words.index(a), words.index(b)}
+    free = [i for i in range(len(words)) if i not in used]
+    out += [(free[k], free[k + 1]) for k in range(0, len(free) - 1, 2)]
+    return out[:n_pairs]
+
+
+def _confusable(anat: _Anatomy, subject: int, cfg: SynthConfig, seed: int) -> _Anatomy:
+    """Word b of each confusable pair takes word a's first two articulatory bursts (nearly)."""
+    rng = _rng(seed, 5, subject)
+    pairs = _pairs(cfg.words, cfg.confusable_pairs)
+    bursts: dict[str, tuple[np.ndarray, ...]] = {}
+    for cond, (w, m, t, wd, a) in anat.bursts.items():
+        m, t, wd, a = m.copy(), t.copy(), wd.copy(), a.copy()
+        for wa, wb in pairs:
+            ia = [i for i in np.flatnonzero(w == wa) if m[i] != 0]
+            ib = [i for i in np.flatnonzero(w == wb) if m[i] != 0]
+            ia = sorted(ia, key=lambda i: t[i])[:2]
+            ib = sorted(ib, key=lambda i: t[i])[:2]
+            for i, j in zip(ia, ib, strict=False):
+                m[j] = m[i]
+                t[j] = np.clip(t[i] + rng.normal(0, 0.02), 0.05, 0.95)
+                wd[j] = wd[i]
+                a[j] = a[i] * np.exp(rng.normal(0, 0.1))
+        bursts[cond] = (w, m, t, wd, a)
+    return dataclasses.replace(anat, bursts=bursts)
 
 
 def _n_choose_3(n: int) -> int:
@@ -445,8 +619,12 @@ def generate_recording(
     cond_i = CONDITIONS.index(condition)
 
     anat = _anatomy(subj, cfg, seed)
+    if cfg.confusable_pairs:
+        anat = _confusable(anat, subj, cfg, seed)
     place = _placement(subj, session, anat, cfg, seed)
     rng = _rng(seed, 3, subj, session, batch, cond_i)
+    # the harder mechanisms draw from their own stream, so that the easy data stay as they were
+    hrng = _rng(seed, 6, subj, session, batch, cond_i)
     fs, n_t, n_ch, n_m = cfg.sfreq, cfg.n_times, cfg.n_channels, cfg.n_muscles
 
     # ---- protocol and labels
@@ -471,7 +649,7 @@ def generate_recording(
     trial_of = np.concatenate([np.full(len(s), i) for i, s in enumerate(sel)])
     burst = np.concatenate(sel)
     # silent articulation is less consistent from trial to trial (no auditory feedback)
-    var = 1.4 if condition == "silent" else 1.0
+    var = cfg.silent_variability if condition == "silent" else 1.0
     t_amp = np.exp(rng.normal(0, cfg.amplitude_jitter * 0.6 * var, n_tr))
     centres = (
         onsets[trial_of]
@@ -483,8 +661,20 @@ def generate_recording(
     amps = b_amp[burst] * t_amp[trial_of] * np.exp(rng.normal(0, cfg.amplitude_jitter * var, burst.size))
     if condition == "silent":
         amps = amps * cfg.silent_gain
+        if cfg.silent_dropout > 0:  # an articulator barely moved in this trial
+            amps = amps * np.where(hrng.uniform(size=amps.size) < cfg.silent_dropout, 0.2, 1.0)
     env = np.zeros((n_m, n_t), dtype=np.float32)
     _add_bursts(env, b_muscle[burst], centres, widths, amps)
+    if cfg.coarticulation > 0 and n_tr > 1:
+        # the previous word's articulation carries over into the start of the next trial: each
+        # burst of trial j comes again, weaker and compressed, early in trial j + 1
+        carry = trial_of < n_tr - 1
+        nxt = trial_of[carry] + 1
+        c_centres = (
+            onsets[nxt] + delay[nxt] + 0.3 * b_time[burst[carry]] * dur[nxt] + hrng.normal(0, 0.03 * fs, nxt.size)
+        )
+        c_amps = cfg.coarticulation * amps[carry] * np.exp(hrng.normal(0, 0.3, nxt.size))
+        _add_bursts(env, b_muscle[burst[carry]], c_centres, 0.5 * widths[carry], c_amps)
     # swallows during rest periods: brief activation of several muscles at once
     n_sw = rng.poisson(cfg.swallow_rate_hz * cfg.duration_s)
     if n_sw:
@@ -495,6 +685,26 @@ def generate_recording(
             _add_bursts(
                 env, np.zeros(sw_t.size, int) + m, sw_t, np.full(sw_t.size, 0.12 * fs), rng.uniform(0.1, 0.4, sw_t.size)
             )
+    lateral = int(np.argmin(anat.centre[1:])) + 1, int(np.argmax(anat.centre[1:])) + 1
+    motion: list[tuple[float, float, float]] = []  # (centre, width, amplitude) of head-turn artefacts
+    if cfg.cough_rate_hz > 0:  # coughs: two strong broad activations of every muscle
+        c_t = hrng.uniform(0, n_t, hrng.poisson(cfg.cough_rate_hz * cfg.duration_s))
+        c_t = c_t[labels[c_t.astype(int)] == 0]
+        for m in range(n_m):
+            for lag in (0.0, 0.35):
+                _add_bursts(
+                    env,
+                    np.full(c_t.size, m),
+                    c_t + lag * fs,
+                    np.full(c_t.size, 0.06 * fs),
+                    hrng.uniform(1.0, 2.0, c_t.size),
+                )
+    if cfg.head_turn_rate_hz > 0:  # head turns: lateral neck muscle and a slow motion artefact
+        h_t = hrng.uniform(0, n_t, hrng.poisson(cfg.head_turn_rate_hz * cfg.duration_s))
+        h_t = h_t[labels[h_t.astype(int)] == 0]
+        side = hrng.integers(0, 2, h_t.size)
+        _add_bursts(env, np.array(lateral)[side], h_t, np.full(h_t.size, 0.3 * fs), hrng.uniform(0.8, 1.5, h_t.size))
+        motion = [(float(t0), 0.4 * fs, float(a)) for t0, a in zip(h_t, hrng.uniform(-1, 1, h_t.size), strict=False)]
     env *= cfg.emg_amplitude
 
     # ---- muscle sources seen through the band, plus near-electrode and background activity
@@ -503,9 +713,21 @@ def generate_recording(
     local_env = np.sqrt((place.projection.T.astype(np.float32) ** 2) @ (env**2))
     local_amp = np.sqrt((place.local[:, None] * local_env) ** 2 + place.background[:, None] ** 2)
     data += local_amp.astype(np.float32) * src[n_m:]
+    # within-session drift: contact gains and noise change slowly through the session's batches
+    progress = ((batch - 1) + np.arange(n_t, dtype=np.float32) / n_t) / DRIFT_BATCHES
+    if cfg.drift_gain > 0:
+        direction = _rng(seed, 7, subj, session).normal(0, cfg.drift_gain, n_ch).astype(np.float32)
+        data *= np.exp(direction[:, None] * progress[None, :])
+    for t0, width, a in motion:  # head-turn artefacts: large, slow, per-channel sign and size
+        lo, hi = max(int(t0 - 4 * width), 0), min(int(t0 + 4 * width) + 1, n_t)
+        bump = np.exp(-0.5 * ((np.arange(lo, hi) - t0) / width) ** 2).astype(np.float32)
+        data[:, lo:hi] += (10 * 200.0 * a * place.noise / place.noise.mean())[:, None].astype(np.float32) * bump
 
     # ---- acquisition: white noise, mains, baseline wander, DC offsets
-    data += place.noise[:, None].astype(np.float32) * rng.standard_normal((n_ch, n_t), dtype=np.float32)
+    noise_rms: np.ndarray = place.noise[:, None].astype(np.float32)
+    if cfg.drift_noise > 0:
+        noise_rms = noise_rms * (1 + cfg.drift_noise * progress[None, :])
+    data += noise_rms * rng.standard_normal((n_ch, n_t), dtype=np.float32)
     t = np.arange(n_t) / fs
     # sinusoids with per-channel amplitude and phase: a*sin(wt + p) = a cos p sin wt + a sin p cos wt
     mains_am = 1 + 0.2 * np.sin(2 * np.pi * rng.uniform(0.01, 0.05) * t + rng.uniform(0, 2 * np.pi))
@@ -643,6 +865,7 @@ def generate_dataset(
     overwrite: bool = False,
     packet_loss: float | None = None,
     config: SynthConfig | None = None,
+    difficulty: str | None = None,
 ) -> Path:
     """Write a synthetic dataset in SilentWear's folder layouts.
 
@@ -669,7 +892,10 @@ def generate_dataset(
         Probability that a BLE packet is lost (overrides ``config.packet_loss``); the raw files
         then have counter gaps, the processed ones simply miss those samples (as the reference).
     config : SynthConfig | None
-        Signal model and protocol; default ``SynthConfig()``.
+        Signal model and protocol; default ``SynthConfig()`` (the ``"easy"`` preset).
+    difficulty : {"easy", "reference", "hard"} | None
+        Use :meth:`SynthConfig.preset` of this difficulty (not together with ``config``);
+        ``"reference"`` is not yet calibrated (issue 16).
 
     Returns
     -------
@@ -690,6 +916,10 @@ def generate_dataset(
     changes: dict[str, Any] = {"n_repetitions": check_int("n_repetitions", n_repetitions, minimum=1)}
     if packet_loss is not None:
         changes["packet_loss"] = packet_loss
+    if difficulty is not None:
+        if config is not None:
+            raise ValidationError("Pass either 'config' or 'difficulty', not both.")
+        config = SynthConfig.preset(difficulty)
     cfg = (config or SynthConfig()).replace(**changes)
     from .._outputs import output_folder
 
@@ -751,6 +981,9 @@ def _write_files(
 
 __all__ = [
     "CONDITIONS",
+    "CONFUSABLE_PAIRS",
+    "DIFFICULTIES",
+    "DRIFT_BATCHES",
     "PHYSICAL_ORDER",
     "SAMPLES_PER_PACKET",
     "SynthConfig",
