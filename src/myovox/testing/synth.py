@@ -715,7 +715,7 @@ def generate_recording(
     if cfg.drift_gain > 0:
         direction = _rng(seed, 7, subj, session).normal(0, cfg.drift_gain, n_ch).astype(np.float32)
         data *= np.exp(direction[:, None] * progress[None, :])
-    for t0, width, a in motion:  # head-turn artefacts: large, slow, per-channel sign and size
+    for t0, width, a in motion:  # head-turn artefacts: large and slow, one sign per event, per-channel size
         lo, hi = max(int(t0 - 4 * width), 0), min(int(t0 + 4 * width) + 1, n_t)
         bump = np.exp(-0.5 * ((np.arange(lo, hi) - t0) / width) ** 2).astype(np.float32)
         data[:, lo:hi] += (10 * 200.0 * a * place.noise / place.noise.mean())[:, None].astype(np.float32) * bump
