@@ -92,40 +92,16 @@ def test_tampered_model_folder(model, tmp_path, capsys):
     _one_line_error(capsys, ["finetune", str(bad), str(model), "--out", str(tmp_path / "f")])
 
 
-def test_one_repetition_recorded_session_trains(tmp_path, capsys):
+def test_one_repetition_recorded_session_trains(tmp_path, capsys, record_session):
     """A session with one repetition per word trains (without a validation split) instead of failing."""
     pytest.importorskip("torch")
-    import json
-
     from myovox.testing.synth import generate_dataset
 
     data = generate_dataset(
         tmp_path / "d", n_subjects=1, n_sessions=1, n_batches=1, conditions=("vocalized",), n_repetitions=2, seed=0
     )
     bio = next((data / "raw").rglob("*.bio"))
-    proto = tmp_path / "p.json"
-    proto.write_text(
-        json.dumps(
-            {"words": ["up", "down"], "repetitions": 1, "start_s": 1.0, "rest_s": 1.0, "cue_s": 1.0, "tail_s": 1.0}
-        )
-    )
-    assert (
-        main(
-            [
-                "-q",
-                "record",
-                "--source",
-                f"replay:{bio}",
-                "--protocol",
-                str(proto),
-                "--out",
-                str(tmp_path / "rec"),
-                "--name",
-                "one",
-            ]
-        )
-        == 0
-    )
+    assert record_session(bio, tmp_path / "rec", "one", repetitions=1) == 0
     rc = main(
         [
             "-q",

@@ -9,7 +9,7 @@ from myovox.cli.main import main
 
 
 @pytest.fixture(scope="module")
-def sessions(tmp_path_factory):
+def sessions(tmp_path_factory, record_session):
     """Two guided sessions recorded from a replayed synthetic .bio (16 channels, with a lost column)."""
     from myovox.testing.synth import generate_dataset
 
@@ -18,34 +18,10 @@ def sessions(tmp_path_factory):
         root / "data", n_subjects=1, n_sessions=1, n_batches=1, conditions=("vocalized",), n_repetitions=6, seed=4
     )
     bio = next((data / "raw").rglob("*.bio"))
-    proto = root / "p.json"
-    proto.write_text(
-        json.dumps(
-            {"words": ["up", "down"], "repetitions": 3, "start_s": 1.0, "rest_s": 1.0, "cue_s": 1.0, "tail_s": 1.0}
-        )
-    )
     for s in (1, 2):
-        assert (
-            main(
-                [
-                    "-q",
-                    "record",
-                    "--source",
-                    f"replay:{bio}",
-                    "--protocol",
-                    str(proto),
-                    "--out",
-                    str(root / "rec"),
-                    "--name",
-                    f"s{s}",
-                    "--subject",
-                    "S07",
-                    "--session",
-                    str(s),
-                ]
-            )
-            == 0
-        )
+        extra = ["--subject", "S07", "--session", str(s)]
+        assert record_session(bio, root / "rec", f"s{s}", repetitions=3, extra=extra) == 0
+    proto = root / "s1-protocol.json"
     return root, bio, proto
 
 

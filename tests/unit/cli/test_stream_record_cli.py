@@ -42,36 +42,12 @@ def test_stream_cli_user_errors(trained, capsys):
     assert main(["stream", "--source", "replay:x.bio", "--model", str(model.parent / "nope")]) == 2
 
 
-def test_record_cli_writes_a_labelled_session(trained, tmp_path, capsys):
+def test_record_cli_writes_a_labelled_session(trained, tmp_path, capsys, record_session):
     from myovox.acquisition import read_session
 
     _, bio = trained
-    proto = tmp_path / "p.json"
-    proto.write_text(
-        json.dumps(
-            {"words": ["up", "down"], "repetitions": 2, "start_s": 1.0, "rest_s": 0.5, "cue_s": 0.5, "tail_s": 0.5}
-        )
-    )
-    assert (
-        main(
-            [
-                "record",
-                "--source",
-                f"replay:{bio}",
-                "--protocol",
-                str(proto),
-                "--out",
-                str(tmp_path / "rec"),
-                "--name",
-                "s1",
-                "--subject",
-                "S07",
-                "--session",
-                "4",
-            ]
-        )
-        == 0
-    )
+    extra = ["--subject", "S07", "--session", "4"]
+    assert record_session(bio, tmp_path / "rec", "s1", repetitions=2, timing_s=0.5, quiet=False, extra=extra) == 0
     shown = capsys.readouterr().out
     assert ">>> UP" in shown and ">>> Finished - thank you" in shown
     rec = read_session(tmp_path / "rec" / "s1.csv")
