@@ -472,8 +472,6 @@ def card_for(
             "mean": np.asarray(model.mean_, dtype=float).ravel().tolist(),
             "scale": np.asarray(model.scale_, dtype=float).ravel().tolist(),
         }
-    if filter is not None:
-        filter = dict(dict(filter).items())
     return ModelCard(
         model=_model_name(model),
         estimator=f"{type(model).__module__}.{type(model).__name__}",
@@ -485,7 +483,7 @@ def card_for(
         classes_dtype=classes.dtype.str,
         label_map={int(k): str(v) for k, v in (label_map or {}).items()},
         rest_label=None if rest_label is None else int(rest_label),
-        filter=to_jsonable(filter),
+        filter=None if filter is None else to_jsonable(dict(filter)),
         causal=bool(causal),
         channel_selection=None
         if channel_selection is None
