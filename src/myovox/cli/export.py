@@ -44,9 +44,8 @@ def calibration_windows(path: str, card: Any, kind: str | None = None, max_windo
     p = Path(path)
     if not p.exists():
         raise ValidationError(f"Calibration path {p} does not exist.")
-    if p.is_file() or any((p / n).is_file() for n in ("calibration.npz", "calibration.npy")):
-        X = read_calibration(p)
-    else:
+    X = read_calibration(p, missing_ok=True)  # a file, or a folder holding calibration.npz/.npy
+    if X is None:
         X = model_windows(load_for_model(str(p), kind, card), card, source=str(p)).X
     X = np.asarray(X)
     if len(X) > max_windows:
