@@ -143,7 +143,6 @@ def _temporal_eval(h: torch.Tensor, conv: Any, bn: Any, pool: int, use_c: bool =
         out = torch.relu(a[:, None] * zc + bn.bias[:, None])
         return out.view(w.shape[0], h.shape[0], -1).transpose(0, 1)
     z = F.conv1d(h, w, conv.bias, padding=conv.padding[1])
-    a = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
     sign = torch.where(a >= 0, 1.0, -1.0).to(z.dtype)[None, :, None]
     zsel = sign * F.max_pool1d(z * sign, pool) if pool > 1 else z
     return torch.relu(a[None, :, None] * (zsel - bn.running_mean[None, :, None]) + bn.bias[None, :, None])
