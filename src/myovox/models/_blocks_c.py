@@ -19,6 +19,8 @@ from ._c import bindings as _k
 
 #: Temporal kernels at least this long take their weight gradient from the C kernel (``_c/kernels.c``).
 _C_DW_MIN_KERNEL = 16
+#: The longest first-block kernel the C first-block kernels handle (``myovox_first_fwd`` returns -2 beyond).
+_C_FIRST_MAX_KERNEL = 64
 
 
 def _c_ready(*tensors: torch.Tensor) -> bool:

@@ -87,7 +87,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._blocks_c import _c_ready, _first_eval_c, _FirstBlockC, _TemporalBlockC
+from ._blocks_c import _C_FIRST_MAX_KERNEL, _c_ready, _first_eval_c, _FirstBlockC, _TemporalBlockC
 from ._blocks_torch import _FirstBlock, _pooled_windows, _row_offsets, _row_shift, _TemporalBlock
 
 __all__ = ["fast_forward", "supports_fast"]
@@ -131,7 +131,7 @@ def _temporal_eval(h: torch.Tensor, conv: Any, bn: Any, pool: int, use_c: bool =
     # conv: nn.Conv2d, bn: nn.BatchNorm2d with running statistics (typed Any: torch declares them optional)
     w = conv.weight.squeeze(2)
     a = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
-    if h.shape[1] == 1 and pool > 1 and use_c and conv.kernel_size[1] <= 64 and _c_ready(h):
+    if h.shape[1] == 1 and pool > 1 and use_c and conv.kernel_size[1] <= _C_FIRST_MAX_KERNEL and _c_ready(h):
         return _first_eval_c(h[:, 0], conv, bn, pool)
     if h.shape[1] == 1 and pool > 1:
         sign1 = torch.where(a >= 0, 1.0, -1.0).to(h.dtype)
@@ -178,7 +178,9 @@ def fast_forward(net: nn.Module, x: torch.Tensor, use_c: bool = True) -> torch.T
             break
         p = _pair(pool.kernel_size)[1]
         if mod.training and h.shape[1] == 1 and p > 1 and not h.requires_grad:
-            first = _FirstBlockC if use_c and conv.kernel_size[1] <= 64 and _c_ready(h) else _FirstBlock
+            first = (
+                _FirstBlockC if use_c and conv.kernel_size[1] <= _C_FIRST_MAX_KERNEL and _c_ready(h) else _FirstBlock
+            )
             h = first.apply(
                 h[:, 0],
                 conv.weight.squeeze(2)[:, 0],
