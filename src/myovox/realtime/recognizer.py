@@ -270,13 +270,13 @@ class Recognizer:
         self._n_hist = min(lag, self._n_hist + n)
 
     def _fill_hold(self, data: np.ndarray, bad: np.ndarray) -> np.ndarray:
-        last = self._last_good.copy()
-        for j in range(data.shape[1]):  # hold the last good value per channel
-            col_bad = bad[:, j]
-            if col_bad.any():
-                data[col_bad, j] = last[col_bad]
-            last[~col_bad] = data[~col_bad, j]
-        return data
+        """Hold each channel's last good value (vectorised: no per-sample loop in the read path)."""
+        n = data.shape[1]
+        # per channel, the index of the last good sample at or before each one (-1: none in this chunk)
+        src = np.maximum.accumulate(np.where(bad, -1, np.arange(n)), axis=1)
+        held = np.take_along_axis(data, np.maximum(src, 0), axis=1)
+        held = np.where(src < 0, self._last_good[:, None], held)
+        return np.where(bad, held, data)
 
     def _fill_repeat(self, data: np.ndarray, bad: np.ndarray) -> np.ndarray:
         lag, n = self.fill_lag, data.shape[1]
