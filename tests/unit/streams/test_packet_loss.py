@@ -33,7 +33,7 @@ def test_insert_missing_and_gaps_from_timestamps():
     sfreq = 100.0
     stamps = np.concatenate([np.arange(10), np.arange(15, 20)]) / sfreq + 0.001 * np.sin(np.arange(15))
     at, n = gaps_from_timestamps(stamps, sfreq, tolerance_s=0.025)
-    assert at.tolist() == [10] and n.tolist() == [4]
+    assert at.tolist() == [10] and n.tolist() == [5]  # stamps 10..14 are missing
     at, n = gaps_from_timestamps(stamps[10:], sfreq, previous=0.0, tolerance_s=0.025)
     assert at.tolist() == [0] and n.tolist() == [14]
     at, _ = gaps_from_timestamps(stamps, sfreq, tolerance_s=0.1)  # within the jitter tolerance
