@@ -62,23 +62,8 @@ def _text(info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _emit(text: str) -> None:
-    """Print ``text``; a reader that closed the pipe early (``| head``) is not an error."""
-    import os
-    import sys
-
-    try:
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        try:  # later flushes (at exit) must not fail again
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError, AttributeError):
-            pass
-
-
 def run(args: argparse.Namespace) -> int:
     info = describe(args.path, args.kind)
-    _emit(json.dumps(info, indent=2, default=str) if args.json else _text(info))
+    # flushed here, so that a closed pipe (`| head`) raises inside main(), which treats it as no error
+    print(json.dumps(info, indent=2, default=str) if args.json else _text(info), flush=True)
     return 0
