@@ -13,10 +13,12 @@ and keeps its packet metadata consistent (used by ``--trim``).
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 
+from ..exceptions import DataLossWarning
 from ..recording import SILENTWEAR_LABELS, Recording
 
 #: meta keys that describe the file a recording was read from, not the recording itself
@@ -70,11 +72,13 @@ def _unjson(value: Any) -> Any:
 
 
 def meta_to_json(
-    meta: dict[str, Any], *, arrays: bool = True
+    meta: dict[str, Any], *, arrays: bool = True, where: object = None
 ) -> tuple[dict[str, Any], dict[str, np.ndarray], list[str]]:
     """Split ``meta`` into a JSON-able dict, top-level numeric arrays, and keys that cannot be stored.
 
     With ``arrays=False`` numeric arrays are kept inside the JSON (tagged with their dtype).
+    With ``where`` (the file written), keys that cannot be stored are named in a
+    ``DataLossWarning`` pointing at the writer's caller (the one message every writer gives).
     """
     out: dict[str, Any] = {}
     arrs: dict[str, np.ndarray] = {}
@@ -88,6 +92,10 @@ def meta_to_json(
             out[key] = _jsonable(value)
         except TypeError:
             dropped.append(key)
+    if dropped and where is not None:
+        warnings.warn(
+            DataLossWarning(f"{where}: meta value(s) {', '.join(dropped)} cannot be stored; left out."), stacklevel=3
+        )
     return out, arrs, dropped
 
 

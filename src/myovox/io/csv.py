@@ -724,11 +724,7 @@ def write_csv(
     else:
         tmp.write_text(payload, encoding="utf-8")
     if sidecar:
-        meta, _, dropped = meta_to_json({k: v for k, v in recording.meta.items() if k != "source"}, arrays=False)
-        if dropped:
-            warnings.warn(
-                DataLossWarning(f"{side}: meta value(s) {', '.join(dropped)} cannot be stored; left out."), stacklevel=2
-            )
+        meta, _, _ = meta_to_json({k: v for k, v in recording.meta.items() if k != "source"}, arrays=False, where=side)
         info = {
             "format": SIDECAR_FORMAT,
             "version": 1,

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import struct
-import warnings
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from ..exceptions import DataFormatError, DataLossWarning, ValidationError
+from ..exceptions import DataFormatError, ValidationError
 from ..recording import Recording
 from ._lossless import meta_from_json, meta_to_json
 
@@ -28,11 +27,7 @@ def write_npz(recording: Recording, path: str | Path, *, overwrite: bool = False
     path = Path(path)
     if path.exists() and not overwrite:
         raise ValidationError(f"{path} exists; pass overwrite=True to replace it.")
-    meta, arrs, dropped = meta_to_json(recording.meta)
-    if dropped:
-        warnings.warn(
-            DataLossWarning(f"{path}: meta value(s) {', '.join(dropped)} cannot be stored; left out."), stacklevel=2
-        )
+    meta, arrs, _ = meta_to_json(recording.meta, where=path)
     header = {
         "format": "myovox-npz",
         "version": 2,

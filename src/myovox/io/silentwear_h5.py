@@ -466,13 +466,9 @@ def write_silentwear_h5(
     df["Label_str"] = df["Label_str"].astype(object)
 
     cut = crop(recording, start, stop) if (start, stop) != (0, recording.n_times) else recording
-    meta_json, meta_arrays, dropped = meta_to_json(
-        {k: v for k, v in cut.meta.items() if k not in ("source", "first_sample", "filtered")}
+    meta_json, meta_arrays, _ = meta_to_json(
+        {k: v for k, v in cut.meta.items() if k not in ("source", "first_sample", "filtered")}, where=path
     )
-    if dropped:
-        warnings.warn(
-            DataLossWarning(f"{path}: meta value(s) {', '.join(dropped)} cannot be stored; left out."), stacklevel=2
-        )
     header = {
         "format": _HEADER_FORMAT,
         "version": 1,
