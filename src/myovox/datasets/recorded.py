@@ -10,6 +10,7 @@ stopped early are kept with a warning; empty ones are skipped with a warning.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,24 +24,23 @@ from .base import choose_values
 _MAX_DEPTH = 4
 
 
-def _sessions(path: Path) -> list[Path]:
-    found: list[Path] = []
+def _sessions(path: Path) -> Iterator[Path]:
+    """The sessions' ``.csv`` files, shallowest first (lazily: detect() stops at the first)."""
     for depth in range(_MAX_DEPTH + 1):
         pattern = "/".join(["*"] * depth + ["*.json"])
-        found += [p.with_suffix(".csv") for p in sorted(path.glob(pattern)) if is_session(p)]
-    return found
+        yield from (p.with_suffix(".csv") for p in sorted(path.glob(pattern)) if is_session(p))
 
 
 def detect(path: str | Path) -> bool:
     """True for a folder holding at least one guided-recording session."""
     path = Path(path)
-    return path.is_dir() and bool(_sessions(path))
+    return path.is_dir() and any(_sessions(path))
 
 
 def load(path: str | Path, *, subjects: Any = None, sessions: Any = None, condition: Any = None) -> Dataset:
     """Load every session below ``path``; options restrict subjects, sessions and condition."""
     path = Path(path)
-    files = _sessions(path)
+    files = list(_sessions(path))
     if not files:
         raise ValidationError(f"{path} holds no guided recordings (<name>.csv + <name>.json from `myovox record`).")
     recs = []
