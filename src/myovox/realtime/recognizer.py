@@ -260,11 +260,11 @@ class Recognizer:
         n = data.shape[1]
         if not n:
             return
-        self._last_good = data[:, -1].astype(np.float64).copy()
+        self._last_good = data[:, -1].astype(np.float64)  # astype copies
         self._has_good = True
         lag = self.fill_lag
         if n >= lag:
-            self._hist = data[:, -lag:].astype(np.float64).copy()
+            self._hist = data[:, -lag:].astype(np.float64)
         else:
             self._hist = np.concatenate([self._hist[:, n:], data], axis=1)
         self._n_hist = min(lag, self._n_hist + n)
