@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from ..io.biogap import SAMPLES_PER_PACKET
 from . import rss_mb
 
 
@@ -117,8 +118,8 @@ def run(quick: bool = False) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------- packet loss
-#: samples per BioGAP packet
-SPP = 4
+#: samples per BioGAP packet (the packet format's constant, not a separate choice)
+SPP = SAMPLES_PER_PACKET
 
 
 def drop_packets(rec, drop: np.ndarray):
