@@ -210,15 +210,3 @@ def _load_speechnet(directory: Path, card: ModelCard) -> SpeechNetClassifier:
     # the declaration to widen to int | None is there (outside this module)
     model.best_epoch_ = card.best_epoch  # type: ignore[assignment]
     return model
-
-
-def read_extra(directory: str | Path, name: str) -> dict[str, np.ndarray] | None:
-    """Arrays of an extra ``.npz`` file of a model folder (e.g. ``calibration.npz``), or None."""
-    path = Path(directory) / name
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: np.array(npz[k]) for k in npz.files}
-    except Exception as err:  # noqa: BLE001
-        raise DataFormatError(f"{path} cannot be read ({type(err).__name__}: {err}).") from None
