@@ -206,7 +206,7 @@ def _load_speechnet(directory: Path, card: ModelCard) -> SpeechNetClassifier:
     model.mean_ = None if norm is None else np.asarray(norm["mean"], dtype=np.float32).reshape(-1, 1)
     model.scale_ = None if norm is None else np.asarray(norm["scale"], dtype=np.float32).reshape(-1, 1)
     model.history_ = []
-    # None for a card written without it (schema 1); neural.py infers int from fit()'s assignment,
-    # the declaration to widen to int | None is there (outside this module)
+    # None for a card written without it (schema 1); mypy types best_epoch_ as int from neural.py's
+    # fit(), so the ignore goes once neural.py declares it int | None
     model.best_epoch_ = card.best_epoch  # type: ignore[assignment]
     return model
