@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         )
     ds = select(load_for_model(args.dataset, args.kind, card), args.condition, args.subjects, args.sessions)
     windows = model_windows(ds, card, source=str(args.dataset))
-    check_windows(windows, card.window_s, "fine-tuning")
+    check_windows(windows, "fine-tuning")
     data = downsample_rest(windows, rest_label=card.rest_label, random_state=args.seed)
     unknown = sorted(set(windows.classes.tolist()) - set(card.classes))
     if unknown:

@@ -63,7 +63,7 @@ def select(dataset: Any, condition: str | None, subjects: Any, sessions: Any):
     return ds
 
 
-def check_windows(windows: Any, window_s: float | None, what: str) -> None:
+def check_windows(windows: Any, what: str) -> None:
     """One-line error when no windows could be cut (e.g. a window longer than every recording)."""
     if len(windows) == 0:
         raise ValidationError(
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     offsets = LIVE_OFFSETS_S if args.live else (0.0,)
     ds = select(load(args.dataset, args.kind, raw_signal=causal), args.condition, args.subjects, args.sessions)
     windows, ds = dataset_windows(ds, window_s=args.window, causal=causal, offsets_s=offsets, return_dataset=True)
-    check_windows(windows, args.window, "training")
+    check_windows(windows, "training")
     rest = ds.info.get("rest_label", 0)
     train = downsample_rest(windows, rest_label=rest, random_state=args.seed)
     model = make_model(
