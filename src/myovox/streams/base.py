@@ -204,6 +204,20 @@ def insert_missing(
     return out, missing
 
 
+def stamps_with_gaps(stamps: np.ndarray, missing: np.ndarray, sfreq: float) -> np.ndarray:
+    """Time stamps for a chunk that :func:`insert_missing` lengthened: the measured ``stamps`` where
+    ``missing`` is False, interpolated across inner gaps and stepped back one sample period at a
+    time before the first measured sample (a gap at the chunk's start)."""
+    ts = np.empty(missing.size, dtype=np.float64)
+    kept = np.flatnonzero(~missing)
+    ts[kept] = stamps
+    lost = np.flatnonzero(missing)
+    ts[lost] = np.interp(lost, kept, stamps)
+    lead = int(kept[0])
+    ts[:lead] = stamps[0] - (lead - np.arange(lead)) / sfreq
+    return ts
+
+
 def gaps_from_timestamps(
     stamps: np.ndarray,
     sfreq: float,

@@ -15,7 +15,7 @@ import numpy as np
 from .._checks import check_positive, did_you_mean, require
 from .._logging import logger
 from ..exceptions import StreamError, ValidationError
-from .base import BaseStream, Chunk, insert_missing
+from .base import BaseStream, Chunk, insert_missing, stamps_with_gaps
 
 #: friendly names -> BrainFlow BoardIds member names
 BOARDS = {
@@ -143,7 +143,8 @@ class BrainFlowStream(BaseStream):
                         self.stats.extra["samples_lost_by_counter"] = self.stats.extra.get(
                             "samples_lost_by_counter", 0
                         ) + int(n_fill.sum())
-                        return self._make_chunk(emg, missing=missing)
+                        ts = stamps_with_gaps(ts, missing, self.sfreq)
+                        return self._make_chunk(emg, missing=missing, timestamps=ts)
                 return self._make_chunk(emg, timestamps=ts)
             if time.monotonic() >= deadline:
                 raise StreamError(f"{self.describe()} stalled: no data for {timeout:g} s.")

@@ -19,7 +19,7 @@ from .._checks import check_positive, require
 from .._logging import logger
 from ..exceptions import StreamError
 from ..recording import Recording
-from .base import BaseStream, Chunk, gaps_from_timestamps, insert_missing
+from .base import BaseStream, Chunk, gaps_from_timestamps, insert_missing, stamps_with_gaps
 
 
 def _pylsl() -> ModuleType:
@@ -135,15 +135,8 @@ class LSLStream(BaseStream):
         if not at.size:
             return self._make_chunk(data, timestamps=stamps)
         filled, missing = insert_missing(data, at, n_fill)
-        ts = np.full(missing.size, np.nan)
-        ts[~missing] = stamps
-        idx = np.arange(missing.size)
-        ts[missing] = np.interp(idx[missing], idx[~missing], stamps)
-        if at[0] == 0 and previous is not None:  # a gap before the chunk's first sample
-            lead = np.flatnonzero(~missing)[0]
-            ts[:lead] = stamps[0] - (lead - np.arange(lead)) / self.sfreq
         self.stats.extra["gaps_from_timestamps"] = self.stats.extra.get("gaps_from_timestamps", 0) + int(at.size)
-        return self._make_chunk(filled, missing=missing, timestamps=ts)
+        return self._make_chunk(filled, missing=missing, timestamps=stamps_with_gaps(stamps, missing, self.sfreq))
 
     def _recover(self) -> None:
         """Called when nothing arrived within the timeout: reconnect or give up clearly.

@@ -8,7 +8,7 @@ import pytest
 from myovox import Recording, StreamError, ValidationError
 from myovox.io import biogap as bg
 from myovox.streams import open_stream
-from myovox.streams.base import gaps_from_timestamps, insert_missing
+from myovox.streams.base import gaps_from_timestamps, insert_missing, stamps_with_gaps
 from myovox.streams.biogap import BioGAPStream
 from myovox.streams.replay import ReplayStream, fill_lost_packets
 from myovox.testing.device import SimulatedBioGAP
@@ -38,6 +38,9 @@ def test_insert_missing_and_gaps_from_timestamps():
     assert at.tolist() == [0] and n.tolist() == [14]
     at, _ = gaps_from_timestamps(stamps, sfreq, tolerance_s=0.1)  # within the jitter tolerance
     assert at.size == 0
+    # stamps of a filled chunk: measured where kept, interpolated inside, one period apart before the first
+    ts = stamps_with_gaps(np.array([0.03, 0.05, 0.06]), np.array([1, 1, 0, 1, 0, 0], bool), sfreq)
+    np.testing.assert_allclose(ts, [0.01, 0.02, 0.03, 0.04, 0.05, 0.06])
 
 
 @pytest.fixture(scope="module")
