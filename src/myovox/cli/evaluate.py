@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..datasets import ADAPTERS
 from ..evaluation.protocols import PROTOCOL_NAMES
 from ..exceptions import ValidationError
 from ..models.classical import CLASSICAL_MODELS
@@ -65,7 +66,7 @@ def check_model_name(name: str) -> str:
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--kind", default=None, help="dataset adapter (silentwear, somach, mateus, longterm); auto-detected")
+    p.add_argument("--kind", default=None, help=f"dataset adapter ({', '.join(ADAPTERS)}); auto-detected")
     p.add_argument("--condition", default=None, help="only this condition (e.g. silent); default: each separately")
     p.add_argument("--subjects", nargs="+", default=None, metavar="S", help="only these subjects")
     p.add_argument("--seed", type=int, default=0, help="random seed (splits, rest down-sampling, models)")

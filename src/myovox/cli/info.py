@@ -9,9 +9,9 @@ from typing import Any
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", help="a recording file (.bio, .h5, .csv, .edf, .xdf, .npz) or a dataset folder")
-    p.add_argument(
-        "--kind", default=None, help="dataset adapter (silentwear, somach, mateus, longterm); auto-detected by default"
-    )
+    from ..datasets import ADAPTERS
+
+    p.add_argument("--kind", default=None, help=f"dataset adapter ({', '.join(ADAPTERS)}); auto-detected by default")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
