@@ -75,13 +75,7 @@ class ReplayStream(BaseStream):
         if isinstance(self.source, Recording):
             rec = self.source
         else:
-            from ..io import read_recording
-
-            path = Path(self.source)
-            if self.fill_lost and path.name.lower().endswith(".bio"):
-                rec = read_recording(path, fill_lost="nan")
-            else:
-                rec = read_recording(path)
+            rec = read_lossy(self.source, fill_lost=self.fill_lost)
         if self.fill_lost:
             rec, n_packets = fill_lost_packets(rec)
             self.stats.extra["packets_lost"] = n_packets
@@ -114,6 +108,17 @@ class ReplayStream(BaseStream):
 
     def _close(self) -> None:
         pass
+
+
+def read_lossy(path: str | Path, *, fill_lost: bool = True) -> Recording:
+    """Read a recording file; with ``fill_lost`` a ``.bio`` file's lost packets come back as NaN
+    samples in place (``read_bio(fill_lost="nan")``), other formats are read as they are."""
+    from ..io import read_recording
+
+    path = Path(path)
+    if fill_lost and path.name.lower().endswith(".bio"):
+        return read_recording(path, fill_lost="nan")
+    return read_recording(path)
 
 
 def fill_lost_packets(rec: Recording) -> tuple[Recording, int]:

@@ -190,10 +190,9 @@ class SimulatedBioGAP:
             return generate_recording(config=SynthConfig(n_repetitions=2), seed=self.seed)
         if isinstance(recording, Recording):
             return recording
-        from ..io import read_recording
+        from ..streams.replay import read_lossy
 
-        path = Path(recording)
-        return read_recording(path, fill_lost="nan") if path.name.lower().endswith(".bio") else read_recording(path)
+        return read_lossy(recording)  # a .bio file's lost packets stay lost (NaN, not served)
 
     @staticmethod
     def _packets_of(rec: Recording) -> tuple[np.ndarray, np.ndarray]:
