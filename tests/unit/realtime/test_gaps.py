@@ -25,7 +25,7 @@ def test_mains_period_samples():
 
 def _mains(n, sfreq=500.0, n_ch=2):
     t = np.arange(n) / sfreq
-    return 3000.0 + 300.0 * np.sin(2 * np.pi * 50.0 * t + np.arange(n_ch)[:, None]) + 0.0 * t
+    return 3000.0 + 300.0 * np.sin(2 * np.pi * 50.0 * t + np.arange(n_ch)[:, None])  # DC + mains
 
 
 @pytest.mark.parametrize("chunk", [7, 40, 1000])
@@ -108,3 +108,13 @@ def test_recognizer_validates_gap_options():
         Recognizer(Rest(), sfreq=500.0, window_s=0.4, n_channels=2, max_missing=1.0)
     r = Recognizer(Rest(), sfreq=500.0, window_s=0.4, n_channels=2, filter_design={"sfreq": 500.0, "notch": 60.0})
     assert r.mains_hz == 60.0 and r.fill_lag == 25
+
+
+def test_hold_fill_holds_each_channels_last_good_value_across_chunks():
+    r = Recognizer(Rest(), sfreq=500.0, window_s=0.4, n_channels=2, gap_fill="hold")
+    nan = np.nan
+    d, m = r._clean(np.array([[1.0, nan, nan, 4.0, nan], [nan, 2.0, nan, nan, 5.0]]), None)
+    np.testing.assert_array_equal(d, [[1, 1, 1, 4, 4], [0, 2, 2, 2, 5]])  # nothing good yet: 0
+    assert m.all() and r.stats["n_missing_samples"] == 5
+    d, m = r._clean(np.array([[nan, 7.0], [nan, nan]]), np.array([False, False]))
+    np.testing.assert_array_equal(d, [[4, 7], [5, 5]])  # carried over from the previous chunk
