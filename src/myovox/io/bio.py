@@ -932,9 +932,9 @@ def _fill_lost(
     n_ch, n_t = data.shape
     n_pk = -(-n_t // spp)  # written packets with at least one sample
     inner = [g for g in gaps if g.index < n_pk]
-    shift = np.zeros(n_pk, dtype=np.int64)
-    for g in inner:
-        shift[g.index :] += g.n_lost
+    shift = np.zeros(n_pk, dtype=np.int64)  # packets lost before each written packet
+    np.add.at(shift, [g.index for g in inner], [g.n_lost for g in inner])
+    shift = np.cumsum(shift)  # one pass, not one slice per gap (thousands of gaps on a long lossy file)
     new_pos = np.arange(n_pk) + shift  # position of each written packet once gaps are filled
     n_pk_new = n_pk + int(shift[-1]) if n_pk else 0
     n_new = n_t + (int(shift[-1]) * spp if n_pk else 0)
