@@ -608,11 +608,70 @@ def generate_recording(
     cfg = config if config is not None else SynthConfig()
     if not isinstance(cfg, SynthConfig):
         raise ValidationError(f"Invalid value for 'config': expected a SynthConfig, got {type(cfg).__name__}.")
-    subj = _subject_index(subject)
-    session = check_int("session", session, minimum=1)
-    batch = check_int("batch", batch, minimum=1)
-    check_option("condition", condition, CONDITIONS)
-    seed = check_int("seed", seed, minimum=0)
+    return _generate(
+        _subject_index(subject),
+        check_int("session", session, minimum=1),
+        check_int("batch", batch, minimum=1),
+        check_option("condition", condition, CONDITIONS),
+        cfg,
+        check_int("seed", seed, minimum=0),
+    )
+
+
+def generate_rest_recording(
+    duration_s: float = 600.0,
+    subject: int | str = 1,
+    session: int = 1,
+    condition: str = "vocalized",
+    *,
+    config: SynthConfig | None = None,
+    seed: int = 0,
+) -> Recording:
+    """Continuous rest without cues: the participant wears the band and does not speak.
+
+    The signal is that of :func:`generate_recording` for the same subject, session and
+    condition (same anatomy and band placement) with no words: tonic background activity, noise
+    and interference, and the configuration's non-speech events at their rates (swallows,
+    coughs, head turns; see :meth:`SynthConfig.preset`). Every sample is labelled rest (0), so
+    the events a recogniser fires on it are false activations
+    (:func:`myovox.evaluation.streaming.event_metrics` gives them per hour).
+
+    Parameters
+    ----------
+    duration_s : float
+        Length in seconds (rounded down to whole 4-sample packets).
+    subject, session, condition, seed
+        As :func:`generate_recording`.
+    config : SynthConfig | None
+        Signal parameters (default ``SynthConfig()``); its protocol fields are not used.
+
+    Returns
+    -------
+    Recording
+        As :func:`generate_recording` with ``batch`` 0, empty ``cue_onsets`` and meta
+        ``n_swallows``, ``n_coughs`` and ``n_head_turns``.
+    """
+    cfg = config if config is not None else SynthConfig()
+    if not isinstance(cfg, SynthConfig):
+        raise ValidationError(f"Invalid value for 'config': expected a SynthConfig, got {type(cfg).__name__}.")
+    check_positive("duration_s", duration_s)
+    if int(duration_s * cfg.sfreq) < SAMPLES_PER_PACKET:
+        raise ValidationError(f"Invalid value for 'duration_s': shorter than one packet, got {duration_s!r}.")
+    return _generate(
+        _subject_index(subject),
+        check_int("session", session, minimum=1),
+        0,
+        check_option("condition", condition, CONDITIONS),
+        cfg,
+        check_int("seed", seed, minimum=0),
+        rest_s=float(duration_s),
+    )
+
+
+def _generate(
+    subj: int, session: int, batch: int, condition: str, cfg: SynthConfig, seed: int, rest_s: float | None = None
+) -> Recording:
+    """:func:`generate_recording` (``rest_s`` None) or :func:`generate_rest_recording` (batch 0)."""
     cond_i = CONDITIONS.index(condition)
 
     anat = _anatomy(subj, cfg, seed)
@@ -623,9 +682,15 @@ def generate_recording(
     # the harder mechanisms draw from their own stream, so that the easy data stay as they were
     hrng = _rng(seed, 6, subj, session, batch, cond_i)
     fs, n_t, n_ch, n_m = cfg.sfreq, cfg.n_times, cfg.n_channels, cfg.n_muscles
+    duration_s = cfg.duration_s
 
     # ---- protocol and labels
     words, onsets = cue_schedule(cfg, rng)
+    if rest_s is not None:  # continuous rest: no cues, its own random streams
+        rng, hrng = _rng(seed, 8, subj, session, cond_i), _rng(seed, 9, subj, session, cond_i)
+        n_t = int(rest_s * fs) // SAMPLES_PER_PACKET * SAMPLES_PER_PACKET
+        duration_s = n_t / fs
+        words, onsets = words[:0], onsets[:0]
     labels = np.zeros(n_t, dtype=np.int64)
     spp = SAMPLES_PER_PACKET
     cue_len = int(round(cfg.cue_s * fs / spp)) * spp
@@ -643,8 +708,8 @@ def generate_recording(
         dur = dur * 1.1  # silent articulation is a little slower
     # trial-level and burst-level variability, vectorised over all bursts of all trials
     sel = [np.flatnonzero(b_word == w - 1) for w in words]
-    trial_of = np.concatenate([np.full(len(s), i) for i, s in enumerate(sel)])
-    burst = np.concatenate(sel)
+    trial_of = np.concatenate([np.zeros(0, np.int64)] + [np.full(len(s), i) for i, s in enumerate(sel)])
+    burst = np.concatenate([np.zeros(0, np.int64)] + sel)
     # silent articulation is less consistent from trial to trial (no auditory feedback)
     var = cfg.silent_variability if condition == "silent" else 1.0
     t_amp = np.exp(rng.normal(0, cfg.amplitude_jitter * 0.6 * var, n_tr))
@@ -673,11 +738,13 @@ def generate_recording(
         c_amps = cfg.coarticulation * amps[carry] * np.exp(hrng.normal(0, 0.3, nxt.size))
         _add_bursts(env, b_muscle[burst[carry]], c_centres, 0.5 * widths[carry], c_amps)
     # swallows during rest periods: brief activation of several muscles at once
-    n_sw = rng.poisson(cfg.swallow_rate_hz * cfg.duration_s)
+    n_sw = rng.poisson(cfg.swallow_rate_hz * duration_s)
+    n_events = {"n_swallows": 0, "n_coughs": 0, "n_head_turns": 0}
     if n_sw:
         sw_t = rng.uniform(0, n_t, n_sw)
         rest_ok = labels[sw_t.astype(int)] == 0
         sw_t = sw_t[rest_ok]
+        n_events["n_swallows"] = int(sw_t.size)
         for m in range(1, n_m):
             _add_bursts(
                 env, np.zeros(sw_t.size, int) + m, sw_t, np.full(sw_t.size, 0.12 * fs), rng.uniform(0.1, 0.4, sw_t.size)
@@ -685,8 +752,9 @@ def generate_recording(
     lateral = int(np.argmin(anat.centre[1:])) + 1, int(np.argmax(anat.centre[1:])) + 1
     motion: list[tuple[float, float, float]] = []  # (centre, width, amplitude) of head-turn artefacts
     if cfg.cough_rate_hz > 0:  # coughs: two strong broad activations of every muscle
-        c_t = hrng.uniform(0, n_t, hrng.poisson(cfg.cough_rate_hz * cfg.duration_s))
+        c_t = hrng.uniform(0, n_t, hrng.poisson(cfg.cough_rate_hz * duration_s))
         c_t = c_t[labels[c_t.astype(int)] == 0]
+        n_events["n_coughs"] = int(c_t.size)
         for m in range(n_m):
             for lag in (0.0, 0.35):
                 _add_bursts(
@@ -697,8 +765,9 @@ def generate_recording(
                     hrng.uniform(1.0, 2.0, c_t.size),
                 )
     if cfg.head_turn_rate_hz > 0:  # head turns: lateral neck muscle and a slow motion artefact
-        h_t = hrng.uniform(0, n_t, hrng.poisson(cfg.head_turn_rate_hz * cfg.duration_s))
+        h_t = hrng.uniform(0, n_t, hrng.poisson(cfg.head_turn_rate_hz * duration_s))
         h_t = h_t[labels[h_t.astype(int)] == 0]
+        n_events["n_head_turns"] = int(h_t.size)
         side = hrng.integers(0, 2, h_t.size)
         _add_bursts(env, np.array(lateral)[side], h_t, np.full(h_t.size, 0.3 * fs), hrng.uniform(0.8, 1.5, h_t.size))
         motion = [(float(t0), 0.4 * fs, float(a)) for t0, a in zip(h_t, hrng.uniform(-1, 1, h_t.size), strict=False)]
@@ -744,7 +813,7 @@ def generate_recording(
 
     # ---- packets: counter (uint8, random start), host timestamps, lost packets
     end = _file_time(subj, session, batch, condition, cfg)
-    start = end - _dt.timedelta(seconds=cfg.duration_s)
+    start = end - _dt.timedelta(seconds=duration_s)
     prng = _rng(seed, 4, subj, session, batch, cond_i)
     n_pk = n_t // spp
     counter = (prng.integers(0, 256) + np.arange(n_pk)) % 256
@@ -782,6 +851,8 @@ def generate_recording(
         "seed": seed,
         "electrode_shift": place.shift,
     }
+    if rest_s is not None:
+        meta.update(n_events)
     return Recording(data, fs, [f"Ch_{i}" for i in range(n_ch)], labels, cfg.label_names, meta)
 
 

@@ -135,3 +135,30 @@ def test_cli_synth_difficulty(tmp_path):
     np.testing.assert_array_equal(ref.to_numpy(), rec.data[0, ref.index[0] : ref.index[-1] + 1])
     assert not np.array_equal(easy.to_numpy(), ref.to_numpy())
     assert main(["synth", str(tmp_path / "x"), "--difficulty", "medium"]) == 2
+
+
+def test_rest_recording_is_continuous_rest_with_non_speech_events():
+    from myovox.testing.synth import generate_rest_recording
+
+    cfg = SynthConfig.preset("reference", cough_rate_hz=0.2, head_turn_rate_hz=0.2, swallow_rate_hz=0.2)
+    rec = generate_rest_recording(61.0, 2, 2, config=cfg, seed=3)
+    assert rec.n_times == 61 * 500 and rec.sfreq == 500.0 and rec.n_channels == 16
+    assert not np.any(rec.labels) and rec.meta["cue_onsets"] == [] and rec.meta["batch"] == 0
+    n = {k: rec.meta[k] for k in ("n_swallows", "n_coughs", "n_head_turns")}
+    assert all(v > 0 for v in n.values())  # 12 of each expected in 61 s
+    # same anatomy and placement as the cued batches of that session: same DC offsets
+    cued = generate_recording(2, 2, 1, "vocalized", config=cfg.replace(n_repetitions=1), seed=3)
+    np.testing.assert_allclose(np.median(rec.data, 1), np.median(cued.data, 1), rtol=0.05, atol=300)
+    # the events are the activity: without them the preprocessed rest is quieter
+    from myovox.preprocessing.pipeline import preprocess
+
+    quiet = generate_rest_recording(
+        61.0, 2, 2, config=cfg.replace(cough_rate_hz=0, head_turn_rate_hz=0, swallow_rate_hz=0), seed=3
+    )
+    assert quiet.meta["n_coughs"] == 0
+    peak = [float(np.abs(preprocess(r, filter="silentwear").data).max()) for r in (rec, quiet)]
+    assert peak[0] > 2 * peak[1]
+    with pytest.raises(ValidationError, match="duration_s"):
+        generate_rest_recording(0.001)
+    # reproducible
+    np.testing.assert_array_equal(generate_rest_recording(2.0, seed=1).data, generate_rest_recording(2.0, seed=1).data)
