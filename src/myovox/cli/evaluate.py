@@ -119,6 +119,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="S",
         help="fine_tune: hold out only these sessions (default: each in turn)",
     )
+    p.add_argument(
+        "--adapt",
+        choices=["none", "standardize", "bn"],
+        default=None,
+        help="inter_session, transfer: label-free adaptation to the unlabelled test session (standardize: "
+        "each session's channels by its own RMS, any model; bn: re-estimate SpeechNet's batch-norm statistics)",
+    )
+    p.add_argument(
+        "--adapt-by",
+        default=None,
+        metavar="KEY",
+        help="transfer: adapt to each value of this metadata key separately (e.g. day); default: the whole test",
+    )
     p.add_argument("--out", default=None, help="output folder (default myovox-results/PROTOCOL-MODEL)")
     p.add_argument("--jobs", type=positive_int, default=1, help="parallel processes over folds")
     add_force_argument(p, "an --out folder")
@@ -152,6 +165,14 @@ def run(args: argparse.Namespace) -> int:
         options.update(train=train, test=test)
     elif args.train or args.test:
         raise ValidationError(f"--train/--test apply to protocol 'transfer' only, not {protocol!r}.")
+    if args.adapt is not None:
+        if protocol not in ("inter_session", "transfer"):
+            raise ValidationError(f"--adapt applies to protocols 'inter_session' and 'transfer', not {protocol!r}.")
+        options["adapt"] = args.adapt
+    if args.adapt_by is not None:
+        if protocol != "transfer":
+            raise ValidationError(f"--adapt-by applies to protocol 'transfer' only, not {protocol!r}.")
+        options["adapt_by"] = args.adapt_by
     if protocol == "kfold":
         options["n_splits"] = args.folds
     if protocol == "fine_tune":

@@ -61,6 +61,11 @@ docdict: dict[str, str] = {
     Filter causally (as a live stream is filtered) instead of zero-phase.""",
     "valid_size": """valid_size : float
     Validation fraction of the training pool inside neural models (early stopping).""",
+    "adapt": """adapt : {"none", "standardize", "bn"}
+    Label-free adaptation to the new (test) session, from its unlabelled windows (transductive):
+    ``"standardize"`` divides every session's channels by that session's RMS, in training and
+    test alike (any model); ``"bn"`` re-estimates the network's batch-norm statistics on the
+    test session (SpeechNet). See :mod:`myovox.adaptation.label_free`.""",
     "verbose": """verbose : bool | str | int | None
     Log level for this call (None: the level of :func:`myovox.set_log_level`; True: INFO,
     False: WARNING, or a level name). At INFO or below, on a terminal, a progress bar runs over
@@ -327,6 +332,8 @@ class FoldTask:
     seed: Any
     overrides: Mapping[str, Any] | None
     row: dict = field(default_factory=dict)
+    adapt: str = "none"  # label-free adaptation to each test session (myovox.adaptation.ADAPT_METHODS)
+    adapt_by: str | None = "session"  # the metadata column that names a test session (None: the whole test)
 
 
 def fit_score(task: FoldTask) -> dict:
@@ -335,13 +342,17 @@ def fit_score(task: FoldTask) -> dict:
     Runs in workers: the fold's windows are cut here, so that a worker receives the unit's
     windows once (joblib memory-maps large arrays) and a serial run holds one fold's copy at a time.
     """
+    from ..adaptation import predict_adapted, standardize_sessions
+
     w = task.windows
     train, test = w.subset(task.train), w.subset(task.test)
+    if task.adapt == "standardize":  # each session by its own channel RMS, the test session's unlabelled
+        train, test = standardize_sessions(train, task.adapt_by), standardize_sessions(test, task.adapt_by)
     t0 = time.perf_counter()
     est = task.spec.build(train, task.seed, task.overrides)
     est.fit(train.X, train.y)
     fit_s = time.perf_counter() - t0
-    pred = est.predict(test.X)
+    pred = predict_adapted(est, test, task.adapt, task.adapt_by)
     out = dict(task.row)
     out.update(
         n_train=len(train),
@@ -392,6 +403,8 @@ def fold_tasks(
     overrides: Mapping | None,
     extra: Mapping | None = None,
     subject_from: str | None = None,
+    adapt: str = "none",
+    adapt_by: str | None = "session",
 ) -> list[FoldTask]:
     """Check each fold (windows on both sides, no leakage, classes present) and make its task."""
     name, subject, condition, _ = unit
@@ -416,7 +429,9 @@ def fold_tasks(
             "window_s": round(test.window_s, 6),
         }
         row.update(extra or {})
-        tasks.append(FoldTask(spec, w, np.asarray(f.train), np.asarray(f.test), labels, seed, overrides, row))
+        tasks.append(
+            FoldTask(spec, w, np.asarray(f.train), np.asarray(f.test), labels, seed, overrides, row, adapt, adapt_by)
+        )
     return tasks
 
 
@@ -544,12 +559,16 @@ def run_folds(
     window_sweep: Sequence[float] | None = None,
     subject_from: str | None = None,
     needs: Sequence[tuple[str, int]] = (),
+    adapt: str = "none",
+    adapt_by: str | None = "session",
 ) -> Result:
     """The engine: for each window length, each unit (subject x condition), each fold: fit, predict, score.
 
     ``splitter(unit_windows, rest_label)`` returns the unit's :class:`~.splits.Fold` list;
     ``needs`` are (metadata key, minimum distinct values per subject) the protocol requires;
-    ``subject_from`` names the metadata key whose held-out value names a row (cross-subject folds).
+    ``subject_from`` names the metadata key whose held-out value names a row (cross-subject folds);
+    ``adapt`` is the label-free adaptation to each test session (:data:`myovox.adaptation.ADAPT_METHODS`),
+    whose windows ``adapt_by`` groups (None: the fold's whole test set).
     """
     t0 = time.perf_counter()
     st = settings
@@ -573,7 +592,18 @@ def run_folds(
         for unit in _units(w, split_subjects, split_conditions):
             uw = w.subset(unit[3])
             folds = splitter(uw, rest)
-            tasks += fold_tasks(uw, unit, folds, spec, labels, st.random_state, overrides, subject_from=subject_from)
+            tasks += fold_tasks(
+                uw,
+                unit,
+                folds,
+                spec,
+                labels,
+                st.random_state,
+                overrides,
+                subject_from=subject_from,
+                adapt=adapt,
+                adapt_by=adapt_by,
+            )
         logger.info("%s: %d folds with %s at %s s windows", protocol, len(tasks), spec.name, f"{w.window_s:g}")
         wrows = run_parallel(fit_score, tasks, st.n_jobs, desc=f"{protocol} {w.window_s:g} s")
         rows += wrows

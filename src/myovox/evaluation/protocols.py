@@ -27,6 +27,7 @@ import numpy as np
 
 from .._checks import check_int, check_option
 from .._logging import logger, verbose
+from ..adaptation.label_free import ADAPT_METHODS
 from ..exceptions import ValidationError
 from ..windows import Windows, downsample_rest_indices
 from . import splits as _splits
@@ -118,6 +119,7 @@ def inter_session(
     causal: bool = False,
     valid_size: float = 0.2,
     window_sweep: Sequence[float] | None = None,
+    adapt: str = "none",
     verbose: Any = None,
 ) -> Result:
     """Leave-one-session-out per subject (train on the other sessions, test on a whole session).
@@ -126,6 +128,7 @@ def inter_session(
     ----------
     %(common)s
     %(valid_size)s
+    %(adapt)s
     window_sweep : sequence of float | None
         Run the protocol at each of these window lengths (e.g. 0.4 to 1.4 s; a Dataset is
         needed); ``Result.sweep`` holds one row per length and the headline is the first length.
@@ -135,6 +138,7 @@ def inter_session(
     %(returns)s
     """
     sweep = check_window_sweep(window_sweep)
+    check_option("adapt", adapt, ADAPT_METHODS)
     if sweep is not None and window_s is not None:
         raise ValidationError("Pass either window_s (one length) or window_sweep (several), not both.")
     st = RunSettings(
@@ -150,9 +154,11 @@ def inter_session(
         split,
         st,
         overrides={"valid_size": valid_size},
-        params={"valid_size": valid_size},
+        params={"valid_size": valid_size, "adapt": adapt},
         window_sweep=sweep,
         needs=(("session", 2),),
+        adapt=adapt,
+        adapt_by="session",
     )
 
 
@@ -301,6 +307,8 @@ def transfer(
     preprocess: bool = True,
     causal: bool = False,
     valid_size: float = 0.2,
+    adapt: str = "none",
+    adapt_by: str | None = None,
     verbose: Any = None,
 ) -> Result:
     """Train on the windows matching ``train``, test on those matching ``test``, per subject.
@@ -322,10 +330,15 @@ def transfer(
     %(preprocess)s
     %(causal)s
     %(valid_size)s
+    %(adapt)s
+    adapt_by : str | None
+        Metadata column whose values are adapted to separately (e.g. ``"day"`` when ``test``
+        spans several days); None: the test selection as a whole.
     %(verbose)s
 
     %(returns)s
     """
+    check_option("adapt", adapt, ADAPT_METHODS)
     if not isinstance(train, Mapping) or not isinstance(test, Mapping) or not train or not test:
         raise ValidationError(
             "transfer needs train= and test= selections, e.g. train={'condition': 'vocalized'}, "
@@ -347,8 +360,10 @@ def transfer(
         split_subjects="subject" not in keys,
         split_conditions="condition" not in keys,
         overrides={"valid_size": valid_size},
-        params={"train": dict(train), "test": dict(test), "valid_size": valid_size},
+        params={"train": dict(train), "test": dict(test), "valid_size": valid_size, "adapt": adapt},
         subject_from="subject" if "subject" in keys else None,
+        adapt=adapt,
+        adapt_by=adapt_by,
     )
 
 
