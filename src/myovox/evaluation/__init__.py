@@ -3,7 +3,17 @@
 Importing this package is light (numpy only); scikit-learn, joblib and matplotlib load when used.
 """
 
-from .metrics import accuracy, balanced_accuracy, confusion_matrix, itr_wolpaw, macro_f1, summarize
+from .metrics import (
+    accuracy,
+    active_error,
+    balanced_accuracy,
+    confusion_matrix,
+    instability,
+    itr_wolpaw,
+    macro_f1,
+    rejection_rate,
+    summarize,
+)
 from .protocols import (
     PROTOCOL_NAMES,
     PROTOCOLS,
@@ -36,11 +46,13 @@ __all__ = [
     "LeakageError",
     "Result",
     "accuracy",
+    "active_error",
     "balanced_accuracy",
     "check_no_leakage",
     "confusion_matrix",
     "fine_tune",
     "global_protocol",
+    "instability",
     "inter_session",
     "itr_wolpaw",
     "kfold",
@@ -50,6 +62,7 @@ __all__ = [
     "leave_one_session_out",
     "macro_f1",
     "progressive_batches",
+    "rejection_rate",
     "run_protocol",
     "stratified_kfold",
     "summarize",

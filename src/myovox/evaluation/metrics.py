@@ -116,6 +116,36 @@ def summarize(per_subject_means: Mapping[str, float] | Sequence[float], ddof: in
     return float(np.mean(arr)), std
 
 
+def active_error(y_true: ArrayLike, y_pred: ArrayLike, rest_label: Any = 0) -> float:
+    """Share of the *active* decisions (not ``rest_label``) that are wrong.
+
+    The myoelectric-control field's active error: a decision of rest does nothing to the device,
+    so only the commands issued count (a wrong command is worse than none). ``nan`` when every
+    decision is rest.
+    """
+    true, pred = _check_pair(y_true, y_pred)
+    active = pred != rest_label
+    return float(np.mean(true[active] != pred[active])) if active.any() else float("nan")
+
+
+def instability(y_pred: ArrayLike) -> float:
+    """Share of consecutive decisions that differ (0: constant output; 1: a change at every step).
+
+    For a stream of decisions in time order (a live recogniser's windows); ``nan`` for fewer than
+    two decisions.
+    """
+    pred = np.asarray(y_pred).ravel()
+    return float(np.mean(pred[1:] != pred[:-1])) if pred.size > 1 else float("nan")
+
+
+def rejection_rate(y_pred: ArrayLike, rejected: Any = -1) -> float:
+    """Share of decisions withheld (``rejected``: the label a rejecting classifier outputs)."""
+    pred = np.asarray(y_pred).ravel()
+    if pred.size == 0:
+        raise ValidationError("Cannot score an empty set of predictions (y_pred is empty).")
+    return float(np.mean(pred == rejected))
+
+
 def classification_scores(
     y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[int], window_s: float
 ) -> dict[str, Any]:
@@ -133,10 +163,13 @@ def classification_scores(
 
 __all__ = [
     "accuracy",
+    "active_error",
     "balanced_accuracy",
     "classification_scores",
     "confusion_matrix",
+    "instability",
     "itr_wolpaw",
     "macro_f1",
+    "rejection_rate",
     "summarize",
 ]

@@ -4,6 +4,11 @@ A cue is a run of non-rest labels ``[onset, offset)``. An event *matches* a cue 
 ``t_end`` falls in ``[onset, offset + tolerance_s)`` and the cue has no match yet; it is
 *correct* when the labels agree. Events outside every cue's tolerance interval are false
 activations; divided by the rest-only duration they give false activations per hour.
+
+With ``transient_s > 0``, a wrong event within ``transient_s`` of a cue's onset that is followed
+by a correct event for the same cue is an *onset transient* (the brief wrong window a recogniser
+may emit while a command starts): it is counted in ``n_transients`` and neither as a match, an
+error nor an event of the precision. With ``transient_s = 0`` (default) it is an error.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ def event_metrics(
     sfreq: float | None = None,
     rest_label: int = 0,
     tolerance_s: float = 1.0,
+    transient_s: float = 0.0,
 ) -> dict[str, Any]:
     """Precision, recall, false activations per hour and detection latency of command events.
 
@@ -46,6 +52,17 @@ def event_metrics(
         Gives ``labels`` and ``sfreq`` (or pass them explicitly).
     tolerance_s : float
         How long after a cue's end an event still counts for it.
+    transient_s : float
+        Onset-transient tolerance in seconds (see the module docstring); 0 counts every wrong
+        event as an error.
+
+    Returns
+    -------
+    dict
+        Counts (``n_cues``, ``n_events``, ``n_correct``, ``n_wrong_or_repeated``,
+        ``n_false_activations``, ``n_transients``), ``precision``, ``recall``,
+        ``false_activations_per_hour``, ``rest_hours``, latencies from cue onset and ``per_class``:
+        label -> ``n_cues``, ``n_events``, ``n_correct``, ``precision``, ``recall``.
     """
     if recording is not None:
         labels, sfreq = recording.labels, recording.sfreq
@@ -59,15 +76,24 @@ def event_metrics(
         )
         for e in events
     ]
+    evs.sort()
     matched = [False] * len(cues)
-    n_correct = n_wrong = n_false = 0
+    n_correct = n_wrong = n_false = n_transient = 0
     latencies: list[float] = []
-    for t, lab in sorted(evs):
+    correct_by: dict[int, int] = {}
+    events_by: dict[int, int] = {}
+    for k, (t, lab) in enumerate(evs):
         hit = None
         for i, (on, off, _) in enumerate(cues):
             if on <= t < off + tolerance_s and not matched[i]:
                 hit = i
                 break
+        if hit is not None and cues[hit][2] != lab and t - cues[hit][0] < transient_s:
+            on, off, want = cues[hit]
+            if any(lab2 == want and t2 < off + tolerance_s for t2, lab2 in evs[k + 1 :]):
+                n_transient += 1  # a brief wrong event at the onset, the right command follows
+                continue
+        events_by[lab] = events_by.get(lab, 0) + 1
         if hit is None:
             inside_any = any(on <= t < off + tolerance_s for on, off, _ in cues)
             if inside_any:
@@ -78,19 +104,36 @@ def event_metrics(
         matched[hit] = True
         if cues[hit][2] == lab:
             n_correct += 1
+            correct_by[lab] = correct_by.get(lab, 0) + 1
             latencies.append(t - cues[hit][0])
         else:
             n_wrong += 1
     duration = len(labels) / sfreq
     cue_time = sum(min(off + tolerance_s, duration) - on for on, off, _ in cues)
     rest_h = max(duration - cue_time, 0.0) / 3600.0
-    n_events = len(evs)
+    n_events = len(evs) - n_transient
+    cues_by: dict[int, int] = {}
+    for _, _, lab in cues:
+        cues_by[lab] = cues_by.get(lab, 0) + 1
+    per_class = {
+        lab: {
+            "n_cues": cues_by.get(lab, 0),
+            "n_events": events_by.get(lab, 0),
+            "n_correct": correct_by.get(lab, 0),
+            "precision": correct_by.get(lab, 0) / events_by[lab] if events_by.get(lab) else float("nan"),
+            "recall": correct_by.get(lab, 0) / cues_by[lab] if cues_by.get(lab) else float("nan"),
+        }
+        for lab in sorted(set(cues_by) | set(events_by))
+    }
     return {
         "n_cues": len(cues),
         "n_events": n_events,
         "n_correct": n_correct,
         "n_wrong_or_repeated": n_wrong,
         "n_false_activations": n_false,
+        "n_transients": n_transient,
+        "transient_s": float(transient_s),
+        "per_class": per_class,
         "precision": n_correct / n_events if n_events else float("nan"),
         "recall": n_correct / len(cues) if cues else float("nan"),
         "false_activations_per_hour": n_false / rest_h if rest_h > 0 else float("nan"),
@@ -106,6 +149,7 @@ def summarize_events(per_recording: Sequence[dict[str, Any]]) -> dict[str, Any]:
         k: sum(r[k] for r in per_recording)
         for k in ("n_cues", "n_events", "n_correct", "n_wrong_or_repeated", "n_false_activations", "rest_hours")
     }
+    tot["n_transients"] = sum(r.get("n_transients", 0) for r in per_recording)
     tot["precision"] = tot["n_correct"] / tot["n_events"] if tot["n_events"] else float("nan")
     tot["recall"] = tot["n_correct"] / tot["n_cues"] if tot["n_cues"] else float("nan")
     tot["false_activations_per_hour"] = (
