@@ -1,8 +1,8 @@
 """Run an evaluation protocol on a dataset and write results.json, folds.csv and a report.
 
 Protocols: global (leave-one-batch-out), inter_session (leave-one-session-out; several --window
-values give a window sweep), train_from_scratch, fine_tune, kfold, leave_one_out (--by KEY),
-transfer (--train KEY=VALUE --test KEY=VALUE).
+values give a window sweep; --adapt for label-free adaptation), train_from_scratch, fine_tune,
+fewshot (--k 1 2 5), kfold, leave_one_out (--by KEY), transfer (--train KEY=VALUE --test KEY=VALUE).
 """
 
 from __future__ import annotations
@@ -105,19 +105,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="S",
         help="window length(s) in seconds (several: window sweep, inter_session only)",
     )
-    p.add_argument("--by", default=None, help="leave_one_out: metadata key (session, batch, day, phase, subject...)")
+    p.add_argument(
+        "--by",
+        default=None,
+        help="leave_one_out: metadata key (session, batch, day, phase, subject...); fewshot: the session key "
+        "(default session)",
+    )
     p.add_argument("--train", action="append", default=None, metavar="KEY=VALUE", help="transfer: training selection")
     p.add_argument("--test", action="append", default=None, metavar="KEY=VALUE", help="transfer: test selection")
     p.add_argument("--folds", type=positive_int, default=5, help="kfold: number of folds")
     p.add_argument("--epochs", type=positive_int, default=None, help="training epochs of neural models")
-    p.add_argument("--strategy", default="all", help="fine_tune: all | head | bn (default all)")
-    p.add_argument("--ft-epochs", type=positive_int, default=50, help="fine_tune: fine-tuning epochs")
+    p.add_argument("--strategy", default="all", help="fine_tune, fewshot: all | head | bn (default all)")
+    p.add_argument("--ft-epochs", type=positive_int, default=50, help="fine_tune, fewshot: fine-tuning epochs")
+    p.add_argument(
+        "--k",
+        type=positive_int,
+        nargs="+",
+        default=None,
+        metavar="K",
+        help="fewshot: labelled windows per class of the new session (default 1 2 5)",
+    )
+    p.add_argument("--repeats", type=positive_int, default=1, help="fewshot: random draws of the k windows")
     p.add_argument(
         "--test-sessions",
         nargs="+",
         default=None,
         metavar="S",
-        help="fine_tune: hold out only these sessions (default: each in turn)",
+        help="fine_tune, fewshot: hold out only these sessions (default: each in turn)",
     )
     p.add_argument(
         "--adapt",
@@ -156,8 +170,14 @@ def run(args: argparse.Namespace) -> int:
         if not args.by:
             raise ValidationError("Protocol 'leave_one_out' needs --by KEY (e.g. --by session).")
         options["by"] = args.by
+    elif protocol == "fewshot":
+        options.update(k=args.k or [1, 2, 5], repeats=args.repeats)
+        if args.by:
+            options["by"] = args.by
     elif args.by:
-        raise ValidationError(f"--by applies to protocol 'leave_one_out' only, not {protocol!r}.")
+        raise ValidationError(f"--by applies to protocols 'leave_one_out' and 'fewshot' only, not {protocol!r}.")
+    if protocol != "fewshot" and (args.k or args.repeats != 1):
+        raise ValidationError(f"--k/--repeats apply to protocol 'fewshot' only, not {protocol!r}.")
     if protocol == "transfer":
         train, test = parse_key_values(args.train, "--train"), parse_key_values(args.test, "--test")
         if not train or not test:
@@ -175,10 +195,10 @@ def run(args: argparse.Namespace) -> int:
         options["adapt_by"] = args.adapt_by
     if protocol == "kfold":
         options["n_splits"] = args.folds
-    if protocol == "fine_tune":
+    if protocol in ("fine_tune", "fewshot"):
         options.update(strategy=args.strategy, ft_epochs=args.ft_epochs, test_sessions=args.test_sessions)
     elif args.test_sessions:
-        raise ValidationError(f"--test-sessions applies to protocol 'fine_tune' only, not {protocol!r}.")
+        raise ValidationError(f"--test-sessions applies to protocols 'fine_tune' and 'fewshot' only, not {protocol!r}.")
     model_params: dict[str, Any] = parse_key_values(args.param, "--param", lists=False)
     if args.epochs is not None:
         if model in CLASSICAL_MODELS:  # no training epochs

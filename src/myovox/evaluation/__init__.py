@@ -17,6 +17,7 @@ from .metrics import (
 from .protocols import (
     PROTOCOL_NAMES,
     PROTOCOLS,
+    fewshot,
     fine_tune,
     global_protocol,
     inter_session,
@@ -50,6 +51,7 @@ __all__ = [
     "balanced_accuracy",
     "check_no_leakage",
     "confusion_matrix",
+    "fewshot",
     "fine_tune",
     "global_protocol",
     "instability",

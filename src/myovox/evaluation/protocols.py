@@ -47,11 +47,21 @@ from .engine import (
     run_folds,
     run_parallel,
 )
+from .fewshot import fewshot
 from .metrics import balanced_accuracy, classification_scores
 from .results import Result
 
 #: canonical protocol names, in the order the documentation lists them
-PROTOCOL_NAMES = ("global", "inter_session", "train_from_scratch", "fine_tune", "kfold", "leave_one_out", "transfer")
+PROTOCOL_NAMES = (
+    "global",
+    "inter_session",
+    "train_from_scratch",
+    "fine_tune",
+    "fewshot",
+    "kfold",
+    "leave_one_out",
+    "transfer",
+)
 
 
 # ============================================================================ the protocols
@@ -679,6 +689,7 @@ PROTOCOLS: dict[str, Callable[..., Result]] = {
     "inter_session": inter_session,
     "train_from_scratch": train_from_scratch,
     "fine_tune": fine_tune,
+    "fewshot": fewshot,
     "kfold": kfold,
     "leave_one_out": leave_one_out,
     "transfer": transfer,
@@ -690,6 +701,8 @@ _ALIASES = {
     "train-from-scratch": "train_from_scratch",
     "finetune": "fine_tune",
     "fine-tune": "fine_tune",
+    "few-shot": "fewshot",
+    "few_shot": "fewshot",
     "k-fold": "kfold",
     "cv": "kfold",
     "loo": "leave_one_out",

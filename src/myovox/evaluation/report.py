@@ -69,7 +69,27 @@ def _plots(result: Result, out: Path) -> dict[str, Path]:
         paths["confusion.png"] = out / "confusion.png"
         fig.savefig(paths["confusion.png"], dpi=110)
         plt.close(fig)
-    if result.curves:
+    if result.curves and result.protocol == "fewshot":
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ks = [c["k"] for c in result.curves]
+        for key, label, style in (
+            ("adapted", "adapted", "o-"),
+            ("no_adaptation", "no adaptation", "s--"),
+            ("scratch", "from scratch", "^:"),
+        ):
+            ax.plot(ks, [100 * c[key] for c in result.curves], style, label=label)
+        ax.set_xscale("log")
+        ax.set_xticks(ks, [str(k) for k in ks])
+        ax.set_xlabel("labelled windows per class of the new session (k)")
+        ax.set_ylabel("balanced accuracy (%)")
+        ax.set_title(f"{result.model}: few-shot adaptation to a new session")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        paths["fewshot_curve.png"] = out / "fewshot_curve.png"
+        fig.savefig(paths["fewshot_curve.png"], dpi=110)
+        plt.close(fig)
+    elif result.curves:
         idx = sorted({c["batch_index"] for c in result.curves})
         fig, ax = plt.subplots(figsize=(6, 4))
         retrained = any("retrain" in n for n in result.notes)
@@ -160,7 +180,19 @@ def write_report(result: Result, out_dir: str | Path, *, plots: bool = True) -> 
             f"| {r['window_s']:g} | {_pct(r['mean'])} | {_pct(r['std'])} | {r['itr_mean']:.1f} |" for r in result.sweep
         ]
         lines += ["", "![window sweep](window_sweep.png)" if "window_sweep.png" in paths else "", ""]
-    if result.curves:
+    if result.curves and result.protocol == "fewshot":
+        lines += [
+            "## Few-shot adaptation to a new session",
+            "",
+            "| k per class | adapted (%) | no adaptation (%) | from scratch (%) | runs |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {c['k']} | {_pct(c['adapted'])} | {_pct(c['no_adaptation'])} | {_pct(c['scratch'])} | {c['n']} |"
+            for c in result.curves
+        ]
+        lines += ["", "![few-shot curve](fewshot_curve.png)" if "fewshot_curve.png" in paths else "", ""]
+    elif result.curves:
         lines += [
             "## Adapting to a new session",
             "",

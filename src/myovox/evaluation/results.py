@@ -146,7 +146,13 @@ class Result:
                 f"  window {row['window_s']:g} s: {pct(row['mean'])} ± {pct(row['std'])} %, "
                 f"ITR {row['itr_mean']:.1f} bit/min"
             )
-        if self.curves:
+        if self.curves and self.protocol == "fewshot":
+            for c in self.curves:
+                lines.append(
+                    f"  k={c['k']} per class: adapted {pct(c['adapted'])}, no adaptation {pct(c['no_adaptation'])}, "
+                    f"scratch {pct(c['scratch'])} %"
+                )
+        elif self.curves:
             by_batch: dict[Any, list[dict]] = {}
             for c in self.curves:
                 by_batch.setdefault(c["batch_index"], []).append(c)
