@@ -33,6 +33,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="train for `myovox stream`: causal filtering, and windows also 0.2 s before and 0.2/0.4 s "
         "after each onset (live windows slide past the cues)",
     )
+    p.add_argument(
+        "--augment",
+        default=None,
+        metavar="KINDS",
+        help="add augmented copies of the training windows, any of shift,gain,time,noise (comma-separated): "
+        "electrode shift along the band, contact gains, timing, noise",
+    )
+    p.add_argument(
+        "--augment-copies",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="augmented copies per training window (default 1)",
+    )
     add_force_argument(p, "a model folder")
     p.add_argument(
         "--param",
@@ -87,12 +101,14 @@ def run(args: argparse.Namespace) -> int:
             raise ValidationError(f"--epochs does not apply to model {model_name!r} (no training epochs).")
         params["n_epochs"] = args.epochs
     from .._outputs import check_output_folder
+    from ..adaptation.augment import augment_windows, parse_augment
     from ..models.card import card_from_training
     from ..models.io import save_model
     from ..models.registry import make_model
     from ..preprocessing.pipeline import dataset_windows
     from ..windows import LIVE_OFFSETS_S, downsample_rest
 
+    augment = parse_augment(args.augment)
     out = Path(args.out)
     check_output_folder(out, force=args.force, what="model folder")  # before hours of training
     causal = args.causal or args.live
@@ -102,6 +118,9 @@ def run(args: argparse.Namespace) -> int:
     check_windows(windows, "training")
     rest = ds.info.get("rest_label", 0)
     train = downsample_rest(windows, rest_label=rest, random_state=args.seed)
+    n_original, classes = len(train), train.class_counts()
+    if augment:
+        train = augment_windows(train, augment, n_copies=args.augment_copies, random_state=args.seed)
     model = make_model(
         model_name,
         sfreq=windows.sfreq,
@@ -118,12 +137,18 @@ def run(args: argparse.Namespace) -> int:
         rest_label=rest,
         training={
             "condition": args.condition,
-            "n_windows": len(train),
-            "classes": train.class_counts(),
+            "n_windows": n_original,
+            "classes": classes,
             "onset_offsets_s": list(offsets),
+            "augment": list(augment),
+            "augment_copies": args.augment_copies if augment else 0,
         },
     )
     save_model(model, out, card, force=args.force)
+    if augment:
+        print(
+            f"Augmented the {n_original} training windows with {args.augment_copies} cop(ies) ({', '.join(augment)})."
+        )
     print(
         f"Trained {model_name} on {len(train)} windows ({windows.window_s:g} s, {windows.n_channels} channels, "
         f"{len(train.classes)} classes) of {ds.name!r}."
