@@ -61,7 +61,8 @@ def _time(X: np.ndarray, rng: np.random.Generator, max_samples: int) -> np.ndarr
     if max_samples < 1:
         return X
     out = np.empty_like(X)
-    for i, s in enumerate(rng.integers(-max_samples, max_samples + 1, X.shape[0])):
+    shifts = rng.integers(-max_samples, max_samples + 1, X.shape[0]).tolist()
+    for i, s in enumerate(shifts):
         out[i] = np.roll(X[i], int(s), axis=-1)
     return out
 
