@@ -61,7 +61,7 @@ def _time(X: np.ndarray, rng: np.random.Generator, max_samples: int) -> np.ndarr
     if max_samples < 1:
         return X
     out = np.empty_like(X)
-    shifts: np.ndarray = rng.integers(-max_samples, max_samples + 1, size=X.shape[0])
+    shifts = np.asarray(rng.integers(-max_samples, max_samples + 1, size=X.shape[0]))
     for i in range(X.shape[0]):
         out[i] = np.roll(X[i], int(shifts[i]), axis=-1)
     return out
