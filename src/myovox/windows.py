@@ -354,34 +354,61 @@ def _trial_label(r: Any, n: int, rest_label: int) -> int:
     return int(vals[np.argmax(counts)])
 
 
-def trial_windows(recordings: Any, window_s: float, *, rest_label: int = 0) -> Windows:
+#: What :func:`trial_windows` does with trials shorter than the window.
+SHORT_TRIALS = ("drop", "pad")
+
+
+def _pad_trial(r: Any, n: int) -> Any:
+    """``r`` extended to ``n`` samples with each channel's mean (its last label continues)."""
+    extra = n - r.n_times
+    data = np.asarray(r.data)
+    fill = np.nanmean(data, axis=1, keepdims=True) if r.n_times else np.zeros((r.n_channels, 1), data.dtype)
+    padded = np.concatenate([data, np.repeat(fill.astype(data.dtype), extra, axis=1)], axis=1)
+    labels = None if r.labels is None else np.concatenate([r.labels, np.repeat(r.labels[-1:], extra)])
+    return r.copy(data=padded, labels=labels)
+
+
+def trial_windows(recordings: Any, window_s: float, *, rest_label: int = 0, short: str = "drop") -> Windows:
     """One window per recording, from its first sample (for datasets whose recordings are trials).
 
     The label is ``meta["label"]`` when it is an integer; otherwise the recording's single non-rest
     label, ``rest_label`` when all samples are rest, or the majority label of the window when a trial
     holds several classes. Trials shorter than ``N = round(sfreq * window_s)`` samples are dropped
-    with a :class:`~myovox.exceptions.DataLossWarning`.
+    (``short="drop"``) or padded to ``N`` with each channel's mean (``short="pad"``); either way a
+    warning counts them (:class:`~myovox.exceptions.DataLossWarning` /
+    :class:`~myovox.exceptions.DataQualityWarning`) and ``meta["padded"]`` holds the padded samples
+    of each window.
     """
     import warnings
 
-    from .exceptions import DataLossWarning
+    from ._checks import check_option
+    from .exceptions import DataLossWarning, DataQualityWarning
 
-    recs = _as_recordings(recordings)
+    check_option("short", short, SHORT_TRIALS)
+    recs = list(_as_recordings(recordings))  # a copy: padded trials replace their recordings here only
     n = _n_samples(window_s, recs[0].sfreq)
-    picks, short = [], []
+    picks, short_src, padded = [], [], []
     for i, r in enumerate(recs):
         if r.n_times < n:
-            short.append(r.source)
-            continue
-        picks.append((i, 0, n, _trial_label(r, n, rest_label)))
-    if short:
+            short_src.append(r.source)
+            if short == "drop" or r.n_times == 0:
+                continue
+            padded.append(n - r.n_times)
+            recs[i] = _pad_trial(r, n)
+        else:
+            padded.append(0)
+        picks.append((i, 0, n, _trial_label(recs[i], n, rest_label)))
+    if short_src:
+        what = "were dropped" if short == "drop" else "were padded with each channel's mean"
         msg = (
-            f"trial_windows: {len(short)} of {len(recs)} trials are shorter than {n} samples "
-            f"({n / recs[0].sfreq:g} s) and were dropped (first: {short[0]})."
+            f"trial_windows: {len(short_src)} of {len(recs)} trials are shorter than {n} samples "
+            f"({n / recs[0].sfreq:g} s) and {what} (first: {short_src[0]})."
         )
         logger.warning(msg)
-        warnings.warn(msg, DataLossWarning, stacklevel=2)
-    return _stack(recs, picks, n, _label_names(recs))
+        warnings.warn(msg, DataLossWarning if short == "drop" else DataQualityWarning, stacklevel=2)
+    w = _stack(recs, picks, n, _label_names(recs))
+    w.meta["padded"] = np.asarray(padded, dtype=np.int64)
+    return w
 
 
 def sliding_windows(recording: Any, window_s: float, step_s: float, *, label: str = "last") -> Windows:
@@ -438,11 +465,14 @@ def sliding_windows(recording: Any, window_s: float, step_s: float, *, label: st
 LIVE_OFFSETS_S = (-0.2, 0.0, 0.2, 0.4)
 
 
-def make_windows(dataset: Any, window_s: float | None = None, *, offsets_s: Sequence[float] = (0.0,)) -> Windows:
+def make_windows(
+    dataset: Any, window_s: float | None = None, *, offsets_s: Sequence[float] = (0.0,), short: str | None = None
+) -> Windows:
     """Cut a Dataset's windows by its ``window_mode`` ("event" or "trial"), default ``dataset.window_s``.
 
     ``offsets_s`` (event mode only) adds windows shifted from each onset, e.g. :data:`LIVE_OFFSETS_S`
-    to train a model for live recognition.
+    to train a model for live recognition. ``short`` (trial mode): what to do with trials shorter
+    than the window (:data:`SHORT_TRIALS`; None: ``dataset.info["short_trials"]``, else ``"drop"``).
     """
     from ._checks import check_option
 
@@ -452,7 +482,10 @@ def make_windows(dataset: Any, window_s: float | None = None, *, offsets_s: Sequ
         return event_windows(dataset, w, offsets_s=offsets_s)
     if tuple(offsets_s) != (0.0,):
         raise ValidationError("Onset offsets apply to event windows only (this dataset has one trial per recording).")
-    return trial_windows(dataset, w)
+    if short is None:
+        info = getattr(dataset, "info", None)
+        short = info.get("short_trials", "drop") if isinstance(info, dict) else "drop"
+    return trial_windows(dataset, w, short=short)
 
 
 def downsample_rest_indices(

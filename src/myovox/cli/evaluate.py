@@ -70,20 +70,55 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--condition", default=None, help="only this condition (e.g. silent); default: each separately")
     p.add_argument("--subjects", nargs="+", default=None, metavar="S", help="only these subjects")
     p.add_argument("--seed", type=int, default=0, help="random seed (splits, rest down-sampling, models)")
+    p.add_argument(
+        "--resample",
+        type=positive_float,
+        default=None,
+        metavar="HZ",
+        help="resample every recording to this rate (polyphase) before filtering",
+    )
+    p.add_argument(
+        "--short-trials",
+        choices=["drop", "pad"],
+        default=None,
+        help="one-trial-per-file data: drop trials shorter than the window (default) or pad them "
+        "with each channel's mean; either way they are counted",
+    )
 
 
-def load(path: str, kind: str | None, *, raw_signal: bool = False):
-    """Load a dataset; ``raw_signal`` asks for unfiltered data (for causal filtering)."""
+def load(
+    path: str,
+    kind: str | None,
+    *,
+    raw_signal: bool = False,
+    resample: float | None = None,
+    short_trials: str | None = None,
+):
+    """Load a dataset; ``raw_signal`` asks for unfiltered data (for causal filtering); ``resample``
+    and ``short_trials`` set the conditioning of its windows (``Dataset.info``)."""
     from ..datasets import load_dataset
 
     if not Path(path).exists():
         raise ValidationError(f"Dataset path {path} does not exist.")
-    return load_dataset(path, kind=kind, raw_signal=raw_signal)
+    ds = load_dataset(path, kind=kind, raw_signal=raw_signal or resample is not None)
+    if resample is not None:
+        ds.info["resample"] = float(resample)
+    if short_trials is not None:
+        ds.info["short_trials"] = short_trials
+    return ds
 
 
-def load_for_model(path: str, kind: str | None, card: Any):
-    """Load a dataset as a model with ``card`` needs it (raw signals for a causally filtered model)."""
-    return load(path, kind, raw_signal=bool(card.causal))
+def load_for_model(path: str, kind: str | None, card: Any, *, short_trials: str | None = None):
+    """Load a dataset as a model with ``card`` needs it: raw signals for a causally filtered model,
+    resampled to the model's rate when the data have another one."""
+    ds = load(path, kind, raw_signal=bool(card.causal), short_trials=short_trials)
+    rates = {float(r.sfreq) for r in ds.recordings}
+    if rates != {float(card.sfreq)}:
+        from .._logging import logger
+
+        logger.warning("resampling %s (%s Hz) to the model's %g Hz", path, sorted(rates), card.sfreq)
+        ds = load(path, kind, raw_signal=True, resample=float(card.sfreq), short_trials=short_trials)
+    return ds
 
 
 def print_table(rows: list[tuple[str, ...]]) -> None:
@@ -219,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else Path("myovox-results") / f"{protocol}-{model}"
     check_output_folder(out, force=args.force, what="results folder")  # before any training
-    dataset = load(args.dataset, args.kind)
+    dataset = load(args.dataset, args.kind, resample=args.resample, short_trials=args.short_trials)
     result = run_protocol(
         protocol,
         dataset,

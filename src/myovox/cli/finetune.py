@@ -47,7 +47,13 @@ def run(args: argparse.Namespace) -> int:
             f"{type(model).__name__} cannot be fine-tuned; retrain it with `myovox train` on old + "
             "new data, or use a neural model (speechnet)."
         )
-    ds = select(load_for_model(args.dataset, args.kind, card), args.condition, args.subjects, args.sessions)
+    if args.resample is not None and args.resample != card.sfreq:
+        raise ValidationError(
+            f"--resample {args.resample:g}: the model was trained at {card.sfreq:g} Hz; new data are resampled "
+            "to the model's rate automatically."
+        )
+    ds = load_for_model(args.dataset, args.kind, card, short_trials=args.short_trials)
+    ds = select(ds, args.condition, args.subjects, args.sessions)
     windows = model_windows(ds, card, source=str(args.dataset))
     check_windows(windows, "fine-tuning")
     data = downsample_rest(windows, rest_label=card.rest_label, random_state=args.seed)

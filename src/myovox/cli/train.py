@@ -113,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(out, force=args.force, what="model folder")  # before hours of training
     causal = args.causal or args.live
     offsets = LIVE_OFFSETS_S if args.live else (0.0,)
-    ds = select(load(args.dataset, args.kind, raw_signal=causal), args.condition, args.subjects, args.sessions)
+    ds = load(args.dataset, args.kind, raw_signal=causal, resample=args.resample, short_trials=args.short_trials)
+    ds = select(ds, args.condition, args.subjects, args.sessions)
     windows, ds = dataset_windows(ds, window_s=args.window, causal=causal, offsets_s=offsets, return_dataset=True)
     check_windows(windows, "training")
     rest = ds.info.get("rest_label", 0)

@@ -577,9 +577,12 @@ def model_windows(dataset: Dataset, card: ModelCard, *, source: str = "the data"
     from ..preprocessing.pipeline import dataset_windows
 
     rates = sorted({r.sfreq for r in dataset.recordings})
-    if rates and any(abs(r - card.sfreq) > 1e-6 * card.sfreq for r in rates):
+    target = (dataset.info or {}).get("resample") if isinstance(dataset.info, dict) else None
+    rate_ok = target is not None and abs(float(target) - card.sfreq) <= 1e-6 * card.sfreq  # resampled on the way
+    if rates and not rate_ok and any(abs(r - card.sfreq) > 1e-6 * card.sfreq for r in rates):
         raise ValidationError(
-            f"{source} is sampled at {', '.join(f'{r:g}' for r in rates)} Hz; the model expects {card.sfreq:g} Hz."
+            f"{source} is sampled at {', '.join(f'{r:g}' for r in rates)} Hz; the model expects {card.sfreq:g} Hz "
+            f"(set Dataset.info['resample'] = {card.sfreq:g} to resample it)."
         )
     channels: Any = card.channel_selection
     if channels is None:

@@ -102,8 +102,9 @@ def preprocess(
     channels: Sequence[str | int] | str | None = None,
     causal: bool = False,
     nan_policy: str = "raise",
+    resample: float | None = None,
 ) -> Recording:
-    """Select channels and filter one recording.
+    """Select channels, resample and filter one recording.
 
     Parameters
     ----------
@@ -119,6 +120,9 @@ def preprocess(
     nan_policy : "raise" | "interpolate"
         Non-finite samples raise ``ValidationError`` or are linearly interpolated (with a
         ``DataQualityWarning``) before filtering.
+    resample : float | None
+        Target rate in Hz (polyphase, :func:`myovox.preprocessing.resample.resample_recording`),
+        applied before filtering, so the filter is designed for the new rate. None keeps the rate.
 
     Returns
     -------
@@ -128,7 +132,19 @@ def preprocess(
     check_option("nan_policy", nan_policy, ["raise", "interpolate"])
     out = select_channels(recording, channels)
     info: dict[str, Any] = {"channels": list(out.ch_names) if channels is not None else None}
-    design = resolve_filter(filter, recording.sfreq)
+    if resample is not None and resample != out.sfreq:
+        if recording.meta.get("filtered") is True:
+            raise ValidationError(
+                f"{recording.source} is already filtered; resample the raw signal (SilentWear: filtered=False)."
+            )
+        if nan_policy == "interpolate":
+            data0, _ = _interpolate_nonfinite(out.data)
+            out = out.copy(data=data0)
+        from .resample import resample_recording
+
+        info["resampled_from"] = float(out.sfreq)
+        out = resample_recording(out, float(resample))
+    design = resolve_filter(filter, out.sfreq)
     meta = dict(out.meta)
     data = out.data
     if design is None or design.is_identity:
@@ -169,14 +185,16 @@ def preprocess_dataset(
     filter: Any = _FROM_INFO,
     channels: Any = _FROM_INFO,
     nan_policy: Any = _FROM_INFO,
+    resample: Any = _FROM_INFO,
 ) -> Dataset:
     """Preprocess every recording of a dataset with the dataset's own settings.
 
     Uses ``dataset.info["filter"]`` (a dict of :func:`design_filter` arguments, or None for no
     filtering; SilentWear's filter when the key is absent) and ``dataset.info["channels"]`` (a channel
     order, or None/absent for all channels) and ``dataset.info["nan_policy"]`` (default ``"raise"``),
-    unless ``filter``/``channels``/``nan_policy`` are given. Recordings
-    with ``meta["filtered"] == True`` are not filtered again.
+    and ``dataset.info["resample"]`` (a target rate in Hz, or None), unless
+    ``filter``/``channels``/``nan_policy``/``resample`` are given. Recordings with
+    ``meta["filtered"] == True`` are not filtered again.
 
     Returns
     -------
@@ -191,8 +209,10 @@ def preprocess_dataset(
         channels = dataset.info.get("channels")
     if nan_policy is _FROM_INFO:  # datasets with lost samples (guided recordings) say "interpolate"
         nan_policy = dataset.info.get("nan_policy", "raise")
+    if resample is _FROM_INFO:
+        resample = dataset.info.get("resample")
     recs = [
-        preprocess(r, filter=filter, channels=channels, causal=causal, nan_policy=nan_policy)
+        preprocess(r, filter=filter, channels=channels, causal=causal, nan_policy=nan_policy, resample=resample)
         for r in dataset.recordings
     ]
     info = dict(dataset.info)
@@ -200,6 +220,7 @@ def preprocess_dataset(
         "filter": filter.to_dict() if isinstance(filter, FilterDesign) else filter,
         "channels": None if channels is None else (channels if isinstance(channels, str) else list(channels)),
         "causal": bool(causal),
+        "resample": resample,
         "n_already_filtered": sum(r.meta["preprocessing"]["filter_mode"] == "already_filtered" for r in recs),
     }
     logger.info(
