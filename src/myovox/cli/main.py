@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "run the whole pipeline on a synthetic SilentWear-format dataset"),
     "synth": ("synth", "write a synthetic SilentWear-format dataset (.bio raw and .h5 processed)"),
     "info": ("info", "describe a recording file or a dataset folder"),
+    "card": ("card", "write, show or check a dataset card (myovox-dataset.yaml) that makes any folder loadable"),
     "convert": ("convert", "convert a recording between formats (.bio, .h5, .csv, .edf, .npz)"),
     "train": ("train", "train a model on a dataset and save it"),
     "evaluate": ("evaluate", "run an evaluation protocol and write results and a report"),

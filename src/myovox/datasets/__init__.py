@@ -17,6 +17,7 @@ from ..exceptions import ValidationError
 
 #: adapter name -> module; tried in this order by auto-detection
 ADAPTERS: dict[str, str] = {
+    "folder": "folder",  # any folder with a dataset card (myovox-dataset.yaml): tried first
     "recorded": "recorded",  # guided recordings of `myovox record` (<name>.csv + .json)
     "silentwear": "silentwear",  # raw .bio tree or processed data_raw_and_filt .h5 tree
     "somach": "somach",  # somach-silent-speech CSV trials
@@ -55,7 +56,7 @@ def load_dataset(path: str | Path, kind: str | None = None, *, raw_signal: bool 
     path : path-like
         Dataset root or a sub-folder the adapter understands (e.g. ``studyB_5phase``).
     kind : str | None
-        Adapter name (``silentwear``, ``somach``, ``mateus``, ``longterm``); auto-detected if None.
+        Adapter name (``folder``, ``silentwear``, ``somach``, ``mateus``, ``longterm``); auto-detected if None.
     raw_signal : bool
         Unfiltered signals even where the dataset also stores filtered ones (SilentWear's processed
         ``.h5``): needed for causal filtering, as a live stream is filtered.

@@ -1,0 +1,191 @@
+"""Write, show or check a dataset card (``myovox-dataset.yaml``) that makes any folder loadable.
+
+  myovox card init DIR --layout 'S{subject}/day{session}/R_{rep}_C_{label}_EMG.csv' --sfreq 1000 \\
+      --labels 0=rest 1=up 2=down
+  myovox card show DIR
+  myovox card check DIR
+
+`init` loads the folder with the new card before writing it (a pattern that matches nothing, or
+a file that cannot be read, fails and nothing is written), then writes DIR/myovox-dataset.yaml
+and nothing else. Afterwards `myovox info DIR`, `myovox train DIR ...` and `myovox evaluate DIR ...`
+read the folder through the card.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import ValidationError
+from ._types import add_force_argument, positive_float
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="card_command", metavar="ACTION")
+    init = sub.add_parser("init", help="write DIR/myovox-dataset.yaml after loading the folder with it")
+    init.add_argument("dir", help="the dataset folder")
+    where = init.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--layout",
+        metavar="PATTERN",
+        help="file path pattern relative to DIR with {field} placeholders and * wildcards, "
+        "e.g. 'S{subject}/day{session}/R_{rep}_C_{label}_EMG.csv' ({label}: the trial's label)",
+    )
+    where.add_argument("--index", metavar="CSV", help="a CSV in DIR with a 'file' column and metadata columns")
+    init.add_argument("--sfreq", type=positive_float, required=True, metavar="HZ", help="sampling rate in Hz")
+    init.add_argument(
+        "--labels",
+        nargs="+",
+        metavar="V=NAME",
+        help="label value -> name, e.g. 0=rest 1=up or '0=rest,1=up' (a bare NAME is its own value)",
+    )
+    init.add_argument("--rest-label", metavar="V", help="the label value that means rest")
+    init.add_argument("--label-column", metavar="COL", help="per-sample label column (name or 0-based index)")
+    init.add_argument("--time-column", metavar="COL", help="time column to drop (name or 0-based index)")
+    init.add_argument("--channels", nargs="+", metavar="NAME", help="channel names (or one comma list)")
+    init.add_argument("--columns", nargs="+", metavar="COL", help="columns to read as channels (names or indices)")
+    init.add_argument("--format", choices=["csv", "npy"], default="csv", help="file format (csv: also .txt, .gz)")
+    init.add_argument("--header", choices=["auto", "yes", "no"], default="auto", help="text files start with names")
+    init.add_argument("--delimiter", default=None, help="field separator (default: sniffed; 'whitespace' allowed)")
+    init.add_argument(
+        "--orientation",
+        choices=["samples_by_channels", "channels_by_samples"],
+        default="samples_by_channels",
+        help="rows are samples (default) or channels",
+    )
+    init.add_argument("--mains", type=int, choices=[50, 60], default=50, help="mains frequency (notch filter)")
+    init.add_argument("--highpass", type=positive_float, default=None, metavar="HZ", help="high-pass (default 20 Hz)")
+    init.add_argument("--lowpass", type=positive_float, default=None, metavar="HZ", help="low-pass (default none)")
+    init.add_argument("--units", default="unknown", help="units of the samples (e.g. uV)")
+    init.add_argument("--window", type=positive_float, default=None, metavar="S", help="window length in seconds")
+    init.add_argument("--window-mode", choices=["trial", "event"], default=None, help="default: inferred")
+    init.add_argument("--name", default=None, help="dataset name (default: the folder's name)")
+    add_force_argument(init, "an existing dataset card")
+    for name, help_ in (("show", "print the card and a summary"), ("check", "load the folder and print a summary")):
+        sp = sub.add_parser(name, help=help_)
+        sp.add_argument("dir", help="the dataset folder (or its myovox-dataset.yaml)")
+
+
+def _split_list(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def parse_labels(values: list[str] | None) -> dict[str, str] | None:
+    """``["0=rest", "1=up"]`` or ``["0=rest,1=up"]`` -> ``{"0": "rest", "1": "up"}``; a bare ``up`` maps to itself."""
+    items = _split_list(values)
+    if items is None:
+        return None
+    out: dict[str, str] = {}
+    for item in items:
+        value, sep, name = item.partition("=")
+        value, name = value.strip(), (name.strip() if sep else value.strip())
+        if not value or not name:
+            raise ValidationError(f"Invalid value for '--labels': expected VALUE=NAME, got {item!r}.")
+        if value in out:
+            raise ValidationError(f"Invalid value for '--labels': label value {value!r} is given twice.")
+        out[value] = name
+    return out
+
+
+def _column(value: str | None) -> str | int | None:
+    if value is None:
+        return None
+    return int(value) if value.strip().isdigit() else value
+
+
+def card_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`~myovox.datasets.card.DatasetCard` that ``card init``'s options describe."""
+    from ..datasets.card import DatasetCard
+
+    filt: dict[str, float | None] = {}
+    if args.highpass is not None:
+        filt["highpass"] = args.highpass
+    if args.lowpass is not None:
+        filt["lowpass"] = args.lowpass
+    columns = _split_list(args.columns)
+    header: bool | str = "auto" if args.header == "auto" else args.header == "yes"
+    cols: list[str | int] | None = None if columns is None else [c for c in map(_column, columns) if c is not None]
+    delimiter = args.delimiter
+    if delimiter is not None and delimiter.lower() in ("tab", "\\t"):
+        delimiter = "\t"
+    return DatasetCard(
+        sfreq=args.sfreq,
+        layout=args.layout,
+        index=args.index,
+        format=args.format,
+        channels=_split_list(args.channels),
+        columns=cols,
+        header=header,
+        delimiter=delimiter,
+        orientation=args.orientation,
+        label_column=_column(args.label_column),
+        time_column=_column(args.time_column),
+        labels=parse_labels(args.labels),
+        rest_label=args.rest_label,
+        units=args.units,
+        mains=args.mains,
+        filter=filt or None,
+        window_s=args.window,
+        window_mode=args.window_mode,
+        name=args.name,
+    )
+
+
+def _short(values: list[Any], n: int = 6) -> str:
+    shown = ", ".join(map(str, values[:n]))
+    return shown + (f", ... ({len(values)} in all)" if len(values) > n else "")
+
+
+def summary(ds: Any) -> str:
+    """One paragraph: files, subjects, sessions, classes, channels, rate, windows."""
+    s = ds.summary()
+    parts = [f"{s['n_recordings']} files"]
+    for key in ("subjects", "sessions", "conditions"):
+        if s.get(key):
+            parts.append(f"{len(s[key])} {key} ({_short(s[key])})")
+    classes = s["classes"]
+    if classes:
+        parts.append(f"{len(classes)} classes ({_short([f'{k}: {v}' for k, v in classes.items()])})")
+    else:
+        parts.append("no labels")
+    chans = {tuple(r.ch_names) for r in ds}
+    names = list(next(iter(chans))) if len(chans) == 1 else []
+    parts.append(f"{_short(s['n_channels'])} channels" + (f" ({_short(names, 8)})" if names else ""))
+    parts.append(f"{_short([f'{v:g}' for v in s['sfreq']])} Hz")
+    rest = ds.info.get("rest_label")
+    rest_text = "no rest label" if rest is None else f"rest label {rest}"
+    mode = "one window per file" if ds.window_mode == "trial" else "one window per label run"
+    return f"{ds.name}: " + ", ".join(parts) + f"; {rest_text}; {ds.window_s:g} s windows, {mode}."
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..datasets import folder
+    from ..datasets.card import CARD_FILE, DatasetCard
+
+    action = getattr(args, "card_command", None)
+    if action is None:
+        raise ValidationError("Missing action: use `myovox card init|show|check DIR` (see myovox card --help).")
+    path = Path(args.dir)
+    root = path.parent if path.is_file() and path.name == CARD_FILE else path
+    if not root.is_dir():
+        raise ValidationError(f"{root} is not a folder.")
+    if action == "init":
+        card = card_from_args(args)
+        target = root / CARD_FILE
+        if target.exists() and not args.force:
+            raise ValidationError(f"{target} already exists; pass --force to replace it.")
+        ds = folder.load(root, card=card)  # fails (writing nothing) when the card does not fit the folder
+        written = card.write(root, force=args.force)
+        print(f"Wrote {written}. {summary(ds)}", flush=True)
+        return 0
+    card = DatasetCard.read(root)
+    ds = folder.load(root, card=card)
+    if action == "show":
+        print(f"# {card.source}\n{card.dumps()}", flush=True)
+        print(summary(ds), flush=True)
+    else:
+        print(f"OK {card.source}: {summary(ds)}", flush=True)
+    return 0
