@@ -178,6 +178,39 @@ def preprocess(
     return out.copy(data=data, meta=meta)
 
 
+def band_power_outside(recordings: Sequence[Recording], design: FilterDesign, *, max_recordings: int = 5) -> float:
+    """Share of the signal power above 1 Hz that lies outside the filter's pass band.
+
+    Welch spectra of up to ``max_recordings`` recordings (mean over channels); power below 1 Hz
+    (offsets, drift) and within 3 Hz of the mains frequency and its harmonics is left out of both
+    sums, so that only what could be information counts. ``nan`` when nothing is left.
+    """
+    from scipy.signal import welch
+
+    removed = total = 0.0
+    for r in list(recordings)[:max_recordings]:
+        data = np.asarray(r.data, dtype=np.float64)
+        data = data[:, np.all(np.isfinite(data), axis=0)]
+        if data.shape[1] < 16:
+            continue
+        f, p = welch(data - data.mean(axis=1, keepdims=True), fs=r.sfreq, nperseg=min(256, data.shape[1]), axis=-1)
+        p = p.mean(axis=0)
+        keep = f >= 1.0
+        if design.notch is not None:
+            for k in range(1, int(f[-1] // design.notch) + 1):
+                keep &= np.abs(f - k * design.notch) > 3.0
+        lo = design.highpass or 0.0
+        hi = design.lowpass or np.inf
+        outside = keep & ((f < lo) | (f > hi))
+        removed += float(p[outside].sum())
+        total += float(p[keep].sum())
+    return removed / total if total > 0 else float("nan")
+
+
+#: Share of the signal power (above 1 Hz, mains left out) outside the pass band that draws a warning.
+BAND_WARNING = 0.5
+
+
 def preprocess_dataset(
     dataset: Dataset,
     *,
@@ -194,7 +227,10 @@ def preprocess_dataset(
     order, or None/absent for all channels) and ``dataset.info["nan_policy"]`` (default ``"raise"``),
     and ``dataset.info["resample"]`` (a target rate in Hz, or None), unless
     ``filter``/``channels``/``nan_policy``/``resample`` are given. Recordings with
-    ``meta["filtered"] == True`` are not filtered again.
+    ``meta["filtered"] == True`` are not filtered again. With ``dataset.info["check_band"]`` (set
+    by loaders whose filter is a default, not chosen for the data), a ``DataQualityWarning`` says
+    when the pass band leaves out more than half the signal power above 1 Hz
+    (:func:`band_power_outside`).
 
     Returns
     -------
@@ -211,6 +247,22 @@ def preprocess_dataset(
         nan_policy = dataset.info.get("nan_policy", "raise")
     if resample is _FROM_INFO:
         resample = dataset.info.get("resample")
+    if dataset.recordings and filter is not None and dataset.info.get("check_band"):
+        # a default band checked against the data: a 20 Hz high-pass on a 0.5-40 Hz device removes most of it
+        first = dataset.recordings[0]
+        rate = float(resample) if resample is not None else first.sfreq
+        design = resolve_filter(filter, rate)
+        raw = [r for r in dataset.recordings if r.meta.get("filtered") is not True and r.sfreq == first.sfreq]
+        if design is not None and not design.is_identity and raw and resample is None:
+            share = band_power_outside(raw, design)
+            if share > BAND_WARNING:
+                band = f"{design.highpass or 0:g}-{design.lowpass or rate / 2:g} Hz"
+                msg = (
+                    f"{dataset.name}: the filter's pass band {band} leaves out {100 * share:.0f} % of the signal "
+                    f"power above 1 Hz (e.g. {first.source}); set the dataset's filter band to fit the data."
+                )
+                logger.warning(msg)
+                warnings.warn(msg, DataQualityWarning, stacklevel=2)
     recs = [
         preprocess(r, filter=filter, channels=channels, causal=causal, nan_policy=nan_policy, resample=resample)
         for r in dataset.recordings

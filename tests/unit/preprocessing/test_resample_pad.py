@@ -110,3 +110,22 @@ def test_cli_resample_train_then_finetune_at_the_models_rate(tmp_path, capsys):
     ev = ["evaluate", str(data), "--protocol", "inter_session", "--model", "lda", "--resample", "250"]
     assert main([*ev, "--out", str(res), "--no-report"]) == 0
     assert json.loads((res / "results.json").read_text())["folds"]
+
+
+def test_a_default_band_that_misses_the_signal_is_reported():
+    from myovox.preprocessing.pipeline import band_power_outside, preprocess_dataset, resolve_filter
+
+    rng = np.random.default_rng(0)
+    t = np.arange(2500) / 250.0
+    low = (np.sin(2 * np.pi * 8 * t) + 0.1 * rng.normal(size=t.size))[None].repeat(2, 0)  # a 0.5-40 Hz device
+    rec = Recording(low.astype(np.float32), 250.0, ["a", "b"], np.zeros(t.size, np.int64), {0: "rest"}, {})
+    design = resolve_filter({"highpass": 20.0, "notch": 50.0}, 250.0)
+    assert band_power_outside([rec], design) > 0.8
+    assert band_power_outside([rec], resolve_filter({"highpass": 2.0, "notch": None}, 250.0)) < 0.05
+    ds = Dataset([rec], "low", window_s=1.0, info={"filter": {"highpass": 20.0, "notch": 50.0}, "check_band": True})
+    with pytest.warns(DataQualityWarning, match=r"pass band 20-125 Hz leaves out \d+ % of the signal power"):
+        preprocess_dataset(ds)
+    ds.info["check_band"] = False  # a band chosen for the data (an adapter's or a card's) is not second-guessed
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        preprocess_dataset(ds)
