@@ -331,12 +331,22 @@ class Recognizer:
         return events
 
     def run(
-        self, stream: BaseStream, *, max_duration_s: float | None = None, outputs: Iterable[Any] = ()
+        self,
+        stream: BaseStream,
+        *,
+        max_duration_s: float | None = None,
+        outputs: Iterable[Any] = (),
+        reset: bool = True,
     ) -> dict[str, Any]:
         """Read ``stream`` until it ends (or ``max_duration_s`` of stream time), sending events to
         ``outputs`` (objects with ``send(event)``). Returns the statistics. Everything received
-        before a stream error is processed; the error is re-raised after the outputs are closed."""
+        before a stream error is processed; the error is re-raised after the outputs are closed.
+
+        Each run starts from a clean state (:meth:`reset`: buffer, filter, votes, events and
+        statistics of an earlier stream are forgotten) unless ``reset=False`` continues one."""
         outputs = list(outputs)
+        if reset:
+            self.reset()
         started_here = not stream.running
         try:
             if started_here:

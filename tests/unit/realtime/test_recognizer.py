@@ -147,3 +147,17 @@ def test_event_metrics_counts_hits_false_activations_and_latency():
     assert m["precision"] == pytest.approx(0.25) and m["recall"] == pytest.approx(0.5)
     assert m["latency_s_median"] == pytest.approx(0.6)
     assert m["false_activations_per_hour"] == pytest.approx(1 / ((36 - 6) / 3600))
+
+
+def test_run_starts_every_stream_from_a_clean_state():
+    """Two runs over the same replay give the same events; the second does not inherit the first's state."""
+    rec = _bursty(n_bursts=3)
+    r = Recognizer(EnergyModel(), sfreq=rec.sfreq, window_s=0.5, n_channels=3, label_names=rec.label_names)
+    first = r.run(ReplayStream(rec))
+    events1 = [e.to_dict() for e in r.events]
+    second = r.run(ReplayStream(rec))
+    events2 = [e.to_dict() for e in r.events]
+    assert first["n_windows"] == second["n_windows"] and first["n_events"] == second["n_events"]
+    assert [(e["label_id"], e["t_end"]) for e in events1] == [(e["label_id"], e["t_end"]) for e in events2]
+    r.run(ReplayStream(rec), reset=False)  # continuing keeps counting
+    assert r.stats["n_windows"] >= 2 * first["n_windows"]
