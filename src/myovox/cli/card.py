@@ -61,6 +61,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     init.add_argument("--window", type=positive_float, default=None, metavar="S", help="window length in seconds")
     init.add_argument("--window-mode", choices=["trial", "event"], default=None, help="default: inferred")
     init.add_argument("--name", default=None, help="dataset name (default: the folder's name)")
+    init.add_argument(
+        "--resample", type=positive_float, default=None, metavar="HZ", help="resample to this rate before filtering"
+    )
+    init.add_argument(
+        "--short-trials",
+        choices=["drop", "pad"],
+        default="drop",
+        help="trials shorter than the window: drop (default) or pad with each channel's mean; counted either way",
+    )
     add_force_argument(init, "an existing dataset card")
     for name, help_ in (("show", "print the card and a summary"), ("check", "load the folder and print a summary")):
         sp = sub.add_parser(name, help=help_)
@@ -131,6 +140,8 @@ def card_from_args(args: argparse.Namespace) -> Any:
         window_s=args.window,
         window_mode=args.window_mode,
         name=args.name,
+        resample=args.resample,
+        short_trials=args.short_trials,
     )
 
 

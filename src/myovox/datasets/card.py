@@ -28,6 +28,7 @@ import yaml
 
 from .._checks import did_you_mean
 from ..exceptions import ValidationError
+from ..windows import SHORT_TRIALS
 
 #: name of the card file inside a dataset folder
 CARD_FILE = "myovox-dataset.yaml"
@@ -119,6 +120,11 @@ class DatasetCard:
         with a ``label_column``, else ``"trial"``.
     name : str | None
         Dataset name (default: the folder's name).
+    resample : float | None
+        Rate in Hz every recording is resampled to before filtering (polyphase; None: keep ``sfreq``).
+    short_trials : str
+        Trials shorter than the window: ``"drop"`` (default) or ``"pad"`` (with each channel's
+        mean); either way they are counted in a warning.
     source : Path | None
         The card file it was read from (not written).
     """
@@ -142,6 +148,8 @@ class DatasetCard:
     window_s: float | None = None
     window_mode: str | None = None
     name: str | None = None
+    resample: float | None = None
+    short_trials: str = "drop"
     source: Path | None = None
 
     def __post_init__(self) -> None:
@@ -272,6 +280,12 @@ class DatasetCard:
             self.window_s = float(self.window_s)
         if self.name is not None and (not isinstance(self.name, str) or not self.name.strip()):
             raise self._fail("name", f"expected a text, got {self.name!r}")
+        if self.resample is not None:
+            if isinstance(self.resample, bool) or not isinstance(self.resample, numbers.Real) or not self.resample > 0:
+                raise self._fail("resample", f"expected a positive rate in Hz, got {self.resample!r}")
+            self.resample = float(self.resample)
+        if self.short_trials not in SHORT_TRIALS:
+            raise self._fail("short_trials", f"expected one of {', '.join(SHORT_TRIALS)}, got {self.short_trials!r}")
         return self
 
     # ------------------------------------------------------------------ derived settings

@@ -425,6 +425,8 @@ def load(
     info: dict[str, Any] = {
         "filter": card.filter_settings(),
         "check_band": not card.filter,  # a default band is checked against the data when preprocessing
+        "resample": card.resample,
+        "short_trials": card.short_trials,
         "rest_label": rest,
         "mains": card.mains,
         "units": card.units,

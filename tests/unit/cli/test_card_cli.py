@@ -135,3 +135,32 @@ def test_usage_errors_are_one_line(tmp_path, capsys, argv, expected):
     assert main(["-q", *(a.replace("{root}", str(root)) for a in argv)]) == 2
     assert expected in _stderr_line(capsys)
     assert list(root.iterdir()) == []
+
+
+def test_card_resample_and_short_trials_reach_the_windows(tmp_path):
+    import warnings
+
+    import numpy as np
+
+    from myovox.datasets import load_dataset
+    from myovox.datasets.card import DatasetCard
+    from myovox.exceptions import ValidationError
+    from myovox.preprocessing.pipeline import dataset_windows
+
+    folder = tmp_path / "d"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i, n in enumerate([400, 400, 300, 400]):  # 0.4 s trials at 1 kHz, one short
+        np.savetxt(folder / f"t{i}_{i % 2}.csv", rng.normal(size=(n, 2)), delimiter=",")
+    DatasetCard(
+        sfreq=1000, layout="t{rep}_{label}.csv", resample=500, short_trials="pad", window_s=0.4,
+        filter={"highpass": 20.0, "notch": None},
+    ).write(folder)  # fmt: skip
+    ds = load_dataset(folder)
+    assert ds.info["resample"] == 500.0 and ds.info["short_trials"] == "pad"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        w = dataset_windows(ds)
+    assert w.sfreq == 500.0 and w.n_samples == 200 and len(w) == 4 and w.meta["padded"].tolist() == [0, 0, 50, 0]
+    with pytest.raises(ValidationError, match="short_trials"):
+        DatasetCard(sfreq=1000, layout="t{rep}_{label}.csv", short_trials="crop")
