@@ -91,7 +91,8 @@ def synth_rows(work: Path, epochs: int, seed: int, conditions: tuple[str, ...]) 
     from myovox.windows import downsample_rest, make_windows
 
     root = generate_dataset(work / "synth", n_subjects=1, n_sessions=1, n_batches=5, conditions=conditions,
-                            n_repetitions=20, raw=False, processed=True, seed=seed)
+                            n_repetitions=20, raw=False, processed=True, seed=seed,
+                            difficulty="easy")  # the data of the table in docs/results.md
     rows = []
     for cond in conditions:
         ds = load_dataset(root, conditions=cond)

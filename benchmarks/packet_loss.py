@@ -37,7 +37,7 @@ def train(out: Path, data_dir: Path, epochs: int, condition: str) -> Path:
     from myovox.testing.synth import generate_dataset
 
     generate_dataset(data_dir, n_subjects=1, n_sessions=1, n_batches=3, conditions=(condition,),
-                     n_repetitions=20, seed=0, processed=False)
+                     n_repetitions=20, seed=0, processed=False, difficulty="easy")  # docs/results.md's data
     rc = main(["-q", "train", str(data_dir), "--model", "speechnet", "--causal", "--epochs", str(epochs),
                "--seed", "0", "--out", str(out)])
     if rc != 0:
@@ -69,7 +69,7 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             model = train(Path(tmp) / "model", Path(tmp) / "data", args.epochs, args.condition)
             print(f"trained {model} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-        truth = generate_recording(1, 1, 4, args.condition, config=SynthConfig(n_repetitions=args.repetitions), seed=0)
+        truth = generate_recording(1, 1, 4, args.condition, config=SynthConfig.preset("easy", n_repetitions=args.repetitions), seed=0)
         n_pk = truth.n_times // SPP
         conditions = [("none", 0.0, "random", {}, True)]
         conditions += [(f"{p:g} %", p / 100, "random", {}, True) for p in (0.5, 1, 3, 5)]

@@ -49,6 +49,7 @@ def session(tmp_path_factory):
         raw=False,
         processed=True,
         seed=0,
+        difficulty="easy",  # a clearly trained model, so that int8 vs float differences show
     )
     ds = load_dataset(root)
     prep = preprocess_dataset(ds)

@@ -35,11 +35,14 @@ PROTOCOL = {
 def _device(protocol_dict, session, batch, seed):
     from myovox.acquisition import CueProtocol
     from myovox.testing.device import SimulatedBioGAP
-    from myovox.testing.synth import generate_cued_recording
+    from myovox.testing.synth import SynthConfig, generate_cued_recording
 
     # the participant: follows the protocol's cues; 2 s more at the end so the device outlives the protocol
     proto = CueProtocol(**{**protocol_dict, "tail_s": protocol_dict["tail_s"] + 2.0})
-    rec = generate_cued_recording(proto, subject=1, session=session, batch=batch, seed=seed)
+    # easy data: a model trained on 2 short sessions must recognise the third (recall >= 50 %)
+    rec = generate_cued_recording(
+        proto, subject=1, session=session, batch=batch, config=SynthConfig.preset("easy"), seed=seed
+    )
     return SimulatedBioGAP(rec, loss=0.02, stall_at_s=6.0, stall_s=1.0, speed=SPEED, seed=seed), rec, proto
 
 

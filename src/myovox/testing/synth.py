@@ -19,8 +19,8 @@ findings can be observed on synthetic data:
   noise, 50 Hz mains, baseline wander and DC offsets, stored as float32 in 0.1 uV units like
   BioGAP-Ultra; optional lost BLE packets (4 samples each).
 
-Harder mechanisms, each a :class:`SynthConfig` field that is off (0) in the ``"easy"`` preset, the
-default, so that easy data are bit for bit what earlier versions generated (issue 16):
+Harder mechanisms, each a :class:`SynthConfig` field, on in the default (``"reference"``) and off
+(0) in the ``"easy"`` preset, whose data are bit for bit what myovox 0.1 generated:
 
 * **Within-session drift** (``drift_gain``, ``drift_noise``): sweat and fatigue change the contact
   gains and the noise slowly over the batches of a session.
@@ -34,8 +34,10 @@ default, so that easy data are bit for bit what earlier versions generated (issu
   ``swallow_rate_hz``): coughs (brief strong activation of every muscle) and head turns (a slow
   motion artefact plus a long lateral neck-muscle contraction).
 
-Presets: :meth:`SynthConfig.preset` with ``"easy"`` (today's generator), ``"reference"`` (aimed
-at the reference's published numbers; **not yet calibrated**, see docs/results.md) and ``"hard"``.
+Presets (:meth:`SynthConfig.preset`): ``"reference"``, the default (``SynthConfig()``), calibrated
+so that the reference's protocols at its sizes land in its published accuracy bands
+(``benchmarks/synth_calibration.py``, docs/results.md); ``"easy"``, the earlier generator, for fast
+tests that need clearly separable classes; ``"hard"``, for stress tests of adaptation methods.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ _DEFAULT_WORDS = tuple(SILENTWEAR_LABELS[i] for i in range(1, 9))
 # syllables per word (longer words take longer to say)
 _SYLLABLES = {"forward": 2, "backward": 2}
 _GOLDEN = 0.6180339887498949
-#: Difficulty presets of :meth:`SynthConfig.preset` (``"easy"`` is the default generator).
+#: Difficulty presets of :meth:`SynthConfig.preset` (``"reference"`` is the default).
 DIFFICULTIES = ("easy", "reference", "hard")
 #: Batches over which the within-session drift reaches its full size (one reference session).
 DRIFT_BATCHES = 5
@@ -134,7 +136,7 @@ class SynthConfig:
         in ``meta['lost_packets']``.
     silent_variability : float
         Factor on the trial-to-trial amplitude and timing variability of silent articulation
-        (no auditory feedback); 1.4 in the easy generator.
+        (no auditory feedback).
     silent_dropout : float
         Probability that an articulatory burst of a silent trial is barely produced (20 % of its
         amplitude). 0 disables.
@@ -169,31 +171,31 @@ class SynthConfig:
     tail_s: float = 3.5
     delay_s: tuple[float, float] = (0.2, 0.5)
     utterance_s: float = 0.65
-    utterance_jitter: float = 0.15
+    utterance_jitter: float = 0.3
     n_muscles: int = 7
     emg_amplitude: float = 400.0
-    silent_gain: float = 0.4
-    amplitude_jitter: float = 0.25
-    timing_jitter_s: float = 0.03
-    electrode_shift: float = 1.0
-    band_stretch: float = 0.1
-    gain_jitter: float = 0.3
+    silent_gain: float = 0.6
+    amplitude_jitter: float = 0.55
+    timing_jitter_s: float = 0.07
+    electrode_shift: float = 0.8
+    band_stretch: float = 0.15
+    gain_jitter: float = 0.25
     channel_mixing: float = 0.3
     background_uv: float = 2.0
-    noise_uv: float = 3.0
+    noise_uv: float = 5.0
     mains_uv: float = 30.0
     wander_uv: float = 60.0
     dc_uv: float = 3000.0
-    swallow_rate_hz: float = 0.03
+    swallow_rate_hz: float = 0.05
     packet_loss: float = 0.0
-    silent_variability: float = 1.4
-    silent_dropout: float = 0.0
-    drift_gain: float = 0.0
-    drift_noise: float = 0.0
-    coarticulation: float = 0.0
-    confusable_pairs: int = 0
-    cough_rate_hz: float = 0.0
-    head_turn_rate_hz: float = 0.0
+    silent_variability: float = 1.2
+    silent_dropout: float = 0.05
+    drift_gain: float = 0.2
+    drift_noise: float = 0.5
+    coarticulation: float = 0.4
+    confusable_pairs: int = 4
+    cough_rate_hz: float = 0.01
+    head_turn_rate_hz: float = 0.02
 
     def __post_init__(self) -> None:
         for name in ("sfreq", "start_s", "rest_s", "cue_s", "utterance_s", "emg_amplitude", "silent_gain"):
@@ -262,17 +264,18 @@ class SynthConfig:
             )
 
     @classmethod
-    def preset(cls, difficulty: str = "easy", **changes: Any) -> SynthConfig:
+    def preset(cls, difficulty: str = "reference", **changes: Any) -> SynthConfig:
         """The configuration of a difficulty preset, with ``changes`` applied on top.
 
         Parameters
         ----------
         difficulty : {"easy", "reference", "hard"}
-            ``"easy"``: the default generator (``SynthConfig()``; every harder mechanism off),
-            far easier than real data at the reference's sizes. ``"reference"``: every mechanism
-            on, aimed at the reference's published accuracies (84.8 / 77.5 % cross-validated,
-            71.1 / 59.3 % inter-session); **not yet calibrated** (issue 16, docs/results.md).
-            ``"hard"``: stronger than ``"reference"``, for stress tests of adaptation methods.
+            ``"reference"`` (the default, ``SynthConfig()``): every mechanism on, calibrated to
+            the reference's published accuracies (84.8 / 77.5 % cross-validated, 71.1 / 59.3 %
+            inter-session, vocalized / silent; docs/results.md). ``"easy"``: the generator of
+            myovox 0.1 (every harder mechanism off), far easier than real data at the
+            reference's sizes; for fast tests. ``"hard"``: stronger than ``"reference"``, for
+            stress tests of adaptation methods.
         **changes
             Fields to change (validated).
         """
@@ -308,43 +311,45 @@ class SynthConfig:
         return n - n % SAMPLES_PER_PACKET
 
 
-#: Field values of each difficulty preset (on top of the ``SynthConfig`` defaults). The
-#: "reference" values are a first, uncalibrated guess (see docs/results.md).
+#: Field values of each difficulty preset on top of the ``SynthConfig`` defaults (the calibrated
+#: "reference" preset; benchmarks/synth_calibration.py, docs/results.md).
 _PRESETS: dict[str, dict[str, Any]] = {
-    "easy": {},
-    "reference": {  # tuned on --quick runs of benchmarks/synth_calibration.py (docs/results.md)
-        "amplitude_jitter": 0.35,
-        "timing_jitter_s": 0.05,
-        "utterance_jitter": 0.25,
-        "band_stretch": 0.15,
-        "noise_uv": 4.0,
-        "silent_gain": 0.6,
-        "silent_variability": 1.5,
-        "silent_dropout": 0.05,
-        "drift_gain": 0.2,
-        "drift_noise": 0.5,
-        "coarticulation": 0.25,
-        "confusable_pairs": 2,
-        "swallow_rate_hz": 0.05,
-        "cough_rate_hz": 0.01,
-        "head_turn_rate_hz": 0.02,
+    "easy": {  # the generator before the presets (bit for bit): every harder mechanism off
+        "electrode_shift": 1.0,
+        "gain_jitter": 0.3,
+        "amplitude_jitter": 0.25,
+        "timing_jitter_s": 0.03,
+        "utterance_jitter": 0.15,
+        "band_stretch": 0.1,
+        "noise_uv": 3.0,
+        "silent_gain": 0.4,
+        "silent_variability": 1.4,
+        "silent_dropout": 0.0,
+        "drift_gain": 0.0,
+        "drift_noise": 0.0,
+        "coarticulation": 0.0,
+        "confusable_pairs": 0,
+        "swallow_rate_hz": 0.03,
+        "cough_rate_hz": 0.0,
+        "head_turn_rate_hz": 0.0,
     },
-    "hard": {  # harder than "reference" everywhere, still above chance for silent speech
-        "amplitude_jitter": 0.4,
-        "timing_jitter_s": 0.06,
-        "utterance_jitter": 0.3,
+    "reference": {},
+    "hard": {  # every mechanism stronger than in "reference"; silent speech still above chance
+        "amplitude_jitter": 0.65,
+        "timing_jitter_s": 0.09,
+        "utterance_jitter": 0.35,
         "electrode_shift": 1.3,
         "band_stretch": 0.2,
         "gain_jitter": 0.35,
         "channel_mixing": 0.4,
-        "noise_uv": 5.0,
-        "silent_gain": 0.5,
-        "silent_variability": 1.7,
+        "noise_uv": 6.0,
+        "silent_gain": 0.55,
+        "silent_variability": 1.5,
         "silent_dropout": 0.1,
         "drift_gain": 0.3,
         "drift_noise": 0.8,
-        "coarticulation": 0.35,
-        "confusable_pairs": 3,
+        "coarticulation": 0.5,
+        "confusable_pairs": 4,
         "swallow_rate_hz": 0.08,
         "cough_rate_hz": 0.02,
         "head_turn_rate_hz": 0.04,
@@ -881,15 +886,18 @@ def generate_cued_recording(
     subject, session, batch, condition, seed
         As :func:`generate_recording`.
     config : SynthConfig | None
-        Signal parameters; its protocol fields are replaced by the protocol's.
+        Signal parameters; its protocol fields are replaced by the protocol's (and
+        ``confusable_pairs`` is capped at half the protocol's vocabulary).
 
     Returns
     -------
     Recording
         As :func:`generate_recording`, without packet loss, lasting ``protocol.duration_s``.
     """
-    cfg = (config or SynthConfig()).replace(
+    base = config or SynthConfig()
+    cfg = base.replace(
         words=tuple(protocol.words),
+        confusable_pairs=min(base.confusable_pairs, len(protocol.words) // 2),
         n_repetitions=int(protocol.repetitions),
         start_s=float(protocol.start_s),
         rest_s=float(protocol.rest_s),
@@ -960,10 +968,9 @@ def generate_dataset(
         Probability that a BLE packet is lost (overrides ``config.packet_loss``); the raw files
         then have counter gaps, the processed ones simply miss those samples (as the reference).
     config : SynthConfig | None
-        Signal model and protocol; default ``SynthConfig()`` (the ``"easy"`` preset).
+        Signal model and protocol; default ``SynthConfig()`` (the ``"reference"`` preset).
     difficulty : {"easy", "reference", "hard"} | None
-        Use :meth:`SynthConfig.preset` of this difficulty (not together with ``config``);
-        ``"reference"`` is not yet calibrated (issue 16).
+        Use :meth:`SynthConfig.preset` of this difficulty (not together with ``config``).
 
     Returns
     -------

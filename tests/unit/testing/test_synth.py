@@ -104,9 +104,13 @@ def test_shapes_dtypes_units_and_meta():
     assert rec.n_nonfinite() == 0
 
 
-def test_signal_is_emg_like_and_silent_is_weaker():
-    voc = generate_recording(1, 1, 1, "vocalized", config=SMALL, seed=0)
-    sil = generate_recording(1, 1, 1, "silent", config=SMALL, seed=0)
+@pytest.mark.parametrize(("difficulty", "ratio"), [("easy", 0.7), ("reference", 0.95)])
+def test_signal_is_emg_like_and_silent_is_weaker(difficulty, ratio):
+    # reference: silent bursts are 0.55x vocalized but vary more (log-normal), which raises their
+    # mean energy; the noise floor is higher too
+    cfg = SynthConfig.preset(difficulty, n_repetitions=2)
+    voc = generate_recording(1, 1, 1, "vocalized", config=cfg, seed=0)
+    sil = generate_recording(1, 1, 1, "silent", config=cfg, seed=0)
 
     def cue_rest_rms(rec):
         x = _hp(rec.data)
@@ -121,7 +125,7 @@ def test_signal_is_emg_like_and_silent_is_weaker():
     v_cue, v_rest = cue_rest_rms(voc)
     s_cue, s_rest = cue_rest_rms(sil)
     assert v_cue > 2.5 * v_rest and s_cue > 1.3 * s_rest
-    assert s_cue < 0.7 * v_cue
+    assert s_cue < ratio * v_cue
     # mains interference at 50 Hz stands out of the spectrum
     from scipy.signal import welch
 
@@ -129,9 +133,11 @@ def test_signal_is_emg_like_and_silent_is_weaker():
     assert p[np.argmin(np.abs(f - 50))] > 20 * np.median(p[(f > 60) & (f < 200)])
 
 
-def test_session_shift_changes_spatial_pattern_more_than_batches():
-    """The per-channel RMS profile of a word moves between days, not between batches of a day."""
-    cfg = SynthConfig(n_repetitions=4)
+@pytest.mark.parametrize(("difficulty", "factor"), [("easy", 3.0), ("reference", 1.5)])
+def test_session_shift_changes_spatial_pattern_more_than_batches(difficulty, factor):
+    """The per-channel RMS profile of a word moves between days more than between batches of a day
+    (in ``reference``, contact drift and trial variability move it between batches too)."""
+    cfg = SynthConfig.preset(difficulty, n_repetitions=4)
 
     def profile(sess, batch):
         rec = generate_recording(1, sess, batch, "vocalized", config=cfg, seed=0)
@@ -141,7 +147,7 @@ def test_session_shift_changes_spatial_pattern_more_than_batches():
         return p - p.mean()
 
     p11, p12, p21 = profile(1, 1), profile(1, 2), profile(2, 1)
-    assert np.linalg.norm(p11 - p21) > 3 * np.linalg.norm(p11 - p12)
+    assert np.linalg.norm(p11 - p21) > factor * np.linalg.norm(p11 - p12)
 
 
 def test_packet_loss_is_recorded_and_round_trips_through_bio(tmp_path):
