@@ -13,13 +13,15 @@ numbers:
   second new batch, after one batch of adaptation (reference: > 10 points).
 
 Full run: the reference's sizes (4 subjects x 3 sessions x 5 batches x 20 repetitions), SpeechNet
-with the reference recipe (up to 100 epochs, early stopping, 50 fine-tuning epochs). ``--quick``:
-1 subject, 3 batches of 10 repetitions, fine-tuning on session 3 only, SpeechNet capped at 15
-epochs (5 for fine-tuning); its numbers are only indicative (one subject: no spread over subjects,
-the ± is over folds).
+with the reference recipe (up to 100 epochs, early stopping, 50 fine-tuning epochs), fine-tuning
+on the last session (3, after training on days 1-2; ``--test-sessions 1 2 3`` holds out each
+in turn, 3x the fine-tuning cost), ``--jobs 2`` worker processes (one thread each).
+``--quick``: 1 subject, 3 batches of 10 repetitions, SpeechNet capped at 15 epochs (5 for
+fine-tuning); its numbers are only indicative (one subject: no spread over subjects, the ± is
+over folds).
 
     python benchmarks/synth_calibration.py --difficulty reference [--quick] [--models rf speechnet]
-        [--subjects N] [--batches N] [--repetitions N] [--epochs N] [--ft-epochs N] [--json FILE]
+        [--subjects N] [--batches N] [--repetitions N] [--epochs N] [--ft-epochs N] [--jobs N] [--json FILE]
 """
 
 from __future__ import annotations
@@ -111,6 +113,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                         condition=cond,
                         model_params=params,
                         random_state=args.seed,
+                        n_jobs=args.jobs,
                     )
                     row[proto], row[f"{proto}_std"], row["spread_over"] = _spread(res)
                 ft_kw: dict = {"ft_epochs": args.ft_epochs, "scratch": True}
@@ -124,6 +127,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                     condition=cond,
                     model_params=params,
                     random_state=args.seed,
+                    n_jobs=args.jobs,
                     **ft_kw,
                 )
                 curve = _curve_means(res.curves)
@@ -144,7 +148,7 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
         f"{args.repetitions} repetitions, {WINDOW_S} s windows, seed {args.seed}"
         + (f", SpeechNet {args.epochs} epochs" if args.epochs else ", SpeechNet reference recipe")
         + f", fine-tuning {args.ft_epochs} epochs"
-        + (f", held-out session(s) {args.test_sessions}" if args.test_sessions else ""),
+        + f", fine-tuning on held-out session(s) {args.test_sessions or 'each'}",
         "",
         "| model | condition | cross-validated (global) | inter-session | FT recovery after batch 1 (points) "
         "| FT / scratch, new batch 2 | FT / scratch, new batch 3 | reference CV | reference inter-session "
@@ -185,12 +189,13 @@ def main() -> None:
     parser.add_argument("--repetitions", type=int)
     parser.add_argument("--epochs", type=int, help="SpeechNet epoch cap (default: the recipe's 100; quick 15)")
     parser.add_argument("--ft-epochs", type=int, help="fine-tuning epochs (default 50; quick 5)")
-    parser.add_argument("--test-sessions", type=int, nargs="+", help="held-out sessions of fine_tune (quick: 3)")
+    parser.add_argument("--test-sessions", type=int, nargs="+", help="held-out sessions of fine_tune (default 3)")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2, one thread each)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args()
     quick = {"subjects": 1, "batches": 3, "repetitions": 10, "epochs": 15, "ft_epochs": 5, "test_sessions": [3]}
-    full = {"subjects": 4, "batches": 5, "repetitions": 20, "epochs": None, "ft_epochs": 50, "test_sessions": None}
+    full = {"subjects": 4, "batches": 5, "repetitions": 20, "epochs": None, "ft_epochs": 50, "test_sessions": [3]}
     for k, v in (quick if args.quick else full).items():
         if getattr(args, k) is None:
             setattr(args, k, v)
