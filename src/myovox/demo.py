@@ -8,7 +8,10 @@ Steps (each writes into ``out_dir``):
 3. ``model/``: a live model trained on sessions 1-2 with the *causal* filter (what a stream sees).
 4. ``export/``: the int8 C99 library of that model, its parity checks and the MCU budget.
 5. A live replay of a held-out session's raw ``.bio`` file through the recogniser; commands are
-   logged as they fire and scored against the cues (``live_events.jsonl``, ``live_metrics.json``).
+   logged as they fire and scored against the cues (``live_events.jsonl``, ``live_metrics.json``);
+   then ``rest_minutes`` of continuous rest of the same session (swallows, coughs, head turns;
+   :func:`myovox.testing.synth.generate_rest_recording`), where every command is a false
+   activation (``rest_metrics.json``).
 6. ``summary.md``: the numbers of every step.
 """
 
@@ -46,6 +49,8 @@ def run_demo(
     ft_epochs: int = 30,
     window_s: float = 1.4,
     seed: int = 0,
+    difficulty: str = "reference",
+    rest_minutes: float = 10.0,
     force: bool = False,
     show: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -64,11 +69,21 @@ def run_demo(
     window_s : float
         Window length in seconds (reference: 1.4).
     seed : int
+    difficulty : {"easy", "reference", "hard"}
+        Signal-model preset of the synthetic data (:meth:`myovox.testing.synth.SynthConfig.preset`);
+        ``"reference"`` is calibrated to the reference's published accuracies.
+    rest_minutes : float
+        Minutes of continuous rest replayed for false activations per hour (0: skip).
     force : bool
         Replace a non-empty folder that myovox wrote before.
     show : callable | None
         Receives human-readable progress lines (the CLI prints them).
     """
+    from ._checks import check_option, check_positive
+    from .testing.synth import DIFFICULTIES
+
+    check_option("difficulty", difficulty, DIFFICULTIES)
+    check_positive("rest_minutes", rest_minutes, allow_zero=True)
     say = show or (lambda s: logger.info("%s", s))
     final = Path(out_dir)
     # a previous demo folder is replaced without --force; either way only if myovox wrote all of it
@@ -85,6 +100,8 @@ def run_demo(
             ft_epochs=ft_epochs,
             window_s=window_s,
             seed=seed,
+            difficulty=difficulty,
+            rest_minutes=rest_minutes,
         )
     say(f"[6/6] done in {summary['wall_s']:.0f} s; summary in {final / 'summary.md'}")
     return summary
@@ -114,6 +131,8 @@ def _run(
     ft_epochs: int,
     window_s: float,
     seed: int,
+    difficulty: str,
+    rest_minutes: float,
 ) -> dict[str, Any]:
     """The demo's steps, written into ``out`` (a temporary folder that becomes ``final``)."""
     from .datasets import load_dataset
@@ -129,13 +148,15 @@ def _run(
             ft_epochs=ft_epochs,
             window_s=window_s,
             seed=seed,
+            difficulty=difficulty,
+            rest_minutes=rest_minutes,
         )
     }
 
     # 1. data --------------------------------------------------------------------------
     say(
         f"[1/6] synthesising 1 subject x 3 sessions x {n_batches} batches (vocalized, {n_repetitions} "
-        "repetitions of 8 words per batch) ..."
+        f"repetitions of 8 words per batch, difficulty {difficulty}) ..."
     )
     data = generate_dataset(
         out / "data",
@@ -145,6 +166,7 @@ def _run(
         conditions=("vocalized",),
         n_repetitions=n_repetitions,
         seed=seed,
+        difficulty=difficulty,
     )
     ds = load_dataset(data, source="processed")
     s = ds.summary()
@@ -193,6 +215,9 @@ def _run(
     # 5. live replay ------------------------------------------------------------------------
     say("[5/6] live replay of a held-out session (session 3, batch 1, raw .bio) through the recogniser:")
     summary["live"] = _live(model_dir, data, out, say)
+    if rest_minutes > 0:
+        say(f"      and {rest_minutes:g} min of continuous rest of session 3 (swallows, coughs, head turns):")
+        summary["rest"] = _rest(model_dir, out, say, minutes=rest_minutes, difficulty=difficulty, seed=seed)
 
     # 6. summary ------------------------------------------------------------------------------
     summary["wall_s"] = round(time.perf_counter() - t_all, 1)
@@ -304,6 +329,29 @@ def _live(model_dir: Path, data: Path, out: Path, say) -> dict:
     return m
 
 
+def _rest(model_dir: Path, out: Path, say, *, minutes: float, difficulty: str, seed: int) -> dict:
+    """False activations per hour on continuous synthetic rest (every command is one)."""
+    from .evaluation.streaming import event_metrics
+    from .realtime.recognizer import Recognizer
+    from .streams.replay import ReplayStream
+    from .testing.synth import SynthConfig, generate_rest_recording
+
+    rec = generate_rest_recording(60.0 * minutes, 1, 3, config=SynthConfig.preset(difficulty), seed=seed)
+    recog = Recognizer.from_saved(model_dir, step_s=0.1)
+    stats = recog.run(ReplayStream(rec, chunk_s=0.04))
+    m = event_metrics(recog.events, rec, rest_label=0)
+    m["non_speech_events"] = {k: rec.meta[k] for k in ("n_swallows", "n_coughs", "n_head_turns")}
+    m["events"] = [ev.label for ev in recog.events]
+    m["stats"] = {k: v for k, v in stats.items() if k != "stream"}
+    say(
+        f"      {m['n_events']} commands in {minutes:g} min of rest with {m['non_speech_events']['n_swallows']} "
+        f"swallows, {m['non_speech_events']['n_coughs']} coughs, {m['non_speech_events']['n_head_turns']} head "
+        f"turns: {m['false_activations_per_hour']:.0f} false activations/h"
+    )
+    (out / "rest_metrics.json").write_text(json.dumps(to_jsonable(m), indent=1))
+    return m
+
+
 def _markdown(s: dict) -> str:
     lines = [
         "# myovox demo summary",
@@ -330,5 +378,11 @@ def _markdown(s: dict) -> str:
         f"| live replay (session 3, batch 1) | precision {_pct(lv['precision'])}, recall "
         f"{_pct(lv['recall'])}, {lv['false_activations_per_hour']:.0f} false activations/h |"
     )
+    if "rest" in s:
+        r, minutes = s["rest"], s["settings"]["rest_minutes"]
+        lines.append(
+            f"| continuous rest ({minutes:g} min, swallows/coughs/head turns) | {r['n_events']} commands, "
+            f"{r['false_activations_per_hour']:.0f} false activations/h |"
+        )
     lines += ["", f"Wall time: {s['wall_s']:.0f} s.", ""]
     return "\n".join(lines)

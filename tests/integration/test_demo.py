@@ -27,6 +27,8 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
                 "1",
                 "--window",
                 "0.8",
+                "--rest-minutes",
+                "1.5",
             ]
         )
         == 0
@@ -43,6 +45,12 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert (out / "export" / "myovox_model.c").exists() and (out / "model" / "model.json").exists()
     live = json.loads((out / "live_metrics.json").read_text())
     assert live["n_cues"] == 32 and live["stats"]["n_windows"] > 100
+    rest = json.loads((out / "rest_metrics.json").read_text())
+    assert rest["n_cues"] == 0 and rest["stats"]["n_windows"] > 800  # 1.5 min at 0.1 s steps
+    assert rest["n_events"] == len(rest["events"]) == rest["n_false_activations"]
+    assert rest["false_activations_per_hour"] == pytest.approx(rest["n_events"] / 0.025)
+    assert sum(rest["non_speech_events"].values()) > 0
+    assert "continuous rest (1.5 min" in (out / "summary.md").read_text()
     # a second run replaces the demo folder; a foreign folder is refused
     foreign = tmp_path / "foreign"
     foreign.mkdir()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._types import add_force_argument
+from ._types import add_force_argument, nonneg_float
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -16,6 +16,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ft-epochs", type=int, default=30, help="fine-tuning epochs (default 30)")
     p.add_argument("--window", type=float, default=1.4, help="window length in seconds (default 1.4)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--difficulty",
+        choices=["easy", "reference", "hard"],
+        default="reference",
+        help="synthetic data preset (default reference: calibrated to the reference's accuracies)",
+    )
+    p.add_argument(
+        "--rest-minutes",
+        type=nonneg_float,
+        default=10.0,
+        help="minutes of continuous rest replayed for false activations/h (default 10; 0 skips)",
+    )
     add_force_argument(p, "an --out folder")
 
 
@@ -30,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
         ft_epochs=args.ft_epochs,
         window_s=args.window,
         seed=args.seed,
+        difficulty=args.difficulty,
+        rest_minutes=args.rest_minutes,
         force=args.force,
         show=lambda s: print(s, flush=True),
     )
