@@ -1,4 +1,4 @@
-"""Adapter for any folder that holds a dataset card (``myovox-dataset.yaml``, see :mod:`.card`).
+"""Adapter for any folder that holds a dataset card (``myovox-dataset.yaml``, see :mod:`myovox.datasets.card`).
 
 The card's ``layout`` (a path pattern with ``{field}`` placeholders) or ``index`` (a CSV listing
 the files) says which files are recordings and gives their metadata; its other fields say how
