@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import ValidationError
+from ..windows import SHORT_TRIALS
 from ._types import add_force_argument, positive_float
 
 
@@ -66,7 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     init.add_argument(
         "--short-trials",
-        choices=["drop", "pad"],
+        choices=SHORT_TRIALS,
         default="drop",
         help="trials shorter than the window: drop (default) or pad with each channel's mean; counted either way",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..testing.synth import DIFFICULTIES
 from ._types import add_force_argument, nonneg_float
 
 
@@ -18,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--difficulty",
-        choices=["easy", "reference", "hard"],
+        choices=DIFFICULTIES,
         default="reference",
         help="synthetic data preset (default reference: calibrated to the reference's accuracies)",
     )

@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..adaptation.label_free import ADAPT_METHODS
 from ..datasets import ADAPTERS
 from ..evaluation.protocols import PROTOCOL_NAMES
 from ..exceptions import ValidationError
 from ..models.classical import CLASSICAL_MODELS
+from ..windows import SHORT_TRIALS
 from ._types import add_force_argument, positive_float, positive_int
 
 
@@ -79,7 +81,7 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--short-trials",
-        choices=["drop", "pad"],
+        choices=SHORT_TRIALS,
         default=None,
         help="one-trial-per-file data: drop trials shorter than the window (default) or pad them "
         "with each channel's mean; either way they are counted",
@@ -170,7 +172,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--adapt",
-        choices=["none", "standardize", "bn"],
+        choices=ADAPT_METHODS,
         default=None,
         help="inter_session, transfer: label-free adaptation to the unlabelled test session (standardize: "
         "each session's channels by its own RMS, any model; bn: re-estimate SpeechNet's batch-norm statistics)",

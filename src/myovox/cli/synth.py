@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..testing.synth import DIFFICULTIES
 from ._types import fraction_below_one, nonneg_int, positive_int
 
 
@@ -29,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--difficulty",
-        choices=["easy", "reference", "hard"],
+        choices=DIFFICULTIES,
         default="reference",
         help="signal-model preset (default reference: calibrated to the reference's published accuracies; "
         "easy: the clearly separable generator of myovox 0.1, for fast tests; hard: harder still)",
