@@ -27,6 +27,10 @@ from ..windows import Windows
 #: Label-free adaptation methods (``"none"``: the model as trained).
 ADAPT_METHODS = ("none", "standardize", "bn")
 
+#: Metadata columns that give the recording order within a session, first found wins
+#: (:func:`first_part`); without any, the windows' own order.
+ORDER_KEYS = ("batch", "trial", "rep")
+
 
 def session_scale(X: np.ndarray) -> np.ndarray:
     """Per-channel RMS over all windows and samples of ``X`` (n_windows, n_channels, n_samples).
@@ -41,7 +45,23 @@ def session_scale(X: np.ndarray) -> np.ndarray:
     return rms
 
 
-def standardize_sessions(windows: Windows, by: str | None = "session") -> Windows:
+def _session_index(windows: Windows, by: str | None) -> dict[Any, np.ndarray]:
+    """Session value -> indices of its windows (one session ``None`` when ``by`` is None or absent)."""
+    groups = windows.meta.get(by) if by else None
+    if groups is None:
+        return {None: np.arange(len(windows))}
+    groups = np.asarray(groups)
+    return {key: np.flatnonzero(groups == key) for key in dict.fromkeys(groups.tolist())}
+
+
+def _reference_index(reference: Windows, by: str | None, key: Any, where: str) -> np.ndarray:
+    idx = _session_index(reference, by).get(key)
+    if idx is None or len(idx) == 0:
+        raise ValidationError(f"{where}: no adaptation windows of {by} {key!r} (every test session needs some).")
+    return idx
+
+
+def standardize_sessions(windows: Windows, by: str | None = "session", reference: Windows | None = None) -> Windows:
     """``windows`` with each session's channels divided by that session's RMS (no labels used).
 
     Parameters
@@ -49,6 +69,9 @@ def standardize_sessions(windows: Windows, by: str | None = "session") -> Window
     windows : Windows
     by : str | None
         Metadata column that names the session (None or absent: all windows are one session).
+    reference : Windows | None
+        Where each session's RMS is measured (e.g. the first minutes of it, :func:`first_part`);
+        default: ``windows`` themselves (transductive).
 
     Returns
     -------
@@ -56,12 +79,41 @@ def standardize_sessions(windows: Windows, by: str | None = "session") -> Window
         A copy with float32 ``X``; labels and metadata unchanged.
     """
     X = np.array(windows.X, dtype=np.float32)
-    groups = windows.meta.get(by) if by else None
-    keys = [None] if groups is None else list(dict.fromkeys(np.asarray(groups).tolist()))
-    for key in keys:
-        idx = np.arange(len(X)) if key is None else np.flatnonzero(np.asarray(groups) == key)
-        X[idx] /= session_scale(X[idx]).astype(np.float32)[None, :, None]
+    for key, idx in _session_index(windows, by).items():
+        src = X[idx] if reference is None else reference.X[_reference_index(reference, by, key, "standardize")]
+        X[idx] /= session_scale(src).astype(np.float32)[None, :, None]
     return Windows(X, windows.y, windows.sfreq, windows.ch_names, windows.label_names, windows.groups, windows.meta)
+
+
+def first_part(windows: Windows, fraction: float, by: str | None = "session") -> tuple[np.ndarray, np.ndarray]:
+    """Split each session into its first ``fraction`` of windows (to adapt on) and the rest (to test on).
+
+    "First" is recording order: the first of :data:`ORDER_KEYS` found in the metadata (SilentWear's
+    batches, a trial number), then the windows' own order. Every session keeps at least one window
+    on each side.
+
+    Returns
+    -------
+    first, rest : ndarray of int
+        Indices into ``windows``.
+    """
+    fraction = float(fraction)
+    if not 0.0 < fraction < 1.0:
+        raise ValidationError(f"Invalid value for 'adapt_first': expected a fraction in (0, 1), got {fraction!r}.")
+    key = next((k for k in ORDER_KEYS if k in windows.meta), None)
+    first, rest = [], []
+    for session, idx in _session_index(windows, by).items():
+        if len(idx) < 2:
+            raise ValidationError(
+                f"adapt_first: {by} {session!r} has {len(idx)} window(s); it needs at least 2 "
+                "(some to adapt on, the rest to test on)."
+            )
+        if key is not None:
+            idx = idx[np.argsort(np.asarray(windows.meta[key])[idx], kind="stable")]
+        n = min(len(idx) - 1, max(1, int(round(fraction * len(idx)))))
+        first.append(idx[:n])
+        rest.append(idx[n:])
+    return np.sort(np.concatenate(first)), np.sort(np.concatenate(rest))
 
 
 def adapt(model: Any, X: Any, method: str = "bn", *, copy: bool = True) -> Any:
@@ -112,24 +164,23 @@ def adapt(model: Any, X: Any, method: str = "bn", *, copy: bool = True) -> Any:
     return out
 
 
-def predict_adapted(model: Any, windows: Windows, method: str, by: str | None = "session") -> np.ndarray:
+def predict_adapted(
+    model: Any, windows: Windows, method: str, by: str | None = "session", reference: Windows | None = None
+) -> np.ndarray:
     """Predictions for ``windows``, the model adapted to each session on that session's windows alone.
 
     With ``"standardize"`` the windows must already be standardised (the model was trained so);
     with ``"bn"`` a copy of the model is adapted per value of the ``by`` column (None or absent:
-    to all windows at once); ``"none"`` predicts directly.
+    to all windows at once) on that session's windows of ``reference`` (default: ``windows``
+    themselves); ``"none"`` predicts directly.
     """
     check_option("method", method, ADAPT_METHODS)
     if method != "bn":
         return np.asarray(model.predict(windows.X))
-    groups = windows.meta.get(by) if by else None
-    if groups is None:
-        return np.asarray(adapt(model, windows.X, "bn").predict(windows.X))
-    groups = np.asarray(groups)
     parts = []
-    for key in dict.fromkeys(groups.tolist()):
-        idx = np.flatnonzero(groups == key)
-        parts.append((idx, np.asarray(adapt(model, windows.X[idx], "bn").predict(windows.X[idx]))))
+    for key, idx in _session_index(windows, by).items():
+        src = windows.X[idx] if reference is None else reference.X[_reference_index(reference, by, key, "bn")]
+        parts.append((idx, np.asarray(adapt(model, src, "bn").predict(windows.X[idx]))))
     pred = np.empty(len(windows), dtype=parts[0][1].dtype)
     for idx, p in parts:
         pred[idx] = p

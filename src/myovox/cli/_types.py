@@ -30,6 +30,7 @@ positive_float = _number(float, lambda v: v > 0, "a positive number")
 nonneg_float = _number(float, lambda v: v >= 0, "a number >= 0")
 probability = _number(float, lambda v: 0 <= v <= 1, "a number between 0 and 1")
 fraction_below_one = _number(float, lambda v: 0 <= v < 1, "a fraction in [0, 1)")
+open_fraction = _number(float, lambda v: 0 < v < 1, "a fraction in (0, 1)")
 
 
 def add_force_argument(p: argparse.ArgumentParser, what: str) -> None:

@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..adaptation.augment import AUGMENTATIONS
 from ..adaptation.label_free import ADAPT_METHODS
 from ..datasets import ADAPTERS
 from ..evaluation.protocols import PROTOCOL_NAMES
 from ..exceptions import ValidationError
 from ..models.classical import CLASSICAL_MODELS
 from ..windows import SHORT_TRIALS
-from ._types import add_force_argument, positive_float, positive_int
+from ._types import add_force_argument, open_fraction, positive_float, positive_int
 
 
 # ---------------------------------------------------------------------------- shared helpers
@@ -130,6 +131,24 @@ def print_table(rows: list[tuple[str, ...]]) -> None:
 
 
 # ---------------------------------------------------------------------------- the subcommand
+def add_augment_arguments(p: argparse.ArgumentParser) -> None:
+    """``--augment KINDS`` and ``--augment-copies N``: augmented copies of the training windows."""
+    p.add_argument(
+        "--augment",
+        default=None,
+        metavar="KINDS",
+        help=f"add augmented copies of the training windows, any of {','.join(AUGMENTATIONS)} (comma-separated): "
+        "electrode shift along the band, contact gains, timing, noise",
+    )
+    p.add_argument(
+        "--augment-copies",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="augmented copies per training window (default 1)",
+    )
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset", help="dataset folder (or a recording file)")
     p.add_argument("--protocol", required=True, help=f"one of {', '.join(PROTOCOL_NAMES)}")
@@ -183,6 +202,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="KEY",
         help="transfer: adapt to each value of this metadata key separately (e.g. day); default: the whole test",
     )
+    p.add_argument(
+        "--adapt-first",
+        type=open_fraction,
+        default=None,
+        metavar="FRACTION",
+        help="inter_session, transfer: adapt on this first fraction of each test session (recording order) and "
+        "score the rest, every --adapt method alike; default: the whole test session (transductive)",
+    )
+    p.add_argument(
+        "--train-sessions",
+        nargs="+",
+        default=None,
+        metavar="S",
+        help="fewshot: train the base model on these sessions only (default: all but the held-out one)",
+    )
+    add_augment_arguments(p)
     p.add_argument("--out", default=None, help="output folder (default myovox-results/PROTOCOL-MODEL)")
     p.add_argument("--jobs", type=positive_int, default=1, help="parallel processes over folds")
     add_force_argument(p, "an --out folder")
@@ -203,6 +238,8 @@ def run(args: argparse.Namespace) -> int:
     protocol = resolve_protocol(args.protocol)
     model = check_model_name(args.model)
     options: dict[str, Any] = {"n_jobs": args.jobs, "subjects": args.subjects}
+    if args.augment:
+        options.update(augment=args.augment, augment_copies=args.augment_copies)
     if protocol == "leave_one_out":
         if not args.by:
             raise ValidationError("Protocol 'leave_one_out' needs --by KEY (e.g. --by session).")
@@ -213,8 +250,8 @@ def run(args: argparse.Namespace) -> int:
             options["by"] = args.by
     elif args.by:
         raise ValidationError(f"--by applies to protocols 'leave_one_out' and 'fewshot' only, not {protocol!r}.")
-    if protocol != "fewshot" and (args.k or args.repeats != 1):
-        raise ValidationError(f"--k/--repeats apply to protocol 'fewshot' only, not {protocol!r}.")
+    if protocol != "fewshot" and (args.k or args.repeats != 1 or args.train_sessions):
+        raise ValidationError(f"--k/--repeats/--train-sessions apply to protocol 'fewshot' only, not {protocol!r}.")
     if protocol == "transfer":
         train, test = parse_key_values(args.train, "--train"), parse_key_values(args.test, "--test")
         if not train or not test:
@@ -226,6 +263,12 @@ def run(args: argparse.Namespace) -> int:
         if protocol not in ("inter_session", "transfer"):
             raise ValidationError(f"--adapt applies to protocols 'inter_session' and 'transfer', not {protocol!r}.")
         options["adapt"] = args.adapt
+    if args.adapt_first is not None:
+        if protocol not in ("inter_session", "transfer"):
+            raise ValidationError(
+                f"--adapt-first applies to protocols 'inter_session' and 'transfer', not {protocol!r}."
+            )
+        options["adapt_first"] = args.adapt_first
     if args.adapt_by is not None:
         if protocol != "transfer":
             raise ValidationError(f"--adapt-by applies to protocol 'transfer' only, not {protocol!r}.")
@@ -234,6 +277,8 @@ def run(args: argparse.Namespace) -> int:
         options["n_splits"] = args.folds
     if protocol in ("fine_tune", "fewshot"):
         options.update(strategy=args.strategy, ft_epochs=args.ft_epochs, test_sessions=args.test_sessions)
+        if protocol == "fewshot" and args.train_sessions:
+            options["train_sessions"] = args.train_sessions
     elif args.test_sessions:
         raise ValidationError(f"--test-sessions applies to protocols 'fine_tune' and 'fewshot' only, not {protocol!r}.")
     model_params: dict[str, Any] = parse_key_values(args.param, "--param", lists=False)

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..exceptions import ValidationError
 from ._types import add_force_argument, positive_float, positive_int
-from .evaluate import add_data_arguments, check_model_name, load, parse_key_values
+from .evaluate import add_augment_arguments, add_data_arguments, check_model_name, load, parse_key_values
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,20 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="train for `myovox stream`: causal filtering, and windows also 0.2 s before and 0.2/0.4 s "
         "after each onset (live windows slide past the cues)",
     )
-    p.add_argument(
-        "--augment",
-        default=None,
-        metavar="KINDS",
-        help="add augmented copies of the training windows, any of shift,gain,time,noise (comma-separated): "
-        "electrode shift along the band, contact gains, timing, noise",
-    )
-    p.add_argument(
-        "--augment-copies",
-        type=positive_int,
-        default=1,
-        metavar="N",
-        help="augmented copies per training window (default 1)",
-    )
+    add_augment_arguments(p)
     add_force_argument(p, "a model folder")
     p.add_argument(
         "--param",

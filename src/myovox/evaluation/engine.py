@@ -59,6 +59,11 @@ docdict: dict[str, str] = {
     Filter a Dataset with its own filter and channel order before cutting windows.""",
     "causal": """causal : bool
     Filter causally (as a live stream is filtered) instead of zero-phase.""",
+    "augment": """augment : str | sequence of str | None
+    Augmented copies of every training pool (``"shift,gain,time,noise"``, any subset; see
+    :func:`myovox.adaptation.augment_windows`); None: none.
+augment_copies : int
+    Augmented copies per training window (default 1).""",
     "valid_size": """valid_size : float
     Validation fraction of the training pool inside neural models (early stopping).""",
     "adapt": """adapt : {"none", "standardize", "bn"}
@@ -66,6 +71,10 @@ docdict: dict[str, str] = {
     ``"standardize"`` divides every session's channels by that session's RMS, in training and
     test alike (any model); ``"bn"`` re-estimates the network's batch-norm statistics on the
     test session (SpeechNet). See :mod:`myovox.adaptation.label_free`.""",
+    "adapt_first": """adapt_first : float | None
+    Adapt on the first fraction of each test session only (recording order: batch, then trial) and
+    score the rest, as a live system that calibrates on the first minutes; every method, ``"none"``
+    included, is then scored on the same rest. None: transductive (the whole test session).""",
     "verbose": """verbose : bool | str | int | None
     Log level for this call (None: the level of :func:`myovox.set_log_level`; True: INFO,
     False: WARNING, or a level name). At INFO or below, on a terminal, a progress bar runs over
@@ -87,6 +96,7 @@ _COMMON = (
     "rest_label",
     "preprocess",
     "causal",
+    "augment",
 )
 docdict["common"] = "\n".join(docdict[k] for k in _COMMON)
 
@@ -118,9 +128,17 @@ def fill_doc(func: Callable) -> Callable:
 class ModelSpec:
     """Picklable recipe for a fresh, unfitted model per fold (see module docstring)."""
 
-    def __init__(self, model: Any, params: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        params: Mapping[str, Any] | None = None,
+        augment: Sequence[str] = (),
+        augment_copies: int = 1,
+    ) -> None:
         self.model = model
         self.params = dict(params or {})
+        self.augment = tuple(augment)
+        self.augment_copies = int(augment_copies)
         if isinstance(model, str):
             self.name = model
         elif hasattr(model, "fit"):
@@ -160,6 +178,16 @@ class ModelSpec:
             ok = {k: v for k, v in overrides.items() if k in accepted and k not in self.params}
             if ok:
                 est.set_params(**ok)
+        return est
+
+    def fit(self, windows: Windows, random_state: Any = 0, overrides: Mapping[str, Any] | None = None) -> Any:
+        """A new estimator (:meth:`build`) fitted on ``windows`` and, with ``augment``, their augmented copies."""
+        est = self.build(windows, random_state, overrides)
+        if self.augment:
+            from ..adaptation.augment import augment_windows
+
+            windows = augment_windows(windows, self.augment, n_copies=self.augment_copies, random_state=random_state)
+        est.fit(windows.X, windows.y)
         return est
 
     def is_neural(self) -> bool:
@@ -334,6 +362,7 @@ class FoldTask:
     row: dict = field(default_factory=dict)
     adapt: str = "none"  # label-free adaptation to each test session (myovox.adaptation.ADAPT_METHODS)
     adapt_by: str | None = "session"  # the metadata column that names a test session (None: the whole test)
+    adapt_first: float | None = None  # adapt on this first fraction of each test session, score the rest
 
 
 def fit_score(task: FoldTask) -> dict:
@@ -342,17 +371,21 @@ def fit_score(task: FoldTask) -> dict:
     Runs in workers: the fold's windows are cut here, so that a worker receives the unit's
     windows once (joblib memory-maps large arrays) and a serial run holds one fold's copy at a time.
     """
-    from ..adaptation import predict_adapted, standardize_sessions
+    from ..adaptation import first_part, predict_adapted, standardize_sessions
 
     w = task.windows
     train, test = w.subset(task.train), w.subset(task.test)
+    reference = None  # the unlabelled windows adapted on: the whole test session (transductive) or its beginning
+    if task.adapt_first is not None:  # every method scores the same rest, "none" included
+        first, rest = first_part(test, task.adapt_first, task.adapt_by)
+        reference, test = test.subset(first), test.subset(rest)
     if task.adapt == "standardize":  # each session by its own channel RMS, the test session's unlabelled
-        train, test = standardize_sessions(train, task.adapt_by), standardize_sessions(test, task.adapt_by)
+        train = standardize_sessions(train, task.adapt_by)
+        test = standardize_sessions(test, task.adapt_by, reference=reference)
     t0 = time.perf_counter()
-    est = task.spec.build(train, task.seed, task.overrides)
-    est.fit(train.X, train.y)
+    est = task.spec.fit(train, task.seed, task.overrides)
     fit_s = time.perf_counter() - t0
-    pred = predict_adapted(est, test, task.adapt, task.adapt_by)
+    pred = predict_adapted(est, test, task.adapt, task.adapt_by, reference=reference)
     out = dict(task.row)
     out.update(
         n_train=len(train),
@@ -405,6 +438,7 @@ def fold_tasks(
     subject_from: str | None = None,
     adapt: str = "none",
     adapt_by: str | None = "session",
+    adapt_first: float | None = None,
 ) -> list[FoldTask]:
     """Check each fold (windows on both sides, no leakage, classes present) and make its task."""
     name, subject, condition, _ = unit
@@ -430,8 +464,11 @@ def fold_tasks(
         }
         row.update(extra or {})
         tasks.append(
-            FoldTask(spec, w, np.asarray(f.train), np.asarray(f.test), labels, seed, overrides, row, adapt, adapt_by)
-        )
+            FoldTask(
+                spec, w, np.asarray(f.train), np.asarray(f.test), labels, seed, overrides, row, adapt, adapt_by,
+                adapt_first,
+            )
+        )  # fmt: skip
     return tasks
 
 
@@ -517,15 +554,21 @@ class RunSettings:
     rest_label: Any = "auto"
     preprocess: bool = True
     causal: bool = False
+    augment: Any = None
+    augment_copies: int = 1
 
     def __post_init__(self) -> None:
+        from ..adaptation.augment import parse_augment
+
         self.window_s = check_window_s(self.window_s)
         if self.random_state is not None:
             check_int("random_state", self.random_state)
         self.n_jobs = check_int("n_jobs", self.n_jobs, minimum=-1) if self.n_jobs != -1 else -1
         if self.n_jobs == 0:
             raise ValidationError("Invalid value for 'n_jobs': expected a positive number of processes or -1, got 0.")
-        self.spec = ModelSpec(self.model, self.model_params)
+        self.augment = parse_augment(self.augment)
+        self.augment_copies = check_int("augment_copies", self.augment_copies, minimum=1)
+        self.spec = ModelSpec(self.model, self.model_params, self.augment, self.augment_copies)
 
     def params(self, rest: Any, **extra: Any) -> dict:
         """The run's arguments as recorded in ``Result.params`` (``extra`` first, then the shared ones)."""
@@ -539,6 +582,8 @@ class RunSettings:
             rest_label=rest,
             n_jobs=self.n_jobs,
         )
+        if self.augment:
+            out.update(augment=list(self.augment), augment_copies=self.augment_copies)
         return out
 
 
@@ -561,6 +606,7 @@ def run_folds(
     needs: Sequence[tuple[str, int]] = (),
     adapt: str = "none",
     adapt_by: str | None = "session",
+    adapt_first: float | None = None,
 ) -> Result:
     """The engine: for each window length, each unit (subject x condition), each fold: fit, predict, score.
 
@@ -568,7 +614,8 @@ def run_folds(
     ``needs`` are (metadata key, minimum distinct values per subject) the protocol requires;
     ``subject_from`` names the metadata key whose held-out value names a row (cross-subject folds);
     ``adapt`` is the label-free adaptation to each test session (:data:`myovox.adaptation.ADAPT_METHODS`),
-    whose windows ``adapt_by`` groups (None: the fold's whole test set).
+    whose windows ``adapt_by`` groups (None: the fold's whole test set); ``adapt_first`` adapts on
+    that first fraction of each test session only and scores the rest.
     """
     t0 = time.perf_counter()
     st = settings
@@ -603,6 +650,7 @@ def run_folds(
                 subject_from=subject_from,
                 adapt=adapt,
                 adapt_by=adapt_by,
+                adapt_first=adapt_first,
             )
         logger.info("%s: %d folds with %s at %s s windows", protocol, len(tasks), spec.name, f"{w.window_s:g}")
         wrows = run_parallel(fit_score, tasks, st.n_jobs, desc=f"{protocol} {w.window_s:g} s")

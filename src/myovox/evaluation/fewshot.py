@@ -61,6 +61,7 @@ class FewShotUnit:
     lr: float | None
     scratch: bool
     overrides: dict
+    train_sessions: list[str] | None = None
 
 
 def _check_ks(k: Any) -> list[int]:
@@ -85,9 +86,12 @@ def fewshot(
     rest_label: Any = "auto",
     preprocess: bool = True,
     causal: bool = False,
+    augment: Any = None,
+    augment_copies: int = 1,
     k: int | Sequence[int] = (1, 2, 5),
     by: str = "session",
     test_sessions: Sequence | None = None,
+    train_sessions: Sequence | None = None,
     strategy: str = "all",
     ft_epochs: int = 50,
     lr: float | None = None,
@@ -107,6 +111,9 @@ def fewshot(
         Metadata column that names a session (``"day"`` for day-wise datasets).
     test_sessions : sequence | None
         Values of ``by`` held out in turn (default: each).
+    train_sessions : sequence | None
+        Values of ``by`` the base model is trained on (default: every session but the held-out one),
+        e.g. the first days only when the later ones are tested.
     strategy : {"all", "head", "bn"}
         What fine-tuning trains (neural models; see :func:`myovox.adaptation.fine_tune`).
     ft_epochs : int
@@ -134,12 +141,20 @@ def fewshot(
     repeats = check_int("repeats", repeats, minimum=1)
     t0 = time.perf_counter()
     st = RunSettings(
-        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal
-    )
+        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal,
+        augment, augment_copies,
+    )  # fmt: skip
     _, windows_for, summary, ds_rest = _prepare(dataset, condition, subjects, preprocess, causal)
     rest = ds_rest if rest_label == "auto" else rest_label
     w = windows_for(st.window_s)
     _need_values(w, by, 2, "fewshot")
+    train_keys = None if train_sessions is None else [str(v) for v in train_sessions]
+    if train_keys is not None:
+        missing = sorted(set(train_keys) - {str(v) for v in _splits._sorted_values(w.meta[by])})
+        if missing:
+            raise ValidationError(
+                f"fewshot: train_sessions {missing} are not in the data ({by}: {_splits._sorted_values(w.meta[by])})."
+            )
     labels = [int(c) for c in np.unique(w.y)]
     overrides = {**_thread_overrides(None, st.n_jobs), "valid_size": valid_size}
     tasks = []
@@ -151,7 +166,7 @@ def fewshot(
             tasks.append(
                 FewShotUnit(
                     st.spec, uw, name, subj, cond, s, by, ks, repeats, labels, rest, random_state, strategy,
-                    ft_epochs, lr, scratch, overrides,
+                    ft_epochs, lr, scratch, overrides, train_keys,
                 )
             )  # fmt: skip
     if not tasks:
@@ -179,6 +194,7 @@ def fewshot(
         k=ks,
         by=by,
         test_sessions=None if test_sessions is None else list(test_sessions),
+        train_sessions=train_keys,
         strategy=strategy,
         ft_epochs=ft_epochs,
         lr=lr,
@@ -209,13 +225,19 @@ def _fewshot_unit(t: FewShotUnit) -> list[dict]:
     uw, s, rest, seed, ov = t.windows, t.session, t.rest, t.seed, t.overrides
     sess = uw.meta[t.by]
     rng = np.random.default_rng(seed)
-    old = uw.subset(downsample_rest_indices(uw.y, np.flatnonzero(sess != s), rest, rng))
+    pool = sess != s
+    if t.train_sessions is not None:
+        pool &= np.isin(sess.astype(str), t.train_sessions)
+    if not pool.any():
+        raise ValidationError(
+            f"fewshot {t.unit}: no training windows for {t.by}={s} (train_sessions {t.train_sessions})."
+        )
+    old = uw.subset(downsample_rest_indices(uw.y, np.flatnonzero(pool), rest, rng))
     new = uw.subset(sess == s)
     fold0 = f"{t.unit}: {t.by}={s}"
     _check_train(old, t.labels, f"{t.by}={s}", t.unit, uw.label_names)
     t0 = time.perf_counter()
-    base = t.spec.build(old, seed, ov)
-    base.fit(old.X, old.y)
+    base = t.spec.fit(old, seed, ov)
     base_fit = time.perf_counter() - t0
     can_ft = hasattr(base, "fine_tune")
     kmax = t.ks[-1]

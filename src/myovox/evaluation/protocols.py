@@ -80,6 +80,8 @@ def global_protocol(
     rest_label: Any = "auto",
     preprocess: bool = True,
     causal: bool = False,
+    augment: Any = None,
+    augment_copies: int = 1,
     valid_size: float = 0.2,
     verbose: Any = None,
 ) -> Result:
@@ -95,8 +97,9 @@ def global_protocol(
     %(returns)s
     """
     st = RunSettings(
-        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal
-    )
+        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal,
+        augment, augment_copies,
+    )  # fmt: skip
 
     def split(uw: Windows, rest: Any) -> list:
         return _splits.leave_one_batch_out(uw, rest_label=rest, random_state=random_state)
@@ -127,9 +130,12 @@ def inter_session(
     rest_label: Any = "auto",
     preprocess: bool = True,
     causal: bool = False,
+    augment: Any = None,
+    augment_copies: int = 1,
     valid_size: float = 0.2,
     window_sweep: Sequence[float] | None = None,
     adapt: str = "none",
+    adapt_first: float | None = None,
     verbose: Any = None,
 ) -> Result:
     """Leave-one-session-out per subject (train on the other sessions, test on a whole session).
@@ -139,6 +145,7 @@ def inter_session(
     %(common)s
     %(valid_size)s
     %(adapt)s
+    %(adapt_first)s
     window_sweep : sequence of float | None
         Run the protocol at each of these window lengths (e.g. 0.4 to 1.4 s; a Dataset is
         needed); ``Result.sweep`` holds one row per length and the headline is the first length.
@@ -152,8 +159,9 @@ def inter_session(
     if sweep is not None and window_s is not None:
         raise ValidationError("Pass either window_s (one length) or window_sweep (several), not both.")
     st = RunSettings(
-        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal
-    )
+        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal,
+        augment, augment_copies,
+    )  # fmt: skip
 
     def split(uw: Windows, rest: Any) -> list:
         return _splits.leave_one_session_out(uw, rest_label=rest, random_state=random_state)
@@ -164,11 +172,12 @@ def inter_session(
         split,
         st,
         overrides={"valid_size": valid_size},
-        params={"valid_size": valid_size, "adapt": adapt},
+        params={"valid_size": valid_size, "adapt": adapt, "adapt_first": adapt_first},
         window_sweep=sweep,
         needs=(("session", 2),),
         adapt=adapt,
         adapt_by="session",
+        adapt_first=adapt_first,
     )
 
 
@@ -189,6 +198,8 @@ def kfold(
     rest_label: Any = "auto",
     preprocess: bool = True,
     causal: bool = False,
+    augment: Any = None,
+    augment_copies: int = 1,
     valid_size: float = 0.2,
     verbose: Any = None,
 ) -> Result:
@@ -212,14 +223,16 @@ def kfold(
     %(rest_label)s
     %(preprocess)s
     %(causal)s
+    %(augment)s
     %(valid_size)s
     %(verbose)s
 
     %(returns)s
     """
     st = RunSettings(
-        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal
-    )
+        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal,
+        augment, augment_copies,
+    )  # fmt: skip
 
     def split(uw: Windows, rest: Any) -> list:
         return _splits.stratified_kfold(uw, n_splits, random_state=random_state, rest_label=rest, group_by=group_by)
@@ -250,6 +263,8 @@ def leave_one_out(
     rest_label: Any = "auto",
     preprocess: bool = True,
     causal: bool = False,
+    augment: Any = None,
+    augment_copies: int = 1,
     valid_size: float = 0.2,
     verbose: Any = None,
 ) -> Result:
@@ -272,6 +287,7 @@ def leave_one_out(
     %(rest_label)s
     %(preprocess)s
     %(causal)s
+    %(augment)s
     %(valid_size)s
     %(verbose)s
 
@@ -280,8 +296,9 @@ def leave_one_out(
     if not isinstance(by, str) or not by:
         raise ValidationError(f"Invalid value for 'by': expected a metadata key such as 'session', got {by!r}.")
     st = RunSettings(
-        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal
-    )
+        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal,
+        augment, augment_copies,
+    )  # fmt: skip
 
     def split(uw: Windows, rest: Any) -> list:
         return _splits.leave_one_group_out(uw, by, rest_label=rest, random_state=random_state)
@@ -316,9 +333,12 @@ def transfer(
     rest_label: Any = "auto",
     preprocess: bool = True,
     causal: bool = False,
+    augment: Any = None,
+    augment_copies: int = 1,
     valid_size: float = 0.2,
     adapt: str = "none",
     adapt_by: str | None = None,
+    adapt_first: float | None = None,
     verbose: Any = None,
 ) -> Result:
     """Train on the windows matching ``train``, test on those matching ``test``, per subject.
@@ -339,11 +359,13 @@ def transfer(
     %(rest_label)s
     %(preprocess)s
     %(causal)s
+    %(augment)s
     %(valid_size)s
     %(adapt)s
     adapt_by : str | None
         Metadata column whose values are adapted to separately (e.g. ``"day"`` when ``test``
         spans several days); None: the test selection as a whole.
+    %(adapt_first)s
     %(verbose)s
 
     %(returns)s
@@ -355,8 +377,9 @@ def transfer(
             "test={'condition': 'silent'}."
         )
     st = RunSettings(
-        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal
-    )
+        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal,
+        augment, augment_copies,
+    )  # fmt: skip
     keys = set(train) | set(test)
 
     def split(uw: Windows, rest: Any) -> list:
@@ -370,10 +393,18 @@ def transfer(
         split_subjects="subject" not in keys,
         split_conditions="condition" not in keys,
         overrides={"valid_size": valid_size},
-        params={"train": dict(train), "test": dict(test), "valid_size": valid_size, "adapt": adapt},
+        params={
+            "train": dict(train),
+            "test": dict(test),
+            "valid_size": valid_size,
+            "adapt": adapt,
+            "adapt_by": adapt_by,
+            "adapt_first": adapt_first,
+        },
         subject_from="subject" if "subject" in keys else None,
         adapt=adapt,
         adapt_by=adapt_by,
+        adapt_first=adapt_first,
     )
 
 
@@ -392,6 +423,8 @@ def train_from_scratch(
     rest_label: Any = "auto",
     preprocess: bool = True,
     causal: bool = False,
+    augment: Any = None,
+    augment_copies: int = 1,
     valid_size: float = 0.3,
     verbose: Any = None,
 ) -> Result:
@@ -407,8 +440,9 @@ def train_from_scratch(
     %(returns)s
     """
     st = RunSettings(
-        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal
-    )
+        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal,
+        augment, augment_copies,
+    )  # fmt: skip
 
     def split(uw: Windows, rest: Any) -> list:
         folds = []
@@ -468,6 +502,8 @@ def fine_tune(
     rest_label: Any = "auto",
     preprocess: bool = True,
     causal: bool = False,
+    augment: Any = None,
+    augment_copies: int = 1,
     strategy: str = "all",
     ft_epochs: int = 50,
     lr: float = 1e-3,
@@ -518,8 +554,9 @@ def fine_tune(
     ft_epochs = check_int("ft_epochs", ft_epochs, minimum=1)
     t0 = time.perf_counter()
     st = RunSettings(
-        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal
-    )
+        model, window_s, condition, random_state, model_params, subjects, n_jobs, rest_label, preprocess, causal,
+        augment, augment_copies,
+    )  # fmt: skip
     spec = st.spec
     _, windows_for, summary, ds_rest = _prepare(dataset, condition, subjects, preprocess, causal)
     rest = ds_rest if rest_label == "auto" else rest_label
@@ -607,8 +644,7 @@ def _fine_tune_unit(t: FineTuneUnit) -> tuple[list[dict], list[dict], bool]:
     fold0 = f"{t.unit}: session={session}"
     _check_train(old, t.labels, f"session={session}", t.unit, uw.label_names)
     t0 = time.perf_counter()
-    base = spec.build(old, seed, {**ov, "valid_size": t.base_valid_size})
-    base.fit(old.X, old.y)
+    base = spec.fit(old, seed, {**ov, "valid_size": t.base_valid_size})
     base_fit = time.perf_counter() - t0
     can_ft = hasattr(base, "fine_tune")
     current = base

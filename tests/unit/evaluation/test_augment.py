@@ -80,3 +80,30 @@ def test_cli_train_augment(tmp_path, capsys):
     assert main(["train", str(data), "--model", "lda", "--out", str(tmp_path / "m2"), "--augment", "warp"]) == 2
     assert "Invalid value for 'augment'" in capsys.readouterr().err
     assert not (tmp_path / "m2").exists()
+
+
+def test_protocols_train_on_augmented_copies(make_windows_):
+    from myovox.evaluation.engine import ModelSpec
+    from myovox.evaluation.protocols import kfold
+
+    class Counting:
+        """A model that remembers how many windows it was fitted on."""
+
+        def fit(self, X, y):
+            self.n_fit_ = len(X)
+            self.classes_ = np.unique(y)
+            return self
+
+        def predict(self, X):
+            return np.full(len(X), self.classes_[0])
+
+    def counting(**kw):
+        return Counting()
+
+    w = make_windows_(n_subjects=1)
+    spec = ModelSpec(counting, augment=("gain", "noise"), augment_copies=2)
+    assert spec.fit(w, 0).n_fit_ == 3 * len(w)
+    res = kfold(w, model=counting, augment="shift,gain")
+    assert res.params["augment"] == ["shift", "gain"] and res.params["augment_copies"] == 1
+    with pytest.raises(ValidationError):
+        kfold(w, model=counting, augment="rotate")

@@ -82,7 +82,7 @@ def test_cli_fewshot_options(tmp_path, capsys):
     from myovox.cli.main import main
 
     assert main(["evaluate", str(tmp_path), "--protocol", "kfold", "--model", "rf", "--k", "1"]) == 2
-    assert "--k/--repeats apply to protocol 'fewshot' only" in capsys.readouterr().err
+    assert "--k/--repeats/--train-sessions apply to protocol 'fewshot' only" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path), "--protocol", "fewshot", "--model", "rf", "--k", "0"]) == 2
 
 
@@ -98,3 +98,13 @@ def test_cli_fewshot_end_to_end(tmp_path, capsys):
     assert d["protocol"] == "fewshot" and [c["k"] for c in d["curves"]] == [1, 2]
     assert all({"k", "adapted", "no_adaptation"} <= set(c) for c in d["curves"])
     assert "k=2 per class" in capsys.readouterr().out
+
+
+def test_fewshot_train_sessions_limits_the_base_model(make_windows_, lda):
+    w = make_windows_(n_subjects=1, n_sessions=3, n_batches=1, n_per_class=4)
+    every = fewshot(w, model=lda, k=1, test_sessions=[3])
+    first = fewshot(w, model=lda, k=1, test_sessions=[3], train_sessions=[1])
+    assert first.params["train_sessions"] == ["1"]
+    assert first.folds[0]["n_train"] < every.folds[0]["n_train"]
+    with pytest.raises(ValidationError, match="train_sessions"):
+        fewshot(w, model=lda, k=1, train_sessions=[7])

@@ -149,3 +149,61 @@ def test_cli_evaluate_adapt_options(tmp_path, capsys):
     rc = main(["evaluate", str(tmp_path), "--protocol", "inter_session", "--model", "rf", "--adapt-by", "day"])
     assert rc == 2 and "--adapt-by applies to protocol 'transfer' only" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path), "--protocol", "inter_session", "--model", "rf", "--adapt", "x"]) == 2
+
+
+def test_first_part_takes_the_beginning_of_each_session_in_recording_order(make_windows_):
+    from myovox.adaptation import first_part
+
+    w = make_windows_(n_subjects=1, n_sessions=2, n_batches=4, n_per_class=2)
+    first, rest = first_part(w, 0.25)
+    assert len(np.intersect1d(first, rest)) == 0 and len(first) + len(rest) == len(w)
+    # batch 1 of each session (a quarter) is the beginning; the rest is tested
+    assert set(w.meta["batch"][first]) == {1} and set(w.meta["batch"][rest]) == {2, 3, 4}
+    for s in (1, 2):
+        assert np.sum(w.meta["session"][first] == s) == np.sum((w.meta["session"] == s) & (w.meta["batch"] == 1))
+    # at least one window on each side, whatever the fraction
+    tiny = w.subset(np.flatnonzero(w.meta["session"] == 1)[:2])
+    f, r = first_part(tiny, 0.01)
+    assert len(f) == 1 and len(r) == 1
+    for bad in (0.0, 1.0, -0.5):
+        with pytest.raises(ValidationError, match="fraction in"):
+            first_part(w, bad)
+    with pytest.raises(ValidationError, match="at least 2"):
+        first_part(tiny.subset([0]), 0.5)
+
+
+def test_standardize_with_a_reference_uses_only_the_reference_windows(make_windows_):
+    w = _gained(make_windows_(n_subjects=1), 2, np.array([4.0, 0.5, 1.0, 2.0]))
+    ref = w.subset(np.arange(0, len(w), 3))
+    out = standardize_sessions(w, reference=ref)
+    for s in (1, 2):
+        scale = session_scale(ref.X[ref.meta["session"] == s])
+        np.testing.assert_allclose(
+            out.X[w.meta["session"] == s], w.X[w.meta["session"] == s] / scale[None, :, None], rtol=1e-5
+        )
+    with pytest.raises(ValidationError, match="no adaptation windows of session 2"):
+        standardize_sessions(w, reference=ref.select(session=1))
+
+
+def test_transfer_adapt_first_scores_every_method_on_the_same_rest(make_windows_, lda):
+    from myovox.evaluation.protocols import transfer
+
+    w = make_windows_(n_subjects=1, n_sessions=2, n_batches=4, n_per_class=4)
+    w = _gained(w, 2, np.array([3.0, 0.3, 2.5, 0.4]))
+    kw = {"model": lda, "train": {"session": 1}, "test": {"session": 2}, "adapt_by": "session"}
+    whole = transfer(w, **kw)
+    plain = transfer(w, adapt_first=0.25, **kw)
+    std = transfer(w, adapt="standardize", adapt_first=0.25, **kw)
+    n_test = {r["n_test"] for r in plain.folds} | {r["n_test"] for r in std.folds}
+    assert len(n_test) == 1 and n_test.pop() < whole.folds[0]["n_test"]
+    assert std.params["adapt_first"] == 0.25
+    assert std.mean > plain.mean + 0.1  # the first quarter of the new day is enough to undo its gains
+
+
+def test_cli_evaluate_adapt_first(tmp_path, capsys):
+    from myovox.cli.main import main
+
+    rc = main(["evaluate", str(tmp_path), "--protocol", "kfold", "--model", "rf", "--adapt-first", "0.2"])
+    assert rc == 2 and "--adapt-first applies to protocols" in capsys.readouterr().err
+    rc = main(["evaluate", str(tmp_path), "--protocol", "transfer", "--model", "rf", "--adapt-first", "1.5"])
+    assert rc == 2 and "fraction in (0, 1)" in capsys.readouterr().err
