@@ -13,6 +13,7 @@ cannot be, retrained on old + new) and scored on the test set beside the base mo
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -282,7 +283,9 @@ def _fewshot_unit(t: FewShotUnit) -> list[dict]:
             if t.scratch and len(np.unique(ad.y)) >= 2:
                 try:
                     est = t.spec.build(ad, seed, {**ov, "valid_size": 0.0})
-                    est.fit(ad.X, ad.y)
+                    with warnings.catch_warnings():  # k windows per class: scikit-learn suspects a regression
+                        warnings.filterwarnings("ignore", message="The number of unique classes is greater")
+                        est.fit(ad.X, ad.y)
                     sc = balanced_accuracy(test.y, est.predict(test.X))
                 except ValueError as err:  # e.g. LDA with one window per class
                     logger.info("fewshot %s k=%d: no scratch model (%s)", fold0, kk, err)
