@@ -500,6 +500,21 @@ def card_for(
     )
 
 
+def class_rms(X: np.ndarray, y: np.ndarray) -> dict[str, list[float]]:
+    """Per-class, per-channel RMS of training windows: the levels live label-free adaptation matches.
+
+    Returns ``{str(class): [rms of each channel]}`` (JSON-ready; see
+    :class:`myovox.adaptation.online.OnlineAdapter`).
+    """
+    X = np.asarray(X)
+    y = np.asarray(y)
+    out = {}
+    for c in np.unique(y):
+        ms = np.mean(np.square(X[y == c], dtype=np.float64), axis=(0, 2))
+        out[str(c.item())] = [round(float(v), 6) for v in np.sqrt(ms)]
+    return out
+
+
 def card_from_training(
     model: Any,
     windows: Windows,
@@ -527,6 +542,7 @@ def card_from_training(
         "classes": windows.class_counts(),
     }
     summary.update(training or {})
+    summary.setdefault("class_rms", class_rms(windows.X, windows.y))
     return card_for(
         model,
         sfreq=windows.sfreq,
