@@ -150,7 +150,7 @@ def add_augment_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dataset", help="dataset folder (or a recording file)")
+    p.add_argument("dataset", help="dataset folder, a dataset card (.yaml) beside one, or a recording file")
     p.add_argument("--protocol", required=True, help=f"one of {', '.join(PROTOCOL_NAMES)}")
     p.add_argument("--model", required=True, help="speechnet, rf, lda or svm")
     p.add_argument(

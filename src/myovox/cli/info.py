@@ -8,7 +8,9 @@ from typing import Any
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("path", help="a recording file (.bio, .h5, .csv, .edf, .xdf, .npz) or a dataset folder")
+    p.add_argument(
+        "path", help="a recording file (.bio, .h5, .csv, .edf, .xdf, .npz), a dataset folder or a dataset card (.yaml)"
+    )
     from ..datasets import ADAPTERS
 
     p.add_argument("--kind", default=None, help=f"dataset adapter ({', '.join(ADAPTERS)}); auto-detected by default")

@@ -17,7 +17,7 @@ from ..exceptions import ValidationError
 
 #: adapter name -> module; tried in this order by auto-detection
 ADAPTERS: dict[str, str] = {
-    "folder": "folder",  # any folder with a dataset card (myovox-dataset.yaml): tried first
+    "folder": "folder",  # a folder with a dataset card (myovox-dataset.yaml), or a card file: tried first
     "recorded": "recorded",  # guided recordings of `myovox record` (<name>.csv + .json)
     "silentwear": "silentwear",  # raw .bio tree or processed data_raw_and_filt .h5 tree
     "somach": "somach",  # somach-silent-speech CSV trials
@@ -49,12 +49,14 @@ def detect_dataset(path: str | Path) -> str:
 
 
 def load_dataset(path: str | Path, kind: str | None = None, *, raw_signal: bool = False, **options: Any) -> Dataset:
-    """Load a dataset folder (or a single recording file) as a :class:`Dataset`.
+    """Load a dataset folder, a dataset card file or a single recording file as a :class:`Dataset`.
 
     Parameters
     ----------
     path : path-like
-        Dataset root or a sub-folder the adapter understands (e.g. ``studyB_5phase``).
+        Dataset root or a sub-folder the adapter understands (e.g. ``studyB_5phase``); a dataset
+        card file (``*.yaml``/``*.yml``, read by the ``folder`` adapter: its ``root`` names the data
+        folder); or one recording file (``.bio``, ``.h5``, ``.csv``, ...).
     kind : str | None
         Adapter name (``folder``, ``silentwear``, ``somach``, ``mateus``, ``longterm``); auto-detected if None.
     raw_signal : bool
@@ -64,6 +66,8 @@ def load_dataset(path: str | Path, kind: str | None = None, *, raw_signal: bool 
         Passed to the adapter's ``load`` (e.g. ``subjects=``, ``condition=``).
     """
     path = Path(path)
+    if path.is_file() and path.suffix.lower() in (".yaml", ".yml") and kind in (None, "folder"):
+        return _module("folder").load(path, **options)  # a dataset card kept beside its folder
     if path.is_file():
         from ..io import read_recording
 

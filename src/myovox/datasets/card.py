@@ -3,7 +3,7 @@
 A card describes where the recordings are (a path ``layout`` with ``{field}`` placeholders, or an
 ``index`` CSV listing the files), how to read them (``format``, ``sfreq``, columns, header,
 delimiter, orientation) and what they mean (``labels``, ``rest_label``, ``units``, ``mains``,
-``filter``, ``window_s``, ``window_mode``). Example::
+``filter``, ``window_s``, ``window_mode``, ``meta``). Example::
 
     name: my-study
     layout: S{subject}/day{session}/R_{rep}_C_{label}_EMG.csv
@@ -12,15 +12,20 @@ delimiter, orientation) and what they mean (``labels``, ``rest_label``, ``units`
     rest_label: 0
     mains: 50
 
-The adapter :mod:`myovox.datasets.folder` loads a folder that holds a card; ``myovox card init``
-writes one.
+The card lives inside the folder it describes, or anywhere else as a ``*.yaml`` file whose ``root``
+names the folder (for a read-only folder, e.g. a shared dataset). The adapter
+:mod:`myovox.datasets.folder` loads a folder that holds a card, or a card file; ``myovox card init``
+writes one. Cards for the shared datasets ship with myovox as templates (:func:`template_names`,
+:meth:`DatasetCard.template`, ``myovox card init DIR --template NAME --output FILE``).
 """
 
 from __future__ import annotations
 
 import numbers
+import os
 import re
 from dataclasses import dataclass, fields
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +37,12 @@ from ..windows import SHORT_TRIALS
 
 #: name of the card file inside a dataset folder
 CARD_FILE = "myovox-dataset.yaml"
+#: suffixes of a card file kept anywhere (with ``root`` naming its folder)
+CARD_SUFFIXES = (".yaml", ".yml")
+LABEL_CODES = ("value", "order")
+#: metadata keys a layout field, index column or ``meta`` entry may not take (the reader sets them)
+RESERVED_META = ("source", "units", "dataset", "label_name", "label_value")
+_LOOKUP_KEYS = ("from", "values", "default")
 FORMATS = ("csv", "npy")
 ORIENTATIONS = ("samples_by_channels", "channels_by_samples")
 WINDOW_MODES = ("trial", "event")
@@ -70,12 +81,17 @@ def _yaml_key(key: str) -> int | str:
 
 @dataclass
 class DatasetCard:
-    """How to read a dataset folder; read from and written to ``<folder>/myovox-dataset.yaml``.
+    """How to read a dataset folder; read from and written to ``<folder>/myovox-dataset.yaml`` or a ``*.yaml`` file.
 
     Parameters
     ----------
     sfreq : float
         Sampling rate in Hz (required).
+    root : str | None
+        The data folder, relative to the card file's folder or absolute (default: the card file's
+        own folder). With it a card can live beside a folder it cannot be written into, e.g.
+        ``cards/longterm.yaml`` with ``root: ../../shared/datasets/longterm-armband``; ``layout``
+        and ``index`` are then relative to ``root``. A ``root`` that is not a folder is an error.
     layout : str | None
         Path pattern relative to the folder, with ``{field}`` placeholders (metadata) and ``*``
         wildcards, e.g. ``S{subject}/day{session}/R_{rep}_C_{label}_EMG.csv``; ``{label}`` is the
@@ -104,8 +120,14 @@ class DatasetCard:
     labels : dict | None
         Label value as it appears in the data -> label name. Values in the data that are not
         listed are an error.
-    rest_label : str | int | None
-        The label value that means rest (default: the label named rest, silence or none, if any).
+    label_codes : str
+        The integer class of each label value: ``"value"`` (default: integer values are their own
+        class, text values are numbered 0, 1, ... in the order of ``labels``, the rest label first)
+        or ``"order"`` (every value numbered so, integers too: ``labels: {1: rest, 2: fist}``
+        gives classes 0 and 1).
+    rest_label : str | int | bool | None
+        The label value that means rest (default: the label named rest, silence or none, if any);
+        ``false``: no label means rest (e.g. a ``SILENCE`` class that is a command of its own).
     units : str
         Units of the samples.
     mains : int
@@ -125,11 +147,25 @@ class DatasetCard:
     short_trials : str
         Trials shorter than the window: ``"drop"`` (default) or ``"pad"`` (with each channel's
         mean); either way they are counted in a warning.
+    meta : dict | None
+        Metadata added to every recording, key -> one of:
+
+        - a number or a text, the same for every file (``subject: S01``); a text may hold the
+          layout's (or index's) ``{field}`` placeholders and the keys of earlier ``meta`` entries
+          (``session: "study{study}"``);
+        - a lookup ``{from: FIELD, values: {field value: value, ...}, default: VALUE}``: the value
+          listed for the file's ``FIELD`` (``condition: {from: code, values: {F: vocalized,
+          S: subvocal}}``); a value not listed is an error unless ``default`` is given.
+
+        An entry may replace a layout field (``word: {from: word, values: {Sim: sim}}``). Values
+        that are digits in every file become integers, as layout fields do. Reserved keys:
+        ``source``, ``units``, ``dataset``, ``label_name``, ``label_value``.
     source : Path | None
         The card file it was read from (not written).
     """
 
     sfreq: float
+    root: str | None = None
     layout: str | None = None
     index: str | None = None
     format: str = "csv"
@@ -141,7 +177,8 @@ class DatasetCard:
     label_column: str | int | None = None
     time_column: str | int | None = None
     labels: dict[str, str] | None = None
-    rest_label: str | None = None
+    label_codes: str = "value"
+    rest_label: str | bool | None = None
     units: str = "unknown"
     mains: int = 50
     filter: dict[str, float | None] | None = None
@@ -150,6 +187,7 @@ class DatasetCard:
     name: str | None = None
     resample: float | None = None
     short_trials: str = "drop"
+    meta: dict[str, Any] | None = None
     source: Path | None = None
 
     def __post_init__(self) -> None:
@@ -171,6 +209,13 @@ class DatasetCard:
         if self.sfreq != self.sfreq or self.sfreq == float("inf"):
             raise self._fail("sfreq", f"expected a finite sampling rate in Hz, got {self.sfreq!r}")
         self.sfreq = float(self.sfreq)
+        # root
+        if isinstance(self.root, os.PathLike):
+            self.root = os.fspath(self.root)
+        if self.root is not None:
+            if not isinstance(self.root, str) or not self.root.strip():
+                raise self._fail("root", f"expected the data folder (a path), got {self.root!r}")
+            self.root = self.root.strip()
         # layout / index
         if (self.layout is None) == (self.index is None):
             raise ValidationError(
@@ -246,7 +291,15 @@ class DatasetCard:
             if len(set(out.values())) != len(out):
                 raise self._fail("labels", f"label names must be distinct, got {list(out.values())!r}")
             self.labels = out
-        if self.rest_label is not None:
+        if self.label_codes not in LABEL_CODES:
+            raise self._fail(
+                "label_codes",
+                f"expected one of {', '.join(LABEL_CODES)}, got {self.label_codes!r}."
+                f"{did_you_mean(str(self.label_codes), LABEL_CODES)}",
+            )
+        if self.rest_label is True:
+            raise self._fail("rest_label", "expected a label value, or false for no rest label, got true")
+        if self.rest_label is not None and self.rest_label is not False:
             self.rest_label = label_key(self.rest_label)
             if self.labels is not None and self.rest_label not in self.labels:
                 raise self._fail(
@@ -286,7 +339,76 @@ class DatasetCard:
             self.resample = float(self.resample)
         if self.short_trials not in SHORT_TRIALS:
             raise self._fail("short_trials", f"expected one of {', '.join(SHORT_TRIALS)}, got {self.short_trials!r}")
+        if self.meta is not None:
+            self.meta = self._check_meta(self.meta)
         return self
+
+    def _check_meta(self, meta: Any) -> dict[str, Any]:
+        """``meta``: identifier keys (not reserved), scalar values, or lookups ``{from, values, default}``."""
+        if not isinstance(meta, dict) or not meta:
+            raise self._fail("meta", f"expected a mapping of metadata key -> value, got {meta!r}")
+        known = set(self.fields_in_layout()) if self.layout is not None else None  # index columns: known at load
+        out: dict[str, Any] = {}
+        for key, value in meta.items():
+            if not isinstance(key, str) or not _IDENT_RE.match(key):
+                raise self._fail("meta", f"key {key!r} is not a name (letters, digits, _)")
+            if key in RESERVED_META:
+                raise self._fail("meta", f"key {key!r} is reserved (the reader sets it)")
+            if isinstance(value, dict):
+                unknown = [k for k in value if k not in _LOOKUP_KEYS]
+                if unknown:
+                    raise self._fail(
+                        "meta",
+                        f"{key}: unknown key {unknown[0]!r} in a lookup; known: {', '.join(_LOOKUP_KEYS)}"
+                        f"{did_you_mean(str(unknown[0]), _LOOKUP_KEYS)}",
+                    )
+                src, values = value.get("from"), value.get("values")
+                if not isinstance(src, str) or not src.strip():
+                    raise self._fail("meta", f"{key}: a lookup needs 'from: FIELD' (a layout field), got {src!r}")
+                src = src.strip()
+                if known is not None and src not in known and src not in out:
+                    raise self._fail(
+                        "meta",
+                        f"{key}: 'from: {src}' is not a field of the layout ({', '.join(sorted(known)) or 'none'})"
+                        f"{did_you_mean(src, sorted(known))}",
+                    )
+                if not isinstance(values, dict) or not values:
+                    raise self._fail("meta", f"{key}: a lookup needs 'values', a mapping of field value -> value")
+                table: dict[str, Any] = {}
+                for k, v in values.items():
+                    if not _is_scalar(v):
+                        raise self._fail("meta", f"{key}: the value for {k!r} must be a number or a text, got {v!r}")
+                    if label_key(k) in table:
+                        raise self._fail("meta", f"{key}: field value {k!r} is listed twice")
+                    table[label_key(k)] = v
+                entry: dict[str, Any] = {"from": src, "values": table}
+                if "default" in value:
+                    if not _is_scalar(value["default"]) and value["default"] is not None:
+                        raise self._fail("meta", f"{key}: 'default' must be a number, a text or null")
+                    entry["default"] = value["default"]
+                out[key] = entry
+            elif _is_scalar(value):
+                if isinstance(value, str):
+                    names = _FIELD_RE.findall(value)
+                    rest = _FIELD_RE.sub("", value)
+                    if "{" in rest or "}" in rest:
+                        raise self._fail("meta", f"{key}: unbalanced braces in {value!r}")
+                    for name in names:
+                        if not _IDENT_RE.match(name):
+                            raise self._fail("meta", f"{key}: placeholder {{{name}}} is not a name")
+                        if known is not None and name not in known and name not in out:
+                            raise self._fail(
+                                "meta",
+                                f"{key}: {{{name}}} is not a field of the layout ({', '.join(sorted(known)) or 'none'})"
+                                f" or an earlier meta key{did_you_mean(name, sorted(known | set(out)))}",
+                            )
+                out[key] = value
+            else:
+                raise self._fail(
+                    "meta",
+                    f"{key}: expected a number, a text or a lookup {{from: FIELD, values: {{...}}}}, got {value!r}",
+                )
+        return out
 
     # ------------------------------------------------------------------ derived settings
     def filter_settings(self) -> dict[str, float | None]:
@@ -317,8 +439,10 @@ class DatasetCard:
                 continue
             if f.name == "labels" and value is not None:
                 value = {_yaml_key(k): v for k, v in value.items()}
-            elif f.name == "rest_label" and value is not None:
+            elif f.name == "rest_label" and isinstance(value, str):
                 value = _yaml_key(value)
+            elif f.name == "meta" and value is not None:
+                value = {k: _meta_yaml(v) for k, v in value.items()}
             elif isinstance(value, list):
                 value = list(value)
             elif isinstance(value, dict):
@@ -344,43 +468,144 @@ class DatasetCard:
 
     @classmethod
     def read(cls, path: str | Path) -> DatasetCard:
-        """Read ``<folder>/myovox-dataset.yaml`` (or the card file itself)."""
+        """Read ``<folder>/myovox-dataset.yaml`` or a card file (``*.yaml``, e.g. one with a ``root``)."""
         path = Path(path)
         file = path / CARD_FILE if path.is_dir() else path
         if not file.is_file():
+            if path.suffix.lower() in CARD_SUFFIXES:
+                raise ValidationError(f"No dataset card {path}: the file does not exist.")
             raise ValidationError(
                 f"No dataset card {CARD_FILE} in {path}; "
-                f"write one with `myovox card init {path} --layout ... --sfreq ...`."
+                f"write one with `myovox card init {path} --layout ... --sfreq ...` "
+                f"(or beside a read-only folder: `... --output CARD.yaml`)."
             )
         try:
-            data = yaml.safe_load(file.read_text(encoding="utf-8"))
+            raw = file.read_bytes()
+        except OSError as err:
+            raise ValidationError(f"{file}: cannot read the card ({type(err).__name__}: {err}).") from None
+        return cls.loads(raw, source=file)
+
+    @classmethod
+    def loads(cls, text: str | bytes, source: str | Path | None = None) -> DatasetCard:
+        """A card from its YAML text; errors name ``source`` (the file or template it came from)."""
+        file = source if source is not None else "dataset card"
+        try:
+            if isinstance(text, bytes):
+                text = text.decode("utf-8")
+            data = yaml.safe_load(text)
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             at = f" at line {mark.line + 1}" if mark is not None else ""
             problem = getattr(err, "problem", None) or type(err).__name__
             raise ValidationError(f"{file}: not valid YAML{at} ({problem}).") from None
-        except (OSError, UnicodeDecodeError) as err:
+        except UnicodeDecodeError as err:
             raise ValidationError(f"{file}: cannot read the card ({type(err).__name__}: {err}).") from None
-        return cls.from_dict(data if data is not None else {}, source=file)
+        return cls.from_dict(data if data is not None else {}, source=source)
+
+    @classmethod
+    def template(cls, name: str) -> DatasetCard:
+        """A card shipped with myovox (:func:`template_names`), without ``root``: give it the data folder."""
+        names = template_names()
+        if name not in names:
+            raise ValidationError(
+                f"Invalid value for 'template': no card template {name!r}; known: {', '.join(names)}."
+                f"{did_you_mean(str(name), names)}"
+            )
+        text = resources.files(__package__).joinpath("cards").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+        card = cls.loads(text, source=f"template {name}")
+        card.source = None
+        return card
+
+    def data_root(self, base: str | Path | None = None) -> Path:
+        """The data folder: ``root`` (relative to ``base``, default the card file's folder), else that folder.
+
+        Raises a one-line ``ValidationError`` naming the card file and ``root`` when it is not a folder.
+        """
+        if base is None:
+            if self.source is None and (self.root is None or not Path(self.root).expanduser().is_absolute()):
+                raise ValidationError(
+                    f"{self._where()}: the card was not read from a file, so the data folder is unknown; "
+                    "pass the folder (or an absolute 'root')."
+                )
+            base = self.source.parent if self.source is not None else Path.cwd()
+        base = Path(base)
+        if self.root is None:
+            return base
+        folder = Path(self.root).expanduser()
+        folder = folder if folder.is_absolute() else base / folder
+        if not folder.is_dir():
+            what = "does not exist" if not folder.exists() else "is not a folder"
+            raise self._fail("root", f"{self.root!r} ({folder}) {what}")
+        return folder
 
     def dumps(self) -> str:
         """The card's YAML text (as :meth:`write` writes it)."""
         head = "# myovox dataset card: how to read this folder (see `myovox card --help`)\n"
-        return head + yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, default_flow_style=None)
+        body = []
+        for key, value in self.to_dict().items():  # one key a line (short lists and mappings inline)
+            style = False if not isinstance(value, (dict, list)) else None
+            body.append(yaml.safe_dump({key: value}, sort_keys=False, allow_unicode=True, default_flow_style=style))
+        return head + "".join(body)
 
     def write(self, folder: str | Path, force: bool = False) -> Path:
         """Write ``<folder>/myovox-dataset.yaml`` (nothing else); an existing card is replaced only if ``force``."""
         folder = Path(folder)
         if not folder.is_dir():
             raise ValidationError(f"Cannot write a dataset card: {folder} is not a folder.")
-        file = folder / CARD_FILE
+        return self.save(folder / CARD_FILE, force=force)
+
+    def save(self, file: str | Path, force: bool = False) -> Path:
+        """Write the card to ``file`` (a ``*.yaml``/``*.yml`` path; nothing else is written, no folder made).
+
+        An existing file is replaced only if ``force``. A card kept outside its data folder needs
+        ``root`` (:func:`root_for` gives the text for a folder).
+        """
+        file = Path(file)
+        if file.suffix.lower() not in CARD_SUFFIXES:
+            raise ValidationError(f"Cannot write a dataset card to {file}: the name must end in .yaml or .yml.")
+        if not file.parent.is_dir():
+            raise ValidationError(f"Cannot write a dataset card to {file}: {file.parent} is not a folder.")
         if file.exists() and not force:
             raise ValidationError(f"{file} already exists; pass force=True (--force) to replace it.")
         if file.exists() and not file.is_file():
             raise ValidationError(f"Cannot write a dataset card: {file} exists and is not a file.")
-        file.write_text(self.dumps(), encoding="utf-8")
+        try:
+            file.write_text(self.dumps(), encoding="utf-8")
+        except OSError as err:
+            raise ValidationError(f"Cannot write a dataset card to {file} ({err.strerror or err}).") from None
         self.source = file
         return file
+
+
+def template_names() -> list[str]:
+    """Names of the cards shipped with myovox (``src/myovox/datasets/cards/*.yaml``), e.g. ``longterm-armband``."""
+    folder = resources.files(__package__).joinpath("cards")
+    return sorted(p.name.rsplit(".", 1)[0] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def root_for(folder: str | Path, card_file: str | Path) -> str:
+    """The ``root`` text of a card file for a data folder: relative to the card's folder when the two share
+    a parent folder below the file system's root (so both can move together), else absolute."""
+    folder, base = Path(folder).resolve(), Path(card_file).resolve().parent
+    try:
+        common = Path(os.path.commonpath([folder, base]))
+    except ValueError:  # another drive
+        return folder.as_posix()
+    if common == Path(common.anchor):
+        return folder.as_posix()
+    return Path(os.path.relpath(folder, base)).as_posix()
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, (str, numbers.Real))  # bool is a Real too
+
+
+def _meta_yaml(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = dict(value)
+        out["values"] = {_yaml_key(k): v for k, v in value["values"].items()}
+        return out
+    return value
 
 
 def _is_column(value: Any) -> bool:
@@ -391,4 +616,4 @@ def _is_column(value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
 
-__all__ = ["CARD_FILE", "DatasetCard", "label_key"]
+__all__ = ["CARD_FILE", "CARD_SUFFIXES", "DatasetCard", "label_key", "root_for", "template_names"]

@@ -1,4 +1,7 @@
-"""Adapter for any folder that holds a dataset card (``myovox-dataset.yaml``, see :mod:`myovox.datasets.card`).
+"""Adapter for any folder described by a dataset card (see :mod:`myovox.datasets.card`).
+
+The card is ``myovox-dataset.yaml`` inside the folder, or a ``*.yaml`` file anywhere whose ``root``
+names the folder (e.g. beside a read-only shared dataset).
 
 The card's ``layout`` (a path pattern with ``{field}`` placeholders) or ``index`` (a CSV listing
 the files) says which files are recordings and gives their metadata; its other fields say how
@@ -30,17 +33,24 @@ from ..dataset import Dataset
 from ..exceptions import DataFormatError, ValidationError
 from ..io.csv import read_bytes
 from ..recording import Recording
-from .card import CARD_FILE, REST_NAMES, DatasetCard, is_int_key, label_key
+from .card import CARD_FILE, CARD_SUFFIXES, RESERVED_META, REST_NAMES, DatasetCard, is_int_key, label_key
 
 #: metadata keys a pattern field or index column may not take (the reader sets them)
-_RESERVED = ("source", "units", "dataset", "label_name", "label_value")
+_RESERVED = RESERVED_META
 _COMMENT = ("#", "%")
+_FIELD_RE = re.compile(r"\{([^{}]*)\}")
+
+
+def is_card_file(path: str | Path) -> bool:
+    """True for a file whose name ends in ``.yaml`` or ``.yml`` (a dataset card kept anywhere)."""
+    path = Path(path)
+    return path.suffix.lower() in CARD_SUFFIXES and path.is_file()
 
 
 def detect(path: str | Path) -> bool:
-    """True for a folder that holds ``myovox-dataset.yaml``."""
+    """True for a folder that holds ``myovox-dataset.yaml``, or a card file (``*.yaml``/``*.yml``)."""
     path = Path(path)
-    return path.is_dir() and (path / CARD_FILE).is_file()
+    return (path.is_dir() and (path / CARD_FILE).is_file()) or is_card_file(path)
 
 
 # ---------------------------------------------------------------------------- finding the files
@@ -113,17 +123,71 @@ def _find_index(root: Path, card: DatasetCard) -> list[tuple[Path, dict[str, str
     return found
 
 
-def _convert_fields(found: list[tuple[Path, dict[str, str]]]) -> list[tuple[Path, dict[str, Any]]]:
+def _derive_meta(found: list[tuple[Path, dict[str, Any]]], card: DatasetCard) -> list[tuple[Path, dict[str, Any]]]:
+    """Add the card's ``meta`` entries (constants, ``{field}`` texts, lookups) to each file's fields."""
+    if not card.meta:
+        return found
+    where = card.source or "the card"
+    out = []
+    for file, fields in found:
+        meta: dict[str, Any] = dict(fields)
+        for key, spec in card.meta.items():
+            if isinstance(spec, dict):
+                src = spec["from"]
+                if src not in meta:
+                    raise ValidationError(
+                        f"{where}: invalid value for 'meta': {key}: 'from: {src}' is not a field of {file} "
+                        f"(fields: {', '.join(meta) or 'none'}).{did_you_mean(src, list(meta))}"
+                    )
+                value = label_key(meta[src])
+                if value in spec["values"]:
+                    meta[key] = spec["values"][value]
+                elif "default" in spec:
+                    meta[key] = spec["default"]
+                else:
+                    raise ValidationError(
+                        f"{file}: {src} = {meta[src]!r} is not listed in 'meta: {key}: values' of {where} "
+                        f"({', '.join(map(str, spec['values']))}).{did_you_mean(value, list(spec['values']))}"
+                    )
+            elif isinstance(spec, str) and "{" in spec:
+                missing = [n for n in _FIELD_RE.findall(spec) if n not in meta]
+                if missing:
+                    raise ValidationError(
+                        f"{where}: invalid value for 'meta': {key}: {{{missing[0]}}} is not a field of {file} "
+                        f"(fields: {', '.join(meta) or 'none'}).{did_you_mean(missing[0], list(meta))}"
+                    )
+                meta[key] = _fill(spec, meta)
+            else:
+                meta[key] = spec
+        out.append((file, meta))
+    return out
+
+
+def _fill(text: str, values: dict[str, Any]) -> str:
+    """``"study{study}"`` with ``{study}`` replaced by its value."""
+    return _FIELD_RE.sub(lambda m: str(values[m.group(1)]), text)
+
+
+def _convert_fields(found: list[tuple[Path, dict[str, Any]]]) -> list[tuple[Path, dict[str, Any]]]:
     """Fields whose values are all digits become ints (``label`` is left as text: it is a label value)."""
     keys = {k for _, m in found for k in m}
     for key in keys:
         if key in _RESERVED:
             raise ValidationError(f"The metadata field {key!r} is reserved; rename it in the layout or index.")
-    numeric = {k for k in keys if k != "label" and all(str(m.get(k, "")).isdigit() for _, m in found)}
+    numeric = {k for k in keys if k != "label" and all(_digits(m.get(k, "")) for _, m in found)}
     out = []
     for file, meta in found:
         out.append((file, {k: int(v) if k in numeric else v for k, v in meta.items()}))
     return out
+
+
+def _digits(value: Any) -> bool:
+    """A text of digits, or an integer (a ``meta`` constant): such a field becomes an int."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return value >= 0
+    return isinstance(value, str) and value.isdigit()
 
 
 def _sort_key(item: tuple[Path, dict[str, Any]]) -> tuple[Any, ...]:
@@ -278,13 +342,17 @@ def _label_codes(values: set[str], card: DatasetCard) -> tuple[dict[str, int], d
     else:
         keys = sorted(values, key=lambda k: (0, int(k), "") if is_int_key(k) else (1, 0, k))
         names_of = {k: k for k in keys}
-    rest = card.rest_label
-    if rest is None:
+    rest: str | None
+    if card.rest_label is False:  # no label means rest
+        rest = None
+    elif card.rest_label is None:
         rest = next((k for k in keys if names_of[k].strip().lower().lstrip("$") in REST_NAMES), None)
-    elif rest not in names_of:  # a rest value the data do not hold (yet)
-        names_of[rest] = "rest"
-        keys.append(rest)
-    if all(is_int_key(k) for k in keys):
+    else:
+        rest = str(card.rest_label)
+        if rest not in names_of:  # a rest value the data do not hold (yet)
+            names_of[rest] = "rest"
+            keys.append(rest)
+    if card.label_codes == "value" and all(is_int_key(k) for k in keys):
         codes = {k: int(k) for k in keys}
     else:
         order = ([rest] if rest is not None else []) + [k for k in keys if k != rest]
@@ -319,9 +387,12 @@ def load(
     Parameters
     ----------
     path : path-like
-        The dataset folder (or its ``myovox-dataset.yaml``); the card's paths are relative to it.
+        The dataset folder (its ``myovox-dataset.yaml`` is the card), or a card file (``*.yaml``):
+        the folder is then the card's ``root`` (relative to the card file's folder), else the card
+        file's own folder. The card's paths are relative to the folder.
     card : DatasetCard | None
-        A card to use instead of the folder's own (nothing is written).
+        A card to use instead of the folder's own (nothing is written); ``path`` is then the data
+        folder and the card's ``root`` is not used.
     window_s : float | None
         Window length stored on the Dataset (default: the card's, else the median trial length
         for one trial per file, else 1 s).
@@ -336,16 +407,31 @@ def load(
     """
     t0 = time.perf_counter()
     root = Path(path)
-    if root.is_file() and root.name == CARD_FILE:
-        root = root.parent
-    if not root.is_dir():
-        raise ValidationError(f"Invalid value for 'path': {root} is not a folder.")
     if card is None:
-        card = DatasetCard.read(root)
-    elif not isinstance(card, DatasetCard):
-        raise ValidationError(f"Invalid value for 'card': expected a DatasetCard, got {type(card).__name__}.")
-    found = _find_layout(root, card) if card.layout is not None else _find_index(root, card)
-    items = sorted(_convert_fields(found), key=_sort_key)
+        if root.is_dir() or is_card_file(root):
+            card = DatasetCard.read(root)
+        elif root.suffix.lower() in CARD_SUFFIXES and not root.exists():
+            raise ValidationError(f"Invalid value for 'path': the card file {root} does not exist.")
+        else:
+            raise ValidationError(f"Invalid value for 'path': {root} is neither a folder nor a card file (*.yaml).")
+        root = card.data_root()
+    else:
+        if not isinstance(card, DatasetCard):
+            raise ValidationError(f"Invalid value for 'card': expected a DatasetCard, got {type(card).__name__}.")
+        if root.is_file() and is_card_file(root):
+            root = root.parent
+        if not root.is_dir():
+            raise ValidationError(f"Invalid value for 'path': {root} is not a folder.")
+    try:
+        found = _find_layout(root, card) if card.layout is not None else _find_index(root, card)
+    except ValidationError as err:
+        if card.source is not None and card.root is None and card.source.name != CARD_FILE:
+            raise ValidationError(
+                f"{err} The card {card.source} has no 'root', so its own folder is the data folder; "
+                "add 'root: DATA_FOLDER' to it."
+            ) from None
+        raise
+    items = sorted(_convert_fields(_derive_meta(found, card)), key=_sort_key)
 
     bar = progress(items, desc=card.name or root.name, disable=None if verbose is None else not verbose)
     raw: list[tuple[Path, dict[str, Any], np.ndarray, list[str] | None, np.ndarray | None]] = []
@@ -443,4 +529,4 @@ def load(
     return Dataset(recs, ds_name, str(root), window_s=float(window_s), window_mode=mode, info=info)
 
 
-__all__ = ["detect", "load"]
+__all__ = ["detect", "is_card_file", "load"]
