@@ -131,7 +131,13 @@ def stratified_kfold(
         it = splitter.split(np.zeros(n), windows.y, groups)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The least populated class")
-        folds = [Fold(f"fold{i + 1}", tr, te, {"fold": i + 1}) for i, (tr, te) in enumerate(it)]
+        try:
+            folds = [Fold(f"fold{i + 1}", tr, te, {"fold": i + 1}) for i, (tr, te) in enumerate(it)]
+        except ValueError as err:  # e.g. fewer trials (groups) than folds
+            raise ValidationError(
+                f"Cannot cut {n_splits} folds from {n} windows in {len(np.unique(windows.y))} classes: {err} "
+                "Use fewer folds (--folds)."
+            ) from None
     return _finish(windows, folds, rest_label, balance_rest, random_state)
 
 

@@ -127,3 +127,11 @@ def test_check_no_leakage_detects_shared_trial(make_windows_):
     with pytest.raises(LeakageError, match="trial"):
         check_no_leakage(w.subset(np.array([0])), w.subset(np.array([1])))
     check_no_leakage(w.subset(np.array([0])), w.subset(np.array([2])))
+
+
+def test_stratified_kfold_with_too_few_trials_is_a_one_line_error():
+    from myovox.evaluation.splits import stratified_kfold
+
+    w = Windows(np.zeros((6, 1, 10)), np.array([0, 0, 0, 1, 1, 1]), 100.0, meta={"trial": np.array([1, 1, 2, 2, 3, 3])})
+    with pytest.warns(UserWarning, match="fewer windows than 5 folds"), pytest.raises(ValidationError, match="--folds"):
+        stratified_kfold(w, 5, group_by="trial")
