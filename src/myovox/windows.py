@@ -464,24 +464,115 @@ def sliding_windows(recording: Any, window_s: float, step_s: float, *, label: st
 #: onset offsets (s) of the training windows of a live model: its sliding windows are not aligned with cues
 LIVE_OFFSETS_S = (-0.2, 0.0, 0.2, 0.4)
 
+#: Training-window recipes of :func:`make_windows` (``myovox train --segment``): ``"onset"``, one
+#: window per label run from its onset (shifted by the onset offsets); ``"whole"``, windows every
+#: ``step_s`` through each labelled segment (:func:`segment_windows`), for sustained gestures.
+SEGMENT_RECIPES = ("onset", "whole")
+
+
+def segment_windows(
+    recordings: Any,
+    window_s: float,
+    *,
+    step_s: float = 0.2,
+    lead_s: float = 0.0,
+    rest_label: int = 0,
+    include_rest: bool = True,
+) -> Windows:
+    """Windows every ``step_s`` through each labelled segment: onsets and the middle of holds alike.
+
+    For a live model of sustained gestures, whose sliding windows meet a hold's onset, its
+    middle and its end, not only the onset that :func:`event_windows` cuts.
+
+    Parameters
+    ----------
+    recordings : Recording | list of Recording | Dataset
+        Labelled recordings with the same channels and rate.
+    window_s : float
+        Window length; ``N = round(sfreq * window_s)`` samples.
+    step_s : float
+        Stride between the windows of one segment.
+    lead_s : float
+        How long before an active (non-rest) segment's onset its first window starts (e.g. 0.2,
+        as the earliest of :data:`LIVE_OFFSETS_S`); rest segments start at their onset.
+    rest_label : int
+        Label of rest runs.
+    include_rest : bool
+        Whether rest runs give windows (label ``rest_label``).
+
+    Returns
+    -------
+    Windows
+        As :func:`event_windows`. In a label run ``[a0, a1)`` (samples) windows start at
+        ``a0 - lead, a0 - lead + step, ...`` (``lead`` = 0 for rest) as long as they end inside the
+        run (``start + N <= a1``); a run too short for that gives its first window only, which
+        then extends past the run as an event window does. Each window keeps its run's label.
+        Windows that would start before the recording or pass its end are dropped (logged).
+    """
+    recs = _as_recordings(recordings)
+    sfreq = recs[0].sfreq
+    n = _n_samples(window_s, sfreq)
+    step = int(round(check_positive("step_s", step_s, "step in seconds") * sfreq))
+    if step < 1:
+        raise ValidationError(f"Invalid value for 'step_s': {step_s:g} s is shorter than one sample.")
+    lead = int(round(check_positive("lead_s", lead_s, "duration in seconds", allow_zero=True) * sfreq))
+    picks, dropped = [], 0
+    for i, r in enumerate(recs):
+        if r.labels is None:
+            raise ValidationError(f"Cannot cut segment windows from {r.source}: it has no labels.")
+        for a0, a1, lab in r.label_runs():
+            if lab == rest_label and not include_rest:
+                continue
+            first = a0 if lab == rest_label else a0 - lead
+            last = max(first, a1 - n)  # the last start whose window ends inside the run
+            for a in range(first, last + 1, step):
+                if a < 0 or a + n > r.n_times:
+                    dropped += 1
+                    continue
+                picks.append((i, a, a + n, lab))
+    if dropped:
+        logger.info(
+            "segment_windows: %d window(s) of %d samples dropped: they would pass the edges of their recording.",
+            dropped,
+            n,
+        )
+    return _stack(recs, picks, n, _label_names(recs))
+
 
 def make_windows(
-    dataset: Any, window_s: float | None = None, *, offsets_s: Sequence[float] = (0.0,), short: str | None = None
+    dataset: Any,
+    window_s: float | None = None,
+    *,
+    offsets_s: Sequence[float] = (0.0,),
+    short: str | None = None,
+    segment: str = "onset",
+    step_s: float = 0.2,
 ) -> Windows:
     """Cut a Dataset's windows by its ``window_mode`` ("event" or "trial"), default ``dataset.window_s``.
 
     ``offsets_s`` (event mode only) adds windows shifted from each onset, e.g. :data:`LIVE_OFFSETS_S`
     to train a model for live recognition. ``short`` (trial mode): what to do with trials shorter
     than the window (:data:`SHORT_TRIALS`; None: ``dataset.info["short_trials"]``, else ``"drop"``).
+    ``segment`` (:data:`SEGMENT_RECIPES`, event mode): ``"onset"`` cuts one window per onset
+    offset; ``"whole"`` cuts windows every ``step_s`` through each labelled segment
+    (:func:`segment_windows`), the first ``-min(offsets_s)`` seconds before an active segment's
+    onset when an offset is negative.
     """
     from ._checks import check_option
 
     mode = check_option("window_mode", getattr(dataset, "window_mode", None), ["event", "trial"])
+    check_option("segment", segment, SEGMENT_RECIPES)
     w = dataset.window_s if window_s is None else window_s
     if mode == "event":
+        if segment == "whole":
+            return segment_windows(dataset, w, step_s=step_s, lead_s=max(0.0, -min(offsets_s, default=0.0)))
         return event_windows(dataset, w, offsets_s=offsets_s)
     if tuple(offsets_s) != (0.0,):
         raise ValidationError("Onset offsets apply to event windows only (this dataset has one trial per recording).")
+    if segment != "onset":
+        raise ValidationError(
+            "Whole-segment windows apply to event windows only (this dataset has one trial per recording)."
+        )
     if short is None:
         info = getattr(dataset, "info", None)
         short = info.get("short_trials", "drop") if isinstance(info, dict) else "drop"

@@ -2,6 +2,8 @@
 
 Logs go to stderr, so stdout carries only events, e.g.
 ``{"type": "command", "label": "up", "confidence": 0.93, "t_start": 1.2, "t_end": 2.6, "latency_ms": 3.1}``.
+With ``--mode hold`` (sustained gestures) a command carries ``"state": "start"`` and the hold's
+release adds a ``{"type": "hold_end", ..., "duration_s": 2.9}`` line.
 
 Lost packets (BioGAP counter jumps, the gaps a .bio file records, LSL time-stamp gaps) are put
 back as flagged gaps so that stream time stays true; the recogniser fills them before its causal
@@ -15,6 +17,8 @@ import argparse
 import json
 import sys
 
+from ..adaptation.label_free import ADAPT_METHODS
+from ..realtime.postprocess import POSTPROCESS_MODES
 from ._common import add_source_arguments, stream_from_args
 from ._types import fraction_below_one, nonneg_float, positive_float, positive_int, probability
 
@@ -34,7 +38,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--refractory",
         type=nonneg_float,
         default=1.0,
-        help="seconds after an event with no new event; 0 for none (default 1.0)",
+        help="seconds after an event with no new event (hold mode: after a hold ends); 0 for none (default 1.0)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=POSTPROCESS_MODES,
+        default="utterance",
+        help="utterance: one command per brief utterance; hold: one command per held gesture when it is "
+        'confirmed, and a {"type": "hold_end"} line with its duration_s when it is released (default utterance)',
+    )
+    p.add_argument(
+        "--confirm",
+        type=nonneg_float,
+        default=0.3,
+        metavar="S",
+        help="hold mode: seconds a gesture must keep the vote before its hold starts (default 0.3)",
+    )
+    p.add_argument(
+        "--adapt",
+        choices=ADAPT_METHODS,
+        default="none",
+        help="label-free adaptation to this stream (a new session), guarded against bursts of one command: "
+        "standardize: match the training data's channel levels (any model); bn: re-estimate SpeechNet's "
+        "batch-norm statistics (default none)",
     )
     p.add_argument(
         "--max-missing",
@@ -76,8 +102,11 @@ def run(args: argparse.Namespace) -> int:
         n_votes=args.votes,
         min_votes=args.min_votes,
         refractory_s=args.refractory,
+        mode=args.mode,
+        confirm_s=args.confirm,
         max_missing=args.max_missing,
         gap_fill=args.gap_fill,
+        adapt=args.adapt,
     )
     outputs: list[JsonLinesOutput | LSLMarkerOutput] = [JsonLinesOutput(None if args.output == "-" else args.output)]
     if args.lsl_markers:

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import ValidationError
+from ..windows import SEGMENT_RECIPES
 from ._types import add_force_argument, positive_float, positive_int
 from .evaluate import add_augment_arguments, add_data_arguments, check_model_name, load, parse_key_values
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dataset", help="dataset folder (or a recording file)")
+    p.add_argument("dataset", help="dataset folder, a dataset card (.yaml) beside one, or a recording file")
     p.add_argument("--model", required=True, help="speechnet, rf, lda or svm")
     p.add_argument("--out", required=True, help="model folder to write")
     p.add_argument(
@@ -32,6 +33,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="train for `myovox stream`: causal filtering, and windows also 0.2 s before and 0.2/0.4 s "
         "after each onset (live windows slide past the cues)",
+    )
+    p.add_argument(
+        "--segment",
+        choices=SEGMENT_RECIPES,
+        default="onset",
+        help="training windows: onset (one per cue onset, also shifted with --live) or whole (every "
+        "--segment-step seconds through each labelled segment, from 0.2 s before its onset with --live: for "
+        "sustained gestures, whose live windows also meet the middle of the hold) (default onset)",
+    )
+    p.add_argument(
+        "--segment-step",
+        type=positive_float,
+        default=0.2,
+        metavar="S",
+        help="stride of --segment whole in seconds (default 0.2)",
     )
     add_augment_arguments(p)
     add_force_argument(p, "a model folder")
@@ -102,7 +118,15 @@ def run(args: argparse.Namespace) -> int:
     offsets = LIVE_OFFSETS_S if args.live else (0.0,)
     ds = load(args.dataset, args.kind, raw_signal=causal, resample=args.resample, short_trials=args.short_trials)
     ds = select(ds, args.condition, args.subjects, args.sessions)
-    windows, ds = dataset_windows(ds, window_s=args.window, causal=causal, offsets_s=offsets, return_dataset=True)
+    windows, ds = dataset_windows(
+        ds,
+        window_s=args.window,
+        causal=causal,
+        offsets_s=offsets,
+        return_dataset=True,
+        segment=args.segment,
+        step_s=args.segment_step,
+    )
     check_windows(windows, "training")
     rest = ds.info.get("rest_label", 0)
     train = downsample_rest(windows, rest_label=rest, random_state=args.seed)
@@ -128,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
             "n_windows": n_original,
             "classes": classes,
             "onset_offsets_s": list(offsets),
+            "segment": args.segment,
+            **({"segment_step_s": args.segment_step} if args.segment == "whole" else {}),
             "augment": list(augment),
             "augment_copies": args.augment_copies if augment else 0,
         },

@@ -9,6 +9,11 @@ With ``transient_s > 0``, a wrong event within ``transient_s`` of a cue's onset 
 by a correct event for the same cue is an *onset transient* (the brief wrong window a recogniser
 may emit while a command starts): it is counted in ``n_transients`` and neither as a match, an
 error nor an event of the precision. With ``transient_s = 0`` (default) it is an error.
+
+Held gestures (:class:`~myovox.realtime.postprocess.PostProcessor` ``mode="hold"``): only the
+commands count (``state`` None or ``"start"``); the end message of a hold (``state="end"``,
+JSON ``"type": "hold_end"``) and hold states are not events here. :func:`hold_durations` compares
+the reported durations with the cues'.
 """
 
 from __future__ import annotations
@@ -75,6 +80,7 @@ def event_metrics(
             int(e["label_id"] if isinstance(e, dict) else e.label_id),
         )
         for e in events
+        if _is_command(e)
     ]
     evs.sort()
     matched = [False] * len(cues)
@@ -140,6 +146,81 @@ def event_metrics(
         "rest_hours": rest_h,
         "latency_s_median": float(np.median(latencies)) if latencies else float("nan"),
         "latency_s_mean": float(np.mean(latencies)) if latencies else float("nan"),
+    }
+
+
+def _field(e: Any, key: str) -> Any:
+    return e.get(key) if isinstance(e, dict) else getattr(e, key, None)
+
+
+def _is_command(e: Any) -> bool:
+    """A command event: not a hold's end message nor a hold state (``state`` None or "start")."""
+    return _field(e, "state") in (None, "start") and _field(e, "type") in (None, "command")
+
+
+def hold_durations(
+    events: Iterable[Any],
+    recording: Recording | None = None,
+    *,
+    labels: np.ndarray | None = None,
+    sfreq: float | None = None,
+    rest_label: int = 0,
+    tolerance_s: float = 1.0,
+) -> dict[str, Any]:
+    """Reported hold durations against the cues' (events of a hold-mode recogniser).
+
+    Each cue is paired with the first hold start (``state="start"``) of its label whose ``t_end``
+    falls in ``[onset, offset + tolerance_s)`` (as :func:`event_metrics` matches), and that start
+    with the end message of the same hold (``state="end"``, same label and ``t_start``).
+
+    Returns
+    -------
+    dict
+        ``n_holds`` (cues with a correct start), ``n_ended`` (of them, with an end message),
+        ``true_s`` and ``measured_s`` (per ended hold), ``error_s_median`` (measured - true) and
+        ``abs_error_s_median``.
+    """
+    if recording is not None:
+        labels, sfreq = recording.labels, recording.sfreq
+    if labels is None or sfreq is None:
+        raise ValueError("hold_durations needs a labelled recording or labels and sfreq.")
+    evs = list(events)
+    starts = sorted(
+        (float(_field(e, "t_end")), int(_field(e, "label_id")), float(_field(e, "t_start")))
+        for e in evs
+        if _field(e, "state") == "start"
+    )
+    ends = [
+        (int(_field(e, "label_id")), float(_field(e, "t_start")), float(_field(e, "duration_s")))
+        for e in evs
+        if _field(e, "state") == "end"
+    ]
+    used = [False] * len(starts)
+    true_s: list[float] = []
+    measured: list[float] = []
+    n_holds = 0
+    for on, off, lab in cue_intervals(labels, sfreq, rest_label):
+        k = next(
+            (i for i, (t, lab2, _) in enumerate(starts) if not used[i] and lab2 == lab and on <= t < off + tolerance_s),
+            None,
+        )
+        if k is None:
+            continue
+        used[k] = True
+        n_holds += 1
+        t0 = starts[k][2]
+        dur = next((d for lab2, s0, d in ends if lab2 == lab and abs(s0 - t0) < 1e-5), None)
+        if dur is not None:
+            true_s.append(off - on)
+            measured.append(dur)
+    err = np.asarray(measured) - np.asarray(true_s)
+    return {
+        "n_holds": n_holds,
+        "n_ended": len(measured),
+        "true_s": true_s,
+        "measured_s": measured,
+        "error_s_median": float(np.median(err)) if err.size else float("nan"),
+        "abs_error_s_median": float(np.median(np.abs(err))) if err.size else float("nan"),
     }
 
 

@@ -295,6 +295,8 @@ def dataset_windows(
     nan_policy: Any = _FROM_INFO,
     preprocess: bool = True,
     return_dataset: bool = False,
+    segment: str = "onset",
+    step_s: float = 0.2,
 ) -> Any:
     """The Dataset -> preprocess -> windows chain, in one call (train, evaluate, fine-tune, export use it).
 
@@ -315,6 +317,12 @@ def dataset_windows(
         False cuts windows from the recordings as they are (already preprocessed).
     return_dataset : bool
         Also return the preprocessed dataset (its ``info["preprocessing"]`` feeds a model card).
+    segment : {"onset", "whole"}
+        Training-window recipe of event datasets (:data:`myovox.windows.SEGMENT_RECIPES`): one
+        window per onset offset, or windows every ``step_s`` seconds through each labelled
+        segment (sustained gestures; see :func:`myovox.windows.make_windows`).
+    step_s : float
+        Stride of ``segment="whole"``.
 
     Returns
     -------
@@ -326,5 +334,5 @@ def dataset_windows(
     if preprocess:
         ds = preprocess_dataset(dataset, causal=causal, filter=filter, channels=channels, nan_policy=nan_policy)
     offsets = tuple(offsets_s) if getattr(ds, "window_mode", "event") == "event" else (0.0,)
-    w = make_windows(ds, window_s=window_s, offsets_s=offsets)
+    w = make_windows(ds, window_s=window_s, offsets_s=offsets, segment=segment, step_s=step_s)
     return (w, ds) if return_dataset else w

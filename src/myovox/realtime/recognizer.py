@@ -48,6 +48,17 @@ class Recognizer:
     label_names : mapping | None
     rest_label, threshold, n_votes, min_votes, refractory_s
         Post-processing (see :class:`PostProcessor`).
+    mode : {"utterance", "hold"}
+        Post-processing mode: one event per brief command, or one per held gesture plus an end
+        message with its duration (:data:`~myovox.realtime.postprocess.POSTPROCESS_MODES`).
+    confirm_s : float
+        Hold mode: seconds a class must keep the vote before its hold starts.
+    adapt : {"none", "standardize", "bn"}
+        Label-free adaptation to the stream (a new session), guarded against bursts of one
+        class (:class:`~myovox.adaptation.online.OnlineAdapter`; restarts with every stream).
+    class_rms : mapping | None
+        Per-class channel levels of the training data (the model card's ``training["class_rms"]``),
+        which ``adapt="standardize"`` matches.
     max_missing : float
         Largest fraction of lost (filled) samples in a window that still gets a decision
         (default 0.25); windows above it are suppressed and clear the vote history.
@@ -81,6 +92,10 @@ class Recognizer:
         n_votes: int = 3,
         min_votes: int = 2,
         refractory_s: float = 1.0,
+        mode: str = "utterance",
+        confirm_s: float = 0.3,
+        adapt: str = "none",
+        class_rms: Mapping[Any, Any] | None = None,
         max_missing: float = 0.25,
         gap_fill: str = "repeat",
         mains_hz: float | None = None,
@@ -122,7 +137,14 @@ class Recognizer:
             n_votes=n_votes,
             min_votes=min_votes,
             refractory_s=refractory_s,
+            mode=mode,
+            confirm_s=confirm_s,
         )
+        self.adapter = None
+        if adapt != "none":
+            from ..adaptation.online import OnlineAdapter
+
+            self.adapter = OnlineAdapter(model, adapt, class_rms=class_rms)
         self.on_event = on_event
         self.keep_decisions = keep_decisions
         self.clock = clock
@@ -166,6 +188,8 @@ class Recognizer:
         self._n_hist = 0
         self._stream_index: list[int] | None = None
         self.post.reset()
+        if self.adapter is not None:  # a new stream is a new session
+            self.adapter.reset()
         self.decisions: list[Decision] = []
         self.probas: list[np.ndarray] = []
         self.events: list[CommandEvent] = []
@@ -306,7 +330,11 @@ class Recognizer:
         probas: dict[int, np.ndarray] = {}
         if ok:
             X = np.stack([pending[i][0] for i in ok]).astype(np.float32)
-            P = np.asarray(self.model.predict_proba(X))
+            if self.adapter is None:
+                P = np.asarray(self.model.predict_proba(X))
+            else:
+                P = np.asarray(self.adapter.model.predict_proba(self.adapter.transform(X)))
+                self.adapter.update(X, P)
             probas = {i: P[k] for k, i in enumerate(ok)}
         events = []
         n_classes = len(self.post.classes)
@@ -325,7 +353,8 @@ class Recognizer:
             if event is not None:
                 events.append(event)
                 self.events.append(event)
-                self.stats["n_events"] += 1
+                if event.state != "end":  # a hold's end message is not a command
+                    self.stats["n_events"] += 1
                 if self.on_event is not None:
                     self.on_event(event)
         return events
@@ -370,6 +399,8 @@ class Recognizer:
                     close()
         stats: dict[str, Any] = dict(self.stats)
         stats["stream"] = stream.stats.as_dict()
+        if self.adapter is not None:
+            stats["adaptation"] = self.adapter.state()
         return stats
 
 
@@ -397,6 +428,7 @@ def _card_arguments(card: Any) -> dict[str, Any]:
             filter_design=card.filter,
             label_names=label_map,
             rest_label=getattr(card, "rest_label", 0),
+            class_rms=(getattr(card, "training", None) or {}).get("class_rms"),
             _zero_phase=bool(card.filter) and not getattr(card, "causal", False),
         )
     side = card

@@ -742,79 +742,9 @@ def _generate(
         )
         c_amps = cfg.coarticulation * amps[carry] * np.exp(hrng.normal(0, 0.3, nxt.size))
         _add_bursts(env, b_muscle[burst[carry]], c_centres, 0.5 * widths[carry], c_amps)
-    # swallows during rest periods: brief activation of several muscles at once
-    n_sw = rng.poisson(cfg.swallow_rate_hz * duration_s)
-    n_events = {"n_swallows": 0, "n_coughs": 0, "n_head_turns": 0}
-    if n_sw:
-        sw_t = rng.uniform(0, n_t, n_sw)
-        rest_ok = labels[sw_t.astype(int)] == 0
-        sw_t = sw_t[rest_ok]
-        n_events["n_swallows"] = int(sw_t.size)
-        for m in range(1, n_m):
-            _add_bursts(
-                env, np.zeros(sw_t.size, int) + m, sw_t, np.full(sw_t.size, 0.12 * fs), rng.uniform(0.1, 0.4, sw_t.size)
-            )
-    lateral = int(np.argmin(anat.centre[1:])) + 1, int(np.argmax(anat.centre[1:])) + 1
-    motion: list[tuple[float, float, float]] = []  # (centre, width, amplitude) of head-turn artefacts
-    if cfg.cough_rate_hz > 0:  # coughs: two strong broad activations of every muscle
-        c_t = hrng.uniform(0, n_t, hrng.poisson(cfg.cough_rate_hz * duration_s))
-        c_t = c_t[labels[c_t.astype(int)] == 0]
-        n_events["n_coughs"] = int(c_t.size)
-        for m in range(n_m):
-            for lag in (0.0, 0.35):
-                _add_bursts(
-                    env,
-                    np.full(c_t.size, m),
-                    c_t + lag * fs,
-                    np.full(c_t.size, 0.06 * fs),
-                    hrng.uniform(1.0, 2.0, c_t.size),
-                )
-    if cfg.head_turn_rate_hz > 0:  # head turns: lateral neck muscle and a slow motion artefact
-        h_t = hrng.uniform(0, n_t, hrng.poisson(cfg.head_turn_rate_hz * duration_s))
-        h_t = h_t[labels[h_t.astype(int)] == 0]
-        n_events["n_head_turns"] = int(h_t.size)
-        side = hrng.integers(0, 2, h_t.size)
-        _add_bursts(env, np.array(lateral)[side], h_t, np.full(h_t.size, 0.3 * fs), hrng.uniform(0.8, 1.5, h_t.size))
-        motion = [(float(t0), 0.4 * fs, float(a)) for t0, a in zip(h_t, hrng.uniform(-1, 1, h_t.size), strict=False)]
+    n_events, motion = _rest_events(env, labels, anat, cfg, rng, hrng, duration_s)
     env *= cfg.emg_amplitude
-
-    # ---- muscle sources seen through the band, plus near-electrode and background activity
-    src = _band_noise(rng, n_m + n_ch, n_t, fs)
-    data = place.projection.T.astype(np.float32) @ (env * src[:n_m])
-    local_env = np.sqrt((place.projection.T.astype(np.float32) ** 2) @ (env**2))
-    local_amp = np.sqrt((place.local[:, None] * local_env) ** 2 + place.background[:, None] ** 2)
-    data += local_amp.astype(np.float32) * src[n_m:]
-    # within-session drift: contact gains and noise change slowly through the session's batches
-    progress = ((batch - 1) + np.arange(n_t, dtype=np.float32) / n_t) / DRIFT_BATCHES
-    if cfg.drift_gain > 0:
-        direction = _rng(seed, 7, subj, session).normal(0, cfg.drift_gain, n_ch).astype(np.float32)
-        data *= np.exp(direction[:, None] * progress[None, :])
-    for t0, width, a in motion:  # head-turn artefacts: large and slow, one sign per event, per-channel size
-        lo, hi = max(int(t0 - 4 * width), 0), min(int(t0 + 4 * width) + 1, n_t)
-        bump = np.exp(-0.5 * ((np.arange(lo, hi) - t0) / width) ** 2).astype(np.float32)
-        data[:, lo:hi] += (10 * 200.0 * a * place.noise / place.noise.mean())[:, None].astype(np.float32) * bump
-
-    # ---- acquisition: white noise, mains, baseline wander, DC offsets
-    noise_rms: np.ndarray = place.noise[:, None].astype(np.float32)
-    if cfg.drift_noise > 0:
-        noise_rms = noise_rms * (1 + cfg.drift_noise * progress[None, :])
-    data += noise_rms * rng.standard_normal((n_ch, n_t), dtype=np.float32)
-    t = np.arange(n_t) / fs
-    # sinusoids with per-channel amplitude and phase: a*sin(wt + p) = a cos p sin wt + a sin p cos wt
-    mains_am = 1 + 0.2 * np.sin(2 * np.pi * rng.uniform(0.01, 0.05) * t + rng.uniform(0, 2 * np.pi))
-    basis = [np.sin(2 * np.pi * 50.0 * t) * mains_am, np.cos(2 * np.pi * 50.0 * t) * mains_am]
-    coef = [place.mains * np.cos(place.mains_phase), place.mains * np.sin(place.mains_phase)]
-    # baseline wander: a few slow components (breathing, movement) shared by all channels
-    n_wander = 3
-    w_f = rng.uniform(0.03, 0.4, n_wander)
-    w_a = 10 * cfg.wander_uv * rng.uniform(0.3, 1.0, (n_ch, n_wander)) / np.sqrt(n_wander)
-    w_p = rng.uniform(0, 2 * np.pi, (n_ch, n_wander))
-    for k in range(n_wander):
-        basis += [np.sin(2 * np.pi * w_f[k] * t), np.cos(2 * np.pi * w_f[k] * t)]
-        coef += [w_a[:, k] * np.cos(w_p[:, k]), w_a[:, k] * np.sin(w_p[:, k])]
-    data += np.stack(coef, axis=1).astype(np.float32) @ np.stack(basis).astype(np.float32)
-    data += place.dc[:, None].astype(np.float32)
-    data = data.astype(np.float32, copy=False)
+    data = _acquire(env, place, cfg, rng, (seed, subj, session, batch), motion)
 
     # ---- packets: counter (uint8, random start), host timestamps, lost packets
     end = _file_time(subj, session, batch, condition, cfg)
@@ -859,6 +789,118 @@ def _generate(
     if rest_s is not None:
         meta.update(n_events)
     return Recording(data, fs, [f"Ch_{i}" for i in range(n_ch)], labels, cfg.label_names, meta)
+
+
+def _rest_events(
+    env: np.ndarray,
+    labels: np.ndarray,
+    anat: _Anatomy,
+    cfg: SynthConfig,
+    rng: np.random.Generator,
+    hrng: np.random.Generator,
+    duration_s: float,
+) -> tuple[dict[str, int], list[tuple[float, float, float]]]:
+    """Add the non-speech events of rest (swallows, coughs, head turns) to ``env`` in place.
+
+    Events are drawn over the whole recording at the configuration's rates and kept where
+    ``labels`` is rest (0). Returns their counts and the head-turn motion artefacts
+    ``(centre, width, amplitude)`` for :func:`_acquire`.
+    """
+    fs = cfg.sfreq
+    n_m, n_t = env.shape
+    # swallows during rest periods: brief activation of several muscles at once
+    n_sw = rng.poisson(cfg.swallow_rate_hz * duration_s)
+    n_events = {"n_swallows": 0, "n_coughs": 0, "n_head_turns": 0}
+    if n_sw:
+        sw_t = rng.uniform(0, n_t, n_sw)
+        rest_ok = labels[sw_t.astype(int)] == 0
+        sw_t = sw_t[rest_ok]
+        n_events["n_swallows"] = int(sw_t.size)
+        for m in range(1, n_m):
+            _add_bursts(
+                env, np.zeros(sw_t.size, int) + m, sw_t, np.full(sw_t.size, 0.12 * fs), rng.uniform(0.1, 0.4, sw_t.size)
+            )
+    lateral = int(np.argmin(anat.centre[1:])) + 1, int(np.argmax(anat.centre[1:])) + 1
+    motion: list[tuple[float, float, float]] = []  # (centre, width, amplitude) of head-turn artefacts
+    if cfg.cough_rate_hz > 0:  # coughs: two strong broad activations of every muscle
+        c_t = hrng.uniform(0, n_t, hrng.poisson(cfg.cough_rate_hz * duration_s))
+        c_t = c_t[labels[c_t.astype(int)] == 0]
+        n_events["n_coughs"] = int(c_t.size)
+        for m in range(n_m):
+            for lag in (0.0, 0.35):
+                _add_bursts(
+                    env,
+                    np.full(c_t.size, m),
+                    c_t + lag * fs,
+                    np.full(c_t.size, 0.06 * fs),
+                    hrng.uniform(1.0, 2.0, c_t.size),
+                )
+    if cfg.head_turn_rate_hz > 0:  # head turns: lateral neck muscle and a slow motion artefact
+        h_t = hrng.uniform(0, n_t, hrng.poisson(cfg.head_turn_rate_hz * duration_s))
+        h_t = h_t[labels[h_t.astype(int)] == 0]
+        n_events["n_head_turns"] = int(h_t.size)
+        side = hrng.integers(0, 2, h_t.size)
+        _add_bursts(env, np.array(lateral)[side], h_t, np.full(h_t.size, 0.3 * fs), hrng.uniform(0.8, 1.5, h_t.size))
+        motion = [(float(t0), 0.4 * fs, float(a)) for t0, a in zip(h_t, hrng.uniform(-1, 1, h_t.size), strict=False)]
+    return n_events, motion
+
+
+def _acquire(
+    env: np.ndarray,
+    place: _Placement,
+    cfg: SynthConfig,
+    rng: np.random.Generator,
+    key: tuple[int, int, int, int],
+    motion: list[tuple[float, float, float]],
+) -> np.ndarray:
+    """EMG seen through the band from muscle envelopes ``env`` (n_muscles, n_times; 0.1 uV).
+
+    Band-limited muscle sources through the placement's projection, near-electrode and
+    background activity, within-session drift, head-turn artefacts, white noise, mains, baseline
+    wander and DC offsets. ``key`` is ``(seed, subject, session, batch)``. Returns float32
+    (n_channels, n_times).
+    """
+    seed, subj, session, batch = key
+    fs, n_ch = cfg.sfreq, cfg.n_channels
+    n_m, n_t = env.shape
+    # ---- muscle sources seen through the band, plus near-electrode and background activity
+    src = _band_noise(rng, n_m + n_ch, n_t, fs)
+    data = place.projection.T.astype(np.float32) @ (env * src[:n_m])
+    local_env = np.sqrt((place.projection.T.astype(np.float32) ** 2) @ (env**2))
+    local_amp = np.sqrt((place.local[:, None] * local_env) ** 2 + place.background[:, None] ** 2)
+    data += local_amp.astype(np.float32) * src[n_m:]
+    # within-session drift: contact gains and noise change slowly through the session's batches
+    progress = ((batch - 1) + np.arange(n_t, dtype=np.float32) / n_t) / DRIFT_BATCHES
+    if cfg.drift_gain > 0:
+        direction = _rng(seed, 7, subj, session).normal(0, cfg.drift_gain, n_ch).astype(np.float32)
+        data *= np.exp(direction[:, None] * progress[None, :])
+    for t0, width, a in motion:  # head-turn artefacts: large and slow, one sign per event, per-channel size
+        lo, hi = max(int(t0 - 4 * width), 0), min(int(t0 + 4 * width) + 1, n_t)
+        bump = np.exp(-0.5 * ((np.arange(lo, hi) - t0) / width) ** 2).astype(np.float32)
+        data[:, lo:hi] += (10 * 200.0 * a * place.noise / place.noise.mean())[:, None].astype(np.float32) * bump
+
+    # ---- acquisition: white noise, mains, baseline wander, DC offsets
+    noise_rms: np.ndarray = place.noise[:, None].astype(np.float32)
+    if cfg.drift_noise > 0:
+        noise_rms = noise_rms * (1 + cfg.drift_noise * progress[None, :])
+    data += noise_rms * rng.standard_normal((n_ch, n_t), dtype=np.float32)
+    t = np.arange(n_t) / fs
+    # sinusoids with per-channel amplitude and phase: a*sin(wt + p) = a cos p sin wt + a sin p cos wt
+    mains_am = 1 + 0.2 * np.sin(2 * np.pi * rng.uniform(0.01, 0.05) * t + rng.uniform(0, 2 * np.pi))
+    basis = [np.sin(2 * np.pi * 50.0 * t) * mains_am, np.cos(2 * np.pi * 50.0 * t) * mains_am]
+    coef = [place.mains * np.cos(place.mains_phase), place.mains * np.sin(place.mains_phase)]
+    # baseline wander: a few slow components (breathing, movement) shared by all channels
+    n_wander = 3
+    w_f = rng.uniform(0.03, 0.4, n_wander)
+    w_a = 10 * cfg.wander_uv * rng.uniform(0.3, 1.0, (n_ch, n_wander)) / np.sqrt(n_wander)
+    w_p = rng.uniform(0, 2 * np.pi, (n_ch, n_wander))
+    for k in range(n_wander):
+        basis += [np.sin(2 * np.pi * w_f[k] * t), np.cos(2 * np.pi * w_f[k] * t)]
+        coef += [w_a[:, k] * np.cos(w_p[:, k]), w_a[:, k] * np.sin(w_p[:, k])]
+    data += np.stack(coef, axis=1).astype(np.float32) @ np.stack(basis).astype(np.float32)
+    data += place.dc[:, None].astype(np.float32)
+    data = data.astype(np.float32, copy=False)
+    return data
 
 
 def generate_cued_recording(

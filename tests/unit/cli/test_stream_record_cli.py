@@ -102,3 +102,20 @@ def test_export_causal_model_calibrated_on_a_dataset_folder(tmp_path, capsys):
     assert (tmp_path / "c" / "myovox_model.c").exists()
     side = json.loads((tmp_path / "c" / "model.json").read_text())
     assert side["causal"] is True or side.get("preprocessing", {}).get("causal") is True
+
+
+def test_stream_cli_adapts_label_free_from_the_card(trained, capsys, caplog):
+    """`myovox train` writes the per-class levels; `myovox stream --adapt` uses them (or says why it cannot)."""
+    from myovox.models.card import ModelCard
+
+    model, bio = trained
+    card = ModelCard.read(model)
+    assert set(card.training["class_rms"]) == {str(c) for c in card.classes}
+    assert all(len(v) == card.n_channels for v in card.training["class_rms"].values())
+    capsys.readouterr()
+    args = ["stream", "--source", f"replay:{bio}", "--model", str(model), "--threshold", "0.5"]
+    with caplog.at_level("INFO", logger="myovox"):
+        assert main([*args, "--adapt", "standardize"]) == 0
+    assert '"adaptation"' in caplog.text and '"n_adapted"' in caplog.text
+    assert main([*args, "--adapt", "bn"]) == 2
+    assert "needs a network with batch norm" in capsys.readouterr().err
