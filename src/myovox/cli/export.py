@@ -1,6 +1,7 @@
 """Export a saved model to an int8 C99 library or ONNX, with an optional MCU budget report.
 
-Examples: ``myovox export models/s01 --format c --out build/s01_c --report``;
+Examples: ``myovox export models/s01 --format c --out build/s01_c --report`` (with measurements on Arm
+Cortex-M4/M7 under QEMU when ``arm-none-eabi-gcc`` and ``qemu-system-arm`` are installed; ``--target``);
 ``myovox export models/s01 --format onnx --int8 --calibration data/ --out build/s01_onnx``.
 Calibration windows come from --calibration (a dataset folder, windowed with the model's own
 preprocessing, or a .npy/.npz file) or from calibration.npz saved in the model folder.
@@ -21,6 +22,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--int8", action="store_true", help="quantise to int8 (always on for --format c)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--report", action="store_true", help="also write budget.json/budget.md (MCU budget)")
+    p.add_argument(
+        "--target",
+        nargs="+",
+        default=None,
+        choices=("auto", "none", "cortex-m4", "cortex-m7"),
+        metavar="TARGET",
+        help="with --report: Arm Cortex-M targets to cross-compile for and run under QEMU (bit-exact check, measured "
+        "flash/RAM/stack/instructions): cortex-m4, cortex-m7, none, or auto (default: both when arm-none-eabi-gcc "
+        "and qemu-system-arm are installed)",
+    )
     add_force_argument(p, "an --out folder")
     p.add_argument(
         "--calibration",
@@ -55,16 +66,31 @@ def calibration_windows(path: str, card: Any, kind: str | None = None, max_windo
 
 def run(args: argparse.Namespace) -> int:
     from .._outputs import check_output_folder
+    from ..exceptions import ValidationError
     from ..export import export_model, load_for_export
 
     out = Path(args.out)
+    targets = args.target or ["auto"]
+    if args.target is not None and not args.report:
+        raise ValidationError("--target needs --report (the Cortex-M measurements go into the budget report).")
+    if len(targets) > 1 and {"auto", "none"} & set(targets):
+        raise ValidationError("--target auto and --target none stand alone; give them without target names.")
+    cortex_m = targets[0] if targets[0] in ("auto", "none") else targets
     check_output_folder(out, force=args.force, what="export folder")  # before loading anything
     model, side, X = load_for_export(args.model)
     if args.calibration is not None:
         X = calibration_windows(args.calibration, side, args.kind, args.max_windows)
     int8 = True if args.format == "c" else bool(args.int8)
     res = export_model(
-        model, out, format=args.format, int8=int8, calibration=X, force=args.force, report=args.report, sidecar=side
+        model,
+        out,
+        format=args.format,
+        int8=int8,
+        calibration=X,
+        force=args.force,
+        report=args.report,
+        sidecar=side,
+        cortex_m=cortex_m,
     )
     print(f"Exported {args.model} ({args.format}{', int8' if int8 else ''}) to {out}:")
     for name, path in res["files"].items():
@@ -79,4 +105,13 @@ def run(args: argparse.Namespace) -> int:
             f"RAM {b['ram_bytes']['activation_buffers']:,} B, {b['macs'] / 1e6:.2f} M MACs, "
             f"GAP9 ~{b['estimates']['gap9']['latency_ms']:.2f} ms (estimate)"
         )
+        cm = b.get("cortex_m") or {}
+        for r in cm.get("rows", []):
+            print(
+                f"  {r['board']} {r['opt']} (measured): bit-exact {'yes' if r['bit_exact'] else 'NO'}, flash "
+                f"{r['flash_bytes']['total']:,} B, RAM {r['ram_bytes']['static']:,} B + stack {r['stack_bytes']:,} B, "
+                f"{r['instructions_per_inference']:,.0f} instructions ({r['instructions_per_mac']:.2f} per MAC)"
+            )
+        if not cm.get("rows"):
+            print(f"  Cortex-M: not measured ({cm.get('reason')})")
     return 0

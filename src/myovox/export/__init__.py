@@ -1,5 +1,5 @@
 """Edge deployment: BN folding, int8 quantisation, a NumPy integer reference, C99 code, ONNX,
-emlearn random forests and an MCU budget.
+emlearn random forests, an MCU budget and the proof on Arm Cortex-M (QEMU).
 
 Main entry point: :func:`export_model` (in ``engine``). Submodules are imported lazily (torch, onnx and
 emlearn load only when used).
@@ -12,7 +12,8 @@ emlearn load only when used).
 ``c_codegen``      :func:`generate_c`, :func:`compile_harness`, :func:`run_harness`
 ``onnx``           :func:`export_onnx_float`, :func:`export_onnx_qdq`
 ``emlearn_rf``     :func:`export_random_forest`, :func:`check_random_forest_parity`
-``budget``         :func:`budget_report`, :func:`budget_markdown`
+``budget``         :func:`budget_report`, :func:`budget_markdown` (exact / measured / estimated figures)
+``cortex_m``       :func:`measure_cortex_m`: the C library on Arm Cortex-M4F/M7 under QEMU (bit-exact, measured)
 =================  ==============================================================
 """
 
@@ -45,6 +46,7 @@ _LAZY = {
     "check_random_forest_parity": "emlearn_rf",
     "budget_report": "budget",
     "budget_markdown": "budget",
+    "measure_cortex_m": "cortex_m",
 }
 
 __all__ = [*_LAZY]

@@ -168,10 +168,13 @@ def generate_c(
             )
         src, shape = dst, new_shape
     acc_len = 1
+    pad_len = max_kw = 4  # the padded row and the widest kernel of the Arm DSP path (myovox_model.c.in)
     shape_: tuple[int, ...] = (1, *qmodel.input_shape)
     for op in qmodel.ops:
         if op.kind == "conv":
             acc_len = max(acc_len, shape_[2] + 2 * op.padding[1] - op.weight.shape[3] + 1)
+            pad_len = max(pad_len, shape_[2] + 2 * op.padding[1] + 1)  # + 1: the odd output read ahead
+            max_kw = max(max_kw, op.weight.shape[3])
         shape_ = op_output_shape(_FloatView(op), shape_)
     if "conv" not in used:
         body.append("    (void)mv_acc;")
@@ -206,6 +209,8 @@ def generate_c(
         output_zero_point=int(qmodel.output_zero_point),
         arena_bytes=arena,
         acc_len=acc_len,
+        pad_len=pad_len,
+        max_kw=max_kw,
         constants="\n\n".join(consts),
         body="\n".join(body),
         logits_buffer=src,
@@ -223,6 +228,7 @@ def generate_c(
         c_arena_bytes_per_buffer=arena,
         c_activation_buffers=2,
         c_accumulator_bytes=4 * acc_len,
+        c_arm_dsp_row_bytes=pad_len,  # the padded input row of the Arm DSP path (Cortex-M4/M7 builds only)
         flash_bytes=qmodel.flash_bytes(),
     )
     paths["sidecar"].write_text(json.dumps(meta, indent=2, default=_json_default), encoding="utf-8")

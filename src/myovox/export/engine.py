@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -127,6 +127,7 @@ def export_model(
     sidecar: ModelCard | Mapping[str, Any] | None = None,
     method: str = "percentile",
     check: bool = True,
+    cortex_m: str | Sequence[str] | None = "auto",
 ) -> dict:
     """Export a trained SpeechNet to a deployable artefact.
 
@@ -158,6 +159,11 @@ def export_model(
         Calibration range estimate.
     check : bool
         Run parity checks (folding vs torch, onnxruntime vs torch/reference).
+    cortex_m : "auto" | "none" | None | target name(s)
+        With ``report``: the Arm Cortex-M targets (``"cortex-m4"``, ``"cortex-m7"``) the library is
+        cross-compiled for and run on under QEMU, bit-exact check and measured flash, RAM, stack and
+        instructions in the budget (:mod:`myovox.export.cortex_m`); ``"auto"``: both when
+        ``arm-none-eabi-gcc`` and ``qemu-system-arm`` are installed (the report says why not otherwise).
 
     Returns
     -------
@@ -190,6 +196,10 @@ def export_model(
         raise ExportError("int8 export needs calibration windows (calibration=X or --calibration DATASET).")
     if report and not int8:
         raise ExportError("--report needs an int8 export (add --int8).")
+    if report:
+        from .budget import resolve_cortex_targets
+
+        resolve_cortex_targets(cortex_m)  # refuse bad target names before any work
     meta = _meta_from_sidecar(sidecar)
     label_map = meta.get("label_map") or {}
     result: dict[str, Any] = {"out_dir": str(out), "files": {}}
@@ -208,6 +218,7 @@ def export_model(
             method=method,
             check=check,
             report=report,
+            cortex_m=cortex_m,
         )
     # the files were written into the temporary folder that is now ``out``
     result["files"] = {k: str(out / Path(v).relative_to(work)) for k, v in result["files"].items()}
@@ -228,6 +239,7 @@ def _export_into(
     method: str,
     check: bool,
     report: bool,
+    cortex_m: str | Sequence[str] | None = "auto",
 ) -> None:
     """Write the export into the (temporary) folder ``out``, filling ``result``."""
     import numpy as np
@@ -285,7 +297,13 @@ def _export_into(
 
         net = getattr(model, "net_", model)
         n_float = sum(p.numel() for p in net.parameters()) if hasattr(net, "parameters") else None
-        rep = budget_report(qmodel, c_dir=out if format == "c" else None, float_params=n_float)
+        rep = budget_report(
+            qmodel,
+            c_dir=out if format == "c" else None,
+            float_params=n_float,
+            cortex_m=cortex_m,
+            windows=None if X is None else X[:4],
+        )
         (out / "budget.json").write_text(json.dumps(rep, indent=2, default=str), encoding="utf-8")
         (out / "budget.md").write_text(budget_markdown(rep), encoding="utf-8")
         result["files"].update(budget_json=str(out / "budget.json"), budget_md=str(out / "budget.md"))

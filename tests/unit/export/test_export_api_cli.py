@@ -111,3 +111,29 @@ def test_cli_onnx_with_calibration_file(model_dir, task, tmp_path):
     assert (
         main(["export", str(model_dir), "--format", "c", "--calibration", str(bad), "--out", str(tmp_path / "b")]) == 2
     )
+
+
+def test_cli_export_report_cortex_m_targets(model_dir, tmp_path, capsys):
+    """`--target` chooses the Cortex-M builds measured for --report; the report says when none is measured."""
+    from myovox.cli.main import main
+    from myovox.export.cortex_m import arm_toolchain_missing
+
+    out = tmp_path / "none"
+    assert main(["export", str(model_dir), "--out", str(out), "--report", "--target", "none"]) == 0
+    rep = json.loads((out / "budget.json").read_text())
+    assert rep["cortex_m"]["rows"] == [] and rep["cortex_m"]["reason"] == "not requested"
+    assert "not measured (not requested)" in (out / "budget.md").read_text()
+    assert "Cortex-M: not measured (not requested)" in capsys.readouterr().out
+    assert main(["export", str(model_dir), "--out", str(tmp_path / "x"), "--target", "cortex-m4"]) == 2
+    assert "--target needs --report" in capsys.readouterr().err
+    assert main(["export", str(model_dir), "--out", str(tmp_path / "x"), "--report", "--target", "auto", "none"]) == 2
+    assert "stand alone" in capsys.readouterr().err
+    if arm_toolchain_missing() is not None:
+        pytest.skip(f"no Cortex-M toolchain: {arm_toolchain_missing()}")
+    out = tmp_path / "m4"
+    assert main(["export", str(model_dir), "--out", str(out), "--report", "--target", "cortex-m4"]) == 0
+    rows = json.loads((out / "budget.json").read_text())["cortex_m"]["rows"]
+    assert [r["target"] for r in rows] == ["cortex-m4"] and rows[0]["bit_exact"] and rows[0]["quantize_bit_exact"]
+    assert "Cortex-M4F (QEMU mps2-an386) -O2 (measured): bit-exact yes" in capsys.readouterr().out
+    md = (out / "budget.md").read_text()
+    assert "MEASURED" in md and "| Cortex-M4F | `-O2` | arm-dsp |" in md
