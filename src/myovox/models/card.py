@@ -500,19 +500,22 @@ def card_for(
     )
 
 
-def class_rms(X: np.ndarray, y: np.ndarray) -> dict[str, list[float]]:
-    """Per-class, per-channel RMS of training windows: the levels live label-free adaptation matches.
+#: Percentile of the windows' RMS that gives a channel's quiet level (:func:`quiet_level`).
+QUIET_PERCENTILE = 10.0
 
-    Returns ``{str(class): [rms of each channel]}`` (JSON-ready; see
-    :class:`myovox.adaptation.online.OnlineAdapter`).
+
+def quiet_level(X: np.ndarray, y: np.ndarray | None = None, rest_label: int | None = None) -> list[float]:
+    """Each channel's quiet level: the :data:`QUIET_PERCENTILE`-th percentile of the windows' RMS.
+
+    Over the rest-class windows when ``y`` and ``rest_label`` name some, else over all windows. Live
+    label-free adaptation matches a stream's quiet level to it
+    (:class:`myovox.adaptation.online.OnlineAdapter`); the model card keeps it in ``training``.
     """
     X = np.asarray(X)
-    y = np.asarray(y)
-    out = {}
-    for c in np.unique(y):
-        ms = np.mean(np.square(X[y == c], dtype=np.float64), axis=(0, 2))
-        out[str(c.item())] = [round(float(v), 6) for v in np.sqrt(ms)]
-    return out
+    if y is not None and rest_label is not None and np.any(np.asarray(y) == rest_label):
+        X = X[np.asarray(y) == rest_label]
+    rms = np.sqrt(np.mean(np.square(X, dtype=np.float64), axis=2))  # (n_windows, n_channels)
+    return [round(float(v), 6) for v in np.percentile(rms, QUIET_PERCENTILE, axis=0)]
 
 
 def card_from_training(
@@ -542,7 +545,7 @@ def card_from_training(
         "classes": windows.class_counts(),
     }
     summary.update(training or {})
-    summary.setdefault("class_rms", class_rms(windows.X, windows.y))
+    summary.setdefault("quiet_level", quiet_level(windows.X, windows.y, rest_label))
     return card_for(
         model,
         sfreq=windows.sfreq,

@@ -56,8 +56,8 @@ class Recognizer:
     adapt : {"none", "standardize", "bn"}
         Label-free adaptation to the stream (a new session), guarded against bursts of one
         class (:class:`~myovox.adaptation.online.OnlineAdapter`; restarts with every stream).
-    class_rms : mapping | None
-        Per-class channel levels of the training data (the model card's ``training["class_rms"]``),
+    quiet_level : sequence of float | None
+        Each channel's quiet level in the training data (the model card's ``training["quiet_level"]``),
         which ``adapt="standardize"`` matches.
     max_missing : float
         Largest fraction of lost (filled) samples in a window that still gets a decision
@@ -95,7 +95,7 @@ class Recognizer:
         mode: str = "utterance",
         confirm_s: float = 0.3,
         adapt: str = "none",
-        class_rms: Mapping[Any, Any] | None = None,
+        quiet_level: Sequence[float] | None = None,
         max_missing: float = 0.25,
         gap_fill: str = "repeat",
         mains_hz: float | None = None,
@@ -144,7 +144,7 @@ class Recognizer:
         if adapt != "none":
             from ..adaptation.online import OnlineAdapter
 
-            self.adapter = OnlineAdapter(model, adapt, class_rms=class_rms)
+            self.adapter = OnlineAdapter(model, adapt, quiet_level=quiet_level)
         self.on_event = on_event
         self.keep_decisions = keep_decisions
         self.clock = clock
@@ -428,7 +428,7 @@ def _card_arguments(card: Any) -> dict[str, Any]:
             filter_design=card.filter,
             label_names=label_map,
             rest_label=getattr(card, "rest_label", 0),
-            class_rms=(getattr(card, "training", None) or {}).get("class_rms"),
+            quiet_level=(getattr(card, "training", None) or {}).get("quiet_level"),
             _zero_phase=bool(card.filter) and not getattr(card, "causal", False),
         )
     side = card
