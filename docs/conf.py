@@ -62,6 +62,7 @@ API_MODULES = [  # the public API; myovox.cli (a thin layer) and myovox.bench (b
     "myovox.acquisition",
     "myovox.export",
     "myovox.testing",
+    "myovox.sweep",
 ]
 
 

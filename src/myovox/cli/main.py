@@ -30,9 +30,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "finetune": ("finetune", "fine-tune a saved model on new data"),
     "stream": ("stream", "recognise commands live from a stream"),
     "record": ("record", "record a new session with a guided cue protocol"),
+    "serve": ("serve", "serve the web dashboard: live signals, commands, guided recording, fine-tuning"),
     "publish": ("publish", "publish a recording as a Lab Streaming Layer stream"),
     "export": ("export", "export a model to int8 C code or ONNX"),
     "bench": ("bench", "run the benchmarks against baselines measured in the same run"),
+    "sweep": ("sweep", "run a grid of evaluations (datasets x models x seeds ...) locally or on Ray, resumable"),
+    "sweep-report": ("sweep_report", "tables and plots across a sweep's results store (Markdown, PNG, HTML)"),
 }
 
 
