@@ -154,11 +154,11 @@ def test_unreadable_record_is_skipped_and_stale_temp_files_removed(tmp_path, cap
     with caplog.at_level("WARNING", logger="myovox"):
         assert store.done_keys() == set()  # its unit counts as not finished: it runs again
     assert "unreadable record" in caplog.text
-    tmp = store.path / "units" / f".{'d' * 32}.json.tmp-0123456789abcdef"
+    tmp = store.path / "units" / f".{'d' * 32}.myovox-tmp-01234567.json"
     tmp.write_text("partial")
     old = time.time() - 7200
     os.utime(tmp, (old, old))
-    fresh = store.path / "units" / f".{'e' * 32}.json.tmp-0123456789abcdee"
+    fresh = store.path / "units" / f".{'e' * 32}.myovox-tmp-01234568.json"
     fresh.write_text("being written")
     ResultsStore(store.path)
     assert not tmp.exists() and fresh.exists()  # only the left-over of a killed writer goes

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._json import to_jsonable
 from .._logging import logger
+from .._outputs import atomic_file
 from .._version import __version__
 from ..exceptions import ValidationError
 from .fingerprint import config_hash
@@ -47,7 +47,7 @@ RECORD_FORMAT = "myovox-sweep-unit"
 _FILES = (STORE_MARKER, "index.csv", "progress.json")
 _DIRS = ("units", "failed", "datasets", "report")
 _KEY_FILE = re.compile(r"^[0-9a-f]{32}\.json$")
-_TEMP = re.compile(r"^\..+\.tmp-[0-9a-f]{16}$")
+_TEMP = re.compile(r"^\..+\.myovox-tmp-[0-9a-f]{8}(\.json|\.csv)?$")  # atomic_file's temporary siblings
 _REPORT_TEMP = re.compile(r"^\.report\.myovox-(tmp|old)-[0-9a-f]{8}$")  # myovox._outputs' siblings of report/
 _STALE_S = 3600.0  # a temporary file older than this was left by a killed writer
 
@@ -99,20 +99,8 @@ __all__ = [
 
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write ``obj`` as JSON to ``path``: a hidden temporary sibling, flushed to disk, renamed over ``path``."""
-    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(8)}")
-    data = json.dumps(to_jsonable(obj), indent=1, sort_keys=False) + "\n"
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
+    with atomic_file(path, force=True, what="store record") as tmp:
+        tmp.write_text(json.dumps(to_jsonable(obj), indent=1, sort_keys=False) + "\n", encoding="utf-8")
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -339,16 +327,8 @@ class ResultsStore:
     def write_index(self) -> Path:
         """Write ``index.csv`` (the index, rebuilt from the records) and return its path."""
         path = self.path / "index.csv"
-        tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(8)}")
-        try:
+        with atomic_file(path, force=True, what="store index") as tmp:
             self.index().to_csv(tmp, index=False)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
-            raise
         return path
 
     def __repr__(self) -> str:

@@ -50,6 +50,7 @@ from .synth import (
     _rest_events,
     _rng,
     _subject_index,
+    check_dataset_sizes,
 )
 
 __all__ = ["HoldConfig", "generate_hold_dataset", "generate_hold_recording"]
@@ -320,14 +321,7 @@ def generate_hold_dataset(
     from ..io.bio import write_bio
 
     out = Path(out_dir)
-    n_subjects = check_int("n_subjects", n_subjects, minimum=1)
-    n_sessions = check_int("n_sessions", n_sessions, minimum=1)
-    n_batches = check_int("n_batches", n_batches, minimum=1)
-    conditions = tuple(conditions)
-    if not conditions:
-        raise ValidationError("Invalid value for 'conditions': expected at least one of 'vocalized', 'silent'.")
-    for c in conditions:
-        check_option("conditions", c, CONDITIONS)
+    n_subjects, n_sessions, n_batches, conditions = check_dataset_sizes(n_subjects, n_sessions, n_batches, conditions)
     if difficulty is not None:
         if config is not None:
             raise ValidationError("Pass either 'config' or 'difficulty', not both.")

@@ -969,6 +969,21 @@ def generate_cued_recording(
     return Recording(rec.data[:, idx], fs, rec.ch_names, labels[idx], rec.label_names, meta)
 
 
+def check_dataset_sizes(
+    n_subjects: int, n_sessions: int, n_batches: int, conditions: Sequence[str]
+) -> tuple[int, int, int, tuple[str, ...]]:
+    """The sizes of a synthetic dataset, checked: whole numbers >= 1 and known conditions (at least one)."""
+    n_subjects = check_int("n_subjects", n_subjects, minimum=1)
+    n_sessions = check_int("n_sessions", n_sessions, minimum=1)
+    n_batches = check_int("n_batches", n_batches, minimum=1)
+    conditions = tuple(conditions)
+    if not conditions:
+        raise ValidationError("Invalid value for 'conditions': expected at least one of 'vocalized', 'silent'.")
+    for c in conditions:
+        check_option("conditions", c, CONDITIONS)
+    return n_subjects, n_sessions, n_batches, conditions
+
+
 def generate_dataset(
     out_dir: str | Path,
     *,
@@ -1020,14 +1035,7 @@ def generate_dataset(
         ``out_dir``.
     """
     out = Path(out_dir)
-    n_subjects = check_int("n_subjects", n_subjects, minimum=1)
-    n_sessions = check_int("n_sessions", n_sessions, minimum=1)
-    n_batches = check_int("n_batches", n_batches, minimum=1)
-    conditions = tuple(conditions)
-    if not conditions:
-        raise ValidationError("Invalid value for 'conditions': expected at least one of 'vocalized', 'silent'.")
-    for c in conditions:
-        check_option("conditions", c, CONDITIONS)
+    n_subjects, n_sessions, n_batches, conditions = check_dataset_sizes(n_subjects, n_sessions, n_batches, conditions)
     if not (raw or processed):
         raise ValidationError("Nothing to write: both 'raw' and 'processed' are False.")
     changes: dict[str, Any] = {"n_repetitions": check_int("n_repetitions", n_repetitions, minimum=1)}
@@ -1104,6 +1112,7 @@ __all__ = [
     "PHYSICAL_ORDER",
     "SAMPLES_PER_PACKET",
     "SynthConfig",
+    "check_dataset_sizes",
     "cue_schedule",
     "generate_cued_recording",
     "generate_dataset",
