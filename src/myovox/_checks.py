@@ -24,6 +24,10 @@ _EXTRAS = {
     "pyedflib": "io",
     "pyxdf": "io",
     "mne": "io",
+    "fastapi": "web",
+    "uvicorn": "web",
+    "websockets": "web",
+    "ray": "ray",
 }
 
 
