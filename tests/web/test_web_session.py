@@ -118,13 +118,13 @@ def test_pause_freezes_the_protocol_clock_and_stop_keeps_the_data(serve, connect
     c.wait(lambda m: m["type"] == "cue" and m["t"] > 6.0, what="cues")
     c.send({"type": "record_stop"})
     end = c.wait(lambda m: m["type"] == "recording" and m["status"] == "finished", what="the end")
-    assert end["why"] == "stopped" and end["result"] == "stream ended" and end["n_samples"] > 3000
+    assert end["why"] == "stopped" and end["result"] == "stopped" and end["n_samples"] > 3000
     files = _recording_files(data_dir)
     assert len(files) == 2
     stopped = next(f for f in files if f.name.startswith("sess_4_"))
     _check_labels(stopped, CueProtocol())
     listing = c.wait(lambda m: m["type"] == "recordings" and len(m["recordings"]) == 2, what="listing")
-    assert {r["status"] for r in listing["recordings"]} == {"complete", "stream ended"}
+    assert {r["status"] for r in listing["recordings"]} == {"complete", "stopped"}
 
 
 def test_requests_that_make_no_sense_now_are_refused(serve, connect) -> None:

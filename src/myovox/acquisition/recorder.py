@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -79,6 +80,12 @@ class GuidedRecorder:
         self.display = display
         self.overwrite = overwrite
         self.n_written = 0
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Ask a running recording (in another thread) to end after the chunk in hand; its status
+        is then ``"stopped"`` (everything received so far is on disk)."""
+        self._stop.set()
 
     @property
     def csv_path(self) -> Path:
@@ -149,7 +156,7 @@ class GuidedRecorder:
         while True:
             chunk = self.stream.read()
             if chunk is None:
-                status = "stream ended"
+                status = "stopped" if self._stop.is_set() else "stream ended"
                 break
             t = (chunk.first_sample + np.arange(chunk.n_samples)) / sfreq
             keep = t < duration
@@ -172,6 +179,9 @@ class GuidedRecorder:
                 pending, pending_n = [], 0
             if not keep.all() or t[-1] >= duration:
                 status = "complete"
+                break
+            if self._stop.is_set():  # after the chunk in hand
+                status = "stopped"
                 break
         if pending:
             fh.write("".join(pending))

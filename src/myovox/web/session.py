@@ -1012,6 +1012,7 @@ class DashboardSession:
         with self._rec_lock:
             if self._rec is not rec:
                 return
+            rec.recorder.stop()  # its sidecar says "stopped", not "stream ended"
             rec.feed.close()
             if rec.thread is not None:
                 rec.thread.join(30.0)

@@ -51,6 +51,26 @@ def test_guided_recording_labels_samples_with_cues(tmp_path):
     assert out.meta["subject"] == "S09" and "Finished - thank you" in shown
 
 
+def test_stopped_recording_keeps_what_arrived_and_says_stopped(tmp_path):
+    p = CueProtocol(words=["up", "down"], repetitions=2, start_s=1.0, rest_s=0.5, cue_s=0.5, tail_s=0.5)
+    rec = Recording(np.random.default_rng(0).normal(size=(3, 5000)).astype(np.float32), 500.0)
+    stream = ReplayStream(rec, chunk_s=0.1)
+    g = GuidedRecorder(stream, p, tmp_path, name="s")
+    read = stream.read
+
+    def read_then_stop():  # the user presses stop while the third chunk is in hand
+        chunk = read()
+        if chunk is not None and chunk.first_sample >= 100:
+            g.stop()
+        return chunk
+
+    stream.read = read_then_stop
+    g.run()
+    out = read_session(tmp_path / "s.csv")
+    assert out.meta["status"] == "stopped" and out.n_times == 150  # that chunk is written too
+    np.testing.assert_array_equal(out.data, rec.data[:, :150])
+
+
 def test_killed_recorder_leaves_readable_file(tmp_path):
     """A real recording process, SIGKILLed mid-session: data up to the last flush survive."""
     src = tmp_path / "src.npz"
