@@ -24,3 +24,21 @@ def test_bench_rejects_unknown_group(monkeypatch, capsys):
     monkeypatch.setenv("MYOVOX_BENCH_TINY", "1")
     assert main(["bench", "--only", "featurez"]) != 0
     assert "Did you mean 'features'" in capsys.readouterr().err
+
+
+def test_bench_inference_int8_c_vs_onnxruntime_rows(tmp_path, capsys):
+    """The int8-C-against-onnxruntime rows (names scripts depend on) in --quick, one per shape, with the
+    MAC-bound fraction and the int8 peak it assumes."""
+    import pytest
+
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("torch")
+    rc = main(["bench", "--only", "inference", "--quick", "--json", "--out", str(tmp_path / "b.json")])
+    assert rc in (0, None)
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    main_row = rows["int8_c_vs_onnxruntime_ms"]
+    assert main_row["shape"] == "14x700" and main_row["unit"] == "ms"
+    assert main_row["ratio"] > 0 and main_row["baseline"] > 0 and main_row["ours"] > 0
+    for shape in ("8x280", "16x1000"):
+        assert rows[f"int8_c_vs_onnxruntime_ms_{shape}"]["shape"] == shape
+    assert {"int8_peak_macs_per_s", "int8_mac_bound_fraction", "c_flags", "min_ms"} <= set(main_row)

@@ -3,6 +3,10 @@
 Weights live in ``const`` arrays (flash), activations in two statically sized ping-pong
 buffers (no ``malloc``), and the integer arithmetic is that of :mod:`myovox.export.reference`,
 bit for bit. A host harness (``myovox_harness.c``) and a sidecar ``model.json`` come with it.
+
+Two sets of kernels are generated: compact row-at-a-time ones (microcontrollers; an Arm DSP path where the
+core has it) and, for host CPUs, fast ones (``templates/myovox_fast.c.inc``: int16-pair polyphase layout,
+one blocked matrix product per convolution, SSE2 / AVX2 / AVX-512 paths and plain C), chosen by ``#if``.
 """
 
 from __future__ import annotations
@@ -77,6 +81,138 @@ def sidecar(qmodel: QuantizedModel, **extra: Any) -> dict:
     return d
 
 
+#: outputs per block of the fast kernels (MV_MR) and the widest vector of positions (AVX-512: 16 int32)
+_FAST_MR, _FAST_MAX_L = 4, 16
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _fast_conv(op: Any, p: str, src: str, dst: str, shape: tuple[int, ...], layout: tuple[int, int]) -> dict:
+    """The fast kernel's plan for one convolution (``mv_fconv`` in ``myovox_fast.c.inc``): the int16 weight
+    pairs, the offset table, the call and the sizes of its scratch and output."""
+    o, c, kh, kw = op.weight.shape
+    _, h, w = shape
+    ph_, pw_ = op.padding
+    q, pk = op.pool
+    mode = 1 if (c == 1 and kw >= 2) else 0  # pairs of columns of a one-channel input, else pairs of channels
+    kwe = kw + (kw % 2) if mode else kw
+    hp, wpp = h + 2 * ph_, w + 2 * pw_ + (kwe - kw)
+    hc, wc = h + 2 * ph_ - kh + 1, w + 2 * pw_ - kw + 1
+    ho, wo = hc // q, wc // pk
+    hq, up = _ceil(hp, q), _ceil(wpp, pk)
+    ps = hq * up
+    n = ho * up
+    ocs = _ceil(max(n, 1), _FAST_MAX_L) * _FAST_MAX_L
+    n_pairs = 1 if mode else _ceil(c, 2)
+    taps: list[tuple[int, int, int]] = []  # (pair, kernel row, kernel column of the pair's first element)
+    if mode:
+        taps = [(0, i, j) for i in range(kh) for j in range(0, kwe, 2)]
+    else:
+        taps = [(pp, i, j) for pp in range(n_pairs) for i in range(kh) for j in range(kw)]
+    t_len = len(taps)
+    if t_len * 2 * 255 * 127 >= 2**31:
+        raise ExportError(f"{op.name}: {t_len} tap pairs overflow the fast kernels' int32 partial sums.")
+    offs = np.empty((q * pk, t_len), dtype=np.int64)
+    for a in range(q):
+        for k in range(pk):
+            for ti, (pp, i, j) in enumerate(taps):
+                plane = (pp * q + (a + i) % q) * pk + (k + j) % pk
+                offs[a * pk + k, ti] = plane * ps + ((a + i) // q) * up + (k + j) // pk
+    o_pad = _ceil(o, _FAST_MR) * _FAST_MR
+    wt = op.weight.astype(np.int16)
+    w2 = np.zeros((o_pad // _FAST_MR, t_len, _FAST_MR, 2), dtype=np.int16)
+    for ti, (pp, i, j) in enumerate(taps):
+        for s_ in range(2):
+            if mode:
+                if j + s_ < kw:
+                    w2[:, ti, :, s_] = np.pad(wt[:, 0, i, j + s_], (0, o_pad - o)).reshape(-1, _FAST_MR)
+            elif 2 * pp + s_ < c:
+                w2[:, ti, :, s_] = np.pad(wt[:, 2 * pp + s_, i, j], (0, o_pad - o)).reshape(-1, _FAST_MR)
+    lo = op.out_zp if op.relu else -128
+    ics, irs = layout
+    call = (
+        f"    mv_fconv({src}, {c}, {h}, {w}, {ics}, {irs}, {dst}, {ocs}, {o}, {n}, {hp}, {wpp}, {ph_}, {pw_}, "
+        f"{q}, {pk}, {hq}, {up}, {mode}, {p}_W2, {p}_OFF, {t_len}, {p}_B, {p}_M, {p}_S, {op.in_zp}, "
+        f"{op.out_zp}, {lo});"
+    )
+    consts = [_c_array("int16_t", f"{p}_W2", w2), _c_array("int32_t", f"{p}_OFF", offs)]
+    x2_len = 2 * max(n_pairs * q * pk * ps, int(offs.max()) + ocs + _FAST_MAX_L)
+    return dict(
+        call=call,
+        consts=consts,
+        x2_len=x2_len,
+        row_len=2 * (wpp + 2),
+        out_bytes=o * ocs,
+        layout=(ocs, up),
+        shape=(o, ho, wo),
+    )
+
+
+def _fast_plan(qmodel: QuantizedModel) -> dict:
+    """Body, constants and buffer sizes of the fast kernels (host CPUs; ``MYOVOX_FAST`` in the template)."""
+    from .fold import op_output_shape
+    from .reference import _FloatView
+
+    bufs = ("myovox_buf_a", "myovox_buf_b")
+    src = "in"
+    shape: tuple[int, ...] = (1, *qmodel.input_shape)
+    layout = (shape[1] * shape[2], shape[2])  # channel stride, row stride
+    body: list[str] = ["    (void)mv_conv;", "    (void)mv_compact;"]
+    consts: list[str] = []
+    x2_len, arena, row_len = 2, 1, 4
+    used_fast = False
+    for i, op in enumerate(qmodel.ops):
+        dst = bufs[i % 2]
+        if op.kind == "conv":
+            plan = _fast_conv(op, f"L{i}", src, dst, shape, layout)
+            body.append(f"    /* {op.name or op.kind}: {shape} -> {plan['shape']}, rows of {plan['layout'][1]} */")
+            body.append(plan["call"])
+            consts += plan["consts"]
+            x2_len = max(x2_len, plan["x2_len"])
+            row_len = max(row_len, plan["row_len"])
+            arena = max(arena, plan["out_bytes"])
+            shape, layout = plan["shape"], plan["layout"]
+            used_fast = True
+        else:
+            if len(shape) == 3 and layout != (shape[1] * shape[2], shape[2]):
+                body.append(f"    mv_compact({src}, {shape[0]}, {shape[1]}, {shape[2]}, {layout[0]}, {layout[1]});")
+            new_shape = op_output_shape(_FloatView(op), shape)
+            body.append(f"    /* {op.name or op.kind}: {shape} -> {new_shape} */")
+            body.append(_compact_call(op, f"L{i}", src, dst, shape))
+            shape = new_shape
+            layout = (int(np.prod(shape[1:])), shape[2] if len(shape) == 3 else 1)
+            arena = max(arena, int(np.prod(shape)))
+        src = dst
+    if len(shape) == 3 and layout != (shape[1] * shape[2], shape[2]):
+        body.append(f"    mv_compact({src}, {shape[0]}, {shape[1]}, {shape[2]}, {layout[0]}, {layout[1]});")
+    if not used_fast:
+        body.append("    (void)mv_fconv;")
+    used = {op.kind for op in qmodel.ops}
+    body += [f"    (void){fn};" for kind, fn in _KERNELS.items() if kind not in used and kind != "conv"]
+    return dict(
+        body="\n".join(body), consts="\n\n".join(consts), x2_len=x2_len, arena=arena, logits=src, row_len=row_len
+    )
+
+
+def _compact_call(op: Any, p: str, src: str, dst: str, shape: tuple[int, ...]) -> str:
+    """The call of a compact kernel (avgpool, gap, dense) on a dense input."""
+    if op.kind == "avgpool":
+        return (
+            f"    mv_avgpool({src}, {shape[0]}, {shape[1]}, {shape[2]}, {dst}, {op.kernel[0]}, "
+            f"{op.kernel[1]}, {op.mult}, {op.shift}, {op.zp});"
+        )
+    if op.kind == "gap":
+        return (
+            f"    mv_gap({src}, {shape[0]}, {int(np.prod(shape[1:]))}, {dst}, {op.mult}, "
+            f"{op.shift}, {op.in_zp}, {op.out_zp});"
+        )
+    o, n = op.weight.shape
+    lo = op.out_zp if op.relu else -128
+    return f"    mv_dense({src}, {n}, {dst}, {o}, {p}_W, {p}_B, {p}_M, {p}_S, {op.in_zp}, {op.out_zp}, {lo});"
+
+
 def generate_c(
     qmodel: QuantizedModel,
     out_dir: str | os.PathLike,
@@ -133,7 +269,7 @@ def generate_c(
         if op.kind == "conv":
             o, c, kh, kw = op.weight.shape
             consts += [
-                _c_array("int8_t", f"{p}_W", op.weight),
+                "#if !MYOVOX_FAST\n" + _c_array("int8_t", f"{p}_W", op.weight) + "\n#endif",
                 _c_array("int32_t", f"{p}_B", op.bias),
                 _c_array("int32_t", f"{p}_M", op.mult),
                 _c_array("int8_t", f"{p}_S", op.shift),
@@ -144,28 +280,15 @@ def generate_c(
                 f"{op.padding[0]}, {op.padding[1]}, {op.pool[0]}, {op.pool[1]}, {p}_W, {p}_B, "
                 f"{p}_M, {p}_S, {op.in_zp}, {op.out_zp}, {lo});"
             )
-        elif op.kind == "avgpool":
-            body.append(
-                f"    mv_avgpool({src}, {shape[0]}, {shape[1]}, {shape[2]}, {dst}, {op.kernel[0]}, "
-                f"{op.kernel[1]}, {op.mult}, {op.shift}, {op.zp});"
-            )
-        elif op.kind == "gap":
-            body.append(
-                f"    mv_gap({src}, {shape[0]}, {int(np.prod(shape[1:]))}, {dst}, {op.mult}, "
-                f"{op.shift}, {op.in_zp}, {op.out_zp});"
-            )
         else:
-            o, n = op.weight.shape
-            consts += [
-                _c_array("int8_t", f"{p}_W", op.weight),
-                _c_array("int32_t", f"{p}_B", op.bias),
-                _c_array("int32_t", f"{p}_M", op.mult),
-                _c_array("int8_t", f"{p}_S", op.shift),
-            ]
-            lo = op.out_zp if op.relu else -128
-            body.append(
-                f"    mv_dense({src}, {n}, {dst}, {o}, {p}_W, {p}_B, {p}_M, {p}_S, {op.in_zp}, {op.out_zp}, {lo});"
-            )
+            if op.kind == "dense":
+                consts += [
+                    _c_array("int8_t", f"{p}_W", op.weight),
+                    _c_array("int32_t", f"{p}_B", op.bias),
+                    _c_array("int32_t", f"{p}_M", op.mult),
+                    _c_array("int8_t", f"{p}_S", op.shift),
+                ]
+            body.append(_compact_call(op, p, src, dst, shape))
         src, shape = dst, new_shape
     acc_len = 1
     pad_len = max_kw = 4  # the padded row and the widest kernel of the Arm DSP path (myovox_model.c.in)
@@ -181,6 +304,13 @@ def generate_c(
     for kind, fn in _KERNELS.items():
         if kind not in used:
             body.append(f"    (void){fn};")
+    fast = _fast_plan(qmodel)
+    fast_kernels = (
+        f"/* the zero-point-shifted input of the current convolution, in int16 pairs (polyphase planes) */\n"
+        f"static int16_t mv_x2[{fast['x2_len']}];\n"
+        f"/* two padded input rows */\nstatic int16_t mv_row[{fast['row_len']}];\n\n"
+        + resources.files("myovox.export").joinpath("templates").joinpath("myovox_fast.c.inc").read_text("utf-8")
+    )
     names = qmodel.label_names or {}
     labels = []
     for c in qmodel.classes:
@@ -214,6 +344,11 @@ def generate_c(
         constants="\n\n".join(consts),
         body="\n".join(body),
         logits_buffer=src,
+        body_fast=fast["body"],
+        logits_fast=fast["logits"],
+        fast_constants=fast["consts"],
+        fast_kernels=fast_kernels,
+        fast_arena_bytes=max(arena, fast["arena"]),
         labels=", ".join(map(str, labels)),
         names=", ".join(_c_string(s) for s in label_names),
     )
@@ -229,6 +364,8 @@ def generate_c(
         c_activation_buffers=2,
         c_accumulator_bytes=4 * acc_len,
         c_arm_dsp_row_bytes=pad_len,  # the padded input row of the Arm DSP path (Cortex-M4/M7 builds only)
+        # host builds (the fast kernels): two larger activation buffers and the int16 scratch
+        c_fast_ram_bytes=2 * max(arena, fast["arena"]) + 2 * (fast["x2_len"] + fast["row_len"]),
         flash_bytes=qmodel.flash_bytes(),
     )
     paths["sidecar"].write_text(json.dumps(meta, indent=2, default=_json_default), encoding="utf-8")
@@ -242,6 +379,23 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, np.ndarray):
         return o.tolist()
     return str(o)
+
+
+def host_march_flags() -> list[str]:
+    """``-march`` flags for host builds from ``MYOVOX_C_MARCH`` (default ``native``; ``none``: no ``-march``).
+
+    The same variable chooses the target of the training kernels; CI sets ``x86-64-v2`` / ``x86-64-v3``
+    to build and test the SSE and AVX2 paths of the fast kernels on an AVX-512 machine.
+    """
+    value = os.environ.get("MYOVOX_C_MARCH", "").strip() or "native"
+    if value.lower() in {"none", "default", "portable"}:
+        return []
+    if not all(ch.isalnum() or ch in "-_.+" for ch in value):
+        raise ValidationError(
+            f"Invalid value for 'MYOVOX_C_MARCH': expected an -march value such as 'native' or 'x86-64-v2', "
+            f"or 'none', got {value!r}."
+        )
+    return [f"-march={value}"]
 
 
 def find_compiler(cc: str | None = None) -> str:

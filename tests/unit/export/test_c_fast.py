@@ -1,0 +1,202 @@
+"""The fast int8 kernels of host builds (issue 15): every path (AVX-512, AVX2, SSE4, SSE2, plain C, and the
+compact kernels of microcontrollers) gives the NumPy integer reference's bits, at the reference shape and
+others, on unusual layers and on every requantisation shift."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+
+import numpy as np
+import pytest
+
+from myovox.export.c_codegen import compile_harness, generate_c, host_march_flags, run_harness
+
+pytestmark = pytest.mark.skipif(not (shutil.which("gcc") or shutil.which("cc")), reason="no C compiler")
+
+_X86 = platform.machine().lower() in {"x86_64", "amd64"}
+
+
+def _cpu_has(flag: str) -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            return any(flag in line.split() for line in fh if line.startswith("flags"))
+    except OSError:
+        return False
+
+
+#: path -> compiler flags; x86 targets are skipped elsewhere, and where this CPU cannot run them
+PATHS = {
+    "native": ("-O3", "-march=native"),
+    "avx2": ("-O3", "-march=x86-64-v3"),
+    "sse4": ("-O3", "-march=x86-64-v2"),
+    "sse2": ("-O3",),
+    "plain-c": ("-O3", "-DMYOVOX_PORTABLE"),
+    "plain-c-O2": ("-O2", "-march=native", "-DMYOVOX_PORTABLE"),
+    "compact": ("-O2", "-DMYOVOX_COMPACT"),
+}
+
+
+def _runnable(path: str) -> bool:
+    if path in ("avx2", "sse4", "sse2") and not _X86:
+        return False
+    return not (path == "avx2" and not _cpu_has("avx2"))
+
+
+def _adversarial(shape: tuple[int, ...], seed: int = 5) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    Xq = rng.integers(-128, 128, (5, *shape)).astype(np.int8)
+    Xq[0], Xq[1], Xq[2] = 127, -128, 0
+    Xq[3, :, ::2], Xq[3, :, 1::2] = 127, -128
+    return Xq
+
+
+def _check_every_path(q, Xq: np.ndarray, tmp_path, paths=tuple(PATHS)) -> list[str]:
+    src = tmp_path / "src"
+    generate_c(q, src)
+    ref = q.forward_int8(Xq)
+    done = []
+    for name in paths:
+        if not _runnable(name):
+            continue
+        d = tmp_path / name
+        shutil.copytree(src, d)
+        exe = compile_harness(d, extra_flags=PATHS[name])
+        logits, cls = run_harness(exe, Xq, q.n_classes)
+        np.testing.assert_array_equal(logits, ref, err_msg=f"path {name}")
+        np.testing.assert_array_equal(cls, ref.argmax(axis=1), err_msg=f"path {name}")
+        done.append(name)
+    return done
+
+
+@pytest.mark.parametrize("shape", [(14, 700), (8, 280), (4, 200), (16, 1000)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_speechnet_bit_exact_on_every_path(shape, tmp_path):
+    torch = pytest.importorskip("torch")
+    from myovox.export.quantize import quantize_model
+    from myovox.models.speechnet import SpeechNet
+
+    torch.manual_seed(0)
+    net = SpeechNet(*shape, 9).eval()
+    X = np.random.default_rng(0).normal(size=(16, *shape)).astype(np.float32)
+    q = quantize_model(net, X)
+    Xq = np.concatenate([q.quantize_input(X[:4]), _adversarial(q.input_shape)])
+    done = _check_every_path(q, Xq, tmp_path)
+    assert {"native", "plain-c", "compact"} <= set(done)
+
+
+def test_unusual_layers_on_every_path(tmp_path):
+    """One-channel input with an odd 2-D kernel (pairs of columns, padded tap), padding along both axes,
+    odd channel counts (a zero channel completes the last pair), pooling along both axes with remainders,
+    kernels of 7, 3, 21 and 1 taps, average pooling after a padded-row layout (compaction)."""
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    from myovox.export.quantize import quantize_model
+
+    torch.manual_seed(1)
+    net = nn.Sequential(
+        nn.Conv2d(1, 4, (3, 5), padding=(1, 2)),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d((2, 3)),
+        nn.Conv2d(4, 7, (1, 7), padding=(0, 3)),
+        nn.ReLU(),
+        nn.Conv2d(7, 5, (3, 1), padding=(1, 0)),
+        nn.BatchNorm2d(5),
+        nn.ReLU(),
+        nn.Conv2d(5, 6, (2, 3), padding=(0, 1)),
+        nn.ReLU(),
+        nn.Conv2d(6, 4, (1, 21), padding=(0, 10)),
+        nn.ReLU(),
+        nn.AvgPool2d((1, 2)),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 3),
+    ).eval()
+    X = np.random.default_rng(1).normal(size=(24, 6, 61)).astype(np.float32)
+    q = quantize_model(net, X)
+    Xq = np.concatenate([q.quantize_input(X[:4]), _adversarial(q.input_shape)])
+    assert len(_check_every_path(q, Xq, tmp_path)) >= 4
+
+
+def test_one_channel_column_kernel_on_every_path(tmp_path):
+    """A one-channel input with a kernel along electrodes only (a pair of one real and one zero channel),
+    max-pooling along electrodes."""
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    from myovox.export.quantize import quantize_model
+
+    torch.manual_seed(2)
+    net = nn.Sequential(
+        nn.Conv2d(1, 3, (2, 1)),
+        nn.ReLU(),
+        nn.MaxPool2d((2, 1)),
+        nn.Conv2d(3, 5, (1, 4), padding=(0, 1)),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(5, 2),
+    ).eval()
+    X = np.random.default_rng(2).normal(size=(16, 5, 33)).astype(np.float32)
+    q = quantize_model(net, X)
+    Xq = np.concatenate([q.quantize_input(X[:4]), _adversarial(q.input_shape)])
+    assert len(_check_every_path(q, Xq, tmp_path)) >= 4
+
+
+def test_requantisation_shifts_on_every_path(tmp_path):
+    """The vector paths requantise shifts n > 32 from the product's high word and n <= 32 lane by lane:
+    per-channel shifts 1, 31, 32, 33, 45 and 62 (a zero multiplier among them) give the reference's bits."""
+    from myovox.export.reference import QConv, QDense, QGap, QuantizedModel
+
+    rng = np.random.default_rng(7)
+    shifts = np.array([1, 31, 32, 33, 45, 62])
+    mult = np.array([0, 2**30, 2**30 + 12345, 2**31 - 1, 1518500250, 2**31 - 7], dtype=np.int32)
+    conv = QConv(
+        weight=rng.integers(-3, 4, (6, 1, 1, 8)).astype(np.int8),
+        bias=rng.integers(-50, 50, 6).astype(np.int32),
+        mult=mult,
+        shift=shifts,
+        padding=(0, 4),
+        pool=(1, 2),
+        relu=False,
+        in_zp=-5,
+        out_scale=1.0,
+        out_zp=-3,
+        weight_scale=np.ones(6),
+    )
+    gap = QGap(mult=2**30, shift=34, in_zp=-3, out_scale=1.0, out_zp=2, n_positions=40)
+    dense = QDense(
+        weight=rng.integers(-20, 21, (3, 6)).astype(np.int8),
+        bias=np.zeros(3, np.int32),
+        mult=np.full(3, 2**30, np.int32),
+        shift=np.array([30, 33, 36]),
+        relu=False,
+        in_zp=2,
+        out_scale=1.0,
+        out_zp=0,
+        weight_scale=np.ones(3),
+    )
+    q = QuantizedModel([conv, gap, dense], (2, 80), 1.0, 0, 1.0, 0, np.arange(3))
+    Xq = np.concatenate([rng.integers(-40, 40, (4, 2, 80)).astype(np.int8), _adversarial((2, 80))])
+    assert len(_check_every_path(q, Xq, tmp_path)) >= 4
+    assert len(np.unique(q.forward_int8(Xq, return_all=True)[1][0])) > 20  # not all saturated
+
+
+def test_host_ram_in_sidecar_and_march_from_environment(qmodel, tmp_path, monkeypatch):
+    import json
+
+    paths = generate_c(qmodel, tmp_path / "c")
+    side = json.loads(paths["sidecar"].read_text())
+    assert side["c_fast_ram_bytes"] >= 2 * side["c_arena_bytes_per_buffer"]
+    src = paths["source"].read_text()
+    assert "#if MYOVOX_FAST" in src and "mv_fconv(" in src and "mv_conv(in" in src
+    monkeypatch.delenv("MYOVOX_C_MARCH", raising=False)
+    assert host_march_flags() == ["-march=native"]
+    monkeypatch.setenv("MYOVOX_C_MARCH", "x86-64-v3")
+    assert host_march_flags() == ["-march=x86-64-v3"]
+    monkeypatch.setenv("MYOVOX_C_MARCH", "none")
+    assert host_march_flags() == []
+    monkeypatch.setenv("MYOVOX_C_MARCH", "native; rm -rf /")
+    with pytest.raises(ValueError, match="MYOVOX_C_MARCH"):
+        host_march_flags()
