@@ -42,3 +42,24 @@ def test_bench_inference_int8_c_vs_onnxruntime_rows(tmp_path, capsys):
     for shape in ("8x280", "16x1000"):
         assert rows[f"int8_c_vs_onnxruntime_ms_{shape}"]["shape"] == shape
     assert {"int8_peak_macs_per_s", "int8_mac_bound_fraction", "c_flags", "min_ms"} <= set(main_row)
+
+
+def test_bench_training_grid_rows(tmp_path, monkeypatch, capsys):
+    """The training grid's row names (scripts depend on them): --quick keeps 8x280, 14x700 and 16x1000."""
+    import pytest
+
+    pytest.importorskip("torch")
+    from myovox.bench import training
+
+    monkeypatch.setenv("MYOVOX_BENCH_TINY", "1")
+    rc = main(["bench", "--only", "training", "--quick", "--json", "--out", str(tmp_path / "b.json")])
+    assert rc in (0, None)
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert "speechnet_train_windows_per_s" in rows
+    for c, t in ((8, 280), (14, 700), (16, 1000)):
+        row = rows[f"speechnet_train_windows_per_s_{c}x{t}"]
+        assert row["shape"] == f"{c}x{t}" and row["unit"] == "windows/s"
+        assert row["baseline"] > 0 and row["ours"] > 0 and row["ratio"] > 0 and row["threads"] in (1, 2)
+    cells = training.grid_cells()
+    assert len(cells) == 25 and {(2, 200), (8, 280), (14, 700), (16, 1000)} <= set(cells)
+    assert set(training.QUICK_CELLS) <= set(cells) and training.grid_cells(quick=True) == list(training.QUICK_CELLS)

@@ -16,10 +16,17 @@ Rows: ``speechnet_train_windows_per_s`` (the headline, baseline as a user would 
 ``..._fast_off`` (our trainer with ``fast=False``) and ``..._2_folds_at_once`` (two trainings
 at once in two worker processes of one thread each, as a protocol run with ``n_jobs=2`` trains
 its folds, against the baseline's trainings one after the other).
+
+Shape grid (issue 15): ``speechnet_train_windows_per_s_<C>x<T>`` for every cell of
+:data:`GRID_CHANNELS` x :data:`GRID_TIMES` (batch 32), both sides pinned to 2 threads (one on a
+1-core machine), baseline and ours alternating at each cell; ``--quick`` measures only
+:data:`QUICK_CELLS`. :func:`grid` measures any cells at any thread count;
+``benchmarks/train_grid.py`` prints the whole grid at 1 and 2 threads, native and AVX2 builds.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -27,6 +34,77 @@ import numpy as np
 from . import median_of, tiny
 
 N_CHANNELS, N_TIMES, N_CLASSES = 14, 700, 9
+
+#: channel counts and window lengths (samples) of the training grid
+GRID_CHANNELS = (2, 4, 8, 14, 16)
+GRID_TIMES = (200, 280, 400, 700, 1000)
+#: the cells ``--quick`` measures (a small shape, the reference shape, the largest)
+QUICK_CELLS = ((8, 280), (14, 700), (16, 1000))
+
+
+def grid_cells(quick: bool = False) -> list[tuple[int, int]]:
+    """``(n_channels, n_times)`` of the grid rows: every cell, or :data:`QUICK_CELLS`."""
+    if quick:
+        return list(QUICK_CELLS)
+    return [(c, t) for c in GRID_CHANNELS for t in GRID_TIMES]
+
+
+def grid(
+    cells: list[tuple[int, int]],
+    threads: int,
+    *,
+    n: int = 480,
+    n_epochs: int = 2,
+    repeat: int = 5,
+    seed: int = 0,
+) -> list[dict]:
+    """Training throughput per cell, baseline and ours pinned to ``threads``, alternating ``repeat`` times.
+
+    Each cell: random windows ``(n, C, T)``, 9 classes, batch 32, the 80/20 split of ``fit``; one
+    short warm-up of each side at the cell's shape (oneDNN builds its kernels per shape), then
+    baseline and ours in turn. Rows as :func:`run`'s: medians of the throughputs, the ratio the
+    median of paired ratios; ``name`` is ``speechnet_train_windows_per_s_<C>x<T>``.
+    """
+    rows = []
+    rng = np.random.default_rng(seed)
+    n_train = int(n * 0.8)
+    for c, t in cells:
+        X = rng.standard_normal((n, c, t), dtype=np.float32)
+        y = np.arange(n) % N_CLASSES
+        yl = y.astype(np.int64)
+        _ours(X[:64], y[:64], 1, n_threads=threads)
+        _baseline(X[:64], yl[:64], 1, threads=threads)
+        base, ours = [], []
+        for _ in range(repeat):
+            base.append(_baseline(X, yl, n_epochs, threads=threads))
+            ours.append(_ours(X, y, n_epochs, n_threads=threads))
+        rate = lambda s: n_train * n_epochs / s  # noqa: E731
+        rows.append(
+            dict(
+                name=f"speechnet_train_windows_per_s_{c}x{t}",
+                unit="windows/s",
+                baseline=rate(median_of(base)),
+                ours=rate(median_of(ours)),
+                ratio=median_of([u / v for u, v in zip(base, ours, strict=True)]),
+                note=f"batch 32, both pinned to {threads} thread(s); baseline: DataLoader + Conv2d SpeechNet",
+                shape=f"{c}x{t}",
+                n_channels=c,
+                n_times=t,
+                threads=threads,
+                n_windows=n,
+                n_epochs=n_epochs,
+                repeat=repeat,
+            )
+        )
+    return rows
+
+
+def _grid_threads() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(2, cores))
 
 
 def _baseline(X: np.ndarray, y: np.ndarray, n_epochs: int, threads: int | None = None, seed: int = 0) -> float:
@@ -166,6 +244,12 @@ def _run(quick: bool, repeat: int | None, pinned: bool) -> list[dict]:
     n_folds = 2
     _folds_at_once(X[:64], y[:64], 1, n_folds)  # warm-up: start the workers
     together = [_folds_at_once(X, y, n_epochs, n_folds) for _ in range(repeat)]
+    if tiny():
+        grid_rows = grid(grid_cells(quick), _grid_threads(), n=40, n_epochs=1, repeat=1)
+    else:
+        grid_rows = grid(
+            grid_cells(quick), _grid_threads(), n=240 if quick else 480, n_epochs=1 if quick else 2, repeat=repeat
+        )
     b, b1, o, o1, p = (median_of(v) for v in (base, base1, ours, ours1, plain))
     t2 = median_of(together)
     rate = lambda s: n_train * n_epochs / s  # noqa: E731
@@ -215,4 +299,5 @@ def _run(quick: bool, repeat: int | None, pinned: bool) -> list[dict]:
             "baseline: the trainings one after the other",
             **info,
         ),
+        *grid_rows,
     ]

@@ -39,9 +39,13 @@ def _auto_threads(n_max: int) -> int:
     """Torch threads for the next fit/predict: the cores that other processes leave idle.
 
     Measured on a shared 2-core machine: with the other core busy, two threads were 1.5-3x
-    slower than one (oversubscription); on an idle machine two were 1.5x faster than one. Idle
-    cores = CPU count minus the 1-minute load average, less this process's own share of that
-    load (its CPU seconds per second over the last minute). Between 1 and ``n_max``.
+    slower than one (oversubscription); on an idle machine two were 1.5x faster than one. Other
+    processes' load is estimated twice: from the 1-minute load average, less this process's own
+    share of it (its CPU seconds per second over the last minute), and from the tasks runnable
+    right now (``/proc/loadavg``) less this process's own runnable threads. The load average
+    lags by a minute and still holds work this process (or a finished job) did before, which
+    made ``"auto"`` fall to one thread on an idle machine; a process that keeps a core busy
+    shows in both, so the smaller of the two decides (:func:`_choose_threads`).
     """
     try:
         load = os.getloadavg()[0]
@@ -53,8 +57,51 @@ def _auto_threads(n_max: int) -> int:
         _CPU_SAMPLES.pop(0)
     t0, c0 = _CPU_SAMPLES[0]
     own = (cpu - c0) / (now - t0) if now - t0 > 1.0 else 0.0
-    others = max(0.0, load - own)
-    return int(min(max(1, round((os.cpu_count() or 1) - others)), n_max))
+    return _choose_threads(n_max, _n_cores(), max(0.0, load - own), _others_running_now())
+
+
+def _n_cores() -> int:
+    """CPUs this process may run on (its affinity mask where the platform has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _others_running_now() -> float | None:
+    """Runnable tasks of other processes at this instant (Linux ``/proc``), ``None`` where unknown.
+
+    ``/proc/loadavg``'s fourth field counts the runnable tasks system-wide (this thread included);
+    this process's own runnable threads (OpenMP workers still spinning, say) are read from
+    ``/proc/self/task/*/stat`` and taken off.
+    """
+    try:
+        with open("/proc/loadavg", encoding="ascii") as fh:
+            running = int(fh.read().split()[3].split("/")[0])
+        own = 0
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/stat", encoding="ascii", errors="replace") as fh:
+                    stat = fh.read()
+            except OSError:  # the thread ended meanwhile
+                continue
+            if stat[stat.rindex(")") + 2 :].startswith("R"):
+                own += 1
+    except (OSError, ValueError, IndexError):
+        return None
+    return float(max(0, running - max(own, 1)))
+
+
+def _choose_threads(n_max: int, n_cores: int, others_avg: float, others_now: float | None) -> int:
+    """Threads from the cores, torch's setting ``n_max`` and two estimates of other processes' load.
+
+    ``others_avg``: from the 1-minute load average (lags, holds past work); ``others_now``: the
+    other tasks runnable now (a snapshot; ``None`` where unknown). A process that keeps a core
+    busy shows in both, past or brief work in only one, so the smaller decides; an idle machine
+    therefore gets every core (up to ``n_max``), a 2-core machine with one core busy one thread.
+    """
+    others = others_avg if others_now is None else min(others_avg, others_now)
+    return int(min(max(1, round(n_cores - others)), n_max))
 
 
 def _adam(torch: Any, params: list[Any], lr: float, weight_decay: float, *, fused: bool) -> Any:
@@ -122,7 +169,10 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         Torch CPU threads during fit/predict. ``"auto"`` (default) uses the cores other processes
         leave idle, at most torch's setting (measured on a shared 2-core CPU: a second thread was
         1.5x faster when the machine was idle and 1.5-3x slower when another process kept a core
-        busy); ``None`` leaves torch's setting. Results do not depend on it beyond float rounding,
+        busy); other processes' load is the smaller of the 1-minute load average (less this
+        process's share) and the tasks runnable at the moment, so an idle machine gets all its
+        cores even while the load average still shows work that has ended; ``None`` leaves
+        torch's setting. Results do not depend on it beyond float rounding,
         but training amplifies rounding: a seed gives bitwise the same weights for a given thread
         count, and ``"auto"`` may pick another count on a busier machine, so pin an integer
         (e.g. 1) for exactly reproducible runs.

@@ -262,3 +262,52 @@ def test_c_kernels_match_reference_for_other_shapes(kernels, pools, n_times):
     x = torch.randn(12, 6, n_times)
     y = torch.randint(0, 4, (12,))
     _check_step(ref, fst, x, y)
+
+
+# The shape classes of the training grid (`myovox bench`, rows speechnet_train_windows_per_s_<C>x<T>): a few
+# training steps of the fast path against the reference module: the same outputs and gradients at every step,
+# and the same weights and running statistics after the steps, to float tolerance. SGD with momentum and weight
+# decay, not Adam: Adam's first steps are sign steps (g / |g|), which turn float noise in a gradient that is ~0
+# (a convolution bias before batch norm, a dead ReLU channel) into a full step of either sign; the fused Adam
+# that fit uses is compared with the default one in test_fused_adam_makes_the_same_updates_as_default_adam.
+GRID_CLASSES = [(2, 200), (8, 280), (14, 700), (16, 1000)]
+
+
+@pytest.mark.parametrize(("n_channels", "n_times"), GRID_CLASSES, ids=[f"{c}x{t}" for c, t in GRID_CLASSES])
+def test_fast_training_steps_match_plain_pytorch(n_channels, n_times, use_c):
+    torch.manual_seed(n_channels * 1000 + n_times)
+    ref = SpeechNet(n_channels, n_times, 9, dropout=0.0)
+    fast = copy.deepcopy(ref)
+    assert supports_fast(fast)
+    start = [p.detach().clone() for p in ref.parameters()]
+    opt_ref = torch.optim.SGD(ref.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
+    opt_fast = torch.optim.SGD(fast.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
+    for step, batch in enumerate((32, 32, 7)):  # two full batches of 32 and an epoch's short last batch
+        x = torch.randn(batch, n_channels, n_times) * 1.5 + 0.3
+        y = torch.randint(0, 9, (batch,))
+        opt_ref.zero_grad()
+        opt_fast.zero_grad()
+        out_ref, out_fast = ref(x), fast_forward(fast, x, use_c=use_c)
+        tol = 1e-4 * (step + 1)  # the weights carry the earlier steps' rounding
+        torch.testing.assert_close(out_fast, out_ref, rtol=tol, atol=tol)
+        F.cross_entropy(out_ref, y).backward()
+        F.cross_entropy(out_fast, y).backward()
+        _assert_grads_close(ref, fast)
+        opt_ref.step()
+        opt_fast.step()
+    with torch.no_grad():
+        top = max(float((p - p0).abs().max()) for p, p0 in zip(ref.parameters(), start, strict=True))
+        for (name, p_ref), (_, p_fast), p0 in zip(ref.named_parameters(), fast.named_parameters(), start, strict=True):
+            if name.startswith("blocks.") and name.endswith(".0.bias"):
+                # true gradient 0 (a bias before batch norm): both moved by float noise only
+                assert float((p_ref - p_fast).abs().max()) <= 1e-2 * top, name
+                continue
+            moved = max(float((p_ref - p0).abs().max()), 1e-3 * top)
+            assert float((p_ref - p_fast).abs().max()) <= 1e-2 * moved, name
+    for (name, b_ref), (_, b_fast) in zip(ref.named_buffers(), fast.named_buffers(), strict=True):
+        torch.testing.assert_close(b_fast, b_ref, rtol=1e-4, atol=1e-5, msg=name)
+    ref.eval()
+    fast.eval()
+    with torch.no_grad():
+        x = torch.randn(40, n_channels, n_times)
+        torch.testing.assert_close(fast_forward(fast, x, use_c=use_c), ref(x), rtol=1e-3, atol=1e-4)

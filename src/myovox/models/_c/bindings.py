@@ -261,6 +261,16 @@ class Kernel:
             )
         )
 
+    def _bad_tensor(self, pname: str, value: Any, dtype: Any) -> Exception:
+        if not isinstance(value, self._torch.Tensor):
+            return TypeError(f"{self.proto.name}: {pname!r} must be a tensor, got {type(value).__name__}")
+        if value.dtype != dtype or not value.is_cpu:
+            return TypeError(
+                f"{self.proto.name}: {pname!r} must be a {str(dtype).removeprefix('torch.')} tensor "
+                f"on the CPU, got {value.dtype} on {value.device}"
+            )
+        return ValueError(f"{self.proto.name}: tensor arguments must be contiguous ({pname!r} is not)")
+
     def __call__(self, **args: Any) -> int | None:
         if args.keys() != self._names:
             raise self._bad_names(args)
@@ -275,15 +285,10 @@ class Kernel:
             value = args[pname]
             if dtype is None:
                 values.append(value)
-                continue
-            if not value.is_contiguous():
-                raise ValueError(f"{self.proto.name}: tensor arguments must be contiguous ({pname!r} is not)")
-            if value.dtype != dtype or not value.is_cpu:
-                raise TypeError(
-                    f"{self.proto.name}: {pname!r} must be a {str(dtype).removeprefix('torch.')} tensor "
-                    f"on the CPU, got {value.dtype} on {value.device}"
-                )
-            values.append(value.data_ptr())
+            elif value.dtype is dtype and value.is_cpu and value.is_contiguous():
+                values.append(value.data_ptr())
+            else:
+                raise self._bad_tensor(pname, value, dtype)
         lib = kernels()
         if lib is not self._lib:  # first call, or the library was rebuilt (another -march)
             if lib is None:
