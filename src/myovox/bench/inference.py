@@ -240,13 +240,14 @@ def run(quick: bool = False) -> list[dict]:
     """Measure the three engines and the MAC-bound reference; return table rows."""
     import torch
 
-    from ..export.c_codegen import compile_harness, generate_c, host_march_flags, time_harness
+    from ..export.c_codegen import compile_harness, generate_c, time_harness
     from ..export.onnx import export_onnx_float, run_onnx  # noqa: F401  (checks onnx is there)
     from ..export.quantize import quantize_model
+    from ..models.march import march_flags
     from ..models.speechnet import SpeechNet
 
     reps = 30 if quick else 200
-    march = host_march_flags()
+    march = march_flags()
     old_threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -381,23 +381,6 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
-def host_march_flags() -> list[str]:
-    """``-march`` flags for host builds from ``MYOVOX_C_MARCH`` (default ``native``; ``none``: no ``-march``).
-
-    The same variable chooses the target of the training kernels; CI sets ``x86-64-v2`` / ``x86-64-v3``
-    to build and test the SSE and AVX2 paths of the fast kernels on an AVX-512 machine.
-    """
-    value = os.environ.get("MYOVOX_C_MARCH", "").strip() or "native"
-    if value.lower() in {"none", "default", "portable"}:
-        return []
-    if not all(ch.isalnum() or ch in "-_.+" for ch in value):
-        raise ValidationError(
-            f"Invalid value for 'MYOVOX_C_MARCH': expected an -march value such as 'native' or 'x86-64-v2', "
-            f"or 'none', got {value!r}."
-        )
-    return [f"-march={value}"]
-
-
 def find_compiler(cc: str | None = None) -> str:
     """Path of a C compiler (``cc``, ``$CC``, gcc, cc, clang) or ``ExportError``."""
     for cand in ([cc] if cc else []) + [os.environ.get("CC"), "gcc", "cc", "clang"]:

@@ -252,7 +252,7 @@ def test_a_failing_kernel_raises_a_clear_error():
 
 def test_march_is_chosen_by_the_environment(monkeypatch):
     monkeypatch.delenv("MYOVOX_C_MARCH", raising=False)
-    assert _ckernels.march_flags() == ["-march=native"]
+    assert _ckernels.march_flags() == ["-march=native"]  # one definition for every host C build (models.march)
     monkeypatch.setenv("MYOVOX_C_MARCH", "x86-64-v2")
     assert _ckernels.march_flags() == ["-march=x86-64-v2"]
     monkeypatch.setenv("MYOVOX_C_MARCH", "none")

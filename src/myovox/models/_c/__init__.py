@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._logging import logger
+from ..march import march_flags
 
 __all__ = ["build_info", "kernels", "march_flags"]
 
@@ -50,7 +51,6 @@ _SOURCE = Path(__file__).with_name("kernels.c")
 # -Wno-psabi: GCC notes that vectors wider than the target's registers are passed differently
 # from older GCCs; it concerns static functions only (nothing is exported with vector arguments)
 _FLAGS = ["-O3", "-std=c99", "-fPIC", "-shared", "-fno-math-errno", "-ffp-contract=fast", "-Wno-psabi"]
-_MARCH_ENV = "MYOVOX_C_MARCH"
 _LOCK = threading.Lock()
 _STATE: dict[str, Any] = {}
 
@@ -70,19 +70,6 @@ def _cpu_key() -> str:
         return "".join(lines)
     except OSError:
         return platform.processor() or platform.machine()
-
-
-def march_flags() -> list[str]:
-    """``-march`` flags from ``MYOVOX_C_MARCH`` (default ``native``; ``none``: no ``-march``)."""
-    value = os.environ.get(_MARCH_ENV, "").strip() or "native"
-    if value.lower() in {"none", "default", "portable"}:
-        return []
-    if not all(ch.isalnum() or ch in "-_.+" for ch in value):
-        raise ValueError(
-            f"Invalid value for {_MARCH_ENV!r}: expected an -march value such as 'native' or "
-            f"'x86-64-v2', or 'none', got {value!r}."
-        )
-    return [f"-march={value}"]
 
 
 def _build(compiler: str, flags: list[str]) -> Path:
