@@ -23,6 +23,61 @@ def make_task(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+def adversarial_windows(shape: tuple[int, ...], seed: int = 5) -> np.ndarray:
+    """Saturated, silent and alternating int8 windows plus a random one (the kernels' edge cases)."""
+    rng = np.random.default_rng(seed)
+    Xq = rng.integers(-128, 128, (5, *shape)).astype(np.int8)
+    Xq[0], Xq[1], Xq[2] = 127, -128, 0
+    Xq[3, :, ::2], Xq[3, :, 1::2] = 127, -128
+    return Xq
+
+
+@pytest.fixture
+def adversarial():
+    """The :func:`adversarial_windows` factory."""
+    return adversarial_windows
+
+
+@pytest.fixture
+def shift_model():
+    """A hand-built int8 model whose requantisation shifts are 1, 31, 32, 33, 45 and 62 (a zero multiplier
+    among them): every kernel path must requantise shifts above 32 from the product's high word and the
+    others lane by lane as the reference does. Returns the model and its test windows."""
+    from myovox.export.reference import QConv, QDense, QGap, QuantizedModel
+
+    rng = np.random.default_rng(7)
+    mult = np.array([0, 2**30, 2**30 + 12345, 2**31 - 1, 1518500250, 2**31 - 7], dtype=np.int32)
+    conv = QConv(
+        weight=rng.integers(-3, 4, (6, 1, 1, 8)).astype(np.int8),
+        bias=rng.integers(-50, 50, 6).astype(np.int32),
+        mult=mult,
+        shift=np.array([1, 31, 32, 33, 45, 62]),
+        padding=(0, 4),
+        pool=(1, 2),
+        relu=False,
+        in_zp=-5,
+        out_scale=1.0,
+        out_zp=-3,
+        weight_scale=np.ones(6),
+    )
+    gap = QGap(mult=2**30, shift=34, in_zp=-3, out_scale=1.0, out_zp=2, n_positions=40)
+    dense = QDense(
+        weight=rng.integers(-20, 21, (3, 6)).astype(np.int8),
+        bias=np.zeros(3, np.int32),
+        mult=np.full(3, 2**30, np.int32),
+        shift=np.array([30, 33, 36]),
+        relu=False,
+        in_zp=2,
+        out_scale=1.0,
+        out_zp=0,
+        weight_scale=np.ones(3),
+    )
+    q = QuantizedModel([conv, gap, dense], (2, 80), 1.0, 0, 1.0, 0, np.arange(3))
+    Xq = np.concatenate([rng.integers(-40, 40, (4, 2, 80)).astype(np.int8), adversarial_windows((2, 80))])
+    assert len(np.unique(q.forward_int8(Xq, return_all=True)[1][0])) > 20  # not all saturated
+    return q, Xq
+
+
 @pytest.fixture(scope="session")
 def task():
     Xtr, ytr = make_task(300, 0)

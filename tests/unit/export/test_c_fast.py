@@ -43,14 +43,6 @@ def _runnable(path: str) -> bool:
     return not (path == "avx2" and not _cpu_has("avx2"))
 
 
-def _adversarial(shape: tuple[int, ...], seed: int = 5) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    Xq = rng.integers(-128, 128, (5, *shape)).astype(np.int8)
-    Xq[0], Xq[1], Xq[2] = 127, -128, 0
-    Xq[3, :, ::2], Xq[3, :, 1::2] = 127, -128
-    return Xq
-
-
 def _check_every_path(q, Xq: np.ndarray, tmp_path, paths=tuple(PATHS)) -> list[str]:
     src = tmp_path / "src"
     generate_c(q, src)
@@ -70,7 +62,7 @@ def _check_every_path(q, Xq: np.ndarray, tmp_path, paths=tuple(PATHS)) -> list[s
 
 
 @pytest.mark.parametrize("shape", [(14, 700), (8, 280), (4, 200), (16, 1000)], ids=lambda s: f"{s[0]}x{s[1]}")
-def test_speechnet_bit_exact_on_every_path(shape, tmp_path):
+def test_speechnet_bit_exact_on_every_path(shape, adversarial, tmp_path):
     torch = pytest.importorskip("torch")
     from myovox.export.quantize import quantize_model
     from myovox.models.speechnet import SpeechNet
@@ -79,12 +71,12 @@ def test_speechnet_bit_exact_on_every_path(shape, tmp_path):
     net = SpeechNet(*shape, 9).eval()
     X = np.random.default_rng(0).normal(size=(16, *shape)).astype(np.float32)
     q = quantize_model(net, X)
-    Xq = np.concatenate([q.quantize_input(X[:4]), _adversarial(q.input_shape)])
+    Xq = np.concatenate([q.quantize_input(X[:4]), adversarial(q.input_shape)])
     done = _check_every_path(q, Xq, tmp_path)
     assert {"native", "plain-c", "compact"} <= set(done)
 
 
-def test_unusual_layers_on_every_path(tmp_path):
+def test_unusual_layers_on_every_path(adversarial, tmp_path):
     """One-channel input with an odd 2-D kernel (pairs of columns, padded tap), padding along both axes,
     odd channel counts (a zero channel completes the last pair), pooling along both axes with remainders,
     kernels of 7, 3, 21 and 1 taps, average pooling after a padded-row layout (compaction)."""
@@ -115,11 +107,11 @@ def test_unusual_layers_on_every_path(tmp_path):
     ).eval()
     X = np.random.default_rng(1).normal(size=(24, 6, 61)).astype(np.float32)
     q = quantize_model(net, X)
-    Xq = np.concatenate([q.quantize_input(X[:4]), _adversarial(q.input_shape)])
+    Xq = np.concatenate([q.quantize_input(X[:4]), adversarial(q.input_shape)])
     assert len(_check_every_path(q, Xq, tmp_path)) >= 4
 
 
-def test_one_channel_column_kernel_on_every_path(tmp_path):
+def test_one_channel_column_kernel_on_every_path(adversarial, tmp_path):
     """A one-channel input with a kernel along electrodes only (a pair of one real and one zero channel),
     max-pooling along electrodes."""
     torch = pytest.importorskip("torch")
@@ -140,47 +132,15 @@ def test_one_channel_column_kernel_on_every_path(tmp_path):
     ).eval()
     X = np.random.default_rng(2).normal(size=(16, 5, 33)).astype(np.float32)
     q = quantize_model(net, X)
-    Xq = np.concatenate([q.quantize_input(X[:4]), _adversarial(q.input_shape)])
+    Xq = np.concatenate([q.quantize_input(X[:4]), adversarial(q.input_shape)])
     assert len(_check_every_path(q, Xq, tmp_path)) >= 4
 
 
-def test_requantisation_shifts_on_every_path(tmp_path):
+def test_requantisation_shifts_on_every_path(shift_model, tmp_path):
     """The vector paths requantise shifts n > 32 from the product's high word and n <= 32 lane by lane:
     per-channel shifts 1, 31, 32, 33, 45 and 62 (a zero multiplier among them) give the reference's bits."""
-    from myovox.export.reference import QConv, QDense, QGap, QuantizedModel
-
-    rng = np.random.default_rng(7)
-    shifts = np.array([1, 31, 32, 33, 45, 62])
-    mult = np.array([0, 2**30, 2**30 + 12345, 2**31 - 1, 1518500250, 2**31 - 7], dtype=np.int32)
-    conv = QConv(
-        weight=rng.integers(-3, 4, (6, 1, 1, 8)).astype(np.int8),
-        bias=rng.integers(-50, 50, 6).astype(np.int32),
-        mult=mult,
-        shift=shifts,
-        padding=(0, 4),
-        pool=(1, 2),
-        relu=False,
-        in_zp=-5,
-        out_scale=1.0,
-        out_zp=-3,
-        weight_scale=np.ones(6),
-    )
-    gap = QGap(mult=2**30, shift=34, in_zp=-3, out_scale=1.0, out_zp=2, n_positions=40)
-    dense = QDense(
-        weight=rng.integers(-20, 21, (3, 6)).astype(np.int8),
-        bias=np.zeros(3, np.int32),
-        mult=np.full(3, 2**30, np.int32),
-        shift=np.array([30, 33, 36]),
-        relu=False,
-        in_zp=2,
-        out_scale=1.0,
-        out_zp=0,
-        weight_scale=np.ones(3),
-    )
-    q = QuantizedModel([conv, gap, dense], (2, 80), 1.0, 0, 1.0, 0, np.arange(3))
-    Xq = np.concatenate([rng.integers(-40, 40, (4, 2, 80)).astype(np.int8), _adversarial((2, 80))])
+    q, Xq = shift_model
     assert len(_check_every_path(q, Xq, tmp_path)) >= 4
-    assert len(np.unique(q.forward_int8(Xq, return_all=True)[1][0])) > 20  # not all saturated
 
 
 def test_host_ram_in_sidecar(qmodel, tmp_path):

@@ -17,15 +17,6 @@ _MISSING = arm_toolchain_missing()
 needs_arm = pytest.mark.skipif(_MISSING is not None, reason=f"no Cortex-M toolchain: {_MISSING}")
 
 
-def _adversarial(shape: tuple[int, int], seed: int = 5) -> np.ndarray:
-    """Saturated, silent and alternating int8 windows plus random ones."""
-    rng = np.random.default_rng(seed)
-    Xq = rng.integers(-128, 128, (5, *shape)).astype(np.int8)
-    Xq[0], Xq[1], Xq[2] = 127, -128, 0
-    Xq[3, :, ::2], Xq[3, :, 1::2] = 127, -128
-    return Xq
-
-
 def _float_windows(qmodel, X: np.ndarray) -> np.ndarray:
     """Float windows with NaN/inf, huge values, exact rounding ties and their neighbours."""
     X = X[:3].copy()
@@ -155,12 +146,12 @@ def test_report_labels_every_figure(qmodel):
 
 # ---------------------------------------------------------------- on the Arm instruction set (QEMU)
 @needs_arm
-def test_tiny_model_bit_exact_on_every_build(qmodel, task, tmp_path):
+def test_tiny_model_bit_exact_on_every_build(qmodel, task, adversarial, tmp_path):
     """Cortex-M4F and M7, -O2 and -Os, the Arm DSP path and the portable C: the same logits, classes and
     input quantisation as the reference, and plausible measurements."""
     from myovox.export.cortex_m import measure_cortex_m
 
-    Xq = np.concatenate([qmodel.quantize_input(task.Xte[:6]), _adversarial(qmodel.input_shape)])
+    Xq = np.concatenate([qmodel.quantize_input(task.Xte[:6]), adversarial(qmodel.input_shape)])
     rows = measure_cortex_m(
         qmodel,
         Xq,
@@ -210,7 +201,7 @@ def test_harness_prints_labels_and_every_api_function_is_linked(qmodel, task, tm
 
 
 @needs_arm
-def test_reference_shape_bit_exact(tmp_path):
+def test_reference_shape_bit_exact(adversarial, tmp_path):
     """The reference SpeechNet (14 x 700, 9 classes): the Arm DSP build at -O2 on the M4F and the portable
     build at -Os on the M7, on calibration-like, saturated and alternating windows."""
     torch = pytest.importorskip("torch")
@@ -222,7 +213,7 @@ def test_reference_shape_bit_exact(tmp_path):
     net = SpeechNet(14, 700, 9).eval()
     X = np.random.default_rng(0).normal(size=(12, 14, 700)).astype(np.float32)
     q = quantize_model(net, X)
-    Xq = np.concatenate([q.quantize_input(X[:2]), _adversarial(q.input_shape)[:4]])
+    Xq = np.concatenate([q.quantize_input(X[:2]), adversarial(q.input_shape)[:4]])
     rows = measure_cortex_m(q, Xq, targets=("cortex-m4",), work_dir=tmp_path / "a")
     rows += measure_cortex_m(q, Xq, targets=("cortex-m7",), opts=("-Os",), kernels=("portable",), work_dir=tmp_path)
     assert all(r["bit_exact"] for r in rows), rows
@@ -230,7 +221,7 @@ def test_reference_shape_bit_exact(tmp_path):
 
 
 @needs_arm
-def test_unusual_layers_take_every_dsp_branch(tmp_path):
+def test_unusual_layers_take_every_dsp_branch(adversarial, tmp_path):
     """Kernels of 5, 7, 3, 21 and 1 taps (4-tap groups with remainders, none, more than four groups),
     padding along channels (the column path skips rows), pooling along both axes, average pooling, odd
     lengths: the Arm DSP build gives the reference's bits."""
@@ -262,51 +253,20 @@ def test_unusual_layers_take_every_dsp_branch(tmp_path):
     ).eval()
     X = np.random.default_rng(1).normal(size=(24, 6, 61)).astype(np.float32)
     q = quantize_model(net, X)
-    Xq = np.concatenate([q.quantize_input(X[:4]), _adversarial(q.input_shape)])
+    Xq = np.concatenate([q.quantize_input(X[:4]), adversarial(q.input_shape)])
     rows = measure_cortex_m(q, Xq, targets=("cortex-m4",), kernels=("arm-dsp", "portable"), work_dir=tmp_path)
     assert [r["bit_exact"] for r in rows] == [True, True], rows
 
 
 @needs_arm
-def test_requantisation_shifts_around_the_high_word_shortcut(tmp_path):
+def test_requantisation_shifts_around_the_high_word_shortcut(shift_model, tmp_path):
     """The Arm path requantises shifts n > 32 from the product's high word and n <= 32 as the portable C does:
     per-channel shifts 1, 31, 32, 33, 45 and 62 (a zero multiplier among them) give the reference's bits."""
     from myovox.export.cortex_m import measure_cortex_m
-    from myovox.export.reference import QConv, QDense, QGap, QuantizedModel
 
-    rng = np.random.default_rng(7)
-    shifts = np.array([1, 31, 32, 33, 45, 62])
-    mult = np.array([0, 2**30, 2**30 + 12345, 2**31 - 1, 1518500250, 2**31 - 7], dtype=np.int32)
-    conv = QConv(
-        weight=rng.integers(-3, 4, (6, 1, 1, 8)).astype(np.int8),
-        bias=rng.integers(-50, 50, 6).astype(np.int32),
-        mult=mult,
-        shift=shifts,
-        padding=(0, 4),
-        pool=(1, 2),
-        relu=False,
-        in_zp=-5,
-        out_scale=1.0,
-        out_zp=-3,
-        weight_scale=np.ones(6),
-    )
-    gap = QGap(mult=2**30, shift=34, in_zp=-3, out_scale=1.0, out_zp=2, n_positions=40)
-    dense = QDense(
-        weight=rng.integers(-20, 21, (3, 6)).astype(np.int8),
-        bias=np.zeros(3, np.int32),
-        mult=np.full(3, 2**30, np.int32),
-        shift=np.array([30, 33, 36]),
-        relu=False,
-        in_zp=2,
-        out_scale=1.0,
-        out_zp=0,
-        weight_scale=np.ones(3),
-    )
-    q = QuantizedModel([conv, gap, dense], (2, 80), 1.0, 0, 1.0, 0, np.arange(3))
-    Xq = np.concatenate([rng.integers(-40, 40, (4, 2, 80)).astype(np.int8), _adversarial((2, 80))])
+    q, Xq = shift_model
     rows = measure_cortex_m(q, Xq, targets=("cortex-m4",), kernels=("arm-dsp", "portable"), work_dir=tmp_path)
     assert [r["bit_exact"] for r in rows] == [True, True], rows
-    assert len(np.unique(q.forward_int8(Xq, return_all=True)[1][0])) > 20  # not all saturated
 
 
 @needs_arm
