@@ -228,37 +228,45 @@ class _FirstBlockC(torch.autograd.Function):
         )
 
 
-def _input_grad(dz: torch.Tensor, weight: torch.Tensor, t_in: int, phases: int) -> torch.Tensor:
-    """Input gradient of a stride-1 conv1d from ``dz`` padded for the full correlation.
+def _c_conv1d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    pad: int,
+    t_out: int | None = None,
+) -> torch.Tensor:
+    """``conv1d(x, weight, bias, padding=pad)`` (stride 1) by the C kernel: ``(N, F, t_out)``.
 
-    ``dh[s] = sum_j dz_padded[s + j] * w[::-1][j]`` (a forward convolution with the flipped,
-    transposed kernels). With ``phases > 1`` the outputs ``s = phases * u + p`` are computed as
-    one stride-``phases`` convolution whose output channels are (phase, channel), kernels shifted
-    by ``p`` taps, then interleaved: the same sums, in more output channels.
+    ``t_out`` defaults to the convolution's output length; a longer one reads zeros past the end of ``x``.
     """
-    wt = weight.flip(2).transpose(0, 1)  # (C, F, k)
-    if phases == 1:
-        return F.conv1d(dz[:, :, : t_in + wt.shape[2] - 1], wt.contiguous())
-    c, f, k = wt.shape
-    wp = wt.new_zeros(phases, c, f, k + phases - 1)
-    for p in range(phases):
-        wp[p, :, :, p : p + k] = wt
-    n_out = -(-t_in // phases)
-    o = F.conv1d(dz[:, :, : phases * n_out + k + phases - 2], wp.view(phases * c, f, k + phases - 1), stride=phases)
-    o = o[:, :, :n_out]
-    return (
-        o.view(dz.shape[0], phases, c, n_out)
-        .permute(0, 2, 3, 1)
-        .reshape(dz.shape[0], c, phases * n_out)[:, :, :t_in]
-        .contiguous()
+    n, c, t = x.shape
+    f, _, k = weight.shape
+    t_out = t + 2 * pad - k + 1 if t_out is None else t_out
+    out = x.new_empty(n, f, t_out)
+    b = weight.new_zeros(f) if bias is None else bias.detach().contiguous()
+    _k.conv1d(
+        x=x,
+        N=n,
+        C=c,
+        x_stride=t,
+        T=t,
+        pad=pad,
+        w=weight.detach().contiguous(),
+        bias=b,
+        F=f,
+        k=k,
+        Tout=t_out,
+        out=out,
+        out_stride=t_out,
     )
+    return out
 
 
 class _TemporalBlockC(torch.autograd.Function):
-    """:class:`_TemporalBlock` with batch norm's statistics and gradients and the weight gradient in C.
+    """:class:`_TemporalBlock` with the convolutions, batch norm's statistics and gradients in C.
 
-    Forward: oneDNN's convolution and max-pool, then one C pass for the statistics and one for
-    batch norm + ReLU. Backward: one C pass for batch norm + ReLU, one that writes
+    Forward: the C convolution (``myovox_conv1d``), max-pool, then one C pass for the statistics and
+    one for batch norm + ReLU. Backward: one C pass for batch norm + ReLU, one that writes
     ``dz = c3 * z + c2`` plus the pooled gradient at each window's arg-max (found as the first
     position equal to the pooled value: max-pool's own tie rule), then the convolution's gradients.
     """
@@ -279,7 +287,7 @@ class _TemporalBlockC(torch.autograd.Function):
         momentum: float,
         eps: float,
     ) -> torch.Tensor:
-        z = F.conv1d(h, weight, bias, padding=pad).contiguous()  # (N, F, T)
+        z = _c_conv1d(h, weight, bias, pad)  # (N, F, T)
         n, f, tz = z.shape
         sign = _sign_of(gamma.detach())
         flip = bool((sign < 0).any())
@@ -305,22 +313,14 @@ class _TemporalBlockC(torch.autograd.Function):
         g, dbeta, dgamma, c2, c3, db = _c_bn_relu_bwd(go, out, zsel, mean, invstd, gamma, ctx.m)
         k, pad = weight.shape[2], ctx.pad
         need_h, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        # long kernels (block 2: most of the network's arithmetic): the input gradient as a forward
-        # convolution of dz padded in place with the flipped kernels, the weight gradient in C.
-        # oneDNN's own backward took 2.3 ms against 0.8 + 0.8 ms this way for block 2 on the
-        # machine measured, but was faster for block 3's short rows and kernels.
+        # dz is written with `margin` zeros on each side, so that the input gradient is one valid
+        # convolution of it with the flipped, transposed kernels (the C kernel: it took 0.8 ms against
+        # oneDNN's 1.5 ms (backward) or 1.1 ms (as a forward convolution) for block 2 on the machine
+        # measured); the weight gradient of long kernels (block 2) in C as well, of short ones by oneDNN
         margin = k - 1 - pad
-        in_c = k >= _C_DW_MIN_KERNEL and margin >= 0 and h.is_contiguous()
-        t_in, c_in = h.shape[2], h.shape[1]
-        # oneDNN vectorises over output channels: with fewer than 16 the input gradient runs as
-        # `phases` interleaved stride-`phases` convolutions stacked as output channels (measured
-        # 0.6 against 0.8 ms for block 2's 8 channels), which needs `extra` zeros at the end of dz
-        phases = max(1, 16 // c_in) if in_c and need_h else 1
-        n_out = -(-t_in // phases)
-        extra = (phases * n_out + k + phases - 2) - (tz + 2 * margin) if phases > 1 else 0
-        extra = max(extra, 0)
-        stride = tz + 2 * margin + extra
-        dz = z.new_empty(n, f, stride) if in_c else torch.empty_like(z)
+        in_c = margin >= 0 and h.is_contiguous()
+        t_in = h.shape[2]
+        dz = z.new_empty(n, f, tz + 2 * margin) if in_c else torch.empty_like(z)
         _k.pool_bwd(
             z=z,
             n_rows=n,
@@ -334,21 +334,24 @@ class _TemporalBlockC(torch.autograd.Function):
             tp=tp,
             dz=dz,
             margin=margin if in_c else 0,
-            extra=extra,
+            extra=0,
         )
         dh = dw = None
-        if in_c:
+        if not in_c:
+            if need_h or need_w:
+                dh, dw = _conv_grads(dz, h, weight, pad, need_h, need_w)
+        else:
             if need_h:
-                dh = _input_grad(dz, weight, t_in, phases)
-            if need_w:
+                dh = _c_conv1d(dz, weight.detach().flip(2).transpose(0, 1), None, 0, t_out=t_in)
+            if need_w and k >= _C_DW_MIN_KERNEL:
                 dwd = torch.empty(weight.shape, dtype=torch.float64)
                 _k.conv_dw(
                     h=h,
                     dz=dz,
-                    dz_stride=stride,
+                    dz_stride=tz + 2 * margin,
                     dz_offset=margin,
                     N=n,
-                    C=c_in,
+                    C=h.shape[1],
                     T=t_in,
                     F=f,
                     Tz=tz,
@@ -357,8 +360,8 @@ class _TemporalBlockC(torch.autograd.Function):
                     dw=dwd,
                 )
                 dw = dwd.to(weight.dtype)
-        elif need_h or need_w:
-            dh, dw = _conv_grads(dz, h, weight, pad, need_h, need_w)
+            elif need_w:
+                _, dw = _conv_grads(dz[:, :, margin : margin + tz].contiguous(), h, weight, pad, False, True)
         return dh, dw, db if ctx.needs_input_grad[2] else None, dgamma, dbeta, None, None, None, None, None, None, None
 
 

@@ -16,6 +16,8 @@ from myovox.models import _c as _ckernels  # noqa: E402
 from myovox.models._c import bindings as ck  # noqa: E402
 from myovox.models.speechnet import SpeechNet  # noqa: E402
 
+F = torch.nn.functional
+
 
 @pytest.fixture
 def fresh_kernels(monkeypatch, tmp_path):
@@ -137,6 +139,8 @@ def _run_kernels(n_threads: int) -> dict:
         dw2 = torch.empty(16, 8, 16, dtype=torch.float64)
         assert ck.conv_dw(h=h, dz=dz, dz_stride=61, dz_offset=0, N=37, C=8, T=60, F=16, Tz=61, k=16, pad=8, dw=dw2) == 0
         out["conv_dw"] = dw2
+        out["conv1d"] = _blocks_c._c_conv1d(h, torch.randn(16, 8, 16, generator=g), torch.randn(16, generator=g), 8)
+        out["conv1d_phases"] = _blocks_c._c_conv1d(dz, torch.randn(8, 16, 16, generator=g), None, 0, t_out=46)
         pm, pv = torch.empty(16, dtype=torch.float64), torch.empty(16, dtype=torch.float64)
         assert ck.pool_stats(z=dz, N=37, F=16, n=61, mean=pm, var=pv) == 0
         out.update(pool_mean=pm, pool_var=pv)
@@ -174,6 +178,31 @@ def test_conv_weight_gradient_kernel_matches_aten():
             dz.double(), h.double(), weight.double(), None, [1], [pad], [1], False, [0], 1, [False, True, False]
         )[1]
         torch.testing.assert_close(dw, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("n", "c", "t", "f", "ksize", "pad", "t_out"),
+    [
+        (9, 8, 87, 16, 16, 8, None),  # block 2 forward (14 x 700): 16 filters, one vector of them on AVX-512
+        (9, 16, 22, 16, 8, 4, None),  # block 3 forward
+        (9, 16, 102, 8, 16, 0, 87),  # block 2's input gradient: 8 outputs, two phases per AVX-512 vector
+        (5, 16, 29, 4, 8, 0, 22),  # 4 outputs: four phases
+        (5, 3, 50, 3, 5, 1, None),  # 3 outputs (no phases: 3 does not divide the lanes), odd everything
+        (4, 2, 13, 24, 7, 3, None),  # more outputs than one vector, a row shorter than one block
+        (3, 4, 20, 5, 5, 0, 30),  # t_out past the input: zeros are read
+    ],
+)
+def test_conv1d_kernel_matches_conv1d(n, c, t, f, ksize, pad, t_out):
+    _lib_or_skip()
+    g = torch.Generator().manual_seed(n * 100 + t)
+    x, weight = torch.randn(n, c, t, generator=g), torch.randn(f, c, ksize, generator=g)
+    bias = torch.randn(f, generator=g)
+    out = _blocks_c._c_conv1d(x, weight, bias, pad, t_out=t_out)
+    full = t + 2 * pad - ksize + 1
+    ref = F.conv1d(F.pad(x.double(), (0, max(0, (t_out or full) - full))), weight.double(), bias.double(), padding=pad)
+    assert out.shape == (n, f, t_out or full)
+    # float32 sums of c * ksize products
+    torch.testing.assert_close(out.double(), ref[:, :, : out.shape[2]], rtol=1e-5, atol=1e-6 * c * ksize)
 
 
 def test_wrong_arguments_are_refused_before_any_call():

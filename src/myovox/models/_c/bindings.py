@@ -179,6 +179,25 @@ PROTOTYPES: dict[str, Prototype] = {
             ),
         ),
         Prototype(
+            "myovox_conv1d",
+            "int",
+            (
+                ("x", _CF),
+                ("N", _I),
+                ("C", _I),
+                ("x_stride", _I),
+                ("T", _I),
+                ("pad", _I),
+                ("w", _CF),
+                ("bias", _CF),
+                ("F", _I),
+                ("k", _I),
+                ("Tout", _I),
+                ("out", _F),
+                ("out_stride", _I),
+            ),
+        ),
+        Prototype(
             "myovox_bn_relu",
             "void",
             (("zsel", _CF), ("N", _I), ("F", _I), ("tp", _I), ("mean", _CF), ("a", _CF), ("beta", _CF), ("out", _F)),
@@ -310,5 +329,6 @@ pool_stats = Kernel(PROTOTYPES["myovox_pool_stats"])
 bn_train_stats = Kernel(PROTOTYPES["myovox_bn_train_stats"])
 pool_bwd = Kernel(PROTOTYPES["myovox_pool_bwd"])
 conv_dw = Kernel(PROTOTYPES["myovox_conv_dw"])
+conv1d = Kernel(PROTOTYPES["myovox_conv1d"])
 bn_relu = Kernel(PROTOTYPES["myovox_bn_relu"])
 bn_relu_bwd = Kernel(PROTOTYPES["myovox_bn_relu_bwd"])

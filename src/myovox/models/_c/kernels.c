@@ -563,6 +563,115 @@ int myovox_conv_dw(const float *h, const float *dz, int64_t dz_stride, int64_t d
     return failed ? -1 : 0;
 }
 
+/* Direct 1-D convolution, stride 1, as the temporal blocks' forward pass and input gradient:
+ *   out[n, o, t] = bias[o] + sum over i < C, j < k of xp[n, i, t + j] * w[o, i, j],   t < Tout,
+ * xp the row x[n, i, :T] (rows x_stride apart) with `pad` zeros on its left and zeros past its end;
+ * out rows out_stride apart. Vectorised over output channels (LANES per vector, the weights stored
+ * (i, j, o)) and register-blocked over 12 output samples: each weight vector loaded once feeds
+ * 12 multiply-adds with a broadcast
+ * input sample each (one load each, folded into the multiply-add on AVX-512), named accumulators
+ * + 2 registers, so that they stay in registers with 16 (AVX2) as with 32 vector registers, and
+ * no load is unaligned. With
+ * fewer than LANES / 2 output channels (the input gradient of block 2: 8 channels, AVX-512's 16
+ * lanes), P = LANES / F output phases share a vector: lane (p, o) computes samples P u + p, a
+ * stride-P convolution with k + P - 1 taps (zero taps where shifted), so no lane idles. Each
+ * row is summed in a fixed order by one thread: the result does not depend on the thread count.
+ * Returns 0, or -1 when out of memory. */
+#define ACC12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define ACC24(X) ACC12(X) X(12) X(13) X(14) X(15) X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23)
+#define CONV_DECL(t) vf a##t = b;
+#define CONV_FMA(t) a##t += x[t * P] * wv;
+#define CONV_STORE(t) memcpy(ot + t * LANES, &a##t, sizeof(vf));
+/* One block of TT output samples (t = u P + p for lane (p, o)) x LANES lanes into ot (t, lane). */
+#define CONV_BLOCK(NAME, ACCS)                                                                            \
+    static inline __attribute__((always_inline)) void NAME(const float *xs, int64_t width, int64_t P,     \
+                                                           const float *wt, int64_t Fp, int64_t C,        \
+                                                           int64_t k, const float *bias, float *ot)       \
+    {                                                                                                     \
+        const vf b = load(bias);                                                                          \
+        ACCS(CONV_DECL)                                                                                   \
+        for (int64_t i = 0; i < C; ++i) {                                                                 \
+            const float *xr = xs + i * width, *wr = wt + i * k * Fp;                                      \
+            for (int64_t j = 0; j < k; ++j) {                                                             \
+                const vf wv = load(wr + j * Fp);                                                          \
+                const float *x = xr + j;                                                                  \
+                ACCS(CONV_FMA)                                                                            \
+            }                                                                                             \
+        }                                                                                                 \
+        ACCS(CONV_STORE)                                                                                  \
+    }
+CONV_BLOCK(conv_block12, ACC12)
+#define CONV_TT 12 /* 24 accumulators with AVX-512's 32 registers were slower (measured) */
+
+/* conv_block12 with the common strides as constants (the compiler folds the input offsets) */
+static void conv_block_p(const float *xs, int64_t width, int64_t P, const float *wt, int64_t Fp, int64_t C,
+                         int64_t k, const float *bias, float *ot)
+{
+    switch (P) {
+    case 1: conv_block12(xs, width, 1, wt, Fp, C, k, bias, ot); break;
+    case 2: conv_block12(xs, width, 2, wt, Fp, C, k, bias, ot); break;
+    default: conv_block12(xs, width, P, wt, Fp, C, k, bias, ot); break;
+    }
+}
+
+int myovox_conv1d(const float *x, int64_t N, int64_t C, int64_t x_stride, int64_t T, int64_t pad, const float *w,
+                  const float *bias, int64_t F, int64_t k, int64_t Tout, float *out, int64_t out_stride)
+{
+    const int64_t P = F <= LANES / 2 ? LANES / F : 1, kp = k + P - 1, Fp = round_up(P * F, LANES);
+    const int64_t Tu = (Tout + P - 1) / P, nt = round_up(Tu, CONV_TT), width = P * nt + kp + LANES;
+    float *wt = (float *)calloc((size_t)(C * kp * Fp + Fp), sizeof(float));
+    int failed = 0;
+    if (wt == NULL)
+        return -1;
+    float *bp = wt + C * kp * Fp; /* lane (p, o) of block 0, or o of the blocks; zero-padded to Fp */
+    for (int64_t p = 0; p < P; ++p)
+        for (int64_t o = 0; o < F; ++o) {
+            bp[p * F + o] = bias[o];
+            for (int64_t i = 0; i < C; ++i)
+                for (int64_t j = 0; j < k; ++j)
+                    wt[(i * kp + j + p) * Fp + p * F + o] = w[(o * C + i) * k + j];
+        }
+#ifdef _OPENMP
+#pragma omp parallel reduction(|| : failed)
+#endif
+    {
+        float *xs = (float *)malloc(sizeof(float) * (size_t)(C * width));
+        float *ot = (float *)malloc(sizeof(float) * (size_t)(CONV_TT * LANES)); /* (t, lane) of one block */
+        if (xs == NULL || ot == NULL)
+            failed = 1;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t n = 0; n < N; ++n) {
+            if (xs == NULL || ot == NULL)
+                continue;
+            for (int64_t i = 0; i < C; ++i)
+                pad_row(x + (n * C + i) * x_stride, T, pad, width, xs + i * width);
+            for (int64_t o0 = 0; o0 < Fp; o0 += LANES)
+                for (int64_t u0 = 0; u0 < Tu; u0 += CONV_TT) {
+                    conv_block_p(xs + P * u0, width, P, wt + o0, Fp, C, kp, bp + o0, ot);
+                    /* out[o, P (u0 + u) + p] = ot[u, p F + o], row by row */
+                    const int64_t no = P > 1 ? F : (F - o0 < LANES ? F - o0 : LANES);
+                    const int64_t nu = Tu - u0 < CONV_TT ? Tu - u0 : CONV_TT;
+                    for (int64_t o = 0; o < no; ++o) {
+                        float *dst = out + (n * F + o0 + o) * out_stride + P * u0;
+                        if (P == 1)
+                            for (int64_t u = 0; u < nu; ++u)
+                                dst[u] = ot[u * LANES + o];
+                        else
+                            for (int64_t u = 0; u < nu; ++u)
+                                for (int64_t p = 0; p < P && P * (u0 + u) + p < Tout; ++p)
+                                    dst[P * u + p] = ot[u * LANES + p * F + o];
+                    }
+                }
+        }
+        free(xs);
+        free(ot);
+    }
+    free(wt);
+    return failed ? -1 : 0;
+}
+
 /* Batch norm with the batch's statistics, then ReLU, on pooled values (N, F, tp):
  * out = max(0, a[f] * (zsel - mean[f]) + beta[f]), a = gamma / sqrt(var + eps). */
 void myovox_bn_relu(const float *zsel, int64_t N, int64_t F, int64_t tp, const float *mean, const float *a,

@@ -1,0 +1,132 @@
+"""SpeechNet's spatial blocks and global average pooling as one autograd function (fast path).
+
+The spatial blocks are ``Conv2d`` with ``(k, 1)`` kernels (across electrodes, per time step),
+batch norm, ReLU and no pooling, then the network averages over electrodes and time. Their
+arithmetic is small (7 M multiply-adds for 14 x 700 windows, batch 32) but, as modules, they
+cost ~20 tensor operations and oneDNN calls each way: 1-3 ms per training step on the machine
+measured, a third to a half of a small shape's whole step. :class:`_SpatialHead` does the same
+mathematics in a time-major layout ``(batch * time, electrodes, filters)`` where the window of
+``k`` electrodes under a kernel is contiguous memory: each convolution is one matrix product
+of an overlapping (strided) view, batch norm + ReLU a few whole-tensor operations, and the
+backward pass is written by hand (batch norm's closed form, the input gradient as the
+transposed product summed back over the ``k`` shifts).
+
+Batch-norm running statistics are updated exactly as ``nn.BatchNorm2d`` does (momentum, unbiased
+variance, ``num_batches_tracked``). Training mode only: a matrix product over the whole batch rounds
+differently for different batch sizes, and in evaluation a window's output must not depend on the
+windows evaluated with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+__all__ = ["fits_spatial_head", "spatial_head"]
+
+_PER_BLOCK = 7  # tensors per block passed to the function: weight, bias, gamma, beta, running mean, var, count
+
+
+def fits_spatial_head(blocks: list[Any]) -> bool:
+    """True when every block is a ``(k, 1)`` convolution without padding followed by a ``(1, 1)`` pool."""
+    for conv, _, _, pool in blocks:
+        ks = pool.kernel_size
+        if conv.kernel_size[1] != 1 or tuple(conv.padding) != (0, 0) or _pair(ks) != (1, 1):
+            return False
+    return True
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _time_major(h: torch.Tensor, b: int, c: int) -> torch.Tensor:
+    """``(b * c, F, T)`` temporal output -> ``(b * T, c, F)``."""
+    _, f, t = h.shape
+    return h.view(b, c, f, t).permute(0, 3, 1, 2).reshape(b * t, c, f)
+
+
+def _windows(x: torch.Tensor, k: int) -> torch.Tensor:
+    """``(rows * (R - k + 1), k * C)``: the ``k`` electrodes under each kernel position, ``(j, c)`` order."""
+    rows, r, c = x.shape
+    return x.as_strided((rows, r - k + 1, k * c), (r * c, c, 1)).reshape(-1, k * c)
+
+
+def _kernel_matrix(weight: torch.Tensor) -> torch.Tensor:
+    """Conv2d weight ``(O, C, k, 1)`` -> ``(O, k * C)`` in the windows' ``(j, c)`` order."""
+    o, c, k, _ = weight.shape
+    return weight[..., 0].permute(0, 2, 1).reshape(o, k * c)
+
+
+def spatial_head(h: torch.Tensor, b: int, c: int, blocks: list[Any]) -> torch.Tensor:
+    """Training-mode spatial blocks + average pooling (autograd): ``(b, filters)``."""
+    tensors: list[torch.Tensor] = []
+    meta = []
+    for conv, bn, _, _ in blocks:
+        tensors += [conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.num_batches_tracked]
+        meta.append((float(bn.momentum), float(bn.eps)))
+    return _SpatialHead.apply(h, b, c, tuple(meta), *tensors)
+
+
+class _SpatialHead(torch.autograd.Function):
+    """Spatial blocks (training mode) + average pooling over electrodes and time, one autograd node."""
+
+    @staticmethod
+    def forward(ctx: Any, h: torch.Tensor, b: int, c: int, meta: tuple, *tensors: torch.Tensor) -> torch.Tensor:
+        t = h.shape[2]
+        x = _time_major(h, b, c)
+        saved: list[torch.Tensor] = []
+        for i, (momentum, eps) in enumerate(meta):
+            weight, bias, gamma, beta, running_mean, running_var, count = tensors[i * _PER_BLOCK : (i + 1) * _PER_BLOCK]
+            k = weight.shape[2]
+            rows, r, _ = x.shape
+            wm = _kernel_matrix(weight.detach())
+            z = torch.addmm(bias.detach(), _windows(x, k), wm.t())  # (rows * r', O)
+            m = z.shape[0]
+            var, mean = torch.var_mean(z, dim=0, unbiased=False)
+            invstd = torch.rsqrt(var + eps)
+            running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
+            running_var.mul_(1 - momentum).add_(var * (m / max(m - 1, 1)), alpha=momentum)
+            count.add_(1)
+            xhat = (z - mean).mul_(invstd)
+            y = torch.relu(xhat * gamma.detach() + beta.detach())
+            saved += [x, wm, xhat, invstd, y]
+            x = y.view(rows, r - k + 1, -1)
+        ctx.save_for_backward(*saved, *tensors)
+        ctx.meta, ctx.b, ctx.c, ctx.t = meta, b, c, t
+        return x.view(b, t, -1, x.shape[2]).mean(dim=(1, 2))
+
+    @staticmethod
+    def backward(ctx: Any, go: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        n_blocks = len(ctx.meta)
+        saved = ctx.saved_tensors
+        acts, tensors = saved[: 5 * n_blocks], saved[5 * n_blocks :]
+        b, c, t = ctx.b, ctx.c, ctx.t
+        grads: list[torch.Tensor | None] = [None] * len(tensors)
+        y_last = acts[5 * n_blocks - 1]
+        r_last = y_last.shape[0] // (b * t)
+        dy = (go / (t * r_last))[:, None, None, :].expand(b, t, r_last, go.shape[1]).reshape(y_last.shape)
+        for i in reversed(range(n_blocks)):
+            x, wm, xhat, invstd, y = acts[5 * i : 5 * i + 5]
+            gamma = tensors[i * _PER_BLOCK + 2]
+            rows, r, ci = x.shape
+            k = wm.shape[1] // ci
+            dy = dy * (y > 0)
+            m = dy.shape[0]
+            dbeta = dy.sum(0)
+            dgamma = (dy * xhat).sum(0)
+            dz = (dy - dbeta / m - xhat * (dgamma / m)) * (gamma.detach() * invstd)
+            cols = _windows(x, k)
+            grads[i * _PER_BLOCK] = (dz.t() @ cols).view(-1, k, ci).permute(0, 2, 1).unsqueeze(3)
+            grads[i * _PER_BLOCK + 1] = dz.sum(0)
+            grads[i * _PER_BLOCK + 2] = dgamma
+            grads[i * _PER_BLOCK + 3] = dbeta
+            dcols = (dz @ wm).view(rows, r - k + 1, k, ci)
+            dx = x.new_zeros(rows, r, ci)
+            for j in range(k):
+                dx[:, j : j + r - k + 1] += dcols[:, :, j]
+            dy = dx.view(-1, ci)
+        f = dy.shape[1]
+        dh = dy.view(b, t, c, f).permute(0, 2, 3, 1).reshape(b * c, f, t)
+        return (dh, None, None, None, *grads)
