@@ -231,7 +231,8 @@ def fast_forward(net: nn.Module, x: torch.Tensor, use_c: bool = True) -> torch.T
         else:
             h = _temporal_eval(h, conv, bn, p, use_c)
     spatial = list(mod.blocks)[spatial_from:]
-    if mod.training and spatial_from > 0 and spatial and fits_spatial_head(spatial):
+    positions = b * h.shape[2] * (c - spatial[0][0].kernel_size[0] + 1) if spatial else 0
+    if mod.training and spatial_from > 0 and spatial and fits_spatial_head(spatial, positions):
         # training only: its matrix products round differently for different batch sizes, and a window's
         # prediction must not depend on the windows evaluated with it (the modules' convolutions do not)
         return mod.classifier(mod.dropout(spatial_head(h.contiguous(), b, c, spatial)))

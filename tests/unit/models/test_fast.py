@@ -370,3 +370,31 @@ def test_fast_training_steps_match_plain_pytorch(n_channels, n_times, use_c):
     with torch.no_grad():
         x = torch.randn(40, n_channels, n_times)
         torch.testing.assert_close(fast_forward(fast, x, use_c=use_c), ref(x), rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize(("n_channels", "n_times", "batch"), [(2, 5, 8), (8, 3, 16), (14, 5, 32), (16, 9, 7)])
+def test_spatial_head_matches_the_modules(n_channels, n_times, batch):
+    # the spatial blocks + average pooling as one autograd node (used in training up to MAX_POSITIONS positions),
+    # at any size, in float64: outputs, input and parameter gradients and running statistics as the modules'
+    from myovox.models._blocks_spatial import spatial_head
+
+    torch.manual_seed(n_channels)
+    net = SpeechNet(n_channels, 300, 5).double()
+    ref_blocks, blocks = list(net.blocks)[3:], copy.deepcopy(list(net.blocks)[3:])
+    h = torch.randn(batch * n_channels, 16, n_times, dtype=torch.float64, requires_grad=True)
+    h2 = h.detach().clone().requires_grad_(True)
+    z = h.view(batch, n_channels, 16, n_times).transpose(1, 2)
+    for block in ref_blocks:
+        z = block(z)
+    ref = z.mean(dim=(2, 3))
+    out = spatial_head(h2, batch, n_channels, blocks)
+    torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
+    go = torch.randn_like(ref)
+    ref.backward(go)
+    out.backward(go)
+    torch.testing.assert_close(h2.grad, h.grad, rtol=1e-9, atol=1e-12)
+    for m_ref, m in zip(ref_blocks, blocks, strict=True):
+        for (name, p_ref), (_, p) in zip(m_ref.named_parameters(), m.named_parameters(), strict=True):
+            torch.testing.assert_close(p.grad, p_ref.grad, rtol=1e-9, atol=1e-10, msg=name)
+        for (name, b_ref), (_, b) in zip(m_ref.named_buffers(), m.named_buffers(), strict=True):
+            torch.testing.assert_close(b, b_ref, rtol=1e-12, atol=0, msg=name)

@@ -439,67 +439,45 @@ void myovox_pool_bwd(const float *z, int64_t n_rows, int64_t F, int64_t Tz, cons
 /* Weight gradient of a stride-1 conv1d with zero padding `pad`:
  *   dw[f, c, j] = sum over n and t < Tz of dz[n, f, t] * hp[n, c, t + j],
  * h (N, C, T), dw (F, C, k), Tz = T + 2 pad - k + 1, hp the padded input; row (n, f) of dz starts
- * at dz + (n * F + f) * dz_stride + dz_offset. Vectorised over the lag j (LANES lags per vector)
- * and register-blocked over CB input rows x FB filters, so that each load feeds several
- * multiply-adds. Windows are summed in fixed chunks of NCHUNK (float), the chunks in order
- * (double): the result does not depend on the thread count. Returns 0, or -1 when out of memory. */
-#define CB 4 /* dw_block_full is written for 4 x 4 */
-#define FB 4
-#define NCHUNK 8
+ * at dz + (n * F + f) * dz_stride + dz_offset. As myovox_conv1d: vectorised over the filters f
+ * (each row's dz transposed to (t, f) first) and register-blocked over DW_J = 8 lags, so that each
+ * dz vector loaded feeds 8 multiply-adds with a broadcast input sample each (8 named accumulators
+ * + 2 registers with 16 or 32 vector registers; short kernels such as block 3's 8 taps waste no
+ * lanes, as the former vectorisation over the lag did). Windows are summed in fixed chunks of
+ * NCHUNK rows (float), the chunks in order (double): the result does not depend on the thread
+ * count. Returns 0, or -1 when out of memory. */
+#define DW_J 8
+#define NCHUNK 32 /* rows per chunk: the per-chunk double sums cost more than the float sums saved below 32 */
 
-/* acc[((e * C + i) * nj + jb) * LANES + l] += sum_t d[e][t] * S[i][t][l] for CB = 4 rows i and
- * FB = 4 filters e, S the aligned lag windows of the rows (S[i][t][l] = hp[i][jb * LANES + t + l]):
- * 16 named accumulators stay in registers (GCC keeps arrays of vectors indexed in loops on the stack). */
-static void dw_block_full(const vf *S, int64_t Tz, const float *d, int64_t dz_stride, int64_t jb, float *acc,
-                          int64_t C, int64_t nj)
+/* acc[q * as][l] += sum over rows r < nr and t < Tz of d[r * dr + t * ds][l] * x[r * xr + t + q], q < 8:
+ * 8 vectors of lags held in registers over the rows of a chunk */
+static void dw_block(const float *d, int64_t dr, int64_t ds, const float *x, int64_t xr, int64_t nr, int64_t Tz,
+                     float *acc, int64_t as)
 {
-    vf a00 = splat(0.0f), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-    vf a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
-    const vf *s0 = S, *s1 = S + Tz, *s2 = S + 2 * Tz, *s3 = S + 3 * Tz;
-    const float *d0 = d, *d1 = d + dz_stride, *d2 = d + 2 * dz_stride, *d3 = d + 3 * dz_stride;
-    for (int64_t t = 0; t < Tz; ++t) {
-        vf h0 = s0[t], h1 = s1[t], h2 = s2[t], h3 = s3[t];
-        KEEP_IN_REGISTERS(h0, h1, h2, h3);
-#define DW_ROW(e)                     \
-        {                             \
-            const float dv = d##e[t]; \
-            a##e##0 += dv * h0;       \
-            a##e##1 += dv * h1;       \
-            a##e##2 += dv * h2;       \
-            a##e##3 += dv * h3;       \
+    vf a0 = load(acc), a1 = load(acc + as), a2 = load(acc + 2 * as), a3 = load(acc + 3 * as);
+    vf a4 = load(acc + 4 * as), a5 = load(acc + 5 * as), a6 = load(acc + 6 * as), a7 = load(acc + 7 * as);
+    for (int64_t r = 0; r < nr; ++r)
+        for (int64_t t = 0; t < Tz; ++t) {
+            const vf dv = load(d + r * dr + t * ds);
+            const float *xt = x + r * xr + t;
+            a0 += xt[0] * dv;
+            a1 += xt[1] * dv;
+            a2 += xt[2] * dv;
+            a3 += xt[3] * dv;
+            a4 += xt[4] * dv;
+            a5 += xt[5] * dv;
+            a6 += xt[6] * dv;
+            a7 += xt[7] * dv;
         }
-        DW_ROW(0) DW_ROW(1) DW_ROW(2) DW_ROW(3)
-#undef DW_ROW
-    }
-    const vf *sums[FB][CB] = {{&a00, &a01, &a02, &a03}, {&a10, &a11, &a12, &a13},
-                              {&a20, &a21, &a22, &a23}, {&a30, &a31, &a32, &a33}};
-    for (int e = 0; e < FB; ++e)
-        for (int i = 0; i < CB; ++i) {
-            float *dst = acc + ((e * C + i) * nj + jb) * LANES;
-            const vf sum = load(dst) + *sums[e][i];
-            memcpy(dst, &sum, sizeof sum);
-        }
-}
-
-/* The same for nc <= CB rows and nf <= FB filters (the edges of the blocking). */
-static void dw_block_edge(const vf *S, int64_t Tz, const float *d, int64_t dz_stride, int64_t nc, int64_t nf,
-                          int64_t jb, float *acc, int64_t C, int64_t nj)
-{
-    for (int64_t e = 0; e < nf; ++e)
-        for (int64_t i = 0; i < nc; ++i) {
-            vf a = splat(0.0f);
-            for (int64_t t = 0; t < Tz; ++t)
-                a += d[e * dz_stride + t] * S[i * Tz + t];
-            float *dst = acc + ((e * C + i) * nj + jb) * LANES;
-            const vf sum = load(dst) + a;
-            memcpy(dst, &sum, sizeof sum);
-        }
+    const vf *sums[DW_J] = {&a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7};
+    for (int q = 0; q < DW_J; ++q)
+        memcpy(acc + q * as, sums[q], sizeof(vf));
 }
 
 int myovox_conv_dw(const float *h, const float *dz, int64_t dz_stride, int64_t dz_offset, int64_t N,
                    int64_t C, int64_t T, int64_t F, int64_t Tz, int64_t k, int64_t pad, double *dw)
 {
-    const int64_t nj = (k + LANES - 1) / LANES, width = Tz + nj * LANES + LANES;
+    const int64_t Fp = round_up(F, LANES), kp = round_up(k, DW_J), width = Tz + kp + LANES;
     const int64_t n_chunks = (N + NCHUNK - 1) / NCHUNK, per = F * C * k;
     double *part = (double *)malloc(sizeof(double) * (size_t)(n_chunks * per));
     int failed = 0;
@@ -509,51 +487,43 @@ int myovox_conv_dw(const float *h, const float *dz, int64_t dz_stride, int64_t d
 #pragma omp parallel reduction(|| : failed)
 #endif
     {
-        float *hp = (float *)malloc(sizeof(float) * (size_t)width);
-        float *acc = (float *)malloc(sizeof(float) * (size_t)(F * C * nj * LANES));
-        /* lag windows of every input row, S[c][t] = hp[c][jb * LANES + t .. + LANES), aligned */
-        char *raw = (char *)malloc(sizeof(vf) * (size_t)(C * Tz + 1));
-        if (hp == NULL || acc == NULL || raw == NULL)
+        /* the chunk's rows: padded input (r, c, width) and dz transposed (r, t, f) */
+        float *hp = (float *)malloc(sizeof(float) * (size_t)(NCHUNK * C * width));
+        float *dt = (float *)calloc((size_t)(NCHUNK * Tz * Fp), sizeof(float));
+        float *acc = (float *)malloc(sizeof(float) * (size_t)(C * kp * Fp)); /* (c, j, f) */
+        if (hp == NULL || dt == NULL || acc == NULL)
             failed = 1;
-        vf *S = raw == NULL ? NULL : (vf *)(raw + (sizeof(vf) - (uintptr_t)raw % sizeof(vf)) % sizeof(vf));
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
         for (int64_t ch = 0; ch < n_chunks; ++ch) {
-            if (hp == NULL || acc == NULL || raw == NULL)
+            if (hp == NULL || dt == NULL || acc == NULL)
                 continue;
-            memset(acc, 0, sizeof(float) * (size_t)(F * C * nj * LANES));
-            const int64_t n1 = (ch + 1) * NCHUNK < N ? (ch + 1) * NCHUNK : N;
-            for (int64_t n = ch * NCHUNK; n < n1; ++n) {
-                for (int64_t jb = 0; jb < nj; ++jb) {
-                    for (int64_t c = 0; c < C; ++c) {
-                        pad_row(h + (n * C + c) * T, T, pad, width, hp);
-                        for (int64_t t = 0; t < Tz; ++t)
-                            S[c * Tz + t] = load(hp + jb * LANES + t);
-                    }
-                    for (int64_t c0 = 0; c0 < C; c0 += CB) {
-                        const int64_t nc = C - c0 < CB ? C - c0 : CB;
-                        for (int64_t f0 = 0; f0 < F; f0 += FB) {
-                            const int64_t nf = F - f0 < FB ? F - f0 : FB;
-                            const float *d = dz + (n * F + f0) * dz_stride + dz_offset;
-                            float *ac = acc + (f0 * C + c0) * nj * LANES;
-                            if (nc == CB && nf == FB)
-                                dw_block_full(S + c0 * Tz, Tz, d, dz_stride, jb, ac, C, nj);
-                            else
-                                dw_block_edge(S + c0 * Tz, Tz, d, dz_stride, nc, nf, jb, ac, C, nj);
-                        }
-                    }
+            memset(acc, 0, sizeof(float) * (size_t)(C * kp * Fp));
+            const int64_t n0 = ch * NCHUNK, nr = (n0 + NCHUNK < N ? n0 + NCHUNK : N) - n0;
+            for (int64_t r = 0; r < nr; ++r) {
+                for (int64_t c = 0; c < C; ++c)
+                    pad_row(h + ((n0 + r) * C + c) * T, T, pad, width, hp + (r * C + c) * width);
+                for (int64_t f = 0; f < F; ++f) {
+                    const float *drow = dz + ((n0 + r) * F + f) * dz_stride + dz_offset;
+                    for (int64_t t = 0; t < Tz; ++t)
+                        dt[(r * Tz + t) * Fp + f] = drow[t];
                 }
             }
+            for (int64_t c = 0; c < C; ++c)
+                for (int64_t j0 = 0; j0 < kp; j0 += DW_J)
+                    for (int64_t f0 = 0; f0 < Fp; f0 += LANES)
+                        dw_block(dt + f0, Tz * Fp, Fp, hp + c * width + j0, C * width, nr, Tz,
+                                 acc + (c * kp + j0) * Fp + f0, Fp);
             double *pc = part + ch * per;
             for (int64_t f = 0; f < F; ++f)
                 for (int64_t c = 0; c < C; ++c)
                     for (int64_t j = 0; j < k; ++j)
-                        pc[(f * C + c) * k + j] = acc[((f * C + c) * nj + j / LANES) * LANES + j % LANES];
+                        pc[(f * C + c) * k + j] = acc[(c * kp + j) * Fp + f];
         }
         free(hp);
+        free(dt);
         free(acc);
-        free(raw);
     }
     if (!failed) {
         for (int64_t i = 0; i < per; ++i)
