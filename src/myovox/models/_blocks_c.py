@@ -287,12 +287,8 @@ class _TemporalBlockC(torch.autograd.Function):
     ) -> torch.Tensor:
         z = _c_conv1d(h, weight, bias, pad)  # (N, F, T)
         n, f, tz = z.shape
-        sign = _sign_of(gamma.detach())
-        flip = bool((sign < 0).any())
-        zsel = F.max_pool1d(z * sign[None, :, None] if flip else z, pool)
-        if flip:
-            zsel.mul_(sign[None, :, None])
-        zsel = zsel.contiguous()
+        zsel = z.new_empty(n, f, tz // pool)
+        _k.max_pool(z=z, N=n, F=f, n=tz, sign=_sign_of(gamma.detach()), pool=pool, tp=tz // pool, zsel=zsel)
         mean_d, var_d = torch.empty(f, dtype=torch.float64), torch.empty(f, dtype=torch.float64)
         _k.pool_stats(z=z, N=n, F=f, n=tz, mean=mean_d, var=var_d)
         m = n * tz

@@ -205,6 +205,21 @@ def test_conv1d_kernel_matches_conv1d(n, c, t, f, ksize, pad, t_out):
     torch.testing.assert_close(out.double(), ref[:, :, : out.shape[2]], rtol=1e-5, atol=1e-6 * c * ksize)
 
 
+def test_max_pool_kernel_matches_max_pool1d_with_signs():
+    # the signed max-pool of the temporal blocks' forward pass: a negative batch-norm scale pools the minimum
+    _lib_or_skip()
+    g = torch.Generator().manual_seed(5)
+    z = torch.randn(7, 6, 43, generator=g)
+    z[:, :, 8:16] = 0.25  # exact ties
+    sign = torch.tensor([1.0, -1.0, 1.0, -1.0, -1.0, 1.0])
+    for pool in (1, 4, 8):
+        tp = 43 // pool
+        zsel = torch.empty(7, 6, tp)
+        ck.max_pool(z=z, N=7, F=6, n=43, sign=sign, pool=pool, tp=tp, zsel=zsel)
+        ref = F.max_pool1d(z * sign[None, :, None], pool) * sign[None, :, None]
+        assert torch.equal(zsel, ref)
+
+
 def test_wrong_arguments_are_refused_before_any_call():
     _lib_or_skip()
     z = torch.randn(4, 10).t()

@@ -120,6 +120,20 @@ PROTOTYPES: dict[str, Prototype] = {
             ),
         ),
         Prototype(
+            "myovox_max_pool",
+            "void",
+            (
+                ("z", _CF),
+                ("N", _I),
+                ("F", _I),
+                ("n", _I),
+                ("sign", _CF),
+                ("pool", _I),
+                ("tp", _I),
+                ("zsel", _F),
+            ),
+        ),
+        Prototype(
             "myovox_pool_stats", "int", (("z", _CF), ("N", _I), ("F", _I), ("n", _I), ("mean", _DP), ("var", _DP))
         ),
         Prototype(
@@ -325,6 +339,7 @@ class Kernel:
 
 first_fwd = Kernel(PROTOTYPES["myovox_first_fwd"])
 first_dw = Kernel(PROTOTYPES["myovox_first_dw"])
+max_pool = Kernel(PROTOTYPES["myovox_max_pool"])
 pool_stats = Kernel(PROTOTYPES["myovox_pool_stats"])
 bn_train_stats = Kernel(PROTOTYPES["myovox_bn_train_stats"])
 pool_bwd = Kernel(PROTOTYPES["myovox_pool_bwd"])

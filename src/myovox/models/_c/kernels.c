@@ -319,6 +319,28 @@ int myovox_first_dw(const float *x, int64_t n_rows, int64_t T, const float *g, c
     return failed ? -1 : 0;
 }
 
+/* Max-pool of sign[f] * z over windows of `pool` samples, times sign[f] again: zsel (N, F, tp) from
+ * z (N, F, n), tp = n / pool windows from the start (the remainder is dropped, as max_pool1d does);
+ * with sign = -1 the minimum (batch norm with a negative scale, then ReLU, is decreasing). */
+void myovox_max_pool(const float *z, int64_t N, int64_t F, int64_t n, const float *sign, int64_t pool, int64_t tp,
+                     float *zsel)
+{
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t r = 0; r < N * F; ++r) {
+        const float s = sign[r % F], *zr = z + r * n;
+        float *out = zsel + r * tp;
+        for (int64_t p = 0; p < tp; ++p) {
+            const float *w = zr + p * pool;
+            float m = s * w[0];
+            for (int64_t q = 1; q < pool; ++q)
+                m = s * w[q] > m ? s * w[q] : m;
+            out[p] = s * m;
+        }
+    }
+}
+
 /* Batch-norm statistics of z (N, F, Tz) per filter: each row's mean and mean squared deviation
  * (float partial sums in vector lanes, added in double), combined exactly over the N rows of a
  * filter in row order: mean = mean of row means, var = mean of (row var + (row mean - mean)^2).
