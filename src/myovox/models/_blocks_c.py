@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from . import _c as _ck
 from ._blocks_torch import _conv_grads, _sign_of
