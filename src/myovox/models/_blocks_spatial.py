@@ -3,13 +3,12 @@
 The spatial blocks are ``Conv2d`` with ``(k, 1)`` kernels (across electrodes, per time step),
 batch norm, ReLU and no pooling, then the network averages over electrodes and time. Their
 arithmetic is small (7 M multiply-adds for 14 x 700 windows, batch 32) but, as modules, they
-cost ~20 tensor operations and oneDNN calls each way: 1-3 ms per training step on the machine
-measured, a third to a half of a small shape's whole step. :class:`_SpatialHead` does the same
-mathematics in a time-major layout ``(batch * time, electrodes, filters)`` where the window of
-``k`` electrodes under a kernel is contiguous memory: each convolution is one matrix product
-of an overlapping (strided) view, batch norm + ReLU a few whole-tensor operations, and the
-backward pass is written by hand (batch norm's closed form, the input gradient as the
-transposed product summed back over the ``k`` shifts).
+cost ~20 tensor operations and oneDNN calls each way, a fixed cost that dominates small shapes.
+:class:`_SpatialHead` does the same mathematics in a time-major layout ``(batch * time,
+electrodes, filters)`` where the window of ``k`` electrodes under a kernel is contiguous memory:
+each convolution is one matrix product of an overlapping (strided) view, batch norm + ReLU a few
+whole-tensor operations, and the backward pass is written by hand (batch norm's closed form, the
+input gradient as the transposed product summed back over the ``k`` shifts).
 
 Batch-norm running statistics are updated exactly as ``nn.BatchNorm2d`` does (momentum, unbiased
 variance, ``num_batches_tracked``). Training mode only: a matrix product over the whole batch rounds
@@ -42,13 +41,13 @@ def fits_spatial_head(blocks: list[Any], n_positions: int | None = None) -> bool
         return False
     for conv, _, _, pool in blocks:
         ks = pool.kernel_size
-        if conv.kernel_size[1] != 1 or tuple(conv.padding) != (0, 0) or _pair(ks) != (1, 1):
+        if (
+            conv.kernel_size[1] != 1
+            or tuple(conv.padding) != (0, 0)
+            or tuple(ks if isinstance(ks, tuple) else (ks,)) not in ((1,), (1, 1))
+        ):
             return False
     return True
-
-
-def _pair(v: Any) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
 def _time_major(h: torch.Tensor, b: int, c: int) -> torch.Tensor:

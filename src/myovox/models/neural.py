@@ -115,6 +115,37 @@ def _adam(torch: Any, params: list[Any], lr: float, weight_decay: float, *, fuse
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
 
+@contextlib.contextmanager
+def _flat_parameters(torch: Any, params: list[Any]) -> Iterator[tuple[list[Any], Any]]:
+    """The parameters' values and gradients as views of two contiguous tensors while training.
+
+    Yields ``(params for the optimiser, gradient buffer)``: one parameter over all the values, whose
+    gradient is the buffer the parameters' own gradients are views of (backward accumulates into them
+    in place; zero the buffer, not the gradients, between steps). Adam's update is elementwise, so
+    one fused update of the whole buffer is the same update as one per tensor, without the per-tensor
+    bookkeeping of ``torch.optim`` (~0.15 ms of a 2-4 ms step for SpeechNet's 22 tensors on the
+    machine measured). Afterwards every parameter gets its own storage again and no gradient.
+    """
+    with torch.no_grad():
+        values = torch.cat([p.detach().reshape(-1) for p in params])
+        grads = torch.zeros_like(values)
+        offset = 0
+        for p in params:
+            n = p.numel()
+            p.data = values[offset : offset + n].view_as(p)
+            p.grad = grads[offset : offset + n].view_as(p)
+            offset += n
+    flat = torch.nn.Parameter(values)
+    flat.grad = grads
+    try:
+        yield [flat], grads
+    finally:
+        with torch.no_grad():
+            for p in params:
+                p.data = p.data.clone()
+                p.grad = None
+
+
 def _torch() -> Any:
     from .._checks import require
 
@@ -533,11 +564,47 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         seed: int,
         verbose: bool | str | int | None,
     ) -> None:
-        F = torch.nn.functional
         Xt_t, yt_t = self._prepare(Xt), torch.from_numpy(np.asarray(yt, dtype=np.int64))
         Xv_t = yv_t = None
         if Xv is not None:
             Xv_t, yv_t = self._prepare(Xv), torch.from_numpy(np.asarray(yv, dtype=np.int64))
+        with contextlib.ExitStack() as stack:
+            grads = None
+            if self.fast and len(params) > 1:
+                params, grads = stack.enter_context(_flat_parameters(torch, params))
+            self._epochs(
+                torch,
+                params,
+                grads,
+                Xt_t,
+                yt_t,
+                Xv_t,
+                yv_t,
+                n_epochs=n_epochs,
+                lr=lr,
+                mode=mode,
+                seed=seed,
+                verbose=verbose,
+            )
+
+    def _epochs(
+        self,
+        torch: Any,
+        params: list[Any],
+        grads: Any,
+        Xt_t: Any,
+        yt_t: Any,
+        Xv_t: Any,
+        yv_t: Any,
+        *,
+        n_epochs: int,
+        lr: float,
+        mode: str,
+        seed: int,
+        verbose: bool | str | int | None,
+    ) -> None:
+        """The training loop of :meth:`_train` (``grads``: the flat gradient buffer, or ``None``)."""
+        F = torch.nn.functional
         opt = _adam(torch, params, lr, self.weight_decay, fused=self.fast)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
             opt, mode="min", factor=self.lr_factor, patience=self.lr_patience
@@ -567,7 +634,10 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
                 xb, yb = Xt_t.index_select(0, idx), yt_t.index_select(0, idx)
                 logits = self._forward(xb)
                 loss = F.cross_entropy(logits, yb)
-                opt.zero_grad(set_to_none=True)
+                if grads is None:
+                    opt.zero_grad(set_to_none=True)
+                else:
+                    grads.zero_()
                 loss.backward()
                 opt.step()
                 with torch.no_grad():

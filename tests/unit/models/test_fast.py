@@ -304,6 +304,30 @@ def test_fused_adam_makes_the_same_updates_as_default_adam():
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
 
 
+def test_flat_parameters_make_the_same_updates_and_give_the_storage_back():
+    # fit's fast path trains the parameters as views of one buffer (one fused Adam update for all of them)
+    from myovox.models.neural import _adam, _flat_parameters
+
+    torch.manual_seed(0)
+    net_a = SpeechNet(4, 120, 3, dropout=0.0)
+    net_b = copy.deepcopy(net_a)
+    opt_b = _adam(torch, list(net_b.parameters()), 1e-2, 1e-4, fused=True)
+    x, y = torch.randn(8, 4, 120), torch.randint(0, 3, (8,))
+    with _flat_parameters(torch, list(net_a.parameters())) as (flat, grads):
+        opt_a = _adam(torch, flat, 1e-2, 1e-4, fused=True)
+        for _ in range(5):
+            grads.zero_()
+            opt_b.zero_grad(set_to_none=True)
+            F.cross_entropy(fast_forward(net_a, x), y).backward()
+            F.cross_entropy(fast_forward(net_b, x), y).backward()
+            opt_a.step()
+            opt_b.step()
+    for (name, p), q in zip(net_a.named_parameters(), net_b.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6, msg=name)
+        assert p.grad is None and p.is_contiguous()
+        assert p.untyped_storage().nbytes() == p.numel() * p.element_size(), name  # its own storage again
+
+
 @pytest.mark.parametrize(
     ("kernels", "pools", "n_times"),
     [((5, 17, 3), (4, 2, 2), 231), ((2, 24, 9), (3, 5, 2), 250), ((7, 32, 16), (8, 4, 1), 400)],
