@@ -7,8 +7,8 @@ cost ~20 tensor operations and oneDNN calls each way, a fixed cost that dominate
 :class:`_SpatialHead` does the same mathematics in a time-major layout ``(batch * time,
 electrodes, filters)`` where the window of ``k`` electrodes under a kernel is contiguous memory:
 each convolution is one matrix product of an overlapping (strided) view, batch norm + ReLU a few
-whole-tensor operations, and the backward pass is written by hand (batch norm's closed form, the
-input gradient as the transposed product summed back over the ``k`` shifts).
+whole-tensor operations, and the backward pass is written by hand (aten's batch-norm backward, the input gradient as one
+product of the zero-padded output gradient's windows with the flipped kernels).
 
 Batch-norm running statistics are updated exactly as ``nn.BatchNorm2d`` does (momentum, unbiased
 variance, ``num_batches_tracked``). Training mode only: a matrix product over the whole batch rounds
@@ -25,13 +25,14 @@ import torch
 __all__ = ["fits_spatial_head", "spatial_head"]
 
 _PER_BLOCK = 7  # tensors per block passed to the function: weight, bias, gamma, beta, running mean, var, count
+_SAVED = 6  # tensors per block saved for the backward pass: input, kernel matrix, z, batch mean, 1 / std, output
 
 
 #: The most positions (windows x time steps x electrode positions of the first spatial block's output) for
-#: which :func:`spatial_head` is used. It removes a fixed cost (1.07-1.16x faster training steps for 2-8
-#: electrodes at 200-1000 samples, batch 32) but its products and elementwise passes grow faster than
-#: oneDNN's convolutions (0.96x at 1,280 positions, 0.91x at 1,600-2,560), on the machine measured.
-MAX_POSITIONS = 640
+#: which :func:`spatial_head` is used. It removes a fixed cost (same-process A/B of training steps, batch 32,
+#: 2 threads, on the machine measured: 1.17-1.19x at 2 x 200, 1.07-1.08x at 8 x 280, 1.00-1.03x at 1,280
+#: positions (8 x 1000, 14 x 700)); beyond, oneDNN's convolutions catch up (0.98-0.99x at 16 x 1000, 2,560).
+MAX_POSITIONS = 1500
 
 
 def fits_spatial_head(blocks: list[Any], n_positions: int | None = None) -> bool:
@@ -68,6 +69,12 @@ def _kernel_matrix(weight: torch.Tensor) -> torch.Tensor:
     return weight[..., 0].permute(0, 2, 1).reshape(o, k * c)
 
 
+def _flipped_kernel_matrix(wm: torch.Tensor, k: int, c: int) -> torch.Tensor:
+    """``(k * O, C)``, row ``(j, o)`` the tap ``k - 1 - j`` of filter ``o`` (from :func:`_kernel_matrix`'s)."""
+    o = wm.shape[0]
+    return wm.view(o, k, c).flip(1).transpose(0, 1).reshape(k * o, c)
+
+
 def spatial_head(h: torch.Tensor, b: int, c: int, blocks: list[Any]) -> torch.Tensor:
     """Training-mode spatial blocks + average pooling (autograd): ``(b, filters)``."""
     tensors: list[torch.Tensor] = []
@@ -92,19 +99,15 @@ class _SpatialHead(torch.autograd.Function):
             rows, r, _ = x.shape
             wm = _kernel_matrix(weight.detach())
             z = torch.addmm(bias.detach(), _windows(x, k), wm.t())  # (rows * r', O)
-            m = z.shape[0]
-            # two passes (mean, then mean square of the deviations): var_mean's Welford kernel over
-            # the first axis took 5x as long here
-            mean = z.mean(0)
-            xhat = z.sub_(mean)
-            var = (xhat * xhat).mean(0)
-            invstd = torch.rsqrt(var + eps)
-            running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
-            running_var.mul_(1 - momentum).add_(var * (m / max(m - 1, 1)), alpha=momentum)
+            # aten's batch norm on the (positions, filters) matrix: one pass for the statistics and the
+            # running averages (as nn.BatchNorm2d's), one for the output (2-6x faster here than the same
+            # steps as separate tensor operations)
+            y, mean, invstd = torch.native_batch_norm(
+                z, gamma.detach(), beta.detach(), running_mean, running_var, True, momentum, eps
+            )
             count.add_(1)
-            xhat.mul_(invstd)
-            y = torch.relu(xhat * gamma.detach() + beta.detach())
-            saved += [x, wm, xhat, invstd, y]
+            y = y.relu_()
+            saved += [x, wm, z, mean, invstd, y]
             x = y.view(rows, r - k + 1, -1)
         ctx.save_for_backward(*saved, *tensors)
         ctx.meta, ctx.b, ctx.c, ctx.t = meta, b, c, t
@@ -114,32 +117,30 @@ class _SpatialHead(torch.autograd.Function):
     def backward(ctx: Any, go: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         n_blocks = len(ctx.meta)
         saved = ctx.saved_tensors
-        acts, tensors = saved[: 5 * n_blocks], saved[5 * n_blocks :]
+        acts, tensors = saved[: _SAVED * n_blocks], saved[_SAVED * n_blocks :]
         b, c, t = ctx.b, ctx.c, ctx.t
         grads: list[torch.Tensor | None] = [None] * len(tensors)
-        y_last = acts[5 * n_blocks - 1]
+        y_last = acts[_SAVED * n_blocks - 1]
         r_last = y_last.shape[0] // (b * t)
         dy = (go / (t * r_last))[:, None, None, :].expand(b, t, r_last, go.shape[1]).reshape(y_last.shape)
-        for i in reversed(range(n_blocks)):
-            x, wm, xhat, invstd, y = acts[5 * i : 5 * i + 5]
-            gamma = tensors[i * _PER_BLOCK + 2]
+        for i, (_, eps) in reversed(list(enumerate(ctx.meta))):
+            x, wm, z, mean, invstd, y = acts[_SAVED * i : _SAVED * (i + 1)]
+            gamma, running_mean, running_var = (tensors[i * _PER_BLOCK + j] for j in (2, 4, 5))
             rows, r, ci = x.shape
             k = wm.shape[1] // ci
-            dy = dy * (y > 0)
-            m = dy.shape[0]
-            dbeta = dy.sum(0)
-            dgamma = (dy * xhat).sum(0)
-            dz = (dy - dbeta / m - xhat * (dgamma / m)) * (gamma.detach() * invstd)
+            dz, dgamma, dbeta = torch.ops.aten.native_batch_norm_backward(
+                dy * (y > 0), z, gamma.detach(), running_mean, running_var, mean, invstd, True, eps, [True, True, True]
+            )
             cols = _windows(x, k)
             grads[i * _PER_BLOCK] = (dz.t() @ cols).view(-1, k, ci).permute(0, 2, 1).unsqueeze(3)
             grads[i * _PER_BLOCK + 1] = dz.sum(0)
             grads[i * _PER_BLOCK + 2] = dgamma
             grads[i * _PER_BLOCK + 3] = dbeta
-            dcols = (dz @ wm).view(rows, r - k + 1, k, ci)
-            dx = x.new_zeros(rows, r, ci)
-            for j in range(k):
-                dx[:, j : j + r - k + 1] += dcols[:, :, j]
-            dy = dx.view(-1, ci)
+            if k == 1:
+                dy = dz @ wm
+            else:  # the full correlation: dz zero-padded by k - 1 electrodes, windows times the flipped kernels
+                dzp = torch.nn.functional.pad(dz.view(rows, r - k + 1, -1), (0, 0, k - 1, k - 1))
+                dy = _windows(dzp, k) @ _flipped_kernel_matrix(wm, k, ci)
         f = dy.shape[1]
         dh = dy.view(b, t, c, f).permute(0, 2, 3, 1).reshape(b * c, f, t)
         return (dh, None, None, None, *grads)
