@@ -568,117 +568,85 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         Xv_t = yv_t = None
         if Xv is not None:
             Xv_t, yv_t = self._prepare(Xv), torch.from_numpy(np.asarray(yv, dtype=np.int64))
+        F = torch.nn.functional
         with contextlib.ExitStack() as stack:
-            grads = None
+            grads = None  # the flat gradient buffer, where the parameters are views of one (fast path)
             if self.fast and len(params) > 1:
                 params, grads = stack.enter_context(_flat_parameters(torch, params))
-            self._epochs(
-                torch,
-                params,
-                grads,
-                Xt_t,
-                yt_t,
-                Xv_t,
-                yv_t,
-                n_epochs=n_epochs,
-                lr=lr,
-                mode=mode,
-                seed=seed,
-                verbose=verbose,
+            opt = _adam(torch, params, lr, self.weight_decay, fused=self.fast)
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                opt, mode="min", factor=self.lr_factor, patience=self.lr_patience
             )
-
-    def _epochs(
-        self,
-        torch: Any,
-        params: list[Any],
-        grads: Any,
-        Xt_t: Any,
-        yt_t: Any,
-        Xv_t: Any,
-        yv_t: Any,
-        *,
-        n_epochs: int,
-        lr: float,
-        mode: str,
-        seed: int,
-        verbose: bool | str | int | None,
-    ) -> None:
-        """The training loop of :meth:`_train` (``grads``: the flat gradient buffer, or ``None``)."""
-        F = torch.nn.functional
-        opt = _adam(torch, params, lr, self.weight_decay, fused=self.fast)
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            opt, mode="min", factor=self.lr_factor, patience=self.lr_patience
-        )
-        gen = torch.Generator().manual_seed(seed)
-        n, bs = len(Xt_t), int(self.batch_size)
-        best_loss, best_state, bad = np.inf, None, 0
-        start = len(self.history_)
-        self.best_epoch_ = start
-        # the epoch lines at INFO when asked for (verbose=True, "info", ...), else at DEBUG, so that a
-        # run at INFO (`myovox -v evaluate`) is not flooded by every fold's epochs
-        epoch_level = logging.DEBUG if verbose is None or verbose is False else logging.INFO
-        bar = progress(
-            range(n_epochs),
-            desc="SpeechNet" if mode == "all" and not start else f"fine-tune ({mode})",
-            unit="epoch",
-            disable=None,
-        )
-        for epoch in bar:
-            t0 = time.perf_counter()
-            self._set_train_mode(mode)
-            perm = torch.randperm(n, generator=gen)
-            loss_sum = torch.zeros(())
-            correct = torch.zeros((), dtype=torch.int64)
-            for i in range(0, n, bs):
-                idx = perm[i : i + bs]
-                xb, yb = Xt_t.index_select(0, idx), yt_t.index_select(0, idx)
-                logits = self._forward(xb)
-                loss = F.cross_entropy(logits, yb)
-                if grads is None:
-                    opt.zero_grad(set_to_none=True)
+            gen = torch.Generator().manual_seed(seed)
+            n, bs = len(Xt_t), int(self.batch_size)
+            best_loss, best_state, bad = np.inf, None, 0
+            start = len(self.history_)
+            self.best_epoch_ = start
+            # the epoch lines at INFO when asked for (verbose=True, "info", ...), else at DEBUG, so that a
+            # run at INFO (`myovox -v evaluate`) is not flooded by every fold's epochs
+            epoch_level = logging.DEBUG if verbose is None or verbose is False else logging.INFO
+            bar = progress(
+                range(n_epochs),
+                desc="SpeechNet" if mode == "all" and not start else f"fine-tune ({mode})",
+                unit="epoch",
+                disable=None,
+            )
+            for epoch in bar:
+                t0 = time.perf_counter()
+                self._set_train_mode(mode)
+                perm = torch.randperm(n, generator=gen)
+                loss_sum = torch.zeros(())
+                correct = torch.zeros((), dtype=torch.int64)
+                for i in range(0, n, bs):
+                    idx = perm[i : i + bs]
+                    xb, yb = Xt_t.index_select(0, idx), yt_t.index_select(0, idx)
+                    logits = self._forward(xb)
+                    loss = F.cross_entropy(logits, yb)
+                    if grads is None:
+                        opt.zero_grad(set_to_none=True)
+                    else:
+                        grads.zero_()
+                    loss.backward()
+                    opt.step()
+                    with torch.no_grad():
+                        loss_sum += loss.detach() * len(idx)
+                        correct += (logits.argmax(1) == yb).sum()
+                row = {"epoch": start + epoch + 1, "train_loss": float(loss_sum) / n, "train_acc": int(correct) / n}
+                if Xv_t is not None:
+                    row["valid_loss"], row["valid_acc"] = self._evaluate(torch, Xv_t, yv_t)
+                    monitor = row["valid_loss"]
                 else:
-                    grads.zero_()
-                loss.backward()
-                opt.step()
-                with torch.no_grad():
-                    loss_sum += loss.detach() * len(idx)
-                    correct += (logits.argmax(1) == yb).sum()
-            row = {"epoch": start + epoch + 1, "train_loss": float(loss_sum) / n, "train_acc": int(correct) / n}
-            if Xv_t is not None:
-                row["valid_loss"], row["valid_acc"] = self._evaluate(torch, Xv_t, yv_t)
-                monitor = row["valid_loss"]
-            else:
-                row["valid_loss"] = row["valid_acc"] = float("nan")
-                monitor = row["train_loss"]
-            row["lr"] = opt.param_groups[0]["lr"]
-            sched.step(monitor)
-            row["time_s"] = time.perf_counter() - t0
-            self.history_.append(row)
-            if monitor < best_loss:
-                best_loss, bad = monitor, 0
-                self.best_epoch_ = row["epoch"]
-                # a real copy: the live tensors keep changing (the reference's checkpoint aliased them)
-                best_state = {k: v.detach().clone() for k, v in self.net_.state_dict().items()}
-            else:
-                bad += 1
-            bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{row['valid_loss']:.3f}")
-            logger.log(
-                epoch_level,
-                "epoch %d: train loss %.4f acc %.3f, valid loss %.4f acc %.3f, lr %.2g",
-                row["epoch"],
-                row["train_loss"],
-                row["train_acc"],
-                row["valid_loss"],
-                row["valid_acc"],
-                row["lr"],
-            )
-            if self.patience is not None and bad >= self.patience:
-                logger.debug("early stopping after epoch %d (best %d)", row["epoch"], self.best_epoch_)
-                break
-        bar.close()
-        if best_state is not None:
-            self.net_.load_state_dict(best_state)
-        self.net_.eval()
+                    row["valid_loss"] = row["valid_acc"] = float("nan")
+                    monitor = row["train_loss"]
+                row["lr"] = opt.param_groups[0]["lr"]
+                sched.step(monitor)
+                row["time_s"] = time.perf_counter() - t0
+                self.history_.append(row)
+                if monitor < best_loss:
+                    best_loss, bad = monitor, 0
+                    self.best_epoch_ = row["epoch"]
+                    # a real copy: the live tensors keep changing (the reference's checkpoint aliased them)
+                    best_state = {k: v.detach().clone() for k, v in self.net_.state_dict().items()}
+                else:
+                    bad += 1
+                bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{row['valid_loss']:.3f}")
+                logger.log(
+                    epoch_level,
+                    "epoch %d: train loss %.4f acc %.3f, valid loss %.4f acc %.3f, lr %.2g",
+                    row["epoch"],
+                    row["train_loss"],
+                    row["train_acc"],
+                    row["valid_loss"],
+                    row["valid_acc"],
+                    row["lr"],
+                )
+                if self.patience is not None and bad >= self.patience:
+                    logger.debug("early stopping after epoch %d (best %d)", row["epoch"], self.best_epoch_)
+                    break
+            bar.close()
+            if best_state is not None:
+                self.net_.load_state_dict(best_state)
+            self.net_.eval()
 
     # ------------------------------------------------------------------ predict
     def _logits(self, X: Any) -> np.ndarray:
