@@ -192,7 +192,7 @@ def _load_speechnet(directory: Path, card: ModelCard) -> SpeechNetClassifier:
         net = SpeechNet.from_config(card.architecture)
         net.load_state_dict_strict(state)
         model = SpeechNetClassifier(**card.params)
-    except (ValidationError, TypeError, ValueError, RuntimeError) as err:
+    except (ValidationError, TypeError, ValueError, RuntimeError, ArithmeticError) as err:
         raise DataFormatError(f"{path} does not fit {directory / CARD_FILE}: {err}") from None
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:

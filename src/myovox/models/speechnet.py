@@ -12,13 +12,27 @@ two stacked spatial convolutions always leave at least one row (14 ch -> 7, 8 ch
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
+from .._checks import check_int
 from ..exceptions import ValidationError
+
+
+def _is_fraction(value: Any) -> bool:
+    """True for a real number in [0, 1] (not a bool)."""
+    return not isinstance(value, bool) and isinstance(value, numbers.Real) and 0.0 <= float(value) <= 1.0
+
+
+def _ints(name: str, values: Any) -> list[int]:
+    """``values`` as a list of integers >= 1, or ``ValidationError`` (a string is not a sequence here)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise ValidationError(f"Invalid value for {name!r}: expected a list of integers, got {values!r}.")
+    return [check_int(name, v, minimum=1) for v in values]
 
 
 def spatial_kernel_for(n_channels: int, max_kernel: int = 7) -> int:
@@ -58,6 +72,16 @@ class SpeechNet(nn.Module):
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
+        # every size an integer (a model card read from disk may hold anything: inf, 7.5, "8", true)
+        n_channels = check_int("n_channels", n_channels)
+        n_times = check_int("n_times", n_times)
+        n_classes = check_int("n_classes", n_classes)
+        temporal_filters = _ints("temporal_filters", temporal_filters)
+        temporal_kernels = _ints("temporal_kernels", temporal_kernels)
+        pools = _ints("pools", pools)
+        spatial_filters = _ints("spatial_filters", spatial_filters)
+        if not _is_fraction(dropout):
+            raise ValidationError(f"Invalid value for 'dropout': expected a number in [0, 1], got {dropout!r}.")
         if not (len(temporal_filters) == len(temporal_kernels) == len(pools)):
             raise ValidationError("temporal_filters, temporal_kernels and pools must have the same length.")
         if n_channels < 1 or n_times < 1 or n_classes < 2:
@@ -65,7 +89,11 @@ class SpeechNet(nn.Module):
                 f"SpeechNet needs n_channels >= 1, n_times >= 1, n_classes >= 2; got "
                 f"{n_channels}, {n_times}, {n_classes}."
             )
-        k_sp = spatial_kernel_for(n_channels) if spatial_kernel is None else int(spatial_kernel)
+        k_sp = (
+            spatial_kernel_for(n_channels)
+            if spatial_kernel is None
+            else check_int("spatial_kernel", spatial_kernel, minimum=1)
+        )
         rows_left = n_channels - len(spatial_filters) * (k_sp - 1)
         if rows_left < 1:
             raise ValidationError(

@@ -137,6 +137,30 @@ def test_corrupt_or_incomplete_folders(fitted, tmp_path):
         load_model(folder)
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("spatial_kernel", float("inf")),
+        ("spatial_kernel", 2.5),
+        ("n_times", "200"),
+        ("pools", [8, None, 4]),
+        ("temporal_filters", 16),
+        ("dropout", True),
+        ("n_classes", float("nan")),
+    ],
+)
+def test_architecture_values_that_are_not_sizes_give_one_line(fitted, tmp_path, key, value):
+    # found by the model-folder fuzzer: spatial_kernel=Infinity raised OverflowError from int()
+    clf, _ = fitted
+    folder = save_model(clf, tmp_path / "m", _card(clf))
+    doc = json.loads((folder / "model.json").read_text())
+    doc["architecture"][key] = value
+    (folder / "model.json").write_text(json.dumps(doc))
+    with pytest.raises(DataFormatError) as err:
+        load_model(folder)
+    assert "\n" not in str(err.value) and str(folder) in str(err.value)
+
+
 def test_classical_round_trip_without_pickle(windows, tmp_path):
     from myovox.models.classical import make_classical
 
