@@ -307,9 +307,9 @@ class _TemporalBlockC(torch.autograd.Function):
         k, pad = weight.shape[2], ctx.pad
         need_h, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         # dz is written with `margin` zeros on each side, so that the input gradient is one valid
-        # convolution of it with the flipped, transposed kernels (the C kernel: it took 0.8 ms against
-        # oneDNN's 1.5 ms (backward) or 1.1 ms (as a forward convolution) for block 2 on the machine
-        # measured); the weight gradient in C as well (block 2: 0.9 against 2.0 ms, block 3: 0.3 against 0.45)
+        # convolution of it with the flipped, transposed kernels (the C kernel: 1.2 ms against oneDNN's
+        # 1.8 ms as a forward convolution for block 2 at 14 x 700 on the machine measured); the weight
+        # gradient in C as well (block 2: 0.9 against 2.0 ms, block 3: 0.3 against 0.45)
         margin = k - 1 - pad
         in_c = margin >= 0 and h.is_contiguous()
         t_in = h.shape[2]

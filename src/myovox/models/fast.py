@@ -65,8 +65,9 @@ same mathematics with:
   convolution kernel, vectorised over output channels (several output phases per vector where
   there are fewer channels than lanes) and register-blocked over 12 output samples: 1.7-2.8x
   oneDNN's AVX2 kernels and about as fast as its AVX-512 ones, on the machine measured;
-* the weight gradient of long kernels (block 2) in C, register-blocked over 4 input rows x 4
-  filters and vectorised over the lag;
+* every temporal weight gradient in C, vectorised over filters with 8 lags in registers, rows
+  summed in fixed chunks of 32 (float) and the chunks in order (double);
+* the signed max-pool (batch norm with a negative scale pools the minimum) in one C pass;
 * OpenMP over rows, sharing torch's runtime (one thread pool, ``torch.set_num_threads``); sums
   over rows are taken in row order from per-row partial sums, so results do not depend on the
   thread count.
