@@ -559,41 +559,38 @@ int myovox_conv_dw(const float *h, const float *dz, int64_t dz_stride, int64_t d
  *   out[n, o, t] = bias[o] + sum over i < C, j < k of xp[n, i, t + j] * w[o, i, j],   t < Tout,
  * xp the row x[n, i, :T] (rows x_stride apart) with `pad` zeros on its left and zeros past its end;
  * out rows out_stride apart. Vectorised over output channels (LANES per vector, the weights stored
- * (i, j, o)) and register-blocked over 12 output samples: each weight vector loaded once feeds
- * 12 multiply-adds with a broadcast
- * input sample each (one load each, folded into the multiply-add on AVX-512), named accumulators
- * + 2 registers, so that they stay in registers with 16 (AVX2) as with 32 vector registers, and
- * no load is unaligned. With
- * fewer than LANES / 2 output channels (the input gradient of block 2: 8 channels, AVX-512's 16
- * lanes), P = LANES / F output phases share a vector: lane (p, o) computes samples P u + p, a
- * stride-P convolution with k + P - 1 taps (zero taps where shifted), so no lane idles. Each
- * row is summed in a fixed order by one thread: the result does not depend on the thread count.
- * Returns 0, or -1 when out of memory. */
+ * (i, j, o)) and register-blocked over 12 output samples: each weight vector loaded once feeds 12
+ * multiply-adds with a broadcast input sample each (one load each, folded into the multiply-add on
+ * AVX-512); 12 named accumulators + 2 registers stay in registers with 16 (AVX2) as with 32 vector
+ * registers (24 accumulators on AVX-512 were slower, measured), and no load is unaligned. With fewer
+ * than LANES / 2 output channels (the input gradient of block 2: 8 channels, AVX-512's 16 lanes),
+ * P = LANES / F output phases share a vector: lane (p, o) computes samples P u + p, a stride-P
+ * convolution with k + P - 1 taps (zero taps where shifted), so no lane idles. Each row is summed in
+ * a fixed order by one thread: the result does not depend on the thread count. Returns 0, or -1 when
+ * out of memory. */
+#define CONV_TT 12
 #define ACC12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
-#define ACC24(X) ACC12(X) X(12) X(13) X(14) X(15) X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23)
 #define CONV_DECL(t) vf a##t = b;
 #define CONV_FMA(t) a##t += x[t * P] * wv;
 #define CONV_STORE(t) memcpy(ot + t * LANES, &a##t, sizeof(vf));
-/* One block of TT output samples (t = u P + p for lane (p, o)) x LANES lanes into ot (t, lane). */
-#define CONV_BLOCK(NAME, ACCS)                                                                            \
-    static inline __attribute__((always_inline)) void NAME(const float *xs, int64_t width, int64_t P,     \
-                                                           const float *wt, int64_t Fp, int64_t C,        \
-                                                           int64_t k, const float *bias, float *ot)       \
-    {                                                                                                     \
-        const vf b = load(bias);                                                                          \
-        ACCS(CONV_DECL)                                                                                   \
-        for (int64_t i = 0; i < C; ++i) {                                                                 \
-            const float *xr = xs + i * width, *wr = wt + i * k * Fp;                                      \
-            for (int64_t j = 0; j < k; ++j) {                                                             \
-                const vf wv = load(wr + j * Fp);                                                          \
-                const float *x = xr + j;                                                                  \
-                ACCS(CONV_FMA)                                                                            \
-            }                                                                                             \
-        }                                                                                                 \
-        ACCS(CONV_STORE)                                                                                  \
+
+/* One block of 12 output samples (t = u P + p for lane (p, o)) x LANES lanes into ot (t, lane). */
+static inline __attribute__((always_inline)) void conv_block12(const float *xs, int64_t width, int64_t P,
+                                                               const float *wt, int64_t Fp, int64_t C, int64_t k,
+                                                               const float *bias, float *ot)
+{
+    const vf b = load(bias);
+    ACC12(CONV_DECL)
+    for (int64_t i = 0; i < C; ++i) {
+        const float *xr = xs + i * width, *wr = wt + i * k * Fp;
+        for (int64_t j = 0; j < k; ++j) {
+            const vf wv = load(wr + j * Fp);
+            const float *x = xr + j;
+            ACC12(CONV_FMA)
+        }
     }
-CONV_BLOCK(conv_block12, ACC12)
-#define CONV_TT 12 /* 24 accumulators with AVX-512's 32 registers were slower (measured) */
+    ACC12(CONV_STORE)
+}
 
 /* conv_block12 with the common strides as constants (the compiler folds the input offsets) */
 static void conv_block_p(const float *xs, int64_t width, int64_t P, const float *wt, int64_t Fp, int64_t C,
