@@ -38,6 +38,53 @@ def adversarial():
     return adversarial_windows
 
 
+def quantized_with_edges(net, X: np.ndarray, n_real: int = 4) -> tuple:
+    """``net`` quantised on ``X``, and its test windows: ``n_real`` of ``X`` plus the adversarial ones."""
+    from myovox.export.quantize import quantize_model
+
+    q = quantize_model(net, X)
+    return q, np.concatenate([q.quantize_input(X[:n_real]), adversarial_windows(q.input_shape)])
+
+
+@pytest.fixture
+def quantized():
+    """The :func:`quantized_with_edges` factory."""
+    return quantized_with_edges
+
+
+@pytest.fixture
+def unusual_model():
+    """A network with every layer shape the int8 kernels branch on, quantised, and its test windows:
+    a one-channel input with an odd 2-D kernel (pairs of columns, a padded tap), padding along both axes,
+    odd channel counts (a zero channel completes the last pair), pooling along both axes with remainders,
+    kernels of 5, 7, 3, 21 and 1 taps (4-tap groups with remainders, none, more than four groups), average
+    pooling after a padded-row layout (compaction), odd lengths."""
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    torch.manual_seed(1)
+    net = nn.Sequential(
+        nn.Conv2d(1, 4, (3, 5), padding=(1, 2)),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d((2, 3)),
+        nn.Conv2d(4, 7, (1, 7), padding=(0, 3)),
+        nn.ReLU(),
+        nn.Conv2d(7, 5, (3, 1), padding=(1, 0)),
+        nn.BatchNorm2d(5),
+        nn.ReLU(),
+        nn.Conv2d(5, 6, (2, 3), padding=(0, 1)),
+        nn.ReLU(),
+        nn.Conv2d(6, 4, (1, 21), padding=(0, 10)),
+        nn.ReLU(),
+        nn.AvgPool2d((1, 2)),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 3),
+    ).eval()
+    return quantized_with_edges(net, np.random.default_rng(1).normal(size=(24, 6, 61)).astype(np.float32))
+
+
 @pytest.fixture
 def shift_model():
     """A hand-built int8 model whose requantisation shifts are 1, 31, 32, 33, 45 and 62 (a zero multiplier

@@ -62,62 +62,27 @@ def _check_every_path(q, Xq: np.ndarray, tmp_path, paths=tuple(PATHS)) -> list[s
 
 
 @pytest.mark.parametrize("shape", [(14, 700), (8, 280), (4, 200), (16, 1000)], ids=lambda s: f"{s[0]}x{s[1]}")
-def test_speechnet_bit_exact_on_every_path(shape, adversarial, tmp_path):
+def test_speechnet_bit_exact_on_every_path(shape, quantized, tmp_path):
     torch = pytest.importorskip("torch")
-    from myovox.export.quantize import quantize_model
     from myovox.models.speechnet import SpeechNet
 
     torch.manual_seed(0)
     net = SpeechNet(*shape, 9).eval()
-    X = np.random.default_rng(0).normal(size=(16, *shape)).astype(np.float32)
-    q = quantize_model(net, X)
-    Xq = np.concatenate([q.quantize_input(X[:4]), adversarial(q.input_shape)])
+    q, Xq = quantized(net, np.random.default_rng(0).normal(size=(16, *shape)).astype(np.float32))
     done = _check_every_path(q, Xq, tmp_path)
     assert {"native", "plain-c", "compact"} <= set(done)
 
 
-def test_unusual_layers_on_every_path(adversarial, tmp_path):
-    """One-channel input with an odd 2-D kernel (pairs of columns, padded tap), padding along both axes,
-    odd channel counts (a zero channel completes the last pair), pooling along both axes with remainders,
-    kernels of 7, 3, 21 and 1 taps, average pooling after a padded-row layout (compaction)."""
-    torch = pytest.importorskip("torch")
-    from torch import nn
-
-    from myovox.export.quantize import quantize_model
-
-    torch.manual_seed(1)
-    net = nn.Sequential(
-        nn.Conv2d(1, 4, (3, 5), padding=(1, 2)),
-        nn.BatchNorm2d(4),
-        nn.ReLU(),
-        nn.MaxPool2d((2, 3)),
-        nn.Conv2d(4, 7, (1, 7), padding=(0, 3)),
-        nn.ReLU(),
-        nn.Conv2d(7, 5, (3, 1), padding=(1, 0)),
-        nn.BatchNorm2d(5),
-        nn.ReLU(),
-        nn.Conv2d(5, 6, (2, 3), padding=(0, 1)),
-        nn.ReLU(),
-        nn.Conv2d(6, 4, (1, 21), padding=(0, 10)),
-        nn.ReLU(),
-        nn.AvgPool2d((1, 2)),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(4, 3),
-    ).eval()
-    X = np.random.default_rng(1).normal(size=(24, 6, 61)).astype(np.float32)
-    q = quantize_model(net, X)
-    Xq = np.concatenate([q.quantize_input(X[:4]), adversarial(q.input_shape)])
+def test_unusual_layers_on_every_path(unusual_model, tmp_path):
+    q, Xq = unusual_model
     assert len(_check_every_path(q, Xq, tmp_path)) >= 4
 
 
-def test_one_channel_column_kernel_on_every_path(adversarial, tmp_path):
+def test_one_channel_column_kernel_on_every_path(quantized, tmp_path):
     """A one-channel input with a kernel along electrodes only (a pair of one real and one zero channel),
     max-pooling along electrodes."""
     torch = pytest.importorskip("torch")
     from torch import nn
-
-    from myovox.export.quantize import quantize_model
 
     torch.manual_seed(2)
     net = nn.Sequential(
@@ -130,9 +95,7 @@ def test_one_channel_column_kernel_on_every_path(adversarial, tmp_path):
         nn.Flatten(),
         nn.Linear(5, 2),
     ).eval()
-    X = np.random.default_rng(2).normal(size=(16, 5, 33)).astype(np.float32)
-    q = quantize_model(net, X)
-    Xq = np.concatenate([q.quantize_input(X[:4]), adversarial(q.input_shape)])
+    q, Xq = quantized(net, np.random.default_rng(2).normal(size=(16, 5, 33)).astype(np.float32))
     assert len(_check_every_path(q, Xq, tmp_path)) >= 4
 
 

@@ -221,39 +221,12 @@ def test_reference_shape_bit_exact(adversarial, tmp_path):
 
 
 @needs_arm
-def test_unusual_layers_take_every_dsp_branch(adversarial, tmp_path):
-    """Kernels of 5, 7, 3, 21 and 1 taps (4-tap groups with remainders, none, more than four groups),
-    padding along channels (the column path skips rows), pooling along both axes, average pooling, odd
-    lengths: the Arm DSP build gives the reference's bits."""
-    torch = pytest.importorskip("torch")
-    from torch import nn
-
+def test_unusual_layers_take_every_dsp_branch(unusual_model, tmp_path):
+    """The network of every layer shape the kernels branch on (4-tap groups with remainders, padding along
+    channels, pooling along both axes, odd lengths): the Arm DSP build gives the reference's bits."""
     from myovox.export.cortex_m import measure_cortex_m
-    from myovox.export.quantize import quantize_model
 
-    torch.manual_seed(1)
-    net = nn.Sequential(
-        nn.Conv2d(1, 4, (3, 5), padding=(1, 2)),
-        nn.BatchNorm2d(4),
-        nn.ReLU(),
-        nn.MaxPool2d((2, 3)),
-        nn.Conv2d(4, 6, (1, 7), padding=(0, 3)),
-        nn.ReLU(),
-        nn.Conv2d(6, 5, (3, 1), padding=(1, 0)),
-        nn.BatchNorm2d(5),
-        nn.ReLU(),
-        nn.Conv2d(5, 6, (2, 3), padding=(0, 1)),
-        nn.ReLU(),
-        nn.Conv2d(6, 4, (1, 21), padding=(0, 10)),
-        nn.ReLU(),
-        nn.AvgPool2d((1, 2)),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(4, 3),
-    ).eval()
-    X = np.random.default_rng(1).normal(size=(24, 6, 61)).astype(np.float32)
-    q = quantize_model(net, X)
-    Xq = np.concatenate([q.quantize_input(X[:4]), adversarial(q.input_shape)])
+    q, Xq = unusual_model
     rows = measure_cortex_m(q, Xq, targets=("cortex-m4",), kernels=("arm-dsp", "portable"), work_dir=tmp_path)
     assert [r["bit_exact"] for r in rows] == [True, True], rows
 

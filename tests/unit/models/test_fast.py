@@ -133,11 +133,7 @@ def test_fast_path_matches_reference_in_training(n_channels, n_times, use_c):
     for _ in range(2):  # two steps: running statistics accumulate identically
         ref.zero_grad()
         fast.zero_grad()
-        out_ref, out_fast = ref(x), fast_forward(fast, x, use_c=use_c)
-        torch.testing.assert_close(out_fast, out_ref, rtol=1e-4, atol=1e-5)
-        F.cross_entropy(out_ref, y).backward()
-        F.cross_entropy(out_fast, y).backward()
-        _assert_grads_close(ref, fast, x, y)
+        _check_step(ref, fast, x, y, use_c=use_c)
     for (name, b_ref), (_, b_fast) in zip(ref.named_buffers(), fast.named_buffers(), strict=True):
         torch.testing.assert_close(b_fast, b_ref, rtol=1e-5, atol=1e-6, msg=name)
 
@@ -373,11 +369,7 @@ def test_fast_training_steps_match_plain_pytorch(n_channels, n_times, use_c):
         before = [p.detach().clone() for p in ref.parameters()]
         opt_ref.zero_grad()
         opt_fast.zero_grad()
-        out_ref, out_fast = ref(x), fast_forward(fast, x, use_c=use_c)
-        torch.testing.assert_close(out_fast, out_ref, rtol=1e-4, atol=1e-4)
-        F.cross_entropy(out_ref, y).backward()
-        F.cross_entropy(out_fast, y).backward()
-        _assert_grads_close(ref, fast, x, y)
+        _check_step(ref, fast, x, y, use_c=use_c, atol=1e-4)
         opt_ref.step()
         opt_fast.step()
         with torch.no_grad():  # the updates (momentum included) agree as the gradients do
