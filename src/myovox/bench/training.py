@@ -26,7 +26,6 @@ Shape grid (issue 15): ``speechnet_train_windows_per_s_<C>x<T>`` for every cell 
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -100,11 +99,9 @@ def grid(
 
 
 def _grid_threads() -> int:
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(1, min(2, cores))
+    from ..models.neural import _n_cores  # the CPUs this process may run on: one definition
+
+    return max(1, min(2, _n_cores()))
 
 
 def _baseline(X: np.ndarray, y: np.ndarray, n_epochs: int, threads: int | None = None, seed: int = 0) -> float:
