@@ -337,7 +337,7 @@ class _TemporalBlockC(torch.autograd.Function):
             if need_h:
                 dh = _c_conv1d(dz, weight.detach().flip(2).transpose(0, 1), None, 0, t_out=t_in)
             if need_w:
-                dwd = torch.empty(weight.shape, dtype=torch.float64)
+                dw = torch.empty(weight.shape, dtype=weight.dtype)
                 _k.conv_dw(
                     h=h,
                     dz=dz,
@@ -350,9 +350,8 @@ class _TemporalBlockC(torch.autograd.Function):
                     Tz=tz,
                     k=k,
                     pad=pad,
-                    dw=dwd,
+                    dw=dw,
                 )
-                dw = dwd.to(weight.dtype)
         return dh, dw, db if ctx.needs_input_grad[2] else None, dgamma, dbeta, None, None, None, None, None, None, None
 
 

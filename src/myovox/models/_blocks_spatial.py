@@ -22,6 +22,8 @@ from typing import Any
 
 import torch
 
+from ._c import bindings as _k
+
 __all__ = ["fits_spatial_head", "spatial_head"]
 
 _PER_BLOCK = 7  # tensors per block passed to the function: weight, bias, gamma, beta, running mean, var, count
@@ -75,14 +77,17 @@ def _flipped_kernel_matrix(wm: torch.Tensor, k: int, c: int) -> torch.Tensor:
     return wm.view(o, k, c).flip(1).transpose(0, 1).reshape(k * o, c)
 
 
-def spatial_head(h: torch.Tensor, b: int, c: int, blocks: list[Any]) -> torch.Tensor:
-    """Training-mode spatial blocks + average pooling (autograd): ``(b, filters)``."""
+def spatial_head(h: torch.Tensor, b: int, c: int, blocks: list[Any], use_c: bool = False) -> torch.Tensor:
+    """Training-mode spatial blocks + average pooling (autograd): ``(b, filters)``.
+
+    ``use_c``: with the C kernels (:class:`_SpatialHeadC`; ``h`` contiguous float32), else matrix products.
+    """
     tensors: list[torch.Tensor] = []
     meta = []
     for conv, bn, _, _ in blocks:
         tensors += [conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.num_batches_tracked]
         meta.append((float(bn.momentum), float(bn.eps)))
-    return _SpatialHead.apply(h, b, c, tuple(meta), *tensors)
+    return (_SpatialHeadC if use_c else _SpatialHead).apply(h, b, c, tuple(meta), *tensors)
 
 
 class _SpatialHead(torch.autograd.Function):
@@ -144,3 +149,82 @@ class _SpatialHead(torch.autograd.Function):
         f = dy.shape[1]
         dh = dy.view(b, t, c, f).permute(0, 2, 3, 1).reshape(b * c, f, t)
         return (dh, None, None, None, *grads)
+
+
+class _SpatialHeadC(torch.autograd.Function):
+    """:class:`_SpatialHead` on the C kernels (``myovox_spatial_fwd`` / ``_bwd``, batch norm's in C).
+
+    The first block reads the temporal blocks' ``(b * c, F, T)`` output in place through strides (no
+    time-major copy); each block writes ``z`` and its output time-major, ``(b, T, rows, filters)``.
+    Batch norm's statistics and running averages are the temporal blocks' kernel's; its normalisation +
+    ReLU and their backward have kernels of their own for this layout.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, h: torch.Tensor, b: int, c: int, meta: tuple, *tensors: torch.Tensor) -> torch.Tensor:
+        f, t = h.shape[1], h.shape[2]
+        x, r, ch = h, c, f
+        strides = (c * f * t, 1, f * t, t)  # (window, time, electrode, filter) of the temporal output
+        saved: list[torch.Tensor] = []
+        geometry = []
+        for i, (momentum, eps) in enumerate(meta):
+            weight, bias, gamma, beta, running_mean, running_var, count = tensors[i * _PER_BLOCK : (i + 1) * _PER_BLOCK]
+            o, k = weight.shape[0], weight.shape[2]
+            rz = r - k + 1
+            z = h.new_empty(b, t, rz, o)
+            mean_d, var_d = torch.empty(o, dtype=torch.float64), torch.empty(o, dtype=torch.float64)
+            w = weight.detach()
+            _k.spatial_fwd(
+                x=x, B=b, T=t, R=r, C=ch, sb=strides[0], st=strides[1], sr=strides[2], sc=strides[3],
+                w=w, bias=bias.detach(), O=o, k=k, z=z, mean=mean_d, var=var_d,
+            )  # fmt: skip
+            m = b * t * rz
+            mean, invstd, a = (h.new_empty(o) for _ in range(3))
+            _k.bn_train_stats(
+                mean_d=mean_d, var_d=var_d, F=o, m=m, gamma=gamma.detach(), eps=eps, momentum=momentum,
+                running_mean=running_mean, running_var=running_var, num_batches=count, mean=mean, invstd=invstd, a=a,
+            )  # fmt: skip
+            y = torch.empty_like(z)
+            _k.spatial_bn_relu(z=z, n=m, O=o, mean=mean, a=a, beta=beta.detach(), y=y)
+            saved += [x, z, mean, invstd, y]
+            geometry.append((r, ch, strides))
+            x, r, ch = y, rz, o
+            strides = (t * rz * o, rz * o, o, 1)
+        ctx.save_for_backward(*saved, *tensors)
+        ctx.meta, ctx.geometry, ctx.b, ctx.t = meta, geometry, b, t
+        out = h.new_empty(b, ch)
+        _k.spatial_mean(y=x, B=b, npos=t * r, O=ch, out=out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, go: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        n_blocks = len(ctx.meta)
+        saved = ctx.saved_tensors
+        acts, tensors = saved[: 5 * n_blocks], saved[5 * n_blocks :]
+        b, t = ctx.b, ctx.t
+        grads: list[torch.Tensor | None] = [None] * len(tensors)
+        y_last = acts[-1]
+        dy = torch.empty_like(y_last)
+        _k.spatial_mean_bwd(go=go.contiguous(), B=b, npos=t * y_last.shape[2], O=y_last.shape[3], dy=dy)
+        for i in reversed(range(n_blocks)):
+            x, z, mean, invstd, y = acts[5 * i : 5 * (i + 1)]
+            weight, gamma = tensors[i * _PER_BLOCK], tensors[i * _PER_BLOCK + 2]
+            r, ch, strides = ctx.geometry[i]
+            o, k = weight.shape[0], weight.shape[2]
+            m = z.numel() // o  # positions
+            dz = torch.empty_like(z)
+            dbeta, dgamma, dbias = (z.new_empty(o) for _ in range(3))
+            _k.spatial_bn_bwd(
+                go=dy, y=y, z=z, B=b, npos=m // b, O=o, mean=mean, invstd=invstd, gamma=gamma.detach(), dz=dz,
+                dbeta=dbeta, dgamma=dgamma, db=dbias,
+            )  # fmt: skip
+            dw = torch.empty_like(weight)
+            dx = x.new_empty(x.shape)  # the input's layout (the temporal output's for the first block)
+            _k.spatial_bwd(
+                x=x, B=b, T=t, R=r, C=ch, sb=strides[0], st=strides[1], sr=strides[2], sc=strides[3],
+                w=weight.detach(), O=o, k=k, dz=dz, dw=dw, dx=dx,
+                db=strides[0], dt=strides[1], dr=strides[2], dc=strides[3],
+            )  # fmt: skip
+            grads[i * _PER_BLOCK : i * _PER_BLOCK + 4] = [dw, dbias, dgamma, dbeta]
+            dy = dx
+        return (dy, None, None, None, *grads)

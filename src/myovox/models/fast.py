@@ -98,6 +98,7 @@ from torch import nn
 from ._blocks_c import _C_FIRST_MAX_KERNEL, _c_ready, _first_eval_c, _FirstBlockC, _TemporalBlockC
 from ._blocks_spatial import fits_spatial_head, spatial_head
 from ._blocks_torch import _FirstBlock, _pooled_windows, _row_offsets, _row_shift, _TemporalBlock
+from ._network_c import fits, network_features
 
 __all__ = ["fast_forward", "supports_fast"]
 
@@ -169,12 +170,13 @@ def _temporal_eval(h: torch.Tensor, conv: Any, bn: Any, pool: int, use_c: bool =
 _EVAL_CHUNK = 32  # windows per evaluation pass
 
 
-def fast_forward(net: nn.Module, x: torch.Tensor, use_c: bool = True) -> torch.Tensor:
+def fast_forward(net: nn.Module, x: torch.Tensor, use_c: bool = True, fused: bool = True) -> torch.Tensor:
     """Logits of ``net`` for ``x`` ``(batch, n_channels, n_times)``, numerically equal to ``net(x)``.
 
     Uses ``net``'s parameters and buffers (in training mode, batch-norm running statistics are
     updated exactly as ``net(x)`` would). Falls back to ``net(x)`` for structures it does not know.
-    ``use_c=False`` keeps to the PyTorch formulation even where the C kernels are available.
+    ``use_c=False`` keeps to the PyTorch formulation even where the C kernels are available;
+    ``fused=False`` runs the C kernels block by block in training too (bitwise the same results).
     """
     if not supports_fast(net):
         return net(x)
@@ -186,7 +188,9 @@ def fast_forward(net: nn.Module, x: torch.Tensor, use_c: bool = True) -> torch.T
         # windows are independent in evaluation; larger batches outgrow the caches (per window,
         # 256 at once took 2.2x and 128 1.7x the time of 64 at once on the machine measured, and
         # with the C kernels 64 at once about 1.15x the time of 32)
-        return torch.cat([fast_forward(net, x[i : i + _EVAL_CHUNK], use_c) for i in range(0, b, _EVAL_CHUNK)])
+        return torch.cat([fast_forward(net, x[i : i + _EVAL_CHUNK], use_c, fused) for i in range(0, b, _EVAL_CHUNK)])
+    if mod.training and use_c and fused and _c_ready() and fits(list(mod.blocks), x):
+        return mod.classifier(mod.dropout(network_features(list(mod.blocks), x)))
     h = x.reshape(b * c, 1, t)
     spatial_from = len(mod.blocks)
     for i, block in enumerate(mod.blocks):
@@ -236,7 +240,8 @@ def fast_forward(net: nn.Module, x: torch.Tensor, use_c: bool = True) -> torch.T
     if mod.training and spatial_from > 0 and spatial and fits_spatial_head(spatial, positions):
         # training only: its matrix products round differently for different batch sizes, and a window's
         # prediction must not depend on the windows evaluated with it (the modules' convolutions do not)
-        return mod.classifier(mod.dropout(spatial_head(h.contiguous(), b, c, spatial)))
+        h = h.contiguous()
+        return mod.classifier(mod.dropout(spatial_head(h, b, c, spatial, use_c=use_c and _c_ready(h))))
     nf, tf = h.shape[1], h.shape[2]
     h = h.reshape(b, c, nf, tf).transpose(1, 2)
     for block in spatial:

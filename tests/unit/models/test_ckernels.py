@@ -136,7 +136,7 @@ def _run_kernels(n_threads: int) -> dict:
         )
         out["first_dw"] = dw1
         h, dz = torch.randn(37, 8, 60, generator=g), torch.randn(37, 16, 61, generator=g)
-        dw2 = torch.empty(16, 8, 16, dtype=torch.float64)
+        dw2 = torch.empty(16, 8, 16)
         assert ck.conv_dw(h=h, dz=dz, dz_stride=61, dz_offset=0, N=37, C=8, T=60, F=16, Tz=61, k=16, pad=8, dw=dw2) == 0
         out["conv_dw"] = dw2
         out["conv1d"] = _blocks_c._c_conv1d(h, torch.randn(16, 8, 16, generator=g), torch.randn(16, generator=g), 8)
@@ -147,6 +147,26 @@ def _run_kernels(n_threads: int) -> dict:
         o = torch.relu(torch.randn(37, 8, tp, generator=g))
         ones = torch.ones(8)
         out["bn_relu_bwd"] = _blocks_c._c_bn_relu_bwd(gr, o, zsel, ones * 0.1, ones * 2.0, ones, 37 * 300)
+        # a spatial block: 19 windows x 7 steps x 6 rows x 5 filters in, 11 filters of 3 rows out
+        hs, ws = torch.randn(19 * 6, 5, 7, generator=g), torch.randn(11, 5, 3, 1, generator=g)
+        strides = dict(sb=6 * 5 * 7, st=1, sr=5 * 7, sc=7)
+        zs, sm, sv = (
+            torch.empty(19, 7, 4, 11),
+            torch.empty(11, dtype=torch.float64),
+            torch.empty(11, dtype=torch.float64),
+        )
+        geometry = dict(x=hs, B=19, T=7, R=6, C=5, **strides, w=ws, O=11, k=3)
+        assert ck.spatial_fwd(**geometry, bias=torch.randn(11, generator=g), z=zs, mean=sm, var=sv) == 0
+        dzs, dws, dxs = torch.randn(19, 7, 4, 11, generator=g), torch.empty(11, 5, 3, 1), torch.empty_like(hs)
+        assert ck.spatial_bwd(**geometry, dz=dzs, dw=dws, dx=dxs, db=6 * 5 * 7, dt=1, dr=5 * 7, dc=7) == 0
+        ys, parts = torch.relu(zs), [torch.empty(11) for _ in range(3)]
+        dzb, sones = torch.empty_like(zs), torch.ones(11)
+        assert ck.spatial_bn_bwd(
+            go=dzs, y=ys, z=zs, B=19, npos=28, O=11, mean=sones * 0.1, invstd=sones * 2.0, gamma=sones, dz=dzb,
+            dbeta=parts[0], dgamma=parts[1], db=parts[2],
+        ) == 0  # fmt: skip
+        out.update(spatial_z=zs, spatial_mean=sm, spatial_var=sv, spatial_dw=dws, spatial_dx=dxs)
+        out.update(spatial_dz=dzb, spatial_bn=tuple(parts))
         return out
     finally:
         torch.set_num_threads(old)
@@ -170,14 +190,14 @@ def test_conv_weight_gradient_kernel_matches_aten():
         weight = torch.randn(f, c, ksize)
         tz = t + 2 * pad - ksize + 1
         dz = torch.randn(n, f, tz)
-        dw = torch.empty(f, c, ksize, dtype=torch.float64)
+        dw = torch.empty(f, c, ksize)
         assert (
             ck.conv_dw(h=h, dz=dz, dz_stride=tz, dz_offset=0, N=n, C=c, T=t, F=f, Tz=tz, k=ksize, pad=pad, dw=dw) == 0
         )
         ref = torch.ops.aten.convolution_backward(
             dz.double(), h.double(), weight.double(), None, [1], [pad], [1], False, [0], 1, [False, True, False]
         )[1]
-        torch.testing.assert_close(dw, ref, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(dw.double(), ref, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize(

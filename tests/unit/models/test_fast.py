@@ -414,3 +414,134 @@ def test_spatial_head_matches_the_modules(n_channels, n_times, batch):
             torch.testing.assert_close(p.grad, p_ref.grad, rtol=1e-9, atol=1e-10, msg=name)
         for (name, b_ref), (_, b) in zip(m_ref.named_buffers(), m.named_buffers(), strict=True):
             torch.testing.assert_close(b, b_ref, rtol=1e-12, atol=0, msg=name)
+
+
+@pytest.mark.parametrize(
+    ("n_channels", "n_times", "batch", "filters"),
+    [(2, 5, 8, (32, 32)), (8, 3, 16, (20, 7)), (14, 5, 32, (32, 32)), (16, 9, 7, (9,))],
+)
+def test_spatial_head_on_c_kernels_matches_the_modules(n_channels, n_times, batch, filters):
+    # the C kernels' spatial head (float32, read from the temporal output in place through strides) against the
+    # modules in float64: outputs, input and parameter gradients, running statistics
+    from myovox.models._blocks_spatial import spatial_head
+
+    _c_kernels_or_skip()
+    torch.manual_seed(n_channels)
+    net = SpeechNet(n_channels, 300, 5, spatial_filters=filters)
+    for block in list(net.blocks)[3:]:  # batch norm with slopes of both signs
+        torch.nn.init.uniform_(block[1].weight, -1.0, 1.0)
+    ref_blocks, blocks = copy.deepcopy(list(net.blocks)[3:]), list(net.blocks)[3:]
+    for block in ref_blocks:
+        block.double()
+    h = torch.randn(batch * n_channels, 16, n_times, requires_grad=True)
+    h64 = h.detach().double().requires_grad_(True)
+    z = h64.view(batch, n_channels, 16, n_times).transpose(1, 2)
+    for block in ref_blocks:
+        z = block(z)
+    ref = z.mean(dim=(2, 3))
+    out = spatial_head(h, batch, n_channels, blocks, use_c=True)
+    torch.testing.assert_close(out.double(), ref, rtol=1e-5, atol=1e-5)
+    go = torch.randn_like(out)
+    ref.backward(go.double())
+    out.backward(go)
+    torch.testing.assert_close(h.grad.double(), h64.grad, rtol=1e-4, atol=1e-6)
+    for m_ref, m in zip(ref_blocks, blocks, strict=True):
+        scale = float(m_ref[0].weight.grad.abs().max())
+        for (name, p_ref), (_, p) in zip(m_ref.named_parameters(), m.named_parameters(), strict=True):
+            # the convolution's bias gradient is ~0 (batch norm follows): compared on the weights' scale
+            atol = 1e-5 * scale if name == "0.bias" else 1e-6
+            torch.testing.assert_close(p.grad.double(), p_ref.grad, rtol=1e-4, atol=atol, msg=name)
+        for (name, b_ref), (_, b) in zip(m_ref.named_buffers(), m.named_buffers(), strict=True):
+            torch.testing.assert_close(b.double(), b_ref.double(), rtol=1e-5, atol=1e-7, msg=name)
+
+
+FUSED_SHAPES = [
+    (2, 200, {}),
+    (1, 120, {}),
+    (8, 280, {"spatial_filters": (20, 7)}),
+    (5, 301, {"temporal_kernels": (5, 9, 3), "pools": (4, 3, 2)}),
+    (3, 150, {"spatial_filters": (9,)}),
+    (14, 300, {}),
+    (16, 1000, {}),
+]
+
+
+@pytest.mark.parametrize(("n_channels", "n_times", "config"), FUSED_SHAPES)
+def test_fused_network_is_bitwise_the_block_by_block_kernels(n_channels, n_times, config, monkeypatch):
+    # the whole network as one autograd node calls the same kernels on the same values as the per-block
+    # autograd functions: outputs, every gradient and the running statistics are bitwise equal, for a full batch
+    # and a short one (the per-block path made to run its spatial head in C at any size)
+    from myovox.models import _blocks_spatial
+
+    _c_kernels_or_skip()
+    monkeypatch.setattr(_blocks_spatial, "MAX_POSITIONS", 10**9)
+    torch.manual_seed(n_channels * 7 + n_times)
+    net = SpeechNet(n_channels, n_times, 9, **config).train()
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            torch.nn.init.uniform_(m.weight, -1.0, 1.0)
+            torch.nn.init.normal_(m.bias)
+    for batch in (32, 7):
+        x, y = torch.randn(batch, n_channels, n_times), torch.randint(0, 9, (batch,))
+        results = []
+        for fused in (False, True):
+            torch.manual_seed(1)  # the same dropout mask
+            net.zero_grad(set_to_none=True)
+            state = copy.deepcopy(net.state_dict())
+            out = fast_forward(net, x, fused=fused)
+            F.cross_entropy(out, y).backward()
+            results.append(
+                [out.detach()] + [p.grad.clone() for p in net.parameters()] + list(net.state_dict().values())
+            )
+            if not fused:
+                results[-1] = [t.clone() for t in results[-1]]
+                net.load_state_dict(state)
+        for a, b in zip(*results, strict=True):
+            assert torch.equal(a, b)
+
+
+def test_fused_network_with_frozen_blocks_and_two_graphs_at_once():
+    # frozen parameters get no gradient; two forward passes before their backward passes each keep their own
+    # intermediate values (one workspace per call)
+    _c_kernels_or_skip()
+    torch.manual_seed(3)
+    net = SpeechNet(4, 200, 5).train()
+    for p in net.blocks[0].parameters():
+        p.requires_grad_(False)
+    x1, x2 = torch.randn(6, 4, 200), torch.randn(6, 4, 200)
+    separate = []
+    for x in (x1, x2):
+        net.zero_grad(set_to_none=True)
+        fast_forward(copy.deepcopy(net), x)  # warms nothing up: plans are per shape, workspaces per call
+        torch.manual_seed(0)
+        fast_forward(net, x).square().sum().backward()
+        separate.append([None if p.grad is None else p.grad.clone() for p in net.parameters()])
+    net.zero_grad(set_to_none=True)
+    torch.manual_seed(0)
+    out1 = fast_forward(net, x1)
+    torch.manual_seed(0)
+    out2 = fast_forward(net, x2)
+    out2.square().sum().backward()
+    second = [None if p.grad is None else p.grad.clone() for p in net.parameters()]
+    net.zero_grad(set_to_none=True)
+    out1.square().sum().backward()
+    first = [None if p.grad is None else p.grad.clone() for p in net.parameters()]
+    for got, want in ((first, separate[0]), (second, separate[1])):
+        for g, w in zip(got, want, strict=True):
+            assert (g is None) == (w is None)
+            if g is not None:
+                torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-6)
+    assert all(p.grad is None for p in net.blocks[0].parameters())
+
+
+def test_fused_network_applies_only_where_it_can():
+    from myovox.models._network_c import fits
+
+    net = SpeechNet(4, 200, 5)
+    x = torch.randn(3, 4, 200)
+    assert fits(list(net.blocks), x)
+    assert not fits(list(net.blocks), x.double())
+    assert not fits(list(net.blocks), x.clone().requires_grad_(True))
+    assert not fits(list(SpeechNet(4, 200, 5, pools=(8, 1, 4)).blocks), x)  # a temporal block without pooling
+    assert not fits(list(SpeechNet(4, 200, 5, spatial_filters=()).blocks), x)  # no spatial block
+    assert not fits(list(SpeechNet(4, 200, 5, temporal_kernels=(65, 16, 8)).blocks), x)  # first kernel > 64

@@ -25,13 +25,21 @@ from typing import Any
 
 from . import kernels, sync_threads  # the package: build and load (bindings.declare is called from there)
 
-__all__ = ["PROTOTYPES", "Kernel", "Prototype", "declare"]
+__all__ = ["PROTOTYPES", "Address", "Kernel", "Prototype", "declare"]
 
 # scalar C types -> ctypes; pointer parameters are passed as addresses (c_void_p)
 _SCALARS: dict[str, Any] = {"int64_t": ctypes.c_int64, "int": ctypes.c_int, "double": ctypes.c_double}
 # pointee C type -> torch dtype name
 _POINTEES = {"float": "float32", "double": "float64", "int32_t": "int32", "int64_t": "int64"}
 _RESTYPES: dict[str, Any] = {"int": ctypes.c_int, "void": None}
+
+
+class Address(int):
+    """A raw address passed for a pointer parameter instead of a tensor: memory that the caller owns and keeps
+    referenced until the call returns (a region of a workspace tensor), holding enough values of the pointee's
+    type. Not checked: the caller vouches for it (:class:`Kernel` checks tensors)."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True)
@@ -189,7 +197,7 @@ PROTOTYPES: dict[str, Prototype] = {
                 ("Tz", _I),
                 ("k", _I),
                 ("pad", _I),
-                ("dw", _DP),
+                ("dw", _F),
             ),
         ),
         Prototype(
@@ -237,6 +245,95 @@ PROTOTYPES: dict[str, Prototype] = {
                 ("c3", _F),
                 ("db", _F),
             ),
+        ),
+        Prototype(
+            "myovox_spatial_fwd",
+            "int",
+            (
+                ("x", _CF),
+                ("B", _I),
+                ("T", _I),
+                ("R", _I),
+                ("C", _I),
+                ("sb", _I),
+                ("st", _I),
+                ("sr", _I),
+                ("sc", _I),
+                ("w", _CF),
+                ("bias", _CF),
+                ("O", _I),
+                ("k", _I),
+                ("z", _F),
+                ("mean", _DP),
+                ("var", _DP),
+            ),
+        ),
+        Prototype(
+            "myovox_spatial_bwd",
+            "int",
+            (
+                ("x", _CF),
+                ("B", _I),
+                ("T", _I),
+                ("R", _I),
+                ("C", _I),
+                ("sb", _I),
+                ("st", _I),
+                ("sr", _I),
+                ("sc", _I),
+                ("w", _CF),
+                ("O", _I),
+                ("k", _I),
+                ("dz", _CF),
+                ("dw", _F),
+                ("dx", _F),
+                ("db", _I),
+                ("dt", _I),
+                ("dr", _I),
+                ("dc", _I),
+            ),
+        ),
+        Prototype(
+            "myovox_spatial_bn_relu",
+            "void",
+            (
+                ("z", _CF),
+                ("n", _I),
+                ("O", _I),
+                ("mean", _CF),
+                ("a", _CF),
+                ("beta", _CF),
+                ("y", _F),
+            ),
+        ),
+        Prototype(
+            "myovox_spatial_bn_bwd",
+            "int",
+            (
+                ("go", _CF),
+                ("y", _CF),
+                ("z", _CF),
+                ("B", _I),
+                ("npos", _I),
+                ("O", _I),
+                ("mean", _CF),
+                ("invstd", _CF),
+                ("gamma", _CF),
+                ("dz", _F),
+                ("dbeta", _F),
+                ("dgamma", _F),
+                ("db", _F),
+            ),
+        ),
+        Prototype(
+            "myovox_spatial_mean",
+            "void",
+            (("y", _CF), ("B", _I), ("npos", _I), ("O", _I), ("out", _F)),
+        ),
+        Prototype(
+            "myovox_spatial_mean_bwd",
+            "void",
+            (("go", _CF), ("B", _I), ("npos", _I), ("O", _I), ("dy", _F)),
         ),
         Prototype("myovox_max_threads", "int", (), status=False),
         Prototype("myovox_set_threads", "void", (("n", "int"),), status=False),
@@ -318,6 +415,8 @@ class Kernel:
             value = args[pname]
             if dtype is None:
                 values.append(value)
+            elif type(value) is Address:
+                values.append(int(value))
             elif value.dtype is dtype and value.is_cpu and value.is_contiguous():
                 values.append(value.data_ptr())
             else:
@@ -347,3 +446,9 @@ conv_dw = Kernel(PROTOTYPES["myovox_conv_dw"])
 conv1d = Kernel(PROTOTYPES["myovox_conv1d"])
 bn_relu = Kernel(PROTOTYPES["myovox_bn_relu"])
 bn_relu_bwd = Kernel(PROTOTYPES["myovox_bn_relu_bwd"])
+spatial_fwd = Kernel(PROTOTYPES["myovox_spatial_fwd"])
+spatial_bwd = Kernel(PROTOTYPES["myovox_spatial_bwd"])
+spatial_bn_relu = Kernel(PROTOTYPES["myovox_spatial_bn_relu"])
+spatial_bn_bwd = Kernel(PROTOTYPES["myovox_spatial_bn_bwd"])
+spatial_mean = Kernel(PROTOTYPES["myovox_spatial_mean"])
+spatial_mean_bwd = Kernel(PROTOTYPES["myovox_spatial_mean_bwd"])

@@ -341,6 +341,23 @@ void myovox_max_pool(const float *z, int64_t N, int64_t F, int64_t n, const floa
     }
 }
 
+/* Batch-norm statistics from N groups of equally many values per filter: rows[2 (i F + f)] holds group
+ * i's mean and rows[2 (i F + f) + 1] its mean squared deviation; combined exactly, in group order:
+ * mean = mean of group means, var = mean of (group var + (group mean - mean)^2). */
+static void combine_stats(const double *rows, int64_t N, int64_t F, double *mean, double *var)
+{
+    for (int64_t f = 0; f < F; ++f) {
+        double v = 0.0;
+        const double mf = sum_rows(rows, N, 2 * F, 2 * f) / (double)N;
+        for (int64_t i = 0; i < N; ++i) {
+            const double d = rows[2 * (i * F + f)] - mf;
+            v += rows[2 * (i * F + f) + 1] + d * d;
+        }
+        mean[f] = mf;
+        var[f] = v / (double)N;
+    }
+}
+
 /* Batch-norm statistics of z (N, F, Tz) per filter: each row's mean and mean squared deviation
  * (float partial sums in vector lanes, added in double), combined exactly over the N rows of a
  * filter in row order: mean = mean of row means, var = mean of (row var + (row mean - mean)^2).
@@ -378,16 +395,7 @@ int myovox_pool_stats(const float *z, int64_t N, int64_t F, int64_t n, double *m
         rows[2 * r] = mu;
         rows[2 * r + 1] = m2 / (double)n;
     }
-    for (int64_t f = 0; f < F; ++f) {
-        double vf_ = 0.0;
-        const double mf = sum_rows(rows, N, 2 * F, 2 * f) / (double)N;
-        for (int64_t i = 0; i < N; ++i) {
-            const double d = rows[2 * (i * F + f)] - mf;
-            vf_ += rows[2 * (i * F + f) + 1] + d * d;
-        }
-        mean[f] = mf;
-        var[f] = vf_ / (double)N;
-    }
+    combine_stats(rows, N, F, mean, var);
     free(rows);
     return 0;
 }
@@ -497,7 +505,7 @@ static void dw_block(const float *d, int64_t dr, int64_t ds, const float *x, int
 }
 
 int myovox_conv_dw(const float *h, const float *dz, int64_t dz_stride, int64_t dz_offset, int64_t N,
-                   int64_t C, int64_t T, int64_t F, int64_t Tz, int64_t k, int64_t pad, double *dw)
+                   int64_t C, int64_t T, int64_t F, int64_t Tz, int64_t k, int64_t pad, float *dw)
 {
     const int64_t Fp = round_up(F, LANES), kp = round_up(k, DW_J), width = Tz + kp + LANES;
     const int64_t n_chunks = (N + NCHUNK - 1) / NCHUNK, per = F * C * k;
@@ -549,7 +557,7 @@ int myovox_conv_dw(const float *h, const float *dz, int64_t dz_stride, int64_t d
     }
     if (!failed) {
         for (int64_t i = 0; i < per; ++i)
-            dw[i] = sum_rows(part, n_chunks, per, i);
+            dw[i] = (float)sum_rows(part, n_chunks, per, i);
     }
     free(part);
     return failed ? -1 : 0;
@@ -722,6 +730,311 @@ int myovox_bn_relu_bwd(const float *go, const float *out, const float *zsel, int
     }
     free(part);
     return 0;
+}
+
+/* ---------------------------------------------------------------- spatial blocks
+ * A spatial block is a Conv2d with a (k, 1) kernel across electrodes, per time step, then batch norm
+ * and ReLU. Its input x is indexed (window b, time t, electrode r, filter c) with element strides
+ * (sb, st, sr, sc): the temporal blocks' output (b, r, c, t) or the previous spatial block's output,
+ * which is time-major (b, t, r, o) like every z and dz here (o contiguous). Vectorised over output
+ * filters o and register-blocked over SP_P consecutive time steps; every window is one task, and
+ * sums over windows are taken in window order (results do not depend on the thread count). */
+#define SP_P 4
+
+/* wt[(j C + c) Op + o] = w[(o C + c) k + j] (the kernel matrix, filters contiguous, zero-padded to
+ * Op), then the bias zero-padded to Op; NULL when out of memory. */
+static float *spatial_weights(const float *w, const float *bias, int64_t O, int64_t C, int64_t k, int64_t Op)
+{
+    float *wt = (float *)calloc((size_t)(k * C * Op + Op), sizeof(float));
+    if (wt == NULL)
+        return NULL;
+    for (int64_t o = 0; o < O; ++o) {
+        for (int64_t c = 0; c < C; ++c)
+            for (int64_t j = 0; j < k; ++j)
+                wt[(j * C + c) * Op + o] = w[(o * C + c) * k + j];
+        wt[k * C * Op + o] = bias == NULL ? 0.0f : bias[o];
+    }
+    return wt;
+}
+
+/* Up to LANES floats from p (n of them), the rest zero. */
+static inline vf load_n(const float *p, int64_t n)
+{
+    vf v = splat(0.0f);
+    memcpy(&v, p, sizeof(float) * (size_t)(n < LANES ? n : LANES));
+    return v;
+}
+
+/* Pointers to the SP_P positions q0.. of window b (position q = t Rz + r: time t, output row r), and
+ * how many of them are < npos (past the end: the last one again, not stored). */
+static inline int64_t spatial_positions(const float *xb, int64_t q0, int64_t npos, int64_t Rz, int64_t st,
+                                        int64_t sr, const float **xp)
+{
+    for (int64_t p = 0; p < SP_P; ++p) {
+        const int64_t q = q0 + p < npos ? q0 + p : npos - 1;
+        xp[p] = xb + (q / Rz) * st + (q % Rz) * sr;
+    }
+    return npos - q0 < SP_P ? npos - q0 : SP_P;
+}
+
+/* Forward convolution of a spatial block: z (B, T, R - k + 1, O) from x (see above) and the weight
+ * w (O, C, k), bias (O); and z's batch statistics per filter (mean, biased variance; double), each
+ * window's mean and squared deviation in float, combined in window order. Positions (t, r) of a
+ * window are taken SP_P at a time in z's order. Returns 0, or -1 when out of memory. */
+int myovox_spatial_fwd(const float *x, int64_t B, int64_t T, int64_t R, int64_t C, int64_t sb, int64_t st,
+                       int64_t sr, int64_t sc, const float *w, const float *bias, int64_t O, int64_t k, float *z,
+                       double *mean, double *var)
+{
+    const int64_t Rz = R - k + 1, Op = round_up(O, LANES), KC = k * C, npos = T * Rz;
+    float *wt = spatial_weights(w, bias, O, C, k, Op);
+    double *part = (double *)malloc(sizeof(double) * (size_t)(2 * B * O));
+    if (wt == NULL || part == NULL) {
+        free(wt);
+        free(part);
+        return -1;
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t b = 0; b < B; ++b) {
+        float *zb = z + b * npos * O;
+        for (int64_t q0 = 0; q0 < npos; q0 += SP_P) {
+            const float *xp[SP_P];
+            const int64_t np = spatial_positions(x + b * sb, q0, npos, Rz, st, sr, xp);
+            for (int64_t ov = 0; ov < Op; ov += LANES) {
+                const vf bv = load(wt + KC * Op + ov);
+                vf a0 = bv, a1 = bv, a2 = bv, a3 = bv;
+                for (int64_t j = 0; j < k; ++j)
+                    for (int64_t c = 0; c < C; ++c) {
+                        const int64_t off = j * sr + c * sc;
+                        const vf wv = load(wt + (j * C + c) * Op + ov);
+                        a0 += wv * xp[0][off];
+                        a1 += wv * xp[1][off];
+                        a2 += wv * xp[2][off];
+                        a3 += wv * xp[3][off];
+                    }
+                const vf acc[SP_P] = {a0, a1, a2, a3};
+                const int64_t nl = O - ov < LANES ? O - ov : LANES;
+                for (int64_t p = 0; p < np; ++p)
+                    memcpy(zb + (q0 + p) * O + ov, &acc[p], sizeof(float) * (size_t)nl);
+            }
+        }
+        for (int64_t o = 0; o < O; ++o) {
+            float s = 0.0f;
+            for (int64_t i = 0; i < npos; ++i)
+                s += zb[i * O + o];
+            const float mu = s / (float)npos;
+            float m2 = 0.0f;
+            for (int64_t i = 0; i < npos; ++i) {
+                const float d = zb[i * O + o] - mu;
+                m2 += d * d;
+            }
+            part[2 * (b * O + o)] = mu;
+            part[2 * (b * O + o) + 1] = (double)m2 / (double)npos;
+        }
+    }
+    combine_stats(part, B, O, mean, var);
+    free(wt);
+    free(part);
+    return 0;
+}
+
+#define SP_WCHUNK 8 /* windows per float partial sum of the weight gradient */
+
+/* Backward of myovox_spatial_fwd's convolution for its gradient dz (B, T, R - k + 1, O):
+ *   dw[o, c, j] = sum over b, t, r of dz[b, t, r, o] * x[b, t, r + j, c]  (in float over chunks of
+ *                 SP_WCHUNK windows, the chunks added in order in double),
+ *   dx[b, t, r, c] = sum over j, o of dz[b, t, r - j, o] * w[o, c, j], written with element strides
+ *                 (db, dt, dr, dc) like x's. Returns 0, or -1 when out of memory. */
+int myovox_spatial_bwd(const float *x, int64_t B, int64_t T, int64_t R, int64_t C, int64_t sb, int64_t st,
+                       int64_t sr, int64_t sc, const float *w, int64_t O, int64_t k, const float *dz, float *dw,
+                       float *dx, int64_t db, int64_t dt, int64_t dr, int64_t dc)
+{
+    const int64_t Rz = R - k + 1, Op = round_up(O, LANES), Cp = round_up(C, LANES), KC = k * C, npos = T * Rz;
+    const int64_t nch = (B + SP_WCHUNK - 1) / SP_WCHUNK;
+    float *part = (float *)malloc(sizeof(float) * (size_t)(nch * KC * Op));
+    /* wd[(j O + o) Cp + c] = w[o, c, j], then one row of O zeros (dz of an output row past the edges) */
+    float *wd = (float *)calloc((size_t)(k * O * Cp + Op), sizeof(float));
+    if (part == NULL || wd == NULL) {
+        free(part);
+        free(wd);
+        return -1;
+    }
+    const float *zero_row = wd + k * O * Cp;
+    for (int64_t o = 0; o < O; ++o)
+        for (int64_t c = 0; c < C; ++c)
+            for (int64_t j = 0; j < k; ++j)
+                wd[(j * O + o) * Cp + c] = w[(o * C + c) * k + j];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t ch = 0; ch < nch; ++ch) {
+        float *pc = part + ch * KC * Op;
+        memset(pc, 0, sizeof(float) * (size_t)(KC * Op));
+        for (int64_t b = ch * SP_WCHUNK; b < B && b < (ch + 1) * SP_WCHUNK; ++b) {
+            const float *dzb = dz + b * npos * O;
+            for (int64_t q0 = 0; q0 < npos; q0 += SP_P) {
+                const float *xp[SP_P];
+                const int64_t np = spatial_positions(x + b * sb, q0, npos, Rz, st, sr, xp);
+                for (int64_t ov = 0; ov < Op; ov += LANES) {
+                    vf d[SP_P]; /* zero past the last position and past O */
+                    for (int64_t p = 0; p < SP_P; ++p)
+                        d[p] = p < np ? load_n(dzb + (q0 + p) * O + ov, O - ov) : splat(0.0f);
+                    for (int64_t j = 0; j < k; ++j)
+                        for (int64_t c = 0; c < C; ++c) {
+                            const int64_t off = j * sr + c * sc;
+                            float *acc = pc + (j * C + c) * Op + ov;
+                            vf a = load(acc);
+                            a += d[0] * xp[0][off] + d[1] * xp[1][off] + d[2] * xp[2][off] + d[3] * xp[3][off];
+                            memcpy(acc, &a, sizeof a);
+                        }
+                }
+            }
+            /* dx: output position u = t R + rr gathers dz rows rr - j of the same time step */
+            const int64_t nout = T * R;
+            for (int64_t u0 = 0; u0 < nout; u0 += SP_P) {
+                const int64_t np = nout - u0 < SP_P ? nout - u0 : SP_P;
+                for (int64_t cv = 0; cv < Cp; cv += LANES) {
+                    vf a0 = splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+                    for (int64_t j = 0; j < k; ++j) {
+                        const float *dp[SP_P];
+                        for (int64_t p = 0; p < SP_P; ++p) {
+                            const int64_t u = u0 + p < nout ? u0 + p : u0, r = u % R - j;
+                            dp[p] = r >= 0 && r < Rz ? dzb + ((u / R) * Rz + r) * O : zero_row;
+                        }
+                        const float *wj = wd + j * O * Cp + cv;
+                        for (int64_t o = 0; o < O; ++o) {
+                            const vf wv = load(wj + o * Cp);
+                            a0 += wv * dp[0][o];
+                            a1 += wv * dp[1][o];
+                            a2 += wv * dp[2][o];
+                            a3 += wv * dp[3][o];
+                        }
+                    }
+                    const vf a[SP_P] = {a0, a1, a2, a3};
+                    const int64_t nl = C - cv < LANES ? C - cv : LANES;
+                    for (int64_t p = 0; p < np; ++p) {
+                        const int64_t u = u0 + p;
+                        float *dst = dx + b * db + (u / R) * dt + (u % R) * dr + cv * dc;
+                        if (dc == 1)
+                            memcpy(dst, &a[p], sizeof(float) * (size_t)nl);
+                        else
+                            for (int64_t l = 0; l < nl; ++l)
+                                dst[l * dc] = a[p][l];
+                    }
+                }
+            }
+        }
+    }
+    for (int64_t o = 0; o < O; ++o)
+        for (int64_t jc = 0; jc < KC; ++jc) {
+            double s = 0.0;
+            for (int64_t ch = 0; ch < nch; ++ch)
+                s += part[(ch * KC + jc) * Op + o];
+            dw[(o * C + jc % C) * k + jc / C] = (float)s;
+        }
+    free(part);
+    free(wd);
+    return 0;
+}
+
+/* Batch norm with the batch's statistics, then ReLU, on a time-major z (n positions, O filters):
+ * y = max(0, a[o] * (z - mean[o]) + beta[o]). */
+void myovox_spatial_bn_relu(const float *z, int64_t n, int64_t O, const float *mean, const float *a,
+                            const float *beta, float *y)
+{
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t o = 0; o < O; ++o) {
+            const float u = a[o] * (z[i * O + o] - mean[o]) + beta[o];
+            y[i * O + o] = u > 0.0f ? u : 0.0f;
+        }
+}
+
+/* Backward of myovox_spatial_bn_relu for the output gradient go (B windows of npos positions, O
+ * filters): with gu = go * (y > 0), dbeta = sum gu, dgamma = sum gu * (z - mean) * invstd (in float
+ * per window, the windows added in order in double), then dz = c1 gu + c2 + c3 z as in
+ * myovox_bn_relu_bwd, and db = sum dz (the gradient of the convolution's bias). Returns 0, or -1 when
+ * out of memory. */
+int myovox_spatial_bn_bwd(const float *go, const float *y, const float *z, int64_t B, int64_t npos, int64_t O,
+                          const float *mean, const float *invstd, const float *gamma, float *dz, float *dbeta,
+                          float *dgamma, float *db)
+{
+    float *pf = (float *)calloc((size_t)(2 * B * O), sizeof(float));
+    float *coef = (float *)malloc(sizeof(float) * (size_t)(3 * O)); /* c1, c2, c3 */
+    if (pf == NULL || coef == NULL) {
+        free(pf);
+        free(coef);
+        return -1;
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t b = 0; b < B; ++b) {
+        float *sb = pf + 2 * b * O, *sg = sb + O;
+        for (int64_t q = 0; q < npos; ++q) {
+            const int64_t i = (b * npos + q) * O;
+            for (int64_t o = 0; o < O; ++o) {
+                const float gu = y[i + o] > 0.0f ? go[i + o] : 0.0f;
+                sb[o] += gu;
+                sg[o] += gu * ((z[i + o] - mean[o]) * invstd[o]);
+            }
+        }
+    }
+    const float m = (float)(B * npos);
+    for (int64_t o = 0; o < O; ++o) {
+        double s1 = 0.0, s2 = 0.0;
+        for (int64_t b = 0; b < B; ++b) {
+            s1 += pf[2 * b * O + o];
+            s2 += pf[2 * b * O + O + o];
+        }
+        const float c1 = gamma[o] * invstd[o];
+        dbeta[o] = (float)s1;
+        dgamma[o] = (float)s2;
+        const float c3 = -c1 * dgamma[o] * invstd[o] / m, c2 = -c1 * dbeta[o] / m - c3 * mean[o];
+        coef[o] = c1;
+        coef[O + o] = c2;
+        coef[2 * O + o] = c3;
+        db[o] = c1 * dbeta[o] + c2 * m + c3 * m * mean[o];
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t i = 0; i < B * npos; ++i)
+        for (int64_t o = 0; o < O; ++o) {
+            const float gu = y[i * O + o] > 0.0f ? go[i * O + o] : 0.0f;
+            dz[i * O + o] = coef[o] * gu + coef[O + o] + coef[2 * O + o] * z[i * O + o];
+        }
+    free(pf);
+    free(coef);
+    return 0;
+}
+
+/* The network's global average pooling over a time-major y (B windows, npos positions, O filters):
+ * out[b, o] = mean over positions of y[b, q, o] (float sums in position order). */
+void myovox_spatial_mean(const float *y, int64_t B, int64_t npos, int64_t O, float *out)
+{
+    for (int64_t b = 0; b < B; ++b) {
+        float *ob = out + b * O;
+        for (int64_t o = 0; o < O; ++o)
+            ob[o] = 0.0f;
+        for (int64_t q = 0; q < npos; ++q)
+            for (int64_t o = 0; o < O; ++o)
+                ob[o] += y[(b * npos + q) * O + o];
+        for (int64_t o = 0; o < O; ++o)
+            ob[o] /= (float)npos;
+    }
+}
+
+/* Backward of myovox_spatial_mean: dy[b, q, o] = go[b, o] / npos. */
+void myovox_spatial_mean_bwd(const float *go, int64_t B, int64_t npos, int64_t O, float *dy)
+{
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t q = 0; q < npos; ++q)
+            for (int64_t o = 0; o < O; ++o)
+                dy[(b * npos + q) * O + o] = go[b * O + o] / (float)npos;
 }
 
 /* Threads of the OpenMP runtime these kernels use (1 without OpenMP); set them when that runtime

@@ -1,0 +1,380 @@
+"""SpeechNet's training-mode blocks on the C kernels as one autograd node (fast path).
+
+The per-block autograd functions (:class:`~myovox.models._blocks_c._FirstBlockC`,
+:class:`~myovox.models._blocks_c._TemporalBlockC`, :class:`~myovox.models._blocks_spatial._SpatialHeadC`)
+spend most of a small window's training step outside their kernels: at 2 channels x 200 samples, batch 32,
+~30 tensor allocations, views, casts and checks per block and direction, four autograd nodes, against ~0.65 ms
+of kernel time per step (the machine measured). :class:`_NetworkC` calls the same kernels in the same order
+with the same arguments, so its results are bitwise those of the per-block functions, but
+
+* every intermediate lives in one workspace tensor per direction, laid out once per shape (:class:`_Plan`,
+  cached) and passed to the kernels as addresses (:class:`~myovox.models._c.bindings.Address`);
+* the parameter gradients are written by the kernels into one buffer, returned as views of it;
+* the whole network up to the average pooling is one autograd node.
+
+:func:`fits` says where it applies (SpeechNet's structure with the C kernels' limits); :mod:`myovox.models.fast`
+chooses.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ._blocks_c import _C_FIRST_MAX_KERNEL
+from ._blocks_torch import _sign_of
+from ._c import bindings as _k
+
+__all__ = ["fits", "network_features"]
+
+_PER_BLOCK = 7  # tensors per block passed to the function: weight, bias, gamma, beta, running mean, var, count
+_ALIGN = 64  # bytes: each workspace region starts on a cache line
+_PLANS: OrderedDict[tuple, _Plan] = OrderedDict()
+_MAX_PLANS = 16
+
+
+@dataclass(frozen=True)
+class _Temporal:
+    """A temporal block's geometry: ``n`` rows of ``c`` channels x ``t`` samples in, ``f`` filters of ``k``
+    taps (padding ``pad``), ``tz`` convolution outputs per row, ``tp`` after max-pooling by ``pool``."""
+
+    n: int
+    c: int
+    t: int
+    f: int
+    k: int
+    pad: int
+    pool: int
+
+    @property
+    def tz(self) -> int:
+        return self.t + 2 * self.pad - self.k + 1
+
+    @property
+    def tp(self) -> int:
+        return self.tz // self.pool
+
+    @property
+    def margin(self) -> int:  # zeros on each side of dz: the input gradient is one valid convolution of it
+        return self.k - 1 - self.pad
+
+
+@dataclass(frozen=True)
+class _Spatial:
+    """A spatial block's geometry: ``b`` windows x ``t`` time steps x ``r`` electrode rows x ``c`` filters in
+    (element strides ``strides`` of window, time, row, filter), ``o`` filters of ``k`` rows out."""
+
+    b: int
+    t: int
+    r: int
+    c: int
+    o: int
+    k: int
+    strides: tuple[int, int, int, int]
+
+    @property
+    def rz(self) -> int:
+        return self.r - self.k + 1
+
+    @property
+    def npos(self) -> int:
+        return self.t * self.rz
+
+
+class _Layout:
+    """Byte offsets of named regions in one workspace."""
+
+    def __init__(self) -> None:
+        self.offsets: dict[str, int] = {}
+        self.size = 0
+
+    def add(self, name: str, count: int, itemsize: int = 4) -> None:
+        start = -(-self.size // _ALIGN) * _ALIGN
+        self.offsets[name] = start
+        self.size = start + count * itemsize
+
+
+class _Plan:
+    """Geometry, workspace layouts and constants of one network shape (see :func:`_plan`)."""
+
+    def __init__(self, first: _Temporal, temporal: list[_Temporal], spatial: list[_Spatial]) -> None:
+        self.first, self.temporal, self.spatial = first, temporal, spatial
+        fwd, bwd = _Layout(), _Layout()
+        n, f0 = first.n, first.f
+        for name, count, size in (("zsel0", n * f0 * first.tp, 4), ("idx0", n * f0 * first.tp, 4)):
+            fwd.add(name, count, size)
+        fwd.add("s1", first.k, 8)
+        fwd.add("s2", first.k * first.k, 8)
+        fwd.add("crow", n)
+        fwd.add("out0", n * f0 * first.tp)
+        bwd.add("g0", n * f0 * first.tp)
+        for i, blk in enumerate([first, *temporal]):
+            for name, size in (("mean_d", 8), ("var_d", 8), ("mean", 4), ("invstd", 4), ("a", 4)):
+                fwd.add(f"{name}{i}", blk.f, size)
+            bwd.add(f"c2_{i}", blk.f)
+            bwd.add(f"c3_{i}", blk.f)
+            bwd.add(f"dout{i}", blk.n * blk.f * blk.tp)  # the gradient of the block's output
+            if i:
+                fwd.add(f"z{i}", blk.n * blk.f * blk.tz)
+                fwd.add(f"zsel{i}", blk.n * blk.f * blk.tp)
+                fwd.add(f"out{i}", blk.n * blk.f * blk.tp)
+                bwd.add(f"g{i}", blk.n * blk.f * blk.tp)
+                bwd.add(f"dz{i}", blk.n * blk.f * (blk.tz + 2 * blk.margin))
+        for j, sp in enumerate(spatial):
+            count = sp.b * sp.npos * sp.o
+            for name, size in (("mean_d", 8), ("var_d", 8), ("mean", 4), ("invstd", 4), ("a", 4)):
+                fwd.add(f"s{name}{j}", sp.o, size)
+            fwd.add(f"sz{j}", count)
+            fwd.add(f"sy{j}", count)
+            bwd.add(f"sdy{j}", count)
+            bwd.add(f"sdz{j}", count)
+        self.fwd, self.bwd = fwd, bwd
+        self.zeros = torch.zeros(max(blk.f for blk in [first, *temporal]) + max(blk.c for blk in temporal))
+
+
+def _plan(b: int, c: int, t: int, blocks: list[Any]) -> _Plan:
+    """The (cached) plan for ``b`` windows of ``c`` x ``t`` through ``blocks`` (checked by :func:`fits`)."""
+    shapes = tuple((tuple(conv.weight.shape), tuple(conv.padding), _pool(pool)) for conv, _, _, pool in blocks)
+    key = (b, c, t, shapes)
+    plan = _PLANS.get(key)
+    if plan is not None:
+        _PLANS.move_to_end(key)
+        return plan
+    temporal: list[_Temporal] = []
+    n, ch, tt = b * c, 1, t
+    spatial_from = len(blocks)
+    for i, (conv, _, _, pool) in enumerate(blocks):
+        if conv.kernel_size[0] != 1 or _pool(pool) == 1:
+            spatial_from = i
+            break
+        blk = _Temporal(n, ch, tt, conv.out_channels, conv.kernel_size[1], conv.padding[1], _pool(pool))
+        temporal.append(blk)
+        ch, tt = blk.f, blk.tp
+    spatial: list[_Spatial] = []
+    r = c
+    strides = (c * ch * tt, 1, ch * tt, tt)  # (window, time, row, filter) of the temporal output (b * c, F, T)
+    for conv, _, _, _ in blocks[spatial_from:]:
+        sp = _Spatial(b, tt, r, ch, conv.out_channels, conv.kernel_size[0], strides)
+        spatial.append(sp)
+        r, ch = sp.rz, sp.o
+        strides = (tt * r * ch, r * ch, ch, 1)
+    plan = _Plan(temporal[0], temporal[1:], spatial)
+    _PLANS[key] = plan
+    if len(_PLANS) > _MAX_PLANS:
+        _PLANS.popitem(last=False)
+    return plan
+
+
+def _pool(pool: Any) -> int:
+    ks = pool.kernel_size
+    return int(ks if isinstance(ks, int) else ks[-1])
+
+
+def fits(blocks: list[Any], x: torch.Tensor) -> bool:
+    """True when :func:`network_features` handles ``blocks`` (SpeechNet's, checked by ``fast.supports_fast``)
+    for ``x`` ``(b, c, t)``: temporal blocks that all pool (the first's kernel at most 64 taps), then at least
+    one spatial block; ``x`` and the parameters float32 on the CPU (the parameters contiguous), ``x`` not
+    requiring a gradient."""
+    if x.dtype != torch.float32 or x.device.type != "cpu" or x.requires_grad or x.dim() != 3:
+        return False
+    for conv, bn, _, _ in blocks:
+        for p in (conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var):
+            if p.dtype != torch.float32 or p.device.type != "cpu" or not p.is_contiguous():
+                return False
+    n_temporal = 0
+    for conv, _, _, pool in blocks:
+        if conv.kernel_size[0] != 1 or _pool(pool) == 1:
+            break
+        if conv.padding[0] != 0 or conv.kernel_size[1] - 1 - conv.padding[1] < 0:
+            return False
+        n_temporal += 1
+    if n_temporal < 1 or n_temporal == len(blocks) or blocks[0][0].kernel_size[1] > _C_FIRST_MAX_KERNEL:
+        return False
+    c = x.shape[1]
+    for conv, _, _, pool in blocks[n_temporal:]:
+        if conv.kernel_size[1] != 1 or tuple(conv.padding) != (0, 0) or _pool(pool) != 1 or conv.kernel_size[0] > c:
+            return False
+        if tuple(_pair(pool.kernel_size)) != (1, 1):
+            return False
+        c = c - conv.kernel_size[0] + 1
+    return True
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def network_features(blocks: list[Any], x: torch.Tensor) -> torch.Tensor:
+    """Training-mode blocks + average pooling (autograd, one node): ``(b, filters)`` for ``x`` ``(b, c, t)``.
+
+    Updates the batch-norm running statistics as the modules do. Call :func:`fits` first.
+    """
+    b, c, t = x.shape
+    tensors: list[torch.Tensor] = []
+    meta = []
+    for conv, bn, _, _ in blocks:
+        tensors += [conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.num_batches_tracked]
+        meta.append((float(bn.momentum), float(bn.eps)))
+    return _NetworkC.apply(x.reshape(b * c, t).contiguous(), _plan(b, c, t, blocks), tuple(meta), *tensors)
+
+
+class _NetworkC(torch.autograd.Function):
+    """Temporal blocks, spatial blocks and average pooling in training mode, one autograd node (see the module)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, plan: _Plan, meta: tuple, *tensors: torch.Tensor) -> torch.Tensor:
+        ws = torch.empty(plan.fwd.size, dtype=torch.uint8)
+        base, off, A = ws.data_ptr(), plan.fwd.offsets, _k.Address
+        at = {name: A(base + o) for name, o in off.items()}
+        zeros = plan.zeros
+        params = [tensors[i * _PER_BLOCK : (i + 1) * _PER_BLOCK] for i in range(len(meta))]
+        signs = []
+        blk = plan.first
+        weight, bias, gamma, beta, rmean, rvar, count = params[0]
+        momentum, eps = meta[0]
+        signs.append(_sign_of(gamma.detach()))
+        _k.first_fwd(
+            x=x, n_rows=blk.n, T=blk.t, w=weight, bias=bias, sign=signs[0], F=blk.f, k=blk.k, pad=blk.pad,
+            pool=blk.pool, tp=blk.tp, zsel=at["zsel0"], idx=at["idx0"], s1=at["s1"], s2=at["s2"], mean=at["mean_d0"],
+            var=at["var_d0"], crow=at["crow"],
+        )  # fmt: skip
+        _k.bn_train_stats(
+            mean_d=at["mean_d0"], var_d=at["var_d0"], F=blk.f, m=blk.n * blk.tz, gamma=gamma, eps=eps,
+            momentum=momentum, running_mean=rmean, running_var=rvar, num_batches=count, mean=at["mean0"],
+            invstd=at["invstd0"], a=at["a0"],
+        )  # fmt: skip
+        # zsel0 holds the pooled values minus the batch mean (the first block's kernel): centred
+        _k.bn_relu(
+            zsel=at["zsel0"], N=blk.n, F=blk.f, tp=blk.tp, mean=zeros, a=at["a0"], beta=beta, out=at["out0"]
+        )  # fmt: skip
+        for i, blk in enumerate(plan.temporal, start=1):
+            weight, bias, gamma, beta, rmean, rvar, count = params[i]
+            momentum, eps = meta[i]
+            signs.append(_sign_of(gamma.detach()))
+            _k.conv1d(
+                x=at[f"out{i - 1}"], N=blk.n, C=blk.c, x_stride=blk.t, T=blk.t, pad=blk.pad, w=weight, bias=bias,
+                F=blk.f, k=blk.k, Tout=blk.tz, out=at[f"z{i}"], out_stride=blk.tz,
+            )  # fmt: skip
+            _k.max_pool(
+                z=at[f"z{i}"], N=blk.n, F=blk.f, n=blk.tz, sign=signs[i], pool=blk.pool, tp=blk.tp,
+                zsel=at[f"zsel{i}"],
+            )  # fmt: skip
+            _k.pool_stats(z=at[f"z{i}"], N=blk.n, F=blk.f, n=blk.tz, mean=at[f"mean_d{i}"], var=at[f"var_d{i}"])
+            _k.bn_train_stats(
+                mean_d=at[f"mean_d{i}"], var_d=at[f"var_d{i}"], F=blk.f, m=blk.n * blk.tz, gamma=gamma, eps=eps,
+                momentum=momentum, running_mean=rmean, running_var=rvar, num_batches=count, mean=at[f"mean{i}"],
+                invstd=at[f"invstd{i}"], a=at[f"a{i}"],
+            )  # fmt: skip
+            _k.bn_relu(
+                zsel=at[f"zsel{i}"], N=blk.n, F=blk.f, tp=blk.tp, mean=at[f"mean{i}"], a=at[f"a{i}"], beta=beta,
+                out=at[f"out{i}"],
+            )  # fmt: skip
+        xin = at[f"out{len(plan.temporal)}"]
+        n_temporal = len(plan.temporal) + 1
+        for j, sp in enumerate(plan.spatial):
+            weight, bias, gamma, beta, rmean, rvar, count = params[n_temporal + j]
+            momentum, eps = meta[n_temporal + j]
+            sb, st, sr, sc = sp.strides
+            _k.spatial_fwd(
+                x=xin, B=sp.b, T=sp.t, R=sp.r, C=sp.c, sb=sb, st=st, sr=sr, sc=sc, w=weight, bias=bias, O=sp.o,
+                k=sp.k, z=at[f"sz{j}"], mean=at[f"smean_d{j}"], var=at[f"svar_d{j}"],
+            )  # fmt: skip
+            m = sp.b * sp.npos
+            _k.bn_train_stats(
+                mean_d=at[f"smean_d{j}"], var_d=at[f"svar_d{j}"], F=sp.o, m=m, gamma=gamma, eps=eps,
+                momentum=momentum, running_mean=rmean, running_var=rvar, num_batches=count, mean=at[f"smean{j}"],
+                invstd=at[f"sinvstd{j}"], a=at[f"sa{j}"],
+            )  # fmt: skip
+            _k.spatial_bn_relu(
+                z=at[f"sz{j}"], n=m, O=sp.o, mean=at[f"smean{j}"], a=at[f"sa{j}"], beta=beta, y=at[f"sy{j}"]
+            )  # fmt: skip
+            xin = at[f"sy{j}"]
+        last = plan.spatial[-1]
+        feats = x.new_empty(last.b, last.o)
+        _k.spatial_mean(y=xin, B=last.b, npos=last.npos, O=last.o, out=feats)
+        ctx.save_for_backward(x, ws, *tensors)
+        ctx.plan, ctx.n_blocks = plan, len(meta)
+        return feats
+
+    @staticmethod
+    def backward(ctx: Any, go: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, ws, *tensors = ctx.saved_tensors
+        plan: _Plan = ctx.plan
+        A = _k.Address
+        fbase, boff = ws.data_ptr(), plan.bwd.offsets
+        f = {name: A(fbase + o) for name, o in plan.fwd.offsets.items()}
+        wsb = torch.empty(plan.bwd.size, dtype=torch.uint8)
+        bbase = wsb.data_ptr()
+        d = {name: A(bbase + o) for name, o in boff.items()}
+        params = [tensors[i * _PER_BLOCK : (i + 1) * _PER_BLOCK] for i in range(ctx.n_blocks)]
+        # the parameter gradients, four per block (weight, bias, gamma, beta), in one buffer
+        sizes = [p.numel() for block in params for p in block[:4]]
+        gbuf = torch.empty(sum(sizes))
+        gbase, starts = gbuf.data_ptr(), [0]
+        for s in sizes:
+            starts.append(starts[-1] + s)
+        grad_at = [A(gbase + 4 * s) for s in starts[:-1]]
+        n_temporal = len(plan.temporal) + 1
+        go = go.contiguous()
+        last = plan.spatial[-1]
+        _k.spatial_mean_bwd(go=go, B=last.b, npos=last.npos, O=last.o, dy=d[f"sdy{len(plan.spatial) - 1}"])
+        for j in reversed(range(len(plan.spatial))):
+            sp = plan.spatial[j]
+            weight, _, gamma = params[n_temporal + j][:3]
+            gw, gb, gg, gbeta = grad_at[4 * (n_temporal + j) : 4 * (n_temporal + j) + 4]
+            _k.spatial_bn_bwd(
+                go=d[f"sdy{j}"], y=f[f"sy{j}"], z=f[f"sz{j}"], B=sp.b, npos=sp.npos, O=sp.o, mean=f[f"smean{j}"],
+                invstd=f[f"sinvstd{j}"], gamma=gamma, dz=d[f"sdz{j}"], dbeta=gbeta, dgamma=gg, db=gb,
+            )  # fmt: skip
+            sb, st, sr, sc = sp.strides
+            xin = f[f"sy{j - 1}"] if j else f[f"out{n_temporal - 1}"]
+            dx = d[f"sdy{j - 1}"] if j else d[f"dout{n_temporal - 1}"]
+            _k.spatial_bwd(
+                x=xin, B=sp.b, T=sp.t, R=sp.r, C=sp.c, sb=sb, st=st, sr=sr, sc=sc, w=weight, O=sp.o, k=sp.k,
+                dz=d[f"sdz{j}"], dw=gw, dx=dx, db=sb, dt=st, dr=sr, dc=sc,
+            )  # fmt: skip
+        for i in reversed(range(1, n_temporal)):
+            blk = plan.temporal[i - 1]
+            weight, _, gamma = params[i][:3]
+            gw, gb, gg, gbeta = grad_at[4 * i : 4 * i + 4]
+            _k.bn_relu_bwd(
+                go=d[f"dout{i}"], out=f[f"out{i}"], zsel=f[f"zsel{i}"], N=blk.n, F=blk.f, tp=blk.tp,
+                mean=f[f"mean{i}"], invstd=f[f"invstd{i}"], gamma=gamma, m=blk.n * blk.tz, g=d[f"g{i}"], dbeta=gbeta,
+                dgamma=gg, c2=d[f"c2_{i}"], c3=d[f"c3_{i}"], db=gb,
+            )  # fmt: skip
+            width = blk.tz + 2 * blk.margin
+            _k.pool_bwd(
+                z=f[f"z{i}"], n_rows=blk.n, F=blk.f, Tz=blk.tz, zsel=f[f"zsel{i}"], g=d[f"g{i}"], c2=d[f"c2_{i}"],
+                c3=d[f"c3_{i}"], pool=blk.pool, tp=blk.tp, dz=d[f"dz{i}"], margin=blk.margin, extra=0,
+            )  # fmt: skip
+            # the input gradient: a valid convolution of dz (zero margins) with the flipped, transposed kernels
+            flipped = weight.detach()[:, :, 0].flip(2).transpose(0, 1).contiguous()
+            _k.conv1d(
+                x=d[f"dz{i}"], N=blk.n, C=blk.f, x_stride=width, T=width, pad=0, w=flipped, bias=plan.zeros,
+                F=blk.c, k=blk.k, Tout=blk.t, out=d[f"dout{i - 1}"], out_stride=blk.t,
+            )  # fmt: skip
+            _k.conv_dw(
+                h=f[f"out{i - 1}"], dz=d[f"dz{i}"], dz_stride=width, dz_offset=blk.margin, N=blk.n, C=blk.c, T=blk.t,
+                F=blk.f, Tz=blk.tz, k=blk.k, pad=blk.pad, dw=gw,
+            )  # fmt: skip
+        blk = plan.first
+        weight, bias, gamma = params[0][:3]
+        gw, gb, gg, gbeta = grad_at[:4]
+        _k.bn_relu_bwd(
+            go=d["dout0"], out=f["out0"], zsel=f["zsel0"], N=blk.n, F=blk.f, tp=blk.tp, mean=plan.zeros,
+            invstd=f["invstd0"], gamma=gamma, m=blk.n * blk.tz, g=d["g0"], dbeta=gbeta, dgamma=gg, c2=d["c2_0"],
+            c3=d["c3_0"], db=gb,
+        )  # fmt: skip
+        _k.first_dw(
+            x=x, n_rows=blk.n, T=blk.t, g=d["g0"], idx=f["idx0"], F=blk.f, k=blk.k, pad=blk.pad, pool=blk.pool,
+            tp=blk.tp, s1=f["s1"], s2=f["s2"], w=weight, bias=bias, crow=f["crow"], mean=f["mean_d0"],
+            c3=d["c3_0"], dw=gw,
+        )  # fmt: skip
+        grads: list[torch.Tensor | None] = []
+        views = gbuf.split(sizes)
+        for i, block in enumerate(params):
+            grads += [views[4 * i + q].view(p.shape) for q, p in enumerate(block[:4])] + [None, None, None]
+        return (None, None, None, *grads)
