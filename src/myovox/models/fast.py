@@ -98,7 +98,7 @@ from torch import nn
 from ._blocks_c import _C_FIRST_MAX_KERNEL, _c_ready, _first_eval_c, _FirstBlockC, _TemporalBlockC
 from ._blocks_spatial import fits_spatial_head, spatial_head
 from ._blocks_torch import _FirstBlock, _pooled_windows, _row_offsets, _row_shift, _TemporalBlock
-from ._network_c import fits, network_features
+from ._network_c import fits, network_eval, network_features
 
 __all__ = ["fast_forward", "supports_fast"]
 
@@ -189,8 +189,10 @@ def fast_forward(net: nn.Module, x: torch.Tensor, use_c: bool = True, fused: boo
         # 256 at once took 2.2x and 128 1.7x the time of 64 at once on the machine measured, and
         # with the C kernels 64 at once about 1.15x the time of 32)
         return torch.cat([fast_forward(net, x[i : i + _EVAL_CHUNK], use_c, fused) for i in range(0, b, _EVAL_CHUNK)])
-    if mod.training and use_c and fused and _c_ready() and fits(list(mod.blocks), x):
-        return mod.classifier(mod.dropout(network_features(list(mod.blocks), x)))
+    if use_c and fused and (mod.training or not torch.is_grad_enabled()) and _c_ready() and fits(list(mod.blocks), x):
+        # the whole network in C: one autograd node in training, no autograd in evaluation
+        features = network_features if mod.training else network_eval
+        return mod.classifier(mod.dropout(features(list(mod.blocks), x)))
     h = x.reshape(b * c, 1, t)
     spatial_from = len(mod.blocks)
     for i, block in enumerate(mod.blocks):

@@ -545,3 +545,26 @@ def test_fused_network_applies_only_where_it_can():
     assert not fits(list(SpeechNet(4, 200, 5, pools=(8, 1, 4)).blocks), x)  # a temporal block without pooling
     assert not fits(list(SpeechNet(4, 200, 5, spatial_filters=()).blocks), x)  # no spatial block
     assert not fits(list(SpeechNet(4, 200, 5, temporal_kernels=(65, 16, 8)).blocks), x)  # first kernel > 64
+
+
+@pytest.mark.parametrize(("n_channels", "n_times", "config"), FUSED_SHAPES)
+def test_fused_network_in_evaluation_matches_the_modules_window_by_window(n_channels, n_times, config):
+    # evaluation without autograd runs the whole network in C: the modules' outputs, and each window's output
+    # does not depend on the windows evaluated with it (up to the first block's float offset, ~1e-7)
+    _c_kernels_or_skip()
+    torch.manual_seed(n_channels + n_times)
+    net = SpeechNet(n_channels, n_times, 9, **config)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            torch.nn.init.uniform_(m.weight, -1.0, 1.0)
+            torch.nn.init.normal_(m.bias)
+            m.running_mean.normal_()
+            m.running_var.uniform_(0.5, 2.0)
+    net.eval()
+    x = torch.randn(19, n_channels, n_times)
+    with torch.no_grad():
+        out = fast_forward(net, x)
+        torch.testing.assert_close(out, net(x), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(fast_forward(net, x, fused=False), out, rtol=1e-5, atol=1e-6)
+        for i in (0, 7, 18):
+            torch.testing.assert_close(fast_forward(net, x[i : i + 1]), out[i : i + 1], rtol=1e-6, atol=1e-6)
