@@ -10,6 +10,9 @@ each convolution is one matrix product of an overlapping (strided) view, batch n
 whole-tensor operations, and the backward pass is written by hand (aten's batch-norm backward, the input gradient as one
 product of the zero-padded output gradient's windows with the flipped kernels).
 
+:class:`_SpatialHeadC` does the same on the C kernels (``myovox_spatial_*`` in ``_c/kernels.c``), reading the
+temporal output in place; :func:`spatial_head` chooses.
+
 Batch-norm running statistics are updated exactly as ``nn.BatchNorm2d`` does (momentum, unbiased
 variance, ``num_batches_tracked``). Training mode only: a matrix product over the whole batch rounds
 differently for different batch sizes, and in evaluation a window's output must not depend on the

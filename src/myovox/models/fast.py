@@ -77,14 +77,23 @@ reference's max-pool picks the first of equal values while this picks the arg-ma
 gradients through ReLU at 0 are 0 in both.
 
 **Spatial blocks** (training): one autograd function for both spatial blocks and the average
-pooling (:mod:`myovox.models._blocks_spatial`): matrix products in a time-major layout and a
-hand-written backward, instead of ~40 small module operations and oneDNN calls.
+pooling (:mod:`myovox.models._blocks_spatial`), instead of ~40 small module operations and oneDNN
+calls: C kernels (convolutions vectorised over output filters in a time-major layout, reading the
+temporal blocks' output in place through strides; batch norm for that layout), or matrix products
+in a time-major layout with a hand-written backward where the C kernels are not available.
+
+**The whole network as one node** (C kernels, training and evaluation without autograd;
+:mod:`myovox.models._network_c`): where every block fits the C kernels, the blocks above run as
+one autograd function over one workspace per direction, the same kernels on the same values
+(bitwise the per-block functions' results) without their ~30 tensor operations per block and
+direction, which dominated small windows' steps; in evaluation the same kernels with the running
+statistics (each window's output depends on that window only).
 
 Modules: this one chooses per block and runs the network (:func:`fast_forward`, evaluation
 mode included); :mod:`myovox.models._blocks_torch` holds the PyTorch formulation's autograd
 functions, :mod:`myovox.models._blocks_c` those on the C kernels,
-:mod:`myovox.models._blocks_spatial` the spatial blocks', :mod:`myovox.models._c` the kernels'
-source, build and bindings.
+:mod:`myovox.models._blocks_spatial` the spatial blocks', :mod:`myovox.models._network_c` the
+whole network's, :mod:`myovox.models._c` the kernels' source, build and bindings.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-/* Fused CPU kernels for SpeechNet's temporal blocks (see myovox/models/fast.py and _c/).
+/* Fused CPU kernels for SpeechNet's blocks (see myovox/models/fast.py and _c/).
  *
  * C99 with GCC/Clang vector extensions, no dependencies. Loops over rows run in parallel with
  * OpenMP when built with it (_c/__init__.py builds it after torch has loaded its OpenMP runtime, so
@@ -13,6 +13,7 @@
  *   zsel  (rows, F, tp)        the convolution output at the arg-max of sign[f] * z over each
  *                              pooling window (the value that batch norm + ReLU then map)
  *   idx   (rows, F, tp) int32  that arg-max's offset inside its pooling window (first on ties)
+ * The spatial blocks' kernels (at the end) have their own, time-major layout, described there.
  */
 #include <math.h>
 #include <stdint.h>
