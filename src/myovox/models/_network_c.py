@@ -21,21 +21,23 @@ chooses.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from ._blocks_c import _C_FIRST_MAX_KERNEL
+from ._blocks_c import _C_FIRST_MAX_KERNEL, _c_ready
 from ._blocks_torch import _sign_of
 from ._c import bindings as _k
 
-__all__ = ["fits", "network_eval", "network_features"]
+__all__ = ["fits", "network_eval", "network_features", "train_step"]
 
 _PER_BLOCK = 7  # tensors per block passed to the function: weight, bias, gamma, beta, running mean, var, count
 _ALIGN = 64  # bytes: each workspace region starts on a cache line
 _PLANS: OrderedDict[tuple, _Plan] = OrderedDict()
+_PLANS_LOCK = threading.Lock()
 _MAX_PLANS = 16
 
 
@@ -142,10 +144,11 @@ def _plan(b: int, c: int, t: int, blocks: list[Any]) -> _Plan:
     """The (cached) plan for ``b`` windows of ``c`` x ``t`` through ``blocks`` (checked by :func:`fits`)."""
     shapes = tuple((tuple(conv.weight.shape), tuple(conv.padding), _pool(pool)) for conv, _, _, pool in blocks)
     key = (b, c, t, shapes)
-    plan = _PLANS.get(key)
-    if plan is not None:
-        _PLANS.move_to_end(key)
-        return plan
+    with _PLANS_LOCK:  # fits may run in several threads at once
+        plan = _PLANS.get(key)
+        if plan is not None:
+            _PLANS.move_to_end(key)
+            return plan
     temporal: list[_Temporal] = []
     n, ch, tt = b * c, 1, t
     spatial_from = len(blocks)
@@ -165,9 +168,10 @@ def _plan(b: int, c: int, t: int, blocks: list[Any]) -> _Plan:
         r, ch = sp.rz, sp.o
         strides = (tt * r * ch, r * ch, ch, 1)
     plan = _Plan(temporal[0], temporal[1:], spatial)
-    _PLANS[key] = plan
-    if len(_PLANS) > _MAX_PLANS:
-        _PLANS.popitem(last=False)
+    with _PLANS_LOCK:
+        _PLANS[key] = plan
+        if len(_PLANS) > _MAX_PLANS:
+            _PLANS.popitem(last=False)
     return plan
 
 
@@ -187,11 +191,14 @@ def fits(blocks: list[Any], x: torch.Tensor) -> bool:
         for p in (conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var):
             if p.dtype != torch.float32 or p.device.type != "cpu" or not p.is_contiguous():
                 return False
-    n_temporal = 0
+    n_temporal, t = 0, x.shape[2]
     for conv, _, _, pool in blocks:
         if conv.kernel_size[0] != 1 or _pool(pool) == 1:
             break
         if conv.padding[0] != 0 or conv.kernel_size[1] - 1 - conv.padding[1] < 0:
+            return False
+        t = (t + 2 * conv.padding[1] - conv.kernel_size[1] + 1) // _pool(pool)
+        if t < 1:  # too short a window: left to the modules (and their error)
             return False
         n_temporal += 1
     if n_temporal < 1 or n_temporal == len(blocks) or blocks[0][0].kernel_size[1] > _C_FIRST_MAX_KERNEL:
@@ -210,18 +217,93 @@ def _pair(v: Any) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
+def _block_tensors(blocks: list[Any]) -> tuple[tuple[torch.Tensor, ...], tuple[tuple[float, float], ...]]:
+    """Each block's weight, bias, gamma, beta, running mean, running variance and count, and its batch norm's
+    ``(momentum, eps)``."""
+    tensors: list[torch.Tensor] = []
+    meta = []
+    for conv, bn, _, _ in blocks:
+        tensors += [conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.num_batches_tracked]
+        meta.append((float(bn.momentum), float(bn.eps)))
+    return tuple(tensors), tuple(meta)
+
+
 def network_features(blocks: list[Any], x: torch.Tensor) -> torch.Tensor:
     """Training-mode blocks + average pooling (autograd, one node): ``(b, filters)`` for ``x`` ``(b, c, t)``.
 
     Updates the batch-norm running statistics as the modules do. Call :func:`fits` first.
     """
     b, c, t = x.shape
-    tensors: list[torch.Tensor] = []
-    meta = []
-    for conv, bn, _, _ in blocks:
-        tensors += [conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.num_batches_tracked]
-        meta.append((float(bn.momentum), float(bn.eps)))
-    return _NetworkC.apply(x.reshape(b * c, t).contiguous(), _plan(b, c, t, blocks), tuple(meta), *tensors)
+    tensors, meta = _block_tensors(blocks)
+    return _NetworkC.apply(x.reshape(b * c, t).contiguous(), _plan(b, c, t, blocks), meta, *tensors)
+
+
+def train_step(net: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``loss = cross_entropy(net(x), y); loss.backward()`` for a SpeechNet in training mode, without autograd.
+
+    The blocks run on the kernels as in :func:`network_features`; dropout, the linear head, the loss and their
+    gradients are the aten operations autograd would run, in its order, so the loss, the logits, every
+    gradient and the running statistics are bitwise those of the autograd path. Gradients accumulate into
+    ``.grad`` of the parameters that require one, as ``backward`` does. Returns ``(loss, logits)`` (no graph),
+    or ``None`` where the step does not apply (the caller then uses autograd): no C kernels, a structure
+    :func:`fits` does not accept, a head other than dropout + ``nn.Linear``, targets other than a vector of class
+    indices.
+    """
+    blocks = list(net.blocks)
+    head, drop = getattr(net, "classifier", None), getattr(net, "dropout", None)
+    if not (
+        net.training
+        and isinstance(head, torch.nn.Linear)
+        and isinstance(drop, torch.nn.Dropout)
+        and head.bias is not None
+        and y.dtype == torch.int64
+        and y.dim() == 1
+        and y.shape[0] == x.shape[0]
+        and _c_ready()
+        and fits(blocks, x)
+    ):
+        return None
+    b, c, t = x.shape
+    tensors, meta = _block_tensors(blocks)
+    plan = _plan(b, c, t, blocks)
+    xr = x.reshape(b * c, t).contiguous()
+    with torch.no_grad():
+        feats, ws = _forward_kernels(xr, plan, meta, tensors)
+        noise = None
+        if drop.training and drop.p > 0:  # as aten's dropout on the CPU: a Bernoulli mask scaled by 1 / (1 - p)
+            noise = torch.zeros_like(feats) if drop.p >= 1 else torch.empty_like(feats).bernoulli_(1 - drop.p)
+            if drop.p < 1:
+                noise.div_(1 - drop.p)
+            kept = feats * noise
+        else:
+            kept = feats
+        logits = torch.addmm(head.bias, kept, head.weight.t())
+        log_p = torch.log_softmax(logits, 1)
+        loss, total = torch.ops.aten.nll_loss_forward(log_p, y, None, 1, -100)  # 1: mean over the batch
+        g_nll = torch.ops.aten.nll_loss_backward(torch.ones_like(loss), log_p, y, None, 1, -100, total)
+        g_logits = torch.ops.aten._log_softmax_backward_data(g_nll, log_p, 1, log_p.dtype)
+        g_weight = g_logits.t().mm(kept)  # addmm's backward for a transposed weight, as autograd forms it
+        g_bias = g_logits.sum(0)
+        g_kept = g_logits.mm(head.weight)
+        g_feats = g_kept * noise if noise is not None else g_kept
+        gbuf, sizes = _backward_kernels(xr, ws, plan, tensors, g_feats)
+        views = gbuf.split(sizes)
+        params: list[torch.Tensor] = []
+        grads: list[torch.Tensor] = []
+        for i in range(len(meta)):
+            for q, p in enumerate(tensors[i * _PER_BLOCK : i * _PER_BLOCK + 4]):
+                params.append(p)
+                grads.append(views[4 * i + q].view(p.shape))
+        params += [head.weight, head.bias]
+        grads += [g_weight, g_bias]
+        for p, g in zip(params, grads, strict=True):
+            if not p.requires_grad:
+                continue
+            if p.grad is None:
+                p.grad = g.contiguous()
+            else:
+                p.grad.add_(g)
+    return loss, logits
 
 
 def _eval_slope(bn: Any) -> torch.Tensor:
@@ -286,160 +368,177 @@ def network_eval(blocks: list[Any], x: torch.Tensor) -> torch.Tensor:
     return feats
 
 
+def _forward_kernels(
+    x: torch.Tensor, plan: _Plan, meta: tuple, tensors: tuple[torch.Tensor, ...]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training-mode forward on the kernels: ``(features (b, filters), workspace)``; updates running statistics."""
+    ws = torch.empty(plan.fwd.size, dtype=torch.uint8)
+    base, off, A = ws.data_ptr(), plan.fwd.offsets, _k.Address
+    at = {name: A(base + o) for name, o in off.items()}
+    zeros = plan.zeros
+    params = [tensors[i * _PER_BLOCK : (i + 1) * _PER_BLOCK] for i in range(len(meta))]
+    signs = []
+    blk = plan.first
+    weight, bias, gamma, beta, rmean, rvar, count = params[0]
+    momentum, eps = meta[0]
+    signs.append(_sign_of(gamma.detach()))
+    _k.first_fwd(
+        x=x, n_rows=blk.n, T=blk.t, w=weight, bias=bias, sign=signs[0], F=blk.f, k=blk.k, pad=blk.pad,
+        pool=blk.pool, tp=blk.tp, zsel=at["zsel0"], idx=at["idx0"], s1=at["s1"], s2=at["s2"], mean=at["mean_d0"],
+        var=at["var_d0"], crow=at["crow"],
+    )  # fmt: skip
+    _k.bn_train_stats(
+        mean_d=at["mean_d0"], var_d=at["var_d0"], F=blk.f, m=blk.n * blk.tz, gamma=gamma, eps=eps,
+        momentum=momentum, running_mean=rmean, running_var=rvar, num_batches=count, mean=at["mean0"],
+        invstd=at["invstd0"], a=at["a0"],
+    )  # fmt: skip
+    # zsel0 holds the pooled values minus the batch mean (the first block's kernel): centred
+    _k.bn_relu(
+        zsel=at["zsel0"], N=blk.n, F=blk.f, tp=blk.tp, mean=zeros, a=at["a0"], beta=beta, out=at["out0"]
+    )  # fmt: skip
+    for i, blk in enumerate(plan.temporal, start=1):
+        weight, bias, gamma, beta, rmean, rvar, count = params[i]
+        momentum, eps = meta[i]
+        signs.append(_sign_of(gamma.detach()))
+        _k.conv1d(
+            x=at[f"out{i - 1}"], N=blk.n, C=blk.c, x_stride=blk.t, T=blk.t, pad=blk.pad, w=weight, bias=bias,
+            F=blk.f, k=blk.k, Tout=blk.tz, out=at[f"z{i}"], out_stride=blk.tz,
+        )  # fmt: skip
+        _k.max_pool(
+            z=at[f"z{i}"], N=blk.n, F=blk.f, n=blk.tz, sign=signs[i], pool=blk.pool, tp=blk.tp,
+            zsel=at[f"zsel{i}"],
+        )  # fmt: skip
+        _k.pool_stats(z=at[f"z{i}"], N=blk.n, F=blk.f, n=blk.tz, mean=at[f"mean_d{i}"], var=at[f"var_d{i}"])
+        _k.bn_train_stats(
+            mean_d=at[f"mean_d{i}"], var_d=at[f"var_d{i}"], F=blk.f, m=blk.n * blk.tz, gamma=gamma, eps=eps,
+            momentum=momentum, running_mean=rmean, running_var=rvar, num_batches=count, mean=at[f"mean{i}"],
+            invstd=at[f"invstd{i}"], a=at[f"a{i}"],
+        )  # fmt: skip
+        _k.bn_relu(
+            zsel=at[f"zsel{i}"], N=blk.n, F=blk.f, tp=blk.tp, mean=at[f"mean{i}"], a=at[f"a{i}"], beta=beta,
+            out=at[f"out{i}"],
+        )  # fmt: skip
+    xin = at[f"out{len(plan.temporal)}"]
+    n_temporal = len(plan.temporal) + 1
+    for j, sp in enumerate(plan.spatial):
+        weight, bias, gamma, beta, rmean, rvar, count = params[n_temporal + j]
+        momentum, eps = meta[n_temporal + j]
+        sb, st, sr, sc = sp.strides
+        _k.spatial_fwd(
+            x=xin, B=sp.b, T=sp.t, R=sp.r, C=sp.c, sb=sb, st=st, sr=sr, sc=sc, w=weight, bias=bias, O=sp.o,
+            k=sp.k, z=at[f"sz{j}"], mean=at[f"smean_d{j}"], var=at[f"svar_d{j}"],
+        )  # fmt: skip
+        m = sp.b * sp.npos
+        _k.bn_train_stats(
+            mean_d=at[f"smean_d{j}"], var_d=at[f"svar_d{j}"], F=sp.o, m=m, gamma=gamma, eps=eps,
+            momentum=momentum, running_mean=rmean, running_var=rvar, num_batches=count, mean=at[f"smean{j}"],
+            invstd=at[f"sinvstd{j}"], a=at[f"sa{j}"],
+        )  # fmt: skip
+        _k.spatial_bn_relu(
+            z=at[f"sz{j}"], n=m, O=sp.o, mean=at[f"smean{j}"], a=at[f"sa{j}"], beta=beta, y=at[f"sy{j}"]
+        )  # fmt: skip
+        xin = at[f"sy{j}"]
+    last = plan.spatial[-1]
+    feats = x.new_empty(last.b, last.o)
+    _k.spatial_mean(y=xin, B=last.b, npos=last.npos, O=last.o, out=feats)
+    return feats, ws
+
+
+def _backward_kernels(
+    x: torch.Tensor, ws: torch.Tensor, plan: _Plan, tensors: tuple[torch.Tensor, ...], go: torch.Tensor
+) -> tuple[torch.Tensor, list[int]]:
+    """Backward on the kernels for the features' gradient ``go``: the parameter gradients, four per block (weight,
+    bias, gamma, beta) in block order, in one buffer, and their sizes."""
+    A = _k.Address
+    fbase, boff = ws.data_ptr(), plan.bwd.offsets
+    f = {name: A(fbase + o) for name, o in plan.fwd.offsets.items()}
+    wsb = torch.empty(plan.bwd.size, dtype=torch.uint8)
+    bbase = wsb.data_ptr()
+    d = {name: A(bbase + o) for name, o in boff.items()}
+    params = [tensors[i * _PER_BLOCK : (i + 1) * _PER_BLOCK] for i in range(len(tensors) // _PER_BLOCK)]
+    # the parameter gradients, four per block (weight, bias, gamma, beta), in one buffer
+    sizes = [p.numel() for block in params for p in block[:4]]
+    gbuf = torch.empty(sum(sizes))
+    gbase, starts = gbuf.data_ptr(), [0]
+    for s in sizes:
+        starts.append(starts[-1] + s)
+    grad_at = [A(gbase + 4 * s) for s in starts[:-1]]
+    n_temporal = len(plan.temporal) + 1
+    go = go.contiguous()
+    last = plan.spatial[-1]
+    _k.spatial_mean_bwd(go=go, B=last.b, npos=last.npos, O=last.o, dy=d[f"sdy{len(plan.spatial) - 1}"])
+    for j in reversed(range(len(plan.spatial))):
+        sp = plan.spatial[j]
+        weight, _, gamma = params[n_temporal + j][:3]
+        gw, gb, gg, gbeta = grad_at[4 * (n_temporal + j) : 4 * (n_temporal + j) + 4]
+        _k.spatial_bn_bwd(
+            go=d[f"sdy{j}"], y=f[f"sy{j}"], z=f[f"sz{j}"], B=sp.b, npos=sp.npos, O=sp.o, mean=f[f"smean{j}"],
+            invstd=f[f"sinvstd{j}"], gamma=gamma, dz=d[f"sdz{j}"], dbeta=gbeta, dgamma=gg, db=gb,
+        )  # fmt: skip
+        sb, st, sr, sc = sp.strides
+        xin = f[f"sy{j - 1}"] if j else f[f"out{n_temporal - 1}"]
+        dx = d[f"sdy{j - 1}"] if j else d[f"dout{n_temporal - 1}"]
+        _k.spatial_bwd(
+            x=xin, B=sp.b, T=sp.t, R=sp.r, C=sp.c, sb=sb, st=st, sr=sr, sc=sc, w=weight, O=sp.o, k=sp.k,
+            dz=d[f"sdz{j}"], dw=gw, dx=dx, db=sb, dt=st, dr=sr, dc=sc,
+        )  # fmt: skip
+    for i in reversed(range(1, n_temporal)):
+        blk = plan.temporal[i - 1]
+        weight, _, gamma = params[i][:3]
+        gw, gb, gg, gbeta = grad_at[4 * i : 4 * i + 4]
+        _k.bn_relu_bwd(
+            go=d[f"dout{i}"], out=f[f"out{i}"], zsel=f[f"zsel{i}"], N=blk.n, F=blk.f, tp=blk.tp,
+            mean=f[f"mean{i}"], invstd=f[f"invstd{i}"], gamma=gamma, m=blk.n * blk.tz, g=d[f"g{i}"], dbeta=gbeta,
+            dgamma=gg, c2=d[f"c2_{i}"], c3=d[f"c3_{i}"], db=gb,
+        )  # fmt: skip
+        width = blk.tz + 2 * blk.margin
+        _k.pool_bwd(
+            z=f[f"z{i}"], n_rows=blk.n, F=blk.f, Tz=blk.tz, zsel=f[f"zsel{i}"], g=d[f"g{i}"], c2=d[f"c2_{i}"],
+            c3=d[f"c3_{i}"], pool=blk.pool, tp=blk.tp, dz=d[f"dz{i}"], margin=blk.margin, extra=0,
+        )  # fmt: skip
+        # the input gradient: a valid convolution of dz (zero margins) with the flipped, transposed kernels
+        flipped = weight.detach()[:, :, 0].flip(2).transpose(0, 1).contiguous()
+        _k.conv1d(
+            x=d[f"dz{i}"], N=blk.n, C=blk.f, x_stride=width, T=width, pad=0, w=flipped, bias=plan.zeros,
+            F=blk.c, k=blk.k, Tout=blk.t, out=d[f"dout{i - 1}"], out_stride=blk.t,
+        )  # fmt: skip
+        _k.conv_dw(
+            h=f[f"out{i - 1}"], dz=d[f"dz{i}"], dz_stride=width, dz_offset=blk.margin, N=blk.n, C=blk.c, T=blk.t,
+            F=blk.f, Tz=blk.tz, k=blk.k, pad=blk.pad, dw=gw,
+        )  # fmt: skip
+    blk = plan.first
+    weight, bias, gamma = params[0][:3]
+    gw, gb, gg, gbeta = grad_at[:4]
+    _k.bn_relu_bwd(
+        go=d["dout0"], out=f["out0"], zsel=f["zsel0"], N=blk.n, F=blk.f, tp=blk.tp, mean=plan.zeros,
+        invstd=f["invstd0"], gamma=gamma, m=blk.n * blk.tz, g=d["g0"], dbeta=gbeta, dgamma=gg, c2=d["c2_0"],
+        c3=d["c3_0"], db=gb,
+    )  # fmt: skip
+    _k.first_dw(
+        x=x, n_rows=blk.n, T=blk.t, g=d["g0"], idx=f["idx0"], F=blk.f, k=blk.k, pad=blk.pad, pool=blk.pool,
+        tp=blk.tp, s1=f["s1"], s2=f["s2"], w=weight, bias=bias, crow=f["crow"], mean=f["mean_d0"],
+        c3=d["c3_0"], dw=gw,
+    )  # fmt: skip
+    return gbuf, sizes
+
+
 class _NetworkC(torch.autograd.Function):
     """Temporal blocks, spatial blocks and average pooling in training mode, one autograd node (see the module)."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, plan: _Plan, meta: tuple, *tensors: torch.Tensor) -> torch.Tensor:
-        ws = torch.empty(plan.fwd.size, dtype=torch.uint8)
-        base, off, A = ws.data_ptr(), plan.fwd.offsets, _k.Address
-        at = {name: A(base + o) for name, o in off.items()}
-        zeros = plan.zeros
-        params = [tensors[i * _PER_BLOCK : (i + 1) * _PER_BLOCK] for i in range(len(meta))]
-        signs = []
-        blk = plan.first
-        weight, bias, gamma, beta, rmean, rvar, count = params[0]
-        momentum, eps = meta[0]
-        signs.append(_sign_of(gamma.detach()))
-        _k.first_fwd(
-            x=x, n_rows=blk.n, T=blk.t, w=weight, bias=bias, sign=signs[0], F=blk.f, k=blk.k, pad=blk.pad,
-            pool=blk.pool, tp=blk.tp, zsel=at["zsel0"], idx=at["idx0"], s1=at["s1"], s2=at["s2"], mean=at["mean_d0"],
-            var=at["var_d0"], crow=at["crow"],
-        )  # fmt: skip
-        _k.bn_train_stats(
-            mean_d=at["mean_d0"], var_d=at["var_d0"], F=blk.f, m=blk.n * blk.tz, gamma=gamma, eps=eps,
-            momentum=momentum, running_mean=rmean, running_var=rvar, num_batches=count, mean=at["mean0"],
-            invstd=at["invstd0"], a=at["a0"],
-        )  # fmt: skip
-        # zsel0 holds the pooled values minus the batch mean (the first block's kernel): centred
-        _k.bn_relu(
-            zsel=at["zsel0"], N=blk.n, F=blk.f, tp=blk.tp, mean=zeros, a=at["a0"], beta=beta, out=at["out0"]
-        )  # fmt: skip
-        for i, blk in enumerate(plan.temporal, start=1):
-            weight, bias, gamma, beta, rmean, rvar, count = params[i]
-            momentum, eps = meta[i]
-            signs.append(_sign_of(gamma.detach()))
-            _k.conv1d(
-                x=at[f"out{i - 1}"], N=blk.n, C=blk.c, x_stride=blk.t, T=blk.t, pad=blk.pad, w=weight, bias=bias,
-                F=blk.f, k=blk.k, Tout=blk.tz, out=at[f"z{i}"], out_stride=blk.tz,
-            )  # fmt: skip
-            _k.max_pool(
-                z=at[f"z{i}"], N=blk.n, F=blk.f, n=blk.tz, sign=signs[i], pool=blk.pool, tp=blk.tp,
-                zsel=at[f"zsel{i}"],
-            )  # fmt: skip
-            _k.pool_stats(z=at[f"z{i}"], N=blk.n, F=blk.f, n=blk.tz, mean=at[f"mean_d{i}"], var=at[f"var_d{i}"])
-            _k.bn_train_stats(
-                mean_d=at[f"mean_d{i}"], var_d=at[f"var_d{i}"], F=blk.f, m=blk.n * blk.tz, gamma=gamma, eps=eps,
-                momentum=momentum, running_mean=rmean, running_var=rvar, num_batches=count, mean=at[f"mean{i}"],
-                invstd=at[f"invstd{i}"], a=at[f"a{i}"],
-            )  # fmt: skip
-            _k.bn_relu(
-                zsel=at[f"zsel{i}"], N=blk.n, F=blk.f, tp=blk.tp, mean=at[f"mean{i}"], a=at[f"a{i}"], beta=beta,
-                out=at[f"out{i}"],
-            )  # fmt: skip
-        xin = at[f"out{len(plan.temporal)}"]
-        n_temporal = len(plan.temporal) + 1
-        for j, sp in enumerate(plan.spatial):
-            weight, bias, gamma, beta, rmean, rvar, count = params[n_temporal + j]
-            momentum, eps = meta[n_temporal + j]
-            sb, st, sr, sc = sp.strides
-            _k.spatial_fwd(
-                x=xin, B=sp.b, T=sp.t, R=sp.r, C=sp.c, sb=sb, st=st, sr=sr, sc=sc, w=weight, bias=bias, O=sp.o,
-                k=sp.k, z=at[f"sz{j}"], mean=at[f"smean_d{j}"], var=at[f"svar_d{j}"],
-            )  # fmt: skip
-            m = sp.b * sp.npos
-            _k.bn_train_stats(
-                mean_d=at[f"smean_d{j}"], var_d=at[f"svar_d{j}"], F=sp.o, m=m, gamma=gamma, eps=eps,
-                momentum=momentum, running_mean=rmean, running_var=rvar, num_batches=count, mean=at[f"smean{j}"],
-                invstd=at[f"sinvstd{j}"], a=at[f"sa{j}"],
-            )  # fmt: skip
-            _k.spatial_bn_relu(
-                z=at[f"sz{j}"], n=m, O=sp.o, mean=at[f"smean{j}"], a=at[f"sa{j}"], beta=beta, y=at[f"sy{j}"]
-            )  # fmt: skip
-            xin = at[f"sy{j}"]
-        last = plan.spatial[-1]
-        feats = x.new_empty(last.b, last.o)
-        _k.spatial_mean(y=xin, B=last.b, npos=last.npos, O=last.o, out=feats)
+        feats, ws = _forward_kernels(x, plan, meta, tensors)
         ctx.save_for_backward(x, ws, *tensors)
-        ctx.plan, ctx.n_blocks = plan, len(meta)
+        ctx.plan = plan
         return feats
 
     @staticmethod
     def backward(ctx: Any, go: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, ws, *tensors = ctx.saved_tensors
-        plan: _Plan = ctx.plan
-        A = _k.Address
-        fbase, boff = ws.data_ptr(), plan.bwd.offsets
-        f = {name: A(fbase + o) for name, o in plan.fwd.offsets.items()}
-        wsb = torch.empty(plan.bwd.size, dtype=torch.uint8)
-        bbase = wsb.data_ptr()
-        d = {name: A(bbase + o) for name, o in boff.items()}
-        params = [tensors[i * _PER_BLOCK : (i + 1) * _PER_BLOCK] for i in range(ctx.n_blocks)]
-        # the parameter gradients, four per block (weight, bias, gamma, beta), in one buffer
-        sizes = [p.numel() for block in params for p in block[:4]]
-        gbuf = torch.empty(sum(sizes))
-        gbase, starts = gbuf.data_ptr(), [0]
-        for s in sizes:
-            starts.append(starts[-1] + s)
-        grad_at = [A(gbase + 4 * s) for s in starts[:-1]]
-        n_temporal = len(plan.temporal) + 1
-        go = go.contiguous()
-        last = plan.spatial[-1]
-        _k.spatial_mean_bwd(go=go, B=last.b, npos=last.npos, O=last.o, dy=d[f"sdy{len(plan.spatial) - 1}"])
-        for j in reversed(range(len(plan.spatial))):
-            sp = plan.spatial[j]
-            weight, _, gamma = params[n_temporal + j][:3]
-            gw, gb, gg, gbeta = grad_at[4 * (n_temporal + j) : 4 * (n_temporal + j) + 4]
-            _k.spatial_bn_bwd(
-                go=d[f"sdy{j}"], y=f[f"sy{j}"], z=f[f"sz{j}"], B=sp.b, npos=sp.npos, O=sp.o, mean=f[f"smean{j}"],
-                invstd=f[f"sinvstd{j}"], gamma=gamma, dz=d[f"sdz{j}"], dbeta=gbeta, dgamma=gg, db=gb,
-            )  # fmt: skip
-            sb, st, sr, sc = sp.strides
-            xin = f[f"sy{j - 1}"] if j else f[f"out{n_temporal - 1}"]
-            dx = d[f"sdy{j - 1}"] if j else d[f"dout{n_temporal - 1}"]
-            _k.spatial_bwd(
-                x=xin, B=sp.b, T=sp.t, R=sp.r, C=sp.c, sb=sb, st=st, sr=sr, sc=sc, w=weight, O=sp.o, k=sp.k,
-                dz=d[f"sdz{j}"], dw=gw, dx=dx, db=sb, dt=st, dr=sr, dc=sc,
-            )  # fmt: skip
-        for i in reversed(range(1, n_temporal)):
-            blk = plan.temporal[i - 1]
-            weight, _, gamma = params[i][:3]
-            gw, gb, gg, gbeta = grad_at[4 * i : 4 * i + 4]
-            _k.bn_relu_bwd(
-                go=d[f"dout{i}"], out=f[f"out{i}"], zsel=f[f"zsel{i}"], N=blk.n, F=blk.f, tp=blk.tp,
-                mean=f[f"mean{i}"], invstd=f[f"invstd{i}"], gamma=gamma, m=blk.n * blk.tz, g=d[f"g{i}"], dbeta=gbeta,
-                dgamma=gg, c2=d[f"c2_{i}"], c3=d[f"c3_{i}"], db=gb,
-            )  # fmt: skip
-            width = blk.tz + 2 * blk.margin
-            _k.pool_bwd(
-                z=f[f"z{i}"], n_rows=blk.n, F=blk.f, Tz=blk.tz, zsel=f[f"zsel{i}"], g=d[f"g{i}"], c2=d[f"c2_{i}"],
-                c3=d[f"c3_{i}"], pool=blk.pool, tp=blk.tp, dz=d[f"dz{i}"], margin=blk.margin, extra=0,
-            )  # fmt: skip
-            # the input gradient: a valid convolution of dz (zero margins) with the flipped, transposed kernels
-            flipped = weight.detach()[:, :, 0].flip(2).transpose(0, 1).contiguous()
-            _k.conv1d(
-                x=d[f"dz{i}"], N=blk.n, C=blk.f, x_stride=width, T=width, pad=0, w=flipped, bias=plan.zeros,
-                F=blk.c, k=blk.k, Tout=blk.t, out=d[f"dout{i - 1}"], out_stride=blk.t,
-            )  # fmt: skip
-            _k.conv_dw(
-                h=f[f"out{i - 1}"], dz=d[f"dz{i}"], dz_stride=width, dz_offset=blk.margin, N=blk.n, C=blk.c, T=blk.t,
-                F=blk.f, Tz=blk.tz, k=blk.k, pad=blk.pad, dw=gw,
-            )  # fmt: skip
-        blk = plan.first
-        weight, bias, gamma = params[0][:3]
-        gw, gb, gg, gbeta = grad_at[:4]
-        _k.bn_relu_bwd(
-            go=d["dout0"], out=f["out0"], zsel=f["zsel0"], N=blk.n, F=blk.f, tp=blk.tp, mean=plan.zeros,
-            invstd=f["invstd0"], gamma=gamma, m=blk.n * blk.tz, g=d["g0"], dbeta=gbeta, dgamma=gg, c2=d["c2_0"],
-            c3=d["c3_0"], db=gb,
-        )  # fmt: skip
-        _k.first_dw(
-            x=x, n_rows=blk.n, T=blk.t, g=d["g0"], idx=f["idx0"], F=blk.f, k=blk.k, pad=blk.pad, pool=blk.pool,
-            tp=blk.tp, s1=f["s1"], s2=f["s2"], w=weight, bias=bias, crow=f["crow"], mean=f["mean_d0"],
-            c3=d["c3_0"], dw=gw,
-        )  # fmt: skip
-        grads: list[torch.Tensor | None] = []
+        gbuf, sizes = _backward_kernels(x, ws, ctx.plan, tuple(tensors), go)
         views = gbuf.split(sizes)
-        for i, block in enumerate(params):
-            grads += [views[4 * i + q].view(p.shape) for q, p in enumerate(block[:4])] + [None, None, None]
+        grads: list[torch.Tensor | None] = []
+        for i in range(len(tensors) // _PER_BLOCK):
+            block = tensors[i * _PER_BLOCK : i * _PER_BLOCK + 4]
+            grads += [views[4 * i + q].view(p.shape) for q, p in enumerate(block)] + [None, None, None]
         return (None, None, None, *grads)

@@ -407,6 +407,15 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
             return fast_forward(self.net_, x)
         return self.net_(x)
 
+    def _train_step(self, x: Any, y: Any) -> tuple[Any, Any] | None:
+        """``(loss, logits)`` of one training step with the gradients accumulated, without autograd (the fast
+        path's C kernels; bitwise what autograd gives), or ``None`` where it does not apply."""
+        if not self.fast:
+            return None
+        from ._network_c import train_step
+
+        return train_step(self.net_, x, y)
+
     def _prepare(self, X: np.ndarray) -> Any:
         torch = _torch()
         if getattr(self, "mean_", None) is not None:
@@ -602,13 +611,17 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
                 for i in range(0, n, bs):
                     idx = perm[i : i + bs]
                     xb, yb = Xt_t.index_select(0, idx), yt_t.index_select(0, idx)
-                    logits = self._forward(xb)
-                    loss = F.cross_entropy(logits, yb)
                     if grads is None:
                         opt.zero_grad(set_to_none=True)
                     else:
                         grads.zero_()
-                    loss.backward()
+                    step = self._train_step(xb, yb)
+                    if step is None:
+                        logits = self._forward(xb)
+                        loss = F.cross_entropy(logits, yb)
+                        loss.backward()
+                    else:
+                        loss, logits = step
                     opt.step()
                     with torch.no_grad():
                         loss_sum += loss.detach() * len(idx)

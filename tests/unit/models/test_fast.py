@@ -545,6 +545,7 @@ def test_fused_network_applies_only_where_it_can():
     assert not fits(list(SpeechNet(4, 200, 5, pools=(8, 1, 4)).blocks), x)  # a temporal block without pooling
     assert not fits(list(SpeechNet(4, 200, 5, spatial_filters=()).blocks), x)  # no spatial block
     assert not fits(list(SpeechNet(4, 200, 5, temporal_kernels=(65, 16, 8)).blocks), x)  # first kernel > 64
+    assert not fits(list(net.blocks), x[:, :, :60])  # too short for the pooling: the modules say so
 
 
 @pytest.mark.parametrize(("n_channels", "n_times", "config"), FUSED_SHAPES)
@@ -568,3 +569,37 @@ def test_fused_network_in_evaluation_matches_the_modules_window_by_window(n_chan
         torch.testing.assert_close(fast_forward(net, x, fused=False), out, rtol=1e-5, atol=1e-6)
         for i in (0, 7, 18):
             torch.testing.assert_close(fast_forward(net, x[i : i + 1]), out[i : i + 1], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(("n_channels", "n_times", "config"), FUSED_SHAPES[:4])
+def test_training_step_without_autograd_is_bitwise_the_autograd_step(n_channels, n_times, config):
+    # fit's step: the blocks on the kernels, dropout, head, loss and their gradients as the aten operations
+    # autograd runs; two steps (gradients accumulate into existing .grad), a frozen first block, dropout active
+    from myovox.models._network_c import train_step
+
+    _c_kernels_or_skip()
+    torch.manual_seed(n_channels + 2 * n_times)
+    net = SpeechNet(n_channels, n_times, 9, **config).train()
+    for p in net.blocks[0].parameters():
+        p.requires_grad_(False)
+    twin = copy.deepcopy(net)
+    x, y = torch.randn(32, n_channels, n_times), torch.randint(0, 9, (32,))
+    for step in range(2):
+        torch.manual_seed(step)
+        logits = fast_forward(net, x)
+        loss = F.cross_entropy(logits, y)
+        loss.backward()
+        torch.manual_seed(step)
+        loss2, logits2 = train_step(twin, x, y)
+        assert torch.equal(loss2, loss.detach()) and torch.equal(logits2, logits.detach())
+        assert not loss2.requires_grad
+    for (name, p), q in zip(net.named_parameters(), twin.parameters(), strict=True):
+        assert (p.grad is None) == (q.grad is None), name
+        assert p.grad is None or torch.equal(p.grad, q.grad), name
+    for (name, a), b in zip(net.state_dict().items(), twin.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    twin.eval()
+    assert train_step(twin, x, y) is None  # evaluation mode: not a training step
+    twin.train()
+    assert train_step(twin, x, y.float()) is None  # not class indices
+    assert train_step(twin, x.double(), y) is None
