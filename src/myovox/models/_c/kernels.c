@@ -579,36 +579,59 @@ int myovox_conv_dw(const float *h, const float *dz, int64_t dz_stride, int64_t d
  * out of memory. */
 #define CONV_TT 12
 #define ACC12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define ACC8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define ACC4(X) X(0) X(1) X(2) X(3)
 #define CONV_DECL(t) vf a##t = b;
 #define CONV_FMA(t) a##t += x[t * P] * wv;
 #define CONV_STORE(t) memcpy(ot + t * LANES, &a##t, sizeof(vf));
 
-/* One block of 12 output samples (t = u P + p for lane (p, o)) x LANES lanes into ot (t, lane). */
-static inline __attribute__((always_inline)) void conv_block12(const float *xs, int64_t width, int64_t P,
-                                                               const float *wt, int64_t Fp, int64_t C, int64_t k,
-                                                               const float *bias, float *ot)
-{
-    const vf b = load(bias);
-    ACC12(CONV_DECL)
-    for (int64_t i = 0; i < C; ++i) {
-        const float *xr = xs + i * width, *wr = wt + i * k * Fp;
-        for (int64_t j = 0; j < k; ++j) {
-            const vf wv = load(wr + j * Fp);
-            const float *x = xr + j;
-            ACC12(CONV_FMA)
-        }
+/* One block of ACC's count (12, 8 or 4) of output samples (t = u P + p for lane (p, o)) x LANES lanes into
+ * ot (t, lane); the shorter blocks end rows whose length is not a multiple of 12 (short rows, such as block
+ * 3's 7 outputs at 200 samples, would otherwise compute up to 11 samples for nothing). */
+#define CONV_BLOCK(name, ACC)                                                                                   \
+    static inline __attribute__((always_inline)) void name(const float *xs, int64_t width, int64_t P,          \
+                                                           const float *wt, int64_t Fp, int64_t C, int64_t k,  \
+                                                           const float *bias, float *ot)                       \
+    {                                                                                                           \
+        const vf b = load(bias);                                                                                \
+        ACC(CONV_DECL)                                                                                          \
+        for (int64_t i = 0; i < C; ++i) {                                                                       \
+            const float *xr = xs + i * width, *wr = wt + i * k * Fp;                                            \
+            for (int64_t j = 0; j < k; ++j) {                                                                   \
+                const vf wv = load(wr + j * Fp);                                                                \
+                const float *x = xr + j;                                                                        \
+                ACC(CONV_FMA)                                                                                   \
+            }                                                                                                   \
+        }                                                                                                       \
+        ACC(CONV_STORE)                                                                                         \
     }
-    ACC12(CONV_STORE)
-}
+CONV_BLOCK(conv_block12, ACC12)
+CONV_BLOCK(conv_block8, ACC8)
+CONV_BLOCK(conv_block4, ACC4)
 
-/* conv_block12 with the common strides as constants (the compiler folds the input offsets) */
+/* The block for `rest` output samples still to do (12 at most per block), with the common strides as constants
+ * (the compiler folds the input offsets). */
 static void conv_block_p(const float *xs, int64_t width, int64_t P, const float *wt, int64_t Fp, int64_t C,
-                         int64_t k, const float *bias, float *ot)
+                         int64_t k, const float *bias, float *ot, int64_t rest)
 {
-    switch (P) {
-    case 1: conv_block12(xs, width, 1, wt, Fp, C, k, bias, ot); break;
-    case 2: conv_block12(xs, width, 2, wt, Fp, C, k, bias, ot); break;
-    default: conv_block12(xs, width, P, wt, Fp, C, k, bias, ot); break;
+    if (rest <= 4) {
+        switch (P) {
+        case 1: conv_block4(xs, width, 1, wt, Fp, C, k, bias, ot); break;
+        case 2: conv_block4(xs, width, 2, wt, Fp, C, k, bias, ot); break;
+        default: conv_block4(xs, width, P, wt, Fp, C, k, bias, ot); break;
+        }
+    } else if (rest <= 8) {
+        switch (P) {
+        case 1: conv_block8(xs, width, 1, wt, Fp, C, k, bias, ot); break;
+        case 2: conv_block8(xs, width, 2, wt, Fp, C, k, bias, ot); break;
+        default: conv_block8(xs, width, P, wt, Fp, C, k, bias, ot); break;
+        }
+    } else {
+        switch (P) {
+        case 1: conv_block12(xs, width, 1, wt, Fp, C, k, bias, ot); break;
+        case 2: conv_block12(xs, width, 2, wt, Fp, C, k, bias, ot); break;
+        default: conv_block12(xs, width, P, wt, Fp, C, k, bias, ot); break;
+        }
     }
 }
 
@@ -647,7 +670,7 @@ int myovox_conv1d(const float *x, int64_t N, int64_t C, int64_t x_stride, int64_
                 pad_row(x + (n * C + i) * x_stride, T, pad, width, xs + i * width);
             for (int64_t o0 = 0; o0 < Fp; o0 += LANES)
                 for (int64_t u0 = 0; u0 < Tu; u0 += CONV_TT) {
-                    conv_block_p(xs + P * u0, width, P, wt + o0, Fp, C, kp, bp + o0, ot);
+                    conv_block_p(xs + P * u0, width, P, wt + o0, Fp, C, kp, bp + o0, ot, Tu - u0);
                     /* out[o, P (u0 + u) + p] = ot[u, p F + o], row by row */
                     const int64_t no = P > 1 ? F : (F - o0 < LANES ? F - o0 : LANES);
                     const int64_t nu = Tu - u0 < CONV_TT ? Tu - u0 : CONV_TT;
