@@ -239,15 +239,17 @@ def network_features(blocks: list[Any], x: torch.Tensor) -> torch.Tensor:
 
 
 def train_step(net: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """``loss = cross_entropy(net(x), y); loss.backward()`` for a SpeechNet in training mode, without autograd.
+    """``zero_grad(); loss = cross_entropy(net(x), y); loss.backward()`` for a SpeechNet in training mode, without
+    autograd.
 
     The blocks run on the kernels as in :func:`network_features`; dropout, the linear head, the loss and their
     gradients are the aten operations autograd would run, in its order, so the loss, the logits, every
-    gradient and the running statistics are bitwise those of the autograd path. Gradients accumulate into
-    ``.grad`` of the parameters that require one, as ``backward`` does. Returns ``(loss, logits)`` (no graph),
+    gradient and the running statistics are bitwise those of the autograd path. The kernels write the
+    gradients into ``.grad`` of the parameters that require one (made where missing): they replace what was
+    there, as after ``zero_grad()`` (no accumulation). Returns ``(loss, logits)`` (no graph),
     or ``None`` where the step does not apply (the caller then uses autograd): no C kernels, a structure
     :func:`fits` does not accept, a head other than dropout + ``nn.Linear``, targets other than a vector of class
-    indices.
+    indices, an existing gradient that is not contiguous float32.
     """
     blocks = list(net.blocks)
     head, drop = getattr(net, "classifier", None), getattr(net, "dropout", None)
@@ -265,6 +267,19 @@ def train_step(net: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor
         return None
     b, c, t = x.shape
     tensors, meta = _block_tensors(blocks)
+    # where the gradients go: each trained parameter's .grad (made if missing), a scratch buffer for frozen ones
+    targets = [p for i in range(0, len(tensors), _PER_BLOCK) for p in tensors[i : i + 4]] + [head.weight, head.bias]
+    trained = [p.requires_grad for p in targets]
+    for p, train in zip(targets, trained, strict=True):
+        g = p.grad if train else None
+        if g is not None and (g.dtype != torch.float32 or g.device.type != "cpu" or not g.is_contiguous()):
+            return None
+    scratch = None if all(trained) else torch.empty(max(p.numel() for p in targets))
+    grad_at = []
+    for p, train in zip(targets, trained, strict=True):
+        if train and p.grad is None:
+            p.grad = torch.empty_like(p, memory_format=torch.contiguous_format)  # every value is written below
+        grad_at.append(_k.Address(p.grad.data_ptr() if train else scratch.data_ptr()))  # type: ignore[union-attr]
     plan = _plan(b, c, t, blocks)
     xr = x.reshape(b * c, t).contiguous()
     with torch.no_grad():
@@ -282,27 +297,13 @@ def train_step(net: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor
         loss, total = torch.ops.aten.nll_loss_forward(log_p, y, None, 1, -100)  # 1: mean over the batch
         g_nll = torch.ops.aten.nll_loss_backward(torch.ones_like(loss), log_p, y, None, 1, -100, total)
         g_logits = torch.ops.aten._log_softmax_backward_data(g_nll, log_p, 1, log_p.dtype)
-        g_weight = g_logits.t().mm(kept)  # addmm's backward for a transposed weight, as autograd forms it
-        g_bias = g_logits.sum(0)
         g_kept = g_logits.mm(head.weight)
         g_feats = g_kept * noise if noise is not None else g_kept
-        gbuf, sizes = _backward_kernels(xr, ws, plan, tensors, g_feats)
-        views = gbuf.split(sizes)
-        params: list[torch.Tensor] = []
-        grads: list[torch.Tensor] = []
-        for i in range(len(meta)):
-            for q, p in enumerate(tensors[i * _PER_BLOCK : i * _PER_BLOCK + 4]):
-                params.append(p)
-                grads.append(views[4 * i + q].view(p.shape))
-        params += [head.weight, head.bias]
-        grads += [g_weight, g_bias]
-        for p, g in zip(params, grads, strict=True):
-            if not p.requires_grad:
-                continue
-            if p.grad is None:
-                p.grad = g.contiguous()
-            else:
-                p.grad.add_(g)
+        _backward_kernels(xr, ws, plan, tensors, g_feats, grad_at[:-2])
+        if trained[-2]:  # addmm's backward for a transposed weight, as autograd forms it
+            torch.mm(g_logits.t(), kept, out=head.weight.grad)
+        if trained[-1]:
+            torch.sum(g_logits, 0, out=head.bias.grad)
     return loss, logits
 
 
@@ -445,10 +446,16 @@ def _forward_kernels(
 
 
 def _backward_kernels(
-    x: torch.Tensor, ws: torch.Tensor, plan: _Plan, tensors: tuple[torch.Tensor, ...], go: torch.Tensor
-) -> tuple[torch.Tensor, list[int]]:
-    """Backward on the kernels for the features' gradient ``go``: the parameter gradients, four per block (weight,
-    bias, gamma, beta) in block order, in one buffer, and their sizes."""
+    x: torch.Tensor,
+    ws: torch.Tensor,
+    plan: _Plan,
+    tensors: tuple[torch.Tensor, ...],
+    go: torch.Tensor,
+    grad_at: list[_k.Address],
+) -> None:
+    """Backward on the kernels for the features' gradient ``go``: writes the parameter gradients, four per block
+    (weight, bias, gamma, beta) in block order, at the addresses ``grad_at`` (contiguous float32 memory of each
+    parameter's size, kept referenced by the caller)."""
     A = _k.Address
     fbase, boff = ws.data_ptr(), plan.bwd.offsets
     f = {name: A(fbase + o) for name, o in plan.fwd.offsets.items()}
@@ -456,13 +463,6 @@ def _backward_kernels(
     bbase = wsb.data_ptr()
     d = {name: A(bbase + o) for name, o in boff.items()}
     params = [tensors[i * _PER_BLOCK : (i + 1) * _PER_BLOCK] for i in range(len(tensors) // _PER_BLOCK)]
-    # the parameter gradients, four per block (weight, bias, gamma, beta), in one buffer
-    sizes = [p.numel() for block in params for p in block[:4]]
-    gbuf = torch.empty(sum(sizes))
-    gbase, starts = gbuf.data_ptr(), [0]
-    for s in sizes:
-        starts.append(starts[-1] + s)
-    grad_at = [A(gbase + 4 * s) for s in starts[:-1]]
     n_temporal = len(plan.temporal) + 1
     go = go.contiguous()
     last = plan.spatial[-1]
@@ -519,7 +519,6 @@ def _backward_kernels(
         tp=blk.tp, s1=f["s1"], s2=f["s2"], w=weight, bias=bias, crow=f["crow"], mean=f["mean_d0"],
         c3=d["c3_0"], dw=gw,
     )  # fmt: skip
-    return gbuf, sizes
 
 
 class _NetworkC(torch.autograd.Function):
@@ -535,7 +534,14 @@ class _NetworkC(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, go: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, ws, *tensors = ctx.saved_tensors
-        gbuf, sizes = _backward_kernels(x, ws, ctx.plan, tuple(tensors), go)
+        # the parameter gradients in one buffer, returned as views of it
+        sizes = [p.numel() for i in range(0, len(tensors), _PER_BLOCK) for p in tensors[i : i + 4]]
+        gbuf = torch.empty(sum(sizes))
+        grad_at, at = [], gbuf.data_ptr()
+        for n in sizes:
+            grad_at.append(_k.Address(at))
+            at += 4 * n
+        _backward_kernels(x, ws, ctx.plan, tuple(tensors), go, grad_at)
         views = gbuf.split(sizes)
         grads: list[torch.Tensor | None] = []
         for i in range(len(tensors) // _PER_BLOCK):

@@ -574,7 +574,8 @@ def test_fused_network_in_evaluation_matches_the_modules_window_by_window(n_chan
 @pytest.mark.parametrize(("n_channels", "n_times", "config"), FUSED_SHAPES[:4])
 def test_training_step_without_autograd_is_bitwise_the_autograd_step(n_channels, n_times, config):
     # fit's step: the blocks on the kernels, dropout, head, loss and their gradients as the aten operations
-    # autograd runs; two steps (gradients accumulate into existing .grad), a frozen first block, dropout active
+    # autograd runs; two steps (the second writes over existing gradients, as after zero_grad), a frozen first
+    # block, dropout active
     from myovox.models._network_c import train_step
 
     _c_kernels_or_skip()
@@ -585,6 +586,7 @@ def test_training_step_without_autograd_is_bitwise_the_autograd_step(n_channels,
     twin = copy.deepcopy(net)
     x, y = torch.randn(32, n_channels, n_times), torch.randint(0, 9, (32,))
     for step in range(2):
+        net.zero_grad(set_to_none=False)
         torch.manual_seed(step)
         logits = fast_forward(net, x)
         loss = F.cross_entropy(logits, y)
