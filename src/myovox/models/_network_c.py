@@ -26,6 +26,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from ._blocks_c import _C_FIRST_MAX_KERNEL, _c_ready
@@ -136,8 +137,59 @@ class _Plan:
             fwd.add(f"sy{j}", count)
             bwd.add(f"sdy{j}", count)
             bwd.add(f"sdz{j}", count)
+        n_zeros = max(blk.f for blk in [first, *temporal]) + max((blk.c for blk in temporal), default=0)
+        fwd.add("zeros", n_zeros)
+        for i, blk in enumerate([first, *temporal]):
+            fwd.add(f"sign{i}", blk.f)
+            if i:
+                bwd.add(f"flip{i}", blk.c * blk.f * blk.k)
         self.fwd, self.bwd = fwd, bwd
-        self.zeros = torch.zeros(max(blk.f for blk in [first, *temporal]) + max(blk.c for blk in temporal))
+        self._table(n_zeros)
+
+    def _table(self, n_zeros: int) -> None:
+        """The argument table of ``myovox_net_fwd`` / ``_bwd`` (its layout is documented in ``_c/kernels.c``):
+        which entries are forward or backward workspace regions (and their offsets), parameters, gradients."""
+        first, temporal, spatial = self.first, self.temporal, self.spatial
+        names: list[tuple[str, str | int]] = [("x", 0), ("feats", 0), ("fwd", "zeros"), ("go", 0)]
+        regions = [
+            (["zsel0", "idx0", "s1", "s2", "crow", "out0", "mean_d0", "var_d0", "mean0", "invstd0", "a0", "sign0"],
+             ["g0", "c2_0", "c3_0", "dout0"]),
+        ]  # fmt: skip
+        for i in range(1, len(temporal) + 1):
+            fwd = ["z", "zsel", "out", "mean_d", "var_d", "mean", "invstd", "a", "sign"]
+            regions.append(
+                ([f"{r}{i}" for r in fwd], [f"g{i}", f"c2_{i}", f"c3_{i}", f"dout{i}", f"dz{i}", f"flip{i}"])
+            )
+        for j in range(len(spatial)):
+            fwd = ["sz", "sy", "smean_d", "svar_d", "smean", "sinvstd", "sa"]
+            regions.append(([f"{r}{j}" for r in fwd], [f"sdy{j}", f"sdz{j}"]))
+        for i, (fwd_names, bwd_names) in enumerate(regions):
+            names += [("param", _PER_BLOCK * i + q) for q in range(_PER_BLOCK)]
+            names += [("grad", 4 * i + q) for q in range(4)]
+            names += [("fwd", r) for r in fwd_names] + [("bwd", r) for r in bwd_names]
+        index = {kind: [i for i, (k, _) in enumerate(names) if k == kind] for kind in ("fwd", "bwd", "param", "grad")}
+        self.tab_len = len(names)
+        self.fwd_slots = np.array(index["fwd"], dtype=np.int64)
+        self.fwd_offsets = np.array([self.fwd.offsets[str(names[i][1])] for i in index["fwd"]], dtype=np.int64)
+        self.bwd_slots = np.array(index["bwd"], dtype=np.int64)
+        self.bwd_offsets = np.array([self.bwd.offsets[str(names[i][1])] for i in index["bwd"]], dtype=np.int64)
+        self.param_slots = np.array(index["param"], dtype=np.int64)  # in the order of the blocks' tensors
+        self.grad_slots = np.array(index["grad"], dtype=np.int64)
+        geo = [1 + len(temporal), len(spatial), n_zeros]
+        geo += [first.n, first.t, first.f, first.k, first.pad, first.pool, first.tz, first.tp]
+        for blk in temporal:
+            geo += [blk.n, blk.c, blk.t, blk.f, blk.k, blk.pad, blk.pool, blk.tz, blk.tp, blk.margin]
+        for sp in spatial:
+            geo += [sp.b, sp.t, sp.r, sp.c, sp.o, sp.k, sp.npos, *sp.strides]
+        self.geo = torch.tensor(geo, dtype=torch.int64)
+        self._hyper: dict[tuple, torch.Tensor] = {}
+
+    def hyper(self, meta: tuple[tuple[float, float], ...]) -> torch.Tensor:
+        """Batch norm's ``(momentum, eps)`` of every block, as ``myovox_net_fwd`` reads them (cached)."""
+        h = self._hyper.get(meta)
+        if h is None:
+            h = self._hyper[meta] = torch.tensor([v for pair in meta for v in pair], dtype=torch.float64)
+        return h
 
 
 def _plan(b: int, c: int, t: int, blocks: list[Any]) -> _Plan:
@@ -185,7 +237,7 @@ def fits(blocks: list[Any], x: torch.Tensor) -> bool:
     for ``x`` ``(b, c, t)``: temporal blocks that all pool (the first's kernel at most 64 taps), then at least
     one spatial block; ``x`` and the parameters float32 on the CPU (the parameters contiguous), ``x`` not
     requiring a gradient."""
-    if x.dtype != torch.float32 or x.device.type != "cpu" or x.requires_grad or x.dim() != 3:
+    if x.dtype != torch.float32 or x.device.type != "cpu" or x.requires_grad or x.dim() != 3 or len(blocks) > 64:
         return False
     for conv, bn, _, _ in blocks:
         for p in (conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var):
@@ -279,11 +331,11 @@ def train_step(net: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor
     for p, train in zip(targets, trained, strict=True):
         if train and p.grad is None:
             p.grad = torch.empty_like(p, memory_format=torch.contiguous_format)  # every value is written below
-        grad_at.append(_k.Address(p.grad.data_ptr() if train else scratch.data_ptr()))  # type: ignore[union-attr]
+        grad_at.append(p.grad.data_ptr() if train else scratch.data_ptr())  # type: ignore[union-attr]
     plan = _plan(b, c, t, blocks)
     xr = x.reshape(b * c, t).contiguous()
     with torch.no_grad():
-        feats, ws = _forward_kernels(xr, plan, meta, tensors)
+        feats, ws, tab = _forward_kernels(xr, plan, meta, tensors)
         noise = None
         if drop.training and drop.p > 0:  # as aten's dropout on the CPU: a Bernoulli mask scaled by 1 / (1 - p)
             noise = torch.zeros_like(feats) if drop.p >= 1 else torch.empty_like(feats).bernoulli_(1 - drop.p)
@@ -299,7 +351,8 @@ def train_step(net: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor
         g_logits = torch.ops.aten._log_softmax_backward_data(g_nll, log_p, 1, log_p.dtype)
         g_kept = g_logits.mm(head.weight)
         g_feats = g_kept * noise if noise is not None else g_kept
-        _backward_kernels(xr, ws, plan, tensors, g_feats, grad_at[:-2])
+        _backward_kernels(plan, tab, g_feats, grad_at[:-2])
+        del ws  # kept alive up to here: the table points into it
         if trained[-2]:  # addmm's backward for a transposed weight, as autograd forms it
             torch.mm(g_logits.t(), kept, out=head.weight.grad)
         if trained[-1]:
@@ -371,154 +424,32 @@ def network_eval(blocks: list[Any], x: torch.Tensor) -> torch.Tensor:
 
 def _forward_kernels(
     x: torch.Tensor, plan: _Plan, meta: tuple, tensors: tuple[torch.Tensor, ...]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Training-mode forward on the kernels: ``(features (b, filters), workspace)``; updates running statistics."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Training-mode forward on the kernels (one C call): ``(features (b, filters), workspace, argument table)``;
+    updates the running statistics. The table and workspace serve :func:`_backward_kernels`."""
     ws = torch.empty(plan.fwd.size, dtype=torch.uint8)
-    base, off, A = ws.data_ptr(), plan.fwd.offsets, _k.Address
-    at = {name: A(base + o) for name, o in off.items()}
-    zeros = plan.zeros
-    params = [tensors[i * _PER_BLOCK : (i + 1) * _PER_BLOCK] for i in range(len(meta))]
-    signs = []
-    blk = plan.first
-    weight, bias, gamma, beta, rmean, rvar, count = params[0]
-    momentum, eps = meta[0]
-    signs.append(_sign_of(gamma.detach()))
-    _k.first_fwd(
-        x=x, n_rows=blk.n, T=blk.t, w=weight, bias=bias, sign=signs[0], F=blk.f, k=blk.k, pad=blk.pad,
-        pool=blk.pool, tp=blk.tp, zsel=at["zsel0"], idx=at["idx0"], s1=at["s1"], s2=at["s2"], mean=at["mean_d0"],
-        var=at["var_d0"], crow=at["crow"],
-    )  # fmt: skip
-    _k.bn_train_stats(
-        mean_d=at["mean_d0"], var_d=at["var_d0"], F=blk.f, m=blk.n * blk.tz, gamma=gamma, eps=eps,
-        momentum=momentum, running_mean=rmean, running_var=rvar, num_batches=count, mean=at["mean0"],
-        invstd=at["invstd0"], a=at["a0"],
-    )  # fmt: skip
-    # zsel0 holds the pooled values minus the batch mean (the first block's kernel): centred
-    _k.bn_relu(
-        zsel=at["zsel0"], N=blk.n, F=blk.f, tp=blk.tp, mean=zeros, a=at["a0"], beta=beta, out=at["out0"]
-    )  # fmt: skip
-    for i, blk in enumerate(plan.temporal, start=1):
-        weight, bias, gamma, beta, rmean, rvar, count = params[i]
-        momentum, eps = meta[i]
-        signs.append(_sign_of(gamma.detach()))
-        _k.conv1d(
-            x=at[f"out{i - 1}"], N=blk.n, C=blk.c, x_stride=blk.t, T=blk.t, pad=blk.pad, w=weight, bias=bias,
-            F=blk.f, k=blk.k, Tout=blk.tz, out=at[f"z{i}"], out_stride=blk.tz,
-        )  # fmt: skip
-        _k.max_pool(
-            z=at[f"z{i}"], N=blk.n, F=blk.f, n=blk.tz, sign=signs[i], pool=blk.pool, tp=blk.tp,
-            zsel=at[f"zsel{i}"],
-        )  # fmt: skip
-        _k.pool_stats(z=at[f"z{i}"], N=blk.n, F=blk.f, n=blk.tz, mean=at[f"mean_d{i}"], var=at[f"var_d{i}"])
-        _k.bn_train_stats(
-            mean_d=at[f"mean_d{i}"], var_d=at[f"var_d{i}"], F=blk.f, m=blk.n * blk.tz, gamma=gamma, eps=eps,
-            momentum=momentum, running_mean=rmean, running_var=rvar, num_batches=count, mean=at[f"mean{i}"],
-            invstd=at[f"invstd{i}"], a=at[f"a{i}"],
-        )  # fmt: skip
-        _k.bn_relu(
-            zsel=at[f"zsel{i}"], N=blk.n, F=blk.f, tp=blk.tp, mean=at[f"mean{i}"], a=at[f"a{i}"], beta=beta,
-            out=at[f"out{i}"],
-        )  # fmt: skip
-    xin = at[f"out{len(plan.temporal)}"]
-    n_temporal = len(plan.temporal) + 1
-    for j, sp in enumerate(plan.spatial):
-        weight, bias, gamma, beta, rmean, rvar, count = params[n_temporal + j]
-        momentum, eps = meta[n_temporal + j]
-        sb, st, sr, sc = sp.strides
-        _k.spatial_fwd(
-            x=xin, B=sp.b, T=sp.t, R=sp.r, C=sp.c, sb=sb, st=st, sr=sr, sc=sc, w=weight, bias=bias, O=sp.o,
-            k=sp.k, z=at[f"sz{j}"], mean=at[f"smean_d{j}"], var=at[f"svar_d{j}"],
-        )  # fmt: skip
-        m = sp.b * sp.npos
-        _k.bn_train_stats(
-            mean_d=at[f"smean_d{j}"], var_d=at[f"svar_d{j}"], F=sp.o, m=m, gamma=gamma, eps=eps,
-            momentum=momentum, running_mean=rmean, running_var=rvar, num_batches=count, mean=at[f"smean{j}"],
-            invstd=at[f"sinvstd{j}"], a=at[f"sa{j}"],
-        )  # fmt: skip
-        _k.spatial_bn_relu(
-            z=at[f"sz{j}"], n=m, O=sp.o, mean=at[f"smean{j}"], a=at[f"sa{j}"], beta=beta, y=at[f"sy{j}"]
-        )  # fmt: skip
-        xin = at[f"sy{j}"]
-    last = plan.spatial[-1]
-    feats = x.new_empty(last.b, last.o)
-    _k.spatial_mean(y=xin, B=last.b, npos=last.npos, O=last.o, out=feats)
-    return feats, ws
+    feats = x.new_empty(plan.spatial[-1].b, plan.spatial[-1].o)
+    tab = torch.empty(plan.tab_len, dtype=torch.int64)
+    t = tab.numpy()
+    t[plan.fwd_slots] = plan.fwd_offsets + ws.data_ptr()
+    t[plan.param_slots] = [p.data_ptr() for p in tensors]
+    t[0], t[1] = x.data_ptr(), feats.data_ptr()
+    _k.net_fwd(geo=plan.geo, hyper=plan.hyper(meta), tab=tab)
+    return feats, ws, tab
 
 
-def _backward_kernels(
-    x: torch.Tensor,
-    ws: torch.Tensor,
-    plan: _Plan,
-    tensors: tuple[torch.Tensor, ...],
-    go: torch.Tensor,
-    grad_at: list[_k.Address],
-) -> None:
-    """Backward on the kernels for the features' gradient ``go``: writes the parameter gradients, four per block
-    (weight, bias, gamma, beta) in block order, at the addresses ``grad_at`` (contiguous float32 memory of each
-    parameter's size, kept referenced by the caller)."""
-    A = _k.Address
-    fbase, boff = ws.data_ptr(), plan.bwd.offsets
-    f = {name: A(fbase + o) for name, o in plan.fwd.offsets.items()}
+def _backward_kernels(plan: _Plan, tab: torch.Tensor, go: torch.Tensor, grad_at: list[int]) -> None:
+    """Backward on the kernels (one C call) for the features' gradient ``go``, after :func:`_forward_kernels`
+    (whose workspace, input and parameters the caller keeps alive): writes the parameter gradients, four per
+    block (weight, bias, gamma, beta) in block order, at the addresses ``grad_at`` (contiguous float32 memory of
+    each parameter's size, kept referenced by the caller)."""
     wsb = torch.empty(plan.bwd.size, dtype=torch.uint8)
-    bbase = wsb.data_ptr()
-    d = {name: A(bbase + o) for name, o in boff.items()}
-    params = [tensors[i * _PER_BLOCK : (i + 1) * _PER_BLOCK] for i in range(len(tensors) // _PER_BLOCK)]
-    n_temporal = len(plan.temporal) + 1
     go = go.contiguous()
-    last = plan.spatial[-1]
-    _k.spatial_mean_bwd(go=go, B=last.b, npos=last.npos, O=last.o, dy=d[f"sdy{len(plan.spatial) - 1}"])
-    for j in reversed(range(len(plan.spatial))):
-        sp = plan.spatial[j]
-        weight, _, gamma = params[n_temporal + j][:3]
-        gw, gb, gg, gbeta = grad_at[4 * (n_temporal + j) : 4 * (n_temporal + j) + 4]
-        _k.spatial_bn_bwd(
-            go=d[f"sdy{j}"], y=f[f"sy{j}"], z=f[f"sz{j}"], B=sp.b, npos=sp.npos, O=sp.o, mean=f[f"smean{j}"],
-            invstd=f[f"sinvstd{j}"], gamma=gamma, dz=d[f"sdz{j}"], dbeta=gbeta, dgamma=gg, db=gb,
-        )  # fmt: skip
-        sb, st, sr, sc = sp.strides
-        xin = f[f"sy{j - 1}"] if j else f[f"out{n_temporal - 1}"]
-        dx = d[f"sdy{j - 1}"] if j else d[f"dout{n_temporal - 1}"]
-        _k.spatial_bwd(
-            x=xin, B=sp.b, T=sp.t, R=sp.r, C=sp.c, sb=sb, st=st, sr=sr, sc=sc, w=weight, O=sp.o, k=sp.k,
-            dz=d[f"sdz{j}"], dw=gw, dx=dx, db=sb, dt=st, dr=sr, dc=sc,
-        )  # fmt: skip
-    for i in reversed(range(1, n_temporal)):
-        blk = plan.temporal[i - 1]
-        weight, _, gamma = params[i][:3]
-        gw, gb, gg, gbeta = grad_at[4 * i : 4 * i + 4]
-        _k.bn_relu_bwd(
-            go=d[f"dout{i}"], out=f[f"out{i}"], zsel=f[f"zsel{i}"], N=blk.n, F=blk.f, tp=blk.tp,
-            mean=f[f"mean{i}"], invstd=f[f"invstd{i}"], gamma=gamma, m=blk.n * blk.tz, g=d[f"g{i}"], dbeta=gbeta,
-            dgamma=gg, c2=d[f"c2_{i}"], c3=d[f"c3_{i}"], db=gb,
-        )  # fmt: skip
-        width = blk.tz + 2 * blk.margin
-        _k.pool_bwd(
-            z=f[f"z{i}"], n_rows=blk.n, F=blk.f, Tz=blk.tz, zsel=f[f"zsel{i}"], g=d[f"g{i}"], c2=d[f"c2_{i}"],
-            c3=d[f"c3_{i}"], pool=blk.pool, tp=blk.tp, dz=d[f"dz{i}"], margin=blk.margin, extra=0,
-        )  # fmt: skip
-        # the input gradient: a valid convolution of dz (zero margins) with the flipped, transposed kernels
-        flipped = weight.detach()[:, :, 0].flip(2).transpose(0, 1).contiguous()
-        _k.conv1d(
-            x=d[f"dz{i}"], N=blk.n, C=blk.f, x_stride=width, T=width, pad=0, w=flipped, bias=plan.zeros,
-            F=blk.c, k=blk.k, Tout=blk.t, out=d[f"dout{i - 1}"], out_stride=blk.t,
-        )  # fmt: skip
-        _k.conv_dw(
-            h=f[f"out{i - 1}"], dz=d[f"dz{i}"], dz_stride=width, dz_offset=blk.margin, N=blk.n, C=blk.c, T=blk.t,
-            F=blk.f, Tz=blk.tz, k=blk.k, pad=blk.pad, dw=gw,
-        )  # fmt: skip
-    blk = plan.first
-    weight, bias, gamma = params[0][:3]
-    gw, gb, gg, gbeta = grad_at[:4]
-    _k.bn_relu_bwd(
-        go=d["dout0"], out=f["out0"], zsel=f["zsel0"], N=blk.n, F=blk.f, tp=blk.tp, mean=plan.zeros,
-        invstd=f["invstd0"], gamma=gamma, m=blk.n * blk.tz, g=d["g0"], dbeta=gbeta, dgamma=gg, c2=d["c2_0"],
-        c3=d["c3_0"], db=gb,
-    )  # fmt: skip
-    _k.first_dw(
-        x=x, n_rows=blk.n, T=blk.t, g=d["g0"], idx=f["idx0"], F=blk.f, k=blk.k, pad=blk.pad, pool=blk.pool,
-        tp=blk.tp, s1=f["s1"], s2=f["s2"], w=weight, bias=bias, crow=f["crow"], mean=f["mean_d0"],
-        c3=d["c3_0"], dw=gw,
-    )  # fmt: skip
+    t = tab.numpy()
+    t[plan.bwd_slots] = plan.bwd_offsets + wsb.data_ptr()
+    t[plan.grad_slots] = grad_at
+    t[3] = go.data_ptr()
+    _k.net_bwd(geo=plan.geo, tab=tab)
 
 
 class _NetworkC(torch.autograd.Function):
@@ -526,22 +457,22 @@ class _NetworkC(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, plan: _Plan, meta: tuple, *tensors: torch.Tensor) -> torch.Tensor:
-        feats, ws = _forward_kernels(x, plan, meta, tensors)
-        ctx.save_for_backward(x, ws, *tensors)
+        feats, ws, tab = _forward_kernels(x, plan, meta, tensors)
+        ctx.save_for_backward(x, ws, tab, *tensors)
         ctx.plan = plan
         return feats
 
     @staticmethod
     def backward(ctx: Any, go: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        x, ws, *tensors = ctx.saved_tensors
+        _x, _ws, tab, *tensors = ctx.saved_tensors  # the table points into the input and the workspace
         # the parameter gradients in one buffer, returned as views of it
         sizes = [p.numel() for i in range(0, len(tensors), _PER_BLOCK) for p in tensors[i : i + 4]]
         gbuf = torch.empty(sum(sizes))
         grad_at, at = [], gbuf.data_ptr()
         for n in sizes:
-            grad_at.append(_k.Address(at))
+            grad_at.append(at)
             at += 4 * n
-        _backward_kernels(x, ws, ctx.plan, tuple(tensors), go, grad_at)
+        _backward_kernels(ctx.plan, tab, go, grad_at)
         views = gbuf.split(sizes)
         grads: list[torch.Tensor | None] = []
         for i in range(len(tensors) // _PER_BLOCK):

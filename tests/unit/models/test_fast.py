@@ -463,6 +463,8 @@ FUSED_SHAPES = [
     (3, 150, {"spatial_filters": (9,)}),
     (14, 300, {}),
     (16, 1000, {}),
+    (4, 200, {"temporal_filters": (8,), "temporal_kernels": (4,), "pools": (8,)}),  # one temporal block
+    (6, 240, {"temporal_filters": (4, 6, 5, 7), "temporal_kernels": (3, 5, 4, 2), "pools": (2, 2, 3, 2)}),
 ]
 
 

@@ -335,6 +335,8 @@ PROTOTYPES: dict[str, Prototype] = {
             "void",
             (("go", _CF), ("B", _I), ("npos", _I), ("O", _I), ("dy", _F)),
         ),
+        Prototype("myovox_net_fwd", "int", (("geo", "const int64_t *"), ("hyper", _CD), ("tab", "const int64_t *"))),
+        Prototype("myovox_net_bwd", "int", (("geo", "const int64_t *"), ("tab", "const int64_t *"))),
         Prototype("myovox_max_threads", "int", (), status=False),
         Prototype("myovox_set_threads", "void", (("n", "int"),), status=False),
     )
@@ -351,6 +353,7 @@ def declare(lib: Any) -> None:
 _ERRORS = {
     -1: " could not allocate its work buffers.",
     -2: " failed with code -2 (first temporal kernel longer than 64 samples).",
+    -3: " failed with code -3 (more than 64 blocks).",
 }
 
 
@@ -452,3 +455,5 @@ spatial_bn_relu = Kernel(PROTOTYPES["myovox_spatial_bn_relu"])
 spatial_bn_bwd = Kernel(PROTOTYPES["myovox_spatial_bn_bwd"])
 spatial_mean = Kernel(PROTOTYPES["myovox_spatial_mean"])
 spatial_mean_bwd = Kernel(PROTOTYPES["myovox_spatial_mean_bwd"])
+net_fwd = Kernel(PROTOTYPES["myovox_net_fwd"])
+net_bwd = Kernel(PROTOTYPES["myovox_net_bwd"])

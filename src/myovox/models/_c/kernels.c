@@ -1061,6 +1061,198 @@ void myovox_spatial_mean_bwd(const float *go, int64_t B, int64_t npos, int64_t O
                 dy[(b * npos + q) * O + o] = go[b * O + o] / (float)npos;
 }
 
+/* ---------------------------------------------------------------- the whole network, one call per direction
+ * SpeechNet's training-mode blocks (temporal blocks, the first on one input row, then spatial blocks and the
+ * average pooling) as the sequence of the kernels above, so that a training step costs two calls from Python
+ * instead of ~35 (models/_network_c.py builds the arguments; its per-kernel sequence is the same mathematics).
+ *
+ * geo (int64): [0] number of temporal blocks (the first included), [1] spatial blocks, [2] length of the zeros
+ * region; then the first block: n, t, f, k, pad, pool, tz, tp; each later temporal block: n, c, t, f, k, pad,
+ * pool, tz, tp, margin; each spatial block: b, t, r, c, o, k, npos, sb, st, sr, sc.
+ * hyper (double): momentum, eps of each block's batch norm, in block order.
+ * tab (int64 addresses), in this order:
+ *   [0] x, [1] the features (b, o) out, [2] the zeros region, [3] the features' gradient (backward);
+ *   per block, its parameters: weight, bias, gamma, beta, running mean, running variance, count (int64), then
+ *   the gradients of weight, bias, gamma, beta (backward; written), then its workspace regions:
+ *     first block: zsel, idx (int32), s1, s2 (double), crow, out, mean_d, var_d (double), mean, invstd, a, sign;
+ *                  backward: g, c2, c3, dout
+ *     later temporal blocks: z, zsel, out, mean_d, var_d (double), mean, invstd, a, sign;
+ *                  backward: g, c2, c3, dout, dz, flipped weights
+ *     spatial blocks: z, y, mean_d, var_d (double), mean, invstd, a; backward: dy, dz
+ * (TAB_* below are the offsets inside a block's entries.) Returns 0, or a kernel's error code. */
+#define TAB_HEAD 4
+#define TAB_PARAMS 11 /* 7 parameters and buffers, 4 gradients */
+#define TAB_FIRST (TAB_PARAMS + 16)
+#define TAB_TEMPORAL (TAB_PARAMS + 15)
+#define TAB_SPATIAL (TAB_PARAMS + 9)
+#define F32(i) ((float *)(intptr_t)e[i])
+#define F64(i) ((double *)(intptr_t)e[i])
+
+static void gamma_signs(const float *gamma, int64_t F, float *sign)
+{
+    for (int64_t f = 0; f < F; ++f)
+        sign[f] = gamma[f] >= 0.0f ? 1.0f : -1.0f; /* as torch.where(gamma >= 0, 1, -1): NaN gives -1 */
+}
+
+int myovox_net_fwd(const int64_t *geo, const double *hyper, const int64_t *tab)
+{
+    const int64_t n_temporal = geo[0], n_spatial = geo[1];
+    const int64_t *g = geo + 3;
+    const int64_t *e = tab + TAB_HEAD;
+    float *zeros = (float *)(intptr_t)tab[2];
+    int rc;
+    memset(zeros, 0, sizeof(float) * (size_t)geo[2]);
+    { /* the first block */
+        const int64_t n = g[0], t = g[1], f = g[2], k = g[3], pad = g[4], pool = g[5], tz = g[6], tp = g[7];
+        const int64_t *w = e + TAB_PARAMS;
+        gamma_signs(F32(2), f, (float *)(intptr_t)w[11]);
+        rc = myovox_first_fwd((const float *)(intptr_t)tab[0], n, t, F32(0), F32(1), (float *)(intptr_t)w[11], f, k,
+                              pad, pool, tp, (float *)(intptr_t)w[0], (int32_t *)(intptr_t)w[1],
+                              (double *)(intptr_t)w[2], (double *)(intptr_t)w[3], (double *)(intptr_t)w[6],
+                              (double *)(intptr_t)w[7], (float *)(intptr_t)w[4]);
+        if (rc)
+            return rc;
+        myovox_bn_train_stats((double *)(intptr_t)w[6], (double *)(intptr_t)w[7], f, n * tz, F32(2), hyper[1],
+                              hyper[0], F32(4), F32(5), (int64_t *)(intptr_t)e[6], (float *)(intptr_t)w[8],
+                              (float *)(intptr_t)w[9], (float *)(intptr_t)w[10]);
+        /* the first block's kernel leaves the pooled values minus the batch mean: centred */
+        myovox_bn_relu((float *)(intptr_t)w[0], n, f, tp, zeros, (float *)(intptr_t)w[10], F32(3),
+                       (float *)(intptr_t)w[5]);
+        g += 8;
+        e += TAB_FIRST;
+    }
+    const float *prev = (const float *)(intptr_t)tab[TAB_HEAD + TAB_PARAMS + 5]; /* the first block's out */
+    for (int64_t i = 1; i < n_temporal; ++i) {
+        const int64_t n = g[0], c = g[1], t = g[2], f = g[3], k = g[4], pad = g[5], pool = g[6], tz = g[7],
+                      tp = g[8];
+        const int64_t *w = e + TAB_PARAMS; /* z, zsel, out, mean_d, var_d, mean, invstd, a, sign */
+        float *z = (float *)(intptr_t)w[0], *zsel = (float *)(intptr_t)w[1], *sign = (float *)(intptr_t)w[8];
+        double *mean_d = (double *)(intptr_t)w[3], *var_d = (double *)(intptr_t)w[4];
+        gamma_signs(F32(2), f, sign);
+        rc = myovox_conv1d(prev, n, c, t, t, pad, F32(0), F32(1), f, k, tz, z, tz);
+        if (rc)
+            return rc;
+        myovox_max_pool(z, n, f, tz, sign, pool, tp, zsel);
+        rc = myovox_pool_stats(z, n, f, tz, mean_d, var_d);
+        if (rc)
+            return rc;
+        myovox_bn_train_stats(mean_d, var_d, f, n * tz, F32(2), hyper[2 * i + 1], hyper[2 * i], F32(4), F32(5),
+                              (int64_t *)(intptr_t)e[6], (float *)(intptr_t)w[5], (float *)(intptr_t)w[6],
+                              (float *)(intptr_t)w[7]);
+        myovox_bn_relu(zsel, n, f, tp, (float *)(intptr_t)w[5], (float *)(intptr_t)w[7], F32(3),
+                       (float *)(intptr_t)w[2]);
+        prev = (const float *)(intptr_t)w[2];
+        g += 10;
+        e += TAB_TEMPORAL;
+    }
+    for (int64_t j = 0; j < n_spatial; ++j) {
+        const int64_t b = g[0], t = g[1], r = g[2], c = g[3], o = g[4], k = g[5], npos = g[6];
+        const int64_t *w = e + TAB_PARAMS; /* z, y, mean_d, var_d, mean, invstd, a */
+        const int64_t blk = n_temporal + j;
+        float *z = (float *)(intptr_t)w[0], *y = (float *)(intptr_t)w[1];
+        rc = myovox_spatial_fwd(prev, b, t, r, c, g[7], g[8], g[9], g[10], F32(0), F32(1), o, k, z,
+                                (double *)(intptr_t)w[2], (double *)(intptr_t)w[3]);
+        if (rc)
+            return rc;
+        myovox_bn_train_stats((double *)(intptr_t)w[2], (double *)(intptr_t)w[3], o, b * npos, F32(2),
+                              hyper[2 * blk + 1], hyper[2 * blk], F32(4), F32(5), (int64_t *)(intptr_t)e[6],
+                              (float *)(intptr_t)w[4], (float *)(intptr_t)w[5], (float *)(intptr_t)w[6]);
+        myovox_spatial_bn_relu(z, b * npos, o, (float *)(intptr_t)w[4], (float *)(intptr_t)w[6], F32(3), y);
+        prev = y;
+        if (j == n_spatial - 1)
+            myovox_spatial_mean(y, b, npos, o, (float *)(intptr_t)tab[1]);
+        g += 11;
+        e += TAB_SPATIAL;
+    }
+    return 0;
+}
+
+int myovox_net_bwd(const int64_t *geo, const int64_t *tab)
+{
+    const int64_t n_temporal = geo[0], n_spatial = geo[1], n_blocks = n_temporal + n_spatial;
+    const float *zeros = (const float *)(intptr_t)tab[2];
+    int rc;
+    /* each block's table entries and geometry, found by walking forward once */
+    const int64_t *ent[64], *geom[64];
+    if (n_blocks > 64)
+        return -3;
+    {
+        const int64_t *e = tab + TAB_HEAD, *g = geo + 3;
+        for (int64_t i = 0; i < n_blocks; ++i) {
+            ent[i] = e;
+            geom[i] = g;
+            e += i == 0 ? TAB_FIRST : i < n_temporal ? TAB_TEMPORAL : TAB_SPATIAL;
+            g += i == 0 ? 8 : i < n_temporal ? 10 : 11;
+        }
+    }
+    /* the output of block i (its input for i + 1) and the gradient of that output */
+#define OUT_OF(i) ((float *)(intptr_t)ent[i][TAB_PARAMS + ((i) == 0 ? 5 : 2)])
+#define DOUT_OF(i) ((float *)(intptr_t)ent[i][TAB_PARAMS + ((i) == 0 ? 15 : 12)])
+    for (int64_t j = n_spatial - 1; j >= 0; --j) {
+        const int64_t blk = n_temporal + j, *e = ent[blk], *g = geom[blk], *w = e + TAB_PARAMS;
+        const int64_t b = g[0], t = g[1], r = g[2], c = g[3], o = g[4], k = g[5], npos = g[6];
+        float *dy = (float *)(intptr_t)w[7], *dz = (float *)(intptr_t)w[8];
+        if (j == n_spatial - 1)
+            myovox_spatial_mean_bwd((const float *)(intptr_t)tab[3], b, npos, o, dy);
+        rc = myovox_spatial_bn_bwd(dy, (float *)(intptr_t)w[1], (float *)(intptr_t)w[0], b, npos, o,
+                                   (float *)(intptr_t)w[4], (float *)(intptr_t)w[5], F32(2), dz, F32(10), F32(9),
+                                   F32(8));
+        if (rc)
+            return rc;
+        const float *xin = j ? (const float *)(intptr_t)ent[blk - 1][TAB_PARAMS + 1] : OUT_OF(n_temporal - 1);
+        float *dx = j ? (float *)(intptr_t)ent[blk - 1][TAB_PARAMS + 7] : DOUT_OF(n_temporal - 1);
+        rc = myovox_spatial_bwd(xin, b, t, r, c, g[7], g[8], g[9], g[10], F32(0), o, k, dz, F32(7), dx, g[7], g[8],
+                                g[9], g[10]);
+        if (rc)
+            return rc;
+    }
+    for (int64_t i = n_temporal - 1; i >= 1; --i) {
+        const int64_t *e = ent[i], *g = geom[i], *w = e + TAB_PARAMS;
+        const int64_t n = g[0], c = g[1], t = g[2], f = g[3], k = g[4], pad = g[5], pool = g[6], tz = g[7],
+                      tp = g[8], margin = g[9], width = tz + 2 * margin;
+        float *gg = (float *)(intptr_t)w[9], *c2 = (float *)(intptr_t)w[10], *c3 = (float *)(intptr_t)w[11];
+        float *dz = (float *)(intptr_t)w[13], *flip = (float *)(intptr_t)w[14];
+        const float *wt = F32(0);
+        rc = myovox_bn_relu_bwd(DOUT_OF(i), (float *)(intptr_t)w[2], (float *)(intptr_t)w[1], n, f, tp,
+                                (float *)(intptr_t)w[5], (float *)(intptr_t)w[6], F32(2), n * tz, gg, F32(10),
+                                F32(9), c2, c3, F32(8));
+        if (rc)
+            return rc;
+        myovox_pool_bwd((float *)(intptr_t)w[0], n, f, tz, (float *)(intptr_t)w[1], gg, c2, c3, pool, tp, dz,
+                        margin, 0);
+        /* the input gradient: a valid convolution of dz (zero margins) with the flipped, transposed kernels */
+        for (int64_t fo = 0; fo < f; ++fo)
+            for (int64_t ci = 0; ci < c; ++ci)
+                for (int64_t j = 0; j < k; ++j)
+                    flip[(ci * f + fo) * k + j] = wt[(fo * c + ci) * k + (k - 1 - j)];
+        rc = myovox_conv1d(dz, n, f, width, width, 0, flip, zeros, c, k, t, DOUT_OF(i - 1), t);
+        if (rc)
+            return rc;
+        rc = myovox_conv_dw(OUT_OF(i - 1), dz, width, margin, n, c, t, f, tz, k, pad, F32(7));
+        if (rc)
+            return rc;
+    }
+    {
+        const int64_t *e = ent[0], *g = geom[0], *w = e + TAB_PARAMS;
+        const int64_t n = g[0], t = g[1], f = g[2], k = g[3], pad = g[4], pool = g[5], tz = g[6], tp = g[7];
+        float *gg = (float *)(intptr_t)w[12], *c2 = (float *)(intptr_t)w[13], *c3 = (float *)(intptr_t)w[14];
+        rc = myovox_bn_relu_bwd(DOUT_OF(0), OUT_OF(0), (float *)(intptr_t)w[0], n, f, tp, zeros,
+                                (float *)(intptr_t)w[9], F32(2), n * tz, gg, F32(10), F32(9), c2, c3, F32(8));
+        if (rc)
+            return rc;
+        rc = myovox_first_dw((const float *)(intptr_t)tab[0], n, t, gg, (int32_t *)(intptr_t)w[1], f, k, pad, pool,
+                             tp, (double *)(intptr_t)w[2], (double *)(intptr_t)w[3], F32(0), F32(1),
+                             (float *)(intptr_t)w[4], (double *)(intptr_t)w[6], c3, F32(7));
+        if (rc)
+            return rc;
+    }
+#undef OUT_OF
+#undef DOUT_OF
+    return 0;
+}
+#undef F32
+#undef F64
+
 /* Threads of the OpenMP runtime these kernels use (1 without OpenMP); set them when that runtime
  * is not torch's own (_c/__init__.py checks). */
 #ifdef _OPENMP
