@@ -30,7 +30,6 @@ import numpy as np
 import torch
 
 from ._blocks_c import _C_FIRST_MAX_KERNEL, _c_ready
-from ._blocks_torch import _sign_of
 from ._c import bindings as _k
 
 __all__ = ["fits", "network_eval", "network_features", "train_step"]
@@ -360,73 +359,26 @@ def train_step(net: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor
     return loss, logits
 
 
-def _eval_slope(bn: Any) -> torch.Tensor:
-    """Batch norm's slope with running statistics, ``gamma / sqrt(running_var + eps)``."""
-    return (bn.weight * torch.rsqrt(bn.running_var + bn.eps)).contiguous()
-
-
 def network_eval(blocks: list[Any], x: torch.Tensor) -> torch.Tensor:
     """Evaluation-mode blocks + average pooling, without autograd: ``(b, filters)`` for ``x`` ``(b, c, t)``.
 
-    Call :func:`fits` first, under ``torch.no_grad()`` or ``torch.inference_mode()``.
+    Running statistics; each window's output depends on that window only. Call :func:`fits` first, under
+    ``torch.no_grad()`` or ``torch.inference_mode()``.
     """
     b, c, t = x.shape
-    plan = _plan(b, c, t, blocks)
-    ws = torch.empty(plan.fwd.size, dtype=torch.uint8)
-    base, A = ws.data_ptr(), _k.Address
-    at = {name: A(base + o) for name, o in plan.fwd.offsets.items()}
-    blk, (conv, bn, _, _) = plan.first, blocks[0]
-    _k.first_fwd(
-        x=x.reshape(b * c, t).contiguous(), n_rows=blk.n, T=blk.t, w=conv.weight, bias=conv.bias,
-        sign=_sign_of(bn.weight), F=blk.f, k=blk.k, pad=blk.pad, pool=blk.pool, tp=blk.tp, zsel=at["zsel0"],
-        idx=at["idx0"], s1=at["s1"], s2=at["s2"], mean=at["mean_d0"], var=at["var_d0"], crow=at["crow"],
-    )  # fmt: skip
-    # zsel0 is relative to this batch's mean: zsel0 + mean - running_mean, the offsets in double
-    off = plan.fwd.offsets["mean_d0"]
-    batch_mean = ws[off : off + 8 * blk.f].view(torch.float64)
-    shift = (bn.running_mean.double() - batch_mean).float()
-    _k.bn_relu(
-        zsel=at["zsel0"], N=blk.n, F=blk.f, tp=blk.tp, mean=shift, a=_eval_slope(bn), beta=bn.bias, out=at["out0"]
-    )  # fmt: skip
-    for i, blk in enumerate(plan.temporal, start=1):
-        conv, bn, _, _ = blocks[i]
-        _k.conv1d(
-            x=at[f"out{i - 1}"], N=blk.n, C=blk.c, x_stride=blk.t, T=blk.t, pad=blk.pad, w=conv.weight,
-            bias=conv.bias, F=blk.f, k=blk.k, Tout=blk.tz, out=at[f"z{i}"], out_stride=blk.tz,
-        )  # fmt: skip
-        _k.max_pool(
-            z=at[f"z{i}"], N=blk.n, F=blk.f, n=blk.tz, sign=_sign_of(bn.weight), pool=blk.pool, tp=blk.tp,
-            zsel=at[f"zsel{i}"],
-        )  # fmt: skip
-        _k.bn_relu(
-            zsel=at[f"zsel{i}"], N=blk.n, F=blk.f, tp=blk.tp, mean=bn.running_mean, a=_eval_slope(bn), beta=bn.bias,
-            out=at[f"out{i}"],
-        )  # fmt: skip
-    xin = at[f"out{len(plan.temporal)}"]
-    n_temporal = len(plan.temporal) + 1
-    for j, sp in enumerate(plan.spatial):
-        conv, bn, _, _ = blocks[n_temporal + j]
-        sb, st, sr, sc = sp.strides
-        _k.spatial_fwd(
-            x=xin, B=sp.b, T=sp.t, R=sp.r, C=sp.c, sb=sb, st=st, sr=sr, sc=sc, w=conv.weight, bias=conv.bias,
-            O=sp.o, k=sp.k, z=at[f"sz{j}"], mean=at[f"smean_d{j}"], var=at[f"svar_d{j}"],
-        )  # fmt: skip
-        _k.spatial_bn_relu(
-            z=at[f"sz{j}"], n=sp.b * sp.npos, O=sp.o, mean=bn.running_mean, a=_eval_slope(bn), beta=bn.bias,
-            y=at[f"sy{j}"],
-        )  # fmt: skip
-        xin = at[f"sy{j}"]
-    last = plan.spatial[-1]
-    feats = x.new_empty(last.b, last.o)
-    _k.spatial_mean(y=xin, B=last.b, npos=last.npos, O=last.o, out=feats)
+    tensors, meta = _block_tensors(blocks)
+    feats, _, _ = _forward_kernels(x.reshape(b * c, t).contiguous(), _plan(b, c, t, blocks), meta, tensors, False)
     return feats
 
 
 def _forward_kernels(
-    x: torch.Tensor, plan: _Plan, meta: tuple, tensors: tuple[torch.Tensor, ...]
+    x: torch.Tensor, plan: _Plan, meta: tuple, tensors: tuple[torch.Tensor, ...], training: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Training-mode forward on the kernels (one C call): ``(features (b, filters), workspace, argument table)``;
-    updates the running statistics. The table and workspace serve :func:`_backward_kernels`."""
+    """The forward pass on the kernels (one C call): ``(features (b, filters), workspace, argument table)``.
+
+    ``training``: batch statistics, the running statistics updated, the table and workspace then serve
+    :func:`_backward_kernels`; else the running statistics (evaluation).
+    """
     ws = torch.empty(plan.fwd.size, dtype=torch.uint8)
     feats = x.new_empty(plan.spatial[-1].b, plan.spatial[-1].o)
     tab = torch.empty(plan.tab_len, dtype=torch.int64)
@@ -434,7 +386,7 @@ def _forward_kernels(
     t[plan.fwd_slots] = plan.fwd_offsets + ws.data_ptr()
     t[plan.param_slots] = [p.data_ptr() for p in tensors]
     t[0], t[1] = x.data_ptr(), feats.data_ptr()
-    _k.net_fwd(geo=plan.geo, hyper=plan.hyper(meta), tab=tab)
+    (_k.net_fwd if training else _k.net_eval)(geo=plan.geo, hyper=plan.hyper(meta), tab=tab)
     return feats, ws, tab
 
 

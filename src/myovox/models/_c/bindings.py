@@ -336,6 +336,7 @@ PROTOTYPES: dict[str, Prototype] = {
             (("go", _CF), ("B", _I), ("npos", _I), ("O", _I), ("dy", _F)),
         ),
         Prototype("myovox_net_fwd", "int", (("geo", "const int64_t *"), ("hyper", _CD), ("tab", "const int64_t *"))),
+        Prototype("myovox_net_eval", "int", (("geo", "const int64_t *"), ("hyper", _CD), ("tab", "const int64_t *"))),
         Prototype("myovox_net_bwd", "int", (("geo", "const int64_t *"), ("tab", "const int64_t *"))),
         Prototype("myovox_max_threads", "int", (), status=False),
         Prototype("myovox_set_threads", "void", (("n", "int"),), status=False),
@@ -456,4 +457,5 @@ spatial_bn_bwd = Kernel(PROTOTYPES["myovox_spatial_bn_bwd"])
 spatial_mean = Kernel(PROTOTYPES["myovox_spatial_mean"])
 spatial_mean_bwd = Kernel(PROTOTYPES["myovox_spatial_mean_bwd"])
 net_fwd = Kernel(PROTOTYPES["myovox_net_fwd"])
+net_eval = Kernel(PROTOTYPES["myovox_net_eval"])
 net_bwd = Kernel(PROTOTYPES["myovox_net_bwd"])

@@ -1094,7 +1094,17 @@ static void gamma_signs(const float *gamma, int64_t F, float *sign)
         sign[f] = gamma[f] >= 0.0f ? 1.0f : -1.0f; /* as torch.where(gamma >= 0, 1, -1): NaN gives -1 */
 }
 
-int myovox_net_fwd(const int64_t *geo, const double *hyper, const int64_t *tab)
+/* Batch norm's slope with the running variance (evaluation): a = gamma / sqrt(running_var + eps), as
+ * myovox_bn_train_stats forms it from the batch variance. */
+static void eval_slope(const float *gamma, const float *running_var, double eps, int64_t F, float *a)
+{
+    for (int64_t f = 0; f < F; ++f)
+        a[f] = gamma[f] * (1.0f / sqrtf(running_var[f] + (float)eps));
+}
+
+/* The forward pass, in training mode (batch statistics, running averages updated) or in evaluation mode
+ * (running statistics; each window's output depends on that window only). */
+static int net_forward(const int64_t *geo, const double *hyper, const int64_t *tab, int training)
 {
     const int64_t n_temporal = geo[0], n_spatial = geo[1];
     const int64_t *g = geo + 3;
@@ -1112,12 +1122,21 @@ int myovox_net_fwd(const int64_t *geo, const double *hyper, const int64_t *tab)
                               (double *)(intptr_t)w[7], (float *)(intptr_t)w[4]);
         if (rc)
             return rc;
-        myovox_bn_train_stats((double *)(intptr_t)w[6], (double *)(intptr_t)w[7], f, n * tz, F32(2), hyper[1],
-                              hyper[0], F32(4), F32(5), (int64_t *)(intptr_t)e[6], (float *)(intptr_t)w[8],
-                              (float *)(intptr_t)w[9], (float *)(intptr_t)w[10]);
-        /* the first block's kernel leaves the pooled values minus the batch mean: centred */
-        myovox_bn_relu((float *)(intptr_t)w[0], n, f, tp, zeros, (float *)(intptr_t)w[10], F32(3),
-                       (float *)(intptr_t)w[5]);
+        /* the first block's kernel leaves the pooled values minus the batch mean: centred in training; in
+         * evaluation shifted by running_mean - batch mean (in double) */
+        float *centre = zeros, *a = (float *)(intptr_t)w[10];
+        if (training) {
+            myovox_bn_train_stats((double *)(intptr_t)w[6], (double *)(intptr_t)w[7], f, n * tz, F32(2), hyper[1],
+                                  hyper[0], F32(4), F32(5), (int64_t *)(intptr_t)e[6], (float *)(intptr_t)w[8],
+                                  (float *)(intptr_t)w[9], a);
+        } else {
+            const double *mean_d = (const double *)(intptr_t)w[6];
+            centre = (float *)(intptr_t)w[8];
+            for (int64_t q = 0; q < f; ++q)
+                centre[q] = (float)((double)F32(4)[q] - mean_d[q]);
+            eval_slope(F32(2), F32(5), hyper[1], f, a);
+        }
+        myovox_bn_relu((float *)(intptr_t)w[0], n, f, tp, centre, a, F32(3), (float *)(intptr_t)w[5]);
         g += 8;
         e += TAB_FIRST;
     }
@@ -1133,14 +1152,18 @@ int myovox_net_fwd(const int64_t *geo, const double *hyper, const int64_t *tab)
         if (rc)
             return rc;
         myovox_max_pool(z, n, f, tz, sign, pool, tp, zsel);
-        rc = myovox_pool_stats(z, n, f, tz, mean_d, var_d);
-        if (rc)
-            return rc;
-        myovox_bn_train_stats(mean_d, var_d, f, n * tz, F32(2), hyper[2 * i + 1], hyper[2 * i], F32(4), F32(5),
-                              (int64_t *)(intptr_t)e[6], (float *)(intptr_t)w[5], (float *)(intptr_t)w[6],
-                              (float *)(intptr_t)w[7]);
-        myovox_bn_relu(zsel, n, f, tp, (float *)(intptr_t)w[5], (float *)(intptr_t)w[7], F32(3),
-                       (float *)(intptr_t)w[2]);
+        float *mean = (float *)(intptr_t)w[5], *a = (float *)(intptr_t)w[7];
+        if (training) {
+            rc = myovox_pool_stats(z, n, f, tz, mean_d, var_d);
+            if (rc)
+                return rc;
+            myovox_bn_train_stats(mean_d, var_d, f, n * tz, F32(2), hyper[2 * i + 1], hyper[2 * i], F32(4),
+                                  F32(5), (int64_t *)(intptr_t)e[6], mean, (float *)(intptr_t)w[6], a);
+        } else {
+            mean = F32(4);
+            eval_slope(F32(2), F32(5), hyper[2 * i + 1], f, a);
+        }
+        myovox_bn_relu(zsel, n, f, tp, mean, a, F32(3), (float *)(intptr_t)w[2]);
         prev = (const float *)(intptr_t)w[2];
         g += 10;
         e += TAB_TEMPORAL;
@@ -1154,10 +1177,16 @@ int myovox_net_fwd(const int64_t *geo, const double *hyper, const int64_t *tab)
                                 (double *)(intptr_t)w[2], (double *)(intptr_t)w[3]);
         if (rc)
             return rc;
-        myovox_bn_train_stats((double *)(intptr_t)w[2], (double *)(intptr_t)w[3], o, b * npos, F32(2),
-                              hyper[2 * blk + 1], hyper[2 * blk], F32(4), F32(5), (int64_t *)(intptr_t)e[6],
-                              (float *)(intptr_t)w[4], (float *)(intptr_t)w[5], (float *)(intptr_t)w[6]);
-        myovox_spatial_bn_relu(z, b * npos, o, (float *)(intptr_t)w[4], (float *)(intptr_t)w[6], F32(3), y);
+        float *mean = (float *)(intptr_t)w[4], *a = (float *)(intptr_t)w[6];
+        if (training) {
+            myovox_bn_train_stats((double *)(intptr_t)w[2], (double *)(intptr_t)w[3], o, b * npos, F32(2),
+                                  hyper[2 * blk + 1], hyper[2 * blk], F32(4), F32(5), (int64_t *)(intptr_t)e[6],
+                                  mean, (float *)(intptr_t)w[5], a);
+        } else {
+            mean = F32(4);
+            eval_slope(F32(2), F32(5), hyper[2 * blk + 1], o, a);
+        }
+        myovox_spatial_bn_relu(z, b * npos, o, mean, a, F32(3), y);
         prev = y;
         if (j == n_spatial - 1)
             myovox_spatial_mean(y, b, npos, o, (float *)(intptr_t)tab[1]);
@@ -1165,6 +1194,17 @@ int myovox_net_fwd(const int64_t *geo, const double *hyper, const int64_t *tab)
         e += TAB_SPATIAL;
     }
     return 0;
+}
+
+int myovox_net_fwd(const int64_t *geo, const double *hyper, const int64_t *tab)
+{
+    return net_forward(geo, hyper, tab, 1);
+}
+
+/* The forward pass in evaluation mode (no running average changes, nothing kept for a backward pass). */
+int myovox_net_eval(const int64_t *geo, const double *hyper, const int64_t *tab)
+{
+    return net_forward(geo, hyper, tab, 0);
 }
 
 int myovox_net_bwd(const int64_t *geo, const int64_t *tab)
