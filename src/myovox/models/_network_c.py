@@ -1,22 +1,25 @@
-"""SpeechNet's training-mode blocks on the C kernels as one autograd node (fast path).
+"""SpeechNet's blocks on the C kernels as one C call per direction (fast path).
 
 The per-block autograd functions (:class:`~myovox.models._blocks_c._FirstBlockC`,
 :class:`~myovox.models._blocks_c._TemporalBlockC`, :class:`~myovox.models._blocks_spatial._SpatialHeadC`)
-spend most of a small window's training step outside their kernels: at 2 channels x 200 samples, batch 32,
-~30 tensor allocations, views, casts and checks per block and direction, four autograd nodes, against ~0.65 ms
-of kernel time per step (the machine measured). :class:`_NetworkC` calls the same kernels in the same order
-with the same arguments, so its results are bitwise those of the per-block functions, but
+spent most of a small window's training step outside their kernels: at 2 channels x 200 samples, batch 32,
+~35 kernel calls and ~30 tensor allocations, views, casts and checks per block and direction, four autograd
+nodes, against ~0.4 ms of kernel arithmetic per step (the machine measured). Here the same kernels run in the
+same order on the same values, so the results are bitwise those of the per-block functions, but
 
-* every intermediate lives in one workspace tensor per direction, laid out once per shape (:class:`_Plan`,
-  cached) and passed to the kernels as addresses (:class:`~myovox.models._c.bindings.Address`);
-* the parameter gradients are written by the kernels into one buffer, returned as views of it;
-* the whole network up to the average pooling is one autograd node.
+* the sequence is one C function per direction (``myovox_net_fwd``, ``myovox_net_bwd``, ``myovox_net_eval`` in
+  ``_c/kernels.c``), called with a table of addresses: parameters, gradients and the regions of one workspace
+  tensor per direction, laid out once per shape (:class:`_Plan`, cached);
+* :class:`_NetworkC` makes the whole network up to the average pooling one autograd node, its gradients
+  written by the kernels into one buffer and returned as views of it;
+* :func:`train_step` is a whole training step without autograd: the blocks as above, dropout, the linear head,
+  the loss and their gradients as the aten operations autograd would run (bitwise its results), the kernels
+  writing straight into each parameter's ``.grad``: what ``fit`` runs;
+* :func:`network_eval` is the forward pass with the running statistics, without autograd: each window's result
+  depends only on that window, as the modules' does.
 
-:func:`network_eval` runs the same kernels in evaluation mode (running statistics, no autograd): each
-window's result depends only on that window, as the modules' does.
-
-:func:`fits` says where it applies (SpeechNet's structure with the C kernels' limits); :mod:`myovox.models.fast`
-chooses.
+:func:`fits` says where this applies (SpeechNet's structure within the C kernels' limits);
+:mod:`myovox.models.fast` and ``fit`` choose.
 """
 
 from __future__ import annotations

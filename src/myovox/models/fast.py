@@ -82,12 +82,12 @@ calls: C kernels (convolutions vectorised over output filters in a time-major la
 temporal blocks' output in place through strides; batch norm for that layout), or matrix products
 in a time-major layout with a hand-written backward where the C kernels are not available.
 
-**The whole network as one node** (C kernels, training and evaluation without autograd;
-:mod:`myovox.models._network_c`): where every block fits the C kernels, the blocks above run as
-one autograd function over one workspace per direction, the same kernels on the same values
-(bitwise the per-block functions' results) without their ~30 tensor operations per block and
-direction, which dominated small windows' steps; in evaluation the same kernels with the running
-statistics (each window's output depends on that window only).
+**The whole network in one C call per direction** (:mod:`myovox.models._network_c`): where every
+block fits the C kernels, the kernel sequence above runs as one C function per direction over one
+workspace per direction (bitwise the per-block functions' results, without their ~35 calls and ~30
+tensor operations per block and direction, which dominated small windows' steps): one autograd node
+here, a whole training step without autograd in ``fit`` (``train_step``), and evaluation without
+autograd with the running statistics (each window's output depends on that window only).
 
 Modules: this one chooses per block and runs the network (:func:`fast_forward`, evaluation
 mode included); :mod:`myovox.models._blocks_torch` holds the PyTorch formulation's autograd

@@ -25,21 +25,13 @@ from typing import Any
 
 from . import kernels, sync_threads  # the package: build and load (bindings.declare is called from there)
 
-__all__ = ["PROTOTYPES", "Address", "Kernel", "Prototype", "declare"]
+__all__ = ["PROTOTYPES", "Kernel", "Prototype", "declare"]
 
 # scalar C types -> ctypes; pointer parameters are passed as addresses (c_void_p)
 _SCALARS: dict[str, Any] = {"int64_t": ctypes.c_int64, "int": ctypes.c_int, "double": ctypes.c_double}
 # pointee C type -> torch dtype name
 _POINTEES = {"float": "float32", "double": "float64", "int32_t": "int32", "int64_t": "int64"}
 _RESTYPES: dict[str, Any] = {"int": ctypes.c_int, "void": None}
-
-
-class Address(int):
-    """A raw address passed for a pointer parameter instead of a tensor: memory that the caller owns and keeps
-    referenced until the call returns (a region of a workspace tensor), holding enough values of the pointee's
-    type. Not checked: the caller vouches for it (:class:`Kernel` checks tensors)."""
-
-    __slots__ = ()
 
 
 @dataclass(frozen=True)
@@ -419,8 +411,6 @@ class Kernel:
             value = args[pname]
             if dtype is None:
                 values.append(value)
-            elif type(value) is Address:
-                values.append(int(value))
             elif value.dtype is dtype and value.is_cpu and value.is_contiguous():
                 values.append(value.data_ptr())
             else:
