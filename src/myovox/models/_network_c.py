@@ -328,12 +328,19 @@ def train_step(net: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor
         g = p.grad if train else None
         if g is not None and (g.dtype != torch.float32 or g.device.type != "cpu" or not g.is_contiguous()):
             return None
-    scratch = None if all(trained) else torch.empty(max(p.numel() for p in targets))
+    # frozen parameters' gradients go to a scratch buffer, each its own region: a kernel reads back some of the
+    # gradients it writes (batch norm's backward forms its coefficients from dbeta and dgamma)
+    scratch = torch.empty(sum(p.numel() for p, train in zip(targets, trained, strict=True) if not train))
+    spare = scratch.data_ptr()
     grad_at = []
     for p, train in zip(targets, trained, strict=True):
-        if train and p.grad is None:
-            p.grad = torch.empty_like(p, memory_format=torch.contiguous_format)  # every value is written below
-        grad_at.append(p.grad.data_ptr() if train else scratch.data_ptr())  # type: ignore[union-attr]
+        if train:
+            if p.grad is None:
+                p.grad = torch.empty_like(p, memory_format=torch.contiguous_format)  # every value is written below
+            grad_at.append(p.grad.data_ptr())
+        else:
+            grad_at.append(spare)
+            spare += 4 * p.numel()
     plan = _plan(b, c, t, blocks)
     xr = x.reshape(b * c, t).contiguous()
     with torch.no_grad():

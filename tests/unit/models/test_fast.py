@@ -576,15 +576,21 @@ def test_fused_network_in_evaluation_matches_the_modules_window_by_window(n_chan
 @pytest.mark.parametrize(("n_channels", "n_times", "config"), FUSED_SHAPES[:4])
 def test_training_step_without_autograd_is_bitwise_the_autograd_step(n_channels, n_times, config):
     # fit's step: the blocks on the kernels, dropout, head, loss and their gradients as the aten operations
-    # autograd runs; two steps (the second writes over existing gradients, as after zero_grad), a frozen first
-    # block, dropout active
+    # autograd runs; two steps (the second writes over existing gradients, as after zero_grad), frozen blocks
+    # (the first, and one in the middle whose batch-norm coefficients still carry the gradient below it),
+    # dropout active
     from myovox.models._network_c import train_step
 
     _c_kernels_or_skip()
     torch.manual_seed(n_channels + 2 * n_times)
     net = SpeechNet(n_channels, n_times, 9, **config).train()
-    for p in net.blocks[0].parameters():
-        p.requires_grad_(False)
+    for i in (0, len(net.blocks) - 2):
+        for p in net.blocks[i].parameters():
+            p.requires_grad_(False)
+    for m in net.modules():  # batch norm with slopes and offsets of both signs
+        if isinstance(m, torch.nn.BatchNorm2d):
+            torch.nn.init.uniform_(m.weight, -1.0, 1.0)
+            torch.nn.init.normal_(m.bias)
     twin = copy.deepcopy(net)
     x, y = torch.randn(32, n_channels, n_times), torch.randint(0, 9, (32,))
     for step in range(2):
