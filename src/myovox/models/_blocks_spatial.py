@@ -25,11 +25,11 @@ from typing import Any
 
 import torch
 
+from ._blocks_torch import _PER_BLOCK, _block_tensors
 from ._c import bindings as _k
 
 __all__ = ["fits_spatial_head", "spatial_head"]
 
-_PER_BLOCK = 7  # tensors per block passed to the function: weight, bias, gamma, beta, running mean, var, count
 _SAVED = 6  # tensors per block saved for the backward pass: input, kernel matrix, z, batch mean, 1 / std, output
 
 
@@ -85,12 +85,8 @@ def spatial_head(h: torch.Tensor, b: int, c: int, blocks: list[Any], use_c: bool
 
     ``use_c``: with the C kernels (:class:`_SpatialHeadC`; ``h`` contiguous float32), else matrix products.
     """
-    tensors: list[torch.Tensor] = []
-    meta = []
-    for conv, bn, _, _ in blocks:
-        tensors += [conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.num_batches_tracked]
-        meta.append((float(bn.momentum), float(bn.eps)))
-    return (_SpatialHeadC if use_c else _SpatialHead).apply(h, b, c, tuple(meta), *tensors)
+    tensors, meta = _block_tensors(blocks)
+    return (_SpatialHeadC if use_c else _SpatialHead).apply(h, b, c, meta, *tensors)
 
 
 class _SpatialHead(torch.autograd.Function):

@@ -395,3 +395,22 @@ class _FirstBlock(torch.autograd.Function):
 def _sign_of(gamma: torch.Tensor) -> torch.Tensor:
     # sign of batch norm's slope gamma / sqrt(var + eps): the square root is positive
     return torch.where(gamma >= 0, 1.0, -1.0).to(gamma.dtype).contiguous()
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    """A module's size argument (an int or a pair) as a pair."""
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+_PER_BLOCK = 7  # tensors per block passed to the fast path's functions: see _block_tensors
+
+
+def _block_tensors(blocks: list[Any]) -> tuple[tuple[torch.Tensor, ...], tuple[tuple[float, float], ...]]:
+    """Each block's weight, bias, gamma, beta, running mean, running variance and count (:data:`_PER_BLOCK`
+    tensors), and its batch norm's ``(momentum, eps)``."""
+    tensors: list[torch.Tensor] = []
+    meta = []
+    for conv, bn, _, _ in blocks:
+        tensors += [conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.num_batches_tracked]
+        meta.append((float(bn.momentum), float(bn.eps)))
+    return tuple(tensors), tuple(meta)

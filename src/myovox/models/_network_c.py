@@ -33,11 +33,11 @@ import numpy as np
 import torch
 
 from ._blocks_c import _C_FIRST_MAX_KERNEL, _c_ready
+from ._blocks_torch import _PER_BLOCK, _block_tensors, _pair
 from ._c import bindings as _k
 
 __all__ = ["fits", "network_eval", "network_features", "train_step"]
 
-_PER_BLOCK = 7  # tensors per block passed to the function: weight, bias, gamma, beta, running mean, var, count
 _ALIGN = 64  # bytes: each workspace region starts on a cache line
 _PLANS: OrderedDict[tuple, _Plan] = OrderedDict()
 _PLANS_LOCK = threading.Lock()
@@ -265,21 +265,6 @@ def fits(blocks: list[Any], x: torch.Tensor) -> bool:
             return False
         c = c - conv.kernel_size[0] + 1
     return True
-
-
-def _pair(v: Any) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
-
-def _block_tensors(blocks: list[Any]) -> tuple[tuple[torch.Tensor, ...], tuple[tuple[float, float], ...]]:
-    """Each block's weight, bias, gamma, beta, running mean, running variance and count, and its batch norm's
-    ``(momentum, eps)``."""
-    tensors: list[torch.Tensor] = []
-    meta = []
-    for conv, bn, _, _ in blocks:
-        tensors += [conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.num_batches_tracked]
-        meta.append((float(bn.momentum), float(bn.eps)))
-    return tuple(tensors), tuple(meta)
 
 
 def network_features(blocks: list[Any], x: torch.Tensor) -> torch.Tensor:

@@ -106,7 +106,7 @@ from torch import nn
 
 from ._blocks_c import _C_FIRST_MAX_KERNEL, _c_ready, _first_eval_c, _FirstBlockC, _TemporalBlockC
 from ._blocks_spatial import fits_spatial_head, spatial_head
-from ._blocks_torch import _FirstBlock, _pooled_windows, _row_offsets, _row_shift, _TemporalBlock
+from ._blocks_torch import _FirstBlock, _pair, _pooled_windows, _row_offsets, _row_shift, _TemporalBlock
 from ._network_c import fits, network_eval, network_features
 
 __all__ = ["fast_forward", "supports_fast"]
@@ -136,10 +136,6 @@ def supports_fast(net: nn.Module) -> bool:
         if _pair(pool.stride) != ks or _pair(pool.padding) != (0, 0) or pool.ceil_mode or ks[0] != 1:
             return False
     return True
-
-
-def _pair(v: Any) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
 def _is_temporal(conv: nn.Conv2d, pool: int = 2) -> bool:

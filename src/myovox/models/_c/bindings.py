@@ -67,6 +67,21 @@ class Prototype:
 _I, _D = "int64_t", "double"
 _CF, _F, _CD, _DP = "const float *", "float *", "const double *", "double *"
 
+#: A spatial block's input and weight, as its kernels take them: the input x indexed (window, time, electrode,
+#: filter) with element strides (sb, st, sr, sc), and the weight (O, C, k).
+_SPATIAL_INPUT = (
+    ("x", _CF),
+    ("B", _I),
+    ("T", _I),
+    ("R", _I),
+    ("C", _I),
+    ("sb", _I),
+    ("st", _I),
+    ("sr", _I),
+    ("sc", _I),
+    ("w", _CF),
+)
+
 #: Every function that ``kernels.c`` exports, by C name.
 PROTOTYPES: dict[str, Prototype] = {
     p.name: p
@@ -242,16 +257,7 @@ PROTOTYPES: dict[str, Prototype] = {
             "myovox_spatial_fwd",
             "int",
             (
-                ("x", _CF),
-                ("B", _I),
-                ("T", _I),
-                ("R", _I),
-                ("C", _I),
-                ("sb", _I),
-                ("st", _I),
-                ("sr", _I),
-                ("sc", _I),
-                ("w", _CF),
+                *_SPATIAL_INPUT,
                 ("bias", _CF),
                 ("O", _I),
                 ("k", _I),
@@ -264,16 +270,7 @@ PROTOTYPES: dict[str, Prototype] = {
             "myovox_spatial_bwd",
             "int",
             (
-                ("x", _CF),
-                ("B", _I),
-                ("T", _I),
-                ("R", _I),
-                ("C", _I),
-                ("sb", _I),
-                ("st", _I),
-                ("sr", _I),
-                ("sc", _I),
-                ("w", _CF),
+                *_SPATIAL_INPUT,
                 ("O", _I),
                 ("k", _I),
                 ("dz", _CF),
