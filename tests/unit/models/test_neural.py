@@ -69,6 +69,29 @@ def test_slow_and_fast_paths_train_alike(windows):
     np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=2e-3)
 
 
+def test_fit_without_autograd_trains_bitwise_as_with_it(windows, monkeypatch):
+    # fit's step without autograd (the C kernels' whole-network step) against the same fit with autograd
+    # (train_step declined): the same history and the same weights, bit for bit, fine-tuning included
+    from myovox.models import _c, _network_c
+
+    if _c.kernels() is None:
+        pytest.skip("no C compiler: fit has no step without autograd here")
+    X, y = windows
+    taken = []
+    real = _network_c.train_step
+    monkeypatch.setattr(_network_c, "train_step", lambda *args: taken.append(real(*args)) or taken[-1])
+    a = _clf(n_epochs=2).fit(X, y)
+    a.fine_tune(X[:20], y[:20], n_epochs=1)
+    assert taken and all(step is not None for step in taken)  # every step of both went without autograd
+    monkeypatch.setattr(SpeechNetClassifier, "_train_step", lambda self, xb, yb: None)
+    b = _clf(n_epochs=2).fit(X, y)
+    b.fine_tune(X[:20], y[:20], n_epochs=1)
+    for ha, hb in zip(a.history_, b.history_, strict=True):
+        assert {k: v for k, v in ha.items() if k != "time_s"} == {k: v for k, v in hb.items() if k != "time_s"}
+    for (k, va), vb in zip(a.net_.state_dict().items(), b.net_.state_dict().values(), strict=True):
+        assert torch.equal(va, vb), k
+
+
 def test_clone_get_params_and_cross_val_score(windows):
     X, y = windows
     clf = _clf(n_epochs=1, net_params={"dropout": 0.25})
