@@ -205,11 +205,8 @@ def _plan(b: int, c: int, t: int, blocks: list[Any]) -> _Plan:
             return plan
     temporal: list[_Temporal] = []
     n, ch, tt = b * c, 1, t
-    spatial_from = len(blocks)
-    for i, (conv, _, _, pool) in enumerate(blocks):
-        if conv.kernel_size[0] != 1 or _pool(pool) == 1:
-            spatial_from = i
-            break
+    spatial_from = _n_temporal(blocks)
+    for conv, _, _, pool in blocks[:spatial_from]:
         blk = _Temporal(n, ch, tt, conv.out_channels, conv.kernel_size[1], conv.padding[1], _pool(pool))
         temporal.append(blk)
         ch, tt = blk.f, blk.tp
@@ -234,6 +231,15 @@ def _pool(pool: Any) -> int:
     return int(ks if isinstance(ks, int) else ks[-1])
 
 
+def _n_temporal(blocks: list[Any]) -> int:
+    """How many blocks are temporal: they come first, each a ``(1, k)`` kernel followed by pooling (the spatial
+    blocks after them pool by 1)."""
+    n = 0
+    while n < len(blocks) and blocks[n][0].kernel_size[0] == 1 and _pool(blocks[n][3]) != 1:
+        n += 1
+    return n
+
+
 def fits(blocks: list[Any], x: torch.Tensor) -> bool:
     """True when :func:`network_features` handles ``blocks`` (SpeechNet's, checked by ``fast.supports_fast``)
     for ``x`` ``(b, c, t)``: temporal blocks that all pool (the first's kernel at most 64 taps), then at least
@@ -245,23 +251,20 @@ def fits(blocks: list[Any], x: torch.Tensor) -> bool:
         for p in (conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var):
             if p.dtype != torch.float32 or p.device.type != "cpu" or not p.is_contiguous():
                 return False
-    n_temporal, t = 0, x.shape[2]
-    for conv, _, _, pool in blocks:
-        if conv.kernel_size[0] != 1 or _pool(pool) == 1:
-            break
+    n_temporal, t = _n_temporal(blocks), x.shape[2]
+    if n_temporal < 1 or n_temporal == len(blocks) or blocks[0][0].kernel_size[1] > _C_FIRST_MAX_KERNEL:
+        return False
+    for conv, _, _, pool in blocks[:n_temporal]:
         if conv.padding[0] != 0 or conv.kernel_size[1] - 1 - conv.padding[1] < 0:
             return False
         t = (t + 2 * conv.padding[1] - conv.kernel_size[1] + 1) // _pool(pool)
         if t < 1:  # too short a window: left to the modules (and their error)
             return False
-        n_temporal += 1
-    if n_temporal < 1 or n_temporal == len(blocks) or blocks[0][0].kernel_size[1] > _C_FIRST_MAX_KERNEL:
-        return False
     c = x.shape[1]
     for conv, _, _, pool in blocks[n_temporal:]:
-        if conv.kernel_size[1] != 1 or tuple(conv.padding) != (0, 0) or _pool(pool) != 1 or conv.kernel_size[0] > c:
+        if conv.kernel_size[1] != 1 or tuple(conv.padding) != (0, 0) or conv.kernel_size[0] > c:
             return False
-        if tuple(_pair(pool.kernel_size)) != (1, 1):
+        if _pair(pool.kernel_size) != (1, 1):
             return False
         c = c - conv.kernel_size[0] + 1
     return True

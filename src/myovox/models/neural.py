@@ -408,8 +408,9 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         return self.net_(x)
 
     def _train_step(self, x: Any, y: Any) -> tuple[Any, Any] | None:
-        """``(loss, logits)`` of one training step with the gradients accumulated, without autograd (the fast
-        path's C kernels; bitwise what autograd gives), or ``None`` where it does not apply."""
+        """``(loss, logits)`` of one training step, the gradients written into ``.grad`` (replacing what was there),
+        without autograd (the fast path's C kernels; bitwise what autograd gives), or ``None`` where it does not
+        apply (nothing changed: the caller runs the step with autograd)."""
         if not self.fast:
             return None
         from ._network_c import train_step

@@ -514,7 +514,6 @@ def test_fused_network_with_frozen_blocks_and_two_graphs_at_once():
     separate = []
     for x in (x1, x2):
         net.zero_grad(set_to_none=True)
-        fast_forward(copy.deepcopy(net), x)  # warms nothing up: plans are per shape, workspaces per call
         torch.manual_seed(0)
         fast_forward(net, x).square().sum().backward()
         separate.append([None if p.grad is None else p.grad.clone() for p in net.parameters()])
@@ -531,8 +530,7 @@ def test_fused_network_with_frozen_blocks_and_two_graphs_at_once():
     for got, want in ((first, separate[0]), (second, separate[1])):
         for g, w in zip(got, want, strict=True):
             assert (g is None) == (w is None)
-            if g is not None:
-                torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-6)
+            assert g is None or torch.equal(g, w)  # the same kernels on the same values
     assert all(p.grad is None for p in net.blocks[0].parameters())
 
 
