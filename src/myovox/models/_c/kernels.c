@@ -44,6 +44,14 @@ static int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 static inline vf load(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }   /* unaligned */
 static inline vf splat(float a) { return (vf){0} + a; }
 static inline float hsum(vf v) { float s = 0.0f; for (int l = 0; l < LANES; ++l) s += v[l]; return s; }
+/* v with its lanes from n on set to zero (all of v when n >= LANES) */
+static inline vf first_lanes(vf v, int64_t n)
+{
+    vi lane;
+    for (int l = 0; l < LANES; ++l)
+        lane[l] = l;
+    return (vf)((vi)v & (lane < (vi){0} + (int32_t)(n < LANES ? n : LANES)));
+}
 
 /* Sum of column i over the n rows of a row-major table with the given row length, in row order:
  * how every kernel here combines its per-row (or per-chunk) partial sums, so that results do not
@@ -63,6 +71,48 @@ static void pad_row(const float *row, int64_t T, int64_t pad, int64_t width, flo
     memset(xp, 0, sizeof(float) * (size_t)width);
     if (n > 0)
         memcpy(xp + pad, row, sizeof(float) * (size_t)n);
+}
+
+/* The first block's max-pooled outputs p0 .. p0 + nb LANES - 1 of one filter (nb <= 4 vectors, a constant
+ * where inlined): the maximum over pool positions q of v = sum_j ws[j] X[(q + j) tq + p] (ws = sign * w) and
+ * its arg-max, the first on ties as in max-pool; nb independent chains hide the multiply-adds' latency. */
+static inline __attribute__((always_inline)) void first_pool(const float *X, int64_t tq, int64_t p0, const float *ws,
+                                                             int64_t k, int64_t pool, int nb, vf *best, vi *bi)
+{
+    for (int64_t q = 0; q < pool; ++q) {
+        vf v[4];
+        for (int b = 0; b < nb; ++b)
+            v[b] = splat(0.0f);
+        for (int64_t j = 0; j < k; ++j) {
+            const vf wv = splat(ws[j]);
+            const float *xr = X + (q + j) * tq + p0;
+            for (int b = 0; b < nb; ++b)
+                v[b] += wv * load(xr + b * LANES);
+        }
+        for (int b = 0; b < nb; ++b) {
+            /* strictly greater: the first index wins ties */
+            const vi gt = q == 0 ? ((vi){0} - 1) : (v[b] > best[b]);
+            best[b] = (vf)(((vi)v[b] & gt) | ((vi)best[b] & ~gt));
+            bi[b] = (((vi){0} + (int32_t)q) & gt) | (bi[b] & ~gt);
+        }
+    }
+}
+
+/* Pooled outputs p0 .. of one filter's row (values, arg-max offsets), the lanes before tp. */
+static inline void store_pooled(vf out, vi bi, int64_t p0, int64_t tp, float *zs, int32_t *ix)
+{
+    const int64_t n = tp - p0;
+    if (n >= LANES) {  /* whole vectors: stores of a constant size, which the compiler makes one instruction */
+        memcpy(zs + p0, &out, sizeof out);
+        memcpy(ix + p0, &bi, sizeof bi);
+    } else if (n > 0) {
+        float zs_buf[LANES];
+        int32_t ix_buf[LANES];
+        memcpy(zs_buf, &out, sizeof out);
+        memcpy(ix_buf, &bi, sizeof bi);
+        memcpy(zs + p0, zs_buf, sizeof(float) * (size_t)n);
+        memcpy(ix + p0, ix_buf, sizeof(int32_t) * (size_t)n);
+    }
 }
 
 /* First block: conv1d (one input row, F filters of length k, zero padding pad) followed by a
@@ -132,11 +182,10 @@ int myovox_first_fwd(const float *x, int64_t n_rows, int64_t T, const float *w, 
                 acc = splat(0.0f);
                 for (t = 0; t + LANES <= t_out; t += LANES)
                     acc += load(xc + t + i);
-                double tail = hsum(acc);
-                for (; t < t_out; ++t)
-                    tail += xc[t + i];
-                sh1[i] = tail;
-                mr[i] = tail + (double)t_out * c;
+                if (t < t_out)  /* the last t_out - t samples, in one masked vector */
+                    acc += first_lanes(load(xc + t + i), t_out - t);
+                sh1[i] = hsum(acc);
+                mr[i] = sh1[i] + (double)t_out * c;
             }
             for (int64_t i = 0; i < k; ++i) {
                 for (int64_t j = i; j < k; ++j) {
@@ -145,9 +194,9 @@ int myovox_first_fwd(const float *x, int64_t n_rows, int64_t T, const float *w, 
                         a0 += load(xc + t + i) * load(xc + t + j);
                         a1 += load(xc + t + i + LANES) * load(xc + t + j + LANES);
                     }
-                    double tail = hsum(a0 + a1);
-                    for (; t < t_out; ++t)
-                        tail += (double)xc[t + i] * xc[t + j];
+                    for (; t < t_out; t += LANES)
+                        a0 += first_lanes(load(xc + t + i), t_out - t) * load(xc + t + j);
+                    const double tail = hsum(a0 + a1);
                     mr[k + i * k + j] = mr[k + j * k + i] =
                         tail + (double)c * (sh1[i] + sh1[j]) + (double)t_out * (double)c * (double)c;
                 }
@@ -161,29 +210,22 @@ int myovox_first_fwd(const float *x, int64_t n_rows, int64_t T, const float *w, 
                 for (int64_t p = 0; p < tq; ++p)
                     X[m * tq + p] = xp[p * pool + m];
             for (int64_t f = 0; f < F; ++f) {
-                const float s = sign[f];
+                float ws[64];
+                for (int64_t j = 0; j < k; ++j)
+                    ws[j] = sign[f] * w[f * k + j];
                 float *zs = zsel + (r * F + f) * tp;
                 int32_t *ix = idx + (r * F + f) * tp;
-                for (int64_t p0 = 0; p0 < tq; p0 += LANES) {
-                    vf best = splat(0.0f);
-                    vi bi = (vi){0};
-                    for (int64_t q = 0; q < pool; ++q) {
-                        vf v = splat(0.0f);
-                        for (int64_t j = 0; j < k; ++j)
-                            v += (s * w[f * k + j]) * load(X + (q + j) * tq + p0);
-                        /* strictly greater: the first index wins ties, as in max-pool */
-                        const vi gt = q == 0 ? ((vi){0} - 1) : (v > best);
-                        best = (vf)(((vi)v & gt) | ((vi)best & ~gt));
-                        bi = (((vi){0} + (int32_t)q) & gt) | (bi & ~gt);
-                    }
-                    const vf out = s * best;  /* conv(xc); the row's constant is added below */
-                    float zs_buf[LANES];
-                    int32_t ix_buf[LANES];
-                    memcpy(zs_buf, &out, sizeof out);
-                    memcpy(ix_buf, &bi, sizeof bi);
-                    const int64_t n = tp - p0 < LANES ? tp - p0 : LANES;
-                    memcpy(zs + p0, zs_buf, sizeof(float) * (size_t)n);
-                    memcpy(ix + p0, ix_buf, sizeof(int32_t) * (size_t)n);
+                vf best[4];
+                vi bi[4];
+                int64_t p0 = 0;
+                for (; p0 + 4 * LANES <= tq; p0 += 4 * LANES) {
+                    first_pool(X, tq, p0, ws, k, pool, 4, best, bi);
+                    for (int b = 0; b < 4; ++b)
+                        store_pooled(sign[f] * best[b], bi[b], p0 + b * LANES, tp, zs, ix);
+                }
+                for (; p0 < tq; p0 += LANES) {
+                    first_pool(X, tq, p0, ws, k, pool, 1, best, bi);
+                    store_pooled(sign[f] * best[0], bi[0], p0, tp, zs, ix);
                 }
             }
         }
@@ -232,8 +274,8 @@ int myovox_first_fwd(const float *x, int64_t n_rows, int64_t T, const float *w, 
 /* First block's weight gradient for rows [0, n_rows), dL/dz = G + c2' + c3 (z - mean) with
  * c2' = -sum(G) / m (batch norm's gradient; m = n_rows * t_out positions):
  * - the arg-max part, sum over rows r and pooled outputs p of g[r, f, p] * xp[p * pool + idx + j]
- *   (xp the padded row; each row's part a dense correlation with G, the pooled gradient placed at
- *   the arg-max positions, zero elsewhere), taken on the row shifted by its mean c = crow[r] as in
+ *   (xp the padded row; G, the pooled gradient placed at the arg-max positions, is zero elsewhere,
+ *   so only those tp positions per filter are visited), taken on the row shifted by its mean c = crow[r] as in
  *   myovox_first_fwd (xp = xc + c everywhere): sum G xc (float, signal-sized) + c sum(G) (double);
  * - the dense part, c2' s1[j] + c3[f] (w_f . s2[:, j] + (b_f - mean_f) s1[j]) in double.
  * c2' comes from the same per-row sums of G as the arg-max part, so that their offset-sized
@@ -244,7 +286,7 @@ int myovox_first_dw(const float *x, int64_t n_rows, int64_t T, const float *g, c
                     const float *w, const float *bias, const float *crow, const double *mean, const float *c3,
                     float *dw)
 {
-    const int64_t tn = round_up(tp * pool, 4 * LANES), width = tn + k - 1 + LANES;
+    const int64_t width = tp * pool + round_up(k, LANES) + LANES;
     const int64_t t_out = T + 2 * pad - k + 1;
     double *part = (double *)malloc(sizeof(double) * (size_t)(n_rows * F * (k + 1)));
     int failed = 0;
@@ -254,7 +296,7 @@ int myovox_first_dw(const float *x, int64_t n_rows, int64_t T, const float *g, c
 #pragma omp parallel reduction(|| : failed)
 #endif
     {
-        float *xp = (float *)malloc(sizeof(float) * (size_t)(width + F * tn));
+        float *xp = (float *)malloc(sizeof(float) * (size_t)width);
         if (xp == NULL)
             failed = 1;
 #ifdef _OPENMP
@@ -263,39 +305,40 @@ int myovox_first_dw(const float *x, int64_t n_rows, int64_t T, const float *g, c
         for (int64_t r = 0; r < n_rows; ++r) {
             if (xp == NULL)
                 continue;
-            float *G = xp + width;
             pad_row(x + r * T, T, pad, width, xp);
             const float c = crow[r];
             for (int64_t t = 0; t < width; ++t)
                 xp[t] -= c;
-            /* all filters' G first: vector loads right after scalar stores to the same lines
-             * would stall on store forwarding */
-            memset(G, 0, sizeof(float) * (size_t)(F * tn));
             for (int64_t f = 0; f < F; ++f) {
                 const float *gf = g + (r * F + f) * tp;
                 const int32_t *ix = idx + (r * F + f) * tp;
-                float *Gf = G + f * tn;
-                for (int64_t p = 0; p < tp; ++p)
-                    Gf[p * pool + ix[p]] = gf[p];
-            }
-            for (int64_t f = 0; f < F; ++f) {
-                const float *Gf = G + f * tn;
-                const float *gf = g + (r * F + f) * tp;
-                double gs = 0.0;
-                for (int64_t p = 0; p < tp; ++p)
-                    gs += (double)gf[p];
+                /* four accumulators over p, in turn, here and below: they hide the additions' latency */
+                double gd[4] = {0.0, 0.0, 0.0, 0.0};
+                int64_t p = 0;
+                for (; p + 4 <= tp; p += 4)
+                    for (int q = 0; q < 4; ++q)
+                        gd[q] += (double)gf[p + q];
+                for (; p < tp; ++p)
+                    gd[p & 3] += (double)gf[p];
+                const double gs = (gd[0] + gd[1]) + (gd[2] + gd[3]);
                 part[n_rows * F * k + r * F + f] = gs;
-                for (int64_t j = 0; j < k; ++j) {
-                    /* four independent accumulators hide the latency of the multiply-adds */
+                /* G is zero but at the arg-max positions: lane j of a vector sums g[p] xc[p pool + idx[p] + j0 + j]
+                 * over the pooled outputs p */
+                for (int64_t j0 = 0; j0 < k; j0 += LANES) {
                     vf a0 = splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
-                    const float *u = xp + j;
-                    for (int64_t t = 0; t < tn; t += 4 * LANES) {
-                        a0 += load(Gf + t) * load(u + t);
-                        a1 += load(Gf + t + LANES) * load(u + t + LANES);
-                        a2 += load(Gf + t + 2 * LANES) * load(u + t + 2 * LANES);
-                        a3 += load(Gf + t + 3 * LANES) * load(u + t + 3 * LANES);
+                    const float *u = xp + j0;
+                    for (p = 0; p + 4 <= tp; p += 4) {
+                        const float *v = u + p * pool;
+                        a0 += gf[p] * load(v + ix[p]);
+                        a1 += gf[p + 1] * load(v + pool + ix[p + 1]);
+                        a2 += gf[p + 2] * load(v + 2 * pool + ix[p + 2]);
+                        a3 += gf[p + 3] * load(v + 3 * pool + ix[p + 3]);
                     }
-                    part[(r * F + f) * k + j] = (double)hsum((a0 + a1) + (a2 + a3)) + (double)c * gs;
+                    for (; p < tp; ++p)
+                        a0 += gf[p] * load(u + p * pool + ix[p]);
+                    const vf s = (a0 + a1) + (a2 + a3);
+                    for (int64_t j = j0; j < k && j < j0 + LANES; ++j)
+                        part[(r * F + f) * k + j] = (double)s[j - j0] + (double)c * gs;
                 }
             }
         }
