@@ -53,6 +53,18 @@ static inline vf first_lanes(vf v, int64_t n)
     return (vf)((vi)v & (lane < (vi){0} + (int32_t)(n < LANES ? n : LANES)));
 }
 
+/* The n < LANES floats at p in the first lanes of a vector, zeros in the others. `more`: the memory
+ * after them may be read (the next row of the same array), so one masked load does; else a copy. */
+static inline vf load_first(const float *p, int64_t n, int more)
+{
+    if (more)
+        return first_lanes(load(p), n);
+    float buf[LANES] = {0.0f};
+    for (int64_t l = 0; l < n; ++l)
+        buf[l] = p[l];
+    return load(buf);
+}
+
 /* Sum of column i over the n rows of a row-major table with the given row length, in row order:
  * how every kernel here combines its per-row (or per-chunk) partial sums, so that results do not
  * depend on how rows were split over threads. */
@@ -416,26 +428,24 @@ int myovox_pool_stats(const float *z, int64_t N, int64_t F, int64_t n, double *m
 #endif
     for (int64_t r = 0; r < N * F; ++r) {
         const float *zr = z + r * n;
+        const int more = r + 1 < N * F; /* rows after this one: a row's last vector may read into them */
         vf part = splat(0.0f);
         int64_t t = 0;
         for (; t + LANES <= n; t += LANES)
             part += load(zr + t);
-        double sum = 0.0;
-        for (; t < n; ++t)
-            sum += zr[t];
-        sum += hsum(part);
-        const float mu = (float)(sum / (double)n);
+        if (t < n)
+            part += load_first(zr + t, n - t, more);
+        const float mu = (float)((double)hsum(part) / (double)n);
         part = splat(0.0f);
         for (t = 0; t + LANES <= n; t += LANES) {
             const vf d = load(zr + t) - mu;
             part += d * d;
         }
-        double m2 = 0.0;
-        for (; t < n; ++t) {
-            const double d = (double)zr[t] - mu;
-            m2 += d * d;
+        if (t < n) {
+            const vf d = first_lanes(load_first(zr + t, n - t, more) - mu, n - t);
+            part += d * d;
         }
-        m2 += hsum(part);
+        const double m2 = hsum(part);
         rows[2 * r] = mu;
         rows[2 * r + 1] = m2 / (double)n;
     }
@@ -776,13 +786,24 @@ int myovox_bn_relu_bwd(const float *go, const float *out, const float *zsel, int
         for (int64_t f = 0; f < F; ++f) {
             const int64_t row = (n * F + f) * tp;
             const float mu = mean[f], is = invstd[f], c = gamma[f] * invstd[f];
-            float sb = 0.0f, sg = 0.0f;
-            for (int64_t p = 0; p < tp; ++p) {
-                const float gu = out[row + p] > 0.0f ? go[row + p] : 0.0f;
-                sb += gu;
-                sg += gu * ((zsel[row + p] - mu) * is);
-                g[row + p] = gu * c;
+            const int more = n + 1 < N || f + 1 < F;  /* see load_first */
+            vf vb = splat(0.0f), vg = vb;
+            for (int64_t p = 0; p < tp; p += LANES) {
+                const int64_t rest = tp - p;
+                const vf o = rest >= LANES ? load(out + row + p) : load_first(out + row + p, rest, more);
+                const vf gv = rest >= LANES ? load(go + row + p) : load_first(go + row + p, rest, more);
+                const vf zv = rest >= LANES ? load(zsel + row + p) : load_first(zsel + row + p, rest, more);
+                const vf gu = (vf)((vi)gv & (o > 0.0f)); /* zero in the lanes past the row: o is zero there */
+                vb += gu;
+                vg += gu * ((zv - mu) * is);
+                const vf gc = gu * c;
+                if (rest >= LANES)
+                    memcpy(g + row + p, &gc, sizeof gc);
+                else
+                    for (int64_t l = 0; l < rest; ++l)
+                        g[row + p + l] = gc[l];
             }
+            const float sb = hsum(vb), sg = hsum(vg);
             part[2 * (n * F + f)] = sb;
             part[2 * (n * F + f) + 1] = sg;
         }
