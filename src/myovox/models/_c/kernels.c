@@ -79,10 +79,12 @@ static double sum_rows(const double *part, int64_t n, int64_t row_len, int64_t i
 /* The row zero-padded by `pad` on the left, as `width` samples (zeros past its end too). */
 static void pad_row(const float *row, int64_t T, int64_t pad, int64_t width, float *xp)
 {
-    const int64_t n = T < width - pad ? T : width - pad;
-    memset(xp, 0, sizeof(float) * (size_t)width);
+    const int64_t n = T < width - pad ? (T > 0 ? T : 0) : width - pad;
+    memset(xp, 0, sizeof(float) * (size_t)(pad < width ? pad : width));
     if (n > 0)
         memcpy(xp + pad, row, sizeof(float) * (size_t)n);
+    if (pad + n < width)
+        memset(xp + pad + n, 0, sizeof(float) * (size_t)(width - pad - n));
 }
 
 /* The first block's max-pooled outputs p0 .. p0 + nb LANES - 1 of one filter (nb <= 4 vectors, a constant
