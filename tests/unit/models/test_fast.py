@@ -326,10 +326,17 @@ def test_flat_parameters_make_the_same_updates_and_give_the_storage_back():
 
 @pytest.mark.parametrize(
     ("kernels", "pools", "n_times"),
-    [((5, 17, 3), (4, 2, 2), 231), ((2, 24, 9), (3, 5, 2), 250), ((7, 32, 16), (8, 4, 1), 400)],
+    [
+        ((5, 17, 3), (4, 2, 2), 231),
+        ((2, 24, 9), (3, 5, 2), 250),
+        ((7, 32, 16), (8, 4, 1), 400),
+        ((20, 5, 3), (3, 2, 2), 263),
+        ((37, 4, 2), (5, 2, 2), 301),
+    ],
 )
 def test_c_kernels_match_reference_for_other_shapes(kernels, pools, n_times):
-    # odd and even kernels, pools that leave a tail, kernels beyond one vector of lags
+    # odd and even kernels, pools that leave a tail, kernels beyond one vector of lags (the first block's too:
+    # its weight gradient takes the lags a vector at a time, 8 or 16 lanes)
     _c_kernels_or_skip()
     torch.manual_seed(1)
     ref = SpeechNet(6, n_times, 4, temporal_kernels=kernels, pools=pools, dropout=0.0)
