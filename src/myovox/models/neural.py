@@ -476,10 +476,8 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
             yv = self._encode(y_valid, len(Xv_checked), "y_valid")
             yt, rows_t, rows_v = y_enc, None, None
         else:
-            Xv = X
             yt, yv, rows_t, rows_v = self._split(X, y_enc, self.valid_size, rng)
-            if yv is None:
-                Xv = None
+            Xv = None if yv is None else X
         if self.standardize:
             Xt = X if rows_t is None else X[rows_t]
             self.mean_ = Xt.mean(axis=(0, 2), keepdims=True)[0].astype(np.float32)
@@ -523,10 +521,10 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
     def _split(
         self, X: np.ndarray, y: np.ndarray, valid_size: float, rng: np.random.RandomState
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-        """The stratified validation split as ``(y_train, y_valid, train_rows, valid_rows)``, the windows being
-        ``X[train_rows]`` and ``X[valid_rows]`` (``None, None, None`` after ``y_train = y``: no split, all of ``X``
-        trains). Rows, not copies: training gathers its batches from ``X`` (a copy of 80 % of the windows cost ~5 %
-        of a 14 x 700 training on the machine measured, and its memory)."""
+        """The stratified validation split as ``(y_train, y_valid, train_rows, valid_rows)``: the windows are
+        ``X[train_rows]`` and ``X[valid_rows]``; ``(y, None, None, None)`` where there is no split (all of ``X``
+        trains). Rows, not copies: training gathers its batches from ``X`` (a copy of 80 % of the windows took
+        ~4 % of a 14 x 700 benchmark fit on the machine measured, and that much memory)."""
         if not valid_size:
             return y, None, None, None
         counts = np.bincount(y, minlength=len(self.classes_))
