@@ -227,8 +227,7 @@ def _plan(b: int, c: int, t: int, blocks: list[Any]) -> _Plan:
 
 
 def _pool(pool: Any) -> int:
-    ks = pool.kernel_size
-    return int(ks if isinstance(ks, int) else ks[-1])
+    return _pair(pool.kernel_size)[1]
 
 
 def _n_temporal(blocks: list[Any]) -> int:
@@ -316,8 +315,8 @@ def train_step(net: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor
         g = p.grad if train else None
         if g is not None and (g.dtype != torch.float32 or g.device.type != "cpu" or not g.is_contiguous()):
             return None
-    # frozen parameters' gradients go to a scratch buffer, each its own region: a kernel reads back some of the
-    # gradients it writes (batch norm's backward forms its coefficients from dbeta and dgamma)
+    # frozen parameters' gradients go to a scratch buffer, each its own region, so that no kernel ever finds two
+    # of its outputs at one address (batch norm's backward once read dbeta and dgamma back from a shared one)
     scratch = torch.empty(sum(p.numel() for p, train in zip(targets, trained, strict=True) if not train))
     spare = scratch.data_ptr()
     grad_at = []

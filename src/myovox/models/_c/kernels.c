@@ -768,6 +768,22 @@ void myovox_bn_relu(const float *zsel, int64_t N, int64_t F, int64_t tp, const f
         }
 }
 
+/* Batch norm's backward for one filter from the sums over its m inputs of gu (sb) and of gu times the
+ * normalised input (sg): dbeta = sb, dgamma = sg, the coefficients of dL/dz = c1 gu + c2 + c3 z (c1 = gamma
+ * invstd), and the gradient of the convolution bias before it, db = sum dL/dz = c1 dbeta + m (c2 + c3 mean).
+ * Each output is written once and never read back. */
+static void bn_backward(double sb, double sg, float gamma, float invstd, float mean, float m, float *dbeta,
+                        float *dgamma, float *c2, float *c3, float *db)
+{
+    const float c1 = gamma * invstd, b = (float)sb, g = (float)sg;
+    const float k3 = -c1 * g * invstd / m, k2 = -c1 * b / m - k3 * mean;
+    *dbeta = b;
+    *dgamma = g;
+    *c3 = k3;
+    *c2 = k2;
+    *db = c1 * b + k2 * m + k3 * m * mean;
+}
+
 /* Backward of myovox_bn_relu up to the pooled values: with gu = go * (out > 0),
  * dbeta[f] = sum gu, dgamma[f] = sum gu * (zsel - mean[f]) * invstd[f] (over N and tp, per-row
  * sums in float, rows added in order in double) and g = gu * c1[f], c1 = gamma * invstd. Also
@@ -809,15 +825,9 @@ int myovox_bn_relu_bwd(const float *go, const float *out, const float *zsel, int
             part[2 * (n * F + f)] = sb;
             part[2 * (n * F + f) + 1] = sg;
         }
-    for (int64_t f = 0; f < F; ++f) {
-        const double sb = sum_rows(part, N, 2 * F, 2 * f), sg = sum_rows(part, N, 2 * F, 2 * f + 1);
-        const float c1 = gamma[f] * invstd[f], mf = (float)m;
-        dbeta[f] = (float)sb;
-        dgamma[f] = (float)sg;
-        c3[f] = -c1 * dgamma[f] * invstd[f] / mf;
-        c2[f] = -c1 * dbeta[f] / mf - c3[f] * mean[f];
-        db[f] = c1 * dbeta[f] + c2[f] * mf + c3[f] * mf * mean[f];
-    }
+    for (int64_t f = 0; f < F; ++f)
+        bn_backward(sum_rows(part, N, 2 * F, 2 * f), sum_rows(part, N, 2 * F, 2 * f + 1), gamma[f], invstd[f],
+                    mean[f], (float)m, dbeta + f, dgamma + f, c2 + f, c3 + f, db + f);
     free(part);
     return 0;
 }
@@ -1073,21 +1083,15 @@ int myovox_spatial_bn_bwd(const float *go, const float *y, const float *z, int64
             }
         }
     }
-    const float m = (float)(B * npos);
     for (int64_t o = 0; o < O; ++o) {
         double s1 = 0.0, s2 = 0.0;
         for (int64_t b = 0; b < B; ++b) {
             s1 += pf[2 * b * O + o];
             s2 += pf[2 * b * O + O + o];
         }
-        const float c1 = gamma[o] * invstd[o];
-        dbeta[o] = (float)s1;
-        dgamma[o] = (float)s2;
-        const float c3 = -c1 * dgamma[o] * invstd[o] / m, c2 = -c1 * dbeta[o] / m - c3 * mean[o];
-        coef[o] = c1;
-        coef[O + o] = c2;
-        coef[2 * O + o] = c3;
-        db[o] = c1 * dbeta[o] + c2 * m + c3 * m * mean[o];
+        coef[o] = gamma[o] * invstd[o];
+        bn_backward(s1, s2, gamma[o], invstd[o], mean[o], (float)(B * npos), dbeta + o, dgamma + o, coef + O + o,
+                    coef + 2 * O + o, db + o);
     }
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static)
