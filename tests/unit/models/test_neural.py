@@ -216,3 +216,48 @@ def test_fine_tune_strategies(windows):
     assert not torch.equal(before["blocks.0.0.weight"], full.net_.state_dict()["blocks.0.0.weight"])
     with pytest.raises(ValidationError, match="not seen in fit"):
         full.fine_tune(X2, y + 10, n_epochs=1)
+
+
+@pytest.mark.parametrize("standardize", [False, True])
+def test_fit_trains_on_the_training_rows_only_and_validates_on_the_rest(windows, monkeypatch, standardize):
+    # the validation split is kept as row indices (no copy of the windows): every epoch must still see each
+    # training window exactly once and never a validation window, the validation pass the other windows, and the
+    # standardisation the training windows' statistics
+    X, y = windows
+    X = X + np.arange(len(X), dtype=X.dtype)[:, None, None] * 1e-3  # every window told apart by its mean
+    trained, validated = [], []
+    real_step, real_forward = SpeechNetClassifier._train_step, SpeechNetClassifier._forward
+
+    def step(self, xb, yb):
+        trained.append(xb.detach().clone())
+        return real_step(self, xb, yb)
+
+    def forward(self, xb):
+        if not self.net_.training:
+            validated.append(xb.detach().clone())
+        return real_forward(self, xb)
+
+    monkeypatch.setattr(SpeechNetClassifier, "_train_step", step)
+    monkeypatch.setattr(SpeechNetClassifier, "_forward", forward)
+    clf = _clf(n_epochs=2, valid_size=0.25, standardize=standardize).fit(X, y)
+    shift = 0.0 if clf.mean_ is None else clf.mean_
+    scale = 1.0 if clf.scale_ is None else clf.scale_
+
+    def rows(batches):
+        # which windows of X were given: each batch's windows mapped back to their rows by their values
+        found = []
+        for xb in batches:
+            original = xb.numpy() * scale + shift
+            for w in original:
+                found.append(int(np.argmin(np.abs(X - w).reshape(len(X), -1).max(axis=1))))
+        return found
+
+    per_epoch = len(trained) // 2
+    first, second = rows(trained[:per_epoch]), rows(trained[per_epoch:])
+    valid = rows(validated)
+    n_valid = int(np.ceil(0.25 * len(X)))
+    assert sorted(first) == sorted(second) and len(set(first)) == len(first) == len(X) - n_valid
+    assert sorted(valid[: len(valid) // 2]) == sorted(set(range(len(X))) - set(first))
+    if standardize:
+        expected = X[sorted(first)].mean(axis=(0, 2), keepdims=True)[0]
+        np.testing.assert_allclose(clf.mean_, expected, rtol=1e-5, atol=1e-6)
