@@ -7,7 +7,9 @@ functions wrapped in ``omp_get_wtime``; the kernels themselves unchanged) into a
 its calls), the two C calls as seen from Python, and the whole step. Same build flags as the library's own build
 (``MYOVOX_C_MARCH`` applies).
 
-    python benchmarks/kernel_profile.py [--shapes 14x700 8x280 2x200] [--steps 200] [--threads 2]
+    python benchmarks/kernel_profile.py [--shapes 14x700 8x280 2x200] [--steps 200] [--threads 2] [--source FILE]
+
+``--source`` profiles another copy of ``kernels.c`` (a variant under test) with the library's bindings.
 
 Timing inside the calls, on whatever else the machine runs: read the shares, not single microseconds.
 """
@@ -106,11 +108,12 @@ def main() -> None:
     p.add_argument("--shapes", nargs="+", default=["14x700", "8x280", "2x200"])
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--source", type=Path, help="a kernels.c to profile instead of the library's")
     args = p.parse_args()
     from myovox.models import _c
 
     with tempfile.TemporaryDirectory() as tmp:
-        source, names = _instrumented(_c._SOURCE.read_text())
+        source, names = _instrumented((args.source or _c._SOURCE).read_text())
         copy = Path(tmp) / "kernels.c"
         copy.write_text(source)
         os.environ["MYOVOX_CACHE_DIR"] = tmp

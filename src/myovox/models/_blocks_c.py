@@ -287,20 +287,21 @@ class _TemporalBlockC(torch.autograd.Function):
         z = _c_conv1d(h, weight, bias, pad)  # (N, F, T)
         n, f, tz = z.shape
         zsel = z.new_empty(n, f, tz // pool)
-        _k.max_pool(z=z, N=n, F=f, n=tz, sign=_sign_of(gamma.detach()), pool=pool, tp=tz // pool, zsel=zsel)
+        idx = torch.empty(n, f, tz // pool, dtype=torch.int32)
         mean_d, var_d = torch.empty(f, dtype=torch.float64), torch.empty(f, dtype=torch.float64)
-        _k.pool_stats(z=z, N=n, F=f, n=tz, mean=mean_d, var=var_d)
+        sign = _sign_of(gamma.detach())
+        _k.pool_fwd(z=z, N=n, F=f, n=tz, sign=sign, pool=pool, tp=tz // pool, zsel=zsel, idx=idx, mean=mean_d, var=var_d)
         m = n * tz
         out, mean, invstd = _c_bn_train(
             mean_d, var_d, m, gamma, beta, running_mean, running_var, num_batches, momentum, eps, zsel
         )
-        ctx.save_for_backward(h, weight, z, zsel, mean, invstd, gamma, out)
+        ctx.save_for_backward(h, weight, z, zsel, idx, mean, invstd, gamma, out)
         ctx.pad, ctx.pool, ctx.m = pad, pool, m
         return out
 
     @staticmethod
     def backward(ctx: Any, go: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        h, weight, z, zsel, mean, invstd, gamma, out = ctx.saved_tensors
+        h, weight, z, zsel, idx, mean, invstd, gamma, out = ctx.saved_tensors
         n, f, tz = z.shape
         tp = zsel.shape[2]
         g, dbeta, dgamma, c2, c3, db = _c_bn_relu_bwd(go, out, zsel, mean, invstd, gamma, ctx.m)
@@ -319,7 +320,7 @@ class _TemporalBlockC(torch.autograd.Function):
             n_rows=n,
             F=f,
             Tz=tz,
-            zsel=zsel,
+            idx=idx,
             g=g,
             c2=c2,
             c3=c3,

@@ -128,6 +128,7 @@ class _Plan:
             if i:
                 fwd.add(f"z{i}", blk.n * blk.f * blk.tz)
                 fwd.add(f"zsel{i}", blk.n * blk.f * blk.tp)
+                fwd.add(f"idx{i}", blk.n * blk.f * blk.tp)  # int32
                 fwd.add(f"out{i}", blk.n * blk.f * blk.tp)
                 bwd.add(f"g{i}", blk.n * blk.f * blk.tp)
                 bwd.add(f"dz{i}", blk.n * blk.f * (blk.tz + 2 * blk.margin))
@@ -158,7 +159,7 @@ class _Plan:
              ["g0", "c2_0", "c3_0", "dout0"]),
         ]  # fmt: skip
         for i in range(1, len(temporal) + 1):
-            fwd = ["z", "zsel", "out", "mean_d", "var_d", "mean", "invstd", "a", "sign"]
+            fwd = ["z", "zsel", "out", "mean_d", "var_d", "mean", "invstd", "a", "sign", "idx"]
             regions.append(
                 ([f"{r}{i}" for r in fwd], [f"g{i}", f"c2_{i}", f"c3_{i}", f"dout{i}", f"dz{i}", f"flip{i}"])
             )

@@ -142,8 +142,10 @@ def _run_kernels(n_threads: int) -> dict:
         out["conv1d"] = _blocks_c._c_conv1d(h, torch.randn(16, 8, 16, generator=g), torch.randn(16, generator=g), 8)
         out["conv1d_phases"] = _blocks_c._c_conv1d(dz, torch.randn(8, 16, 16, generator=g), None, 0, t_out=46)
         pm, pv = torch.empty(16, dtype=torch.float64), torch.empty(16, dtype=torch.float64)
-        assert ck.pool_stats(z=dz, N=37, F=16, n=61, mean=pm, var=pv) == 0
-        out.update(pool_mean=pm, pool_var=pv)
+        pz, pi = torch.empty(37, 16, 15), torch.empty(37, 16, 15, dtype=torch.int32)
+        sg = torch.where(torch.arange(16) % 3 == 0, -1.0, 1.0)
+        assert ck.pool_fwd(z=dz, N=37, F=16, n=61, sign=sg, pool=4, tp=15, zsel=pz, idx=pi, mean=pm, var=pv) == 0
+        out.update(pool_mean=pm, pool_var=pv, pool_zsel=pz, pool_idx=pi)
         o = torch.relu(torch.randn(37, 8, tp, generator=g))
         ones = torch.ones(8)
         out["bn_relu_bwd"] = _blocks_c._c_bn_relu_bwd(gr, o, zsel, ones * 0.1, ones * 2.0, ones, 37 * 300)
@@ -225,35 +227,44 @@ def test_conv1d_kernel_matches_conv1d(n, c, t, f, ksize, pad, t_out):
     torch.testing.assert_close(out.double(), ref[:, :, : out.shape[2]], rtol=1e-5, atol=1e-6 * c * ksize)
 
 
-def test_max_pool_kernel_matches_max_pool1d_with_signs():
-    # the signed max-pool of the temporal blocks' forward pass: a negative batch-norm scale pools the minimum
+def test_max_pool_kernels_match_max_pool1d_with_signs():
+    # the signed max-pool of the temporal blocks' forward pass: a negative batch-norm scale pools the minimum;
+    # in training with max_pool1d's arg-max (the first position on ties) and the batch statistics in the same pass
     _lib_or_skip()
     g = torch.Generator().manual_seed(5)
     z = torch.randn(7, 6, 43, generator=g)
     z[:, :, 8:16] = 0.25  # exact ties
+    z[:, :, 20:24] = torch.tensor([0.0, -0.0, 0.0, -0.0])  # signed zeros compare equal: ties too
     sign = torch.tensor([1.0, -1.0, 1.0, -1.0, -1.0, 1.0])
-    for pool in (1, 4, 8):
+    for pool in (1, 3, 4, 8):
         tp = 43 // pool
-        zsel = torch.empty(7, 6, tp)
+        zsel, zsel_t = torch.empty(7, 6, tp), torch.empty(7, 6, tp)
+        idx = torch.full((7, 6, tp), -1, dtype=torch.int32)
+        mean_d, var_d = torch.empty(6, dtype=torch.float64), torch.empty(6, dtype=torch.float64)
         ck.max_pool(z=z, N=7, F=6, n=43, sign=sign, pool=pool, tp=tp, zsel=zsel)
-        ref = F.max_pool1d(z * sign[None, :, None], pool) * sign[None, :, None]
-        assert torch.equal(zsel, ref)
+        ck.pool_fwd(z=z, N=7, F=6, n=43, sign=sign, pool=pool, tp=tp, zsel=zsel_t, idx=idx, mean=mean_d, var=var_d)
+        ref, ref_idx = F.max_pool1d(z * sign[None, :, None], pool, return_indices=True)
+        ref = ref * sign[None, :, None]
+        assert torch.equal(zsel, ref) and torch.equal(zsel_t, ref)
+        assert torch.equal(idx.long() + torch.arange(tp) * pool, ref_idx)  # positions inside each window
+        torch.testing.assert_close(mean_d, z.double().mean(dim=(0, 2)), rtol=1e-6, atol=1e-7)
 
 
 def test_wrong_arguments_are_refused_before_any_call():
     _lib_or_skip()
     z = torch.randn(4, 10).t()
-    with pytest.raises(ValueError, match="contiguous"):
-        ck.pool_stats(
-            z=z, N=10, F=1, n=4, mean=torch.empty(1, dtype=torch.float64), var=torch.empty(1, dtype=torch.float64)
-        )
     d = torch.empty(1, dtype=torch.float64)
+    pooled = dict(sign=torch.ones(1), pool=2, tp=2, zsel=torch.empty(10, 1, 2), idx=torch.empty(10, 1, 2).int())
+    with pytest.raises(ValueError, match="contiguous"):
+        ck.pool_fwd(z=z, N=10, F=1, n=4, **pooled, mean=d, var=d)
     with pytest.raises(TypeError, match="'mean' must be a float64 tensor"):  # C would read doubles from floats
-        ck.pool_stats(z=z.contiguous(), N=10, F=1, n=4, mean=torch.empty(1), var=d)
+        ck.pool_fwd(z=z.contiguous(), N=10, F=1, n=4, **pooled, mean=torch.empty(1), var=d)
+    with pytest.raises(TypeError, match="'idx' must be a int32 tensor"):  # nor int32 positions from floats
+        ck.pool_fwd(z=z.contiguous(), N=10, F=1, n=4, **{**pooled, "idx": torch.empty(10, 1, 2)}, mean=d, var=d)
     with pytest.raises(TypeError, match=r"missing argument.s. var; unknown argument.s. variance"):
-        ck.pool_stats(z=z.contiguous(), N=10, F=1, n=4, mean=d, variance=d)
+        ck.pool_fwd(z=z.contiguous(), N=10, F=1, n=4, **pooled, mean=d, variance=d)
     with pytest.raises(TypeError):  # keywords only: no positional list whose order could drift
-        ck.pool_stats(z.contiguous(), 10, 1, 4, d, d)
+        ck.pool_fwd(z.contiguous(), 10, 1, 4, d, d)
 
 
 def test_first_block_kernels_longer_than_64_use_the_torch_formulation():
@@ -268,7 +279,9 @@ def test_pool_statistics_equal_torch_batch_statistics():
     _lib_or_skip()
     z = torch.randn(23, 5, 41, dtype=torch.float32) * 4.0 + 100.0
     mean_d, var_d = torch.empty(5, dtype=torch.float64), torch.empty(5, dtype=torch.float64)
-    assert ck.pool_stats(z=z, N=23, F=5, n=41, mean=mean_d, var=var_d) == 0
+    zsel, idx = torch.empty(23, 5, 10), torch.empty(23, 5, 10, dtype=torch.int32)
+    kw = dict(sign=torch.ones(5), pool=4, tp=10, zsel=zsel, idx=idx)
+    assert ck.pool_fwd(z=z, N=23, F=5, n=41, **kw, mean=mean_d, var=var_d) == 0
     zd = z.double()
     torch.testing.assert_close(mean_d, zd.mean(dim=(0, 2)), rtol=1e-7, atol=1e-7)
     torch.testing.assert_close(var_d, zd.var(dim=(0, 2), unbiased=False), rtol=1e-6, atol=1e-6)

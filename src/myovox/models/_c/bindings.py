@@ -149,7 +149,21 @@ PROTOTYPES: dict[str, Prototype] = {
             ),
         ),
         Prototype(
-            "myovox_pool_stats", "int", (("z", _CF), ("N", _I), ("F", _I), ("n", _I), ("mean", _DP), ("var", _DP))
+            "myovox_pool_fwd",
+            "int",
+            (
+                ("z", _CF),
+                ("N", _I),
+                ("F", _I),
+                ("n", _I),
+                ("sign", _CF),
+                ("pool", _I),
+                ("tp", _I),
+                ("zsel", _F),
+                ("idx", "int32_t *"),
+                ("mean", _DP),
+                ("var", _DP),
+            ),
         ),
         Prototype(
             "myovox_bn_train_stats",
@@ -178,7 +192,7 @@ PROTOTYPES: dict[str, Prototype] = {
                 ("n_rows", _I),
                 ("F", _I),
                 ("Tz", _I),
-                ("zsel", _CF),
+                ("idx", "const int32_t *"),
                 ("g", _CF),
                 ("c2", _CF),
                 ("c3", _CF),
@@ -430,7 +444,7 @@ class Kernel:
 first_fwd = Kernel(PROTOTYPES["myovox_first_fwd"])
 first_dw = Kernel(PROTOTYPES["myovox_first_dw"])
 max_pool = Kernel(PROTOTYPES["myovox_max_pool"])
-pool_stats = Kernel(PROTOTYPES["myovox_pool_stats"])
+pool_fwd = Kernel(PROTOTYPES["myovox_pool_fwd"])
 bn_train_stats = Kernel(PROTOTYPES["myovox_bn_train_stats"])
 pool_bwd = Kernel(PROTOTYPES["myovox_pool_bwd"])
 conv_dw = Kernel(PROTOTYPES["myovox_conv_dw"])

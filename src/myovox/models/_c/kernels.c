@@ -43,7 +43,16 @@ static int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
 static inline vf load(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }   /* unaligned */
 static inline vf splat(float a) { return (vf){0} + a; }
-static inline float hsum(vf v) { float s = 0.0f; for (int l = 0; l < LANES; ++l) s += v[l]; return s; }
+/* The sum of the lanes, pairwise (halves added until one lane is left): log2(LANES) dependent additions */
+static inline float hsum(vf v)
+{
+    float s[LANES];
+    memcpy(s, &v, sizeof s);
+    for (int w = LANES / 2; w >= 1; w /= 2)
+        for (int l = 0; l < w; ++l)
+            s[l] += s[l + w];
+    return s[0];
+}
 /* v with its lanes from n on set to zero (all of v when n >= LANES) */
 static inline vf first_lanes(vf v, int64_t n)
 {
@@ -377,26 +386,80 @@ int myovox_first_dw(const float *x, int64_t n_rows, int64_t T, const float *g, c
     return failed ? -1 : 0;
 }
 
-/* Max-pool of sign[f] * z over windows of `pool` samples, times sign[f] again: zsel (N, F, tp) from
- * z (N, F, n), tp = n / pool windows from the start (the remainder is dropped, as max_pool1d does);
- * with sign = -1 the minimum (batch norm with a negative scale, then ReLU, is decreasing). */
+/* One row's max-pool of s * z over windows of `pool` samples, times s again: out[p] for the tp windows from the
+ * start (the remainder is dropped, as max_pool1d does), with s = -1 the minimum (batch norm with a negative
+ * scale, then ReLU, is decreasing); ix[p] (unless NULL) the position of that value in its window, the first
+ * on ties (max_pool1d's arg-max), for the pooling gradient. LANES windows at a time, one per lane. */
+static inline __attribute__((always_inline)) void pool_row(const float *zr, float s, int64_t pool, int64_t tp,
+                                                           float *out, int32_t *ix)
+{
+    int64_t p0 = 0;
+    for (; p0 + LANES <= tp; p0 += LANES) {
+        vf m, v;
+        vi at = {0};
+        for (int l = 0; l < LANES; ++l)
+            m[l] = s * zr[(p0 + l) * pool];
+        for (int64_t q = 1; q < pool; ++q) {
+            for (int l = 0; l < LANES; ++l)
+                v[l] = s * zr[(p0 + l) * pool + q];
+            const vi gt = v > m;
+            at = (at & ~gt) | ((int32_t)q & gt);
+            m = (vf)(((vi)m & ~gt) | ((vi)v & gt));
+        }
+        m = s * m;
+        memcpy(out + p0, &m, sizeof m);
+        if (ix != NULL)
+            memcpy(ix + p0, &at, sizeof at);
+    }
+    for (int64_t p = p0; p < tp; ++p) {
+        const float *w = zr + p * pool;
+        float m = s * w[0];
+        int32_t at = 0;
+        for (int64_t q = 1; q < pool; ++q) {
+            const float v = s * w[q];
+            at = v > m ? (int32_t)q : at;
+            m = v > m ? v : m;
+        }
+        out[p] = s * m;
+        if (ix != NULL)
+            ix[p] = at;
+    }
+}
+
+/* One row's mean and mean squared deviation, float partial sums in vector lanes (a masked last vector, which
+ * may read into the next row where `more`), the two sums added in double. */
+static inline void row_moments(const float *zr, int64_t n, int more, double *mean, double *msd)
+{
+    vf part = splat(0.0f);
+    int64_t t = 0;
+    for (; t + LANES <= n; t += LANES)
+        part += load(zr + t);
+    if (t < n)
+        part += load_first(zr + t, n - t, more);
+    const float mu = (float)((double)hsum(part) / (double)n);
+    part = splat(0.0f);
+    for (t = 0; t + LANES <= n; t += LANES) {
+        const vf d = load(zr + t) - mu;
+        part += d * d;
+    }
+    if (t < n) {
+        const vf d = first_lanes(load_first(zr + t, n - t, more) - mu, n - t);
+        part += d * d;
+    }
+    *mean = mu;
+    *msd = (double)hsum(part) / (double)n;
+}
+
+/* Max-pool of sign[f] * z, times sign[f] again (pool_row), for the rows (N, F) of z (N, F, n) into zsel
+ * (N, F, tp): the evaluation-mode forward pass of the later temporal blocks. */
 void myovox_max_pool(const float *z, int64_t N, int64_t F, int64_t n, const float *sign, int64_t pool, int64_t tp,
                      float *zsel)
 {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static)
 #endif
-    for (int64_t r = 0; r < N * F; ++r) {
-        const float s = sign[r % F], *zr = z + r * n;
-        float *out = zsel + r * tp;
-        for (int64_t p = 0; p < tp; ++p) {
-            const float *w = zr + p * pool;
-            float m = s * w[0];
-            for (int64_t q = 1; q < pool; ++q)
-                m = s * w[q] > m ? s * w[q] : m;
-            out[p] = s * m;
-        }
-    }
+    for (int64_t r = 0; r < N * F; ++r)
+        pool_row(z + r * n, sign[r % F], pool, tp, zsel + r * tp, NULL);
 }
 
 /* Batch-norm statistics from N groups of equally many values per filter: rows[2 (i F + f)] holds group
@@ -416,40 +479,33 @@ static void combine_stats(const double *rows, int64_t N, int64_t F, double *mean
     }
 }
 
-/* Batch-norm statistics of z (N, F, Tz) per filter: each row's mean and mean squared deviation
- * (float partial sums in vector lanes, added in double), combined exactly over the N rows of a
- * filter in row order: mean = mean of row means, var = mean of (row var + (row mean - mean)^2).
- * Returns 0, or -1 when out of memory. */
-int myovox_pool_stats(const float *z, int64_t N, int64_t F, int64_t n, double *mean, double *var)
+/* The training-mode forward pass of the later temporal blocks after the convolution, in one call
+ * of z (N, F, n): the max-pool of myovox_max_pool into zsel (N, F, tp) with the arg-max
+ * positions in idx (int32, for myovox_pool_bwd), and batch norm's statistics per filter (double): each row's
+ * mean and mean squared deviation (row_moments), combined exactly over the N rows of a filter in row order:
+ * mean = mean of row means, var = mean of (row var + (row mean - mean)^2). Returns 0, or -1 when out of
+ * memory. */
+int myovox_pool_fwd(const float *z, int64_t N, int64_t F, int64_t n, const float *sign, int64_t pool, int64_t tp,
+                    float *zsel, int32_t *idx, double *mean, double *var)
 {
     double *rows = (double *)malloc(sizeof(double) * (size_t)(2 * N * F));
     if (rows == NULL)
         return -1;
+    /* two loops over the rows, each thread the same rows in both (one loop doing both was ~50 % slower) */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel
 #endif
-    for (int64_t r = 0; r < N * F; ++r) {
-        const float *zr = z + r * n;
-        const int more = r + 1 < N * F; /* rows after this one: a row's last vector may read into them */
-        vf part = splat(0.0f);
-        int64_t t = 0;
-        for (; t + LANES <= n; t += LANES)
-            part += load(zr + t);
-        if (t < n)
-            part += load_first(zr + t, n - t, more);
-        const float mu = (float)((double)hsum(part) / (double)n);
-        part = splat(0.0f);
-        for (t = 0; t + LANES <= n; t += LANES) {
-            const vf d = load(zr + t) - mu;
-            part += d * d;
-        }
-        if (t < n) {
-            const vf d = first_lanes(load_first(zr + t, n - t, more) - mu, n - t);
-            part += d * d;
-        }
-        const double m2 = hsum(part);
-        rows[2 * r] = mu;
-        rows[2 * r + 1] = m2 / (double)n;
+    {
+#ifdef _OPENMP
+#pragma omp for schedule(static) nowait
+#endif
+        for (int64_t r = 0; r < N * F; ++r)
+            pool_row(z + r * n, sign[r % F], pool, tp, zsel + r * tp, idx + r * tp);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t r = 0; r < N * F; ++r)
+            row_moments(z + r * n, n, r + 1 < N * F, rows + 2 * r, rows + 2 * r + 1);
     }
     combine_stats(rows, N, F, mean, var);
     free(rows);
@@ -477,11 +533,11 @@ void myovox_bn_train_stats(const double *mean_d, const double *var_d, int64_t F,
 }
 
 /* Later temporal blocks, backward of conv -> batch norm -> ReLU -> max-pool, for rows (r, f) of
- * z (N, F, Tz): dz = c3[f] * z + c2[f], plus g[r, f, p] at the first position of pooling window
- * p where z equals the pooled value zsel[r, f, p] (max-pool's arg-max: the first index on ties).
+ * z (N, F, Tz): dz = c3[f] * z + c2[f], plus g[r, f, p] at position idx[r, f, p] of pooling window p
+ * (max-pool's arg-max, as myovox_pool_fwd found it).
  * Rows of dz are Tz + 2 margin + extra long, with `margin` zeros before and margin + extra after
  * (the padding of the transposed convolution that gives the input gradient). */
-void myovox_pool_bwd(const float *z, int64_t n_rows, int64_t F, int64_t Tz, const float *zsel,
+void myovox_pool_bwd(const float *z, int64_t n_rows, int64_t F, int64_t Tz, const int32_t *idx,
                      const float *g, const float *c2, const float *c3, int64_t pool, int64_t tp, float *dz,
                      int64_t margin, int64_t extra)
 {
@@ -506,18 +562,9 @@ void myovox_pool_bwd(const float *z, int64_t n_rows, int64_t F, int64_t Tz, cons
             for (; t < Tz; ++t)
                 dr[t] = a * zr[t] + b;
             const float *gf = g + (r * F + f) * tp;
-            const float *zs = zsel + (r * F + f) * tp;
-            for (int64_t p = 0; p < tp; ++p) {
-                /* the first q where z equals the pooled value, by a branch-free scan (the
-                 * position is data: a loop with an early exit mispredicts) */
-                const float *zp = zr + p * pool;
-                const float v = zs[p];
-                int64_t pos = pool;
-                for (int64_t q = pool - 1; q >= 0; --q)
-                    pos = zp[q] == v ? q : pos;
-                if (pos < pool)
-                    dr[p * pool + pos] += gf[p];
-            }
+            const int32_t *ix = idx + (r * F + f) * tp;
+            for (int64_t p = 0; p < tp; ++p)
+                dr[p * pool + ix[p]] += gf[p];
         }
     }
 }
@@ -1146,14 +1193,14 @@ void myovox_spatial_mean_bwd(const float *go, int64_t B, int64_t npos, int64_t O
  *   the gradients of weight, bias, gamma, beta (backward; written), then its workspace regions:
  *     first block: zsel, idx (int32), s1, s2 (double), crow, out, mean_d, var_d (double), mean, invstd, a, sign;
  *                  backward: g, c2, c3, dout
- *     later temporal blocks: z, zsel, out, mean_d, var_d (double), mean, invstd, a, sign;
+ *     later temporal blocks: z, zsel, out, mean_d, var_d (double), mean, invstd, a, sign, idx (int32);
  *                  backward: g, c2, c3, dout, dz, flipped weights
  *     spatial blocks: z, y, mean_d, var_d (double), mean, invstd, a; backward: dy, dz
  * (TAB_* below are the offsets inside a block's entries.) Returns 0, or a kernel's error code. */
 #define TAB_HEAD 4
 #define TAB_PARAMS 11 /* 7 parameters and buffers, 4 gradients */
 #define TAB_FIRST (TAB_PARAMS + 16)
-#define TAB_TEMPORAL (TAB_PARAMS + 15)
+#define TAB_TEMPORAL (TAB_PARAMS + 16)
 #define TAB_SPATIAL (TAB_PARAMS + 9)
 #define F32(i) ((float *)(intptr_t)e[i])
 #define F64(i) ((double *)(intptr_t)e[i])
@@ -1214,22 +1261,22 @@ static int net_forward(const int64_t *geo, const double *hyper, const int64_t *t
     for (int64_t i = 1; i < n_temporal; ++i) {
         const int64_t n = g[0], c = g[1], t = g[2], f = g[3], k = g[4], pad = g[5], pool = g[6], tz = g[7],
                       tp = g[8];
-        const int64_t *w = e + TAB_PARAMS; /* z, zsel, out, mean_d, var_d, mean, invstd, a, sign */
+        const int64_t *w = e + TAB_PARAMS; /* z, zsel, out, mean_d, var_d, mean, invstd, a, sign, idx */
         float *z = (float *)(intptr_t)w[0], *zsel = (float *)(intptr_t)w[1], *sign = (float *)(intptr_t)w[8];
         double *mean_d = (double *)(intptr_t)w[3], *var_d = (double *)(intptr_t)w[4];
         gamma_signs(F32(2), f, sign);
         rc = myovox_conv1d(prev, n, c, t, t, pad, F32(0), F32(1), f, k, tz, z, tz);
         if (rc)
             return rc;
-        myovox_max_pool(z, n, f, tz, sign, pool, tp, zsel);
         float *mean = (float *)(intptr_t)w[5], *a = (float *)(intptr_t)w[7];
         if (training) {
-            rc = myovox_pool_stats(z, n, f, tz, mean_d, var_d);
+            rc = myovox_pool_fwd(z, n, f, tz, sign, pool, tp, zsel, (int32_t *)(intptr_t)w[9], mean_d, var_d);
             if (rc)
                 return rc;
             myovox_bn_train_stats(mean_d, var_d, f, n * tz, F32(2), hyper[2 * i + 1], hyper[2 * i], F32(4),
                                   F32(5), (int64_t *)(intptr_t)e[6], mean, (float *)(intptr_t)w[6], a);
         } else {
+            myovox_max_pool(z, n, f, tz, sign, pool, tp, zsel);
             mean = F32(4);
             eval_slope(F32(2), F32(5), hyper[2 * i + 1], f, a);
         }
@@ -1297,7 +1344,7 @@ int myovox_net_bwd(const int64_t *geo, const int64_t *tab)
     }
     /* the output of block i (its input for i + 1) and the gradient of that output */
 #define OUT_OF(i) ((float *)(intptr_t)ent[i][TAB_PARAMS + ((i) == 0 ? 5 : 2)])
-#define DOUT_OF(i) ((float *)(intptr_t)ent[i][TAB_PARAMS + ((i) == 0 ? 15 : 12)])
+#define DOUT_OF(i) ((float *)(intptr_t)ent[i][TAB_PARAMS + ((i) == 0 ? 15 : 13)])
     for (int64_t j = n_spatial - 1; j >= 0; --j) {
         const int64_t blk = n_temporal + j, *e = ent[blk], *g = geom[blk], *w = e + TAB_PARAMS;
         const int64_t b = g[0], t = g[1], r = g[2], c = g[3], o = g[4], k = g[5], npos = g[6];
@@ -1320,15 +1367,15 @@ int myovox_net_bwd(const int64_t *geo, const int64_t *tab)
         const int64_t *e = ent[i], *g = geom[i], *w = e + TAB_PARAMS;
         const int64_t n = g[0], c = g[1], t = g[2], f = g[3], k = g[4], pad = g[5], pool = g[6], tz = g[7],
                       tp = g[8], margin = g[9], width = tz + 2 * margin;
-        float *gg = (float *)(intptr_t)w[9], *c2 = (float *)(intptr_t)w[10], *c3 = (float *)(intptr_t)w[11];
-        float *dz = (float *)(intptr_t)w[13], *flip = (float *)(intptr_t)w[14];
+        float *gg = (float *)(intptr_t)w[10], *c2 = (float *)(intptr_t)w[11], *c3 = (float *)(intptr_t)w[12];
+        float *dz = (float *)(intptr_t)w[14], *flip = (float *)(intptr_t)w[15];
         const float *wt = F32(0);
         rc = myovox_bn_relu_bwd(DOUT_OF(i), (float *)(intptr_t)w[2], (float *)(intptr_t)w[1], n, f, tp,
                                 (float *)(intptr_t)w[5], (float *)(intptr_t)w[6], F32(2), n * tz, gg, F32(10),
                                 F32(9), c2, c3, F32(8));
         if (rc)
             return rc;
-        myovox_pool_bwd((float *)(intptr_t)w[0], n, f, tz, (float *)(intptr_t)w[1], gg, c2, c3, pool, tp, dz,
+        myovox_pool_bwd((float *)(intptr_t)w[0], n, f, tz, (int32_t *)(intptr_t)w[9], gg, c2, c3, pool, tp, dz,
                         margin, 0);
         /* the input gradient: a valid convolution of dz (zero margins) with the flipped, transposed kernels */
         for (int64_t fo = 0; fo < f; ++fo)
