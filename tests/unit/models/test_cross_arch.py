@@ -1,0 +1,74 @@
+"""The C training kernels built for other instruction sets compute the same training step (``benchmarks/
+cross_arch.py``): the driver run outside Python reproduces the library's own results bit for bit on this
+machine, and builds for the portable x86 baselines and for ARMv8-A (under QEMU user mode) agree with them
+within float rounding (different vector widths sum in different orders)."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from myovox.models import _c
+
+ROOT = Path(__file__).resolve().parents[3]
+SCRIPT = ROOT / "benchmarks" / "cross_arch.py"
+TOLERANCE = 2e-5  # relative to each output's largest magnitude; measured 1e-6 and below (docs/benchmarks.md)
+
+
+def _script() -> Any:
+    spec = importlib.util.spec_from_file_location("cross_arch", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def case() -> tuple[Any, dict[str, Any]]:
+    if _c.kernels() is None:
+        pytest.skip("no C kernels here (no compiler, or MYOVOX_C_KERNELS=0)")
+    script = _script()
+    return script, script.reference((3, 200), 4)
+
+
+def _cpu_has(*flags: str) -> bool:
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return all(f in line.split() for f in flags)
+
+
+def _agrees(row: dict[str, Any], bitwise: bool) -> None:
+    for key in ("features", "gradients", "running_stats", "eval"):
+        rel, same = row[key]
+        assert same if bitwise else rel <= TOLERANCE, (row["target"], key, rel)
+    assert row["counts_equal"]
+
+
+def test_the_driver_makes_the_library_s_calls_bit_for_bit(case, tmp_path) -> None:
+    script, ref = case
+    _agrees(script.run_target(ref, "native", tmp_path), bitwise=True)
+
+
+@pytest.mark.parametrize(("target", "flags"), [("x86-64-v2", ("sse4_2",)), ("x86-64-v3", ("avx2", "fma"))])
+def test_portable_x86_builds_agree_within_rounding(case, tmp_path, target, flags) -> None:
+    if not _cpu_has(*flags):
+        pytest.skip(f"this CPU cannot run {target} code")
+    script, ref = case
+    _agrees(script.run_target(ref, target, tmp_path), bitwise=False)
+
+
+def test_an_aarch64_build_agrees_within_rounding(case, tmp_path) -> None:
+    script, ref = case
+    missing = [tool for tool in (script.AARCH64_CC, script.AARCH64_QEMU) if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{' and '.join(missing)} not installed (Debian: gcc-aarch64-linux-gnu qemu-user)")
+    row = script.run_target(ref, "aarch64", tmp_path)
+    _agrees(row, bitwise=False)
+    assert row["raw"] != b""
