@@ -261,3 +261,37 @@ def test_fit_trains_on_the_training_rows_only_and_validates_on_the_rest(windows,
     if standardize:
         expected = X[sorted(first)].mean(axis=(0, 2), keepdims=True)[0]
         np.testing.assert_allclose(clf.mean_, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_adam_step_is_torch_s_fused_adam_bit_for_bit():
+    # fit's direct call of the fused Adam kernel over its one flat parameter: the same update as opt.step(),
+    # learning-rate changes by the scheduler included; anything else keeps opt.step
+    from myovox.models.neural import _adam, _adam_step
+
+    gen = torch.Generator().manual_seed(3)
+    start = torch.randn(1000, generator=gen)
+    grads = [torch.randn(1000, generator=gen) for _ in range(6)]
+    results = []
+    for direct in (False, True):
+        p = torch.nn.Parameter(start.clone())
+        opt = _adam(torch, [p], 1e-3, 1e-4, fused=True)
+        step = _adam_step(torch, opt) if direct else opt.step
+        if direct:
+            assert step != opt.step  # the direct path applies here
+        for i, g in enumerate(grads):
+            p.grad = g.clone()
+            if i == 3:
+                opt.param_groups[0]["lr"] = 1e-4  # as ReduceLROnPlateau does
+            step()
+        results.append((p.detach().clone(), {k: v.clone() for k, v in opt.state[p].items()}))
+    assert torch.equal(results[0][0], results[1][0])
+    for key in results[0][1]:
+        assert torch.equal(results[0][1][key], results[1][1][key]), key
+    two = [torch.nn.Parameter(torch.zeros(3)), torch.nn.Parameter(torch.zeros(2))]
+    for opt in (
+        _adam(torch, two, 1e-3, 0.0, fused=True),  # two parameters
+        _adam(torch, two[:1], 1e-3, 0.0, fused=False),  # not fused
+        torch.optim.Adam(two[:1], lr=1e-3, amsgrad=True, fused=True),
+        torch.optim.SGD(two[:1], lr=1e-3),
+    ):
+        assert _adam_step(torch, opt) == opt.step
