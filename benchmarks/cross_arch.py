@@ -21,6 +21,10 @@ different vector widths sum in different orders, so they agree within float roun
 of the same width may agree exactly. The QEMU run time is emulation, not a speed.
 
     python benchmarks/cross_arch.py [--shapes 4x200 14x700] [--batch 8] [--targets native x86-64-v2 x86-64-v3 aarch64]
+                                    [--repeat R]
+
+``--repeat R`` also times R more steps inside each driver and reports the fastest: the kernels' time per step
+without Python, per build (for x86 builds on this CPU; aarch64's is QEMU's emulation speed).
 
 Needs a C compiler; the aarch64 target needs ``aarch64-linux-gnu-gcc`` and ``qemu-aarch64`` (Debian:
 ``gcc-aarch64-linux-gnu qemu-user``), and is reported as skipped without them.
@@ -166,8 +170,10 @@ def _compare(ours: np.ndarray, ref: np.ndarray) -> tuple[float, bool]:
     return float(np.abs(a - b).max()) / scale, bool(np.array_equal(ours.view(np.uint8), ref.view(np.uint8)))
 
 
-def run_target(ref: dict[str, Any], target: str, tmp: Path, threads: int = 2) -> dict[str, Any] | None:
-    """Build and run the driver for ``target`` on ``ref``'s case; the comparison per output, ``None`` if skipped."""
+def run_target(ref: dict[str, Any], target: str, tmp: Path, threads: int = 2, repeat: int = 0) -> dict[str, Any] | None:
+    """Build and run the driver for ``target`` on ``ref``'s case; the comparison per output, ``None`` if skipped.
+
+    ``repeat``: time that many more steps in the driver (``step_s``: the fastest, seconds; emulated on aarch64)."""
     exe = tmp / f"step-{target}"
     run = _build(target, exe)
     if run is None:
@@ -176,7 +182,11 @@ def run_target(ref: dict[str, Any], target: str, tmp: Path, threads: int = 2) ->
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [*run, str(tmp / "case.bin"), str(tmp / "out.bin")], capture_output=True, text=True, env=env, timeout=1800
+        [*run, str(tmp / "case.bin"), str(tmp / "out.bin"), *([str(repeat)] if repeat else [])],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
     )
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -200,6 +210,7 @@ def run_target(ref: dict[str, Any], target: str, tmp: Path, threads: int = 2) ->
         target=target,
         seconds=seconds,
         raw=raw,
+        step_s=float(proc.stdout.split("fastest ")[1].split()[0]) if repeat else None,
         features=_compare(feats, ref["feats"]),
         gradients=_compare(floats(grads, grad_offsets, gsizes), floats(ref["grads"], grad_offsets, gsizes)),
         running_stats=_compare(pick(params), pick(ref["params"])),
@@ -222,28 +233,34 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--targets", nargs="+", default=["native", "x86-64-v2", "x86-64-v3", "aarch64"])
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=0, help="also time this many steps in each driver (fastest)")
     args = p.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
-    print("| shape | target | features | gradients | running statistics | evaluation | same bits as | run time |")
-    print("|---|---|---|---|---|---|---|---:|")
+    print(
+        "| shape | target | features | gradients | running statistics | evaluation | same bits as | run time "
+        "| kernel step (fastest) |"
+    )
+    print("|---|---|---|---|---|---|---|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for shape in args.shapes:
             c, t = (int(v) for v in shape.split("x"))
             ref = reference((c, t), args.batch)
             done: list[dict[str, Any]] = []
             for target in args.targets:
-                row = run_target(ref, target, Path(tmp), args.threads)
+                row = run_target(ref, target, Path(tmp), args.threads, args.repeat)
                 if row is None:
-                    print(f"| {shape} | {target} | skipped: {AARCH64_CC} or {AARCH64_QEMU} missing | | | | | |")
+                    print(f"| {shape} | {target} | skipped: {AARCH64_CC} or {AARCH64_QEMU} missing | | | | | | |")
                     continue
+                step = "-" if row["step_s"] is None else f"{1e3 * row['step_s']:.3f} ms"
+                step += " (emulated)" if target == "aarch64" and row["step_s"] is not None else ""
                 cells = [
                     "bitwise" if row[k][1] else f"{row[k][0]:.1e}"
                     for k in ("features", "gradients", "running_stats", "eval")
                 ]
                 same = ", ".join(d["target"] for d in done if d["raw"] == row["raw"]) or "-"
-                print(f"| {shape} | {target} | {' | '.join(cells)} | {same} | {row['seconds']:.1f} s |")
+                print(f"| {shape} | {target} | {' | '.join(cells)} | {same} | {row['seconds']:.1f} s | {step} |")
                 done.append(row)
 
 

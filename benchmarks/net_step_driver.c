@@ -7,12 +7,16 @@
  * benchmarks/cross_arch.py writes the input file and compares the outputs; the file formats (little-endian)
  * are described there: the header counts, geo, hyper, the table's slots (what each address is), the
  * parameters, x and the features' gradient in; the features, the parameters after the step (running
- * statistics), the gradients and the evaluation features out. Exit status 0, or 1 with a message. */
-#define _POSIX_C_SOURCE 200112L /* posix_memalign under -std=c99 */
+ * statistics), the gradients and the evaluation features out. With a third argument R, the step (forward and
+ * backward) then runs R more times on the written outputs' inputs and the fastest and the median seconds per step
+ * are printed: kernel time without Python, for comparing two versions of kernels.c. Exit status 0, or 1 with a
+ * message. */
+#define _POSIX_C_SOURCE 200112L /* posix_memalign and clock_gettime under -std=c99 */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int myovox_net_fwd(const int64_t *geo, const double *hyper, const int64_t *tab);
 int myovox_net_eval(const int64_t *geo, const double *hyper, const int64_t *tab);
@@ -30,6 +34,19 @@ static void *zeroed(int64_t bytes)
     return p;
 }
 
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 static int fail(const char *what)
 {
     fprintf(stderr, "net_step_driver: %s\n", what);
@@ -38,8 +55,8 @@ static int fail(const char *what)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3)
-        return fail("usage: net_step_driver IN OUT");
+    if (argc != 3 && argc != 4)
+        return fail("usage: net_step_driver IN OUT [REPEAT]");
     FILE *in = fopen(argv[1], "rb");
     if (in == NULL)
         return fail("cannot open the input file");
@@ -95,5 +112,19 @@ int main(int argc, char **argv)
         || fwrite(grads, 1, (size_t)h[6], out) != (size_t)h[6] || fwrite(eval, 4, (size_t)h[8], out) != (size_t)h[8])
         return fail("short write");
     fclose(out);
+    const int repeat = argc == 4 ? atoi(argv[3]) : 0;
+    if (repeat > 0) { /* the running statistics and the counters keep moving: the same work each time */
+        double *seconds = zeroed(8 * repeat);
+        if (seconds == NULL)
+            return fail("out of memory");
+        for (int i = 0; i < repeat; ++i) {
+            const double t0 = now();
+            if (myovox_net_fwd(geo, hyper, tab) != 0 || myovox_net_bwd(geo, tab) != 0)
+                return fail("a kernel failed");
+            seconds[i] = now() - t0;
+        }
+        qsort(seconds, (size_t)repeat, sizeof(double), by_value);
+        printf("%d steps: fastest %.6f s, median %.6f s\n", repeat, seconds[0], seconds[repeat / 2]);
+    }
     return 0;
 }

@@ -43,16 +43,7 @@ static int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
 static inline vf load(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }   /* unaligned */
 static inline vf splat(float a) { return (vf){0} + a; }
-/* The sum of the lanes, pairwise (halves added until one lane is left): log2(LANES) dependent additions */
-static inline float hsum(vf v)
-{
-    float s[LANES];
-    memcpy(s, &v, sizeof s);
-    for (int w = LANES / 2; w >= 1; w /= 2)
-        for (int l = 0; l < w; ++l)
-            s[l] += s[l + w];
-    return s[0];
-}
+static inline float hsum(vf v) { float s = 0.0f; for (int l = 0; l < LANES; ++l) s += v[l]; return s; }
 /* v with its lanes from n on set to zero (all of v when n >= LANES) */
 static inline vf first_lanes(vf v, int64_t n)
 {
