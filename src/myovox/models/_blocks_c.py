@@ -290,7 +290,8 @@ class _TemporalBlockC(torch.autograd.Function):
         idx = torch.empty(n, f, tz // pool, dtype=torch.int32)
         mean_d, var_d = torch.empty(f, dtype=torch.float64), torch.empty(f, dtype=torch.float64)
         sign = _sign_of(gamma.detach())
-        _k.pool_fwd(z=z, N=n, F=f, n=tz, sign=sign, pool=pool, tp=tz // pool, zsel=zsel, idx=idx, mean=mean_d, var=var_d)
+        pooled = dict(sign=sign, pool=pool, tp=tz // pool, zsel=zsel, idx=idx)
+        _k.pool_fwd(z=z, N=n, F=f, n=tz, **pooled, mean=mean_d, var=var_d)
         m = n * tz
         out, mean, invstd = _c_bn_train(
             mean_d, var_d, m, gamma, beta, running_mean, running_var, num_batches, momentum, eps, zsel

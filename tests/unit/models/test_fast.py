@@ -618,3 +618,46 @@ def test_training_step_without_autograd_is_bitwise_the_autograd_step(n_channels,
     twin.train()
     assert train_step(twin, x, y.float()) is None  # not class indices
     assert train_step(twin, x.double(), y) is None
+
+
+def test_training_steps_keep_one_workspace_per_thread_and_threads_never_share_it():
+    # train_step and network_eval reuse this thread's workspaces (no fresh, page-faulting megabytes per step):
+    # the same buffers from one step to the next, and steps in two threads at once give what each gives alone
+    import threading
+
+    from myovox.models import _network_c
+    from myovox.models._network_c import network_eval, train_step
+
+    _c_kernels_or_skip()
+
+    def made(seed: int) -> tuple:  # made before any thread starts: torch's random generator is one per process
+        torch.manual_seed(seed)
+        return SpeechNet(6, 240, 9, dropout=0.0).train(), torch.randn(16, 6, 240), torch.arange(16) % 9
+
+    def run(case: tuple, out: list) -> None:
+        net, x, y = copy.deepcopy(case)
+        for _ in range(3):
+            train_step(net, x, y)
+        with torch.no_grad():
+            out.append([p.grad.clone() for p in net.parameters()] + [network_eval(list(net.eval().blocks), x)])
+        out.append({k: v.data_ptr() for k, v in _network_c._SCRATCH.buffers.items()})
+
+    cases = [made(1), made(2)]
+    alone = [[], []]
+    for case, out in zip(cases, alone, strict=True):
+        run(case, out)
+    kept = dict(_network_c._SCRATCH.buffers)
+    run(cases[0], [])
+    assert {k: v.data_ptr() for k, v in _network_c._SCRATCH.buffers.items()} == {
+        k: v.data_ptr() for k, v in kept.items()
+    }  # the same memory again
+    together = [[], []]
+    threads = [threading.Thread(target=run, args=(case, out)) for case, out in zip(cases, together, strict=True)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert set(together[0][1].values()).isdisjoint(together[1][1].values())  # each thread its own
+    for a, b in zip(alone, together, strict=True):
+        for u, v in zip(a[0], b[0], strict=True):
+            assert torch.equal(u, v)
