@@ -9,7 +9,8 @@ same order on the same values, so the results are bitwise those of the per-block
 
 * the sequence is one C function per direction (``myovox_net_fwd``, ``myovox_net_bwd``, ``myovox_net_eval`` in
   ``_c/kernels.c``), called with a table of addresses: parameters, gradients and the regions of one workspace
-  tensor per direction, laid out once per shape (:class:`_Plan`, cached);
+  tensor per direction, laid out once per shape (:class:`_Plan`, cached; the workspaces themselves kept per
+  thread between the calls of :func:`train_step` and :func:`network_eval`, see :func:`_scratch`);
 * :class:`_NetworkC` makes the whole network up to the average pooling one autograd node, its gradients
   written by the kernels into one buffer and returned as views of it;
 * :func:`train_step` is a whole training step without autograd: the blocks as above, dropout, the linear head,

@@ -470,8 +470,8 @@ static void combine_stats(const double *rows, int64_t N, int64_t F, double *mean
     }
 }
 
-/* The training-mode forward pass of the later temporal blocks after the convolution, in one call
- * of z (N, F, n): the max-pool of myovox_max_pool into zsel (N, F, tp) with the arg-max
+/* The training-mode forward pass of the later temporal blocks after the convolution, in one call, for
+ * z (N, F, n): the max-pool of myovox_max_pool into zsel (N, F, tp) with the arg-max
  * positions in idx (int32, for myovox_pool_bwd), and batch norm's statistics per filter (double): each row's
  * mean and mean squared deviation (row_moments), combined exactly over the N rows of a filter in row order:
  * mean = mean of row means, var = mean of (row var + (row mean - mean)^2). Returns 0, or -1 when out of
