@@ -2,8 +2,29 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
+
+
+def load_benchmark(name: str) -> Any:
+    """``benchmarks/<name>.py`` as a module (the scripts are not a package), for tests of their functions."""
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def benchmark_script():
+    """:func:`load_benchmark`, for the tests of the scripts under ``benchmarks/``."""
+    return load_benchmark
 
 
 def make_windows(n: int = 60, n_channels: int = 14, n_times: int = 200, n_classes: int = 3, seed: int = 0):

@@ -5,7 +5,6 @@ within float rounding (different vector widths sum in different orders)."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 from typing import Any
@@ -14,24 +13,14 @@ import pytest
 
 from myovox.models import _c
 
-ROOT = Path(__file__).resolve().parents[3]
-SCRIPT = ROOT / "benchmarks" / "cross_arch.py"
 TOLERANCE = 2e-5  # relative to each output's largest magnitude; measured 1e-6 and below (docs/benchmarks.md)
 
 
-def _script() -> Any:
-    spec = importlib.util.spec_from_file_location("cross_arch", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def case() -> tuple[Any, dict[str, Any]]:
+def case(benchmark_script) -> tuple[Any, dict[str, Any]]:
     if _c.kernels() is None:
         pytest.skip("no C kernels here (no compiler, or MYOVOX_C_KERNELS=0)")
-    script = _script()
+    script = benchmark_script("cross_arch")
     return script, script.reference((3, 200), 4)
 
 

@@ -4,32 +4,22 @@ silently; here its rewrite is checked on the real source and one short run is ma
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from myovox.models import _c
 
 ROOT = Path(__file__).resolve().parents[3]
-SCRIPT = ROOT / "benchmarks" / "kernel_profile.py"
+SCRIPT = ROOT / "benchmarks" / "kernel_profile.py"  # also run as a script below
 
 
-def _script() -> Any:
-    spec = importlib.util.spec_from_file_location("kernel_profile", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_every_kernel_the_network_calls_is_timed() -> None:
+def test_every_kernel_the_network_calls_is_timed(benchmark_script) -> None:
     source = _c._SOURCE.read_text()
-    instrumented, names = _script()._instrumented(source)
+    instrumented, names = benchmark_script("kernel_profile")._instrumented(source)
     network = source[source.index("#define TAB_HEAD") :]
     called = set(re.findall(r"\b(myovox_\w+)\(", network)) - {"myovox_net_fwd", "myovox_net_eval", "myovox_net_bwd"}
     called = {n for n in called if "threads" not in n}

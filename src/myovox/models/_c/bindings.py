@@ -66,6 +66,8 @@ class Prototype:
 
 _I, _D = "int64_t", "double"
 _CF, _F, _CD, _DP = "const float *", "float *", "const double *", "double *"
+#: the signed max-pool's arguments, which myovox_pool_fwd extends with the arg-max and the statistics
+_POOLED = (("z", _CF), ("N", _I), ("F", _I), ("n", _I), ("sign", _CF), ("pool", _I), ("tp", _I), ("zsel", _F))
 
 #: A spatial block's input and weight, as its kernels take them: the input x indexed (window, time, electrode,
 #: filter) with element strides (sb, st, sr, sc), and the weight (O, C, k).
@@ -134,37 +136,8 @@ PROTOTYPES: dict[str, Prototype] = {
                 ("dw", _F),
             ),
         ),
-        Prototype(
-            "myovox_max_pool",
-            "void",
-            (
-                ("z", _CF),
-                ("N", _I),
-                ("F", _I),
-                ("n", _I),
-                ("sign", _CF),
-                ("pool", _I),
-                ("tp", _I),
-                ("zsel", _F),
-            ),
-        ),
-        Prototype(
-            "myovox_pool_fwd",
-            "int",
-            (
-                ("z", _CF),
-                ("N", _I),
-                ("F", _I),
-                ("n", _I),
-                ("sign", _CF),
-                ("pool", _I),
-                ("tp", _I),
-                ("zsel", _F),
-                ("idx", "int32_t *"),
-                ("mean", _DP),
-                ("var", _DP),
-            ),
-        ),
+        Prototype("myovox_max_pool", "void", _POOLED),
+        Prototype("myovox_pool_fwd", "int", (*_POOLED, ("idx", "int32_t *"), ("mean", _DP), ("var", _DP))),
         Prototype(
             "myovox_bn_train_stats",
             "void",
