@@ -473,7 +473,12 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         torch = _torch()
         if getattr(self, "mean_", None) is not None:
             X = (X - self.mean_) / self.scale_
-        return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        with warnings.catch_warnings():
+            # a read-only array (a memory map, a protocol's windows) is only read through this tensor: batches are
+            # gathered by copies, and the forward passes read their slices
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable", category=UserWarning)
+            return torch.from_numpy(X)
 
     def _seed(self, rng: np.random.RandomState) -> int:
         return int(rng.randint(0, 2**31 - 1))

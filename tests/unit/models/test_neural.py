@@ -295,3 +295,20 @@ def test_adam_step_is_torch_s_fused_adam_bit_for_bit():
         torch.optim.SGD(two[:1], lr=1e-3),
     ):
         assert _adam_step(torch, opt) == opt.step
+
+
+def test_fit_on_a_read_only_array_warns_nothing_and_leaves_it_unchanged(windows):
+    # fit keeps its validation split as row indices, so the caller's array itself becomes the tensor batches are
+    # gathered from: a read-only one (a memory map, a protocol's windows) must not make torch warn about writes
+    import warnings
+
+    X, y = windows
+    X = X.copy()
+    before = X.copy()
+    X.setflags(write=False)
+    clf = SpeechNetClassifier(n_epochs=2, patience=None, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        clf.fit(X, y)
+        clf.predict(X)
+    assert np.array_equal(X, before)
