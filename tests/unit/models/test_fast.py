@@ -661,3 +661,7 @@ def test_training_steps_keep_one_workspace_per_thread_and_threads_never_share_it
     for a, b in zip(alone, together, strict=True):
         for u, v in zip(a[0], b[0], strict=True):
             assert torch.equal(u, v)
+    # a workspace beyond the cap is the call's own, and the kept one stays
+    kept = _network_c._SCRATCH.buffers["fwd"]
+    big = _network_c._scratch("fwd", _network_c._SCRATCH_MAX + 1)
+    assert big.numel() == _network_c._SCRATCH_MAX + 1 and _network_c._SCRATCH.buffers["fwd"] is kept
