@@ -209,3 +209,33 @@ def test_5_export_int8_c_agrees_with_the_reference(loop):
     np.testing.assert_array_equal(logits, q.forward_int8(Xq))
     side = json.loads((loop / "c" / "model.json").read_text())
     assert side["ch_names"] == list(card.ch_names) and side["causal"] is True
+
+
+def _tree(folder):
+    """Every file under ``folder`` with its bytes (to show that nothing in it changed)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_6_every_output_folder_keeps_the_user_s_files(loop, capsys):
+    # a participant's notes in each folder the loop wrote: recording another batch into the dataset keeps them,
+    # and writing over a model or export folder with --force is refused (one line naming the file), not done
+    notes = b"participant wore the band loosely on day 2\n"
+    for name in ("data", "model", "model_s3", "c"):
+        (loop / name / "notes.txt").write_bytes(notes)
+    _record(loop, 3, 2, seed=32)
+    assert (loop / "data" / "notes.txt").read_bytes() == notes
+    assert (loop / "data" / "sess_3_batch_2.csv").exists() and (loop / "data" / "sess_3_batch_2.json").exists()
+    commands = {
+        "model": ["train", str(loop / "data"), "--model", "speechnet", "--live", "--epochs", "1"],
+        "model_s3": ["finetune", str(loop / "model"), str(loop / "data"), "--sessions", "3", "--epochs", "1"],
+        "c": ["export", str(loop / "model_s3"), "--format", "c", "--int8", "--calibration", str(loop / "data")],
+    }
+    for name, args in commands.items():
+        before = _tree(loop / name)
+        capsys.readouterr()
+        rc = main(["-q", *args, "--out", str(loop / name), "--force"])
+        err = capsys.readouterr().err.strip()
+        assert rc != 0, name
+        assert "notes.txt" in err and "did not write" in err and "Traceback" not in err, (name, err)
+        assert len(err.splitlines()) == 1, (name, err)
+        assert _tree(loop / name) == before, name  # nothing replaced, nothing deleted

@@ -659,7 +659,7 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
             if self.fast and len(params) > 1:
                 params, grads = stack.enter_context(_flat_parameters(torch, params))
             opt = _adam(torch, params, lr, self.weight_decay, fused=self.fast)
-            opt_step = _adam_step(torch, opt) if grads is not None else opt.step
+            opt_step = _adam_step(torch, opt)  # opt.step itself unless a fused Adam over the flat buffer
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 opt, mode="min", factor=self.lr_factor, patience=self.lr_patience
             )

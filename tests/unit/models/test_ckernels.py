@@ -227,22 +227,23 @@ def test_conv1d_kernel_matches_conv1d(n, c, t, f, ksize, pad, t_out):
     torch.testing.assert_close(out.double(), ref[:, :, : out.shape[2]], rtol=1e-5, atol=1e-6 * c * ksize)
 
 
-def test_max_pool_kernels_match_max_pool1d_with_signs():
+@pytest.mark.parametrize("n", [43, 150])  # 150: at least 16 windows per row for every pool (the lanes' path)
+def test_max_pool_kernels_match_max_pool1d_with_signs(n):
     # the signed max-pool of the temporal blocks' forward pass: a negative batch-norm scale pools the minimum;
     # in training with max_pool1d's arg-max (the first position on ties) and the batch statistics in the same pass
     _lib_or_skip()
     g = torch.Generator().manual_seed(5)
-    z = torch.randn(7, 6, 43, generator=g)
+    z = torch.randn(7, 6, n, generator=g)
     z[:, :, 8:16] = 0.25  # exact ties
     z[:, :, 20:24] = torch.tensor([0.0, -0.0, 0.0, -0.0])  # signed zeros compare equal: ties too
     sign = torch.tensor([1.0, -1.0, 1.0, -1.0, -1.0, 1.0])
     for pool in (1, 3, 4, 8):
-        tp = 43 // pool
+        tp = n // pool
         zsel, zsel_t = torch.empty(7, 6, tp), torch.empty(7, 6, tp)
         idx = torch.full((7, 6, tp), -1, dtype=torch.int32)
         mean_d, var_d = torch.empty(6, dtype=torch.float64), torch.empty(6, dtype=torch.float64)
-        ck.max_pool(z=z, N=7, F=6, n=43, sign=sign, pool=pool, tp=tp, zsel=zsel)
-        ck.pool_fwd(z=z, N=7, F=6, n=43, sign=sign, pool=pool, tp=tp, zsel=zsel_t, idx=idx, mean=mean_d, var=var_d)
+        ck.max_pool(z=z, N=7, F=6, n=n, sign=sign, pool=pool, tp=tp, zsel=zsel)
+        ck.pool_fwd(z=z, N=7, F=6, n=n, sign=sign, pool=pool, tp=tp, zsel=zsel_t, idx=idx, mean=mean_d, var=var_d)
         ref, ref_idx = F.max_pool1d(z * sign[None, :, None], pool, return_indices=True)
         ref = ref * sign[None, :, None]
         assert torch.equal(zsel, ref) and torch.equal(zsel_t, ref)
