@@ -620,6 +620,62 @@ def test_training_step_without_autograd_is_bitwise_the_autograd_step(n_channels,
     assert train_step(twin, x.double(), y) is None
 
 
+def test_one_stepper_over_changing_steps_is_bitwise_the_autograd_step():
+    # fit's loop makes one Stepper (its checks once per window shape): between its steps the gradients are
+    # removed (zero_grad(set_to_none=True)) or replaced, a block is frozen and thawed, the batch shrinks (an
+    # epoch's last batch), the dropout rate changes; each step must still be autograd's, bit for bit, and a
+    # step it cannot take (evaluation mode, a non-contiguous gradient) must leave everything as it was
+    from myovox.models._network_c import Stepper
+
+    _c_kernels_or_skip()
+    torch.manual_seed(3)
+    net = SpeechNet(6, 240, 9).train()
+    twin = copy.deepcopy(net)
+    stepper = Stepper(twin)
+    x, y = torch.randn(32, 6, 240), torch.randint(0, 9, (32,))
+
+    def change(m, step):
+        if step == 1:
+            m.zero_grad(set_to_none=True)
+        if step == 2:
+            for p in m.blocks[1].parameters():
+                p.requires_grad_(False)
+                p.grad = None
+        if step == 3:
+            for p in m.blocks[1].parameters():
+                p.requires_grad_(True)
+        if step == 4:
+            m.dropout.p = 0.2
+        if step == 5:
+            m.classifier.weight.grad = torch.zeros_like(m.classifier.weight)  # a new gradient tensor
+
+    for step, b in enumerate((32, 32, 32, 20, 32, 20, 32)):
+        change(net, step)
+        change(twin, step)
+        net.zero_grad(set_to_none=False)
+        torch.manual_seed(step)
+        loss = F.cross_entropy(fast_forward(net, x[:b]), y[:b])
+        loss.backward()
+        torch.manual_seed(step)
+        loss2, _ = stepper(x[:b], y[:b])
+        assert torch.equal(loss2, loss.detach()), step
+        for (name, p), q in zip(net.named_parameters(), twin.parameters(), strict=True):
+            assert (p.grad is None) == (q.grad is None), (step, name)
+            assert p.grad is None or torch.equal(p.grad, q.grad), (step, name)
+    before = copy.deepcopy(twin.state_dict())
+    grads = [None if p.grad is None else p.grad.clone() for p in twin.parameters()]
+    twin.eval()
+    assert stepper(x, y) is None
+    twin.train()
+    twin.classifier.weight.grad = torch.zeros(twin.classifier.weight.shape[::-1]).t()  # not contiguous
+    assert stepper(x, y) is None
+    twin.classifier.weight.grad = grads[-2]
+    for (k, v), w in zip(twin.state_dict().items(), before.values(), strict=True):
+        assert torch.equal(v, w), k
+    for p, g in zip(twin.parameters(), grads, strict=True):
+        assert (p.grad is None) == (g is None) and (g is None or torch.equal(p.grad, g))
+
+
 def test_training_steps_keep_one_workspace_per_thread_and_threads_never_share_it():
     # train_step and network_eval reuse this thread's workspaces (no fresh, page-faulting megabytes per step):
     # the same buffers from one step to the next, and steps in two threads at once give what each gives alone

@@ -78,8 +78,8 @@ def test_fit_without_autograd_trains_bitwise_as_with_it(windows, monkeypatch):
         pytest.skip("no C compiler: fit has no step without autograd here")
     X, y = windows
     taken = []
-    real = _network_c.train_step
-    monkeypatch.setattr(_network_c, "train_step", lambda *args: taken.append(real(*args)) or taken[-1])
+    real = _network_c.Stepper.__call__
+    monkeypatch.setattr(_network_c.Stepper, "__call__", lambda *args: taken.append(real(*args)) or taken[-1])
     a = _clf(n_epochs=2).fit(X, y)
     a.fine_tune(X[:20], y[:20], n_epochs=1)
     assert taken and all(step is not None for step in taken)  # every step of both went without autograd
@@ -90,6 +90,31 @@ def test_fit_without_autograd_trains_bitwise_as_with_it(windows, monkeypatch):
         assert {k: v for k, v in ha.items() if k != "time_s"} == {k: v for k, v in hb.items() if k != "time_s"}
     for (k, va), vb in zip(a.net_.state_dict().items(), b.net_.state_dict().values(), strict=True):
         assert torch.equal(va, vb), k
+
+
+def test_history_sums_every_step_of_the_epoch(windows, monkeypatch):
+    # the epoch's training loss and accuracy are summed after its steps: they must still be the mean of every
+    # step's loss weighted by its batch (the last one shorter) and the share of its windows predicted right
+    X, y = windows
+    steps = []
+    real = SpeechNetClassifier._train_step
+
+    def step(self, xb, yb):
+        out = real(self, xb, yb)
+        if out is not None:
+            steps.append((float(out[0]), int((out[1].argmax(1) == yb).sum()), len(yb)))
+        return out
+
+    monkeypatch.setattr(SpeechNetClassifier, "_train_step", step)
+    clf = _clf(n_epochs=2, batch_size=7, valid_size=0.0).fit(X, y)
+    if not steps:
+        pytest.skip("no C compiler: fit's steps went through autograd")
+    per_epoch = len(steps) // 2
+    for epoch, row in enumerate(clf.history_):
+        done = steps[epoch * per_epoch : (epoch + 1) * per_epoch]
+        assert sum(n for _, _, n in done) == len(X) and done[-1][2] < 7
+        assert row["train_loss"] == pytest.approx(sum(l * n for l, _, n in done) / len(X), rel=1e-6)
+        assert row["train_acc"] == sum(c for _, c, _ in done) / len(X)
 
 
 def test_clone_get_params_and_cross_val_score(windows):
