@@ -113,7 +113,7 @@ def test_history_sums_every_step_of_the_epoch(windows, monkeypatch):
     for epoch, row in enumerate(clf.history_):
         done = steps[epoch * per_epoch : (epoch + 1) * per_epoch]
         assert sum(n for _, _, n in done) == len(X) and done[-1][2] < 7
-        assert row["train_loss"] == pytest.approx(sum(l * n for l, _, n in done) / len(X), rel=1e-6)
+        assert row["train_loss"] == pytest.approx(sum(v * n for v, _, n in done) / len(X), rel=1e-6)
         assert row["train_acc"] == sum(c for _, c, _ in done) / len(X)
 
 
