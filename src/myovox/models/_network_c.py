@@ -314,9 +314,7 @@ class Stepper:
     def __init__(self, net: Any) -> None:
         self.net = net
         head, drop = getattr(net, "classifier", None), getattr(net, "dropout", None)
-        self._ok = (
-            isinstance(head, torch.nn.Linear) and isinstance(drop, torch.nn.Dropout) and head.bias is not None
-        )
+        self._ok = isinstance(head, torch.nn.Linear) and isinstance(drop, torch.nn.Dropout) and head.bias is not None
         self.head, self.drop = head, drop
         self._shapes: dict[tuple[int, ...], tuple | None] = {}
         self._grads: list[torch.Tensor | None] = []  # the gradients of the last step, checked once each
