@@ -205,13 +205,15 @@ def test_conv_weight_gradient_kernel_matches_aten():
 @pytest.mark.parametrize(
     ("n", "c", "t", "f", "ksize", "pad", "t_out"),
     [
-        (9, 8, 87, 16, 16, 8, None),  # block 2 forward (14 x 700): 16 filters, one vector of them on AVX-512
-        (9, 16, 22, 16, 8, 4, None),  # block 3 forward
-        (9, 16, 102, 8, 16, 0, 87),  # block 2's input gradient: 8 outputs, two phases per AVX-512 vector
-        (5, 16, 29, 4, 8, 0, 22),  # 4 outputs: four phases
-        (5, 3, 50, 3, 5, 1, None),  # 3 outputs (no phases: 3 does not divide the lanes), odd everything
-        (4, 2, 13, 24, 7, 3, None),  # more outputs than one vector, a row shorter than one block
+        (9, 8, 87, 16, 16, 8, None),  # block 2 forward (14 x 700): 16 filters, 88 samples (3 blocks of 24 + 16)
+        (9, 16, 22, 16, 8, 4, None),  # block 3 forward: 23 samples, one block of 3 vectors, the last short
+        (9, 16, 102, 8, 16, 0, 87),  # block 2's input gradient: 8 outputs
+        (5, 16, 29, 4, 8, 0, 22),  # 4 outputs: one block of channels
+        (5, 3, 50, 3, 5, 1, None),  # 3 outputs (a block of 4 channels, one unused), odd everything
+        (4, 2, 13, 24, 7, 3, None),  # 6 blocks of channels, a row shorter than one vector (13 samples)
         (3, 4, 20, 5, 5, 0, 30),  # t_out past the input: zeros are read
+        (2, 5, 48, 6, 1, 0, None),  # one tap; 48 samples: exactly two blocks of 24
+        (3, 1, 9, 1, 9, 4, None),  # one input and one output channel, 9 samples (a vector and one more)
     ],
 )
 def test_conv1d_kernel_matches_conv1d(n, c, t, f, ksize, pad, t_out):
