@@ -42,6 +42,17 @@ static int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 #endif
 
 static inline vf load(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }   /* unaligned */
+
+/* 8 floats whatever LANES is (an AVX register, two SSE or NEON ones): the convolutions' vectors (myovox_conv1d
+ * says why) */
+typedef float vc __attribute__((vector_size(32)));
+#define CL 8 /* floats per vc */
+#if defined(__x86_64__) && defined(__AVX__) && (defined(__GNUC__) || defined(__clang__))
+#define KEEP_VC(a) __asm__("" : "+v"(a)) /* one load per input vector, not one per multiply-add using it */
+#else
+#define KEEP_VC(a) ((void)0)
+#endif
+static inline vc load_vc(const float *p) { vc v; memcpy(&v, p, sizeof v); return v; }
 static inline vf splat(float a) { return (vf){0} + a; }
 static inline float hsum(vf v) { float s = 0.0f; for (int l = 0; l < LANES; ++l) s += v[l]; return s; }
 /* v with its lanes from n on set to zero (all of v when n >= LANES) */
@@ -672,17 +683,8 @@ int myovox_conv_dw(const float *h, const float *dz, int64_t dz_stride, int64_t d
  * bias + the products in the order (i, j), one rounding each (contracted multiply-adds): bitwise the
  * channel-vectorised kernel's results. Each row is computed by one thread: the result does not depend on the
  * thread count. Returns 0, or -1 when out of memory. */
-typedef float vc __attribute__((vector_size(32)));
-#define CL 8      /* floats per vc */
 #define CONV_OB 4 /* output channels per block */
 #define CONV_TV 3 /* vectors of output samples per block: 12 accumulators + 3 inputs + 1 weight fit AVX2's 16 */
-#if defined(__x86_64__) && defined(__AVX__) && (defined(__GNUC__) || defined(__clang__))
-#define KEEP_VC(a) __asm__("" : "+v"(a)) /* one load per input vector, not one per multiply-add using it */
-#else
-#define KEEP_VC(a) ((void)0)
-#endif
-
-static inline vc load_vc(const float *p) { vc v; memcpy(&v, p, sizeof v); return v; }
 
 /* Outputs [t0, t0 + nt) (nt <= NV CL, NV <= CONV_TV a constant where inlined) of channels o0 .. o0 + no - 1
  * (no <= CONV_OB) of one row: xs the padded input rows (width apart) from t0 on, wt the block's weights
