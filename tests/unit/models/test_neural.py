@@ -69,9 +69,10 @@ def test_slow_and_fast_paths_train_alike(windows):
     np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=2e-3)
 
 
-def test_fit_without_autograd_trains_bitwise_as_with_it(windows, monkeypatch):
-    # fit's step without autograd (the C kernels' whole-network step) against the same fit with autograd
-    # (train_step declined): the same history and the same weights, bit for bit, fine-tuning included
+def test_fit_without_autograd_trains_as_with_it(windows, monkeypatch):
+    # fit's step without autograd (the C kernels' whole-network step, its head and loss in C) against the same
+    # fit with autograd (train_step declined): the same history and the same weights up to float rounding
+    # carried through Adam, fine-tuning included
     from myovox.models import _c, _network_c
 
     if _c.kernels() is None:
@@ -87,9 +88,19 @@ def test_fit_without_autograd_trains_bitwise_as_with_it(windows, monkeypatch):
     b = _clf(n_epochs=2).fit(X, y)
     b.fine_tune(X[:20], y[:20], n_epochs=1)
     for ha, hb in zip(a.history_, b.history_, strict=True):
-        assert {k: v for k, v in ha.items() if k != "time_s"} == {k: v for k, v in hb.items() if k != "time_s"}
+        assert ha.keys() == hb.keys() and ha["epoch"] == hb["epoch"] and ha["lr"] == hb["lr"]
+        for k in ("train_loss", "valid_loss", "train_acc", "valid_acc"):
+            assert ha[k] == pytest.approx(hb[k], rel=1e-4, abs=1e-6, nan_ok=True), k
+    # Adam moves a weight by up to ~lr per step whatever its gradient's size: where a gradient is rounding noise
+    # (a convolution's bias before batch norm) or near 0, its sign may differ between the two and the weight by
+    # a few lr after the 5 steps here (measured: 1e-8 for most weights, up to 9e-4 for such ones)
+    steps = int(a.net_.blocks[0][1].num_batches_tracked)
     for (k, va), vb in zip(a.net_.state_dict().items(), b.net_.state_dict().values(), strict=True):
-        assert torch.equal(va, vb), k
+        if va.is_floating_point():
+            torch.testing.assert_close(va, vb, rtol=0, atol=2 * steps * a.lr, msg=lambda m, k=k: f"{k}: {m}")
+        else:
+            assert torch.equal(va, vb), k
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-3)
 
 
 def test_history_sums_every_step_of_the_epoch(windows, monkeypatch):

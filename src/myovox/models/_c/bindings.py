@@ -314,6 +314,7 @@ PROTOTYPES: dict[str, Prototype] = {
         Prototype("myovox_net_fwd", "int", (("geo", "const int64_t *"), ("hyper", _CD), ("tab", "const int64_t *"))),
         Prototype("myovox_net_eval", "int", (("geo", "const int64_t *"), ("hyper", _CD), ("tab", "const int64_t *"))),
         Prototype("myovox_net_bwd", "int", (("geo", "const int64_t *"), ("tab", "const int64_t *"))),
+        Prototype("myovox_head_step", "int", (("dims", "const int64_t *"), ("tab", "const int64_t *"))),
         Prototype("myovox_max_threads", "int", (), status=False),
         Prototype("myovox_set_threads", "void", (("n", "int"),), status=False),
     )
@@ -331,6 +332,7 @@ _ERRORS = {
     -1: " could not allocate its work buffers.",
     -2: " failed with code -2 (first temporal kernel longer than 64 samples).",
     -3: " failed with code -3 (more than 64 blocks).",
+    -4: " failed with code -4 (a target outside [0, n_classes), not the ignored -100).",
 }
 
 
@@ -433,3 +435,4 @@ spatial_mean_bwd = Kernel(PROTOTYPES["myovox_spatial_mean_bwd"])
 net_fwd = Kernel(PROTOTYPES["myovox_net_fwd"])
 net_eval = Kernel(PROTOTYPES["myovox_net_eval"])
 net_bwd = Kernel(PROTOTYPES["myovox_net_bwd"])
+head_step = Kernel(PROTOTYPES["myovox_head_step"])

@@ -1163,6 +1163,82 @@ void myovox_spatial_mean_bwd(const float *go, int64_t B, int64_t npos, int64_t O
                 dy[(b * npos + q) * O + o] = go[b * O + o] / (float)npos;
 }
 
+/* The linear head and the loss of a training step, forward and backward at once (the features' gradient is
+ * known as soon as the logits are): with kept = feats * noise (dropout's scaled mask; no noise: feats),
+ *   logits = bias + kept W',   loss = mean over the counted windows of -log softmax(logits)[y],
+ * windows whose target is -100 not counted (cross-entropy's ignore_index), and the gradients of the loss:
+ *   g = (softmax(logits) - onehot(y)) / count,  g_feats = (g W) * noise,  gW = g' kept,  gb = sum of g's rows.
+ * dims (int64): b, F, K. tab (addresses): feats (b, F), noise (b, F) or 0, W (K, F), bias (K), y (int64, b),
+ * logits (b, K) out, loss (1 float) out, g_feats (b, F) out, gW (K, F) out or 0, gb (K) out or 0.
+ * Products and sums in float in index order, the softmax's sums in double; one thread (b x K x F is small).
+ * Returns 0, -1 when out of memory, or -4 when a target is neither -100 nor in [0, K) (nothing written). */
+int myovox_head_step(const int64_t *dims, const int64_t *tab)
+{
+    const int64_t b = dims[0], F = dims[1], K = dims[2];
+    const float *feats = (const float *)(intptr_t)tab[0], *noise = (const float *)(intptr_t)tab[1];
+    const float *W = (const float *)(intptr_t)tab[2], *bias = (const float *)(intptr_t)tab[3];
+    const int64_t *y = (const int64_t *)(intptr_t)tab[4];
+    float *logits = (float *)(intptr_t)tab[5], *loss = (float *)(intptr_t)tab[6];
+    float *g_feats = (float *)(intptr_t)tab[7], *gW = (float *)(intptr_t)tab[8], *gb = (float *)(intptr_t)tab[9];
+    int64_t count = 0;
+    for (int64_t i = 0; i < b; ++i) {
+        if (y[i] != -100 && (y[i] < 0 || y[i] >= K))
+            return -4;
+        count += y[i] != -100;
+    }
+    float *kept = (float *)malloc(sizeof(float) * (size_t)(b * F + b * K + 1));
+    if (kept == NULL)
+        return -1;
+    float *g = kept + b * F;
+    double total = 0.0;
+    for (int64_t i = 0; i < b; ++i) {
+        float *ki = kept + i * F, *li = logits + i * K, *gi = g + i * K;
+        for (int64_t f = 0; f < F; ++f)
+            ki[f] = noise ? feats[i * F + f] * noise[i * F + f] : feats[i * F + f];
+        float top = -INFINITY;
+        for (int64_t k = 0; k < K; ++k) {
+            float acc = bias[k];
+            for (int64_t f = 0; f < F; ++f)
+                acc += ki[f] * W[k * F + f];
+            li[k] = acc;
+            top = acc > top ? acc : top;
+        }
+        double sum = 0.0;
+        for (int64_t k = 0; k < K; ++k)
+            sum += exp((double)li[k] - (double)top);
+        const double lse = (double)top + log(sum);
+        for (int64_t k = 0; k < K; ++k)
+            gi[k] = y[i] == -100 ? 0.0f : (float)((exp((double)li[k] - lse) - (k == y[i])) / (double)count);
+        if (y[i] != -100)
+            total -= (double)li[y[i]] - lse;
+    }
+    *loss = (float)(total / (double)count); /* no window counted: 0 / 0, NaN, as cross-entropy's mean */
+    for (int64_t i = 0; i < b; ++i)
+        for (int64_t f = 0; f < F; ++f) {
+            float acc = 0.0f;
+            for (int64_t k = 0; k < K; ++k)
+                acc += g[i * K + k] * W[k * F + f];
+            g_feats[i * F + f] = noise ? acc * noise[i * F + f] : acc;
+        }
+    if (gW != NULL)
+        for (int64_t k = 0; k < K; ++k)
+            for (int64_t f = 0; f < F; ++f) {
+                float acc = 0.0f;
+                for (int64_t i = 0; i < b; ++i)
+                    acc += g[i * K + k] * kept[i * F + f];
+                gW[k * F + f] = acc;
+            }
+    if (gb != NULL)
+        for (int64_t k = 0; k < K; ++k) {
+            float acc = 0.0f;
+            for (int64_t i = 0; i < b; ++i)
+                acc += g[i * K + k];
+            gb[k] = acc;
+        }
+    free(kept);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- the whole network, one call per direction
  * SpeechNet's training-mode blocks (temporal blocks, the first on one input row, then spatial blocks and the
  * average pooling) as the sequence of the kernels above, so that a training step costs two calls from Python
