@@ -672,9 +672,11 @@ int myovox_conv_dw(const float *h, const float *dz, int64_t dz_stride, int64_t d
 /* Direct 1-D convolution, stride 1, as the temporal blocks' forward pass and input gradient:
  *   out[n, o, t] = bias[o] + sum over i < C, j < k of xp[n, i, t + j] * w[o, i, j],   t < Tout,
  * xp the row x[n, i, :T] (rows x_stride apart) with `pad` zeros on its left and zeros past its end;
- * out rows out_stride apart. Vectorised over output samples, so that each vector of results is a piece of an
- * output row (no transposition; vectorised over channels, moving the results into rows took ~15 % of the
- * kernel, and channels fewer than the lanes needed a phase trick): a block of CONV_OB channels x CONV_TV
+ * out rows out_stride apart. Two forms, chosen by shape (myovox_conv1d, below). conv1d_time is vectorised over
+ * output samples, so that each vector of results is a piece of an output row (no transposition; vectorised over
+ * channels, moving the results into rows took ~15 % of the kernel, and channels fewer than the lanes needed a
+ * phase trick; the second session's attempt at this form, with 16-float vectors and its input loads folded
+ * into every multiply-add, had run at half the rate): a block of CONV_OB channels x CONV_TV
  * vectors of samples, 12 accumulators, each input vector loaded once per tap feeding CONV_OB multiply-adds
  * with a broadcast weight (folded into the multiply-add on AVX-512). The vectors are 8 floats (vc) whatever
  * LANES is: with AVX-512 (32 registers of 16 lanes) 8-float vectors ran 10-20 % faster than 16-float ones on
@@ -689,9 +691,9 @@ int myovox_conv_dw(const float *h, const float *dz, int64_t dz_stride, int64_t d
 /* Outputs [t0, t0 + nt) (nt <= NV CL, NV <= CONV_TV a constant where inlined) of channels o0 .. o0 + no - 1
  * (no <= CONV_OB) of one row: xs the padded input rows (width apart) from t0 on, wt the block's weights
  * (i, j, channel) and bias, dst the first channel's output row from t0 on (rows stride apart). */
-static inline __attribute__((always_inline)) void conv_block(const float *xs, int64_t width, const float *wt,
-                                                              int64_t C, int64_t k, const float *bias, float *dst,
-                                                              int64_t stride, int64_t no, int64_t nt, const int NV)
+static inline __attribute__((always_inline)) void conv_block_t(const float *xs, int64_t width, const float *wt,
+                                                                int64_t C, int64_t k, const float *bias, float *dst,
+                                                                int64_t stride, int64_t no, int64_t nt, const int NV)
 {
     vc a[CONV_OB][CONV_TV];
 #pragma GCC unroll 4
@@ -729,8 +731,9 @@ static inline __attribute__((always_inline)) void conv_block(const float *xs, in
         }
 }
 
-int myovox_conv1d(const float *x, int64_t N, int64_t C, int64_t x_stride, int64_t T, int64_t pad, const float *w,
-                  const float *bias, int64_t F, int64_t k, int64_t Tout, float *out, int64_t out_stride)
+static int conv1d_time(const float *x, int64_t N, int64_t C, int64_t x_stride, int64_t T, int64_t pad,
+                       const float *w, const float *bias, int64_t F, int64_t k, int64_t Tout, float *out,
+                       int64_t out_stride)
 {
     const int64_t Fo = round_up(F, CONV_OB), TB = CONV_TV * CL, width = round_up(Tout, TB) + k + CL;
     float *wt = (float *)calloc((size_t)(Fo * C * k + Fo), sizeof(float));
@@ -766,11 +769,11 @@ int myovox_conv1d(const float *x, int64_t N, int64_t C, int64_t x_stride, int64_
                 for (int64_t t0 = 0; t0 < Tout; t0 += TB) {
                     const int64_t nt = Tout - t0 < TB ? Tout - t0 : TB;
                     if (nt > 2 * CL)
-                        conv_block(xs + t0, width, wb, C, k, bp + o0, dst + t0, out_stride, no, nt, 3);
+                        conv_block_t(xs + t0, width, wb, C, k, bp + o0, dst + t0, out_stride, no, nt, 3);
                     else if (nt > CL)
-                        conv_block(xs + t0, width, wb, C, k, bp + o0, dst + t0, out_stride, no, nt, 2);
+                        conv_block_t(xs + t0, width, wb, C, k, bp + o0, dst + t0, out_stride, no, nt, 2);
                     else
-                        conv_block(xs + t0, width, wb, C, k, bp + o0, dst + t0, out_stride, no, nt, 1);
+                        conv_block_t(xs + t0, width, wb, C, k, bp + o0, dst + t0, out_stride, no, nt, 1);
                 }
             }
         }
@@ -778,6 +781,142 @@ int myovox_conv1d(const float *x, int64_t N, int64_t C, int64_t x_stride, int64_
     }
     free(wt);
     return failed ? -1 : 0;
+}
+
+/* The channel-vectorised form (LANES channels per vector, 12 output samples register-blocked; the second
+ * session's kernel): on rows too short for the blocks of conv1d_time, whose fixed cost per row and whose
+ * blocks of one or two vectors (a load per 4 multiply-adds) then dominate. */
+#define CONV_TT 12
+#define ACC12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define ACC8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define ACC4(X) X(0) X(1) X(2) X(3)
+#define CONV_DECL(t) vf a##t = b;
+#define CONV_FMA(t) a##t += x[t * P] * wv;
+#define CONV_STORE(t) memcpy(ot + t * LANES, &a##t, sizeof(vf));
+
+/* One block of ACC's count (12, 8 or 4) of output samples (t = u P + p for lane (p, o)) x LANES lanes into
+ * ot (t, lane); the shorter blocks end rows whose length is not a multiple of 12 (short rows, such as block
+ * 3's 7 outputs at 200 samples, would otherwise compute up to 11 samples for nothing). */
+#define CONV_BLOCK(name, ACC)                                                                                   \
+    static inline __attribute__((always_inline)) void name(const float *xs, int64_t width, int64_t P,          \
+                                                           const float *wt, int64_t Fp, int64_t C, int64_t k,  \
+                                                           const float *bias, float *ot)                       \
+    {                                                                                                           \
+        const vf b = load(bias);                                                                                \
+        ACC(CONV_DECL)                                                                                          \
+        for (int64_t i = 0; i < C; ++i) {                                                                       \
+            const float *xr = xs + i * width, *wr = wt + i * k * Fp;                                            \
+            for (int64_t j = 0; j < k; ++j) {                                                                   \
+                const vf wv = load(wr + j * Fp);                                                                \
+                const float *x = xr + j;                                                                        \
+                ACC(CONV_FMA)                                                                                   \
+            }                                                                                                   \
+        }                                                                                                       \
+        ACC(CONV_STORE)                                                                                         \
+    }
+CONV_BLOCK(conv_block12, ACC12)
+CONV_BLOCK(conv_block8, ACC8)
+CONV_BLOCK(conv_block4, ACC4)
+
+/* The block for `rest` output samples still to do (12 at most per block), with the common strides as constants
+ * (the compiler folds the input offsets). */
+static void conv_block_p(const float *xs, int64_t width, int64_t P, const float *wt, int64_t Fp, int64_t C,
+                         int64_t k, const float *bias, float *ot, int64_t rest)
+{
+    if (rest <= 4) {
+        switch (P) {
+        case 1: conv_block4(xs, width, 1, wt, Fp, C, k, bias, ot); break;
+        case 2: conv_block4(xs, width, 2, wt, Fp, C, k, bias, ot); break;
+        default: conv_block4(xs, width, P, wt, Fp, C, k, bias, ot); break;
+        }
+    } else if (rest <= 8) {
+        switch (P) {
+        case 1: conv_block8(xs, width, 1, wt, Fp, C, k, bias, ot); break;
+        case 2: conv_block8(xs, width, 2, wt, Fp, C, k, bias, ot); break;
+        default: conv_block8(xs, width, P, wt, Fp, C, k, bias, ot); break;
+        }
+    } else {
+        switch (P) {
+        case 1: conv_block12(xs, width, 1, wt, Fp, C, k, bias, ot); break;
+        case 2: conv_block12(xs, width, 2, wt, Fp, C, k, bias, ot); break;
+        default: conv_block12(xs, width, P, wt, Fp, C, k, bias, ot); break;
+        }
+    }
+}
+
+static int conv1d_channels(const float *x, int64_t N, int64_t C, int64_t x_stride, int64_t T, int64_t pad,
+                           const float *w, const float *bias, int64_t F, int64_t k, int64_t Tout, float *out,
+                           int64_t out_stride)
+{
+    const int64_t P = F <= LANES / 2 ? LANES / F : 1, kp = k + P - 1, Fp = round_up(P * F, LANES);
+    const int64_t Tu = (Tout + P - 1) / P, nt = round_up(Tu, CONV_TT), width = P * nt + kp + LANES;
+    float *wt = (float *)calloc((size_t)(C * kp * Fp + Fp), sizeof(float));
+    int failed = 0;
+    if (wt == NULL)
+        return -1;
+    float *bp = wt + C * kp * Fp; /* lane (p, o) of block 0, or o of the blocks; zero-padded to Fp */
+    for (int64_t p = 0; p < P; ++p)
+        for (int64_t o = 0; o < F; ++o) {
+            bp[p * F + o] = bias[o];
+            for (int64_t i = 0; i < C; ++i)
+                for (int64_t j = 0; j < k; ++j)
+                    wt[(i * kp + j + p) * Fp + p * F + o] = w[(o * C + i) * k + j];
+        }
+#ifdef _OPENMP
+#pragma omp parallel reduction(|| : failed)
+#endif
+    {
+        float *xs = (float *)malloc(sizeof(float) * (size_t)(C * width));
+        float *ot = (float *)malloc(sizeof(float) * (size_t)(CONV_TT * LANES)); /* (t, lane) of one block */
+        if (xs == NULL || ot == NULL)
+            failed = 1;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t n = 0; n < N; ++n) {
+            if (xs == NULL || ot == NULL)
+                continue;
+            for (int64_t i = 0; i < C; ++i)
+                pad_row(x + (n * C + i) * x_stride, T, pad, width, xs + i * width);
+            for (int64_t o0 = 0; o0 < Fp; o0 += LANES)
+                for (int64_t u0 = 0; u0 < Tu; u0 += CONV_TT) {
+                    conv_block_p(xs + P * u0, width, P, wt + o0, Fp, C, kp, bp + o0, ot, Tu - u0);
+                    /* out[o, P (u0 + u) + p] = ot[u, p F + o], row by row */
+                    const int64_t no = P > 1 ? F : (F - o0 < LANES ? F - o0 : LANES);
+                    const int64_t nu = Tu - u0 < CONV_TT ? Tu - u0 : CONV_TT;
+                    for (int64_t o = 0; o < no; ++o) {
+                        float *dst = out + (n * F + o0 + o) * out_stride + P * u0;
+                        if (P == 1)
+                            for (int64_t u = 0; u < nu; ++u)
+                                dst[u] = ot[u * LANES + o];
+                        else
+                            for (int64_t u = 0; u < nu; ++u)
+                                for (int64_t p = 0; p < P && P * (u0 + u) + p < Tout; ++p)
+                                    dst[P * u + p] = ot[u * LANES + p * F + o];
+                    }
+                }
+        }
+        free(xs);
+        free(ot);
+    }
+    free(wt);
+    return failed ? -1 : 0;
+}
+
+/* Each form where it was faster (C harness, one thread, AMD Zen 4): with 16-float vectors (AVX-512) the
+ * channel-vectorised one up to ~40 output samples per row with more than 8 output channels (its 16 lanes
+ * full; 36 samples: 0.39 against 0.43 ms, 25: 0.64 against 0.83), the time-vectorised one beyond (88 samples:
+ * 1.49 against 1.68 ms) and wherever channels would leave lanes idle (8 channels: 15-20 % faster at every
+ * length); with 8-float vectors (AVX2, NEON) the time-vectorised one from 10 samples on (14 x 700's shapes: 1.3-1.5x
+ * faster). The two give the same bits (the same products summed in the same order), so the choice changes
+ * only the time. */
+#define CONV_TIME_MIN (LANES > 8 ? 40 : 10)
+int myovox_conv1d(const float *x, int64_t N, int64_t C, int64_t x_stride, int64_t T, int64_t pad, const float *w,
+                  const float *bias, int64_t F, int64_t k, int64_t Tout, float *out, int64_t out_stride)
+{
+    if (F <= LANES / 2 || Tout >= CONV_TIME_MIN)
+        return conv1d_time(x, N, C, x_stride, T, pad, w, bias, F, k, Tout, out, out_stride);
+    return conv1d_channels(x, N, C, x_stride, T, pad, w, bias, F, k, Tout, out, out_stride);
 }
 
 /* Batch norm with the batch's statistics, then ReLU, on pooled values (N, F, tp):
