@@ -315,6 +315,23 @@ PROTOTYPES: dict[str, Prototype] = {
         Prototype("myovox_net_eval", "int", (("geo", "const int64_t *"), ("hyper", _CD), ("tab", "const int64_t *"))),
         Prototype("myovox_net_bwd", "int", (("geo", "const int64_t *"), ("tab", "const int64_t *"))),
         Prototype("myovox_head_step", "int", (("dims", "const int64_t *"), ("tab", "const int64_t *"))),
+        Prototype(
+            "myovox_adam",
+            "void",
+            (
+                ("param", _F),
+                ("grad", _CF),
+                ("exp_avg", _F),
+                ("exp_avg_sq", _F),
+                ("step", _F),
+                ("n", _I),
+                ("lr", _D),
+                ("beta1", _D),
+                ("beta2", _D),
+                ("weight_decay", _D),
+                ("eps", _D),
+            ),
+        ),
         Prototype("myovox_max_threads", "int", (), status=False),
         Prototype("myovox_set_threads", "void", (("n", "int"),), status=False),
     )
@@ -436,3 +453,4 @@ net_fwd = Kernel(PROTOTYPES["myovox_net_fwd"])
 net_eval = Kernel(PROTOTYPES["myovox_net_eval"])
 net_bwd = Kernel(PROTOTYPES["myovox_net_bwd"])
 head_step = Kernel(PROTOTYPES["myovox_head_step"])
+adam = Kernel(PROTOTYPES["myovox_adam"])
