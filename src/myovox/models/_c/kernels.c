@@ -721,9 +721,9 @@ static inline __attribute__((always_inline)) void conv_block_t(const float *xs, 
         for (int v = 0; v < NV; ++v) {
             float *d = dst + q * stride + v * CL;
             const int64_t n = nt - v * CL;
-            if (n >= CL)
+            if (n >= CL) {
                 memcpy(d, &a[q][v], sizeof(vc));
-            else if (n > 0) {
+            } else if (n > 0) {
                 float buf[CL];
                 memcpy(buf, &a[q][v], sizeof buf);
                 memcpy(d, buf, sizeof(float) * (size_t)n);
