@@ -3,7 +3,7 @@
 ``fit``'s step runs the blocks as two C calls (``myovox_net_fwd`` / ``myovox_net_bwd``), so a Python profiler
 sees two numbers. This script builds an instrumented copy of ``kernels.c`` (every kernel call inside those
 functions wrapped in ``omp_get_wtime``; the kernels themselves unchanged) into a temporary cache, runs
-``train_step`` + Adam on random windows, and prints per shape: milliseconds per step of each kernel (summed over
+``fit``'s step (its ``Stepper`` and Adam step over the flat parameters) on random windows, and prints per shape: milliseconds per step of each kernel (summed over
 its calls), the two C calls as seen from Python, and the whole step. Same build flags as the library's own build
 (``MYOVOX_C_MARCH`` applies).
 
@@ -53,13 +53,13 @@ def _profile(shape: str, steps: int, names: list[str], lib: ctypes.CDLL) -> None
     import torch
 
     from myovox.models._c import bindings
-    from myovox.models._network_c import train_step
+    from myovox.models._network_c import Stepper
+    from myovox.models.neural import _adam, _adam_step, _flat_parameters
     from myovox.models.speechnet import SpeechNet
 
     c, t = (int(v) for v in shape.split("x"))
     torch.manual_seed(0)
     net = SpeechNet(c, t, 9).train()
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4, fused=True)
     x, y = torch.randn(32, c, t), torch.arange(32) % 9
     calls = {"myovox_net_fwd": 0.0, "myovox_net_bwd": 0.0}
     kernel_type = bindings.Kernel
@@ -75,17 +75,20 @@ def _profile(shape: str, steps: int, names: list[str], lib: ctypes.CDLL) -> None
     seconds = (ctypes.c_double * _SLOTS)()
     kernel_type.__call__ = timed  # type: ignore[method-assign]
     try:
-        for _ in range(10):  # warm-up: plans, allocator
-            train_step(net, x, y)
-            opt.step()
-        lib.myovox_profile_read(seconds)
-        calls.update(dict.fromkeys(calls, 0.0))
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            if train_step(net, x, y) is None:
-                raise SystemExit(f"{shape}: the step does not fit the C kernels")
-            opt.step()
-        total = time.perf_counter() - t0
+        with _flat_parameters(torch, list(net.parameters())) as (params, _):  # as fit trains
+            opt = _adam(torch, params, 1e-3, 1e-4, fused=True)
+            adam_step, step = _adam_step(torch, opt), Stepper(net)
+            for _ in range(10):  # warm-up: plans, allocator, Adam's state
+                step(x, y)
+                adam_step()
+            lib.myovox_profile_read(seconds)
+            calls.update(dict.fromkeys(calls, 0.0))
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                if step(x, y) is None:
+                    raise SystemExit(f"{shape}: the step does not fit the C kernels")
+                adam_step()
+            total = time.perf_counter() - t0
     finally:
         kernel_type.__call__ = plain  # type: ignore[method-assign]
     lib.myovox_profile_read(seconds)
@@ -100,7 +103,7 @@ def _profile(shape: str, steps: int, names: list[str], lib: ctypes.CDLL) -> None
     c_calls = sum(calls.values()) / steps * 1e3
     print(f"| kernels, in all | {inside:.3f} | |")
     print(f"| the two C calls (`net_fwd` + `net_bwd`, from Python) | {c_calls:.3f} | |")
-    print(f"| the whole step (`train_step` + fused Adam) | {total / steps * 1e3:.3f} | |")
+    print(f"| the whole step (`fit`'s: `Stepper` + Adam) | {total / steps * 1e3:.3f} | |")
 
 
 def main() -> None:

@@ -320,7 +320,8 @@ class Stepper:
         self.net = net
         head, drop = getattr(net, "classifier", None), getattr(net, "dropout", None)
         self._ok = isinstance(head, torch.nn.Linear) and isinstance(drop, torch.nn.Dropout) and head.bias is not None
-        self.head, self.drop = head, drop
+        self.head: Any = head  # checked by self._ok before any use
+        self.drop: Any = drop
         self._shapes: dict[tuple[int, ...], tuple | None] = {}
         self._grads: list[torch.Tensor | None] = []  # the gradients of the last step, checked once each
 
@@ -376,9 +377,10 @@ class Stepper:
         grad_at = []
         for i, p in enumerate(targets):
             if p.requires_grad:
-                if grads[i] is None:
-                    p.grad = grads[i] = torch.empty_like(p, memory_format=torch.contiguous_format)  # all written
-                grad_at.append(grads[i].data_ptr())
+                g = grads[i]
+                if g is None:
+                    p.grad = grads[i] = g = torch.empty_like(p, memory_format=torch.contiguous_format)  # all written
+                grad_at.append(g.data_ptr())
             else:
                 grad_at.append(spare)
                 spare += 4 * p.numel()

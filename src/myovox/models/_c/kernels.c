@@ -908,13 +908,19 @@ static int conv1d_channels(const float *x, int64_t N, int64_t C, int64_t x_strid
  * full; 36 samples: 0.39 against 0.43 ms, 25: 0.64 against 0.83), the time-vectorised one beyond (88 samples:
  * 1.49 against 1.68 ms) and wherever channels would leave lanes idle (8 channels: 15-20 % faster at every
  * length); with 8-float vectors (AVX2, NEON) the time-vectorised one from 10 samples on (14 x 700's shapes: 1.3-1.5x
- * faster). The two give the same bits (the same products summed in the same order), so the choice changes
- * only the time. */
+ * faster); only with AVX (below). The two give the same bits (the same products summed in the same order), so
+ * the choice changes only the time. */
 #define CONV_TIME_MIN (LANES > 8 ? 40 : 10)
+#if defined(__AVX__) /* 8-float registers: without them (SSE-only x86-64-v2) conv1d_time's 12 accumulators are 24
+                      * registers of 16 and spill; its step was 4x the channel-vectorised one's (C driver) */
+#define CONV_TIME 1
+#else
+#define CONV_TIME 0 /* and for NEON too: not measured on an Arm machine, so the form measured before stays */
+#endif
 int myovox_conv1d(const float *x, int64_t N, int64_t C, int64_t x_stride, int64_t T, int64_t pad, const float *w,
                   const float *bias, int64_t F, int64_t k, int64_t Tout, float *out, int64_t out_stride)
 {
-    if (F <= LANES / 2 || Tout >= CONV_TIME_MIN)
+    if (CONV_TIME && (F <= LANES / 2 || Tout >= CONV_TIME_MIN))
         return conv1d_time(x, N, C, x_stride, T, pad, w, bias, F, k, Tout, out, out_stride);
     return conv1d_channels(x, N, C, x_stride, T, pad, w, bias, F, k, Tout, out, out_stride);
 }
