@@ -3,8 +3,9 @@
 ``fit``'s step runs the blocks as two C calls (``myovox_net_fwd`` / ``myovox_net_bwd``), so a Python profiler
 sees two numbers. This script builds an instrumented copy of ``kernels.c`` (every kernel call inside those
 functions wrapped in ``omp_get_wtime``; the kernels themselves unchanged) into a temporary cache, runs
-``fit``'s step (its ``Stepper`` and Adam step over the flat parameters) on random windows, and prints per shape: milliseconds per step of each kernel (summed over
-its calls), the two C calls as seen from Python, and the whole step. Same build flags as the library's own build
+``fit``'s step (its ``Stepper`` and Adam step over the flat parameters) on random windows, and prints per shape:
+milliseconds per step of each kernel (summed over its calls), the two C calls as seen from Python, and the whole
+step. Same build flags as the library's own build
 (``MYOVOX_C_MARCH`` applies).
 
     python benchmarks/kernel_profile.py [--shapes 14x700 8x280 2x200] [--steps 200] [--threads 2] [--source FILE]
