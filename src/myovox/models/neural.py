@@ -491,8 +491,8 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _train_step(self, x: Any, y: Any) -> tuple[Any, Any] | None:
         """``(loss, logits)`` of one training step, the gradients written into ``.grad`` (replacing what was there),
-        without autograd (the fast path's C kernels; bitwise what autograd gives), or ``None`` where it does not
-        apply (nothing changed: the caller runs the step with autograd). Within :meth:`_train`'s loop, one
+        without autograd (the fast path's C kernels; autograd's results within float rounding), or ``None`` where it
+        does not apply (nothing changed: the caller runs the step with autograd). Within :meth:`_train`'s loop, one
         :class:`~myovox.models._network_c.Stepper` serves every step (its checks made once per window shape)."""
         if not self.fast:
             return None

@@ -683,7 +683,7 @@ int myovox_conv_dw(const float *h, const float *dz, int64_t dz_stride, int64_t d
  * the machine measured (AMD Zen 4: 512-bit operations take two 256-bit passes, and a 64-byte unaligned load
  * crosses a cache line at 15 taps of 16), and with AVX2 they are its registers. Each output is
  * bias + the products in the order (i, j), one rounding each (contracted multiply-adds): bitwise the
- * channel-vectorised kernel's results. Each row is computed by one thread: the result does not depend on the
+ * channel-vectorised kernel's results (but for the sign of an output of exactly zero where a bias is -0). Each row is computed by one thread: the result does not depend on the
  * thread count. Returns 0, or -1 when out of memory. */
 #define CONV_OB 4 /* output channels per block */
 #define CONV_TV 3 /* vectors of output samples per block: 12 accumulators + 3 inputs + 1 weight fit AVX2's 16 */
@@ -700,7 +700,7 @@ static inline __attribute__((always_inline)) void conv_block_t(const float *xs, 
     for (int q = 0; q < CONV_OB; ++q)
 #pragma GCC unroll 3
         for (int v = 0; v < NV; ++v)
-            a[q][v] = (vc){0} + bias[q];
+            a[q][v] = (vc){0} + bias[q]; /* 0 + bias: a bias of -0 starts at +0 (element stores ran 3 % slower) */
     for (int64_t i = 0; i < C; ++i) {
         const float *xr = xs + i * width, *wr = wt + i * k * CONV_OB;
         for (int64_t j = 0; j < k; ++j) {
@@ -907,7 +907,7 @@ static int conv1d_channels(const float *x, int64_t N, int64_t C, int64_t x_strid
  * channel-vectorised one up to ~40 output samples per row with more than 8 output channels (its 16 lanes
  * full; 36 samples: 0.39 against 0.43 ms, 25: 0.64 against 0.83), the time-vectorised one beyond (88 samples:
  * 1.49 against 1.68 ms) and wherever channels would leave lanes idle (8 channels: 15-20 % faster at every
- * length); with 8-float vectors (AVX2, NEON) the time-vectorised one from 10 samples on (14 x 700's shapes: 1.3-1.5x
+ * length); with 8-float vectors (AVX2) the time-vectorised one from 10 samples on (14 x 700's shapes: 1.3-1.5x
  * faster); only with AVX (below). The two give the same bits (the same products summed in the same order), so
  * the choice changes only the time. */
 #define CONV_TIME_MIN (LANES > 8 ? 40 : 10)
