@@ -312,10 +312,14 @@ def test_adam_step_is_torch_s_adam(use_c, monkeypatch):
     # roundings) or, without the C kernels, torch's fused kernel called directly (bit for bit); learning-rate
     # changes by the scheduler and weight decay included; anything else keeps opt.step
     from myovox.models import _blocks_c
+    from myovox.models._c import bindings
     from myovox.models.neural import _adam, _adam_step
 
+    calls = []
     if use_c:
         _c_kernels_or_skip()
+        real = bindings.adam
+        monkeypatch.setattr(bindings, "adam", lambda **kw: calls.append(1) or real(**kw))
     else:
         monkeypatch.setattr(_blocks_c, "_c_ready", lambda *t: False)
     gen = torch.Generator().manual_seed(3)
@@ -335,6 +339,7 @@ def test_adam_step_is_torch_s_adam(use_c, monkeypatch):
             step()
         results.append((p.detach().clone(), {k: v.clone() for k, v in opt.state[p].items()}))
     (p0, s0), (p1, s1) = results
+    assert len(calls) == (len(grads) - 1 if use_c else 0)  # the first step is opt.step's (it makes the state)
     assert s0.keys() == s1.keys() and torch.equal(s0["step"], s1["step"])
     if use_c:  # a few float roundings of each value, never a learning rate's worth
         torch.testing.assert_close(p1, p0, rtol=1e-6, atol=1e-7)
