@@ -372,8 +372,9 @@ class Stepper:
         # where the gradients go: each trained parameter's .grad (made if missing), a scratch buffer for frozen
         # ones, each its own region, so that no kernel ever finds two of its outputs at one address (batch norm's
         # backward once read dbeta and dgamma back from a shared one)
-        scratch = torch.empty(sum(p.numel() for p in targets if not p.requires_grad))
-        spare = scratch.data_ptr()
+        n_frozen = sum(p.numel() for p in targets if not p.requires_grad)
+        scratch = torch.empty(n_frozen) if n_frozen else None  # none to make when everything trains (fit's case)
+        spare = 0 if scratch is None else scratch.data_ptr()
         grad_at = []
         for i, p in enumerate(targets):
             if p.requires_grad:

@@ -62,10 +62,12 @@ same mathematics with:
   gradient in C, one pass each, instead of ~30 tensor operations per block;
 * the temporal convolutions of blocks 2 and 3 and their input gradients (a convolution of ``dz``,
   written with zero margins by the kernel that forms it, with the flipped kernels) as one direct
-  convolution kernel, vectorised over output samples (8-float vectors, pieces of the output rows) and
-  register-blocked over 4 channels x 3 vectors: 2.1-3.5x oneDNN's AVX2 kernels and faster than its
-  AVX-512 ones, on the machine measured (the sixth session's kernel; the one before, vectorised over
-  channels, lost ~15 % moving its results into rows);
+  convolution kernel in two forms chosen by shape, with the same results: vectorised over output
+  channels, 12 output samples register-blocked (1.7-2.8x oneDNN's AVX2 kernels, about as fast as
+  its AVX-512 ones, on the machine measured in the second session), and, with AVX, vectorised over
+  output samples (8-float vectors, pieces of the output rows; 4 channels x 3 vectors), which saves
+  moving the results into rows (~15 % of the other form) and is 1.1-1.5x faster on the longer rows
+  (kernels.c says where each is used);
 * every temporal weight gradient in C, vectorised over filters with 8 lags in registers, rows
   summed in fixed chunks of 32 (float) and the chunks in order (double);
 * the signed max-pool (batch norm with a negative scale pools the minimum) in one C pass;

@@ -22,6 +22,22 @@ def load_benchmark(name: str) -> Any:
 
 
 @pytest.fixture(scope="session")
+def c_kernels() -> Any:
+    """myovox's C kernel library; the test skips where it cannot be built (no compiler), and fails in CI, which has
+    a compiler and must test the kernels."""
+    import os
+
+    from myovox.models import _c
+
+    lib = _c.kernels()
+    if lib is None:
+        if os.environ.get("CI"):
+            pytest.fail("myovox's C kernels could not be built; CI has a C compiler and must test them")
+        pytest.skip("no C compiler (or MYOVOX_C_KERNELS=0): the C kernels are not built here")
+    return lib
+
+
+@pytest.fixture(scope="session")
 def benchmark_script():
     """:func:`load_benchmark`, for the tests of the scripts under ``benchmarks/``."""
     return load_benchmark

@@ -11,15 +11,11 @@ from typing import Any
 
 import pytest
 
-from myovox.models import _c
-
 TOLERANCE = 2e-5  # relative to each output's largest magnitude; measured up to 2.2e-6 (docs/benchmarks.md)
 
 
 @pytest.fixture(scope="module")
-def case(benchmark_script) -> tuple[Any, dict[str, Any]]:
-    if _c.kernels() is None:
-        pytest.skip("no C kernels here (no compiler, or MYOVOX_C_KERNELS=0)")
+def case(benchmark_script, c_kernels) -> tuple[Any, dict[str, Any]]:
     script = benchmark_script("cross_arch")
     return script, script.reference((3, 200), 4)
 

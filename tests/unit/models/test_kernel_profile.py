@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from myovox.models import _c
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -30,9 +28,7 @@ def test_every_kernel_the_network_calls_is_timed(benchmark_script) -> None:
     assert instrumented.index("#define myovox_conv1d(...)") > instrumented.index("int myovox_conv1d(")
 
 
-def test_a_short_run_prints_the_table(tmp_path: Path) -> None:
-    if _c.kernels() is None:
-        pytest.skip("no C kernels here (no compiler, or MYOVOX_C_KERNELS=0)")
+def test_a_short_run_prints_the_table(tmp_path: Path, c_kernels: object) -> None:
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--shapes", "2x200", "--steps", "3", "--threads", "1"],
         capture_output=True,

@@ -12,13 +12,6 @@ from myovox.exceptions import ValidationError  # noqa: E402
 from myovox.models.neural import SpeechNetClassifier  # noqa: E402
 
 
-def _c_kernels_or_skip():
-    from myovox.models import _c
-
-    if _c.kernels() is None:
-        pytest.skip("no C compiler: the C kernels are not built here")
-
-
 def _clf(**kw):
     params = dict(n_epochs=3, random_state=0, n_threads=1)
     params.update(kw)
@@ -76,14 +69,12 @@ def test_slow_and_fast_paths_train_alike(windows):
     np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=2e-3)
 
 
-def test_fit_without_autograd_trains_as_with_it(windows, monkeypatch):
+def test_fit_without_autograd_trains_as_with_it(windows, monkeypatch, c_kernels):
     # fit's step without autograd (the C kernels' whole-network step, its head and loss in C) against the same
     # fit with autograd (train_step declined): the same history and the same weights up to float rounding
     # carried through Adam, fine-tuning included
-    from myovox.models import _c, _network_c
+    from myovox.models import _network_c
 
-    if _c.kernels() is None:
-        pytest.skip("no C compiler: fit has no step without autograd here")
     X, y = windows
     taken = []
     real = _network_c.Stepper.__call__
@@ -307,7 +298,7 @@ def test_fit_trains_on_the_training_rows_only_and_validates_on_the_rest(windows,
 
 
 @pytest.mark.parametrize("use_c", [True, False])
-def test_adam_step_is_torch_s_adam(use_c, monkeypatch):
+def test_adam_step_is_torch_s_adam(use_c, monkeypatch, request):
     # fit's direct Adam step over its one flat parameter: myovox's C kernel (the same update within a few
     # roundings) or, without the C kernels, torch's fused kernel called directly (bit for bit); learning-rate
     # changes by the scheduler and weight decay included; anything else keeps opt.step
@@ -317,7 +308,7 @@ def test_adam_step_is_torch_s_adam(use_c, monkeypatch):
 
     calls = []
     if use_c:
-        _c_kernels_or_skip()
+        request.getfixturevalue("c_kernels")
         real = bindings.adam
         monkeypatch.setattr(bindings, "adam", lambda **kw: calls.append(1) or real(**kw))
     else:

@@ -683,8 +683,9 @@ int myovox_conv_dw(const float *h, const float *dz, int64_t dz_stride, int64_t d
  * the machine measured (AMD Zen 4: 512-bit operations take two 256-bit passes, and a 64-byte unaligned load
  * crosses a cache line at 15 taps of 16), and with AVX2 they are its registers. Each output is
  * bias + the products in the order (i, j), one rounding each (contracted multiply-adds): bitwise the
- * channel-vectorised kernel's results (but for the sign of an output of exactly zero where a bias is -0). Each row is computed by one thread: the result does not depend on the
- * thread count. Returns 0, or -1 when out of memory. */
+ * channel-vectorised kernel's results (but for the sign of an output of exactly zero where a bias is -0). Each
+ * row is computed by one thread: the result does not depend on the thread count. Returns 0, or -1 when out of
+ * memory. */
 #define CONV_OB 4 /* output channels per block */
 #define CONV_TV 3 /* vectors of output samples per block: 12 accumulators + 3 inputs + 1 weight fit AVX2's 16 */
 
