@@ -305,15 +305,37 @@ def train_step(net: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor
     return Stepper(net)(x, y)
 
 
+class _StepSetup:
+    """What :class:`Stepper`'s steps on one window shape share: the plan, the blocks' tensors, the parameters
+    that get gradients, and the argument tables and buffers of the C calls, kept from one step to the next
+    (allocating and filling them at every step took ~0.25 ms of a ~6.5 ms step at 14 x 700, the machine
+    measured: small operations run slowly between kernels that have evicted their code and data from the
+    caches; whole fits gained 1 % at 14 x 700 and 3.5 % at 8 x 280)."""
+
+    def __init__(self, plan: _Plan, tensors: tuple, meta: tuple, targets: list, head: Any) -> None:
+        b, n_feats = plan.spatial[-1].b, plan.spatial[-1].o
+        self.plan, self.tensors, self.targets = plan, tensors, targets
+        self.hyper = plan.hyper(meta)
+        self.dims = torch.tensor([b, head.in_features, head.out_features], dtype=torch.int64)
+        self.feats, self.g_feats, self.noise = (torch.empty(b, n_feats) for _ in range(3))
+        self.tab = torch.zeros(plan.tab_len, dtype=torch.int64)
+        self.head_tab = torch.zeros(10, dtype=torch.int64)
+        self.t, self.h = self.tab.numpy(), self.head_tab.numpy()
+        self.t[1], self.t[3] = self.feats.data_ptr(), self.g_feats.data_ptr()
+        self.h[0], self.h[7] = self.feats.data_ptr(), self.g_feats.data_ptr()
+        self.ws_at = self.wsb_at = -1  # the workspaces' addresses in the table (read at every step: see _scratch)
+
+
 class Stepper:
     """:func:`train_step` for one network over the steps of a training loop (``fit``'s).
 
     What does not change from one step to the next is looked up once per window shape: whether the structure
-    fits the kernels (:func:`fits`, the head), the blocks' tensors, the plan, which parameters are trained
-    (at 14 x 700 ~0.65 ms of Python per step otherwise, a tenth of the step, on the machine measured). The
-    network's modules and parameter tensors must stay those of the first step (their values and addresses may
-    change: the addresses are read at every step, as are the training mode, the dropout rate and the
-    gradients, which may be replaced or removed between steps).
+    fits the kernels (:func:`fits`, the head), the blocks' tensors, the plan, which parameters are trained, the
+    argument tables and the buffers between the C calls (at 14 x 700 ~0.65 ms of Python per step otherwise, a
+    tenth of the step, on the machine measured). The network's modules and parameter tensors must stay those of
+    the first step (their values and addresses may change: the addresses are read at every step, as are the
+    training mode, the dropout rate and the gradients, which may be replaced or removed between steps). One
+    thread at a time: the buffers are the Stepper's.
     """
 
     def __init__(self, net: Any) -> None:
@@ -322,10 +344,10 @@ class Stepper:
         self._ok = isinstance(head, torch.nn.Linear) and isinstance(drop, torch.nn.Dropout) and head.bias is not None
         self.head: Any = head  # checked by self._ok before any use
         self.drop: Any = drop
-        self._shapes: dict[tuple[int, ...], tuple | None] = {}
+        self._shapes: dict[tuple[int, ...], _StepSetup | None] = {}
         self._grads: list[torch.Tensor | None] = []  # the gradients of the last step, checked once each
 
-    def _setup(self, x: torch.Tensor) -> tuple | None:
+    def _setup(self, x: torch.Tensor) -> _StepSetup | None:
         """What a step on windows shaped as ``x`` needs, or ``None`` where the kernels do not take them."""
         blocks = list(self.net.blocks)
         if not (_c_ready() and fits(blocks, x)):
@@ -339,9 +361,7 @@ class Stepper:
             return None
         tensors, meta = _block_tensors(blocks)
         targets = [p for i in range(0, len(tensors), _PER_BLOCK) for p in tensors[i : i + 4]]
-        targets += [head.weight, head.bias]
-        dims = torch.tensor([b, head.in_features, head.out_features], dtype=torch.int64)
-        return plan, tensors, meta, targets, dims, torch.zeros(10, dtype=torch.int64)
+        return _StepSetup(plan, tensors, meta, [*targets, head.weight, head.bias], head)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         head, drop = self.head, self.drop
@@ -360,10 +380,10 @@ class Stepper:
         key = tuple(x.shape)
         if key not in self._shapes:
             self._shapes[key] = self._setup(x)
-        setup = self._shapes[key]
-        if setup is None:
+        s = self._shapes[key]
+        if s is None:
             return None
-        plan, tensors, meta, targets, dims, head_tab = setup
+        targets, plan = s.targets, s.plan
         grads = [p.grad if p.requires_grad else None for p in targets]
         if len(grads) != len(self._grads) or any(g is not h for g, h in zip(grads, self._grads, strict=True)):
             for g in grads:
@@ -388,33 +408,45 @@ class Stepper:
         self._grads = grads
         b, c, t = key
         xr, y = x.reshape(b * c, t).contiguous(), y.contiguous()
-        with torch.no_grad():
-            feats, ws, tab = _forward_kernels(xr, plan, meta, tensors, reuse=True)
-            noise = None
-            if drop.training and drop.p > 0:  # as aten's dropout on the CPU: a Bernoulli mask scaled by 1 / (1 - p)
-                noise = torch.zeros_like(feats) if drop.p >= 1 else torch.empty_like(feats).bernoulli_(1 - drop.p)
-                if drop.p < 1:
-                    noise.div_(1 - drop.p)
-            logits, loss, g_feats = feats.new_empty(b, head.out_features), feats.new_empty(()), torch.empty_like(feats)
-            h = head_tab.numpy()
-            h[:] = (
-                feats.data_ptr(),
-                0 if noise is None else noise.data_ptr(),
-                head.weight.data_ptr(),
-                head.bias.data_ptr(),
-                y.data_ptr(),
-                logits.data_ptr(),
-                loss.data_ptr(),
-                g_feats.data_ptr(),
-                *grad_at[-2:],
-            )
-            try:
-                _k.head_step(dims=dims, tab=head_tab)
-            except RuntimeError:  # a target out of range (the only other failure, memory, is a MemoryError)
-                bad = y[(y != -100) & ((y < 0) | (y >= head.out_features))]
-                raise IndexError(f"Target {int(bad[0])} is out of bounds.") from None
-            _backward_kernels(plan, tab, g_feats, grad_at[:-2])
-            del ws  # kept alive up to here: the table points into it
+        ws, wsb = _scratch("fwd", plan.fwd.size), _scratch("bwd", plan.bwd.size)
+        tab = s.t
+        if ws.data_ptr() != s.ws_at:
+            s.ws_at = ws.data_ptr()
+            tab[plan.fwd_slots] = plan.fwd_offsets + s.ws_at
+        if wsb.data_ptr() != s.wsb_at:
+            s.wsb_at = wsb.data_ptr()
+            tab[plan.bwd_slots] = plan.bwd_offsets + s.wsb_at
+        tab[plan.param_slots] = [p.data_ptr() for p in s.tensors]
+        tab[plan.grad_slots] = grad_at[:-2]
+        tab[0] = xr.data_ptr()
+        # dropout's mask as aten's dropout draws it on the CPU (a Bernoulli mask scaled by 1 / (1 - p)); no random
+        # number is drawn by the forward pass, so drawing it first gives the same mask
+        noise = None
+        if drop.training and drop.p > 0:
+            noise = s.noise
+            if drop.p >= 1:
+                noise.zero_()
+            else:
+                noise.bernoulli_(1 - drop.p).div_(1 - drop.p)
+        logits, loss = s.feats.new_empty(b, head.out_features), s.feats.new_empty(())
+        h = s.h
+        h[1:7] = (
+            0 if noise is None else noise.data_ptr(),
+            head.weight.data_ptr(),
+            head.bias.data_ptr(),
+            y.data_ptr(),
+            logits.data_ptr(),
+            loss.data_ptr(),
+        )
+        h[8:] = grad_at[-2:]
+        _k.net_fwd(geo=plan.geo, hyper=s.hyper, tab=s.tab)
+        try:
+            _k.head_step(dims=s.dims, tab=s.head_tab)
+        except RuntimeError:  # a target out of range (the only other failure, memory, is a MemoryError)
+            bad = y[(y != -100) & ((y < 0) | (y >= head.out_features))]
+            raise IndexError(f"Target {int(bad[0])} is out of bounds.") from None
+        _k.net_bwd(geo=plan.geo, tab=s.tab)
+        del ws, wsb, xr, scratch  # kept alive up to here: the tables point into them
         return loss, logits
 
 
