@@ -57,3 +57,33 @@ def test_an_aarch64_build_agrees_within_rounding(case, tmp_path) -> None:
     row = script.run_target(ref, "aarch64", tmp_path)
     _agrees(row, bitwise=False)
     assert row["raw"] != b""
+
+
+@pytest.mark.parametrize("target", ["x86-64-v2", "aarch64"])
+def test_no_comparison_is_lowered_one_lane_at_a_time(case, target) -> None:
+    # where a vector is two of the target's registers (SSE-only x86, NEON), GCC compares and selects vectors
+    # wider than a register one lane at a time, with scalar compares and branches; the kernels compare on
+    # register halves there (kernels.c: gt_f, lt_i, select_i), and no new comparison may bring that back
+    import subprocess
+
+    script, _ = case
+    from myovox.models import _c
+
+    if target == "aarch64":
+        if shutil.which(script.AARCH64_CC) is None:
+            pytest.skip(f"{script.AARCH64_CC} not installed (Debian: gcc-aarch64-linux-gnu)")
+        cmd = [script.AARCH64_CC]
+    else:
+        cmd = [_c.build_info()["compiler"], f"-march={target}"]
+    version = subprocess.run([cmd[0], "--version"], capture_output=True, text=True).stdout
+    if "Free Software Foundation" not in version:  # the warning below is GCC's
+        pytest.skip(f"{cmd[0]} is not GCC")
+    proc = subprocess.run(
+        [*cmd, *script._ARITH_FLAGS, "-fopenmp", "-Wvector-operation-performance", "-c", str(_c._SOURCE)]
+        + ["-o", "/dev/null"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "vector condition will be expanded piecewise" not in proc.stderr, proc.stderr[-2000:]
