@@ -305,25 +305,48 @@ def train_step(net: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor
     return Stepper(net)(x, y)
 
 
-class _StepSetup:
-    """What :class:`Stepper`'s steps on one window shape share: the plan, the blocks' tensors, the parameters
-    that get gradients, and the argument tables and buffers of the C calls, kept from one step to the next
-    (allocating and filling them at every step took ~0.25 ms of a ~6.5 ms step at 14 x 700, the machine
-    measured: small operations run slowly between kernels that have evicted their code and data from the
-    caches; whole fits gained 1 % at 14 x 700 and 3.5 % at 8 x 280)."""
+class _Tables:
+    """A forward call's argument table for one window shape, kept from one call to the next with its features
+    buffer: only the input's, the parameters' and (where it moved) the workspace's addresses are written per
+    call (allocating and filling the tables at every step took ~0.25 ms of a ~6.5 ms step at 14 x 700, the
+    machine measured: small operations run slowly between kernels that have evicted their code and data from
+    the caches)."""
+
+    def __init__(self, plan: _Plan, tensors: tuple, meta: tuple) -> None:
+        self.plan, self.tensors, self.hyper = plan, tensors, plan.hyper(meta)
+        self.feats = torch.empty(plan.spatial[-1].b, plan.spatial[-1].o)
+        self.tab = torch.zeros(plan.tab_len, dtype=torch.int64)
+        self.t = self.tab.numpy()
+        self.t[1] = self.feats.data_ptr()
+        self.ws_at = -1  # the workspace's address in the table (read at every call: see _scratch)
+
+    def point_forward(self, xr: torch.Tensor) -> torch.Tensor:
+        """Point the table at ``xr`` (rows, contiguous), the parameters and this thread's forward workspace,
+        which it returns (to be kept alive over the call)."""
+        plan, tab = self.plan, self.t
+        ws = _scratch("fwd", plan.fwd.size)
+        if ws.data_ptr() != self.ws_at:
+            self.ws_at = ws.data_ptr()
+            tab[plan.fwd_slots] = plan.fwd_offsets + self.ws_at
+        tab[plan.param_slots] = [p.data_ptr() for p in self.tensors]
+        tab[0] = xr.data_ptr()
+        return ws
+
+
+class _StepSetup(_Tables):
+    """What :class:`Stepper`'s training steps on one window shape share: the forward table (above), the
+    parameters that get gradients, the head's table and the buffers between the C calls."""
 
     def __init__(self, plan: _Plan, tensors: tuple, meta: tuple, targets: list, head: Any) -> None:
-        b, n_feats = plan.spatial[-1].b, plan.spatial[-1].o
-        self.plan, self.tensors, self.targets = plan, tensors, targets
-        self.hyper = plan.hyper(meta)
-        self.dims = torch.tensor([b, head.in_features, head.out_features], dtype=torch.int64)
-        self.feats, self.g_feats, self.noise = (torch.empty(b, n_feats) for _ in range(3))
-        self.tab = torch.zeros(plan.tab_len, dtype=torch.int64)
+        super().__init__(plan, tensors, meta)
+        self.targets = targets
+        self.dims = torch.tensor([plan.spatial[-1].b, head.in_features, head.out_features], dtype=torch.int64)
+        self.g_feats, self.noise = torch.empty_like(self.feats), torch.empty_like(self.feats)
         self.head_tab = torch.zeros(10, dtype=torch.int64)
-        self.t, self.h = self.tab.numpy(), self.head_tab.numpy()
-        self.t[1], self.t[3] = self.feats.data_ptr(), self.g_feats.data_ptr()
+        self.h = self.head_tab.numpy()
+        self.t[3] = self.g_feats.data_ptr()
         self.h[0], self.h[7] = self.feats.data_ptr(), self.g_feats.data_ptr()
-        self.ws_at = self.wsb_at = -1  # the workspaces' addresses in the table (read at every step: see _scratch)
+        self.wsb_at = -1
 
 
 class Stepper:
@@ -344,7 +367,8 @@ class Stepper:
         self._ok = isinstance(head, torch.nn.Linear) and isinstance(drop, torch.nn.Dropout) and head.bias is not None
         self.head: Any = head  # checked by self._ok before any use
         self.drop: Any = drop
-        self._shapes: dict[tuple[int, ...], _StepSetup | None] = {}
+        self._shapes: dict[tuple[int, ...], _StepSetup | None] = {}  # per window shape
+        self._chunks: dict[tuple[int, ...], _Tables | None] = {}  # per evaluation chunk shape
         self._grads: list[torch.Tensor | None] = []  # the gradients of the last step, checked once each
 
     def _setup(self, x: torch.Tensor) -> _StepSetup | None:
@@ -408,17 +432,11 @@ class Stepper:
         self._grads = grads
         b, c, t = key
         xr, y = x.reshape(b * c, t).contiguous(), y.contiguous()
-        ws, wsb = _scratch("fwd", plan.fwd.size), _scratch("bwd", plan.bwd.size)
-        tab = s.t
-        if ws.data_ptr() != s.ws_at:
-            s.ws_at = ws.data_ptr()
-            tab[plan.fwd_slots] = plan.fwd_offsets + s.ws_at
+        ws, wsb = s.point_forward(xr), _scratch("bwd", plan.bwd.size)
         if wsb.data_ptr() != s.wsb_at:
             s.wsb_at = wsb.data_ptr()
-            tab[plan.bwd_slots] = plan.bwd_offsets + s.wsb_at
-        tab[plan.param_slots] = [p.data_ptr() for p in s.tensors]
-        tab[plan.grad_slots] = grad_at[:-2]
-        tab[0] = xr.data_ptr()
+            s.t[plan.bwd_slots] = plan.bwd_offsets + s.wsb_at
+        s.t[plan.grad_slots] = grad_at[:-2]
         # dropout's mask as aten's dropout draws it on the CPU (a Bernoulli mask scaled by 1 / (1 - p)); no random
         # number is drawn by the forward pass, so drawing it first gives the same mask
         noise = None
@@ -448,6 +466,38 @@ class Stepper:
         _k.net_bwd(geo=plan.geo, tab=s.tab)
         del ws, wsb, xr, scratch  # kept alive up to here: the tables point into them
         return loss, logits
+
+    def evaluate(self, x: torch.Tensor, chunk: int) -> torch.Tensor | None:
+        """The evaluation-mode network's logits for ``x`` ``(b, c, t)``, ``chunk`` windows per C call: bitwise what
+        :func:`~myovox.models.fast.fast_forward` gives with the same chunks (:func:`network_eval`, then the head),
+        with the argument tables kept per chunk shape as in the training steps. ``None`` where that does not apply
+        (the network in training mode, gradients enabled, a structure or input the kernels do not take)."""
+        if not (
+            self._ok
+            and not self.net.training
+            and not torch.is_grad_enabled()
+            and x.dtype == torch.float32
+            and x.device.type == "cpu"
+            and x.dim() == 3
+        ):
+            return None
+        out = []
+        for i in range(0, x.shape[0], chunk):
+            xb = x[i : i + chunk]
+            b, c, t = key = tuple(xb.shape)
+            if key not in self._chunks:
+                blocks = list(self.net.blocks)
+                ok = _c_ready() and fits(blocks, xb)
+                self._chunks[key] = _Tables(_plan(b, c, t, blocks), *_block_tensors(blocks)) if ok else None
+            s = self._chunks[key]
+            if s is None:
+                return None
+            xr = xb.reshape(b * c, t).contiguous()
+            ws = s.point_forward(xr)
+            _k.net_eval(geo=s.plan.geo, hyper=s.hyper, tab=s.tab)
+            del ws, xr
+            out.append(self.head(self.drop(s.feats)))  # as fast_forward: dropout (evaluation mode) and the head
+        return out[0] if len(out) == 1 else torch.cat(out)
 
 
 def network_eval(blocks: list[Any], x: torch.Tensor) -> torch.Tensor:

@@ -642,13 +642,19 @@ class SpeechNetClassifier(ClassifierMixin, BaseEstimator):
         return y[idx_t], y[idx_v], idx_t, idx_v
 
     def _evaluate(self, torch: Any, Xt: Any, yt: Any, rows: Any = None) -> tuple[float, float]:
-        """Mean loss and accuracy on windows ``Xt`` (or ``Xt[rows]``) labelled ``yt``."""
+        """Mean loss and accuracy on windows ``Xt`` (or ``Xt[rows]``) labelled ``yt``; within :meth:`_train`'s loop
+        through its :class:`~myovox.models._network_c.Stepper` (bitwise :meth:`_forward`'s logits)."""
+        from .fast import _EVAL_CHUNK
+
+        stepper = self.__dict__.get("_loop_stepper")
         self.net_.eval()
         total, correct = 0.0, 0
         with torch.inference_mode():
             for i in range(0, len(yt), _EVAL_BATCH):
                 xb = Xt[i : i + _EVAL_BATCH] if rows is None else Xt.index_select(0, rows[i : i + _EVAL_BATCH])
-                logits = self._forward(xb)
+                logits = None if stepper is None else stepper.evaluate(xb, _EVAL_CHUNK)
+                if logits is None:
+                    logits = self._forward(xb)
                 yb = yt[i : i + _EVAL_BATCH]
                 total += float(torch.nn.functional.cross_entropy(logits, yb, reduction="sum"))
                 correct += int((logits.argmax(1) == yb).sum())

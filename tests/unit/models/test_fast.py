@@ -677,6 +677,32 @@ def test_one_stepper_over_changing_steps_is_the_autograd_step(c_kernels):
         assert (p.grad is None) == (g is None) and (g is None or torch.equal(p.grad, g))
 
 
+def test_a_stepper_s_evaluation_is_fast_forward_s_bit_for_bit(c_kernels):
+    # fit's validation pass runs through its loop's Stepper (the argument tables kept per chunk shape): the
+    # logits must be fast_forward's, bit for bit, for whole and partial chunks and after the weights change;
+    # in training mode or with gradients on it declines (None) and fit falls back to the modules' path
+    from myovox.models._network_c import Stepper
+
+    torch.manual_seed(4)
+    net = SpeechNet(6, 240, 9).eval()
+    stepper = Stepper(net)
+    x = torch.randn(70, 6, 240)
+    for round_ in range(2):
+        with torch.inference_mode():
+            for b, chunk in ((70, 32), (32, 32), (5, 32), (70, 16)):  # fast_forward itself splits at 32
+                ours = stepper.evaluate(x[:b], chunk)
+                parts = [fast_forward(net, x[i : min(i + chunk, b)]) for i in range(0, b, chunk)]
+                assert torch.equal(ours, torch.cat(parts)), (round_, b, chunk)
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(0.01 * torch.randn_like(p))
+    with torch.inference_mode():
+        net.train()
+        assert stepper.evaluate(x, 32) is None
+        net.eval()
+    assert stepper.evaluate(x, 32) is None  # gradients enabled
+
+
 @pytest.mark.parametrize("ignored", [(), (0, 5, 31), tuple(range(32))])
 def test_training_step_head_ignores_targets_of_minus_100_and_refuses_others_out_of_range(ignored, c_kernels):
     # the C head's loss is cross-entropy's: windows labelled -100 are not counted (all of them: a NaN loss and zero

@@ -257,6 +257,8 @@ def test_fit_trains_on_the_training_rows_only_and_validates_on_the_rest(windows,
     # the validation split is kept as row indices (no copy of the windows): every epoch must still see each
     # training window exactly once and never a validation window, the validation pass the other windows, and the
     # standardisation the training windows' statistics
+    from myovox.models import _network_c
+
     X, y = windows
     X = X + np.arange(len(X), dtype=X.dtype)[:, None, None] * 1e-3  # every window told apart by its mean
     trained, validated = [], []
@@ -271,8 +273,17 @@ def test_fit_trains_on_the_training_rows_only_and_validates_on_the_rest(windows,
             validated.append(xb.detach().clone())
         return real_forward(self, xb)
 
+    real_evaluate = _network_c.Stepper.evaluate
+
+    def evaluate(self, xb, chunk):  # the validation pass within fit's loop (None: it falls back to _forward)
+        logits = real_evaluate(self, xb, chunk)
+        if logits is not None:
+            validated.append(xb.detach().clone())
+        return logits
+
     monkeypatch.setattr(SpeechNetClassifier, "_train_step", step)
     monkeypatch.setattr(SpeechNetClassifier, "_forward", forward)
+    monkeypatch.setattr(_network_c.Stepper, "evaluate", evaluate)
     clf = _clf(n_epochs=2, valid_size=0.25, standardize=standardize).fit(X, y)
     shift = 0.0 if clf.mean_ is None else clf.mean_
     scale = 1.0 if clf.scale_ is None else clf.scale_
