@@ -202,6 +202,25 @@ def test_conv_weight_gradient_kernel_matches_aten():
         torch.testing.assert_close(dw.double(), ref, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("f", [16, 13, 1])  # blocks of 4 filters; 4 + 4 + 3 + 2; one
+def test_conv_weight_gradient_forms_take_the_same_sums(f):
+    # conv_dw vectorises over the lags for 9-16 taps (AVX builds) and over the filters for up to 8, each sum in
+    # the same order (rows in chunks, then samples): a 16-tap kernel's first 8 lags are bitwise those of an 8-tap
+    # kernel whose gradient rows are the 16-tap ones followed by zeros (each added zero product leaves a sum as it
+    # is); 45 windows: two chunks of rows
+    _lib_or_skip()
+    g = torch.Generator().manual_seed(f)
+    n, c, t, pad = 45, 3, 40, 6
+    h = torch.randn(n, c, t, generator=g)
+    tz16, tz8 = t + 2 * pad - 15, t + 2 * pad - 7
+    dz16 = torch.randn(n, f, tz16, generator=g)
+    dz8 = torch.cat([dz16, torch.zeros(n, f, tz8 - tz16)], dim=2)
+    dw16, dw8 = torch.empty(f, c, 16), torch.empty(f, c, 8)
+    for dz, tz, k, dw in ((dz16, tz16, 16, dw16), (dz8, tz8, 8, dw8)):
+        assert ck.conv_dw(h=h, dz=dz, dz_stride=tz, dz_offset=0, N=n, C=c, T=t, F=f, Tz=tz, k=k, pad=pad, dw=dw) == 0
+    assert torch.equal(dw16[:, :, :8], dw8)
+
+
 @pytest.mark.parametrize(
     ("n", "c", "t", "f", "ksize", "pad", "t_out"),
     [

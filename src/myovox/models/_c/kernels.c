@@ -620,15 +620,26 @@ void myovox_pool_bwd(const float *z, int64_t n_rows, int64_t F, int64_t Tz, cons
 /* Weight gradient of a stride-1 conv1d with zero padding `pad`:
  *   dw[f, c, j] = sum over n and t < Tz of dz[n, f, t] * hp[n, c, t + j],
  * h (N, C, T), dw (F, C, k), Tz = T + 2 pad - k + 1, hp the padded input; row (n, f) of dz starts
- * at dz + (n * F + f) * dz_stride + dz_offset. As myovox_conv1d: vectorised over the filters f
- * (each row's dz transposed to (t, f) first) and register-blocked over DW_J = 8 lags, so that each
- * dz vector loaded feeds 8 multiply-adds with a broadcast input sample each (8 named accumulators
- * + 2 registers with 16 or 32 vector registers; short kernels such as block 3's 8 taps waste no
- * lanes, as the former vectorisation over the lag did). Windows are summed in fixed chunks of
- * NCHUNK rows (float), the chunks in order (double): the result does not depend on the thread
- * count. Returns 0, or -1 when out of memory. */
+ * at dz + (n * F + f) * dz_stride + dz_offset. Two forms, the same sums in the same order (rows, then
+ * samples: the same bits), chosen by the kernel's length:
+ * - up to 8 taps, vectorised over the filters f (each row's dz transposed to (t, f) first) and
+ *   register-blocked over DW_J = 8 lags, so that each dz vector loaded feeds 8 multiply-adds with a
+ *   broadcast input sample each (short kernels such as block 3's 8 taps waste no lanes);
+ * - 9 to 16 taps (25 to 32, ...) vectorised over the lags, 16 at a time in two 8-float vectors (vc, as
+ *   conv1d_time), DW_F filters per block: each input vector loaded feeds DW_F multiply-adds with a
+ *   broadcast dz sample, and dz needs no transposition (which took ~14 % of the other form). Block 2's
+ *   16 taps at 14 x 700 (C harness, one thread, AMD Zen 4): 1.76 -> 1.62 ms with AVX-512, 1.91 -> 1.61
+ *   with AVX2; at 8 taps this form was slower (0.53 against 0.62 ms). Only with AVX (DW_LAGS).
+ * Windows are summed in fixed chunks of NCHUNK rows (float), the chunks in order (double): the result
+ * does not depend on the thread count. Returns 0, or -1 when out of memory. */
 #define DW_J 8
 #define NCHUNK 32 /* rows per chunk: the per-chunk double sums cost more than the float sums saved below 32 */
+#define DW_F 4    /* filters per block of the lag-vectorised form: 8 accumulators */
+#if defined(__AVX__) /* as conv1d_time: 8-float registers (SSE-only x86-64-v2 took 18x the other form's time) */
+#define DW_LAGS 1
+#else
+#define DW_LAGS 0 /* and NEON: not measured on an Arm machine */
+#endif
 
 /* acc[q * as][l] += sum over rows r < nr and t < Tz of d[r * dr + t * ds][l] * x[r * xr + t + q], q < 8:
  * 8 vectors of lags held in registers over the rows of a chunk */
@@ -655,10 +666,96 @@ static void dw_block(const float *d, int64_t dr, int64_t ds, const float *x, int
         memcpy(acc + q * as, sums[q], sizeof(vf));
 }
 
+/* acc[q][v] (q < QF filters, v < 2 vectors of CL lags) = sum over rows r < nr and t < Tz of d[r * dr + q * dq + t]
+ * * x[r * xr + t + v CL + lane]: the filters' dz rows times the padded input rows from the block's first lag. */
+static inline __attribute__((always_inline)) void dw_block_lags(const float *d, int64_t dr, int64_t dq,
+                                                                const float *x, int64_t xr, int64_t nr,
+                                                                int64_t Tz, vc acc[DW_F][2], const int QF)
+{
+    vc a[DW_F][2];
+    for (int q = 0; q < QF; ++q)
+        a[q][0] = a[q][1] = (vc){0};
+    for (int64_t r = 0; r < nr; ++r) {
+        const float *xrow = x + r * xr, *drow = d + r * dr;
+        for (int64_t t = 0; t < Tz; ++t) {
+            vc x0 = load_vc(xrow + t), x1 = load_vc(xrow + t + CL);
+            KEEP_VC(x0);
+            KEEP_VC(x1);
+            for (int q = 0; q < QF; ++q) {
+                a[q][0] += x0 * drow[q * dq + t];
+                a[q][1] += x1 * drow[q * dq + t];
+            }
+        }
+    }
+    for (int q = 0; q < QF; ++q) {
+        acc[q][0] = a[q][0];
+        acc[q][1] = a[q][1];
+    }
+}
+
+/* One chunk's sums (nr rows from row n0; their padded inputs in hp, rows `width` apart) into
+ * pc[(f C + c) k + j], lag-vectorised. */
+static __attribute__((noinline)) void dw_chunk_lags(const float *hp, int64_t width, const float *dz, int64_t dz_stride, int64_t dz_offset,
+                          int64_t n0, int64_t nr, int64_t C, int64_t F, int64_t Tz, int64_t k, int64_t kp, double *pc)
+{
+    for (int64_t c = 0; c < C; ++c)
+        for (int64_t j0 = 0; j0 < kp; j0 += 2 * CL) {
+            const float *x = hp + c * width + j0;
+            for (int64_t f0 = 0; f0 < F;) {
+                /* blocks of 4 filters, the last ones 3 + 2 rather than 4 + 1 (one filter's 2 chains of sums wait
+                 * on the multiply-adds' latency) */
+                const int64_t left = F - f0, qf = left == 5 ? 3 : left >= DW_F ? DW_F : left;
+                const float *d = dz + (n0 * F + f0) * dz_stride + dz_offset;
+                vc acc[DW_F][2];
+                if (qf == DW_F)
+                    dw_block_lags(d, F * dz_stride, dz_stride, x, C * width, nr, Tz, acc, DW_F);
+                else if (qf == 3)
+                    dw_block_lags(d, F * dz_stride, dz_stride, x, C * width, nr, Tz, acc, 3);
+                else if (qf == 2)
+                    dw_block_lags(d, F * dz_stride, dz_stride, x, C * width, nr, Tz, acc, 2);
+                else
+                    dw_block_lags(d, F * dz_stride, dz_stride, x, C * width, nr, Tz, acc, 1);
+                for (int64_t q = 0; q < qf; ++q)
+                    for (int64_t j = j0; j < k && j < j0 + 2 * CL; ++j)
+                        pc[((f0 + q) * C + c) * k + j] = acc[q][(j - j0) / CL][(j - j0) % CL];
+                f0 += qf;
+            }
+        }
+}
+
+/* The same, vectorised over the filters: dt (NCHUNK * Tz * Fp floats, zero past F) and acc (C * kp * Fp) the
+ * thread's buffers. Not inlined (nor is dw_chunk_lags): inlined into the OpenMP region, which reaches its
+ * variables through a shared record, its loops ran ~7 % slower. */
+static __attribute__((noinline)) void dw_chunk_filters(const float *hp, int64_t width, const float *dz, int64_t dz_stride, int64_t dz_offset,
+                             int64_t n0, int64_t nr, int64_t C, int64_t F, int64_t Tz, int64_t k, int64_t kp,
+                             float *dt, float *acc, double *pc)
+{
+    const int64_t Fp = round_up(F, LANES);
+    memset(acc, 0, sizeof(float) * (size_t)(C * kp * Fp));
+    for (int64_t r = 0; r < nr; ++r)
+        for (int64_t f = 0; f < F; ++f) {
+            const float *drow = dz + ((n0 + r) * F + f) * dz_stride + dz_offset;
+            for (int64_t t = 0; t < Tz; ++t)
+                dt[(r * Tz + t) * Fp + f] = drow[t];
+        }
+    for (int64_t c = 0; c < C; ++c)
+        for (int64_t j0 = 0; j0 < kp; j0 += DW_J)
+            for (int64_t f0 = 0; f0 < Fp; f0 += LANES)
+                dw_block(dt + f0, Tz * Fp, Fp, hp + c * width + j0, C * width, nr, Tz, acc + (c * kp + j0) * Fp + f0,
+                         Fp);
+    for (int64_t f = 0; f < F; ++f)
+        for (int64_t c = 0; c < C; ++c)
+            for (int64_t j = 0; j < k; ++j)
+                pc[(f * C + c) * k + j] = acc[(c * kp + j) * Fp + f];
+}
+
 int myovox_conv_dw(const float *h, const float *dz, int64_t dz_stride, int64_t dz_offset, int64_t N,
                    int64_t C, int64_t T, int64_t F, int64_t Tz, int64_t k, int64_t pad, float *dw)
 {
-    const int64_t Fp = round_up(F, LANES), kp = round_up(k, DW_J), width = Tz + kp + LANES;
+    /* the form (see above): lags where 16-lag blocks leave no more lanes idle than the other form's 8-lag ones */
+    const int lags = DW_LAGS && k > CL && round_up(k, 2 * CL) == round_up(k, DW_J);
+    const int64_t Fp = round_up(F, LANES), kp = lags ? round_up(k, 2 * CL) : round_up(k, DW_J);
+    const int64_t width = Tz + kp + LANES;
     const int64_t n_chunks = (N + NCHUNK - 1) / NCHUNK, per = F * C * k;
     double *part = (double *)malloc(sizeof(double) * (size_t)(n_chunks * per));
     int failed = 0;
@@ -668,39 +765,28 @@ int myovox_conv_dw(const float *h, const float *dz, int64_t dz_stride, int64_t d
 #pragma omp parallel reduction(|| : failed)
 #endif
     {
-        /* the chunk's rows: padded input (r, c, width) and dz transposed (r, t, f) */
+        /* the chunk's rows: padded input (r, c, width); for the filter-vectorised form dz transposed (r, t, f) */
         float *hp = (float *)malloc(sizeof(float) * (size_t)(NCHUNK * C * width));
-        float *dt = (float *)calloc((size_t)(NCHUNK * Tz * Fp), sizeof(float));
-        float *acc = (float *)malloc(sizeof(float) * (size_t)(C * kp * Fp)); /* (c, j, f) */
-        if (hp == NULL || dt == NULL || acc == NULL)
+        float *dt = lags ? NULL : (float *)calloc((size_t)(NCHUNK * Tz * Fp), sizeof(float));
+        float *acc = lags ? NULL : (float *)malloc(sizeof(float) * (size_t)(C * kp * Fp)); /* (c, j, f) */
+        const int ok = hp != NULL && (lags || (dt != NULL && acc != NULL));
+        if (!ok)
             failed = 1;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
         for (int64_t ch = 0; ch < n_chunks; ++ch) {
-            if (hp == NULL || dt == NULL || acc == NULL)
+            if (!ok)
                 continue;
-            memset(acc, 0, sizeof(float) * (size_t)(C * kp * Fp));
             const int64_t n0 = ch * NCHUNK, nr = (n0 + NCHUNK < N ? n0 + NCHUNK : N) - n0;
-            for (int64_t r = 0; r < nr; ++r) {
+            double *pc = part + ch * per;
+            for (int64_t r = 0; r < nr; ++r)
                 for (int64_t c = 0; c < C; ++c)
                     pad_row(h + ((n0 + r) * C + c) * T, T, pad, width, hp + (r * C + c) * width);
-                for (int64_t f = 0; f < F; ++f) {
-                    const float *drow = dz + ((n0 + r) * F + f) * dz_stride + dz_offset;
-                    for (int64_t t = 0; t < Tz; ++t)
-                        dt[(r * Tz + t) * Fp + f] = drow[t];
-                }
-            }
-            for (int64_t c = 0; c < C; ++c)
-                for (int64_t j0 = 0; j0 < kp; j0 += DW_J)
-                    for (int64_t f0 = 0; f0 < Fp; f0 += LANES)
-                        dw_block(dt + f0, Tz * Fp, Fp, hp + c * width + j0, C * width, nr, Tz,
-                                 acc + (c * kp + j0) * Fp + f0, Fp);
-            double *pc = part + ch * per;
-            for (int64_t f = 0; f < F; ++f)
-                for (int64_t c = 0; c < C; ++c)
-                    for (int64_t j = 0; j < k; ++j)
-                        pc[(f * C + c) * k + j] = acc[(c * kp + j) * Fp + f];
+            if (lags)
+                dw_chunk_lags(hp, width, dz, dz_stride, dz_offset, n0, nr, C, F, Tz, k, kp, pc);
+            else
+                dw_chunk_filters(hp, width, dz, dz_stride, dz_offset, n0, nr, C, F, Tz, k, kp, dt, acc, pc);
         }
         free(hp);
         free(dt);
