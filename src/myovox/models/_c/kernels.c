@@ -628,7 +628,7 @@ void myovox_pool_bwd(const float *z, int64_t n_rows, int64_t F, int64_t Tz, cons
  * - 9 to 16 taps (25 to 32, ...) vectorised over the lags, 16 at a time in two 8-float vectors (vc, as
  *   conv1d_time), DW_F filters per block: each input vector loaded feeds DW_F multiply-adds with a
  *   broadcast dz sample, and dz needs no transposition (which took ~14 % of the other form). Block 2's
- *   16 taps at 14 x 700 (C harness, one thread, AMD Zen 4): 1.76 -> 1.62 ms with AVX-512, 1.91 -> 1.61
+ *   16 taps at 14 x 700 (C harness, one thread, AMD Zen 4): 1.76 -> 1.59 ms with AVX-512, 1.91 -> 1.59
  *   with AVX2; at 8 taps this form was slower (0.53 against 0.62 ms). Only with AVX (DW_LAGS).
  * Windows are summed in fixed chunks of NCHUNK rows (float), the chunks in order (double): the result
  * does not depend on the thread count. Returns 0, or -1 when out of memory. */
