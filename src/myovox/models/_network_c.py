@@ -190,6 +190,27 @@ class _Plan:
         self.geo = torch.tensor(geo, dtype=torch.int64)
         self._hyper: dict[tuple, torch.Tensor] = {}
 
+    def point(
+        self,
+        t: np.ndarray,
+        *,
+        fwd: int | None = None,
+        bwd: int | None = None,
+        params: tuple[torch.Tensor, ...] | None = None,
+        grads: list[int] | None = None,
+    ) -> None:
+        """Write into the argument table ``t`` (an int64 array) the regions of the forward / backward workspace
+        starting at address ``fwd`` / ``bwd``, the blocks' tensors ``params`` and the gradient addresses ``grads``;
+        what is ``None`` stays as it is."""
+        if fwd is not None:
+            t[self.fwd_slots] = self.fwd_offsets + fwd
+        if bwd is not None:
+            t[self.bwd_slots] = self.bwd_offsets + bwd
+        if params is not None:
+            t[self.param_slots] = [p.data_ptr() for p in params]
+        if grads is not None:
+            t[self.grad_slots] = grads
+
     def hyper(self, meta: tuple[tuple[float, float], ...]) -> torch.Tensor:
         """Batch norm's ``(momentum, eps)`` of every block, as ``myovox_net_fwd`` reads them (cached)."""
         h = self._hyper.get(meta)
@@ -323,13 +344,11 @@ class _Tables:
     def point_forward(self, xr: torch.Tensor) -> torch.Tensor:
         """Point the table at ``xr`` (rows, contiguous), the parameters and this thread's forward workspace,
         which it returns (to be kept alive over the call)."""
-        plan, tab = self.plan, self.t
-        ws = _scratch("fwd", plan.fwd.size)
-        if ws.data_ptr() != self.ws_at:
-            self.ws_at = ws.data_ptr()
-            tab[plan.fwd_slots] = plan.fwd_offsets + self.ws_at
-        tab[plan.param_slots] = [p.data_ptr() for p in self.tensors]
-        tab[0] = xr.data_ptr()
+        ws = _scratch("fwd", self.plan.fwd.size)
+        moved = ws.data_ptr() != self.ws_at
+        self.ws_at = ws.data_ptr()
+        self.plan.point(self.t, fwd=self.ws_at if moved else None, params=self.tensors)
+        self.t[0] = xr.data_ptr()
         return ws
 
 
@@ -433,10 +452,9 @@ class Stepper:
         b, c, t = key
         xr, y = x.reshape(b * c, t).contiguous(), y.contiguous()
         ws, wsb = s.point_forward(xr), _scratch("bwd", plan.bwd.size)
-        if wsb.data_ptr() != s.wsb_at:
-            s.wsb_at = wsb.data_ptr()
-            s.t[plan.bwd_slots] = plan.bwd_offsets + s.wsb_at
-        s.t[plan.grad_slots] = grad_at[:-2]
+        moved = wsb.data_ptr() != s.wsb_at
+        s.wsb_at = wsb.data_ptr()
+        plan.point(s.t, bwd=s.wsb_at if moved else None, grads=grad_at[:-2])
         # dropout's mask as aten's dropout draws it on the CPU (a Bernoulli mask scaled by 1 / (1 - p)); no random
         # number is drawn by the forward pass, so drawing it first gives the same mask
         noise = None
@@ -555,8 +573,7 @@ def _forward_kernels(
     feats = x.new_empty(plan.spatial[-1].b, plan.spatial[-1].o)
     tab = torch.empty(plan.tab_len, dtype=torch.int64)
     t = tab.numpy()
-    t[plan.fwd_slots] = plan.fwd_offsets + ws.data_ptr()
-    t[plan.param_slots] = [p.data_ptr() for p in tensors]
+    plan.point(t, fwd=ws.data_ptr(), params=tensors)
     t[0], t[1] = x.data_ptr(), feats.data_ptr()
     (_k.net_fwd if training else _k.net_eval)(geo=plan.geo, hyper=plan.hyper(meta), tab=tab)
     return feats, ws, tab
@@ -570,8 +587,7 @@ def _backward_kernels(plan: _Plan, tab: torch.Tensor, go: torch.Tensor, grad_at:
     wsb = _scratch("bwd", plan.bwd.size)  # used within this call only
     go = go.contiguous()
     t = tab.numpy()
-    t[plan.bwd_slots] = plan.bwd_offsets + wsb.data_ptr()
-    t[plan.grad_slots] = grad_at
+    plan.point(t, bwd=wsb.data_ptr(), grads=grad_at)
     t[3] = go.data_ptr()
     _k.net_bwd(geo=plan.geo, tab=tab)
 

@@ -677,6 +677,36 @@ def test_one_stepper_over_changing_steps_is_the_autograd_step(c_kernels):
         assert (p.grad is None) == (g is None) and (g is None or torch.equal(p.grad, g))
 
 
+def test_a_stepper_follows_its_thread_s_workspaces_when_they_move(c_kernels):
+    # the Stepper keeps its argument tables between steps, pointing into this thread's kept workspaces; a larger
+    # step or evaluation elsewhere in the thread replaces them (the old ones freed): its next step must point at
+    # the new ones, and train as a fresh Stepper does
+    from myovox.models import _network_c
+    from myovox.models._network_c import Stepper, network_eval, train_step
+
+    torch.manual_seed(6)
+    net = SpeechNet(4, 200, 9, dropout=0.0).train()
+    twin = copy.deepcopy(net)
+    stepper = Stepper(net)
+    x, y = torch.randn(8, 4, 200), torch.arange(8) % 9
+    stepper(x, y)
+    big = SpeechNet(16, 1000, 9).train()
+    train_step(big, torch.randn(32, 16, 1000), torch.arange(32) % 9)  # both workspaces outgrown
+    with torch.no_grad():
+        network_eval(list(big.eval().blocks), torch.randn(32, 16, 1000))
+    loss, logits = stepper(x, y)
+    kept = _network_c._SCRATCH.buffers
+    setup = stepper._shapes[tuple(x.shape)]
+    plan, table = setup.plan, setup.t
+    assert (table[plan.fwd_slots] == plan.fwd_offsets + kept["fwd"].data_ptr()).all()
+    assert (table[plan.bwd_slots] == plan.bwd_offsets + kept["bwd"].data_ptr()).all()
+    train_step(twin, x, y)  # the same first step on the twin, then the step compared
+    loss2, logits2 = train_step(twin, x, y)
+    assert torch.equal(loss, loss2) and torch.equal(logits, logits2)
+    for p, q in zip(net.parameters(), twin.parameters(), strict=True):
+        assert torch.equal(p.grad, q.grad)
+
+
 def test_a_stepper_s_evaluation_is_fast_forward_s_bit_for_bit(c_kernels):
     # fit's validation pass runs through its loop's Stepper (the argument tables kept per chunk shape): the
     # logits must be fast_forward's, bit for bit, for whole and partial chunks and after the weights change;
