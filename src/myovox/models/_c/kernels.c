@@ -53,6 +53,16 @@ typedef float vc __attribute__((vector_size(32)));
 #define KEEP_VC(a) ((void)0)
 #endif
 static inline vc load_vc(const float *p) { vc v; memcpy(&v, p, sizeof v); return v; }
+/* Whether the forms built on vc (conv1d_time, the lag-vectorised conv_dw) are used: where a vc is one register
+ * (AVX). Without (SSE-only x86-64-v2: 16 registers of 4 floats) their accumulators spill: conv1d_time's step
+ * took 4x the channel-vectorised one's (C driver), the lag-vectorised weight gradient 18x the other form's (C
+ * harness); on NEON (32 registers of 4 floats) not measured on an Arm machine, so the forms measured before
+ * stay. */
+#if defined(__AVX__)
+#define VC_FORMS 1
+#else
+#define VC_FORMS 0
+#endif
 static inline vf splat(float a) { return (vf){0} + a; }
 static inline float hsum(vf v) { float s = 0.0f; for (int l = 0; l < LANES; ++l) s += v[l]; return s; }
 
@@ -629,17 +639,12 @@ void myovox_pool_bwd(const float *z, int64_t n_rows, int64_t F, int64_t Tz, cons
  *   conv1d_time), DW_F filters per block: each input vector loaded feeds DW_F multiply-adds with a
  *   broadcast dz sample, and dz needs no transposition (which took ~14 % of the other form). Block 2's
  *   16 taps at 14 x 700 (C harness, one thread, AMD Zen 4): 1.76 -> 1.59 ms with AVX-512, 1.91 -> 1.59
- *   with AVX2; at 8 taps this form was slower (0.53 against 0.62 ms). Only with AVX (DW_LAGS).
+ *   with AVX2; at 8 taps this form was slower (0.53 against 0.62 ms). Only with AVX (VC_FORMS).
  * Windows are summed in fixed chunks of NCHUNK rows (float), the chunks in order (double): the result
  * does not depend on the thread count. Returns 0, or -1 when out of memory. */
 #define DW_J 8
 #define NCHUNK 32 /* rows per chunk: the per-chunk double sums cost more than the float sums saved below 32 */
 #define DW_F 4    /* filters per block of the lag-vectorised form: 8 accumulators */
-#if defined(__AVX__) /* as conv1d_time: 8-float registers (SSE-only x86-64-v2 took 18x the other form's time) */
-#define DW_LAGS 1
-#else
-#define DW_LAGS 0 /* and NEON: not measured on an Arm machine */
-#endif
 
 /* acc[q * as][l] += sum over rows r < nr and t < Tz of d[r * dr + t * ds][l] * x[r * xr + t + q], q < 8:
  * 8 vectors of lags held in registers over the rows of a chunk */
@@ -695,8 +700,9 @@ static inline __attribute__((always_inline)) void dw_block_lags(const float *d, 
 
 /* One chunk's sums (nr rows from row n0; their padded inputs in hp, rows `width` apart) into
  * pc[(f C + c) k + j], lag-vectorised. */
-static __attribute__((noinline)) void dw_chunk_lags(const float *hp, int64_t width, const float *dz, int64_t dz_stride, int64_t dz_offset,
-                          int64_t n0, int64_t nr, int64_t C, int64_t F, int64_t Tz, int64_t k, int64_t kp, double *pc)
+static __attribute__((noinline)) void dw_chunk_lags(const float *hp, int64_t width, const float *dz, int64_t dz_stride,
+                                                    int64_t dz_offset, int64_t n0, int64_t nr, int64_t C, int64_t F,
+                                                    int64_t Tz, int64_t k, int64_t kp, double *pc)
 {
     for (int64_t c = 0; c < C; ++c)
         for (int64_t j0 = 0; j0 < kp; j0 += 2 * CL) {
@@ -726,9 +732,10 @@ static __attribute__((noinline)) void dw_chunk_lags(const float *hp, int64_t wid
 /* The same, vectorised over the filters: dt (NCHUNK * Tz * Fp floats, zero past F) and acc (C * kp * Fp) the
  * thread's buffers. Not inlined (nor is dw_chunk_lags): inlined into the OpenMP region, which reaches its
  * variables through a shared record, its loops ran ~7 % slower. */
-static __attribute__((noinline)) void dw_chunk_filters(const float *hp, int64_t width, const float *dz, int64_t dz_stride, int64_t dz_offset,
-                             int64_t n0, int64_t nr, int64_t C, int64_t F, int64_t Tz, int64_t k, int64_t kp,
-                             float *dt, float *acc, double *pc)
+static __attribute__((noinline)) void dw_chunk_filters(const float *hp, int64_t width, const float *dz,
+                                                       int64_t dz_stride, int64_t dz_offset, int64_t n0, int64_t nr,
+                                                       int64_t C, int64_t F, int64_t Tz, int64_t k, int64_t kp,
+                                                       float *dt, float *acc, double *pc)
 {
     const int64_t Fp = round_up(F, LANES);
     memset(acc, 0, sizeof(float) * (size_t)(C * kp * Fp));
@@ -753,7 +760,7 @@ int myovox_conv_dw(const float *h, const float *dz, int64_t dz_stride, int64_t d
                    int64_t C, int64_t T, int64_t F, int64_t Tz, int64_t k, int64_t pad, float *dw)
 {
     /* the form (see above): lags where 16-lag blocks leave no more lanes idle than the other form's 8-lag ones */
-    const int lags = DW_LAGS && k > CL && round_up(k, 2 * CL) == round_up(k, DW_J);
+    const int lags = VC_FORMS && k > CL && round_up(k, 2 * CL) == round_up(k, DW_J);
     const int64_t Fp = round_up(F, LANES), kp = lags ? round_up(k, 2 * CL) : round_up(k, DW_J);
     const int64_t width = Tz + kp + LANES;
     const int64_t n_chunks = (N + NCHUNK - 1) / NCHUNK, per = F * C * k;
@@ -1040,19 +1047,13 @@ static int conv1d_channels(const float *x, int64_t N, int64_t C, int64_t x_strid
  * full; 36 samples: 0.39 against 0.43 ms, 25: 0.64 against 0.83), the time-vectorised one beyond (88 samples:
  * 1.49 against 1.68 ms) and wherever channels would leave lanes idle (8 channels: 15-20 % faster at every
  * length); with 8-float vectors (AVX2) the time-vectorised one from 10 samples on (14 x 700's shapes: 1.3-1.5x
- * faster); only with AVX (below). The two give the same bits (the same products summed in the same order), so
- * the choice changes only the time. */
+ * faster); only with AVX (VC_FORMS). The two give the same bits (the same products summed in the same order),
+ * so the choice changes only the time. */
 #define CONV_TIME_MIN (LANES > 8 ? 40 : 10)
-#if defined(__AVX__) /* 8-float registers: without them (SSE-only x86-64-v2) conv1d_time's 12 accumulators are 24
-                      * registers of 16 and spill; its step was 4x the channel-vectorised one's (C driver) */
-#define CONV_TIME 1
-#else
-#define CONV_TIME 0 /* and for NEON too: not measured on an Arm machine, so the form measured before stays */
-#endif
 int myovox_conv1d(const float *x, int64_t N, int64_t C, int64_t x_stride, int64_t T, int64_t pad, const float *w,
                   const float *bias, int64_t F, int64_t k, int64_t Tout, float *out, int64_t out_stride)
 {
-    if (CONV_TIME && (F <= LANES / 2 || Tout >= CONV_TIME_MIN))
+    if (VC_FORMS && (F <= LANES / 2 || Tout >= CONV_TIME_MIN))
         return conv1d_time(x, N, C, x_stride, T, pad, w, bias, F, k, Tout, out, out_stride);
     return conv1d_channels(x, N, C, x_stride, T, pad, w, bias, F, k, Tout, out, out_stride);
 }
@@ -1120,7 +1121,8 @@ int myovox_bn_relu_bwd(const float *go, const float *out, const float *zsel, int
                 const vf o = rest >= LANES ? load(out + row + p) : load_first(out + row + p, rest, more);
                 const vf gv = rest >= LANES ? load(go + row + p) : load_first(go + row + p, rest, more);
                 const vf zv = rest >= LANES ? load(zsel + row + p) : load_first(zsel + row + p, rest, more);
-                const vf gu = (vf)((vi)gv & gt_f(o, splat(0.0f))); /* zero in the lanes past the row: o is zero there */
+                /* zero in the lanes past the row: o is zero there */
+                const vf gu = (vf)((vi)gv & gt_f(o, splat(0.0f)));
                 vb += gu;
                 vg += gu * ((zv - mu) * is);
                 const vf gc = gu * c;
